@@ -1,0 +1,276 @@
+//! The SCF API Gateway trigger event, written straight into a reused buffer: no intermediate
+//! structs, no per-request allocation on the common path.
+//!
+//! Shape (Tencent's docs, `shared/spec/tencent-apigw-scf.md` §6.2): `requestContext` {serviceId,
+//! path (the API's declared path), httpMethod (the API's method, `ANY` included), requestId,
+//! identity, sourceIp, stage}, `headers` (names lower-cased), `body`, `pathParameters`,
+//! `queryStringParameters`, `headerParameters`, `stageVariables`, `path` (without the stage),
+//! `queryString`, `httpMethod` (the real one), `isBase64Encoded`.
+//!
+//! Decisions where Tencent is silent: a repeated query key becomes an array of its values in
+//! `queryString`; repeated header fields are joined with `,` (RFC 9110 §5.3); a body that is not
+//! UTF-8 is sent base64-encoded with `isBase64Encoded: true`.
+
+use base64::Engine;
+
+use super::json::{needs_percent_decoding, percent_decode_into, write_string, write_string_contents};
+use crate::http::RequestHead;
+use crate::route::PathParams;
+
+/// Headers the gateway sets itself in the event; a client's copy is dropped so it cannot spoof them.
+const GATEWAY_HEADERS: [&[u8]; 6] =
+    [b"x-api-requestid", b"x-b3-traceid", b"x-qualifier", b"x-api-scheme", b"requestsource", b"x-anonymous-consumer"];
+
+/// Everything the event is made from. Byte slices point into the connection's buffers.
+pub struct EventInput<'a> {
+    /// `requestContext.serviceId`.
+    pub service_id: &'a str,
+    /// `requestContext.path`: the API's path as declared (without `=`/`^~`).
+    pub api_path: &'a str,
+    /// `requestContext.httpMethod`: the API's method.
+    pub api_method: &'a str,
+    /// The function's qualifier, sent as the `x-qualifier` header as Tencent does.
+    pub qualifier: &'a str,
+    /// `requestContext.requestId`.
+    pub request_id: &'a [u8],
+    /// `requestContext.sourceIp`.
+    pub source_ip: &'a [u8],
+    /// `requestContext.stage`.
+    pub stage: &'a str,
+    /// The buffer the head's spans point into.
+    pub buffer: &'a [u8],
+    /// The parsed request head.
+    pub head: &'a RequestHead,
+    /// The decoded request body.
+    pub body: &'a [u8],
+    /// `path`: the request path without the stage prefix.
+    pub path: &'a [u8],
+    /// Names of the API's `{param}`s, in order.
+    pub param_names: &'a [String],
+    /// Their values, as ranges into `path`.
+    pub params: &'a PathParams,
+    /// `stageVariables`.
+    pub stage_variables: &'a [(String, String)],
+    /// `x-api-scheme`: `http` or `https`.
+    pub scheme: &'a str,
+}
+
+/// Appends the event JSON to `out`. `scratch` is a reused buffer for percent-decoding.
+pub fn write_event(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<'_>) {
+    out.extend_from_slice(b"{\"requestContext\":{\"serviceId\":");
+    write_string(out, input.service_id.as_bytes());
+    out.extend_from_slice(b",\"path\":");
+    write_string(out, input.api_path.as_bytes());
+    out.extend_from_slice(b",\"httpMethod\":");
+    write_string(out, input.api_method.as_bytes());
+    out.extend_from_slice(b",\"requestId\":");
+    write_string(out, input.request_id);
+    out.extend_from_slice(b",\"identity\":{},\"sourceIp\":");
+    write_string(out, input.source_ip);
+    out.extend_from_slice(b",\"stage\":");
+    write_string(out, input.stage.as_bytes());
+    out.extend_from_slice(b"},\"headers\":");
+    write_headers(out, input);
+    out.extend_from_slice(b",\"body\":");
+    let base64_encoded = write_body(out, input.body);
+    out.extend_from_slice(b",\"pathParameters\":{");
+    for (index, (name, range)) in input.param_names.iter().zip(input.params.iter()).enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_string(out, name.as_bytes());
+        out.push(b':');
+        write_decoded_string(out, scratch, &input.path[range], false);
+    }
+    out.extend_from_slice(b"},\"queryStringParameters\":{},\"headerParameters\":{},\"stageVariables\":{");
+    for (index, (name, value)) in input.stage_variables.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_string(out, name.as_bytes());
+        out.push(b':');
+        write_string(out, value.as_bytes());
+    }
+    out.extend_from_slice(b"},\"path\":");
+    write_string(out, input.path);
+    out.extend_from_slice(b",\"queryString\":");
+    write_query(out, scratch, input.head.query.of_buffer(input.buffer));
+    out.extend_from_slice(b",\"httpMethod\":");
+    write_string(out, input.head.method.of_buffer(input.buffer));
+    out.extend_from_slice(if base64_encoded { b",\"isBase64Encoded\":true}" } else { b",\"isBase64Encoded\":false}" });
+}
+
+fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>) {
+    let buffer = input.buffer;
+    let headers = &input.head.headers;
+    out.push(b'{');
+    let mut first = true;
+    for (index, header) in headers.iter().enumerate() {
+        let name = header.name.of_buffer(buffer);
+        if GATEWAY_HEADERS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
+            continue;
+        }
+        // A repeated field was already written, joined, where it first appeared.
+        if headers[..index].iter().any(|earlier| earlier.name.of_buffer(buffer).eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        let name_start = out.len();
+        write_string_contents(out, name);
+        out[name_start..].make_ascii_lowercase();
+        out.extend_from_slice(b"\":\"");
+        write_string_contents(out, header.value.of_buffer(buffer));
+        for later in &headers[index + 1..] {
+            if later.name.of_buffer(buffer).eq_ignore_ascii_case(name) {
+                out.push(b',');
+                write_string_contents(out, later.value.of_buffer(buffer));
+            }
+        }
+        out.push(b'"');
+    }
+    let gateway_headers: [(&[u8], &[u8]); 6] = [
+        (b"x-api-requestid", input.request_id),
+        (b"x-b3-traceid", input.request_id),
+        (b"x-qualifier", input.qualifier.as_bytes()),
+        (b"x-api-scheme", input.scheme.as_bytes()),
+        (b"requestsource", b"APIGW"),
+        (b"x-anonymous-consumer", b"true"),
+    ];
+    for (name, value) in gateway_headers {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_string(out, name);
+        out.push(b':');
+        write_string(out, value);
+    }
+    out.push(b'}');
+}
+
+/// Writes the body as a JSON string; returns whether it had to be base64-encoded.
+fn write_body(out: &mut Vec<u8>, body: &[u8]) -> bool {
+    if std::str::from_utf8(body).is_ok() {
+        write_string(out, body);
+        return false;
+    }
+    out.push(b'"');
+    let start = out.len();
+    let encoded_length = base64::encoded_len(body.len(), true).unwrap_or(0);
+    out.resize(start + encoded_length, 0);
+    let written = base64::engine::general_purpose::STANDARD.encode_slice(body, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
+    out.push(b'"');
+    true
+}
+
+fn write_decoded_string(out: &mut Vec<u8>, scratch: &mut Vec<u8>, raw: &[u8], plus_as_space: bool) {
+    if needs_percent_decoding(raw, plus_as_space) {
+        percent_decode_into(scratch, raw, plus_as_space);
+        write_string(out, scratch);
+    } else {
+        write_string(out, raw);
+    }
+}
+
+/// `queryString`: every parameter, percent-decoded; a repeated key becomes an array.
+fn write_query(out: &mut Vec<u8>, scratch: &mut Vec<u8>, query: &[u8]) {
+    out.push(b'{');
+    let pairs = || query.split(|&byte| byte == b'&').filter(|pair| !pair.is_empty()).map(split_pair);
+    let mut first = true;
+    for (index, (key, value)) in pairs().enumerate() {
+        if pairs().take(index).any(|(earlier, _)| earlier == key) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_decoded_string(out, scratch, key, true);
+        out.push(b':');
+        let repeats = pairs().skip(index + 1).filter(|(later, _)| *later == key).count();
+        if repeats == 0 {
+            write_decoded_string(out, scratch, value, true);
+            continue;
+        }
+        out.push(b'[');
+        for (position, (_, value)) in pairs().skip(index).filter(|(later, _)| *later == key).enumerate() {
+            if position > 0 {
+                out.push(b',');
+            }
+            write_decoded_string(out, scratch, value, true);
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+fn split_pair(pair: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memchr(b'=', pair) {
+        Some(equals) => (&pair[..equals], &pair[equals + 1..]),
+        None => (pair, &pair[pair.len()..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse_request;
+    use serde_json::{json, Value};
+
+    fn event_for(raw: &[u8], body: &[u8], path: &[u8]) -> Value {
+        let mut head = RequestHead::default();
+        parse_request(raw, &mut head).unwrap();
+        let params = PathParams::default();
+        let variables = vec![("greeting".to_string(), "hi".to_string())];
+        let input = EventInput {
+            service_id: "service-abc",
+            api_path: "/echo",
+            api_method: "ANY",
+            qualifier: "$LATEST",
+            request_id: b"req-1",
+            source_ip: b"127.0.0.1",
+            stage: "release",
+            buffer: raw,
+            head: &head,
+            body,
+            path,
+            param_names: &[],
+            params: &params,
+            stage_variables: &variables,
+            scheme: "http",
+        };
+        let mut out = Vec::new();
+        write_event(&mut out, &mut Vec::new(), &input);
+        serde_json::from_slice(&out).unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&out)))
+    }
+
+    #[test]
+    fn event_has_tencent_fields() {
+        let raw = b"POST /release/echo?a=1&b=x%20y&a=2&flag HTTP/1.1\r\nHost: h\r\nX-Custom: One\r\nx-custom: two\r\nX-Api-RequestId: spoofed\r\n\r\n";
+        let event = event_for(raw, b"{\"k\":1}", b"/echo");
+        assert_eq!(event["requestContext"], json!({"serviceId":"service-abc","path":"/echo","httpMethod":"ANY","requestId":"req-1","identity":{},"sourceIp":"127.0.0.1","stage":"release"}));
+        assert_eq!(event["headers"]["x-custom"], "One,two");
+        assert_eq!(event["headers"]["host"], "h");
+        assert_eq!(event["headers"]["x-api-requestid"], "req-1");
+        assert_eq!(event["body"], "{\"k\":1}");
+        assert_eq!(event["isBase64Encoded"], false);
+        assert_eq!(event["queryString"], json!({"a":["1","2"],"b":"x y","flag":""}));
+        assert_eq!(event["path"], "/echo");
+        assert_eq!(event["httpMethod"], "POST");
+        assert_eq!(event["stageVariables"], json!({"greeting":"hi"}));
+        assert_eq!(event["pathParameters"], json!({}));
+    }
+
+    #[test]
+    fn binary_body_is_base64() {
+        let raw = b"POST /release/echo HTTP/1.1\r\nHost: h\r\n\r\n";
+        let event = event_for(raw, &[0xff, 0x00, 0x41], b"/echo");
+        assert_eq!(event["isBase64Encoded"], true);
+        assert_eq!(event["body"], "/wBB");
+    }
+}

@@ -1,0 +1,85 @@
+//! The SCF side of a request: build the event, invoke the function over a pooled connection, and
+//! map its reply onto the client's response (pass-through or integrated).
+
+pub mod event;
+pub mod integration;
+pub mod invoke;
+pub mod json;
+pub mod pool;
+
+use std::time::Duration;
+
+use crate::error::GatewayError;
+use crate::worker::WorkerContext;
+use integration::ResponseFraming;
+use invoke::{FailureKind, HEADROOM};
+
+/// Reused buffers for backend calls, owned by one client connection.
+pub struct CallBuffers {
+    /// The outgoing request (head in the headroom, then the event).
+    pub request: Vec<u8>,
+    /// Percent-decoding scratch.
+    pub scratch: Vec<u8>,
+}
+
+impl CallBuffers {
+    /// Buffers sized for typical events.
+    pub fn new() -> Self {
+        CallBuffers { request: Vec::with_capacity(HEADROOM + 4096), scratch: Vec::new() }
+    }
+}
+
+impl Default for CallBuffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the caller knows about the API being called.
+pub struct CallTarget {
+    /// Function id (also the endpoint and pool index).
+    pub function: usize,
+    /// The API's backend timeout.
+    pub timeout: Duration,
+    /// Response integration on.
+    pub integrated_response: bool,
+}
+
+/// Invokes the function with the event already written at `buffers.request[HEADROOM..]` and
+/// appends the mapped response to `out`.
+pub async fn call(
+    worker: &WorkerContext,
+    target: &CallTarget,
+    buffers: &mut CallBuffers,
+    framing: ResponseFraming<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), GatewayError> {
+    let endpoint = &worker.endpoints[target.function];
+    let timeout_ms = target.timeout.as_millis() as u64;
+    let start = invoke::frame_request(&mut buffers.request, endpoint, framing.request_id, timeout_ms);
+    let request = std::mem::take(&mut buffers.request);
+    let max_reply = worker.config.gateway.max_response_bytes;
+    let invocation = invoke::invoke(&worker.pool, target.function, endpoint, request, start, max_reply);
+    let (request, outcome) = match monoio::time::timeout(target.timeout, invocation).await {
+        Ok(done) => done,
+        Err(_) => {
+            // The request buffer went down with the cancelled invocation.
+            buffers.request = Vec::with_capacity(HEADROOM + 4096);
+            return Err(GatewayError::BackendTimeout);
+        }
+    };
+    buffers.request = request;
+    let (connection, reply) = outcome?;
+    let body = reply.body(&connection);
+    let result = match reply.failure {
+        Some(FailureKind::FunctionError) => Err(GatewayError::FunctionError(String::from_utf8_lossy(body).into_owned())),
+        Some(FailureKind::Crashed) => Err(GatewayError::FunctionCrashed(String::from_utf8_lossy(body).into_owned())),
+        Some(FailureKind::Busy) => Err(GatewayError::FunctionBusy),
+        Some(FailureKind::TimedOut) => Err(GatewayError::BackendTimeout),
+        None if !(200..300).contains(&reply.status) => Err(GatewayError::BackendUnreachable),
+        None if target.integrated_response => integration::write_integrated(body, framing, out),
+        None => integration::write_passthrough(body, framing, out),
+    };
+    invoke::release(&worker.pool, target.function, connection, &reply);
+    result
+}

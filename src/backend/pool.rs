@@ -1,0 +1,77 @@
+//! Per-worker keep-alive pool of connections to function endpoints. One pool per core, owned by
+//! the worker: no locks, no `Arc`.
+//!
+//! Three verbs and a rule: [`Pool::take`] gives an idle connection (most recently used first, the
+//! one most likely still open), [`Pool::put`] returns one that is known reusable, and dropping a
+//! [`BackendConnection`] closes it. Only a connection that came from the pool may be retried.
+
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+/// A connection to a function endpoint, with its own reused read buffer.
+pub struct BackendConnection {
+    /// The socket.
+    pub stream: TcpStream,
+    /// Response bytes; reused across requests.
+    pub read_buffer: Vec<u8>,
+    /// Decoded chunked response bodies; reused across requests.
+    pub decoded: Vec<u8>,
+    /// When it last went idle.
+    pub idle_since: Instant,
+}
+
+impl BackendConnection {
+    /// Wraps a freshly connected stream.
+    pub fn new(stream: TcpStream) -> Self {
+        BackendConnection { stream, read_buffer: Vec::with_capacity(8192), decoded: Vec::new(), idle_since: Instant::now() }
+    }
+}
+
+/// Idle connections per endpoint (endpoints are numbered by the worker).
+pub struct Pool {
+    idle: Vec<Vec<BackendConnection>>,
+    max_idle_per_endpoint: usize,
+    idle_timeout: Duration,
+}
+
+impl Pool {
+    /// A pool for `endpoints` endpoints.
+    pub fn new(endpoints: usize, max_idle_per_endpoint: usize, idle_timeout: Duration) -> Self {
+        Pool { idle: (0..endpoints).map(|_| Vec::new()).collect(), max_idle_per_endpoint, idle_timeout }
+    }
+
+    /// An idle connection to `endpoint`, if one is fresh enough.
+    pub fn take(&mut self, endpoint: usize) -> Option<BackendConnection> {
+        let idle = &mut self.idle[endpoint];
+        while let Some(connection) = idle.pop() {
+            if connection.idle_since.elapsed() < self.idle_timeout {
+                return Some(connection);
+            }
+            // Expired: dropped, so closed. The older ones below it are older still.
+            idle.clear();
+        }
+        None
+    }
+
+    /// Returns a connection that finished a whole response and may be reused.
+    pub fn put(&mut self, endpoint: usize, mut connection: BackendConnection) {
+        let idle = &mut self.idle[endpoint];
+        if idle.len() >= self.max_idle_per_endpoint {
+            return;
+        }
+        connection.idle_since = Instant::now();
+        if connection.read_buffer.capacity() > 1 << 20 {
+            connection.read_buffer = Vec::with_capacity(8192);
+        }
+        if connection.decoded.capacity() > 1 << 20 {
+            connection.decoded = Vec::new();
+        }
+        idle.push(connection);
+    }
+
+    /// Idle connections held for `endpoint` (for tests and metrics).
+    pub fn idle_count(&self, endpoint: usize) -> usize {
+        self.idle[endpoint].len()
+    }
+}

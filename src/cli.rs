@@ -1,0 +1,106 @@
+//! Command-line flags. Parsing only: no I/O, no side effects. Each flag that names a setting
+//! overrides the config file's `[gateway]` value.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::{DriverChoice, Overrides};
+
+/// scfgate: a thread-per-core API gateway for SCF functions, compatible with Tencent Cloud API Gateway.
+#[derive(Debug, Parser)]
+#[command(name = "scfgate", version, about, long_about = None)]
+pub struct Args {
+    /// The TOML configuration file (services, APIs, functions, [gateway] settings).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Validate the configuration, print the compiled route table, and exit (0 when valid).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Address to accept HTTP on (repeatable). Overrides `[gateway] listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<SocketAddr>,
+
+    /// Worker threads, one runtime and one listening socket each. Default: the number of cores.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// I/O driver: `auto` (io_uring with the fastest ring flags the kernel accepts, else epoll),
+    /// `uring` (io_uring or fail), `legacy` (epoll).
+    #[arg(long, value_enum, value_name = "DRIVER")]
+    pub driver: Option<DriverChoice>,
+
+    /// io_uring submission queue entries per worker.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub ring_entries: u32,
+
+    /// Listen backlog of each listening socket.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub backlog: i32,
+
+    /// Largest request head (request line and headers) in bytes; larger gets 431.
+    #[arg(long, value_name = "BYTES")]
+    pub max_header_bytes: Option<usize>,
+
+    /// Largest request body in bytes; larger gets 413.
+    #[arg(long, value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+
+    /// Seconds a keep-alive connection may wait for its next request before it is closed.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Seconds a client has, from its first byte, to send a whole request head (slowloris guard).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub header_timeout: Option<Duration>,
+
+    /// Idle keep-alive connections kept per function endpoint per worker.
+    #[arg(long, value_name = "N")]
+    pub pool_size: Option<usize>,
+
+    /// Seconds a pooled backend connection may sit idle and still be reused.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub pool_idle_timeout: Option<Duration>,
+
+    /// Invocations that may wait for a busy local function (per function) before 503.
+    #[arg(long, value_name = "N")]
+    pub queue_depth: Option<usize>,
+
+    /// Pin worker N to core N (mod the number of cores).
+    #[arg(long)]
+    pub pin_cores: bool,
+
+    /// Log filter, e.g. `info`, `debug`, `scfgate=debug` (also `RUST_LOG`).
+    #[arg(long, value_name = "FILTER", env = "SCFGATE_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Args {
+    /// The flags that override config-file settings.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            workers: self.workers,
+            driver: self.driver,
+            max_header_bytes: self.max_header_bytes,
+            max_body_bytes: self.max_body_bytes,
+            idle_timeout: self.idle_timeout,
+            header_timeout: self.header_timeout,
+            pool_size: self.pool_size,
+            pool_idle_timeout: self.pool_idle_timeout,
+            queue_depth: self.queue_depth,
+        }
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err("must be a positive number of seconds".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}

@@ -1,0 +1,186 @@
+//! The config file as the user writes it: serde structs that mirror the TOML, in Tencent's
+//! vocabulary (service, stage, API, function). This layer only reads; defaults, cross-references and
+//! every semantic check live in `validate.rs`, which turns these structs into [`crate::config::Config`].
+//!
+//! Every table denies unknown keys, so a typo is an error with a line number instead of a silently
+//! ignored setting. Keys that are required are still `Option` here when leaving them out deserves an
+//! error that names the service, API or function, which serde's "missing field" cannot.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use super::DriverChoice;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[gateway]`: listener, worker and limit settings; every key optional.
+    pub gateway: Option<Gateway>,
+    /// `[[service]]` tables, in file order.
+    #[serde(default, rename = "service")]
+    pub services: Vec<Service>,
+    /// `[[function]]` tables, in file order.
+    #[serde(default, rename = "function")]
+    pub functions: Vec<Function>,
+}
+
+/// `[gateway]`. Each key can be overridden by the command-line flag of the same name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    /// Addresses to accept HTTP on, `ip:port` (nginx `listen`). Default `["0.0.0.0:8080"]`.
+    pub listen: Option<Vec<String>>,
+    /// Worker threads, one per core (nginx `worker_processes`). Default: the available parallelism.
+    pub workers: Option<usize>,
+    /// I/O driver: `auto`, `uring` or `legacy`. Default `auto`.
+    pub driver: Option<DriverChoice>,
+    /// Largest request head in bytes (nginx `large_client_header_buffers`). Default 16384.
+    pub max_header_bytes: Option<usize>,
+    /// Largest request body in bytes (nginx `client_max_body_size`). Default 6 MiB, SCF's limit for
+    /// a synchronous invocation's payload.
+    pub max_body_bytes: Option<usize>,
+    /// Largest function response in bytes. Default 6 MiB, SCF's synchronous response limit.
+    pub max_response_bytes: Option<usize>,
+    /// Seconds a keep-alive connection may sit idle (nginx `keepalive_timeout`). Default 60.
+    pub idle_timeout: Option<Seconds>,
+    /// Seconds a client has to send a whole request head (nginx `client_header_timeout`). Default 10.
+    pub header_timeout: Option<Seconds>,
+    /// Requests that may wait per busy local function before 503. Default 1024.
+    pub queue_depth: Option<usize>,
+    /// Idle backend connections kept per endpoint per worker (nginx upstream `keepalive`). Default 64.
+    pub pool_size: Option<usize>,
+    /// Seconds a pooled backend connection may idle before it is dropped (nginx upstream
+    /// `keepalive_timeout`). Default 30.
+    pub pool_idle_timeout: Option<Seconds>,
+}
+
+/// `[[service]]`: an API Gateway service (console: 服务).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Service ID (console: 服务 ID, e.g. `service-abc123`), sent as `requestContext.serviceId`.
+    /// Required, unique.
+    pub id: Option<String>,
+    /// Service name (console: 服务名称). Required.
+    pub name: Option<String>,
+    /// Host names this service answers for (console: 自定义域名), without port. Absent or empty: any.
+    pub hosts: Option<Vec<String>>,
+    /// Environments the service is published to (console: 发布环境): `release`, `test`, `prepub`.
+    /// Default: all three.
+    pub stages: Option<Vec<String>>,
+    /// `[service.stage_variables.<stage>]`: per-stage variables, sent as `stageVariables`.
+    #[serde(default)]
+    pub stage_variables: BTreeMap<String, BTreeMap<String, String>>,
+    /// `[[service.api]]` tables, in file order.
+    #[serde(default, rename = "api")]
+    pub apis: Vec<Api>,
+}
+
+/// `[[service.api]]`: one API (console: API 管理 → 新建 API).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// API name (console: API 名称), 1 to 60 characters, unique within its service. Required.
+    pub name: Option<String>,
+    /// Frontend path (console: 路径): `=/exact`, `^~/priority-prefix`, `/with/{param}` or `/prefix`.
+    /// Required.
+    pub path: Option<String>,
+    /// Request method (console: 请求方法): GET, POST, PUT, DELETE, HEAD or ANY. Required.
+    pub method: Option<String>,
+    /// The backend function (console: 后端配置 → 云函数 SCF). Required.
+    pub function: Option<FunctionRef>,
+    /// Backend timeout in seconds (console: 后端超时, API field `ServiceTimeout`). Default 15.
+    pub timeout: Option<Seconds>,
+    /// Response integration (console: 响应集成, `ServiceScfIsIntegratedResponse`). Default false.
+    pub integrated_response: Option<bool>,
+}
+
+/// `function = { name = "...", namespace = "...", qualifier = "..." }` on an API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionRef {
+    /// Function name (console: 函数). Required.
+    pub name: Option<String>,
+    /// Namespace (console: 命名空间). Default `default`.
+    pub namespace: Option<String>,
+    /// Version or alias (console: 版本, `ServiceScfFunctionQualifier`). Default `$LATEST`.
+    pub qualifier: Option<String>,
+}
+
+/// How a `[[function]]` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// Local `bootstrap` processes speaking the SCF custom-runtime API (SCF: Custom Runtime).
+    Custom,
+    /// An HTTP endpoint that takes the event as a POST body.
+    Remote,
+}
+
+/// `[[function]]`: an SCF function the APIs can name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    /// Function name (SCF: `FunctionName`). Required.
+    pub name: Option<String>,
+    /// Namespace (SCF: `Namespace`). Default `default`.
+    pub namespace: Option<String>,
+    /// Version or alias (SCF: `Qualifier`). Default `$LATEST`.
+    pub qualifier: Option<String>,
+    /// `custom` or `remote`. Required.
+    pub runtime: Option<Runtime>,
+    /// Memory size reported to the function (SCF: `MemorySize`, env `SCF_FUNCTIONMEMORYSIZE`).
+    /// Default 128.
+    pub memory_limit_in_mb: Option<u32>,
+    /// `custom` only: folder holding an executable `bootstrap` (SCF: the code package), relative to
+    /// the config file's folder. Required for `custom`.
+    pub code: Option<String>,
+    /// `custom` only: passed to `bootstrap` as `_HANDLER` (SCF: 执行方法). Default
+    /// `index.main_handler`.
+    pub handler: Option<String>,
+    /// `custom` only: warm `bootstrap` processes kept running (SCF: provisioned concurrency).
+    /// Default 1.
+    pub instances: Option<usize>,
+    /// `custom` only: seconds a started `bootstrap` may take to ask for its first event (SCF:
+    /// 初始化超时时间). Default 30.
+    pub init_timeout: Option<Seconds>,
+    /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
+    pub invoke_url: Option<String>,
+}
+
+/// A duration in seconds, written as a TOML integer or float (`15`, `0.5`). Range checks happen in
+/// `validate.rs`, where the error can name the field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seconds(pub f64);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Seconds, D::Error> {
+        struct SecondsVisitor;
+
+        impl Visitor<'_> for SecondsVisitor {
+            type Value = Seconds;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a number of seconds (integer or float)")
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Seconds, E> {
+                Ok(Seconds(value as f64))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Seconds, E> {
+                Ok(Seconds(value as f64))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Seconds, E> {
+                Ok(Seconds(value))
+            }
+        }
+
+        deserializer.deserialize_any(SecondsVisitor)
+    }
+}

@@ -1,0 +1,302 @@
+//! The validated runtime configuration: one typed model, built once at start from the TOML file
+//! (`file.rs`, the user's vocabulary) and the command-line flags (`crate::cli`), by `validate.rs`.
+//!
+//! Everything downstream (router, backend, function host) reads this model only; it never sees the
+//! raw file. Indices (`ApiId`, `FunctionId`, `ServiceId`) are positions in the vectors below and stay
+//! valid for the life of a `Config`.
+
+pub mod file;
+pub mod path;
+pub mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use validate::{load, ConfigError};
+
+/// Position of an API in [`Config::apis`].
+pub type ApiId = usize;
+/// Position of a function in [`Config::functions`].
+pub type FunctionId = usize;
+/// Position of a service in [`Config::services`].
+pub type ServiceIndex = usize;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this configuration was read from (named in error messages and logs).
+    pub source: PathBuf,
+    /// Listener, worker and limit settings (file values overridden by CLI flags).
+    pub gateway: GatewaySettings,
+    /// Services in file order.
+    pub services: Vec<Service>,
+    /// Every API of every service, flattened in file order (service by service).
+    pub apis: Vec<Api>,
+    /// Every function in file order.
+    pub functions: Vec<Function>,
+}
+
+/// Values from command-line flags; each `Some` (or non-empty list) replaces the file's value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` (repeatable).
+    pub listen: Vec<SocketAddr>,
+    /// `--workers`.
+    pub workers: Option<usize>,
+    /// `--driver`.
+    pub driver: Option<DriverChoice>,
+    /// `--max-header-bytes`.
+    pub max_header_bytes: Option<usize>,
+    /// `--max-body-bytes`.
+    pub max_body_bytes: Option<usize>,
+    /// `--idle-timeout` (seconds on the command line).
+    pub idle_timeout: Option<Duration>,
+    /// `--header-timeout` (seconds on the command line).
+    pub header_timeout: Option<Duration>,
+    /// `--pool-size`.
+    pub pool_size: Option<usize>,
+    /// `--pool-idle-timeout`.
+    pub pool_idle_timeout: Option<Duration>,
+    /// `--queue-depth`.
+    pub queue_depth: Option<usize>,
+}
+
+/// Which I/O driver the worker runtimes use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverChoice {
+    /// io_uring, with the fastest ring flags the kernel accepts; epoll when io_uring is refused.
+    Auto,
+    /// io_uring only; start fails when the kernel refuses it.
+    Uring,
+    /// epoll (monoio's legacy driver).
+    Legacy,
+}
+
+/// Gateway-wide settings. Each one can come from the file's `[gateway]` table or a CLI flag.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Addresses to accept HTTP on; each worker binds each one with SO_REUSEPORT.
+    pub listen: Vec<SocketAddr>,
+    /// Worker threads (one monoio runtime each).
+    pub workers: usize,
+    /// I/O driver.
+    pub driver: DriverChoice,
+    /// Largest request head (request line + headers) accepted; past it, 431.
+    pub max_header_bytes: usize,
+    /// Largest request body accepted; past it, 413.
+    pub max_body_bytes: usize,
+    /// Largest function response accepted from a backend; past it, 502.
+    pub max_response_bytes: usize,
+    /// A keep-alive connection with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// A client that has not sent a whole request head this long after its first byte is cut off.
+    pub header_timeout: Duration,
+    /// Requests that may wait for a busy local function, per function, before 503.
+    pub queue_depth: usize,
+    /// Pooled backend connections kept per endpoint per worker.
+    pub pool_size: usize,
+    /// A pooled backend connection idle longer than this is not reused.
+    pub pool_idle_timeout: Duration,
+}
+
+/// A Tencent API Gateway stage (environment). Requests are addressed as `/{stage}{api path}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// `release`
+    Release,
+    /// `test`
+    Test,
+    /// `prepub`
+    Prepub,
+}
+
+impl Stage {
+    /// All stages, in the order used to index per-stage arrays.
+    pub const ALL: [Stage; 3] = [Stage::Release, Stage::Test, Stage::Prepub];
+
+    /// The stage's name as it appears in URLs and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Release => "release",
+            Stage::Test => "test",
+            Stage::Prepub => "prepub",
+        }
+    }
+
+    /// Index into per-stage arrays (`[T; 3]`).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Parses a stage name as found in a request path (case-sensitive, like Tencent's URLs).
+    pub fn from_bytes(name: &[u8]) -> Option<Stage> {
+        match name {
+            b"release" => Some(Stage::Release),
+            b"test" => Some(Stage::Test),
+            b"prepub" => Some(Stage::Prepub),
+            _ => None,
+        }
+    }
+}
+
+/// A service: a set of APIs, published to some stages, optionally bound to Host names.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// `serviceId` in events, e.g. `service-abc123`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Host header values (lower-case, no port) this service answers for; empty = any host.
+    pub hosts: Vec<String>,
+    /// Stages the service is published to.
+    pub stages: Vec<Stage>,
+    /// `stageVariables` per stage, indexed by [`Stage::index`]; sorted by name.
+    pub stage_variables: [Vec<(String, String)>; 3],
+}
+
+/// An HTTP method as an API declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiMethod {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// DELETE
+    Delete,
+    /// HEAD
+    Head,
+    /// Any method.
+    Any,
+}
+
+impl ApiMethod {
+    /// The method's name as written in config and in `requestContext.httpMethod`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiMethod::Get => "GET",
+            ApiMethod::Post => "POST",
+            ApiMethod::Put => "PUT",
+            ApiMethod::Delete => "DELETE",
+            ApiMethod::Head => "HEAD",
+            ApiMethod::Any => "ANY",
+        }
+    }
+
+    /// Parses a config value (case-insensitive).
+    pub fn parse(name: &str) -> Option<ApiMethod> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "GET" => ApiMethod::Get,
+            "POST" => ApiMethod::Post,
+            "PUT" => ApiMethod::Put,
+            "DELETE" => ApiMethod::Delete,
+            "HEAD" => ApiMethod::Head,
+            "ANY" => ApiMethod::Any,
+            _ => return None,
+        })
+    }
+
+    /// Whether a request with method token `request_method` (as sent on the wire) is served by an
+    /// API declared with this method.
+    pub fn accepts(self, request_method: &[u8]) -> bool {
+        match self {
+            ApiMethod::Any => true,
+            declared => declared.as_str().as_bytes() == request_method,
+        }
+    }
+}
+
+/// How an API path matches, in Tencent's priority order (highest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathKind {
+    /// `=/user`: the whole path, exactly.
+    Exact,
+    /// `^~/user`: character prefix, beating param and plain routes.
+    PriorityPrefix,
+    /// `/user/{id}`: `{param}` segments, each a greedy `.+` that may span `/`; tried in file order.
+    Param,
+    /// `/user`: character prefix (`/usertest`, `/user/a/b` too); the longest wins.
+    Prefix,
+}
+
+/// An API's path as declared, split into its match kind and the path proper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPath {
+    /// The match kind, from the `=` / `^~` marker or the presence of `{param}`.
+    pub kind: PathKind,
+    /// The path without its `=` / `^~` marker, e.g. `/user/{id}`; always starts with `/`.
+    pub path: String,
+    /// For `Param` paths, the parameter names in order of appearance; empty otherwise.
+    pub params: Vec<String>,
+}
+
+/// One API of a service.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// The service this API belongs to.
+    pub service: ServiceIndex,
+    /// Unique within its service, at most 60 characters.
+    pub name: String,
+    /// The path and how it matches.
+    pub path: ApiPath,
+    /// The declared method.
+    pub method: ApiMethod,
+    /// The function that serves this API.
+    pub function: FunctionId,
+    /// Backend timeout: past it the client gets 504.
+    pub timeout: Duration,
+    /// Response integration: the function returns `{statusCode, headers, body, isBase64Encoded}`.
+    pub integrated_response: bool,
+}
+
+/// A function, and how the gateway reaches it.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// SCF namespace (default `default`).
+    pub namespace: String,
+    /// SCF function name.
+    pub name: String,
+    /// Version or alias (default `$LATEST`).
+    pub qualifier: String,
+    /// `memory_limit_in_mb` reported to the function.
+    pub memory_mb: u32,
+    /// How it runs.
+    pub runtime: FunctionRuntime,
+}
+
+impl Function {
+    /// `namespace/name:qualifier`, as used in logs and error messages.
+    pub fn display_name(&self) -> String {
+        format!("{}/{}:{}", self.namespace, self.name, self.qualifier)
+    }
+}
+
+/// Where a function's code runs.
+#[derive(Debug, Clone)]
+pub enum FunctionRuntime {
+    /// Local processes of the folder's `bootstrap`, speaking the SCF custom-runtime API.
+    Custom {
+        /// Folder holding an executable `bootstrap` (absolute, resolved against the config file).
+        code: PathBuf,
+        /// `_HANDLER` given to the bootstrap (default `index.main_handler`).
+        handler: String,
+        /// Warm processes kept running.
+        instances: usize,
+        /// How long a started `bootstrap` may take to ask for its first invocation.
+        init_timeout: Duration,
+    },
+    /// An HTTP endpoint that takes the event as a POST body and answers the function's value.
+    Remote {
+        /// The endpoint as written, for logs.
+        url: String,
+        /// Resolved address to connect to.
+        addr: SocketAddr,
+        /// Value for the `Host` header.
+        host_header: String,
+        /// Request target (path and query), e.g. `/invoke`.
+        path: String,
+    },
+}

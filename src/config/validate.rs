@@ -1,0 +1,1484 @@
+//! File + flags → [`Config`]: applies defaults and command-line overrides, checks every value and
+//! every cross-reference once at start, and reports the first problem as a [`ConfigError`] that names
+//! the file, the service/API/function and the field. Nothing after this module re-checks the model.
+//!
+//! Checks that touch the outside world happen here too, because start is the only time they may
+//! block: a custom function's `bootstrap` must exist and be executable, and a remote function's host
+//! is resolved once.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::file::{self, Seconds};
+use super::path::parse_api_path;
+use super::{
+    Api, ApiMethod, ApiPath, Config, DriverChoice, Function, FunctionId, FunctionRuntime,
+    GatewaySettings, Overrides, PathKind, Service, Stage,
+};
+
+/// Tencent's console limit on an API name.
+const MAX_API_NAME_CHARS: usize = 60;
+/// SCF's limit on a synchronous invocation's request and response payload (spec §6.1).
+const SCF_SYNC_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8080));
+const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+const DEFAULT_QUEUE_DEPTH: usize = 1024;
+const DEFAULT_POOL_SIZE: usize = 64;
+const DEFAULT_POOL_IDLE_TIMEOUT_SECS: u64 = 30;
+/// Tencent's default backend timeout, "默认为15秒" (spec §6.1).
+const DEFAULT_API_TIMEOUT_SECS: u64 = 15;
+const DEFAULT_NAMESPACE: &str = "default";
+const DEFAULT_QUALIFIER: &str = "$LATEST";
+const DEFAULT_MEMORY_MB: u32 = 128;
+const DEFAULT_HANDLER: &str = "index.main_handler";
+const DEFAULT_INSTANCES: usize = 1;
+const DEFAULT_INIT_TIMEOUT_SECS: u64 = 30;
+
+/// A configuration problem, rendered as `file[:line:column][: location][: field `name`]: message`,
+/// e.g. ``scfgate.toml: service `hello` api `say-hello`: field `path`: …``.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    /// The config file.
+    pub file: PathBuf,
+    /// Line and column (1-based) for TOML syntax and type errors, which come with a position.
+    pub line_column: Option<(usize, usize)>,
+    /// What the error is about: ``service `hello` api `say-hello` ``, ``function `default/hello:$LATEST` ``,
+    /// `[gateway]`, `command line`; `None` for the file as a whole.
+    pub location: Option<String>,
+    /// The key at fault, as written in the file (or the flag, for command-line values).
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.file.display())?;
+        if let Some((line, column)) = self.line_column {
+            write!(formatter, ":{line}:{column}")?;
+        }
+        if let Some(location) = &self.location {
+            write!(formatter, ": {location}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(formatter, ": field `{field}`")?;
+        }
+        write!(formatter, ": {}", self.message)
+    }
+}
+
+impl ConfigError {
+    /// An error about the file as a whole rather than one table in it.
+    fn about_file(file: &Path, field: Option<&str>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_owned(),
+            line_column: None,
+            location: None,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads the file at `path` and validates it with [`parse_str`].
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigError::about_file(path, None, format!("cannot read the file: {error}"))
+    })?;
+    parse_str(&text, path, overrides)
+}
+
+/// Parses and validates config text that was read from `source`. `source` is named in errors,
+/// stored as [`Config::source`], and its folder is where relative `code` folders are resolved.
+pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let parsed: file::ConfigFile = toml::from_str(text).map_err(|error| ConfigError {
+        file: source.to_owned(),
+        line_column: error.span().map(|span| line_column(text, span.start)),
+        location: None,
+        field: None,
+        message: error.message().trim_end().to_owned(),
+    })?;
+
+    let gateway = build_gateway(parsed.gateway.unwrap_or_default(), overrides, source)?;
+    let base_dir = source.parent().unwrap_or(Path::new(""));
+    let functions = build_functions(parsed.functions, source, base_dir)?;
+
+    if parsed.services.is_empty() {
+        return Err(ConfigError::about_file(
+            source,
+            Some("service"),
+            "no [[service]] is defined, so no request could be served",
+        ));
+    }
+    let mut services = Vec::with_capacity(parsed.services.len());
+    let mut apis = Vec::new();
+    for (index, service) in parsed.services.into_iter().enumerate() {
+        let (service, service_apis) = build_service(service, index, &services, &functions, source)?;
+        services.push(service);
+        apis.extend(service_apis);
+    }
+
+    Ok(Config {
+        source: source.to_owned(),
+        gateway,
+        services,
+        apis,
+        functions: functions
+            .into_iter()
+            .map(|(function, _)| function)
+            .collect(),
+    })
+}
+
+/// Converts a byte offset into a 1-based line and column (in characters), for editors.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
+
+/// Where in the file an error points: the file plus the service/API/function being checked.
+struct Site<'a> {
+    file: &'a Path,
+    location: String,
+}
+
+impl<'a> Site<'a> {
+    fn new(file: &'a Path, location: String) -> Site<'a> {
+        Site { file, location }
+    }
+
+    fn error(&self, field: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_owned(),
+            line_column: None,
+            location: Some(self.location.clone()),
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// A key every table of this kind must have, non-empty.
+    fn required_text(&self, field: &str, value: Option<String>) -> Result<String, ConfigError> {
+        match value {
+            None => Err(self.error(field, "required but missing")),
+            Some(text) if text.is_empty() => Err(self.error(field, "may not be empty")),
+            Some(text) => Ok(text),
+        }
+    }
+
+    fn duration(&self, field: &str, seconds: Seconds) -> Result<Duration, ConfigError> {
+        let Seconds(value) = seconds;
+        if value.is_nan() || value <= 0.0 {
+            return Err(self.error(
+                field,
+                format!("must be a number of seconds greater than 0, got {value}"),
+            ));
+        }
+        Duration::try_from_secs_f64(value)
+            .map_err(|_| self.error(field, format!("{value} seconds is too large")))
+    }
+
+    fn at_least_one(&self, field: &str, value: usize) -> Result<usize, ConfigError> {
+        if value == 0 {
+            return Err(self.error(field, "must be at least 1"));
+        }
+        Ok(value)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// [gateway]
+
+fn build_gateway(
+    section: file::Gateway,
+    overrides: &Overrides,
+    source: &Path,
+) -> Result<GatewaySettings, ConfigError> {
+    let site = Site::new(source, "[gateway]".to_owned());
+    // A bad flag value is reported against the flag, so the user does not hunt for it in the file.
+    let flags = Site::new(source, "command line".to_owned());
+
+    let listen = if !overrides.listen.is_empty() {
+        overrides.listen.clone()
+    } else {
+        match section.listen {
+            None => vec![DEFAULT_LISTEN],
+            Some(list) if list.is_empty() => {
+                return Err(site.error("listen", "at least one address is required"));
+            }
+            Some(list) => list
+                .iter()
+                .map(|address| {
+                    address.parse::<SocketAddr>().map_err(|_| {
+                        site.error(
+                            "listen",
+                            format!(
+                                "`{address}` is not an IP address and port like `127.0.0.1:8080`"
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        }
+    };
+
+    let workers = match (overrides.workers, section.workers) {
+        (Some(workers), _) => flags.at_least_one("--workers", workers)?,
+        (None, Some(workers)) => site.at_least_one("workers", workers)?,
+        (None, None) => std::thread::available_parallelism().map_or(1, |count| count.get()),
+    };
+
+    // A zero head limit would answer every request with 431; zero body or queue or pool sizes are
+    // meaningful (no bodies, no waiting, no pooling) and allowed.
+    let max_header_bytes = match (overrides.max_header_bytes, section.max_header_bytes) {
+        (Some(bytes), _) => flags.at_least_one("--max-header-bytes", bytes)?,
+        (None, Some(bytes)) => site.at_least_one("max_header_bytes", bytes)?,
+        (None, None) => DEFAULT_MAX_HEADER_BYTES,
+    };
+    let max_response_bytes = match section.max_response_bytes {
+        Some(bytes) => site.at_least_one("max_response_bytes", bytes)?,
+        None => SCF_SYNC_PAYLOAD_BYTES,
+    };
+
+    let duration = |flag_value: Option<Duration>,
+                    flag: &str,
+                    file_value: Option<Seconds>,
+                    key: &str,
+                    default_secs: u64| {
+        match (flag_value, file_value) {
+            (Some(value), _) if value.is_zero() => {
+                Err(flags.error(flag, "must be greater than 0 seconds"))
+            }
+            (Some(value), _) => Ok(value),
+            (None, Some(seconds)) => site.duration(key, seconds),
+            (None, None) => Ok(Duration::from_secs(default_secs)),
+        }
+    };
+
+    Ok(GatewaySettings {
+        listen,
+        workers,
+        driver: overrides
+            .driver
+            .or(section.driver)
+            .unwrap_or(DriverChoice::Auto),
+        max_header_bytes,
+        max_body_bytes: overrides
+            .max_body_bytes
+            .or(section.max_body_bytes)
+            .unwrap_or(SCF_SYNC_PAYLOAD_BYTES),
+        max_response_bytes,
+        idle_timeout: duration(
+            overrides.idle_timeout,
+            "--idle-timeout",
+            section.idle_timeout,
+            "idle_timeout",
+            DEFAULT_IDLE_TIMEOUT_SECS,
+        )?,
+        header_timeout: duration(
+            overrides.header_timeout,
+            "--header-timeout",
+            section.header_timeout,
+            "header_timeout",
+            DEFAULT_HEADER_TIMEOUT_SECS,
+        )?,
+        queue_depth: overrides
+            .queue_depth
+            .or(section.queue_depth)
+            .unwrap_or(DEFAULT_QUEUE_DEPTH),
+        pool_size: overrides
+            .pool_size
+            .or(section.pool_size)
+            .unwrap_or(DEFAULT_POOL_SIZE),
+        pool_idle_timeout: duration(
+            overrides.pool_idle_timeout,
+            "--pool-idle-timeout",
+            section.pool_idle_timeout,
+            "pool_idle_timeout",
+            DEFAULT_POOL_IDLE_TIMEOUT_SECS,
+        )?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// [[function]]
+
+/// `(namespace, name, qualifier)`: how APIs refer to a function.
+type FunctionKey = (String, String, String);
+
+/// Builds every function, keeping its key next to it so APIs can be resolved to a [`FunctionId`].
+fn build_functions(
+    functions: Vec<file::Function>,
+    source: &Path,
+    base_dir: &Path,
+) -> Result<Vec<(Function, FunctionKey)>, ConfigError> {
+    let mut built: Vec<(Function, FunctionKey)> = Vec::with_capacity(functions.len());
+    for (index, function) in functions.into_iter().enumerate() {
+        let namespace = function
+            .namespace
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        let qualifier = function
+            .qualifier
+            .clone()
+            .unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned());
+        let location = match &function.name {
+            Some(name) if !name.is_empty() => format!("function `{namespace}/{name}:{qualifier}`"),
+            _ => format!("function #{}", index + 1),
+        };
+        let site = Site::new(source, location);
+        let name = site.required_text("name", function.name.clone())?;
+        for (field, value) in [
+            ("name", &name),
+            ("namespace", &namespace),
+            ("qualifier", &qualifier),
+        ] {
+            check_function_identifier(&site, field, value)?;
+        }
+        let key = (namespace.clone(), name.clone(), qualifier.clone());
+        if built.iter().any(|(_, seen)| *seen == key) {
+            return Err(site.error(
+                "name",
+                format!("`{namespace}/{name}:{qualifier}` is defined twice (namespace, name and qualifier must be unique)"),
+            ));
+        }
+        let memory_mb = match function.memory_limit_in_mb.unwrap_or(DEFAULT_MEMORY_MB) {
+            0 => return Err(site.error("memory_limit_in_mb", "must be at least 1")),
+            megabytes => megabytes,
+        };
+        let runtime = match function.runtime {
+            None => {
+                return Err(site.error(
+                    "runtime",
+                    "required but missing; use \"custom\" or \"remote\"",
+                ))
+            }
+            Some(file::Runtime::Custom) => build_custom(&site, &function, base_dir)?,
+            Some(file::Runtime::Remote) => build_remote(&site, &function)?,
+        };
+        built.push((
+            Function {
+                namespace,
+                name,
+                qualifier,
+                memory_mb,
+                runtime,
+            },
+            key,
+        ));
+    }
+    Ok(built)
+}
+
+/// Names appear in `namespace/name:qualifier` and in environment variables, so the separators and
+/// whitespace would make them ambiguous.
+fn check_function_identifier(site: &Site, field: &str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Err(site.error(field, "may not be empty"));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '/' || *c == ':')
+    {
+        return Err(site.error(field, format!("character {bad:?} is not allowed")));
+    }
+    Ok(())
+}
+
+/// Refuses a key of the other runtime, so a half-converted function is not run with stale settings.
+fn reject_foreign_keys(
+    site: &Site,
+    runtime: &str,
+    keys: &[(&str, bool)],
+) -> Result<(), ConfigError> {
+    match keys.iter().find(|(_, present)| *present) {
+        Some((key, _)) => Err(site.error(
+            key,
+            format!("not allowed for runtime = \"{runtime}\" (it belongs to the other runtime)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn build_custom(
+    site: &Site,
+    function: &file::Function,
+    base_dir: &Path,
+) -> Result<FunctionRuntime, ConfigError> {
+    reject_foreign_keys(
+        site,
+        "custom",
+        &[("invoke_url", function.invoke_url.is_some())],
+    )?;
+    let code = site.required_text("code", function.code.clone())?;
+    let code = absolute_code_dir(base_dir, &code)
+        .map_err(|error| site.error("code", format!("cannot resolve `{code}`: {error}")))?;
+    check_bootstrap(&code).map_err(|message| site.error("code", message))?;
+    // Canonical once it is known to exist: logs then show `/srv/app/functions/hello` rather than
+    // `/srv/app/conf/../functions/hello`.
+    let code = std::fs::canonicalize(&code)
+        .map_err(|error| site.error("code", format!("`{}`: {error}", code.display())))?;
+    let handler = function
+        .handler
+        .clone()
+        .unwrap_or_else(|| DEFAULT_HANDLER.to_owned());
+    if handler.is_empty() {
+        return Err(site.error("handler", "may not be empty"));
+    }
+    Ok(FunctionRuntime::Custom {
+        code,
+        handler,
+        instances: site
+            .at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?,
+        init_timeout: match function.init_timeout {
+            Some(seconds) => site.duration("init_timeout", seconds)?,
+            None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
+        },
+    })
+}
+
+/// `code` relative to the config file's folder, made absolute so that the function host does not
+/// depend on the gateway's working directory (and errors show where it looked).
+fn absolute_code_dir(base_dir: &Path, code: &str) -> std::io::Result<PathBuf> {
+    std::path::absolute(base_dir.join(code))
+}
+
+/// The SCF custom runtime starts `bootstrap` from the code folder; checking it now turns a failure
+/// at first request into a failure at start.
+fn check_bootstrap(code: &Path) -> Result<(), String> {
+    let folder =
+        std::fs::metadata(code).map_err(|error| format!("folder `{}`: {error}", code.display()))?;
+    if !folder.is_dir() {
+        return Err(format!("`{}` is not a folder", code.display()));
+    }
+    let bootstrap = code.join("bootstrap");
+    let metadata = std::fs::metadata(&bootstrap).map_err(|error| {
+        format!(
+            "`{}`: {error}; a custom runtime folder needs an executable `bootstrap`",
+            bootstrap.display()
+        )
+    })?;
+    if !metadata.is_file() {
+        return Err(format!("`{}` is not a file", bootstrap.display()));
+    }
+    if metadata.permissions().mode() & 0o111 == 0 {
+        return Err(format!(
+            "`{}` is not executable (chmod +x it)",
+            bootstrap.display()
+        ));
+    }
+    Ok(())
+}
+
+fn build_remote(site: &Site, function: &file::Function) -> Result<FunctionRuntime, ConfigError> {
+    reject_foreign_keys(
+        site,
+        "remote",
+        &[
+            ("code", function.code.is_some()),
+            ("handler", function.handler.is_some()),
+            ("instances", function.instances.is_some()),
+            ("init_timeout", function.init_timeout.is_some()),
+        ],
+    )?;
+    let url = site.required_text("invoke_url", function.invoke_url.clone())?;
+    let endpoint = parse_invoke_url(&url).map_err(|message| site.error("invoke_url", message))?;
+    Ok(FunctionRuntime::Remote {
+        url,
+        addr: endpoint.addr,
+        host_header: endpoint.host_header,
+        path: endpoint.path,
+    })
+}
+
+/// A resolved `invoke_url`.
+#[derive(Debug, PartialEq)]
+struct InvokeEndpoint {
+    addr: SocketAddr,
+    host_header: String,
+    path: String,
+}
+
+/// Parses `http://host[:port][/path][?query]` and resolves the host once (start may block; the
+/// workers must not).
+fn parse_invoke_url(url: &str) -> Result<InvokeEndpoint, String> {
+    const EXAMPLE: &str = "like `http://127.0.0.1:9000/invoke`";
+    let lower = url.to_ascii_lowercase();
+    let rest = if lower.starts_with("http://") {
+        &url["http://".len()..]
+    } else if lower.starts_with("https://") {
+        return Err(format!(
+            "https is not supported yet; use an http:// endpoint {EXAMPLE}"
+        ));
+    } else {
+        return Err(format!("must be an http:// URL {EXAMPLE}"));
+    };
+    if let Some(bad) = rest.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("character {bad:?} is not allowed in a URL"));
+    }
+    if rest.contains('#') {
+        return Err("a URL fragment (`#…`) is not allowed".to_owned());
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, target) = rest.split_at(authority_end);
+    let path = match target.chars().next() {
+        None => "/".to_owned(),
+        Some('?') => format!("/{target}"),
+        Some(_) => target.to_owned(),
+    };
+    if authority.is_empty() {
+        return Err(format!("has no host; write it {EXAMPLE}"));
+    }
+    if authority.contains('@') {
+        return Err("user info (`user@`) is not supported".to_owned());
+    }
+
+    let (host, port_text) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let Some((host, after)) = bracketed.split_once(']') else {
+            return Err("unbalanced `[` in the host".to_owned());
+        };
+        match after {
+            "" => (host, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Err(format!("unexpected `{after}` after the IPv6 address")),
+            },
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("has no host; write it {EXAMPLE}"));
+    }
+    let port = match port_text {
+        None => 80,
+        Some(text) => match text.parse::<u16>() {
+            Ok(port) if port != 0 && text.bytes().all(|b| b.is_ascii_digit()) => port,
+            _ => return Err(format!("`{text}` is not a port number (1-65535)")),
+        },
+    };
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|error| format!("host `{host}` does not resolve: {error}"))?
+        .next()
+        .ok_or_else(|| format!("host `{host}` resolves to no address"))?;
+    // RFC 9110 §7.2: Host is the authority without user info, port included as written.
+    Ok(InvokeEndpoint {
+        addr,
+        host_header: authority.to_owned(),
+        path,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// [[service]] and [[service.api]]
+
+fn build_service(
+    service: file::Service,
+    index: usize,
+    earlier: &[Service],
+    functions: &[(Function, FunctionKey)],
+    source: &Path,
+) -> Result<(Service, Vec<Api>), ConfigError> {
+    let location = match &service.name {
+        Some(name) if !name.is_empty() => format!("service `{name}`"),
+        _ => format!("service #{}", index + 1),
+    };
+    let site = Site::new(source, location);
+    let id = site.required_text("id", service.id)?;
+    if let Some(other) = earlier.iter().find(|other| other.id == id) {
+        return Err(site.error(
+            "id",
+            format!("`{id}` is already the id of service `{}`", other.name),
+        ));
+    }
+    let name = site.required_text("name", service.name)?;
+
+    let mut hosts: Vec<String> = Vec::new();
+    for host in service.hosts.unwrap_or_default() {
+        let host = normalize_host(&host).map_err(|message| site.error("hosts", message))?;
+        if hosts.contains(&host) {
+            return Err(site.error("hosts", format!("`{host}` is listed twice")));
+        }
+        hosts.push(host);
+    }
+
+    let stages = match service.stages {
+        None => Stage::ALL.to_vec(),
+        Some(names) if names.is_empty() => {
+            return Err(site.error(
+                "stages",
+                "at least one stage is required (release, test, prepub)",
+            ));
+        }
+        Some(names) => {
+            let mut stages = Vec::with_capacity(names.len());
+            for stage_name in names {
+                let stage =
+                    parse_stage(&stage_name).map_err(|message| site.error("stages", message))?;
+                if stages.contains(&stage) {
+                    return Err(site.error("stages", format!("`{stage_name}` is listed twice")));
+                }
+                stages.push(stage);
+            }
+            stages
+        }
+    };
+
+    let mut stage_variables: [Vec<(String, String)>; 3] = Default::default();
+    for (stage_name, variables) in service.stage_variables {
+        let field = format!("stage_variables.{stage_name}");
+        let stage = parse_stage(&stage_name).map_err(|message| site.error(&field, message))?;
+        if !stages.contains(&stage) {
+            return Err(site.error(
+                &field,
+                format!("this service is not published to stage `{stage_name}`"),
+            ));
+        }
+        if variables.contains_key("") {
+            return Err(site.error(&field, "a variable name may not be empty"));
+        }
+        // BTreeMap iteration is sorted by name, as `Service::stage_variables` promises.
+        stage_variables[stage.index()] = variables.into_iter().collect();
+    }
+
+    let service_index = earlier.len();
+    let mut apis: Vec<Api> = Vec::with_capacity(service.apis.len());
+    // Paths as written, for conflict messages.
+    let mut raw_paths: Vec<String> = Vec::with_capacity(service.apis.len());
+    for (api_index, api) in service.apis.into_iter().enumerate() {
+        let api_site = Site::new(
+            source,
+            match &api.name {
+                Some(api_name) if !api_name.is_empty() => {
+                    format!("service `{name}` api `{api_name}`")
+                }
+                _ => format!("service `{name}` api #{}", api_index + 1),
+            },
+        );
+        let (built, raw_path) = build_api(api, service_index, &api_site, functions)?;
+        if apis.iter().any(|other| other.name == built.name) {
+            return Err(api_site.error("name", "another api of this service has the same name"));
+        }
+        let shape = route_shape(&built.path);
+        for (other, other_raw_path) in apis.iter().zip(&raw_paths) {
+            let overlap = other.method == built.method
+                || other.method == ApiMethod::Any
+                || built.method == ApiMethod::Any;
+            if overlap && route_shape(&other.path) == shape {
+                return Err(api_site.error(
+                    "path",
+                    format!(
+                        "`{} {raw_path}` conflicts with api `{}` (`{} {other_raw_path}`): same path \
+                         and overlapping method",
+                        built.method.as_str(),
+                        other.name,
+                        other.method.as_str(),
+                    ),
+                ));
+            }
+        }
+        apis.push(built);
+        raw_paths.push(raw_path);
+    }
+
+    Ok((
+        Service {
+            id,
+            name,
+            hosts,
+            stages,
+            stage_variables,
+        },
+        apis,
+    ))
+}
+
+/// What two APIs must share to shadow each other: the kind and the path with param names erased,
+/// since `/user/{id}` and `/user/{uid}` match exactly the same requests.
+fn route_shape(path: &ApiPath) -> (PathKind, String) {
+    let mut shape = path.path.clone();
+    for param in &path.params {
+        shape = shape.replacen(&format!("{{{param}}}"), "{}", 1);
+    }
+    (path.kind, shape)
+}
+
+fn parse_stage(name: &str) -> Result<Stage, String> {
+    Stage::from_bytes(name.as_bytes())
+        .ok_or_else(|| format!("`{name}` is not a stage; use release, test or prepub"))
+}
+
+/// Host names are compared against the request's `Host` header, lower-cased and without its port.
+fn normalize_host(host: &str) -> Result<String, String> {
+    let lower = host.to_ascii_lowercase();
+    if lower.is_empty() {
+        return Err("a host name may not be empty".to_owned());
+    }
+    if lower.starts_with('[') {
+        let inside = lower
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'));
+        return match inside.map(str::parse::<Ipv6Addr>) {
+            Some(Ok(_)) => Ok(lower),
+            _ => Err(format!(
+                "`{host}` is not an IPv6 address in brackets (and a port is not allowed)"
+            )),
+        };
+    }
+    if lower.contains(':') {
+        return Err(format!(
+            "`{host}`: a port is not allowed; hosts are matched without the Host header's port"
+        ));
+    }
+    if let Some(bad) = lower
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    {
+        return Err(format!(
+            "`{host}`: character {bad:?} is not allowed in a host name"
+        ));
+    }
+    Ok(lower)
+}
+
+/// Builds one API; also returns its path as written, for messages that name it.
+fn build_api(
+    api: file::Api,
+    service: usize,
+    site: &Site,
+    functions: &[(Function, FunctionKey)],
+) -> Result<(Api, String), ConfigError> {
+    let name = site.required_text("name", api.name)?;
+    let name_chars = name.chars().count();
+    if name_chars > MAX_API_NAME_CHARS {
+        return Err(site.error(
+            "name",
+            format!("{name_chars} characters long; at most {MAX_API_NAME_CHARS} are allowed"),
+        ));
+    }
+    let Some(raw_path) = api.path else {
+        return Err(site.error("path", "required but missing"));
+    };
+    let path = parse_api_path(&raw_path).map_err(|message| site.error("path", message))?;
+    let method_name = site.required_text("method", api.method)?;
+    let method = ApiMethod::parse(&method_name).ok_or_else(|| {
+        site.error(
+            "method",
+            format!("`{method_name}` is not one of GET, POST, PUT, DELETE, HEAD, ANY"),
+        )
+    })?;
+    let function = resolve_function(site, api.function, functions)?;
+    let timeout = match api.timeout {
+        Some(seconds) => site.duration("timeout", seconds)?,
+        None => Duration::from_secs(DEFAULT_API_TIMEOUT_SECS),
+    };
+    let api = Api {
+        service,
+        name,
+        path,
+        method,
+        function,
+        timeout,
+        integrated_response: api.integrated_response.unwrap_or(false),
+    };
+    Ok((api, raw_path))
+}
+
+fn resolve_function(
+    site: &Site,
+    reference: Option<file::FunctionRef>,
+    functions: &[(Function, FunctionKey)],
+) -> Result<FunctionId, ConfigError> {
+    let Some(reference) = reference else {
+        return Err(site.error(
+            "function",
+            "required but missing; write `function = { name = \"...\" }`",
+        ));
+    };
+    let name = site.required_text("function.name", reference.name)?;
+    let key = (
+        reference
+            .namespace
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+        name,
+        reference
+            .qualifier
+            .unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned()),
+    );
+    functions
+        .iter()
+        .position(|(_, defined)| *defined == key)
+        .ok_or_else(|| {
+            site.error(
+                "function",
+                format!(
+                    "no [[function]] is defined as `{}/{}:{}`",
+                    key.0, key.1, key.2
+                ),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A scratch folder under the system temp dir, removed on drop, standing for a config file's
+    /// folder: `functions/hello/bootstrap` is executable, `functions/plain/bootstrap` is not, and
+    /// `functions/empty/` has no bootstrap.
+    struct Scratch {
+        dir: PathBuf,
+    }
+
+    impl Scratch {
+        fn new(label: &str) -> Scratch {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "scfgate-config-{label}-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            for (function, mode) in [("hello", 0o755), ("plain", 0o644)] {
+                let folder = dir.join("functions").join(function);
+                std::fs::create_dir_all(&folder).unwrap();
+                let bootstrap = folder.join("bootstrap");
+                std::fs::write(&bootstrap, "#!/bin/sh\n").unwrap();
+                std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(mode))
+                    .unwrap();
+            }
+            std::fs::create_dir_all(dir.join("functions/empty")).unwrap();
+            Scratch { dir }
+        }
+
+        fn source(&self) -> PathBuf {
+            self.dir.join("scfgate.toml")
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// Every feature once; each error case below edits one line of it.
+    const FULL: &str = r#"[gateway]
+listen = ["127.0.0.1:8080", "[::1]:8081"]
+workers = 2
+driver = "legacy"
+max_header_bytes = 8192
+max_body_bytes = 1024
+max_response_bytes = 2048
+idle_timeout = 1.5
+header_timeout = 5
+queue_depth = 7
+pool_size = 3
+pool_idle_timeout = 20
+
+[[service]]
+id = "service-hello01"
+name = "hello"
+hosts = ["API.Example.com", "127.0.0.1"]
+stages = ["release", "test"]
+
+[service.stage_variables.release]
+greeting = "Hello"
+audience = "world"
+
+[service.stage_variables.test]
+greeting = "Hi"
+
+[[service.api]]
+name = "say-hello"
+path = "/hello/{name}"
+method = "GET"
+function = { name = "hello" }
+timeout = 2.5
+
+[[service.api]]
+name = "echo"
+path = "=/echo"
+method = "post"
+function = { name = "echo", namespace = "tools", qualifier = "1" }
+integrated_response = true
+
+[[service.api]]
+name = "static"
+path = "^~/static"
+method = "ANY"
+function = { name = "hello" }
+
+[[service]]
+id = "service-other02"
+name = "other"
+
+[[service.api]]
+name = "root"
+path = "/"
+method = "head"
+function = { name = "hello" }
+
+[[function]]
+name = "hello"
+runtime = "custom"
+code = "functions/hello"
+handler = "app.handle"
+instances = 2
+init_timeout = 3
+memory_limit_in_mb = 256
+
+[[function]]
+name = "echo"
+namespace = "tools"
+qualifier = "1"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:9000/invoke?x=1"
+"#;
+
+    /// The smallest valid file, for defaults.
+    const MINIMAL: &str = r#"[[service]]
+id = "service-min"
+name = "min"
+
+[[service.api]]
+name = "all"
+path = "/"
+method = "ANY"
+function = { name = "hello" }
+
+[[function]]
+name = "hello"
+runtime = "custom"
+code = "functions/hello"
+
+[[function]]
+name = "far"
+runtime = "remote"
+invoke_url = "http://127.0.0.1"
+"#;
+
+    fn secs(value: f64) -> Duration {
+        Duration::from_secs_f64(value)
+    }
+
+    #[test]
+    fn full_example_parses_into_the_expected_config() {
+        let scratch = Scratch::new("full");
+        let config = parse_str(FULL, &scratch.source(), &Overrides::default()).unwrap();
+        let expected = Config {
+            source: scratch.source(),
+            gateway: GatewaySettings {
+                listen: vec![
+                    "127.0.0.1:8080".parse().unwrap(),
+                    "[::1]:8081".parse().unwrap(),
+                ],
+                workers: 2,
+                driver: DriverChoice::Legacy,
+                max_header_bytes: 8192,
+                max_body_bytes: 1024,
+                max_response_bytes: 2048,
+                idle_timeout: secs(1.5),
+                header_timeout: secs(5.0),
+                queue_depth: 7,
+                pool_size: 3,
+                pool_idle_timeout: secs(20.0),
+            },
+            services: vec![
+                Service {
+                    id: "service-hello01".into(),
+                    name: "hello".into(),
+                    hosts: vec!["api.example.com".into(), "127.0.0.1".into()],
+                    stages: vec![Stage::Release, Stage::Test],
+                    stage_variables: [
+                        vec![
+                            ("audience".into(), "world".into()),
+                            ("greeting".into(), "Hello".into()),
+                        ],
+                        vec![("greeting".into(), "Hi".into())],
+                        vec![],
+                    ],
+                },
+                Service {
+                    id: "service-other02".into(),
+                    name: "other".into(),
+                    hosts: vec![],
+                    stages: Stage::ALL.to_vec(),
+                    stage_variables: Default::default(),
+                },
+            ],
+            apis: vec![
+                Api {
+                    service: 0,
+                    name: "say-hello".into(),
+                    path: ApiPath {
+                        kind: PathKind::Param,
+                        path: "/hello/{name}".into(),
+                        params: vec!["name".into()],
+                    },
+                    method: ApiMethod::Get,
+                    function: 0,
+                    timeout: secs(2.5),
+                    integrated_response: false,
+                },
+                Api {
+                    service: 0,
+                    name: "echo".into(),
+                    path: ApiPath {
+                        kind: PathKind::Exact,
+                        path: "/echo".into(),
+                        params: vec![],
+                    },
+                    method: ApiMethod::Post,
+                    function: 1,
+                    timeout: secs(15.0),
+                    integrated_response: true,
+                },
+                Api {
+                    service: 0,
+                    name: "static".into(),
+                    path: ApiPath {
+                        kind: PathKind::PriorityPrefix,
+                        path: "/static".into(),
+                        params: vec![],
+                    },
+                    method: ApiMethod::Any,
+                    function: 0,
+                    timeout: secs(15.0),
+                    integrated_response: false,
+                },
+                Api {
+                    service: 1,
+                    name: "root".into(),
+                    path: ApiPath {
+                        kind: PathKind::Prefix,
+                        path: "/".into(),
+                        params: vec![],
+                    },
+                    method: ApiMethod::Head,
+                    function: 0,
+                    timeout: secs(15.0),
+                    integrated_response: false,
+                },
+            ],
+            functions: vec![
+                Function {
+                    namespace: "default".into(),
+                    name: "hello".into(),
+                    qualifier: "$LATEST".into(),
+                    memory_mb: 256,
+                    runtime: FunctionRuntime::Custom {
+                        code: std::fs::canonicalize(scratch.dir.join("functions/hello")).unwrap(),
+                        handler: "app.handle".into(),
+                        instances: 2,
+                        init_timeout: secs(3.0),
+                    },
+                },
+                Function {
+                    namespace: "tools".into(),
+                    name: "echo".into(),
+                    qualifier: "1".into(),
+                    memory_mb: 128,
+                    runtime: FunctionRuntime::Remote {
+                        url: "http://127.0.0.1:9000/invoke?x=1".into(),
+                        addr: "127.0.0.1:9000".parse().unwrap(),
+                        host_header: "127.0.0.1:9000".into(),
+                        path: "/invoke?x=1".into(),
+                    },
+                },
+            ],
+        };
+        // The model types carry no PartialEq (nothing at run time needs it); Debug shows every field.
+        assert_eq!(format!("{config:#?}"), format!("{expected:#?}"));
+    }
+
+    #[test]
+    fn defaults_fill_every_optional_key() {
+        let scratch = Scratch::new("defaults");
+        let config = parse_str(MINIMAL, &scratch.source(), &Overrides::default()).unwrap();
+        let gateway = &config.gateway;
+        assert_eq!(
+            gateway.listen,
+            vec!["0.0.0.0:8080".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(
+            gateway.workers,
+            std::thread::available_parallelism().unwrap().get()
+        );
+        assert_eq!(gateway.driver, DriverChoice::Auto);
+        assert_eq!(gateway.max_header_bytes, 16384);
+        assert_eq!(gateway.max_body_bytes, 6 * 1024 * 1024);
+        assert_eq!(gateway.max_response_bytes, 6 * 1024 * 1024);
+        assert_eq!(gateway.idle_timeout, secs(60.0));
+        assert_eq!(gateway.header_timeout, secs(10.0));
+        assert_eq!(gateway.queue_depth, 1024);
+        assert_eq!(gateway.pool_size, 64);
+        assert_eq!(gateway.pool_idle_timeout, secs(30.0));
+
+        let service = &config.services[0];
+        assert!(service.hosts.is_empty());
+        assert_eq!(
+            service.stages,
+            vec![Stage::Release, Stage::Test, Stage::Prepub]
+        );
+        assert!(service.stage_variables.iter().all(Vec::is_empty));
+
+        let api = &config.apis[0];
+        assert_eq!(
+            (api.timeout, api.integrated_response, api.function),
+            (secs(15.0), false, 0)
+        );
+
+        let custom = &config.functions[0];
+        assert_eq!(custom.display_name(), "default/hello:$LATEST");
+        assert_eq!(custom.memory_mb, 128);
+        match &custom.runtime {
+            FunctionRuntime::Custom {
+                handler,
+                instances,
+                init_timeout,
+                ..
+            } => {
+                assert_eq!(
+                    (handler.as_str(), *instances, *init_timeout),
+                    ("index.main_handler", 1, secs(30.0))
+                );
+            }
+            other => panic!("expected a custom runtime, got {other:?}"),
+        }
+        match &config.functions[1].runtime {
+            FunctionRuntime::Remote {
+                addr,
+                host_header,
+                path,
+                ..
+            } => {
+                assert_eq!(*addr, "127.0.0.1:80".parse::<SocketAddr>().unwrap());
+                assert_eq!((host_header.as_str(), path.as_str()), ("127.0.0.1", "/"));
+            }
+            other => panic!("expected a remote runtime, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        let scratch = Scratch::new("overrides");
+        let overrides = Overrides {
+            listen: vec!["127.0.0.2:9999".parse().unwrap()],
+            workers: Some(5),
+            driver: Some(DriverChoice::Uring),
+            max_header_bytes: Some(100),
+            max_body_bytes: Some(200),
+            idle_timeout: Some(secs(7.0)),
+            header_timeout: Some(secs(8.0)),
+            pool_size: Some(9),
+            pool_idle_timeout: Some(secs(11.0)),
+            queue_depth: Some(12),
+        };
+        let gateway = parse_str(FULL, &scratch.source(), &overrides)
+            .unwrap()
+            .gateway;
+        assert_eq!(gateway.listen, overrides.listen);
+        assert_eq!(gateway.workers, 5);
+        assert_eq!(gateway.driver, DriverChoice::Uring);
+        assert_eq!(
+            (gateway.max_header_bytes, gateway.max_body_bytes),
+            (100, 200)
+        );
+        assert_eq!(
+            (gateway.idle_timeout, gateway.header_timeout),
+            (secs(7.0), secs(8.0))
+        );
+        assert_eq!(
+            (
+                gateway.pool_size,
+                gateway.pool_idle_timeout,
+                gateway.queue_depth
+            ),
+            (9, secs(11.0), 12)
+        );
+        // No flag for it: the file's value stays.
+        assert_eq!(gateway.max_response_bytes, 2048);
+    }
+
+    #[test]
+    fn bad_override_values_name_the_flag() {
+        let scratch = Scratch::new("bad-flags");
+        let file = scratch.source();
+        #[rustfmt::skip]
+        let cases: &[(Overrides, &str)] = &[
+            (Overrides { workers: Some(0), ..Default::default() }, "command line: field `--workers`: must be at least 1"),
+            (Overrides { max_header_bytes: Some(0), ..Default::default() }, "command line: field `--max-header-bytes`: must be at least 1"),
+            (Overrides { idle_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--idle-timeout`: must be greater than 0 seconds"),
+            (Overrides { header_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--header-timeout`: must be greater than 0 seconds"),
+            (Overrides { pool_idle_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--pool-idle-timeout`: must be greater than 0 seconds"),
+        ];
+        for (overrides, expected) in cases {
+            let error = parse_str(FULL, &file, overrides).unwrap_err();
+            assert_eq!(error.to_string(), format!("{}: {expected}", file.display()));
+        }
+    }
+
+    /// Applies one edit to [`FULL`]; the text to replace must occur exactly once, so that a case
+    /// cannot silently test the unedited file.
+    fn edit(find: &str, replace: &str) -> String {
+        assert_eq!(
+            FULL.matches(find).count(),
+            1,
+            "`{find}` must occur exactly once in FULL"
+        );
+        FULL.replacen(find, replace, 1)
+    }
+
+    /// Runs a table of `(find, replace, expected message)` edits. In the expected message `{dir}`
+    /// stands for the scratch folder; a trailing `…` means "starts with" (for OS-worded parts).
+    fn check_errors(label: &str, cases: &[(&str, &str, &str)]) {
+        let scratch = Scratch::new(label);
+        let file = scratch.source();
+        // Every mismatch is reported, not just the first, so one run shows the whole table's state.
+        let mut failures = Vec::new();
+        for (find, replace, expected) in cases {
+            let text = edit(find, replace);
+            let error = match parse_str(&text, &file, &Overrides::default()) {
+                Ok(_) => "<accepted>".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            let expected = format!("{}{expected}", file.display())
+                .replace("{dir}", &scratch.dir.display().to_string());
+            let matches = match expected.strip_suffix('…') {
+                Some(prefix) => error.starts_with(prefix),
+                None => error == expected,
+            };
+            if !matches {
+                failures.push(format!(
+                    "`{replace}`:\n  got      {error}\n  expected {expected}"
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn toml_errors_name_the_line_and_column() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("workers = 2", "workers = ", ":3:11: string values must be quoted, expected literal string"),
+            ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of `listen`, `workers`, `driver`, `max_header_bytes`, `max_body_bytes`, `max_response_bytes`, `idle_timeout`, `header_timeout`, `queue_depth`, `pool_size`, `pool_idle_timeout`"),
+            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `timeout`, `integrated_response`"),
+            ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hello\", version = \"1\" }\ntimeout", ":31:30: unknown field `version`, expected one of `name`, `namespace`, `qualifier`"),
+            ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of `gateway`, `service`, `function`"),
+            ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),
+            ("header_timeout = 5", "header_timeout = \"5s\"", ":9:18: invalid type: string \"5s\", expected a number of seconds (integer or float)"),
+            ("driver = \"legacy\"", "driver = \"epoll\"", ":4:10: unknown variant `epoll`, expected one of `auto`, `uring`, `legacy`"),
+            ("runtime = \"custom\"", "runtime = \"python3.9\"", ":59:11: unknown variant `python3.9`, expected `custom` or `remote`"),
+            ("greeting = \"Hi\"", "greeting = 1", ":25:12: invalid type: integer `1`, expected a string"),
+        ];
+        check_errors("toml", cases);
+    }
+
+    #[test]
+    fn gateway_errors() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("listen = [\"127.0.0.1:8080\", \"[::1]:8081\"]", "listen = []", ": [gateway]: field `listen`: at least one address is required"),
+            ("listen = [\"127.0.0.1:8080\", \"[::1]:8081\"]", "listen = [\"localhost:80\"]", ": [gateway]: field `listen`: `localhost:80` is not an IP address and port like `127.0.0.1:8080`"),
+            ("listen = [\"127.0.0.1:8080\", \"[::1]:8081\"]", "listen = [\"127.0.0.1\"]", ": [gateway]: field `listen`: `127.0.0.1` is not an IP address and port like `127.0.0.1:8080`"),
+            ("workers = 2", "workers = 0", ": [gateway]: field `workers`: must be at least 1"),
+            ("max_header_bytes = 8192", "max_header_bytes = 0", ": [gateway]: field `max_header_bytes`: must be at least 1"),
+            ("max_response_bytes = 2048", "max_response_bytes = 0", ": [gateway]: field `max_response_bytes`: must be at least 1"),
+            ("idle_timeout = 1.5", "idle_timeout = 0", ": [gateway]: field `idle_timeout`: must be a number of seconds greater than 0, got 0"),
+            ("header_timeout = 5", "header_timeout = -1", ": [gateway]: field `header_timeout`: must be a number of seconds greater than 0, got -1"),
+            ("pool_idle_timeout = 20", "pool_idle_timeout = nan", ": [gateway]: field `pool_idle_timeout`: must be a number of seconds greater than 0, got NaN"),
+            ("pool_idle_timeout = 20", "pool_idle_timeout = inf", ": [gateway]: field `pool_idle_timeout`: inf seconds is too large"),
+        ];
+        check_errors("gateway", cases);
+    }
+
+    #[test]
+    fn service_errors() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("id = \"service-hello01\"\n", "", ": service `hello`: field `id`: required but missing"),
+            ("id = \"service-hello01\"", "id = \"\"", ": service `hello`: field `id`: may not be empty"),
+            ("id = \"service-other02\"", "id = \"service-hello01\"", ": service `other`: field `id`: `service-hello01` is already the id of service `hello`"),
+            ("name = \"hello\"\nhosts", "hosts", ": service #1: field `name`: required but missing"),
+            ("\"API.Example.com\"", "\"api.example.com:8080\"", ": service `hello`: field `hosts`: `api.example.com:8080`: a port is not allowed; hosts are matched without the Host header's port"),
+            ("\"API.Example.com\"", "\"*.example.com\"", ": service `hello`: field `hosts`: `*.example.com`: character '*' is not allowed in a host name"),
+            ("\"API.Example.com\"", "\"\"", ": service `hello`: field `hosts`: a host name may not be empty"),
+            ("\"API.Example.com\"", "\"[::1\"", ": service `hello`: field `hosts`: `[::1` is not an IPv6 address in brackets (and a port is not allowed)"),
+            ("\"API.Example.com\"", "\"[::1]:80\"", ": service `hello`: field `hosts`: `[::1]:80` is not an IPv6 address in brackets (and a port is not allowed)"),
+            ("\"API.Example.com\", \"127.0.0.1\"", "\"API.Example.com\", \"api.example.com\"", ": service `hello`: field `hosts`: `api.example.com` is listed twice"),
+            ("stages = [\"release\", \"test\"]", "stages = [\"release\", \"prod\"]", ": service `hello`: field `stages`: `prod` is not a stage; use release, test or prepub"),
+            ("stages = [\"release\", \"test\"]", "stages = [\"Release\"]", ": service `hello`: field `stages`: `Release` is not a stage; use release, test or prepub"),
+            ("stages = [\"release\", \"test\"]", "stages = [\"test\", \"test\"]", ": service `hello`: field `stages`: `test` is listed twice"),
+            ("stages = [\"release\", \"test\"]", "stages = []", ": service `hello`: field `stages`: at least one stage is required (release, test, prepub)"),
+            ("stages = [\"release\", \"test\"]", "stages = [\"release\"]", ": service `hello`: field `stage_variables.test`: this service is not published to stage `test`"),
+            ("[service.stage_variables.test]", "[service.stage_variables.dev]", ": service `hello`: field `stage_variables.dev`: `dev` is not a stage; use release, test or prepub"),
+            ("greeting = \"Hi\"", "\"\" = \"Hi\"", ": service `hello`: field `stage_variables.test`: a variable name may not be empty"),
+        ];
+        check_errors("service", cases);
+    }
+
+    #[test]
+    fn api_errors() {
+        let long_name = "a".repeat(61);
+        let long_name_line = format!("name = \"{long_name}\"");
+        let long_name_error = format!(": service `hello` api `{long_name}`: field `name`: 61 characters long; at most 60 are allowed");
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("name = \"say-hello\"\n", "", ": service `hello` api #1: field `name`: required but missing"),
+            ("name = \"say-hello\"", &long_name_line, &long_name_error),
+            ("name = \"echo\"\npath", "name = \"say-hello\"\npath", ": service `hello` api `say-hello`: field `name`: another api of this service has the same name"),
+            ("path = \"/hello/{name}\"\n", "", ": service `hello` api `say-hello`: field `path`: required but missing"),
+            ("path = \"/hello/{name}\"", "path = \"/hello/.*\"", ": service `hello` api `say-hello`: field `path`: `*` at byte 8: regular expressions other than {param} are not supported"),
+            ("path = \"/hello/{name}\"", "path = \"/{a}{b}\"", ": service `hello` api `say-hello`: field `path`: placeholder `{b}` at byte 4 follows the previous one directly; literal text must separate two placeholders"),
+            ("method = \"GET\"\n", "", ": service `hello` api `say-hello`: field `method`: required but missing"),
+            ("method = \"GET\"", "method = \"PATCH\"", ": service `hello` api `say-hello`: field `method`: `PATCH` is not one of GET, POST, PUT, DELETE, HEAD, ANY"),
+            ("function = { name = \"hello\" }\ntimeout = 2.5\n", "timeout = 2.5\n", ": service `hello` api `say-hello`: field `function`: required but missing; write `function = { name = \"...\" }`"),
+            ("function = { name = \"hello\" }\ntimeout", "function = { qualifier = \"1\" }\ntimeout", ": service `hello` api `say-hello`: field `function.name`: required but missing"),
+            ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hola\" }\ntimeout", ": service `hello` api `say-hello`: field `function`: no [[function]] is defined as `default/hola:$LATEST`"),
+            ("function = { name = \"echo\", namespace = \"tools\", qualifier = \"1\" }", "function = { name = \"echo\", namespace = \"tools\" }", ": service `hello` api `echo`: field `function`: no [[function]] is defined as `tools/echo:$LATEST`"),
+            ("timeout = 2.5", "timeout = 0", ": service `hello` api `say-hello`: field `timeout`: must be a number of seconds greater than 0, got 0"),
+            // spec §1.1: path + method identify an API; `{param}` names do not change what matches.
+            ("path = \"=/echo\"\nmethod = \"post\"", "path = \"/hello/{who}\"\nmethod = \"get\"", ": service `hello` api `echo`: field `path`: `GET /hello/{who}` conflicts with api `say-hello` (`GET /hello/{name}`): same path and overlapping method"),
+            ("path = \"^~/static\"", "path = \"/hello/{x}\"", ": service `hello` api `static`: field `path`: `ANY /hello/{x}` conflicts with api `say-hello` (`GET /hello/{name}`): same path and overlapping method"),
+            ("path = \"^~/static\"", "path = \"=/echo\"", ": service `hello` api `static`: field `path`: `ANY =/echo` conflicts with api `echo` (`POST =/echo`): same path and overlapping method"),
+        ];
+        check_errors("api", cases);
+    }
+
+    #[test]
+    fn function_errors() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("[[function]]\nname = \"hello\"\n", "[[function]]\n", ": function #1: field `name`: required but missing"),
+            ("name = \"echo\"\nnamespace", "name = \"ec ho\"\nnamespace", ": function `tools/ec ho:1`: field `name`: character ' ' is not allowed"),
+            ("namespace = \"tools\"\n", "namespace = \"a/b\"\n", ": function `a/b/echo:1`: field `namespace`: character '/' is not allowed"),
+            ("qualifier = \"1\"\nruntime", "qualifier = \"\"\nruntime", ": function `tools/echo:`: field `qualifier`: may not be empty"),
+            ("name = \"echo\"\nnamespace = \"tools\"\nqualifier = \"1\"", "name = \"hello\"\nqualifier = \"$LATEST\"", ": function `default/hello:$LATEST`: field `name`: `default/hello:$LATEST` is defined twice (namespace, name and qualifier must be unique)"),
+            ("runtime = \"remote\"\n", "", ": function `tools/echo:1`: field `runtime`: required but missing; use \"custom\" or \"remote\""),
+            ("memory_limit_in_mb = 256", "memory_limit_in_mb = 0", ": function `default/hello:$LATEST`: field `memory_limit_in_mb`: must be at least 1"),
+            ("code = \"functions/hello\"\n", "", ": function `default/hello:$LATEST`: field `code`: required but missing"),
+            ("code = \"functions/hello\"", "code = \"functions/missing\"", ": function `default/hello:$LATEST`: field `code`: folder `{dir}/functions/missing`: No such file or directory…"),
+            ("code = \"functions/hello\"", "code = \"functions/hello/bootstrap\"", ": function `default/hello:$LATEST`: field `code`: `{dir}/functions/hello/bootstrap` is not a folder"),
+            ("code = \"functions/hello\"", "code = \"functions/empty\"", ": function `default/hello:$LATEST`: field `code`: `{dir}/functions/empty/bootstrap`: No such file or directory (os error 2); a custom runtime folder needs an executable `bootstrap`"),
+            ("code = \"functions/hello\"", "code = \"functions/plain\"", ": function `default/hello:$LATEST`: field `code`: `{dir}/functions/plain/bootstrap` is not executable (chmod +x it)"),
+            ("code = \"functions/hello\"", "code = \"functions\"", ": function `default/hello:$LATEST`: field `code`: `{dir}/functions/bootstrap`: No such file or directory (os error 2); a custom runtime folder needs an executable `bootstrap`"),
+            ("handler = \"app.handle\"", "handler = \"\"", ": function `default/hello:$LATEST`: field `handler`: may not be empty"),
+            ("instances = 2", "instances = 0", ": function `default/hello:$LATEST`: field `instances`: must be at least 1"),
+            ("init_timeout = 3", "init_timeout = 0.0", ": function `default/hello:$LATEST`: field `init_timeout`: must be a number of seconds greater than 0, got 0"),
+            // A key of the other runtime is refused by name.
+            ("instances = 2", "instances = 2\ninvoke_url = \"http://127.0.0.1/\"", ": function `default/hello:$LATEST`: field `invoke_url`: not allowed for runtime = \"custom\" (it belongs to the other runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\ncode = \"x\"", ": function `tools/echo:1`: field `code`: not allowed for runtime = \"remote\" (it belongs to the other runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\nhandler = \"x\"", ": function `tools/echo:1`: field `handler`: not allowed for runtime = \"remote\" (it belongs to the other runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\ninstances = 1", ": function `tools/echo:1`: field `instances`: not allowed for runtime = \"remote\" (it belongs to the other runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\ninit_timeout = 1", ": function `tools/echo:1`: field `init_timeout`: not allowed for runtime = \"remote\" (it belongs to the other runtime)"),
+            ("invoke_url = \"http://127.0.0.1:9000/invoke?x=1\"\n", "", ": function `tools/echo:1`: field `invoke_url`: required but missing"),
+            ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"https://127.0.0.1/invoke\"", ": function `tools/echo:1`: field `invoke_url`: https is not supported yet; use an http:// endpoint like `http://127.0.0.1:9000/invoke`"),
+            ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"ftp://127.0.0.1/\"", ": function `tools/echo:1`: field `invoke_url`: must be an http:// URL like `http://127.0.0.1:9000/invoke`"),
+            ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"http:///invoke\"", ": function `tools/echo:1`: field `invoke_url`: has no host; write it like `http://127.0.0.1:9000/invoke`"),
+            ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"http://127.0.0.1:0/\"", ": function `tools/echo:1`: field `invoke_url`: `0` is not a port number (1-65535)"),
+            ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"http://127.0.0.1:+80/\"", ": function `tools/echo:1`: field `invoke_url`: `+80` is not a port number (1-65535)"),
+            ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"http://user@127.0.0.1/\"", ": function `tools/echo:1`: field `invoke_url`: user info (`user@`) is not supported"),
+            ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"http://127.0.0.1/#frag\"", ": function `tools/echo:1`: field `invoke_url`: a URL fragment (`#…`) is not allowed"),
+            // RFC 2606: `.invalid` never resolves.
+            ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"http://nowhere.invalid/\"", ": function `tools/echo:1`: field `invoke_url`: host `nowhere.invalid` does not resolve: …"),
+        ];
+        check_errors("function", cases);
+    }
+
+    #[test]
+    fn whole_file_errors() {
+        let scratch = Scratch::new("whole");
+        let file = scratch.source();
+        let no_service =
+            parse_str("[gateway]\nworkers = 1\n", &file, &Overrides::default()).unwrap_err();
+        assert_eq!(
+            no_service.to_string(),
+            format!(
+                "{}: field `service`: no [[service]] is defined, so no request could be served",
+                file.display()
+            )
+        );
+        let missing = load(&scratch.dir.join("absent.toml"), &Overrides::default()).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            format!(
+                "{}: cannot read the file: No such file or directory (os error 2)",
+                scratch.dir.join("absent.toml").display()
+            )
+        );
+    }
+
+    #[test]
+    fn load_reads_the_file_and_resolves_code_beside_it() {
+        let scratch = Scratch::new("load");
+        std::fs::write(scratch.source(), MINIMAL).unwrap();
+        let config = load(&scratch.source(), &Overrides::default()).unwrap();
+        assert_eq!(config.source, scratch.source());
+        match &config.functions[0].runtime {
+            FunctionRuntime::Custom { code, .. } => assert_eq!(
+                *code,
+                std::fs::canonicalize(scratch.dir.join("functions/hello")).unwrap()
+            ),
+            other => panic!("expected a custom runtime, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invoke_urls() {
+        let ok =
+            |url: &str| parse_invoke_url(url).map(|e| (e.addr.to_string(), e.host_header, e.path));
+        #[rustfmt::skip]
+        let cases: &[(&str, (&str, &str, &str))] = &[
+            ("http://127.0.0.1", ("127.0.0.1:80", "127.0.0.1", "/")),
+            ("HTTP://127.0.0.1:9000", ("127.0.0.1:9000", "127.0.0.1:9000", "/")),
+            ("http://127.0.0.1:9000/a/b", ("127.0.0.1:9000", "127.0.0.1:9000", "/a/b")),
+            ("http://127.0.0.1?x=1", ("127.0.0.1:80", "127.0.0.1", "/?x=1")),
+            ("http://[::1]:9000/invoke", ("[::1]:9000", "[::1]:9000", "/invoke")),
+            ("http://[::1]/", ("[::1]:80", "[::1]", "/")),
+        ];
+        for (url, (addr, host, path)) in cases {
+            assert_eq!(
+                ok(url),
+                Ok(((*addr).to_owned(), (*host).to_owned(), (*path).to_owned())),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        let text = "a\nbé c\n";
+        let cases = [
+            (0, (1, 1)),
+            (2, (2, 1)),
+            (5, (2, 3)),
+            (4, (2, 2)),
+            (8, (3, 1)),
+            (99, (3, 1)),
+        ];
+        for (offset, expected) in cases {
+            assert_eq!(line_column(text, offset), expected, "offset {offset}");
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! One client connection: read requests into an owned buffer, answer them in order (keep-alive and
+//! pipelining), enforce the idle and header timeouts, and never let one bad request touch another
+//! connection. The phases follow the request: read head -> read body -> route -> event and invoke
+//! -> write response.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+
+use crate::backend::event::{write_event, EventInput};
+use crate::backend::integration::ResponseFraming;
+use crate::backend::invoke::HEADROOM;
+use crate::backend::{self, CallBuffers, CallTarget};
+use crate::error::{ErrorContext, GatewayError};
+use crate::http::reader::{ReadError, RequestReader};
+use crate::http::{response, RequestHead};
+use crate::route::PathParams;
+use crate::worker::{RequestId, WorkerContext};
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext>) {
+    let _ = stream.set_nodelay(true);
+    let mut connection = Connection {
+        stream,
+        reader: RequestReader::new(8 * 1024),
+        head: RequestHead::default(),
+        out: Vec::with_capacity(4096),
+        buffers: CallBuffers::new(),
+        params: PathParams::default(),
+        source_ip: SourceIp::new(peer),
+    };
+    connection.run(&worker).await;
+}
+
+/// The peer address as text, formatted once per connection.
+struct SourceIp {
+    text: [u8; 48],
+    length: usize,
+}
+
+impl SourceIp {
+    fn new(peer: SocketAddr) -> Self {
+        use std::io::Write;
+        let mut text = [0u8; 48];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        let _ = write!(cursor, "{}", peer.ip().to_canonical());
+        let length = cursor.position() as usize;
+        SourceIp { text, length }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.text[..self.length]
+    }
+}
+
+struct Connection {
+    stream: TcpStream,
+    reader: RequestReader,
+    head: RequestHead,
+    /// Responses not yet written; pipelined responses are batched into one write.
+    out: Vec<u8>,
+    buffers: CallBuffers,
+    params: PathParams,
+    source_ip: SourceIp,
+}
+
+impl Connection {
+    async fn run(&mut self, worker: &WorkerContext) {
+        let settings = &worker.config.gateway;
+        loop {
+            // Phase 1: the request head, within the idle timeout for its first byte and the
+            // header timeout for the rest.
+            let mut header_deadline: Option<Instant> = None;
+            loop {
+                match self.reader.try_head(&mut self.head, settings.max_header_bytes) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(error) => return self.refuse(worker, error).await,
+                }
+                if !self.out.is_empty() && !self.flush().await {
+                    return;
+                }
+                let deadline = if self.reader.buffered() == 0 {
+                    Instant::now() + settings.idle_timeout
+                } else {
+                    *header_deadline.get_or_insert_with(|| Instant::now() + settings.header_timeout)
+                };
+                match self.reader.fill(&mut self.stream, Some(deadline)).await {
+                    Ok(_) => {}
+                    Err(ReadError::Refused(error)) => return self.refuse(worker, error).await,
+                    Err(ReadError::Closed | ReadError::TimedOut) => return,
+                }
+            }
+            // Phase 2: the body.
+            if self.head.expect_continue && !self.reader.body_is_buffered(&self.head) {
+                match self.reader.try_body(&self.head, settings.max_body_bytes) {
+                    Err(error) => return self.refuse(worker, error).await,
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // RFC 9110 §10.1.1: the client waits for this before sending the body.
+                        self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        if !self.flush().await {
+                            return;
+                        }
+                    }
+                }
+            }
+            loop {
+                match self.reader.try_body(&self.head, settings.max_body_bytes) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(error) => return self.refuse(worker, error).await,
+                }
+                let deadline = Instant::now() + settings.idle_timeout;
+                match self.reader.fill(&mut self.stream, Some(deadline)).await {
+                    Ok(_) => {}
+                    Err(ReadError::Refused(error)) => return self.refuse(worker, error).await,
+                    Err(ReadError::Closed | ReadError::TimedOut) => return,
+                }
+            }
+            // Phases 3-5: route, invoke, respond.
+            let close = !self.head.keep_alive;
+            let request_id = worker.next_request_id();
+            if let Err(error) = self.handle(worker, &request_id, close).await {
+                self.write_error(&error, &request_id, close);
+            }
+            self.reader.finish_request();
+            if close {
+                self.flush().await;
+                return;
+            }
+        }
+    }
+
+    /// Routes the request and calls its function; the response (or nothing, on error) goes to `out`.
+    async fn handle(&mut self, worker: &WorkerContext, request_id: &RequestId, close: bool) -> Result<(), GatewayError> {
+        let bytes = self.reader.request_bytes();
+        let head = &self.head;
+        let host = head.authority().map(|span| span.of_buffer(bytes)).unwrap_or_default();
+        let method = head.method.of_buffer(bytes);
+        let path = head.path.of_buffer(bytes);
+        let resolved = worker.router.resolve(host, method, path, &mut self.params)?;
+        let config = &worker.config;
+        let api = &config.apis[resolved.api];
+        let service = &config.services[api.service];
+        let function = &config.functions[api.function];
+        let request_path = &path[resolved.api_path_start..];
+        let request_path: &[u8] = if request_path.is_empty() { b"/" } else { request_path };
+
+        let buffers = &mut self.buffers;
+        buffers.request.clear();
+        buffers.request.resize(HEADROOM, 0);
+        let input = EventInput {
+            service_id: &service.id,
+            api_path: &api.path.path,
+            api_method: api.method.as_str(),
+            qualifier: &function.qualifier,
+            request_id: request_id.as_bytes(),
+            source_ip: self.source_ip.as_bytes(),
+            stage: resolved.stage.as_str(),
+            buffer: bytes,
+            head,
+            body: self.reader.body(),
+            path: request_path,
+            param_names: &api.path.params,
+            params: &self.params,
+            stage_variables: &service.stage_variables[resolved.stage.index()],
+            scheme: "http",
+        };
+        write_event(&mut buffers.request, &mut buffers.scratch, &input);
+        let target = CallTarget { function: api.function, timeout: api.timeout, integrated_response: api.integrated_response };
+        let head_only = method == b"HEAD";
+        let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
+        backend::call(worker, &target, buffers, framing, &mut self.out).await
+    }
+
+    /// Appends the error's response.
+    fn write_error(&mut self, error: &GatewayError, request_id: &RequestId, close: bool) {
+        let bytes = self.reader.request_bytes();
+        let path = if self.head.path.is_empty() { &b""[..] } else { self.head.path.of_buffer(bytes) };
+        let stage_end = path.get(1..).and_then(|rest| rest.iter().position(|&byte| byte == b'/')).map_or(path.len(), |slash| slash + 1);
+        let context = ErrorContext {
+            path,
+            host: self.head.authority().map(|span| span.of_buffer(bytes)).unwrap_or_default(),
+            stage: path.get(1..stage_end).unwrap_or_default(),
+            request_id: request_id.as_bytes(),
+        };
+        let mut body = Vec::with_capacity(128);
+        error.write_body(&context, &mut body);
+        response::start(&mut self.out, error.status());
+        response::header(&mut self.out, b"content-type", b"application/json");
+        response::header(&mut self.out, b"x-api-requestid", request_id.as_bytes());
+        response::end_head(&mut self.out, body.len(), close || error.closes_connection());
+        if self.head.method.of_buffer(bytes) != b"HEAD" || error.closes_connection() {
+            self.out.extend_from_slice(&body);
+        }
+    }
+
+    /// Answers a request whose framing we refuse, then closes: the following bytes cannot be
+    /// trusted to start a request.
+    async fn refuse(&mut self, worker: &WorkerContext, error: GatewayError) {
+        // The head may be unparsed: nothing of it goes into the body.
+        self.head = RequestHead::default();
+        let request_id = worker.next_request_id();
+        self.write_error(&error, &request_id, true);
+        self.flush().await;
+    }
+
+    /// Writes everything in `out`; `false` if the client is gone.
+    async fn flush(&mut self) -> bool {
+        let buffer = std::mem::take(&mut self.out);
+        let (result, mut buffer) = self.stream.write_all(buffer).await;
+        buffer.clear();
+        self.out = buffer;
+        result.is_ok()
+    }
+}

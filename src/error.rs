@@ -1,0 +1,205 @@
+//! Every way a request can fail, and the one place that turns a failure into a status and a body.
+//!
+//! Handlers return a [`GatewayError`]; they never build error responses themselves. Bodies follow
+//! Tencent API Gateway's documented messages (`{"message":"..."}`), see
+//! `shared/spec/tencent-apigw-scf.md` §2.4, and name the request id where Tencent's do.
+
+use crate::http::body::ChunkedError;
+use crate::http::ParseError;
+
+/// Which side caused a failure: it decides whether the connection can go on and what is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The client sent something we refuse.
+    Client,
+    /// The function or its endpoint failed.
+    Backend,
+    /// The gateway itself.
+    Gateway,
+}
+
+/// A failed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayError {
+    /// The request head or body does not parse (400).
+    Malformed(&'static str),
+    /// The request head is larger than `--max-header-bytes`, or has too many fields (431).
+    HeadersTooLarge,
+    /// The request body is larger than `--max-body-bytes` (413).
+    BodyTooLarge,
+    /// A transfer coding we do not implement (501).
+    UnsupportedTransferEncoding,
+    /// No service answers for the Host (404).
+    UnknownHost,
+    /// The first path segment is not a stage the host's services are published to (404).
+    UnknownStage,
+    /// No API path matches (404).
+    NoRoute,
+    /// An API path matches but not with this method (405).
+    MethodNotAllowed,
+    /// The function endpoint refused or dropped the connection (502).
+    BackendUnreachable,
+    /// The function did not answer within the API's timeout (504).
+    BackendTimeout,
+    /// Pass-through mode: the function's value is not JSON (502).
+    ResponseNotJson,
+    /// Integrated mode: the function's value is not `{statusCode, headers, body, isBase64Encoded}` (403).
+    InvalidIntegratedResponse,
+    /// The function's answer is larger than `max_response_bytes` (502).
+    ResponseTooLarge,
+    /// The function reported an error through `/runtime/invocation/error` (502).
+    FunctionError(String),
+    /// The function process exited or was killed while holding the request (502).
+    FunctionCrashed(String),
+    /// Every instance is busy and the function's queue is full (503).
+    FunctionBusy,
+}
+
+/// What an error body may mention.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorContext<'a> {
+    /// The request path as sent, without the query.
+    pub path: &'a [u8],
+    /// The Host the request was addressed to.
+    pub host: &'a [u8],
+    /// The stage segment of the path.
+    pub stage: &'a [u8],
+    /// The request id (also sent as `x-api-requestid`).
+    pub request_id: &'a [u8],
+}
+
+impl GatewayError {
+    /// The HTTP status for this error: the only place this mapping is made.
+    pub fn status(&self) -> u16 {
+        match self {
+            GatewayError::Malformed(_) => 400,
+            GatewayError::HeadersTooLarge => 431,
+            GatewayError::BodyTooLarge => 413,
+            GatewayError::UnsupportedTransferEncoding => 501,
+            GatewayError::UnknownHost | GatewayError::UnknownStage | GatewayError::NoRoute => 404,
+            GatewayError::MethodNotAllowed => 405,
+            GatewayError::InvalidIntegratedResponse => 403,
+            GatewayError::BackendUnreachable
+            | GatewayError::ResponseNotJson
+            | GatewayError::ResponseTooLarge
+            | GatewayError::FunctionError(_)
+            | GatewayError::FunctionCrashed(_) => 502,
+            GatewayError::FunctionBusy => 503,
+            GatewayError::BackendTimeout => 504,
+        }
+    }
+
+    /// Who caused it.
+    pub fn side(&self) -> Side {
+        match self {
+            GatewayError::Malformed(_)
+            | GatewayError::HeadersTooLarge
+            | GatewayError::BodyTooLarge
+            | GatewayError::UnsupportedTransferEncoding
+            | GatewayError::UnknownHost
+            | GatewayError::UnknownStage
+            | GatewayError::NoRoute
+            | GatewayError::MethodNotAllowed => Side::Client,
+            GatewayError::FunctionBusy => Side::Gateway,
+            _ => Side::Backend,
+        }
+    }
+
+    /// Whether the connection must close after the error response: the request's framing is
+    /// unknown, so the next bytes cannot be trusted to start a request.
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::Malformed(_)
+                | GatewayError::HeadersTooLarge
+                | GatewayError::BodyTooLarge
+                | GatewayError::UnsupportedTransferEncoding
+        )
+    }
+
+    /// Appends the JSON error body.
+    pub fn write_body(&self, context: &ErrorContext<'_>, out: &mut Vec<u8>) {
+        use crate::backend::json::write_string_contents as escaped;
+        match self {
+            GatewayError::Malformed(detail) => {
+                out.extend_from_slice(b"{\"message\":\"Bad Request: ");
+                escaped(out, detail.as_bytes());
+                out.extend_from_slice(b".\"}");
+            }
+            GatewayError::HeadersTooLarge => out.extend_from_slice(br#"{"message":"Request Header Fields Too Large."}"#),
+            GatewayError::BodyTooLarge => out.extend_from_slice(br#"{"message":"Request Entity Too Large."}"#),
+            GatewayError::UnsupportedTransferEncoding => {
+                out.extend_from_slice(br#"{"message":"Transfer-Encoding not implemented."}"#)
+            }
+            GatewayError::UnknownHost => {
+                out.extend_from_slice(b"{\"message\":\"There is no api match host[");
+                escaped(out, context.host);
+                out.extend_from_slice(b"].\"}");
+            }
+            GatewayError::UnknownStage => {
+                out.extend_from_slice(b"{\"message\":\"There is no api match default env_mapping[");
+                escaped(out, context.stage);
+                out.extend_from_slice(b"].\"}");
+            }
+            GatewayError::NoRoute => {
+                out.extend_from_slice(b"{\"message\":\"There is no api match uri[");
+                escaped(out, context.path);
+                out.extend_from_slice(b"]\"}");
+            }
+            GatewayError::MethodNotAllowed => out.extend_from_slice(br#"{"message":"Method Not Allowed."}"#),
+            GatewayError::BackendUnreachable => out.extend_from_slice(br#"{"message":"Bad Gateway."}"#),
+            GatewayError::BackendTimeout => out.extend_from_slice(br#"{"message":"Gateway Time-out."}"#),
+            GatewayError::ResponseNotJson => {
+                out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"requestId ");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b" , the function returned a value that is not JSON; pass-through APIs answer JSON only.\"}");
+            }
+            GatewayError::InvalidIntegratedResponse => {
+                out.extend_from_slice(b"{\"errno\":403,\"error\":\"requestId ");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b" , Invalid scf response. expected scf response valid JSON.\"}");
+            }
+            GatewayError::ResponseTooLarge => {
+                out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"requestId ");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b" , the function's response is larger than the gateway accepts.\"}");
+            }
+            GatewayError::FunctionError(text) => {
+                out.extend_from_slice(b"{\"errorCode\":-1,\"errorMessage\":\"");
+                escaped(out, text.as_bytes());
+                out.extend_from_slice(b"\",\"requestId\":\"");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b"\"}");
+            }
+            GatewayError::FunctionCrashed(text) => {
+                out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"");
+                escaped(out, text.as_bytes());
+                out.extend_from_slice(b"\",\"requestId\":\"");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b"\"}");
+            }
+            GatewayError::FunctionBusy => out.extend_from_slice(
+                br#"{"message":"Service Unavailable: every instance of the function is busy and its queue is full."}"#,
+            ),
+        }
+    }
+}
+
+impl From<ParseError> for GatewayError {
+    fn from(error: ParseError) -> Self {
+        match error {
+            ParseError::Malformed(detail) => GatewayError::Malformed(detail),
+            ParseError::TooManyHeaders => GatewayError::HeadersTooLarge,
+            ParseError::UnsupportedTransferEncoding => GatewayError::UnsupportedTransferEncoding,
+        }
+    }
+}
+
+impl From<ChunkedError> for GatewayError {
+    fn from(error: ChunkedError) -> Self {
+        match error {
+            ChunkedError::Malformed => GatewayError::Malformed("invalid chunked body"),
+            ChunkedError::TooLarge => GatewayError::BodyTooLarge,
+        }
+    }
+}

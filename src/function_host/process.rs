@@ -1,0 +1,93 @@
+//! Starting and stopping one function process (`bootstrap`), and the registry of live process
+//! groups that shutdown uses so no function outlives the gateway.
+
+use std::collections::HashSet;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// Process-group ids of running function processes. Touched on start, exit and shutdown only,
+/// never per request.
+#[derive(Clone, Default)]
+pub struct ProcessRegistry(Arc<Mutex<HashSet<i32>>>);
+
+impl ProcessRegistry {
+    fn insert(&self, pid: i32) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(pid);
+    }
+
+    /// Forgets a process that has been reaped.
+    pub fn remove(&self, pid: i32) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&pid);
+    }
+
+    /// Kills every registered process group (SIGKILL): used at shutdown.
+    pub fn kill_all(&self) {
+        let groups: Vec<i32> = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain().collect();
+        for group in groups {
+            kill_group(group);
+        }
+    }
+}
+
+/// What a started process needs to know about itself.
+pub struct Launch<'a> {
+    /// The function's code folder (holds `bootstrap`; becomes the working directory).
+    pub code: &'a Path,
+    /// `_HANDLER`.
+    pub handler: &'a str,
+    /// `SCF_FUNCTIONNAME`.
+    pub name: &'a str,
+    /// `SCF_NAMESPACE`.
+    pub namespace: &'a str,
+    /// `SCF_FUNCTIONVERSION`.
+    pub qualifier: &'a str,
+    /// `SCF_FUNCTIONMEMORYSIZE` (MB).
+    pub memory_mb: u32,
+    /// The port of this instance's runtime API.
+    pub runtime_api_port: u16,
+}
+
+/// Starts `bootstrap` in its own process group, set to die with the gateway.
+pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<Child> {
+    let mut command = Command::new(launch.code.join("bootstrap"));
+    command
+        .current_dir(launch.code)
+        .env("SCF_RUNTIME_API", "127.0.0.1")
+        .env("SCF_RUNTIME_API_PORT", launch.runtime_api_port.to_string())
+        .env("_HANDLER", launch.handler)
+        .env("SCF_FUNCTIONNAME", launch.name)
+        .env("SCF_NAMESPACE", launch.namespace)
+        .env("SCF_FUNCTIONVERSION", launch.qualifier)
+        .env("SCF_FUNCTIONMEMORYSIZE", launch.memory_mb.to_string())
+        .env("TENCENTCLOUD_RUNENV", "SCF")
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        // Its own group, so a bootstrap script and everything it started stop together.
+        .process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl(2), which
+    // is async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            // If the gateway dies without running its shutdown, the function dies too: no orphans.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn()?;
+    registry.insert(child.id() as i32);
+    Ok(child)
+}
+
+/// SIGKILL to a whole process group.
+pub fn kill_group(group: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
+    }
+}

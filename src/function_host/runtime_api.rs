@@ -1,0 +1,107 @@
+//! The SCF custom-runtime API that one instance's `bootstrap` polls (Tencent's endpoints, no
+//! version prefix): `POST /runtime/init/ready`, `GET /runtime/invocation/next` (long-poll; the
+//! event as body, `request_id`, `memory_limit_in_mb`, `time_limit_in_ms` headers),
+//! `POST /runtime/invocation/response`, `POST /runtime/invocation/error`.
+
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+use monoio::net::{TcpListener, TcpStream};
+
+use super::state::{read_request, send, write_reply, FunctionSlot, Instance, Outcome};
+use crate::http::reader::RequestReader;
+use crate::http::{response, RequestHead};
+
+/// Accepts the instance's connections (a restarted process reconnects to the same port).
+pub async fn serve_instance(listener: TcpListener, slot: Rc<FunctionSlot>, instance: Rc<Instance>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                monoio::spawn(serve_connection(stream, slot.clone(), instance.clone()));
+            }
+            Err(error) => {
+                tracing::warn!(function = %slot.label, %error, "runtime API accept failed");
+                monoio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(mut stream: TcpStream, slot: Rc<FunctionSlot>, instance: Rc<Instance>) {
+    let mut reader = RequestReader::new(8 * 1024);
+    let mut head = RequestHead::default();
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        if !read_request(&mut reader, &mut head, &mut stream).await {
+            return;
+        }
+        let bytes = reader.request_bytes();
+        let method = head.method.of_buffer(bytes);
+        let path = head.path.of_buffer(bytes);
+        match (method, path) {
+            (b"POST", b"/runtime/init/ready") => {
+                instance.state.borrow_mut().ready = true;
+                reader.finish_request();
+                write_reply(&mut out, 200, None, b"");
+            }
+            (b"GET", b"/runtime/invocation/next") => {
+                reader.finish_request();
+                if !next_invocation(&slot, &instance, &mut out).await {
+                    return;
+                }
+            }
+            (b"POST", b"/runtime/invocation/response") | (b"POST", b"/runtime/invocation/error") => {
+                let body = reader.body().to_vec();
+                let is_error = path.ends_with(b"/error");
+                reader.finish_request();
+                let running = instance.state.borrow_mut().current.take();
+                match running {
+                    Some(mut running) => {
+                        running.invocation.finish(if is_error { Outcome::Error(body) } else { Outcome::Response(body) });
+                        write_reply(&mut out, 200, None, b"");
+                    }
+                    None => write_reply(&mut out, 400, None, br#"{"errorMessage":"no invocation in progress"}"#),
+                }
+            }
+            _ => {
+                reader.finish_request();
+                write_reply(&mut out, 404, None, br#"{"errorMessage":"unknown runtime API endpoint"}"#);
+            }
+        }
+        if !send(&mut stream, &mut out).await {
+            return;
+        }
+    }
+}
+
+/// Waits until an invocation is assigned to this instance and writes it as the `/next` reply.
+/// Calling `/next` again during the same invocation returns the same event, as Tencent documents.
+async fn next_invocation(slot: &FunctionSlot, instance: &Instance, out: &mut Vec<u8>) -> bool {
+    loop {
+        let parked = {
+            let mut state = instance.state.borrow_mut();
+            state.ready = true;
+            if slot.assign_to(&mut state) {
+                let running = state.current.as_ref().expect("assigned");
+                let invocation = &running.invocation;
+                response::start(out, 200);
+                response::header(out, b"content-type", b"application/json");
+                response::header(out, b"request_id", invocation.request_id.as_bytes());
+                let mut digits = response::itoa_buffer();
+                response::header(out, b"memory_limit_in_mb", response::format_u64(slot.memory_mb as u64, &mut digits));
+                response::header(out, b"time_limit_in_ms", response::format_u64(invocation.time_limit_ms, &mut digits));
+                response::end_head(out, invocation.event.len(), false);
+                out.extend_from_slice(&invocation.event);
+                return true;
+            }
+            let (waiter, parked) = oneshot::channel();
+            state.waiter = Some(waiter);
+            parked
+        };
+        // Cancelled when the process is declared dead: drop this connection.
+        if parked.await.is_err() {
+            return false;
+        }
+    }
+}

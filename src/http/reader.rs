@@ -1,0 +1,211 @@
+//! The read side of one HTTP/1.1 server connection: an owned buffer that monoio reads into, the
+//! request head parsed over it, and the body located in place (Content-Length) or decoded beside it
+//! (chunked). Pipelined bytes after a request stay buffered for the next one.
+//!
+//! The reader never blocks on its own: `try_*` steps say whether more bytes are needed and
+//! [`RequestReader::fill`] reads them, so the caller can flush pending responses before it waits.
+
+use std::io;
+use std::ops::Range;
+use std::time::Instant;
+
+use monoio::buf::IoBufMut;
+use monoio::io::AsyncReadRent;
+
+use super::body::ChunkedDecoder;
+use super::parse::{parse_request, BodyFraming, ParseStatus, RequestHead};
+use crate::error::GatewayError;
+
+/// Why reading stopped without a request.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The peer closed the connection (or it failed) before a whole request arrived.
+    Closed,
+    /// A deadline passed while waiting for bytes.
+    TimedOut,
+    /// The bytes received are refused; answer with this error and close.
+    Refused(GatewayError),
+}
+
+impl From<GatewayError> for ReadError {
+    fn from(error: GatewayError) -> Self {
+        ReadError::Refused(error)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum BodyLocation {
+    /// Bytes of `buffer`, relative to the request start.
+    InBuffer(Range<usize>),
+    /// Decoded into `decoded`.
+    Decoded,
+}
+
+/// Owned read buffer and body state for one connection.
+pub struct RequestReader {
+    buffer: Vec<u8>,
+    /// Where the current request starts in `buffer`.
+    start: usize,
+    /// Bytes of the current request consumed so far (head, then body).
+    consumed: usize,
+    body: BodyLocation,
+    decoded: Vec<u8>,
+    decoder: ChunkedDecoder,
+    /// Encoded bytes of a chunked body consumed so far (the decoder may have consumed fewer than
+    /// are buffered).
+    chunked_consumed: usize,
+    initial_capacity: usize,
+}
+
+impl RequestReader {
+    /// A reader whose buffer starts at `capacity` bytes (it grows up to the limits the caller sets).
+    pub fn new(capacity: usize) -> Self {
+        RequestReader {
+            buffer: Vec::with_capacity(capacity),
+            start: 0,
+            consumed: 0,
+            body: BodyLocation::InBuffer(0..0),
+            decoded: Vec::new(),
+            decoder: ChunkedDecoder::new(),
+            chunked_consumed: 0,
+            initial_capacity: capacity,
+        }
+    }
+
+    /// The bytes of the current request (the head's spans are relative to this slice).
+    #[inline]
+    pub fn request_bytes(&self) -> &[u8] {
+        &self.buffer[self.start..]
+    }
+
+    /// Bytes buffered beyond the requests already finished.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len() - self.start
+    }
+
+    /// Parses the head of the next request from what is buffered. `Ok(false)`: more bytes are
+    /// needed. Refuses heads over `max_header_bytes` with 431.
+    pub fn try_head(&mut self, head: &mut RequestHead, max_header_bytes: usize) -> Result<bool, GatewayError> {
+        let available = &self.buffer[self.start..];
+        // Parse only within the limit, so a huge head cannot be scanned past it.
+        let window = &available[..available.len().min(max_header_bytes)];
+        match parse_request(window, head)? {
+            ParseStatus::Complete => {
+                self.consumed = head.head_len;
+                self.body = BodyLocation::InBuffer(head.head_len..head.head_len);
+                self.decoded.clear();
+                self.decoder = ChunkedDecoder::new();
+                self.chunked_consumed = 0;
+                Ok(true)
+            }
+            ParseStatus::Partial if available.len() >= max_header_bytes => Err(GatewayError::HeadersTooLarge),
+            ParseStatus::Partial => Ok(false),
+        }
+    }
+
+    /// Whether the body is already complete in the buffer (no read needed), without consuming.
+    pub fn body_is_buffered(&self, head: &RequestHead) -> bool {
+        match head.framing {
+            BodyFraming::None => true,
+            BodyFraming::Length(length) => (self.buffered() - head.head_len) as u64 >= length,
+            BodyFraming::Chunked => false,
+        }
+    }
+
+    /// Frames the body from what is buffered. `Ok(false)`: more bytes are needed. Refuses bodies
+    /// over `max_body_bytes` with 413.
+    pub fn try_body(&mut self, head: &RequestHead, max_body_bytes: usize) -> Result<bool, GatewayError> {
+        match head.framing {
+            BodyFraming::None => Ok(true),
+            BodyFraming::Length(length) => {
+                if length > max_body_bytes as u64 {
+                    return Err(GatewayError::BodyTooLarge);
+                }
+                let end = head.head_len + length as usize;
+                if self.buffered() < end {
+                    return Ok(false);
+                }
+                self.body = BodyLocation::InBuffer(head.head_len..end);
+                self.consumed = end;
+                Ok(true)
+            }
+            BodyFraming::Chunked => {
+                let from = head.head_len + self.chunked_consumed;
+                let input = &self.buffer[self.start + from..];
+                let (used, done) = self.decoder.decode(input, &mut self.decoded, max_body_bytes)?;
+                self.chunked_consumed += used;
+                // Chunk framing may at most double a body (1-byte chunks cost 6 bytes each);
+                // bound what a client can make us buffer regardless.
+                if self.chunked_consumed > max_body_bytes.saturating_mul(8).max(64 * 1024) {
+                    return Err(GatewayError::BodyTooLarge);
+                }
+                if done {
+                    self.body = BodyLocation::Decoded;
+                    self.consumed = head.head_len + self.chunked_consumed;
+                }
+                Ok(done)
+            }
+        }
+    }
+
+    /// The current request's body (valid after `try_body` returned `Ok(true)`).
+    pub fn body(&self) -> &[u8] {
+        match &self.body {
+            BodyLocation::InBuffer(range) => &self.buffer[self.start + range.start..self.start + range.end],
+            BodyLocation::Decoded => &self.decoded,
+        }
+    }
+
+    /// Marks the current request finished; buffered bytes after it start the next one.
+    pub fn finish_request(&mut self) {
+        self.start += self.consumed;
+        self.consumed = 0;
+        if self.start == self.buffer.len() {
+            self.buffer.clear();
+            self.start = 0;
+            // A large body grew the buffer; give the memory back for idle keep-alive connections.
+            if self.buffer.capacity() > 16 * self.initial_capacity.max(4096) {
+                self.buffer = Vec::with_capacity(self.initial_capacity);
+            }
+            if self.decoded.capacity() > 1 << 20 {
+                self.decoded = Vec::new();
+            }
+        }
+    }
+
+    /// Reads more bytes from `stream`, waiting until `deadline` at most. Returns how many bytes
+    /// arrived (0: the peer closed).
+    pub async fn fill<S: AsyncReadRent>(&mut self, stream: &mut S, deadline: Option<Instant>) -> Result<usize, ReadError> {
+        if self.start > 0 {
+            // Keep the current request at the front so the buffer does not creep.
+            self.buffer.copy_within(self.start.., 0);
+            self.buffer.truncate(self.buffer.len() - self.start);
+            self.start = 0;
+        }
+        if self.buffer.capacity() - self.buffer.len() < 1024 {
+            self.buffer.reserve(self.buffer.capacity().max(4096));
+        }
+        let length = self.buffer.len();
+        let capacity = self.buffer.capacity();
+        let buffer = std::mem::take(&mut self.buffer);
+        let read = stream.read(buffer.slice_mut(length..capacity));
+        let (result, slice) = match deadline {
+            None => read.await,
+            Some(deadline) => match monoio::time::timeout_at(monoio::time::Instant::from_std(deadline), read).await {
+                Ok(done) => done,
+                // The buffer went down with the cancelled read; the connection closes anyway.
+                Err(_) => {
+                    self.buffer = Vec::with_capacity(self.initial_capacity);
+                    return Err(ReadError::TimedOut);
+                }
+            },
+        };
+        self.buffer = slice.into_inner();
+        match result {
+            Ok(0) => Err(ReadError::Closed),
+            Ok(count) => Ok(count),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(0),
+            Err(_) => Err(ReadError::Closed),
+        }
+    }
+}

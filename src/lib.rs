@@ -1,0 +1,30 @@
+//! scfgate: an edge API gateway for SCF (Serverless Cloud Function) backends, compatible with
+//! Tencent Cloud API Gateway, built thread-per-core on monoio (io_uring).
+//!
+//! # Layout, in the order a request travels
+//! - [`cli`]: command-line flags (parse only, no I/O); [`config`]: the TOML file, validated once
+//!   into the typed runtime [`config::Config`]; [`check`]: `--check`'s route table.
+//! - [`runtime`]: one monoio runtime per worker thread, io_uring or epoll.
+//! - [`listener`]: one SO_REUSEPORT socket per worker per address.
+//! - [`worker`]: per-core state (routes, backend pool, request ids) and the accept loop.
+//! - [`connection`]: one client connection: keep-alive, pipelining, timeouts.
+//! - [`http`]: the HTTP/1.1 wire format: request parsing, bodies, response writing.
+//! - [`router`]: host and stage selection; [`route`]: Tencent's path priorities in a trie.
+//! - [`backend`]: the SCF event, the pooled invoke client, response integration.
+//! - [`function_host`]: local function processes behind the SCF custom-runtime API.
+//! - [`error`]: every request error and the one place that maps it to a status.
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod function_host;
+pub mod http;
+pub mod listener;
+pub mod route;
+pub mod router;
+pub mod runtime;
+pub mod worker;

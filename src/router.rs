@@ -1,0 +1,160 @@
+//! Request addressing, before path matching: which services answer for the `Host`, and which stage
+//! the first path segment names (`/{stage}{api path}`, Tencent's default-domain form). Each
+//! (host group, stage) pair has its own compiled [`RouteTable`].
+//!
+//! Services without `hosts` answer on every host; a service with `hosts` answers on those hosts
+//! only (beside the host-less ones).
+
+use std::collections::HashMap;
+
+use crate::config::{ApiId, Config, Stage};
+use crate::error::GatewayError;
+use crate::route::{Lookup, PathParams, RouteError, RouteSpec, RouteTable};
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// The matched API.
+    pub api: ApiId,
+    /// The stage named by the path.
+    pub stage: Stage,
+    /// Where the API path starts in the request path (after `/{stage}`).
+    pub api_path_start: usize,
+}
+
+/// The routes of one group of services that answer on the same hosts.
+struct Site {
+    stages: [Option<RouteTable>; 3],
+}
+
+/// All routing state, compiled once from the configuration.
+pub struct Router {
+    by_host: HashMap<Box<[u8]>, usize>,
+    any_host: Option<usize>,
+    sites: Vec<Site>,
+}
+
+/// Two APIs of services answering on the same host and stage that collide.
+#[derive(Debug)]
+pub struct RouterError(pub String);
+
+impl Router {
+    /// Compiles the route tables for every host group and stage.
+    pub fn build(config: &Config) -> Result<Router, RouterError> {
+        let host_less: Vec<usize> =
+            (0..config.services.len()).filter(|&index| config.services[index].hosts.is_empty()).collect();
+        let mut hosts: Vec<&str> = config.services.iter().flat_map(|service| service.hosts.iter().map(String::as_str)).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let mut sites = Vec::new();
+        let mut by_host = HashMap::new();
+        for host in hosts {
+            let mut services: Vec<usize> = (0..config.services.len())
+                .filter(|&index| config.services[index].hosts.iter().any(|name| name == host))
+                .collect();
+            services.extend(&host_less);
+            by_host.insert(host.as_bytes().into(), sites.len());
+            sites.push(Site::build(config, &services)?);
+        }
+        let any_host = if host_less.is_empty() {
+            None
+        } else {
+            sites.push(Site::build(config, &host_less)?);
+            Some(sites.len() - 1)
+        };
+        Ok(Router { by_host, any_host, sites })
+    }
+
+    /// Resolves a request to an API. `host` is the Host header value (port allowed), `path` the
+    /// request path without the query. Fills `params` with ranges into `path[api_path_start..]`.
+    pub fn resolve(&self, host: &[u8], method: &[u8], path: &[u8], params: &mut PathParams) -> Result<Resolved, GatewayError> {
+        let site = self.site_for(host).ok_or(GatewayError::UnknownHost)?;
+        let stage_end = path[1..].iter().position(|&byte| byte == b'/').map_or(path.len(), |slash| slash + 1);
+        let stage = Stage::from_bytes(&path[1..stage_end]).ok_or(GatewayError::UnknownStage)?;
+        let table = site.stages[stage.index()].as_ref().ok_or(GatewayError::UnknownStage)?;
+        // `/release` alone addresses the API path `/`.
+        let api_path: &[u8] = if stage_end == path.len() { b"/" } else { &path[stage_end..] };
+        params.clear();
+        match table.lookup(method, api_path, params) {
+            Lookup::Found(api) => Ok(Resolved { api, stage, api_path_start: stage_end }),
+            Lookup::MethodNotAllowed => Err(GatewayError::MethodNotAllowed),
+            Lookup::NotFound => Err(GatewayError::NoRoute),
+        }
+    }
+
+    fn site_for(&self, host: &[u8]) -> Option<&Site> {
+        if !self.by_host.is_empty() {
+            let name = strip_port(host);
+            let mut lowered = [0u8; 255];
+            if name.len() <= lowered.len() {
+                let lowered = &mut lowered[..name.len()];
+                lowered.copy_from_slice(name);
+                lowered.make_ascii_lowercase();
+                if let Some(&site) = self.by_host.get(&*lowered) {
+                    return Some(&self.sites[site]);
+                }
+            }
+        }
+        self.any_host.map(|site| &self.sites[site])
+    }
+}
+
+/// `example.com:8080` -> `example.com`; `[::1]:8080` -> `[::1]`.
+fn strip_port(host: &[u8]) -> &[u8] {
+    if host.first() == Some(&b'[') {
+        return match memchr::memchr(b']', host) {
+            Some(close) => &host[..=close],
+            None => host,
+        };
+    }
+    match memchr::memrchr(b':', host) {
+        Some(colon) => &host[..colon],
+        None => host,
+    }
+}
+
+impl Site {
+    fn build(config: &Config, services: &[usize]) -> Result<Site, RouterError> {
+        let mut stages: [Option<RouteTable>; 3] = [None, None, None];
+        for stage in Stage::ALL {
+            let routes: Vec<RouteSpec<'_>> = config
+                .apis
+                .iter()
+                .enumerate()
+                .filter(|(_, api)| services.contains(&api.service) && config.services[api.service].stages.contains(&stage))
+                .map(|(id, api)| RouteSpec { api: id, path: &api.path, method: api.method })
+                .collect();
+            if routes.is_empty() {
+                continue;
+            }
+            let table = RouteTable::build(&routes).map_err(|error| RouterError(describe(config, error)))?;
+            stages[stage.index()] = Some(table);
+        }
+        Ok(Site { stages })
+    }
+}
+
+fn describe(config: &Config, error: RouteError) -> String {
+    let name = |id: ApiId| {
+        let api = &config.apis[id];
+        format!("service `{}` api `{}` ({} {})", config.services[api.service].name, api.name, api.method.as_str(), api.path.path)
+    };
+    match error {
+        RouteError::Conflict { api, with } => {
+            format!("{}: {} answers the same path and method on the same host", config.source.display(), format!("{} conflicts with {}", name(api), name(with)))
+        }
+        RouteError::TooManyParams { api } => format!("{}: {}: too many path parameters", config.source.display(), name(api)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_ports() {
+        assert_eq!(strip_port(b"example.com:8080"), b"example.com");
+        assert_eq!(strip_port(b"example.com"), b"example.com");
+        assert_eq!(strip_port(b"[::1]:80"), b"[::1]");
+    }
+}

@@ -1,0 +1,133 @@
+//! One worker: a thread with its own monoio runtime, its own listening sockets, its own read-only
+//! view of the routes and its own backend connection pool. Nothing here is shared with another
+//! worker through a lock.
+
+use std::cell::{Cell, RefCell};
+use std::net::TcpListener as StdListener;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use monoio::net::TcpListener;
+
+use crate::backend::invoke::Endpoint;
+use crate::backend::pool::Pool;
+use crate::config::Config;
+use crate::router::Router;
+
+/// Everything a worker's connections share (through `Rc`, within the one thread).
+pub struct WorkerContext {
+    /// The validated configuration (read-only, shared by all workers).
+    pub config: Arc<Config>,
+    /// Host, stage and path routing (read-only, shared by all workers).
+    pub router: Arc<Router>,
+    /// Per function id: where its invocations go.
+    pub endpoints: Arc<Vec<Endpoint>>,
+    /// This worker's keep-alive connections to function endpoints.
+    pub pool: RefCell<Pool>,
+    request_ids: RequestIds,
+}
+
+impl WorkerContext {
+    /// A context for worker number `index`.
+    pub fn new(index: usize, config: Arc<Config>, router: Arc<Router>, endpoints: Arc<Vec<Endpoint>>) -> Self {
+        let pool = Pool::new(endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
+        WorkerContext { config, router, endpoints, pool: RefCell::new(pool), request_ids: RequestIds::new(index) }
+    }
+
+    /// A new request id, unique across workers and restarts.
+    pub fn next_request_id(&self) -> RequestId {
+        self.request_ids.next()
+    }
+}
+
+/// A request id in UUID text form (36 bytes), on the stack.
+#[derive(Clone, Copy)]
+pub struct RequestId([u8; 36]);
+
+impl RequestId {
+    /// The id's text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Per-worker id source: 48 bits from the start time and pid, 16 bits of worker, 64-bit counter.
+struct RequestIds {
+    prefix: u64,
+    counter: Cell<u64>,
+}
+
+impl RequestIds {
+    fn new(worker: usize) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos() as u64)
+            .unwrap_or(0);
+        let seed = (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        RequestIds { prefix: (seed & 0xffff_ffff_ffff_0000) | (worker as u64 & 0xffff), counter: Cell::new(0) }
+    }
+
+    fn next(&self) -> RequestId {
+        let count = self.counter.get().wrapping_add(1);
+        self.counter.set(count);
+        let value = (u128::from(self.prefix) << 64) | u128::from(count);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b'-'; 36];
+        let mut nibble = 0;
+        for (position, slot) in text.iter_mut().enumerate() {
+            if matches!(position, 8 | 13 | 18 | 23) {
+                continue;
+            }
+            *slot = HEX[((value >> (124 - 4 * nibble)) & 0xf) as usize];
+            nibble += 1;
+        }
+        RequestId(text)
+    }
+}
+
+/// Runs one worker's accept loops until the process exits.
+pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
+    let mut accept_loops = Vec::new();
+    for listener in listeners {
+        match TcpListener::from_std(listener) {
+            Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(listener, context.clone()))),
+            Err(error) => tracing::error!(%error, "cannot use a listening socket"),
+        }
+    }
+    for accept_loop in accept_loops {
+        accept_loop.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                monoio::spawn(crate::connection::serve(stream, peer, context.clone()));
+            }
+            Err(error) => {
+                // Out of descriptors or memory: back off instead of spinning; existing
+                // connections keep being served.
+                tracing::warn!(%error, "accept failed");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_uuid_shaped_and_distinct() {
+        let ids = RequestIds::new(3);
+        let first = ids.next();
+        let second = ids.next();
+        let text = std::str::from_utf8(first.as_bytes()).unwrap();
+        assert_eq!(text.len(), 36);
+        assert_eq!(text.matches('-').count(), 4);
+        assert_ne!(first.as_bytes(), second.as_bytes());
+    }
+}
