@@ -141,7 +141,12 @@ fn describe(config: &Config, error: RouteError) -> String {
     };
     match error {
         RouteError::Conflict { api, with } => {
-            format!("{}: {} answers the same path and method on the same host", config.source.display(), format!("{} conflicts with {}", name(api), name(with)))
+            format!(
+                "{}: {} conflicts with {}: same path and method on the same host",
+                config.source.display(),
+                name(api),
+                name(with)
+            )
         }
         RouteError::TooManyParams { api } => format!("{}: {}: too many path parameters", config.source.display(), name(api)),
     }

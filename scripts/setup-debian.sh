@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing scfgate needs on a fresh Debian/Ubuntu machine:
+# a C compiler (mimalloc, aws-lc), curl (Tencent's bash bootstrap in the tests), and Rust.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+need_apt=()
+command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+[ -e /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  echo "setup: installing ${need_apt[*]} with apt-get"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    # Debian's own cargo is too old for this crate (it needs Rust 1.85+); rustup is the supported way.
+    echo "setup: installing Rust with rustup (https://rustup.rs)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+echo "setup: $(cargo --version)"

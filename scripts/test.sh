@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs exactly this): unit and integration tests against the real
+# binary and real function processes, plus clippy with warnings denied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup-debian.sh
+export CARGO_TERM_COLOR=never
+cargo build --bins
+cargo test --all-targets
+cargo clippy --all-targets -- -D warnings
