@@ -41,7 +41,7 @@ async fn serve_connection(mut stream: TcpStream, slot: Rc<FunctionSlot>, instanc
         let path = head.path.of_buffer(bytes);
         match (method, path) {
             (b"POST", b"/runtime/init/ready") => {
-                instance.state.borrow_mut().ready = true;
+                instance.state.borrow_mut().mark_ready();
                 reader.finish_request();
                 write_reply(&mut out, 200, None, b"");
             }
@@ -81,7 +81,7 @@ async fn next_invocation(slot: &FunctionSlot, instance: &Instance, out: &mut Vec
     loop {
         let parked = {
             let mut state = instance.state.borrow_mut();
-            state.ready = true;
+            state.mark_ready();
             if slot.assign_to(&mut state) {
                 let running = state.current.as_ref().expect("assigned");
                 let invocation = &running.invocation;

@@ -20,6 +20,8 @@ use crate::http::{response, RequestHead};
 
 /// How often the supervisor looks at processes, deadlines and restarts.
 const SUPERVISOR_TICK: Duration = Duration::from_millis(20);
+/// Consecutive failed starts after which a function's waiting requests fail fast with 502.
+const CRASH_LOOP_FAILURES: u32 = 3;
 /// A process that ran this long before exiting is not counted as crash-looping.
 const STABLE_RUN: Duration = Duration::from_secs(10);
 
@@ -42,12 +44,15 @@ pub struct Invocation {
     pub request_id: String,
     pub event: Rc<[u8]>,
     pub time_limit_ms: u64,
+    /// When the worker that sent it gives up (it answers 504 itself at that moment).
+    pub expires_at: Instant,
     pub reply: Option<oneshot::Sender<Outcome>>,
 }
 
 impl Invocation {
-    fn abandoned(&self) -> bool {
-        self.reply.as_ref().is_none_or(|reply| reply.is_canceled())
+    /// An invocation nobody waits for any more: never worth starting.
+    fn abandoned(&self, now: Instant) -> bool {
+        now >= self.expires_at || self.reply.as_ref().is_none_or(|reply| reply.is_canceled())
     }
 
     pub fn finish(&mut self, outcome: Outcome) {
@@ -75,6 +80,14 @@ pub struct InstanceState {
     failures: u32,
 }
 
+impl InstanceState {
+    /// The process asked for work: it started fine, so earlier failed starts no longer count.
+    pub fn mark_ready(&mut self) {
+        self.ready = true;
+        self.failures = 0;
+    }
+}
+
 pub struct Instance {
     pub number: usize,
     pub port: u16,
@@ -98,12 +111,39 @@ pub struct FunctionSlot {
 impl FunctionSlot {
     /// Queues an invocation (or refuses it when the queue is full) and hands out work.
     pub fn submit(&self, mut invocation: Invocation) {
+        if self.crash_looping() {
+            invocation.finish(Outcome::Crashed(self.crash_loop_message()));
+            return;
+        }
         if self.queue.borrow().len() >= self.queue_depth {
             invocation.finish(Outcome::Busy);
             return;
         }
         self.queue.borrow_mut().push_back(invocation);
         self.dispatch();
+    }
+
+    /// Every instance keeps dying before it takes work: waiting for one would only end in a 504.
+    fn crash_looping(&self) -> bool {
+        self.instances.iter().all(|instance| {
+            let state = instance.state.borrow();
+            !state.ready && state.failures >= CRASH_LOOP_FAILURES
+        })
+    }
+
+    fn crash_loop_message(&self) -> String {
+        format!("function {} is not running: its bootstrap keeps exiting or failing to start (see the gateway log)", self.label)
+    }
+
+    /// Fails every queued invocation when the function is crash-looping.
+    fn fail_queue_if_crash_looping(&self) {
+        if !self.crash_looping() {
+            return;
+        }
+        let waiting: Vec<Invocation> = self.queue.borrow_mut().drain(..).collect();
+        for mut invocation in waiting {
+            invocation.finish(Outcome::Crashed(self.crash_loop_message()));
+        }
     }
 
     /// Gives queued invocations to instances parked in `/next`.
@@ -123,11 +163,13 @@ impl FunctionSlot {
 
     /// The next queued invocation whose client is still waiting.
     pub fn next_live_invocation(&self) -> Option<Invocation> {
+        let now = Instant::now();
         let mut queue = self.queue.borrow_mut();
-        while let Some(invocation) = queue.pop_front() {
-            if !invocation.abandoned() {
+        while let Some(mut invocation) = queue.pop_front() {
+            if !invocation.abandoned(now) {
                 return Some(invocation);
             }
+            invocation.finish(Outcome::TimedOut);
         }
         None
     }
@@ -149,7 +191,7 @@ impl FunctionSlot {
 
 fn deadline_for(invocation: &Invocation) -> Instant {
     // A little grace past the API's timeout: the worker answers 504 itself; this only frees the instance.
-    Instant::now() + Duration::from_millis(invocation.time_limit_ms) + Duration::from_millis(200)
+    invocation.expires_at + Duration::from_millis(200)
 }
 
 /// Everything the host thread owns.
@@ -230,6 +272,7 @@ impl Host {
                 let mut state = instance.state.borrow_mut();
                 self.supervise_instance(slot, instance, &mut state, now);
             }
+            slot.fail_queue_if_crash_looping();
             slot.dispatch();
         }
     }
@@ -362,7 +405,8 @@ async fn serve_invoke_connection(mut stream: TcpStream, host: Rc<Host>) {
         let event: Rc<[u8]> = Rc::from(reader.body());
         reader.finish_request();
         let (reply, outcome) = oneshot::channel();
-        slot.submit(Invocation { request_id, event, time_limit_ms, reply: Some(reply) });
+        let expires_at = Instant::now() + Duration::from_millis(time_limit_ms);
+        slot.submit(Invocation { request_id, event, time_limit_ms, expires_at, reply: Some(reply) });
         let outcome = outcome.await.unwrap_or_else(|_| Outcome::Crashed(format!("function {} was stopped", slot.label)));
         match outcome {
             Outcome::Response(value) => write_reply(&mut out, 200, None, &value),
