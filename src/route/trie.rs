@@ -15,9 +15,7 @@
 
 use std::ops::Range;
 
-use memchr::memchr;
-
-use super::pattern::ParamPattern;
+use super::pattern::{starts_with, ParamPattern};
 use super::{ApiId, ApiMethod, Lookup, PathKind, PathParams, RouteSpec};
 
 /// Index of a node in [`Trie::nodes`].
@@ -298,8 +296,10 @@ impl Trie {
         while let Some(&next_byte) = path.get(depth) {
             let node = &self.nodes[id as usize];
             let children = node.children.range();
-            let Some(position) = memchr(next_byte, &self.child_first_bytes[children.clone()])
-            else {
+            // A plain scan: nodes have a handful of children, and `memchr`'s dispatch cost more
+            // than the scan in measurements.
+            let first_bytes = &self.child_first_bytes[children.clone()];
+            let Some(position) = first_bytes.iter().position(|&byte| byte == next_byte) else {
                 break;
             };
             let child = self.child_nodes[children.start + position];
@@ -327,26 +327,6 @@ impl Trie {
             .iter()
             .find(|entry| entry.method.accepts(method))
             .map(|entry| entry.api)
-    }
-
-    #[cfg(test)]
-    pub(super) fn debug_walk(&self, path: &[u8]) {
-        let mut id = ROOT;
-        let mut depth = 0;
-        while let Some(&next_byte) = path.get(depth) {
-            let node = &self.nodes[id as usize];
-            let children = node.children.range();
-            eprintln!("node {id} depth {depth} children {:?}", std::str::from_utf8(&self.child_first_bytes[children.clone()]));
-            let Some(position) = memchr(next_byte, &self.child_first_bytes[children.clone()]) else { break; };
-            let child = self.child_nodes[children.start + position];
-            let label = &self.label_bytes[self.nodes[child as usize].label.range()];
-            eprintln!("  label {:?}", std::str::from_utf8(label));
-            if !path[depth..].starts_with(label) { break; }
-            id = child;
-            depth += label.len();
-        }
-        let node = &self.nodes[id as usize];
-        eprintln!("deepest {id} depth {depth} params {:?} prefix {:?} shorter {}", node.param_candidates, node.prefix, node.shorter_prefix);
     }
 
     /// Panics if a structural invariant the lookup relies on does not hold.
@@ -470,9 +450,4 @@ fn merge_ascending(first: &[u32], second: &[u32]) -> Vec<u32> {
     merged.extend_from_slice(&first[i..]);
     merged.extend_from_slice(&second[j..]);
     merged
-}
-
-#[inline]
-fn starts_with(haystack: &[u8], prefix: &[u8]) -> bool {
-    haystack.len() >= prefix.len() && haystack.iter().zip(prefix).all(|(a, b)| a == b)
 }
