@@ -9,13 +9,11 @@
 //! Both functions validate fully before writing anything, so on error `out` is untouched and the
 //! caller writes the error response instead.
 
-use std::borrow::Cow;
-use std::fmt;
-
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 
+use super::json_scan::{is_valid_json, unescape_with, Invalid, Kind, RawString, Scanner};
 use crate::error::GatewayError;
 use crate::http::response;
 
@@ -30,9 +28,15 @@ pub struct ResponseFraming<'a> {
     pub head_only: bool,
 }
 
+/// Base64 as functions send it: standard alphabet, padding optional.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 /// Pass-through: writes a 200 JSON response carrying `value`.
 pub fn write_passthrough(value: &[u8], framing: ResponseFraming<'_>, out: &mut Vec<u8>) -> Result<(), GatewayError> {
-    if serde_json::from_slice::<de::IgnoredAny>(value).is_err() {
+    if !is_valid_json(value) {
         return Err(GatewayError::ResponseNotJson);
     }
     response::start(out, 200);
@@ -47,170 +51,216 @@ pub fn write_passthrough(value: &[u8], framing: ResponseFraming<'_>, out: &mut V
 
 /// Integrated: maps `{statusCode, headers, body, isBase64Encoded}` onto a response.
 pub fn write_integrated(value: &[u8], framing: ResponseFraming<'_>, out: &mut Vec<u8>) -> Result<(), GatewayError> {
-    let parsed: IntegratedResponse<'_> =
-        serde_json::from_slice(value).map_err(|_| GatewayError::InvalidIntegratedResponse)?;
-    if !(100..=599).contains(&parsed.status_code) || (100..200).contains(&parsed.status_code) {
-        return Err(GatewayError::InvalidIntegratedResponse);
-    }
-    for (name, values) in &parsed.headers.0 {
-        if !is_token(name.as_bytes()) || values.iter().any(|value| !is_field_value(value.as_bytes())) {
-            return Err(GatewayError::InvalidIntegratedResponse);
+    let fields = scan_integrated(value).map_err(|_| GatewayError::InvalidIntegratedResponse)?;
+    let start = out.len();
+    write_mapped(value, &fields, framing, out).map_err(|_| {
+        out.truncate(start);
+        GatewayError::InvalidIntegratedResponse
+    })
+}
+
+/// Where the integration fields are in the reply (first pass: syntax and shape).
+struct IntegratedFields<'a> {
+    status: u16,
+    /// Position of the `headers` object, when present and not null.
+    headers: Option<usize>,
+    body: Option<RawString<'a>>,
+    base64: bool,
+}
+
+fn scan_integrated(value: &[u8]) -> Result<IntegratedFields<'_>, Invalid> {
+    std::str::from_utf8(value).map_err(|_| Invalid)?;
+    let mut scanner = Scanner::new(value);
+    scanner.begin_object()?;
+    let mut fields = IntegratedFields { status: 0, headers: None, body: None, base64: false };
+    let mut first = true;
+    while let Some(key) = scanner.next_key(first)? {
+        first = false;
+        match key.raw {
+            b"statusCode" => fields.status = parse_status(scanner.number()?)?,
+            b"headers" => match scanner.peek_kind()? {
+                Kind::Null => scanner.null()?,
+                Kind::Object => {
+                    fields.headers = Some(scanner.position());
+                    scanner.skip_value()?;
+                }
+                _ => return Err(Invalid),
+            },
+            b"body" => match scanner.peek_kind()? {
+                Kind::Null => {
+                    scanner.null()?;
+                    fields.body = None;
+                }
+                Kind::String => fields.body = Some(scanner.string()?),
+                _ => return Err(Invalid),
+            },
+            // Tencent's examples show both `true` and `"true"`.
+            b"isBase64Encoded" => match scanner.peek_kind()? {
+                Kind::Bool => fields.base64 = scanner.boolean()?,
+                Kind::Null => scanner.null()?,
+                Kind::String => {
+                    fields.base64 = match scanner.string()?.raw {
+                        b"true" => true,
+                        b"false" | b"" => false,
+                        _ => return Err(Invalid),
+                    }
+                }
+                _ => return Err(Invalid),
+            },
+            _ => scanner.skip_value()?,
         }
     }
-    let body_text = parsed.body.as_deref().unwrap_or("");
-    // Decoding allocates; only functions that ask for base64 pay for it.
-    let decoded;
-    let body: &[u8] = if parsed.is_base64_encoded.0 {
-        decoded = base64::engine::general_purpose::STANDARD
-            .decode(body_text.trim())
-            .map_err(|_| GatewayError::InvalidIntegratedResponse)?;
-        &decoded
+    scanner.finish()?;
+    if fields.status == 0 {
+        return Err(Invalid);
+    }
+    Ok(fields)
+}
+
+/// `statusCode`: an integer from 200 to 599 (1xx would break the connection's framing).
+fn parse_status(text: &[u8]) -> Result<u16, Invalid> {
+    if text.is_empty() || text.len() > 3 || !text.iter().all(u8::is_ascii_digit) {
+        return Err(Invalid);
+    }
+    let status = text.iter().fold(0u16, |total, &digit| total * 10 + u16::from(digit - b'0'));
+    if (200..=599).contains(&status) {
+        Ok(status)
     } else {
-        body_text.as_bytes()
-    };
-    response::start(out, parsed.status_code);
-    for (name, values) in &parsed.headers.0 {
-        if is_framing_header(name) {
-            continue;
-        }
-        for value in values {
-            response::header(out, name.as_bytes(), value.as_bytes());
-        }
+        Err(Invalid)
+    }
+}
+
+/// Second pass: writes the response; on error the caller truncates `out`.
+fn write_mapped(value: &[u8], fields: &IntegratedFields<'_>, framing: ResponseFraming<'_>, out: &mut Vec<u8>) -> Result<(), Invalid> {
+    response::start(out, fields.status);
+    if let Some(position) = fields.headers {
+        write_headers(&mut Scanner::at(value, position), out)?;
     }
     response::header(out, b"x-api-requestid", framing.request_id);
     // RFC 9110 §6.4.1: 204 and 304 carry no body.
-    let bodyless = parsed.status_code == 204 || parsed.status_code == 304;
-    response::end_head(out, if bodyless { 0 } else { body.len() }, framing.close);
-    if !framing.head_only && !bodyless {
-        out.extend_from_slice(body);
+    let bodyless = fields.status == 204 || fields.status == 304;
+    let body = fields.body.unwrap_or(RawString { raw: b"", escaped: false });
+    if bodyless {
+        response::end_head(out, 0, framing.close);
+        return Ok(());
+    }
+    if !fields.base64 {
+        let mut length = 0;
+        unescape_with(body, |bytes| length += bytes.len())?;
+        response::end_head(out, length, framing.close);
+        if !framing.head_only {
+            unescape_with(body, |bytes| out.extend_from_slice(bytes))?;
+        }
+        return Ok(());
+    }
+    // Base64 text has no escapes in practice; an escaped one (`\/`) is resolved into a copy.
+    let unescaped;
+    let text: &[u8] = if body.escaped {
+        let mut copy = Vec::with_capacity(body.raw.len());
+        unescape_with(body, |bytes| copy.extend_from_slice(bytes))?;
+        unescaped = copy;
+        &unescaped
+    } else {
+        body.raw
+    };
+    let text = crate::http::parse::trim(text);
+    let length = decoded_length(text).ok_or(Invalid)?;
+    response::end_head(out, length, framing.close);
+    if !framing.head_only {
+        let start = out.len();
+        out.resize(start + length + 3, 0);
+        let written = BASE64.decode_slice(text, &mut out[start..]).map_err(|_| Invalid)?;
+        if written != length {
+            return Err(Invalid);
+        }
+        out.truncate(start + length);
     }
     Ok(())
 }
 
+/// The exact decoded length of valid base64 text (padding optional); `None` if it cannot be valid.
+fn decoded_length(text: &[u8]) -> Option<usize> {
+    let unpadded = text.iter().rposition(|&byte| byte != b'=').map_or(0, |last| last + 1);
+    if text.len() - unpadded > 2 || unpadded % 4 == 1 {
+        return None;
+    }
+    Some(unpadded / 4 * 3 + (unpadded % 4).saturating_sub(1))
+}
+
+/// Writes the `headers` object's fields; a value may be a string, a number, a boolean, or an
+/// array of strings (one field each, e.g. several `Set-Cookie`).
+fn write_headers(scanner: &mut Scanner<'_>, out: &mut Vec<u8>) -> Result<(), Invalid> {
+    scanner.begin_object()?;
+    let mut first = true;
+    while let Some(name) = scanner.next_key(first)? {
+        first = false;
+        if name.escaped || !is_token(name.raw) {
+            return Err(Invalid);
+        }
+        let owned_by_gateway = is_framing_header(name.raw);
+        match scanner.peek_kind()? {
+            Kind::String => {
+                let value = scanner.string()?;
+                if !owned_by_gateway {
+                    write_field(out, name.raw, value)?;
+                }
+            }
+            Kind::Number => {
+                let text = scanner.number()?;
+                if !owned_by_gateway {
+                    response::header(out, name.raw, text);
+                }
+            }
+            Kind::Bool => {
+                let flag = scanner.boolean()?;
+                if !owned_by_gateway {
+                    response::header(out, name.raw, if flag { b"true" } else { b"false" });
+                }
+            }
+            Kind::Null => scanner.null()?,
+            Kind::Array => {
+                scanner.begin_array()?;
+                let mut first_element = true;
+                while scanner.next_element(first_element)? {
+                    first_element = false;
+                    let value = scanner.string()?;
+                    if !owned_by_gateway {
+                        write_field(out, name.raw, value)?;
+                    }
+                }
+            }
+            Kind::Object => return Err(Invalid),
+        }
+    }
+    Ok(())
+}
+
+/// One header field; a value that would inject CR, LF or NUL is refused.
+fn write_field(out: &mut Vec<u8>, name: &[u8], value: RawString<'_>) -> Result<(), Invalid> {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    let mut valid = true;
+    unescape_with(value, |bytes| {
+        valid &= bytes.iter().all(|&byte| byte == b'\t' || (byte >= 0x20 && byte != 0x7f));
+        out.extend_from_slice(bytes);
+    })?;
+    out.extend_from_slice(b"\r\n");
+    if valid {
+        Ok(())
+    } else {
+        Err(Invalid)
+    }
+}
+
 /// Headers the gateway owns: the function cannot set the connection's framing.
-fn is_framing_header(name: &str) -> bool {
-    ["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "x-api-requestid"]
+fn is_framing_header(name: &[u8]) -> bool {
+    [&b"content-length"[..], b"transfer-encoding", b"connection", b"keep-alive", b"upgrade", b"x-api-requestid"]
         .iter()
         .any(|owned| name.eq_ignore_ascii_case(owned))
 }
 
 fn is_token(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name.iter().all(|&byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
-}
-
-fn is_field_value(value: &[u8]) -> bool {
-    value.iter().all(|&byte| byte == b'\t' || (byte >= 0x20 && byte != 0x7f))
-}
-
-#[derive(Deserialize)]
-struct IntegratedResponse<'a> {
-    #[serde(rename = "statusCode")]
-    status_code: u16,
-    #[serde(default, borrow)]
-    headers: HeaderList<'a>,
-    #[serde(default, borrow)]
-    body: Option<Cow<'a, str>>,
-    #[serde(rename = "isBase64Encoded", default)]
-    is_base64_encoded: Flag,
-}
-
-/// `headers` in file order; a value may be a string, an array of strings (one field each, e.g.
-/// several `Set-Cookie`), a number or a boolean.
-#[derive(Default)]
-struct HeaderList<'a>(Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for HeaderList<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for ListVisitor<'a> {
-            type Value = HeaderList<'a>;
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("an object of header names to values")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(HeaderList::default())
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut list = Vec::new();
-                while let Some((name, value)) = map.next_entry::<Cow<'a, str>, HeaderValues<'a>>()? {
-                    list.push((name, value.0));
-                }
-                Ok(HeaderList(list))
-            }
-        }
-        deserializer.deserialize_any(ListVisitor(std::marker::PhantomData))
-    }
-}
-
-struct HeaderValues<'a>(Vec<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for HeaderValues<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ValuesVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for ValuesVisitor<'a> {
-            type Value = HeaderValues<'a>;
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("a header value: string, number, boolean or array of strings")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
-                Ok(HeaderValues(vec![Cow::Borrowed(value)]))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
-                Ok(HeaderValues(vec![Cow::Owned(value.to_owned())]))
-            }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-                Ok(HeaderValues(vec![Cow::Owned(value.to_string())]))
-            }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-                Ok(HeaderValues(vec![Cow::Owned(value.to_string())]))
-            }
-            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
-                Ok(HeaderValues(vec![Cow::Owned(value.to_string())]))
-            }
-            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
-                Ok(HeaderValues(vec![Cow::Borrowed(if value { "true" } else { "false" })]))
-            }
-            fn visit_seq<S: SeqAccess<'de>>(self, mut sequence: S) -> Result<Self::Value, S::Error> {
-                let mut values = Vec::new();
-                while let Some(value) = sequence.next_element::<Cow<'a, str>>()? {
-                    values.push(value);
-                }
-                Ok(HeaderValues(values))
-            }
-        }
-        deserializer.deserialize_any(ValuesVisitor(std::marker::PhantomData))
-    }
-}
-
-/// `isBase64Encoded`: a boolean, or the strings `"true"`/`"false"` seen in Tencent's examples.
-#[derive(Default)]
-struct Flag(bool);
-
-impl<'de> Deserialize<'de> for Flag {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FlagVisitor;
-        impl Visitor<'_> for FlagVisitor {
-            type Value = Flag;
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("true, false, \"true\" or \"false\"")
-            }
-            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Flag, E> {
-                Ok(Flag(value))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Flag, E> {
-                Ok(Flag(false))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Flag, E> {
-                match value {
-                    "true" => Ok(Flag(true)),
-                    "false" | "" => Ok(Flag(false)),
-                    _ => Err(E::invalid_value(de::Unexpected::Str(value), &self)),
-                }
-            }
-        }
-        deserializer.deserialize_any(FlagVisitor)
-    }
+    !name.is_empty() && name.iter().all(|&byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
 }
 
 #[cfg(test)]

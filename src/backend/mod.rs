@@ -5,6 +5,7 @@ pub mod event;
 pub mod integration;
 pub mod invoke;
 pub mod json;
+pub mod json_scan;
 pub mod pool;
 
 use std::time::Duration;
