@@ -199,11 +199,9 @@ fn steady_state_allocations_per_request() {
     let post = b"POST /release/user/42 HTTP/1.1\r\nHost: a.example\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"name\":\"alice\",\"age\":30}\r\n";
     let integrated = allocations_per_request(true, post);
     println!("allocations per request: pass-through GET {passthrough:.2}, integrated POST {integrated:.2}");
-    // Budget, pass-through GET: the backend call's timeout registers one timer entry with monoio's
-    // timer wheel (an allocation per armed timer, monoio's design); the client read's idle
-    // timeout is the second.
-    assert!(passthrough <= 2.0, "pass-through GET allocates {passthrough:.2} times per request");
-    // Budget, integrated POST: the two timers above, plus the integrated reply's header list
-    // (one Vec for the list, one Vec per header value list: two headers here).
-    assert!(integrated <= 5.0, "integrated POST allocates {integrated:.2} times per request");
+    // Budget: none. Buffers are per connection and reused; the event and the reply's mapping are
+    // written straight into them; monoio's timer entries come from a reused slab. The 0.01 slack
+    // admits only a rare amortised growth of such a slab, never one allocation per request.
+    assert!(passthrough <= 0.01, "pass-through GET allocates {passthrough:.2} times per request");
+    assert!(integrated <= 0.01, "integrated POST allocates {integrated:.2} times per request");
 }
