@@ -8,3 +8,5 @@ export CARGO_TERM_COLOR=never
 cargo build --bins
 cargo test --all-targets
 cargo clippy --all-targets -- -D warnings
+# Every fuzz target, built and run briefly on its seed corpus (longer runs: see README).
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh

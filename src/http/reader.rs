@@ -173,6 +173,12 @@ impl RequestReader {
         }
     }
 
+    /// Appends bytes as if they had been read (for fuzzing and tests that drive the reader
+    /// without a socket).
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
     /// Reads more bytes from `stream`, waiting until `deadline` at most. Returns how many bytes
     /// arrived (0: the peer closed).
     pub async fn fill<S: AsyncReadRent>(&mut self, stream: &mut S, deadline: Option<Instant>) -> Result<usize, ReadError> {
