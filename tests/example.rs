@@ -1,0 +1,50 @@
+//! The bundled example (examples/hello) does what its README says, run as shipped: its config,
+//! its bootstraps, its function.
+
+mod common;
+
+use common::{repo_root, Gateway};
+use serde_json::json;
+
+#[test]
+fn the_example_answers_as_its_readme_says() {
+    let gateway = Gateway::builder_for_file(&repo_root().join("examples/hello/scfgate.toml")).start();
+    // (request target, status, body) — each line is a claim of examples/hello/README.md.
+    #[rustfmt::skip]
+    let cases: Vec<(&str, u16, &str)> = vec![
+        // A path parameter and an integrated response.
+        ("/release/hello/alice", 200, "Hello, alice!\n"),
+        // Another stage's variables, and a query parameter on the prefix route.
+        ("/test/hello?name=bob", 200, "Hi (test stage), bob!\n"),
+        // prepub has no stage variables: the function falls back to "Hello".
+        ("/prepub/hello", 200, "Hello, world!\n"),
+        // Test controls.
+        ("/release/hello/alice?scf_status=418", 418, "Hello, alice!\n"),
+        ("/release/hello/alice?scf_b64=1", 200, "Hello, alice!\n"),
+    ];
+    for (target, status, body) in cases {
+        let response = gateway.get(target);
+        assert_eq!((response.status, response.text().as_str()), (status, body), "{target}");
+        assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"), "{target}");
+    }
+    assert_eq!(gateway.get("/release/hello/alice?scf_header_X-Demo=yes").header("x-demo"), Some("yes"));
+
+    // The echo API returns the event it got.
+    let response = gateway.request("POST", "/release/echo?x=1", &[("Content-Type", "application/x-www-form-urlencoded")], br#"{"a":1}"#);
+    assert_eq!(response.status, 200);
+    let event = response.json();
+    assert_eq!(event["httpMethod"], "POST");
+    assert_eq!(event["requestContext"]["httpMethod"], "ANY");
+    assert_eq!(event["path"], "/echo");
+    assert_eq!(event["requestContext"]["path"], "/echo");
+    assert_eq!(event["requestContext"]["serviceId"], "service-hello01");
+    assert_eq!(event["requestContext"]["stage"], "release");
+    assert_eq!(event["queryString"], json!({"x": "1"}));
+    assert_eq!(event["body"], r#"{"a":1}"#);
+    assert_eq!(event["headers"]["content-type"], "application/x-www-form-urlencoded");
+    assert_eq!(event["stageVariables"], json!({"greeting": "Hello"}));
+
+    // "/release/echo?scf_sleep_ms=6000 outlives the API's 5 s timeout: expect a 504".
+    let response = gateway.get("/release/echo?scf_sleep_ms=6000");
+    assert_eq!((response.status, response.text()), (504, r#"{"message":"Gateway Time-out."}"#.to_string()));
+}
