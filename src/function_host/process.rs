@@ -68,20 +68,46 @@ pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<Chil
         .stderr(Stdio::inherit())
         // Its own group, so a bootstrap script and everything it started stop together.
         .process_group(0);
-    // SAFETY: the closure runs in the child between fork and exec and only calls prctl(2), which
-    // is async-signal-safe; it touches no memory of the parent.
+    // SAFETY: the closure runs in the child between fork and exec and only makes syscalls
+    // (prctl, close_range, fcntl), which are async-signal-safe; it allocates nothing and touches
+    // no memory of the parent.
     unsafe {
         command.pre_exec(|| {
             // If the gateway dies without running its shutdown, the function dies too: no orphans.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(io::Error::last_os_error());
             }
+            mark_inherited_descriptors_close_on_exec();
             Ok(())
         });
     }
     let child = command.spawn()?;
     registry.insert(child.id() as i32);
     Ok(child)
+}
+
+/// Every descriptor above stderr closes at exec: the function must not inherit client
+/// connections or listening sockets (monoio's io_uring accept does not set `SOCK_CLOEXEC`, and a
+/// function holding a client's socket would keep it open past `Connection: close` and could read
+/// another client's traffic). Marked rather than closed, so std's exec-error pipe still works.
+///
+/// # Safety
+/// Only for the child between fork and exec: it changes descriptor flags process-wide.
+unsafe fn mark_inherited_descriptors_close_on_exec() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags on descriptors (Linux 5.11+).
+    if unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) } == 0 {
+        return;
+    }
+    // Older kernels: one fcntl per possible descriptor (bounded by the descriptor limit).
+    // SAFETY: sysconf and fcntl on integers; a closed descriptor just returns EBADF.
+    let limit = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(1024, 1 << 20) as libc::c_int;
+    for descriptor in 3..limit {
+        // SAFETY: as above.
+        unsafe {
+            libc::fcntl(descriptor, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
 }
 
 /// SIGKILL to a whole process group.

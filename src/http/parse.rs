@@ -190,7 +190,8 @@ pub fn parse_request(buffer: &[u8], head: &mut RequestHead) -> Result<ParseStatu
                 }
             }
         } else if name.eq_ignore_ascii_case(b"expect") && value.eq_ignore_ascii_case(b"100-continue") {
-            head.expect_continue = true;
+            // RFC 9110 §10.1.1: a server MUST ignore this expectation in an HTTP/1.0 request.
+            head.expect_continue = !head.http10;
         }
     }
     if chunked && content_length.is_some() {

@@ -23,6 +23,17 @@
 //! `scf_status=N` statusCode N; `scf_b64=1` base64 body + `isBase64Encoded: true`;
 //! `scf_header_X=V` response header `X: V`.
 
+
+/// Writes one whole line to stderr in a single call, so lines of instances sharing the
+/// gateway's stderr do not interleave (eprintln! may write a line in pieces).
+macro_rules! log_line {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let line = format!("{}\n", format_args!($($argument)*));
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }};
+}
+
 use serde_json::{json, Map, Value};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -176,12 +187,12 @@ impl RuntimeClient {
     fn post(&mut self, mode: &str, path: &str, body: &[u8]) {
         match self.request("POST", path, body) {
             Ok(r) if (200..300).contains(&r.status) => {}
-            Ok(r) => eprintln!(
+            Ok(r) => log_line!(
                 "{NAME}[{mode}] POST {path} answered {}: {}",
                 r.status,
                 String::from_utf8_lossy(&r.body)
             ),
-            Err(e) => eprintln!("{NAME}[{mode}] POST {path} failed: {e}"),
+            Err(e) => log_line!("{NAME}[{mode}] POST {path} failed: {e}"),
         }
     }
 }
@@ -243,7 +254,7 @@ fn integrated(event: &Value, content_type: &str, body: &str) -> Value {
     if let Some(s) = query(event, "scf_status") {
         match s.trim().parse() {
             Ok(n) => status = n,
-            Err(_) => eprintln!("{NAME}: ignoring scf_status={s:?} (not a number)"),
+            Err(_) => log_line!("{NAME}: ignoring scf_status={s:?} (not a number)"),
         }
     }
     let mut headers = Map::new();
@@ -286,11 +297,11 @@ fn handle(mode: &str, raw: &[u8]) -> Outcome {
     if let Some(ms) = query(&event, "scf_sleep_ms") {
         match ms.trim().parse::<u64>() {
             Ok(ms) => std::thread::sleep(Duration::from_millis(ms)),
-            Err(_) => eprintln!("{NAME}[{mode}] ignoring scf_sleep_ms={ms:?} (not a number)"),
+            Err(_) => log_line!("{NAME}[{mode}] ignoring scf_sleep_ms={ms:?} (not a number)"),
         }
     }
     if query(&event, "scf_crash").as_deref() == Some("1") {
-        eprintln!("{NAME}[{mode}] scf_crash=1: exiting with status 3 without answering");
+        log_line!("{NAME}[{mode}] scf_crash=1: exiting with status 3 without answering");
         exit(3);
     }
     if let Some(text) = query(&event, "scf_error") {
@@ -327,18 +338,18 @@ fn main() {
         .or_else(|| std::env::var("_HANDLER").ok())
         .unwrap_or_default();
     if !MODES.contains(&mode.as_str()) {
-        eprintln!(
+        log_line!(
             "{NAME}: unknown mode {mode:?} (give it as the argument or in _HANDLER); modes: {}",
             MODES.join(", ")
         );
         exit(2);
     }
     if mode == "exit-at-start" {
-        eprintln!("{NAME}[{mode}] exiting with status 1 at start, as asked");
+        log_line!("{NAME}[{mode}] exiting with status 1 at start, as asked");
         exit(1);
     }
     if mode == "never-ready" {
-        eprintln!("{NAME}[{mode}] started; will never report ready");
+        log_line!("{NAME}[{mode}] started; will never report ready");
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }
@@ -349,7 +360,7 @@ fn main() {
         .ok()
         .and_then(|p| p.trim().parse::<u16>().ok());
     let (Some(port), false) = (port, host.is_empty()) else {
-        eprintln!("{NAME}[{mode}] SCF_RUNTIME_API and SCF_RUNTIME_API_PORT must be set (run it through the gateway)");
+        log_line!("{NAME}[{mode}] SCF_RUNTIME_API and SCF_RUNTIME_API_PORT must be set (run it through the gateway)");
         exit(2);
     };
     let mut client = RuntimeClient {
@@ -360,9 +371,9 @@ fn main() {
 
     match client.request("POST", "/runtime/init/ready", b" ") {
         Ok(r) if (200..300).contains(&r.status) => {}
-        Ok(r) => eprintln!("{NAME}[{mode}] init/ready answered {}", r.status),
+        Ok(r) => log_line!("{NAME}[{mode}] init/ready answered {}", r.status),
         Err(e) => {
-            eprintln!(
+            log_line!(
                 "{NAME}[{mode}] cannot reach the runtime API at {}:{}: {e}",
                 client.host, client.port
             );
@@ -374,19 +385,19 @@ fn main() {
         let next = match client.request("GET", "/runtime/invocation/next", b"") {
             Ok(r) if r.status == 200 => r,
             Ok(r) => {
-                eprintln!(
+                log_line!(
                     "{NAME}[{mode}] invocation/next answered {}; exiting",
                     r.status
                 );
                 exit(1);
             }
             Err(e) => {
-                eprintln!("{NAME}[{mode}] invocation/next failed: {e}; exiting");
+                log_line!("{NAME}[{mode}] invocation/next failed: {e}; exiting");
                 exit(1);
             }
         };
         let request_id = next.header("request_id").unwrap_or("-").to_string();
-        eprintln!("{NAME}[{mode}] request_id={request_id}");
+        log_line!("{NAME}[{mode}] request_id={request_id}");
 
         match handle(&mode, &next.body) {
             Outcome::Response(body) => client.post(&mode, "/runtime/invocation/response", &body),
