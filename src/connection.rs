@@ -10,13 +10,14 @@ use std::time::Instant;
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
-use crate::backend::event::{write_event, EventInput};
-use crate::backend::integration::ResponseFraming;
+use crate::backend::event::{write_event_with, EventInput};
+use crate::backend::integration::{ExtraHeaders, ResponseFraming};
 use crate::backend::invoke::HEADROOM;
 use crate::backend::{self, CallBuffers, CallTarget};
 use crate::error::{ErrorContext, GatewayError};
 use crate::http::reader::{ReadError, RequestReader};
 use crate::http::{response, RequestHead};
+use crate::policy::{self, cors, Checked, PolicyState};
 use crate::route::PathParams;
 use crate::worker::{RequestId, WorkerContext};
 
@@ -31,6 +32,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext
         buffers: CallBuffers::new(),
         params: PathParams::default(),
         source_ip: SourceIp::new(peer),
+        policy: PolicyState::default(),
     };
     connection.run(&worker).await;
 }
@@ -65,6 +67,8 @@ struct Connection {
     buffers: CallBuffers,
     params: PathParams,
     source_ip: SourceIp,
+    /// The current request's policy results; its `headers` go on every response to it.
+    policy: PolicyState,
 }
 
 impl Connection {
@@ -142,13 +146,35 @@ impl Connection {
         let host = head.authority().map(|span| span.of_buffer(bytes)).unwrap_or_default();
         let method = head.method.of_buffer(bytes);
         let path = head.path.of_buffer(bytes);
-        let resolved = worker.router.resolve(host, method, path, &mut self.params)?;
+        self.policy.clear();
+        // A CORS preflight is routed with the method it asks about: no API declares OPTIONS, and
+        // it must reach the API that will serve the real request. When that API has no CORS, the
+        // OPTIONS request is routed as itself (an ANY API's function may answer it).
+        let mut preflight = false;
+        let resolved = match policy::preflight_method(bytes, head) {
+            Some(requested) => match worker.router.resolve(host, requested, path, &mut self.params) {
+                Ok(found) if worker.config.apis[found.api].policy.cors.is_some() => {
+                    preflight = true;
+                    found
+                }
+                _ => worker.router.resolve(host, method, path, &mut self.params)?,
+            },
+            None => worker.router.resolve(host, method, path, &mut self.params)?,
+        };
         let config = &worker.config;
         let api = &config.apis[resolved.api];
         let service = &config.services[api.service];
         let function = &config.functions[api.function];
         let request_path = &path[resolved.api_path_start..];
         let request_path: &[u8] = if request_path.is_empty() { b"/" } else { request_path };
+
+        // Phase 3b: the API's frontend policies; a preflight is answered here.
+        let view = policy::Request { buffer: bytes, head, path: request_path, captures: &self.params, https: false };
+        let target = policy::Target { config, api: resolved.api, stage: resolved.stage };
+        if policy::check(target, &view, &worker.policy, &mut self.policy, preflight)? == Checked::Preflight {
+            cors::write_preflight(&mut self.out, &self.policy.headers, request_id.as_bytes(), close);
+            return Ok(());
+        }
 
         let buffers = &mut self.buffers;
         buffers.request.clear();
@@ -170,11 +196,12 @@ impl Connection {
             stage_variables: &service.stage_variables[resolved.stage.index()],
             scheme: "http",
         };
-        write_event(&mut buffers.request, &mut buffers.scratch, &input);
+        write_event_with(&mut buffers.request, &mut buffers.scratch, &input, &self.policy.event_fields(config, api));
         let target = CallTarget { function: api.function, timeout: api.timeout, integrated_response: api.integrated_response };
         let head_only = method == b"HEAD";
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
-        backend::call(worker, &target, buffers, framing, &mut self.out).await
+        let extra = ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors };
+        backend::call(worker, &target, buffers, framing, extra, &mut self.out).await
     }
 
     /// Appends the error's response.
@@ -192,6 +219,8 @@ impl Connection {
         error.write_body(&context, &mut body);
         response::start(&mut self.out, error.status());
         response::header(&mut self.out, b"content-type", b"application/json");
+        // The API's CORS and usage-plan headers: a refusal must reach a browser's script too.
+        self.out.extend_from_slice(&self.policy.headers);
         response::header(&mut self.out, b"x-api-requestid", request_id.as_bytes());
         response::end_head(&mut self.out, body.len(), close || error.closes_connection());
         if self.head.method.of_buffer(bytes) != b"HEAD" || error.closes_connection() {
@@ -204,6 +233,7 @@ impl Connection {
     async fn refuse(&mut self, worker: &WorkerContext, error: GatewayError) {
         // The head may be unparsed: nothing of it goes into the body.
         self.head = RequestHead::default();
+        self.policy.clear();
         let request_id = worker.next_request_id();
         self.write_error(&error, &request_id, true);
         self.flush().await;

@@ -4,8 +4,11 @@
 //! Tencent API Gateway's documented messages (`{"message":"..."}`), see
 //! `shared/spec/tencent-apigw-scf.md` §2.4, and name the request id where Tencent's do.
 
+use crate::config::{ParamPosition, ParamType};
 use crate::http::body::ChunkedError;
 use crate::http::ParseError;
+use crate::policy::key_pair::KeyPairError;
+use crate::policy::oauth::OAuthError;
 
 /// Which side caused a failure: it decides whether the connection can go on and what is logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,35 @@ pub enum GatewayError {
     FunctionCrashed(String),
     /// Every instance is busy and the function's queue is full (503).
     FunctionBusy,
+    /// The API does not accept the request's protocol (426); `https` is the protocol it came on.
+    ProtocolNotAllowed {
+        /// The request came over HTTPS.
+        https: bool,
+    },
+    /// A required declared parameter is missing (403).
+    ParamMissing {
+        /// Where it should have been.
+        position: ParamPosition,
+        /// Its declared name.
+        name: Box<str>,
+    },
+    /// A declared parameter's value does not parse as its type (400).
+    ParamInvalid {
+        /// Where it was.
+        position: ParamPosition,
+        /// Its declared name.
+        name: Box<str>,
+        /// Its declared type.
+        kind: ParamType,
+    },
+    /// Key-pair (HMAC) authentication failed (401; 403 when the stage has no usage plan).
+    KeyPair(KeyPairError),
+    /// OAuth 2.0 (JWT) authentication failed (401).
+    OAuth(OAuthError),
+    /// Over the usage plan's `max_requests_per_second` (429).
+    RateLimited,
+    /// Over the usage plan's `quota_per_day` (429).
+    QuotaExceeded,
 }
 
 /// What an error body may mention.
@@ -86,6 +118,11 @@ impl GatewayError {
             | GatewayError::FunctionCrashed(_) => 502,
             GatewayError::FunctionBusy => 503,
             GatewayError::BackendTimeout => 504,
+            GatewayError::ProtocolNotAllowed { .. } => 426,
+            GatewayError::ParamInvalid { .. } => 400,
+            GatewayError::ParamMissing { .. } | GatewayError::KeyPair(KeyPairError::NoUsagePlan) => 403,
+            GatewayError::KeyPair(_) | GatewayError::OAuth(_) => 401,
+            GatewayError::RateLimited | GatewayError::QuotaExceeded => 429,
         }
     }
 
@@ -99,7 +136,14 @@ impl GatewayError {
             | GatewayError::UnknownHost
             | GatewayError::UnknownStage
             | GatewayError::NoRoute
-            | GatewayError::MethodNotAllowed => Side::Client,
+            | GatewayError::MethodNotAllowed
+            | GatewayError::ProtocolNotAllowed { .. }
+            | GatewayError::ParamMissing { .. }
+            | GatewayError::ParamInvalid { .. }
+            | GatewayError::KeyPair(_)
+            | GatewayError::OAuth(_)
+            | GatewayError::RateLimited
+            | GatewayError::QuotaExceeded => Side::Client,
             GatewayError::FunctionBusy => Side::Gateway,
             _ => Side::Backend,
         }
@@ -181,8 +225,71 @@ impl GatewayError {
             GatewayError::FunctionBusy => out.extend_from_slice(
                 br#"{"message":"Service Unavailable: every instance of the function is busy and its queue is full."}"#,
             ),
+            // Tencent's frontend messages, spec §2.2 and §2.4.
+            GatewayError::ProtocolNotAllowed { https: false } => out.extend_from_slice(br#"{"message":"Not allow use HTTP protocol."}"#),
+            GatewayError::ProtocolNotAllowed { https: true } => out.extend_from_slice(br#"{"message":"Not allow use HTTPS protocol."}"#),
+            GatewayError::ParamMissing { position, name } => {
+                out.extend_from_slice(b"{\"message\":\"");
+                out.extend_from_slice(position.message_word().as_bytes());
+                out.push(b' ');
+                escaped(out, name.as_bytes());
+                out.extend_from_slice(b" is required.\"}");
+            }
+            // Tencent does not document a type check; the message follows its `is required.` form.
+            GatewayError::ParamInvalid { position, name, kind } => {
+                out.extend_from_slice(b"{\"message\":\"");
+                out.extend_from_slice(position.message_word().as_bytes());
+                out.push(b' ');
+                escaped(out, name.as_bytes());
+                out.extend_from_slice(b" is not a valid ");
+                out.extend_from_slice(kind.as_str().as_bytes());
+                out.extend_from_slice(b".\"}");
+            }
+            GatewayError::KeyPair(error) => {
+                let (before, name, after) = key_pair_message(error);
+                out.extend_from_slice(b"{\"message\":\"");
+                out.extend_from_slice(before.as_bytes());
+                escaped(out, name.as_bytes());
+                out.extend_from_slice(after.as_bytes());
+                out.extend_from_slice(b"\"}");
+            }
+            GatewayError::OAuth(error) => {
+                out.extend_from_slice(b"{\"message\":\"");
+                out.extend_from_slice(match error {
+                    OAuthError::NoAuthorizationHeader => b"Oauth found no authorization header.".as_slice(),
+                    OAuthError::AuthorizationFormat => b"Oauth authorization header format error.",
+                    OAuthError::NoIdToken => b"Oauth found no id_token.",
+                    OAuthError::VerifyFailed => b"Oauth id_token verify error.",
+                });
+                out.extend_from_slice(b"\"}");
+            }
+            GatewayError::RateLimited => out.extend_from_slice(br#"{"message":"API rate limit exceeded."}"#),
+            GatewayError::QuotaExceeded => out.extend_from_slice(br#"{"message":"API quota exceeded."}"#),
         }
     }
+}
+
+/// Tencent's message for each key-pair failure (spec §2.4, the 401 row; `NoUsagePlan` is its 403),
+/// as (text before the name, the name, text after it). A missing `Authorization` uses the
+/// documented `a valid xxx header is required` form.
+fn key_pair_message(error: &KeyPairError) -> (&'static str, &str, &'static str) {
+    let text = match error {
+        KeyPairError::Algorithm(name) => return ("HMAC algorithm ", name, " not supported."),
+        KeyPairError::HeaderRequired(name) => return ("HMAC signature cannot be verified, a valid ", name, " header is required."),
+        KeyPairError::MissingAuthorization => "HMAC signature cannot be verified, a valid authorization header is required.",
+        KeyPairError::MultipleHeaders => "HMAC do not support multiple HTTP header.",
+        KeyPairError::Format => "HMAC authorization format error.",
+        KeyPairError::IdOrSignatureMissing => "HMAC id or signature missing.",
+        KeyPairError::HeadersInvalid => "HMAC authorization headers is invalidate.",
+        KeyPairError::DateRequired => "HMAC signature cannot be verified, a valid date or x-date header is required.",
+        KeyPairError::XDateInvalid => "HMAC signature cannot be verified, a valid x-date header is required for HMAC Authentication.",
+        KeyPairError::XDateOutOfDate => "HMAC signature cannot be verified, the x-date header is out of date for HMAC Authentication.",
+        KeyPairError::UnknownKey => "HMAC apikey is invalid for API.",
+        KeyPairError::SignatureMismatch => "HMAC signature does not match.",
+        KeyPairError::NotBound => "HMAC signature cannot be verified.",
+        KeyPairError::NoUsagePlan => "Found no validate usage plan.",
+    };
+    (text, "", "")
 }
 
 impl From<ParseError> for GatewayError {

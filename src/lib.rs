@@ -10,6 +10,8 @@
 //! - [`connection`]: one client connection: keep-alive, pipelining, timeouts.
 //! - [`http`]: the HTTP/1.1 wire format: request parsing, bodies, response writing.
 //! - [`router`]: host and stage selection; [`route`]: Tencent's path priorities in a trie.
+//! - [`policy`]: the API's frontend checks (protocol, key pair or OAuth, usage plans, params) and
+//!   CORS, preflights included.
 //! - [`backend`]: the SCF event, the pooled invoke client, response integration.
 //! - [`function_host`]: local function processes behind the SCF custom-runtime API.
 //! - [`error`]: every request error and the one place that maps it to a status.
@@ -24,6 +26,7 @@ pub mod error;
 pub mod function_host;
 pub mod http;
 pub mod listener;
+pub mod policy;
 pub mod route;
 pub mod router;
 pub mod runtime;

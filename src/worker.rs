@@ -13,6 +13,7 @@ use monoio::net::TcpListener;
 use crate::backend::invoke::Endpoint;
 use crate::backend::pool::Pool;
 use crate::config::Config;
+use crate::policy::WorkerPolicy;
 use crate::router::Router;
 
 /// Everything a worker's connections share (through `Rc`, within the one thread).
@@ -25,6 +26,9 @@ pub struct WorkerContext {
     pub endpoints: Arc<Vec<Endpoint>>,
     /// This worker's keep-alive connections to function endpoints.
     pub pool: RefCell<Pool>,
+    /// This worker's policy state: its share of every usage plan's limits (`config.gateway.workers`
+    /// shares) and its verified OAuth tokens.
+    pub policy: RefCell<WorkerPolicy>,
     request_ids: RequestIds,
 }
 
@@ -32,7 +36,8 @@ impl WorkerContext {
     /// A context for worker number `index`.
     pub fn new(index: usize, config: Arc<Config>, router: Arc<Router>, endpoints: Arc<Vec<Endpoint>>) -> Self {
         let pool = Pool::new(endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
-        WorkerContext { config, router, endpoints, pool: RefCell::new(pool), request_ids: RequestIds::new(index) }
+        let policy = RefCell::new(WorkerPolicy::new(&config, index, config.gateway.workers));
+        WorkerContext { config, router, endpoints, pool: RefCell::new(pool), policy, request_ids: RequestIds::new(index) }
     }
 
     /// A new request id, unique across workers and restarts.

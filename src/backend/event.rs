@@ -14,7 +14,9 @@
 use base64::Engine;
 
 use super::json::{needs_percent_decoding, percent_decode_into, write_string, write_string_contents};
+use crate::config::{Param, ParamPosition};
 use crate::http::RequestHead;
+use crate::policy::params::ParamValue;
 use crate::route::PathParams;
 
 /// Headers the gateway sets itself in the event; a client's copy is dropped so it cannot spoof them.
@@ -55,8 +57,43 @@ pub struct EventInput<'a> {
     pub scheme: &'a str,
 }
 
-/// Appends the event JSON to `out`. `scratch` is a reused buffer for percent-decoding.
+/// `requestContext.identity`: who the frontend policies say the caller is (spec §3.1: `{"secretId":
+/// ...}` for key pairs, `{}` otherwise; for OAuth, the verified JWT's claims).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity<'a> {
+    /// `auth = "none"`: `{}`, and the `x-anonymous-consumer: true` header.
+    Anonymous,
+    /// A key pair's SecretId.
+    SecretId(&'a [u8]),
+    /// A verified JWT's claims: a JSON object, written as it is.
+    Claims(&'a [u8]),
+}
+
+/// What the API's frontend policies (`crate::policy`) add to the event.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyFields<'a> {
+    /// `requestContext.identity`.
+    pub identity: Identity<'a>,
+    /// The API's declared params.
+    pub params: &'a [Param],
+    /// What the request gave for each of `params` (same order), from `crate::policy::params`.
+    pub values: &'a [ParamValue],
+}
+
+impl PolicyFields<'static> {
+    /// An API with no policies: anonymous, no declared params.
+    pub const NONE: PolicyFields<'static> = PolicyFields { identity: Identity::Anonymous, params: &[], values: &[] };
+}
+
+/// Appends the event JSON to `out`, for an API with no frontend policies. `scratch` is a reused
+/// buffer for percent-decoding.
 pub fn write_event(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<'_>) {
+    write_event_with(out, scratch, input, &PolicyFields::NONE);
+}
+
+/// Appends the event JSON to `out`, with what the API's policies found: the identity and the
+/// declared `queryStringParameters` / `headerParameters`.
+pub fn write_event_with(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<'_>, policy: &PolicyFields<'_>) {
     out.extend_from_slice(b"{\"requestContext\":{\"serviceId\":");
     write_string(out, input.service_id.as_bytes());
     out.extend_from_slice(b",\"path\":");
@@ -65,12 +102,23 @@ pub fn write_event(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<
     write_string(out, input.api_method.as_bytes());
     out.extend_from_slice(b",\"requestId\":");
     write_string(out, input.request_id);
-    out.extend_from_slice(b",\"identity\":{},\"sourceIp\":");
+    out.extend_from_slice(b",\"identity\":");
+    match policy.identity {
+        Identity::Anonymous => out.extend_from_slice(b"{}"),
+        Identity::SecretId(id) => {
+            out.extend_from_slice(b"{\"secretId\":");
+            write_string(out, id);
+            out.push(b'}');
+        }
+        // Parsed as a JSON object by the OAuth check: valid JSON, written as it is.
+        Identity::Claims(claims) => out.extend_from_slice(claims),
+    }
+    out.extend_from_slice(b",\"sourceIp\":");
     write_string(out, input.source_ip);
     out.extend_from_slice(b",\"stage\":");
     write_string(out, input.stage.as_bytes());
     out.extend_from_slice(b"},\"headers\":");
-    write_headers(out, input);
+    write_headers(out, input, policy.identity == Identity::Anonymous);
     out.extend_from_slice(b",\"body\":");
     let base64_encoded = write_body(out, input.body);
     out.extend_from_slice(b",\"pathParameters\":{");
@@ -82,7 +130,11 @@ pub fn write_event(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<
         out.push(b':');
         write_decoded_string(out, scratch, &input.path[range], false);
     }
-    out.extend_from_slice(b"},\"queryStringParameters\":{},\"headerParameters\":{},\"stageVariables\":{");
+    out.extend_from_slice(b"},\"queryStringParameters\":");
+    write_declared(out, scratch, input, policy, ParamPosition::Query);
+    out.extend_from_slice(b",\"headerParameters\":");
+    write_declared(out, scratch, input, policy, ParamPosition::Header);
+    out.extend_from_slice(b",\"stageVariables\":{");
     for (index, (name, value)) in input.stage_variables.iter().enumerate() {
         if index > 0 {
             out.push(b',');
@@ -100,7 +152,42 @@ pub fn write_event(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<
     out.extend_from_slice(if base64_encoded { b",\"isBase64Encoded\":true}" } else { b",\"isBase64Encoded\":false}" });
 }
 
-fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>) {
+/// `queryStringParameters` or `headerParameters`: the declared params of that position only,
+/// absent ones as their default or `""` (spec §2.1).
+fn write_declared(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<'_>, policy: &PolicyFields<'_>, position: ParamPosition) {
+    out.push(b'{');
+    let mut first = true;
+    for (param, value) in policy.params.iter().zip(policy.values) {
+        if param.position != position {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_string(out, param.name.as_bytes());
+        out.push(b':');
+        match *value {
+            ParamValue::Query(span) => write_decoded_string(out, scratch, span.of_buffer(input.buffer), true),
+            ParamValue::Header => {
+                out.push(b'"');
+                let name = param.name.as_bytes();
+                let fields = input.head.headers.iter().filter(|field| field.name.of_buffer(input.buffer).eq_ignore_ascii_case(name));
+                for (index, field) in fields.enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    write_string_contents(out, field.value.of_buffer(input.buffer));
+                }
+                out.push(b'"');
+            }
+            ParamValue::Absent | ParamValue::Path => write_string(out, param.default.as_deref().unwrap_or("").as_bytes()),
+        }
+    }
+    out.push(b'}');
+}
+
+fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
     let buffer = input.buffer;
     let headers = &input.head.headers;
     out.push(b'{');
@@ -140,7 +227,9 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>) {
         (b"requestsource", b"APIGW"),
         (b"x-anonymous-consumer", b"true"),
     ];
-    for (name, value) in gateway_headers {
+    // Tencent sends `x-anonymous-consumer` only when the API needs no authentication.
+    let count = if anonymous { gateway_headers.len() } else { gateway_headers.len() - 1 };
+    for (name, value) in gateway_headers.into_iter().take(count) {
         if !first {
             out.push(b',');
         }
@@ -223,6 +312,10 @@ mod tests {
     use serde_json::{json, Value};
 
     fn event_for(raw: &[u8], body: &[u8], path: &[u8]) -> Value {
+        event_with(raw, body, path, &PolicyFields::NONE)
+    }
+
+    fn event_with(raw: &[u8], body: &[u8], path: &[u8], policy: &PolicyFields<'_>) -> Value {
         let mut head = RequestHead::default();
         parse_request(raw, &mut head).unwrap();
         let params = PathParams::default();
@@ -245,8 +338,50 @@ mod tests {
             scheme: "http",
         };
         let mut out = Vec::new();
-        write_event(&mut out, &mut Vec::new(), &input);
+        write_event_with(&mut out, &mut Vec::new(), &input, policy);
         serde_json::from_slice(&out).unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&out)))
+    }
+
+    #[test]
+    fn policy_fields() {
+        use crate::config::ParamType;
+        use crate::http::Span;
+        let raw = b"GET /release/echo?page=2&q=a%20b HTTP/1.1\r\nHost: h\r\nX-Token: t1\r\nx-token: t2\r\nX-Anonymous-Consumer: spoofed\r\n\r\n";
+        let param = |name: &str, position, default: Option<&str>| Param {
+            name: name.into(),
+            position,
+            kind: ParamType::String,
+            required: false,
+            default: default.map(str::to_owned),
+            desc: None,
+            sample: None,
+            capture: None,
+        };
+        let params = [
+            param("q", ParamPosition::Query, None),
+            param("X-Token", ParamPosition::Header, None),
+            param("lang", ParamPosition::Query, Some("en")),
+            param("X-Trace", ParamPosition::Header, None),
+        ];
+        let start = raw.windows(5).position(|window| window == b"a%20b").unwrap() as u32;
+        let q_value = Span { start, end: start + 5 };
+        let values = [ParamValue::Query(q_value), ParamValue::Header, ParamValue::Absent, ParamValue::Absent];
+        #[rustfmt::skip]
+        let cases: &[(Identity<'_>, Value, bool)] = &[
+            (Identity::Anonymous, json!({}), true),
+            (Identity::SecretId(b"AKIDgold"), json!({"secretId": "AKIDgold"}), false),
+            (Identity::Claims(br#"{"sub":"alice","exp":1}"#), json!({"sub": "alice", "exp": 1}), false),
+        ];
+        for (identity, expected, anonymous) in cases {
+            let policy = PolicyFields { identity: *identity, params: &params, values: &values };
+            let event = event_with(raw, b"", b"/echo", &policy);
+            assert_eq!(event["requestContext"]["identity"], *expected);
+            assert_eq!(event["queryStringParameters"], json!({"q": "a b", "lang": "en"}));
+            assert_eq!(event["headerParameters"], json!({"X-Token": "t1,t2", "X-Trace": ""}));
+            // spec §3: `x-anonymous-consumer` only when the API needs no authentication; a
+            // client's copy never passes.
+            assert_eq!(event["headers"].get("x-anonymous-consumer").is_some(), *anonymous, "{identity:?}");
+        }
     }
 
     #[test]

@@ -34,13 +34,35 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// Header lines the gateway adds to the function's response: the API's CORS and usage-plan
+/// headers (`crate::policy`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtraHeaders<'a> {
+    /// Complete `name: value\r\n` lines.
+    pub lines: &'a [u8],
+    /// The gateway answers CORS for this API: the function's own `Access-Control-*` headers are
+    /// dropped, so that none is sent twice.
+    pub replaces_cors: bool,
+}
+
 /// Pass-through: writes a 200 JSON response carrying `value`.
 pub fn write_passthrough(value: &[u8], framing: ResponseFraming<'_>, out: &mut Vec<u8>) -> Result<(), GatewayError> {
+    write_passthrough_with(value, framing, ExtraHeaders::default(), out)
+}
+
+/// [`write_passthrough`], with the gateway's `extra` headers.
+pub fn write_passthrough_with(
+    value: &[u8],
+    framing: ResponseFraming<'_>,
+    extra: ExtraHeaders<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), GatewayError> {
     if !is_valid_json(value) {
         return Err(GatewayError::ResponseNotJson);
     }
     response::start(out, 200);
     response::header(out, b"content-type", b"application/json");
+    out.extend_from_slice(extra.lines);
     response::header(out, b"x-api-requestid", framing.request_id);
     response::end_head(out, value.len(), framing.close);
     if !framing.head_only {
@@ -51,9 +73,19 @@ pub fn write_passthrough(value: &[u8], framing: ResponseFraming<'_>, out: &mut V
 
 /// Integrated: maps `{statusCode, headers, body, isBase64Encoded}` onto a response.
 pub fn write_integrated(value: &[u8], framing: ResponseFraming<'_>, out: &mut Vec<u8>) -> Result<(), GatewayError> {
+    write_integrated_with(value, framing, ExtraHeaders::default(), out)
+}
+
+/// [`write_integrated`], with the gateway's `extra` headers.
+pub fn write_integrated_with(
+    value: &[u8],
+    framing: ResponseFraming<'_>,
+    extra: ExtraHeaders<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), GatewayError> {
     let fields = scan_integrated(value).map_err(|_| GatewayError::InvalidIntegratedResponse)?;
     let start = out.len();
-    write_mapped(value, &fields, framing, out).map_err(|_| {
+    write_mapped(value, &fields, framing, extra, out).map_err(|_| {
         out.truncate(start);
         GatewayError::InvalidIntegratedResponse
     })
@@ -131,11 +163,18 @@ fn parse_status(text: &[u8]) -> Result<u16, Invalid> {
 }
 
 /// Second pass: writes the response; on error the caller truncates `out`.
-fn write_mapped(value: &[u8], fields: &IntegratedFields<'_>, framing: ResponseFraming<'_>, out: &mut Vec<u8>) -> Result<(), Invalid> {
+fn write_mapped(
+    value: &[u8],
+    fields: &IntegratedFields<'_>,
+    framing: ResponseFraming<'_>,
+    extra: ExtraHeaders<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Invalid> {
     response::start(out, fields.status);
     if let Some(position) = fields.headers {
-        write_headers(&mut Scanner::at(value, position), out)?;
+        write_headers(&mut Scanner::at(value, position), extra.replaces_cors, out)?;
     }
+    out.extend_from_slice(extra.lines);
     response::header(out, b"x-api-requestid", framing.request_id);
     // RFC 9110 §6.4.1: 204 and 304 carry no body.
     let bodyless = fields.status == 204 || fields.status == 304;
@@ -188,8 +227,9 @@ fn decoded_length(text: &[u8]) -> Option<usize> {
 }
 
 /// Writes the `headers` object's fields; a value may be a string, a number, a boolean, or an
-/// array of strings (one field each, e.g. several `Set-Cookie`).
-fn write_headers(scanner: &mut Scanner<'_>, out: &mut Vec<u8>) -> Result<(), Invalid> {
+/// array of strings (one field each, e.g. several `Set-Cookie`). With `drop_cors`, the gateway
+/// sends the API's CORS headers itself and the function's `Access-Control-*` are left out.
+fn write_headers(scanner: &mut Scanner<'_>, drop_cors: bool, out: &mut Vec<u8>) -> Result<(), Invalid> {
     scanner.begin_object()?;
     let mut first = true;
     while let Some(name) = scanner.next_key(first)? {
@@ -197,7 +237,7 @@ fn write_headers(scanner: &mut Scanner<'_>, out: &mut Vec<u8>) -> Result<(), Inv
         if name.escaped || !is_token(name.raw) {
             return Err(Invalid);
         }
-        let owned_by_gateway = is_framing_header(name.raw);
+        let owned_by_gateway = is_framing_header(name.raw) || (drop_cors && is_cors_header(name.raw));
         match scanner.peek_kind()? {
             Kind::String => {
                 let value = scanner.string()?;
@@ -259,6 +299,10 @@ fn is_framing_header(name: &[u8]) -> bool {
         .any(|owned| name.eq_ignore_ascii_case(owned))
 }
 
+fn is_cors_header(name: &[u8]) -> bool {
+    name.len() >= 15 && name[..15].eq_ignore_ascii_case(b"access-control-")
+}
+
 fn is_token(name: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|&byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
 }
@@ -313,6 +357,24 @@ mod tests {
         for value in cases {
             assert_eq!(integrated(value), Err(GatewayError::InvalidIntegratedResponse), "{value}");
         }
+    }
+
+    #[test]
+    fn gateway_headers_join_the_response() {
+        let extra = ExtraHeaders { lines: b"access-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\n", replaces_cors: true };
+        let value = br#"{"statusCode":200,"headers":{"Access-Control-Allow-Origin":"https://fn.example","X-Own":"1"},"body":"hi"}"#;
+        let mut out = Vec::new();
+        write_integrated_with(value, FRAMING, extra, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\nX-Own: 1\r\naccess-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\nx-api-requestid: rid\r\ncontent-length: 2\r\n\r\nhi"
+        );
+        let mut out = Vec::new();
+        write_passthrough_with(b"{}", FRAMING, ExtraHeaders { replaces_cors: false, ..extra }, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\naccess-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\nx-api-requestid: rid\r\ncontent-length: 2\r\n\r\n{}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::error::GatewayError;
 use crate::worker::WorkerContext;
-use integration::ResponseFraming;
+use integration::{ExtraHeaders, ResponseFraming};
 use invoke::{FailureKind, HEADROOM};
 
 /// Reused buffers for backend calls, owned by one client connection.
@@ -47,12 +47,13 @@ pub struct CallTarget {
 }
 
 /// Invokes the function with the event already written at `buffers.request[HEADROOM..]` and
-/// appends the mapped response to `out`.
+/// appends the mapped response, with the gateway's `extra` header lines, to `out`.
 pub async fn call(
     worker: &WorkerContext,
     target: &CallTarget,
     buffers: &mut CallBuffers,
     framing: ResponseFraming<'_>,
+    extra: ExtraHeaders<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), GatewayError> {
     let endpoint = &worker.endpoints[target.function];
@@ -78,8 +79,8 @@ pub async fn call(
         Some(FailureKind::Busy) => Err(GatewayError::FunctionBusy),
         Some(FailureKind::TimedOut) => Err(GatewayError::BackendTimeout),
         None if !(200..300).contains(&reply.status) => Err(GatewayError::BackendUnreachable),
-        None if target.integrated_response => integration::write_integrated(body, framing, out),
-        None => integration::write_passthrough(body, framing, out),
+        None if target.integrated_response => integration::write_integrated_with(body, framing, extra, out),
+        None => integration::write_passthrough_with(body, framing, extra, out),
     };
     invoke::release(&worker.pool, target.function, connection, &reply);
     result

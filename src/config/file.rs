@@ -26,6 +26,12 @@ pub struct ConfigFile {
     /// `[[function]]` tables, in file order.
     #[serde(default, rename = "function")]
     pub functions: Vec<Function>,
+    /// `[[usage_plan]]` tables (console: 使用计划), in file order.
+    #[serde(default, rename = "usage_plan")]
+    pub usage_plans: Vec<UsagePlan>,
+    /// `[[secret]]` tables (console: 密钥管理, key pairs), in file order.
+    #[serde(default, rename = "secret")]
+    pub secrets: Vec<Secret>,
 }
 
 /// `[gateway]`. Each key can be overridden by the command-line flag of the same name.
@@ -97,6 +103,107 @@ pub struct Api {
     pub timeout: Option<Seconds>,
     /// Response integration (console: 响应集成, `ServiceScfIsIntegratedResponse`). Default false.
     pub integrated_response: Option<bool>,
+    /// Request protocol (console: 请求协议): `http`, `https` or `http&https`. Default `http&https`.
+    pub protocol: Option<String>,
+    /// Authentication (console: 鉴权类型): `none` (免认证), `key_pair` (密钥对认证, usage plans) or
+    /// `oauth` (OAuth 2.0, JWT verified with `[service.api.oauth]`). Default `none`.
+    pub auth: Option<String>,
+    /// CORS (console: 支持 CORS, API field `EnableCORS`). Default false.
+    pub cors: Option<bool>,
+    /// Extension: origins CORS answers for, e.g. `["https://app.example.com"]`; `["*"]` or absent
+    /// means any origin (Tencent's `Access-Control-Allow-Origin: *`). Only with `cors = true`.
+    pub cors_origins: Option<Vec<String>>,
+    /// `[service.api.oauth]`: how the JWT is verified (console: OAuth 2.0 业务 API). Required when
+    /// `auth = "oauth"`, refused otherwise.
+    pub oauth: Option<OAuth>,
+    /// `[[service.api.param]]` tables (console: 参数配置), in file order.
+    #[serde(default, rename = "param")]
+    pub params: Vec<Param>,
+}
+
+/// `[[service.api.param]]`: one declared input parameter (SDK `ReqParameter`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    /// Parameter name (`Name`). Required. Header names match case-insensitively.
+    pub name: Option<String>,
+    /// Where it is read from (`Position`): `header`, `query` or `path`. Required.
+    pub position: Option<String>,
+    /// Data type (`Type`): `string`, `int`, `long`, `float`, `double`, `boolean` or `date`.
+    /// Default `string`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// A request without it is refused with 403 (`Required`). Default false.
+    pub required: Option<bool>,
+    /// Sent to the function when the request has no value (`DefaultValue`); must parse as `type`.
+    pub default: Option<String>,
+    /// Documentation only (`Desc`).
+    pub desc: Option<String>,
+    /// Documentation only: an example value (console: 示例); must parse as `type`.
+    pub sample: Option<String>,
+}
+
+/// `[service.api.oauth]`: the OAuth 2.0 business API's verification settings (SDK `OauthConfig`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth {
+    /// The public key as JWK JSON (`PublicKey`), RSA (`n`, `e`) or EC P-256 (`crv`, `x`, `y`), e.g.
+    /// `'{"kty":"RSA","e":"AQAB","n":"..."}'`. Required.
+    pub public_key: Option<String>,
+    /// `RS256`, `RS384`, `RS512` (RSA keys) or `ES256` (P-256 keys). Default: the JWK's `alg`, else
+    /// `RS256` for RSA and `ES256` for EC.
+    pub algorithm: Option<String>,
+    /// Where the token is read (`TokenLocation`): `header:<Name>` or `cookie:<name>`. Default
+    /// `header:Authorization` (`Bearer <jwt>` or Tencent's `Bearer id_token="<jwt>"`).
+    pub token_location: Option<String>,
+    /// When set, the token's `iss` claim must equal it.
+    pub iss: Option<String>,
+    /// When set, the token's `aud` claim (a string or an array) must contain it.
+    pub aud: Option<String>,
+}
+
+/// `[[usage_plan]]`: a usage plan (console: 使用计划) bound to service stages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlan {
+    /// Plan name (`UsagePlanName`). Required, unique.
+    pub name: Option<String>,
+    /// Key pairs bound to the plan (`[[secret]]` ids). Empty: the plan limits every request to the
+    /// stages it is bound to.
+    #[serde(default)]
+    pub secret_ids: Vec<String>,
+    /// Requests per second (`MaxRequestNumPreSec`); each key of the plan gets this rate. Absent:
+    /// unlimited.
+    pub max_requests_per_second: Option<u64>,
+    /// Requests per UTC day (extension of `MaxRequestNum`); each key of the plan gets this quota.
+    /// Absent: unlimited.
+    pub quota_per_day: Option<u64>,
+    /// Service stages the plan is bound to (console: 绑定环境), e.g.
+    /// `[{ service = "service-abc", stage = "release" }]`. At least one.
+    #[serde(default)]
+    pub environments: Vec<Environment>,
+}
+
+/// `{ service = "<service id>", stage = "<stage>" }` in a usage plan's `environments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// A `[[service]]` id. Required.
+    pub service: Option<String>,
+    /// `release`, `test` or `prepub`. Required.
+    pub stage: Option<String>,
+}
+
+/// `[[secret]]`: a key pair (console: 密钥, SecretId/SecretKey) used by key-pair authentication.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    /// SecretId, sent by clients in `Authorization: hmac id="..."`. Required, unique.
+    pub id: Option<String>,
+    /// SecretKey, the HMAC key. Exactly one of `key` and `key_env`.
+    pub key: Option<String>,
+    /// The name of an environment variable holding the SecretKey, so that no secret sits in the file.
+    pub key_env: Option<String>,
 }
 
 /// `function = { name = "...", namespace = "...", qualifier = "..." }` on an API.

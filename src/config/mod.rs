@@ -21,6 +21,10 @@ pub type ApiId = usize;
 pub type FunctionId = usize;
 /// Position of a service in [`Config::services`].
 pub type ServiceIndex = usize;
+/// Position of a usage plan in [`Config::usage_plans`].
+pub type PlanIndex = usize;
+/// Position of a key pair in [`Config::secrets`].
+pub type SecretIndex = usize;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -35,6 +39,17 @@ pub struct Config {
     pub apis: Vec<Api>,
     /// Every function in file order.
     pub functions: Vec<Function>,
+    /// `[[usage_plan]]`s in file order.
+    pub usage_plans: Vec<UsagePlan>,
+    /// `[[secret]]` key pairs, sorted by id (looked up by binary search per request).
+    pub secrets: Vec<Secret>,
+}
+
+impl Config {
+    /// The key pair whose SecretId is `id`.
+    pub fn secret(&self, id: &[u8]) -> Option<SecretIndex> {
+        self.secrets.binary_search_by(|secret| secret.id.as_bytes().cmp(id)).ok()
+    }
 }
 
 /// Values from command-line flags; each `Some` (or non-empty list) replaces the file's value.
@@ -154,6 +169,8 @@ pub struct Service {
     pub stages: Vec<Stage>,
     /// `stageVariables` per stage, indexed by [`Stage::index`]; sorted by name.
     pub stage_variables: [Vec<(String, String)>; 3],
+    /// Usage plans bound to each stage, indexed by [`Stage::index`], in file order.
+    pub usage_plans: [Vec<PlanIndex>; 3],
 }
 
 /// An HTTP method as an API declares it.
@@ -250,6 +267,208 @@ pub struct Api {
     pub timeout: Duration,
     /// Response integration: the function returns `{statusCode, headers, body, isBase64Encoded}`.
     pub integrated_response: bool,
+    /// The checks run before the function is called (`crate::policy`).
+    pub policy: ApiPolicy,
+}
+
+/// An API's frontend policies, checked by `crate::policy::check` in this order: protocol, auth,
+/// usage plans, params; CORS headers go on every response.
+#[derive(Debug, Clone, Default)]
+pub struct ApiPolicy {
+    /// Which request protocols the API answers.
+    pub protocol: Protocol,
+    /// How callers authenticate.
+    pub auth: Auth,
+    /// CORS, when enabled.
+    pub cors: Option<Cors>,
+    /// Declared input parameters, in file order. A `{name}` of the path without a declaration is
+    /// still sent in `pathParameters`, unchecked.
+    pub params: Vec<Param>,
+}
+
+/// Request protocols an API accepts (console: 请求协议).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// `http` only.
+    Http,
+    /// `https` only.
+    Https,
+    /// `http&https`.
+    #[default]
+    HttpAndHttps,
+}
+
+impl Protocol {
+    /// Whether a request that came over HTTPS (`true`) or plain HTTP (`false`) is accepted.
+    pub fn allows(self, https: bool) -> bool {
+        match self {
+            Protocol::Http => !https,
+            Protocol::Https => https,
+            Protocol::HttpAndHttps => true,
+        }
+    }
+}
+
+/// Authentication of an API (console: 鉴权类型).
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    /// 免认证: anyone; the event says `x-anonymous-consumer: true`.
+    #[default]
+    None,
+    /// 密钥对认证: Tencent's HMAC signature with a `[[secret]]` bound to the stage by a usage plan.
+    KeyPair,
+    /// OAuth 2.0: a JWT verified locally with the API's public key.
+    OAuth(Box<OAuthSettings>),
+}
+
+/// How an OAuth API verifies its tokens; the key is decoded once, at load.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// The verifying key, from the JWK.
+    pub key: crate::policy::oauth::PublicKey,
+    /// The one algorithm a token's header may name.
+    pub algorithm: crate::policy::oauth::Algorithm,
+    /// Where the token is read.
+    pub token_location: TokenLocation,
+    /// Required `iss`, when set.
+    pub issuer: Option<String>,
+    /// Required member of `aud`, when set.
+    pub audience: Option<String>,
+}
+
+/// Where an OAuth API finds the JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenLocation {
+    /// `Authorization: Bearer <jwt>` or `Authorization: Bearer id_token="<jwt>"`.
+    Authorization,
+    /// Another header (name as configured; matched case-insensitively), holding the token bare
+    /// or in the `Bearer` forms.
+    Header(String),
+    /// A cookie of this name.
+    Cookie(String),
+}
+
+/// CORS settings of an API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// Allowed origins (`scheme://host[:port]`, compared as sent); empty means any origin (`*`).
+    pub origins: Vec<String>,
+}
+
+/// One declared input parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// Name as declared: the query key, the header name (matched case-insensitively) or the
+    /// `{name}` of the path. Also its key in the event.
+    pub name: String,
+    /// Where it is read from.
+    pub position: ParamPosition,
+    /// What its value must parse as.
+    pub kind: ParamType,
+    /// Missing means 403.
+    pub required: bool,
+    /// Sent to the function when the request has none.
+    pub default: Option<String>,
+    /// Documentation only.
+    pub desc: Option<String>,
+    /// Documentation only: an example value.
+    pub sample: Option<String>,
+    /// For path params: the index of its `{name}` in [`ApiPath::params`].
+    pub capture: Option<usize>,
+}
+
+/// Where a parameter is read from; the words are Tencent's error-message words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamPosition {
+    /// A request header.
+    Header,
+    /// A query-string key.
+    Query,
+    /// A `{name}` of the API path.
+    Path,
+}
+
+impl ParamPosition {
+    /// How Tencent's messages name the position: `header`, `querystring`, `path variable`.
+    pub fn message_word(self) -> &'static str {
+        match self {
+            ParamPosition::Header => "header",
+            ParamPosition::Query => "querystring",
+            ParamPosition::Path => "path variable",
+        }
+    }
+}
+
+/// A parameter's data type (console: 参数类型).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// Any text.
+    String,
+    /// A 32-bit signed integer.
+    Int,
+    /// A 64-bit signed integer.
+    Long,
+    /// A finite 32-bit float.
+    Float,
+    /// A finite 64-bit float.
+    Double,
+    /// `true` or `false` (any case).
+    Boolean,
+    /// `YYYY-MM-DD`, or an RFC 3339 date-time (`2024-05-01T08:00:00Z`).
+    Date,
+}
+
+impl ParamType {
+    /// The type's name as written in config and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Int => "int",
+            ParamType::Long => "long",
+            ParamType::Float => "float",
+            ParamType::Double => "double",
+            ParamType::Boolean => "boolean",
+            ParamType::Date => "date",
+        }
+    }
+
+    /// Parses a config value (case-insensitive, so Tencent's `String`/`Int` work too).
+    pub fn parse(name: &str) -> Option<ParamType> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "string" => ParamType::String,
+            "int" => ParamType::Int,
+            "long" => ParamType::Long,
+            "float" => ParamType::Float,
+            "double" => ParamType::Double,
+            "boolean" => ParamType::Boolean,
+            "date" => ParamType::Date,
+            _ => return None,
+        })
+    }
+}
+
+/// A usage plan: rate and quota limits for the keys bound to it, or for a whole stage.
+#[derive(Debug, Clone)]
+pub struct UsagePlan {
+    /// Unique name.
+    pub name: String,
+    /// Key pairs of the plan; empty means the plan limits every request of its stages.
+    pub secrets: Vec<SecretIndex>,
+    /// Requests per second per key (or per stage, for a plan without keys).
+    pub max_requests_per_second: Option<u64>,
+    /// Requests per UTC day per key (or per stage).
+    pub quota_per_day: Option<u64>,
+    /// The service stages it is bound to.
+    pub environments: Vec<(ServiceIndex, Stage)>,
+}
+
+/// A key pair; the key is decoded into HMAC states once, at load.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    /// SecretId.
+    pub id: String,
+    /// SecretKey, ready for each HMAC algorithm (its `Debug` shows no key material).
+    pub key: crate::policy::key_pair::SecretKey,
 }
 
 /// A function, and how the gateway reaches it.

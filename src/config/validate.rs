@@ -15,9 +15,11 @@ use std::time::Duration;
 use super::file::{self, Seconds};
 use super::path::parse_api_path;
 use super::{
-    Api, ApiMethod, ApiPath, Config, DriverChoice, Function, FunctionId, FunctionRuntime,
-    GatewaySettings, Overrides, PathKind, Service, Stage,
+    Api, ApiMethod, ApiPath, ApiPolicy, Auth, Config, Cors, DriverChoice, Function, FunctionId,
+    FunctionRuntime, GatewaySettings, OAuthSettings, Overrides, Param, ParamPosition, ParamType,
+    PathKind, Protocol, Secret, Service, Stage, UsagePlan,
 };
+use crate::policy::{key_pair::SecretKey, oauth};
 
 /// Tencent's console limit on an API name.
 const MAX_API_NAME_CHARS: usize = 60;
@@ -123,6 +125,8 @@ pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Con
         services.push(service);
         apis.extend(service_apis);
     }
+    let secrets = build_secrets(parsed.secrets, source)?;
+    let usage_plans = build_usage_plans(parsed.usage_plans, &mut services, &secrets, source)?;
 
     Ok(Config {
         source: source.to_owned(),
@@ -133,6 +137,8 @@ pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Con
             .into_iter()
             .map(|(function, _)| function)
             .collect(),
+        usage_plans,
+        secrets,
     })
 }
 
@@ -706,6 +712,7 @@ fn build_service(
             hosts,
             stages,
             stage_variables,
+            usage_plans: Default::default(),
         },
         apis,
     ))
@@ -790,6 +797,12 @@ fn build_api(
         Some(seconds) => site.duration("timeout", seconds)?,
         None => Duration::from_secs(DEFAULT_API_TIMEOUT_SECS),
     };
+    let policy = ApiPolicy {
+        protocol: build_protocol(site, api.protocol)?,
+        auth: build_auth(site, api.auth, api.oauth)?,
+        cors: build_cors(site, api.cors, api.cors_origins)?,
+        params: build_params(site, api.params, &path, &raw_path)?,
+    };
     let api = Api {
         service,
         name,
@@ -798,8 +811,304 @@ fn build_api(
         function,
         timeout,
         integrated_response: api.integrated_response.unwrap_or(false),
+        policy,
     };
     Ok((api, raw_path))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frontend policies of an API: protocol, auth (+ [service.api.oauth]), CORS, [[service.api.param]]
+
+fn build_protocol(site: &Site, protocol: Option<String>) -> Result<Protocol, ConfigError> {
+    let Some(text) = protocol else {
+        return Ok(Protocol::HttpAndHttps);
+    };
+    match text.to_ascii_lowercase().as_str() {
+        "http" => Ok(Protocol::Http),
+        "https" => Ok(Protocol::Https),
+        "http&https" => Ok(Protocol::HttpAndHttps),
+        _ => Err(site.error("protocol", format!("`{text}` is not one of \"http\", \"https\", \"http&https\""))),
+    }
+}
+
+fn build_auth(site: &Site, auth: Option<String>, settings: Option<file::OAuth>) -> Result<Auth, ConfigError> {
+    let name = auth.as_deref().unwrap_or("none");
+    let auth = match name {
+        "none" => Auth::None,
+        "key_pair" => Auth::KeyPair,
+        "oauth" => {
+            let Some(settings) = settings else {
+                return Err(site.error("oauth", "required when auth = \"oauth\": add `[service.api.oauth]` with `public_key`"));
+            };
+            return Ok(Auth::OAuth(Box::new(build_oauth(site, settings)?)));
+        }
+        other => return Err(site.error("auth", format!("`{other}` is not one of \"none\", \"key_pair\", \"oauth\""))),
+    };
+    if settings.is_some() {
+        return Err(site.error("oauth", format!("only allowed with auth = \"oauth\" (this api has auth = \"{name}\")")));
+    }
+    Ok(auth)
+}
+
+fn build_oauth(site: &Site, settings: file::OAuth) -> Result<OAuthSettings, ConfigError> {
+    let jwk_text = site.required_text("oauth.public_key", settings.public_key)?;
+    let jwk = oauth::parse_jwk(&jwk_text).map_err(|message| site.error("oauth.public_key", message))?;
+    let algorithm = match settings.algorithm {
+        None => jwk.algorithm.unwrap_or(jwk.key.default_algorithm()),
+        Some(name) => {
+            let algorithm = oauth::Algorithm::parse(&name).ok_or_else(|| {
+                site.error("oauth.algorithm", format!("`{name}` is not one of RS256, RS384, RS512, ES256"))
+            })?;
+            if !jwk.key.supports(algorithm) {
+                return Err(site.error("oauth.algorithm", format!("{name} cannot be verified with the public_key's key type")));
+            }
+            if jwk.algorithm.is_some_and(|named| named != algorithm) {
+                return Err(site.error("oauth.algorithm", format!("{name} differs from the public_key's \"alg\"")));
+            }
+            algorithm
+        }
+    };
+    let token_location = match settings.token_location {
+        None => super::TokenLocation::Authorization,
+        Some(text) => oauth::parse_token_location(&text).map_err(|message| site.error("oauth.token_location", message))?,
+    };
+    let non_empty = |field: &str, value: Option<String>| match value {
+        Some(text) if text.is_empty() => Err(site.error(field, "may not be empty; leave it out to accept any")),
+        other => Ok(other),
+    };
+    Ok(OAuthSettings {
+        key: jwk.key,
+        algorithm,
+        token_location,
+        issuer: non_empty("oauth.iss", settings.iss)?,
+        audience: non_empty("oauth.aud", settings.aud)?,
+    })
+}
+
+fn build_cors(site: &Site, cors: Option<bool>, origins: Option<Vec<String>>) -> Result<Option<Cors>, ConfigError> {
+    if cors != Some(true) {
+        if origins.is_some() {
+            return Err(site.error("cors_origins", "only allowed with cors = true"));
+        }
+        return Ok(None);
+    }
+    let Some(origins) = origins else {
+        return Ok(Some(Cors { origins: Vec::new() }));
+    };
+    if origins.iter().any(|origin| origin == "*") {
+        if origins.len() > 1 {
+            return Err(site.error("cors_origins", "`*` already allows every origin; list it alone or list origins"));
+        }
+        return Ok(Some(Cors { origins: Vec::new() }));
+    }
+    let mut normalized: Vec<String> = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let lower = origin.to_ascii_lowercase();
+        let authority = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://"));
+        let valid = authority.is_some_and(|authority| {
+            !authority.is_empty()
+                && authority.bytes().all(|byte| byte.is_ascii_alphanumeric() || b".-:[]_".contains(&byte))
+        });
+        if !valid {
+            return Err(site.error(
+                "cors_origins",
+                format!("`{origin}` is not an origin like `https://app.example.com` or `http://localhost:3000` (scheme, host, optional port; no path)"),
+            ));
+        }
+        if normalized.contains(&lower) {
+            return Err(site.error("cors_origins", format!("`{origin}` is listed twice")));
+        }
+        normalized.push(lower);
+    }
+    if normalized.is_empty() {
+        return Err(site.error("cors_origins", "at least one origin is required; leave it out to allow any (`*`)"));
+    }
+    Ok(Some(Cors { origins: normalized }))
+}
+
+fn build_params(site: &Site, params: Vec<file::Param>, path: &ApiPath, raw_path: &str) -> Result<Vec<Param>, ConfigError> {
+    let mut built: Vec<Param> = Vec::with_capacity(params.len());
+    for (index, param) in params.into_iter().enumerate() {
+        let label = match &param.name {
+            Some(name) if !name.is_empty() => format!("param.{name}"),
+            _ => format!("param #{}", index + 1),
+        };
+        let field = |key: &str| format!("{label}.{key}");
+        let name = site.required_text(&field("name"), param.name)?;
+        let position_text = site.required_text(&field("position"), param.position)?;
+        let position = match position_text.to_ascii_lowercase().as_str() {
+            "header" => ParamPosition::Header,
+            "query" => ParamPosition::Query,
+            "path" => ParamPosition::Path,
+            _ => return Err(site.error(&field("position"), format!("`{position_text}` is not one of header, query, path"))),
+        };
+        let kind = match param.kind {
+            None => ParamType::String,
+            Some(text) => ParamType::parse(&text).ok_or_else(|| {
+                site.error(&field("type"), format!("`{text}` is not one of string, int, long, float, double, boolean, date"))
+            })?,
+        };
+        let capture = match position {
+            ParamPosition::Path => Some(path.params.iter().position(|placeholder| *placeholder == name).ok_or_else(|| {
+                site.error(&field("name"), format!("a path param must appear in the path as `{{{name}}}`, and `{raw_path}` has no `{{{name}}}`"))
+            })?),
+            ParamPosition::Header if !name.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)) => {
+                return Err(site.error(&field("name"), format!("`{name}` is not a header name")));
+            }
+            _ => None,
+        };
+        let same = |other: &Param| {
+            other.position == position
+                && if position == ParamPosition::Header { other.name.eq_ignore_ascii_case(&name) } else { other.name == name }
+        };
+        if built.iter().any(same) {
+            return Err(site.error(&field("name"), format!("another {} param is named `{name}`", position_text.to_ascii_lowercase())));
+        }
+        let required = param.required.unwrap_or(false);
+        for (key, value) in [("default", &param.default), ("sample", &param.sample)] {
+            if let Some(value) = value {
+                if !crate::policy::params::value_fits(kind, value.as_bytes()) {
+                    return Err(site.error(&field(key), format!("`{value}` is not a valid {}", kind.as_str())));
+                }
+            }
+        }
+        if required && param.default.is_some() {
+            return Err(site.error(&field("default"), "a required param is never absent, so its default would never be used; drop one of them"));
+        }
+        built.push(Param { name, position, kind, required, default: param.default, desc: param.desc, sample: param.sample, capture });
+    }
+    Ok(built)
+}
+
+// ---------------------------------------------------------------------------------------------
+// [[secret]] and [[usage_plan]]
+
+fn build_secrets(secrets: Vec<file::Secret>, source: &Path) -> Result<Vec<Secret>, ConfigError> {
+    let mut built: Vec<Secret> = Vec::with_capacity(secrets.len());
+    for (index, secret) in secrets.into_iter().enumerate() {
+        let site = Site::new(
+            source,
+            match &secret.id {
+                Some(id) if !id.is_empty() => format!("secret `{id}`"),
+                _ => format!("secret #{}", index + 1),
+            },
+        );
+        let id = site.required_text("id", secret.id)?;
+        // The id travels inside `Authorization: hmac id="..."`.
+        if let Some(bad) = id.chars().find(|c| !c.is_ascii_graphic() || matches!(c, '"' | ',' | '\\')) {
+            return Err(site.error("id", format!("character {bad:?} is not allowed")));
+        }
+        if built.iter().any(|other| other.id == id) {
+            return Err(site.error("id", "another [[secret]] has the same id"));
+        }
+        let key = match (secret.key, secret.key_env) {
+            (Some(_), Some(_)) => return Err(site.error("key_env", "give `key` or `key_env`, not both")),
+            (None, None) => return Err(site.error("key", "required but missing; give `key`, or `key_env` naming an environment variable")),
+            (Some(key), None) if key.is_empty() => return Err(site.error("key", "may not be empty")),
+            (Some(key), None) => key,
+            (None, Some(variable)) => match std::env::var(&variable) {
+                Ok(key) if !key.is_empty() => key,
+                Ok(_) => return Err(site.error("key_env", format!("environment variable `{variable}` is empty"))),
+                Err(std::env::VarError::NotPresent) => {
+                    return Err(site.error("key_env", format!("environment variable `{variable}` is not set")))
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(site.error("key_env", format!("environment variable `{variable}` is not UTF-8")))
+                }
+            },
+        };
+        built.push(Secret { id, key: SecretKey::new(key.as_bytes()) });
+    }
+    // `Config::secret` looks ids up by binary search.
+    built.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(built)
+}
+
+fn build_usage_plans(
+    plans: Vec<file::UsagePlan>,
+    services: &mut [Service],
+    secrets: &[Secret],
+    source: &Path,
+) -> Result<Vec<UsagePlan>, ConfigError> {
+    let mut built: Vec<UsagePlan> = Vec::with_capacity(plans.len());
+    for (index, plan) in plans.into_iter().enumerate() {
+        let site = Site::new(
+            source,
+            match &plan.name {
+                Some(name) if !name.is_empty() => format!("usage_plan `{name}`"),
+                _ => format!("usage_plan #{}", index + 1),
+            },
+        );
+        let name = site.required_text("name", plan.name)?;
+        if built.iter().any(|other| other.name == name) {
+            return Err(site.error("name", "another [[usage_plan]] has the same name"));
+        }
+        let mut keys = Vec::with_capacity(plan.secret_ids.len());
+        for id in &plan.secret_ids {
+            let secret = secrets
+                .binary_search_by(|secret| secret.id.as_str().cmp(id))
+                .map_err(|_| site.error("secret_ids", format!("no [[secret]] has id `{id}`")))?;
+            if keys.contains(&secret) {
+                return Err(site.error("secret_ids", format!("`{id}` is listed twice")));
+            }
+            keys.push(secret);
+        }
+        for (field, value) in [("max_requests_per_second", plan.max_requests_per_second), ("quota_per_day", plan.quota_per_day)] {
+            if value == Some(0) {
+                return Err(site.error(field, "must be at least 1; leave it out for no limit"));
+            }
+        }
+        if plan.environments.is_empty() {
+            return Err(site.error(
+                "environments",
+                "bind the plan to at least one service stage, e.g. `environments = [{ service = \"service-abc\", stage = \"release\" }]`",
+            ));
+        }
+        let mut environments = Vec::with_capacity(plan.environments.len());
+        for environment in plan.environments {
+            let service_id = site.required_text("environments.service", environment.service)?;
+            let stage_name = site.required_text("environments.stage", environment.stage)?;
+            let service = services
+                .iter()
+                .position(|service| service.id == service_id)
+                .ok_or_else(|| site.error("environments.service", format!("no [[service]] has id `{service_id}`")))?;
+            let stage = parse_stage(&stage_name).map_err(|message| site.error("environments.stage", message))?;
+            if !services[service].stages.contains(&stage) {
+                return Err(site.error(
+                    "environments.stage",
+                    format!("service `{}` is not published to stage `{stage_name}`", services[service].name),
+                ));
+            }
+            if environments.contains(&(service, stage)) {
+                return Err(site.error("environments", format!("`{service_id}` stage `{stage_name}` is listed twice")));
+            }
+            // Tencent: two plans that share a key cannot be bound to the same service stage.
+            for &other in &services[service].usage_plans[stage.index()] {
+                let other: &UsagePlan = &built[other];
+                if let Some(&shared) = keys.iter().find(|key| other.secrets.contains(key)) {
+                    return Err(site.error(
+                        "environments",
+                        format!(
+                            "usage_plan `{}` is also bound to `{service_id}` stage `{stage_name}` with key `{}`; a key may be in one plan per stage",
+                            other.name, secrets[shared].id
+                        ),
+                    ));
+                }
+            }
+            environments.push((service, stage));
+        }
+        for &(service, stage) in &environments {
+            services[service].usage_plans[stage.index()].push(built.len());
+        }
+        built.push(UsagePlan {
+            name,
+            secrets: keys,
+            max_requests_per_second: plan.max_requests_per_second,
+            quota_per_day: plan.quota_per_day,
+            environments,
+        });
+    }
+    Ok(built)
 }
 
 fn resolve_function(
@@ -1017,6 +1326,7 @@ invoke_url = "http://127.0.0.1"
                         vec![("greeting".into(), "Hi".into())],
                         vec![],
                     ],
+                    usage_plans: Default::default(),
                 },
                 Service {
                     id: "service-other02".into(),
@@ -1024,6 +1334,7 @@ invoke_url = "http://127.0.0.1"
                     hosts: vec![],
                     stages: Stage::ALL.to_vec(),
                     stage_variables: Default::default(),
+                    usage_plans: Default::default(),
                 },
             ],
             apis: vec![
@@ -1039,6 +1350,7 @@ invoke_url = "http://127.0.0.1"
                     function: 0,
                     timeout: secs(2.5),
                     integrated_response: false,
+                    policy: ApiPolicy::default(),
                 },
                 Api {
                     service: 0,
@@ -1052,6 +1364,7 @@ invoke_url = "http://127.0.0.1"
                     function: 1,
                     timeout: secs(15.0),
                     integrated_response: true,
+                    policy: ApiPolicy::default(),
                 },
                 Api {
                     service: 0,
@@ -1065,6 +1378,7 @@ invoke_url = "http://127.0.0.1"
                     function: 0,
                     timeout: secs(15.0),
                     integrated_response: false,
+                    policy: ApiPolicy::default(),
                 },
                 Api {
                     service: 1,
@@ -1078,6 +1392,7 @@ invoke_url = "http://127.0.0.1"
                     function: 0,
                     timeout: secs(15.0),
                     integrated_response: false,
+                    policy: ApiPolicy::default(),
                 },
             ],
             functions: vec![
@@ -1106,6 +1421,8 @@ invoke_url = "http://127.0.0.1"
                     },
                 },
             ],
+            usage_plans: vec![],
+            secrets: vec![],
         };
         // The model types carry no PartialEq (nothing at run time needs it); Debug shows every field.
         assert_eq!(format!("{config:#?}"), format!("{expected:#?}"));
@@ -1240,24 +1557,21 @@ invoke_url = "http://127.0.0.1"
 
     /// Applies one edit to [`FULL`]; the text to replace must occur exactly once, so that a case
     /// cannot silently test the unedited file.
-    fn edit(find: &str, replace: &str) -> String {
-        assert_eq!(
-            FULL.matches(find).count(),
-            1,
-            "`{find}` must occur exactly once in FULL"
-        );
-        FULL.replacen(find, replace, 1)
-    }
-
     /// Runs a table of `(find, replace, expected message)` edits. In the expected message `{dir}`
     /// stands for the scratch folder; a trailing `…` means "starts with" (for OS-worded parts).
     fn check_errors(label: &str, cases: &[(&str, &str, &str)]) {
+        check_errors_in(FULL, label, cases)
+    }
+
+    /// [`check_errors`] with edits to `base` instead of `FULL`.
+    fn check_errors_in(base: &str, label: &str, cases: &[(&str, &str, &str)]) {
         let scratch = Scratch::new(label);
         let file = scratch.source();
         // Every mismatch is reported, not just the first, so one run shows the whole table's state.
         let mut failures = Vec::new();
         for (find, replace, expected) in cases {
-            let text = edit(find, replace);
+            assert_eq!(base.matches(find).count(), 1, "`{find}` must occur exactly once");
+            let text = base.replacen(find, replace, 1);
             let error = match parse_str(&text, &file, &Overrides::default()) {
                 Ok(_) => "<accepted>".to_owned(),
                 Err(error) => error.to_string(),
@@ -1283,9 +1597,9 @@ invoke_url = "http://127.0.0.1"
         let cases: &[(&str, &str, &str)] = &[
             ("workers = 2", "workers = ", ":3:11: string values must be quoted, expected literal string"),
             ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of `listen`, `workers`, `driver`, `max_header_bytes`, `max_body_bytes`, `max_response_bytes`, `idle_timeout`, `header_timeout`, `queue_depth`, `pool_size`, `pool_idle_timeout`"),
-            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `timeout`, `integrated_response`"),
+            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `timeout`, `integrated_response`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`"),
             ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hello\", version = \"1\" }\ntimeout", ":31:30: unknown field `version`, expected one of `name`, `namespace`, `qualifier`"),
-            ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of `gateway`, `service`, `function`"),
+            ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of `gateway`, `service`, `function`, `usage_plan`, `secret`"),
             ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),
             ("header_timeout = 5", "header_timeout = \"5s\"", ":9:18: invalid type: string \"5s\", expected a number of seconds (integer or float)"),
             ("driver = \"legacy\"", "driver = \"epoll\"", ":4:10: unknown variant `epoll`, expected one of `auto`, `uring`, `legacy`"),
@@ -1480,5 +1794,193 @@ invoke_url = "http://127.0.0.1"
         for (offset, expected) in cases {
             assert_eq!(line_column(text, offset), expected, "offset {offset}");
         }
+    }
+
+    /// Every frontend policy once (issue 3); each case of `policy_errors` edits one line of it.
+    const POLICY: &str = r#"
+[[service]]
+id = "service-shop01"
+name = "shop"
+stages = ["release", "test"]
+
+[[service.api]]
+name = "item"
+path = "/item/{id}"
+method = "GET"
+function = { name = "far" }
+auth = "key_pair"
+protocol = "http"
+cors = true
+cors_origins = ["https://App.example.com", "http://localhost:3000"]
+
+[[service.api.param]]
+name = "id"
+position = "path"
+type = "long"
+required = true
+
+[[service.api.param]]
+name = "page"
+position = "query"
+type = "int"
+default = "1"
+desc = "page number"
+sample = "2"
+
+[[service.api.param]]
+name = "X-Trace"
+position = "Header"
+
+[[service.api]]
+name = "me"
+path = "=/me"
+method = "GET"
+function = { name = "far" }
+auth = "oauth"
+cors = true
+
+[service.api.oauth]
+public_key = '{"kty":"EC","crv":"P-256","x":"axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY","y":"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU"}'
+token_location = "cookie:id_token"
+iss = "https://auth.example.com"
+aud = "shop"
+
+[[usage_plan]]
+name = "gold"
+secret_ids = ["AKIDgold"]
+max_requests_per_second = 100
+quota_per_day = 10000
+environments = [{ service = "service-shop01", stage = "release" }]
+
+[[usage_plan]]
+name = "stage-wide"
+max_requests_per_second = 1000
+environments = [{ service = "service-shop01", stage = "release" }, { service = "service-shop01", stage = "test" }]
+
+[[secret]]
+id = "AKIDgold"
+key = "gold-key"
+
+[[secret]]
+id = "AKIDpath"
+key_env = "PATH"
+
+[[function]]
+name = "far"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:9/invoke"
+"#;
+
+    #[test]
+    fn policy_example_parses_into_the_expected_model() {
+        let scratch = Scratch::new("policy");
+        let config = parse_str(POLICY, &scratch.source(), &Overrides::default()).unwrap();
+        let item = &config.apis[0].policy;
+        assert_eq!((item.protocol, matches!(item.auth, Auth::KeyPair)), (Protocol::Http, true));
+        assert_eq!(item.cors, Some(Cors { origins: vec!["https://app.example.com".into(), "http://localhost:3000".into()] }));
+        let param = |name: &str, position, kind, required, default: Option<&str>, capture| Param {
+            name: name.into(),
+            position,
+            kind,
+            required,
+            default: default.map(str::to_owned),
+            desc: (name == "page").then(|| "page number".into()),
+            sample: (name == "page").then(|| "2".into()),
+            capture,
+        };
+        assert_eq!(
+            item.params,
+            vec![
+                param("id", ParamPosition::Path, ParamType::Long, true, None, Some(0)),
+                param("page", ParamPosition::Query, ParamType::Int, false, Some("1"), None),
+                param("X-Trace", ParamPosition::Header, ParamType::String, false, None, None),
+            ]
+        );
+        let me = &config.apis[1].policy;
+        assert_eq!((me.protocol, me.cors.clone()), (Protocol::HttpAndHttps, Some(Cors { origins: vec![] })));
+        let Auth::OAuth(oauth) = &me.auth else { panic!("expected OAuth, got {:?}", me.auth) };
+        assert_eq!(
+            format!("{oauth:?}"),
+            r#"OAuthSettings { key: PublicKey::P256, algorithm: Es256, token_location: Cookie("id_token"), issuer: Some("https://auth.example.com"), audience: Some("shop") }"#
+        );
+        // Secrets are sorted by id for lookup, and never print their keys.
+        assert_eq!(
+            format!("{:?}", config.secrets),
+            r#"[Secret { id: "AKIDgold", key: SecretKey(..) }, Secret { id: "AKIDpath", key: SecretKey(..) }]"#
+        );
+        assert_eq!(config.secret(b"AKIDpath"), Some(1));
+        assert_eq!(config.secret(b"AKIDnone"), None);
+        let plans: Vec<_> = config
+            .usage_plans
+            .iter()
+            .map(|plan| (plan.name.as_str(), plan.secrets.clone(), plan.max_requests_per_second, plan.quota_per_day, plan.environments.clone()))
+            .collect();
+        assert_eq!(
+            plans,
+            vec![
+                ("gold", vec![0], Some(100), Some(10_000), vec![(0, Stage::Release)]),
+                ("stage-wide", vec![], Some(1000), None, vec![(0, Stage::Release), (0, Stage::Test)]),
+            ]
+        );
+        assert_eq!(config.services[0].usage_plans, [vec![0, 1], vec![1], vec![]]);
+    }
+
+    #[test]
+    fn policy_errors() {
+        let api = ": service `shop` api `item`";
+        let me = ": service `shop` api `me`";
+        let e = |location: &str, rest: &str| format!("{location}: {rest}");
+        #[rustfmt::skip]
+        let cases: Vec<(&str, &str, String)> = vec![
+            ("protocol = \"http\"", "protocol = \"ws\"", e(api, "field `protocol`: `ws` is not one of \"http\", \"https\", \"http&https\"")),
+            ("auth = \"key_pair\"", "auth = \"SECRET\"", e(api, "field `auth`: `SECRET` is not one of \"none\", \"key_pair\", \"oauth\"")),
+            ("auth = \"oauth\"", "auth = \"none\"", e(me, "field `oauth`: only allowed with auth = \"oauth\" (this api has auth = \"none\")")),
+            ("auth = \"key_pair\"", "auth = \"oauth\"", e(api, "field `oauth`: required when auth = \"oauth\": add `[service.api.oauth]` with `public_key`")),
+            ("public_key = '", "algorithm = \"RS256\"\npublic_key = '", e(me, "field `oauth.algorithm`: RS256 cannot be verified with the public_key's key type")),
+            ("public_key = '", "algorithm = \"HS256\"\npublic_key = '", e(me, "field `oauth.algorithm`: `HS256` is not one of RS256, RS384, RS512, ES256")),
+            ("{\"kty\":\"EC\",", "{\"kty\":\"EC\",\"alg\":\"ES256\",\"use\":\"enc\",", e(me, "field `oauth.public_key`: has \"use\": \"enc\"; a token-verifying key must be \"sig\"")),
+            ("\"crv\":\"P-256\",", "\"crv\":\"P-521\",", e(me, "field `oauth.public_key`: has \"crv\": \"P-521\"; only P-256 (ES256) is supported")),
+            ("token_location = \"cookie:id_token\"", "token_location = \"query:token\"", e(me, "field `oauth.token_location`: `query:token`: use `header:<Name>` (e.g. `header:Authorization`) or `cookie:<name>`")),
+            ("iss = \"https://auth.example.com\"", "iss = \"\"", e(me, "field `oauth.iss`: may not be empty; leave it out to accept any")),
+            ("aud = \"shop\"", "aud = \"shop\"\nexp = 1", ":48:1: unknown field `exp`, expected one of `public_key`, `algorithm`, `token_location`, `iss`, `aud`".into()),
+            ("cors = true\ncors_origins", "cors = false\ncors_origins", e(api, "field `cors_origins`: only allowed with cors = true")),
+            ("\"http://localhost:3000\"]", "\"http://localhost:3000/\"]", e(api, "field `cors_origins`: `http://localhost:3000/` is not an origin like `https://app.example.com` or `http://localhost:3000` (scheme, host, optional port; no path)")),
+            ("\"http://localhost:3000\"]", "\"https://app.example.COM\"]", e(api, "field `cors_origins`: `https://app.example.COM` is listed twice")),
+            ("\"http://localhost:3000\"]", "\"*\"]", e(api, "field `cors_origins`: `*` already allows every origin; list it alone or list origins")),
+            ("cors_origins = [\"https://App.example.com\", \"http://localhost:3000\"]", "cors_origins = []", e(api, "field `cors_origins`: at least one origin is required; leave it out to allow any (`*`)")),
+            // spec §2.1: a path param must appear in the path as {name}.
+            ("name = \"id\"", "name = \"uid\"", e(api, "field `param.uid.name`: a path param must appear in the path as `{uid}`, and `/item/{id}` has no `{uid}`")),
+            ("position = \"path\"", "position = \"body\"", e(api, "field `param.id.position`: `body` is not one of header, query, path")),
+            ("type = \"long\"", "type = \"uuid\"", e(api, "field `param.id.type`: `uuid` is not one of string, int, long, float, double, boolean, date")),
+            ("default = \"1\"", "default = \"first\"", e(api, "field `param.page.default`: `first` is not a valid int")),
+            ("sample = \"2\"", "sample = \"2.5\"", e(api, "field `param.page.sample`: `2.5` is not a valid int")),
+            ("default = \"1\"", "default = \"1\"\nrequired = true", e(api, "field `param.page.default`: a required param is never absent, so its default would never be used; drop one of them")),
+            ("name = \"X-Trace\"", "name = \"X Trace\"", e(api, "field `param.X Trace.name`: `X Trace` is not a header name")),
+            ("name = \"X-Trace\"\nposition = \"Header\"", "name = \"page\"\nposition = \"query\"", e(api, "field `param.page.name`: another query param is named `page`")),
+            ("name = \"X-Trace\"\n", "", e(api, "field `param #3.name`: required but missing")),
+            ("position = \"Header\"\n", "", e(api, "field `param.X-Trace.position`: required but missing")),
+            ("desc = \"page number\"", "description = \"x\"", ":28:1: unknown field `description`, expected one of `name`, `position`, `type`, `required`, `default`, `desc`, `sample`".into()),
+            // [[usage_plan]] and [[secret]]
+            ("name = \"gold\"", "name = \"stage-wide\"", ": usage_plan `stage-wide`: field `name`: another [[usage_plan]] has the same name".into()),
+            ("secret_ids = [\"AKIDgold\"]", "secret_ids = [\"AKIDgone\"]", ": usage_plan `gold`: field `secret_ids`: no [[secret]] has id `AKIDgone`".into()),
+            ("secret_ids = [\"AKIDgold\"]", "secret_ids = [\"AKIDgold\", \"AKIDgold\"]", ": usage_plan `gold`: field `secret_ids`: `AKIDgold` is listed twice".into()),
+            ("max_requests_per_second = 100\n", "max_requests_per_second = 0\n", ": usage_plan `gold`: field `max_requests_per_second`: must be at least 1; leave it out for no limit".into()),
+            ("quota_per_day = 10000", "quota_per_day = 0", ": usage_plan `gold`: field `quota_per_day`: must be at least 1; leave it out for no limit".into()),
+            ("environments = [{ service = \"service-shop01\", stage = \"release\" }]\n", "", ": usage_plan `gold`: field `environments`: bind the plan to at least one service stage, e.g. `environments = [{ service = \"service-abc\", stage = \"release\" }]`".into()),
+            ("environments = [{ service = \"service-shop01\", stage = \"release\" }]\n", "environments = [{ service = \"shop\", stage = \"release\" }]\n", ": usage_plan `gold`: field `environments.service`: no [[service]] has id `shop`".into()),
+            ("environments = [{ service = \"service-shop01\", stage = \"release\" }]\n", "environments = [{ service = \"service-shop01\", stage = \"prepub\" }]\n", ": usage_plan `gold`: field `environments.stage`: service `shop` is not published to stage `prepub`".into()),
+            ("environments = [{ service = \"service-shop01\", stage = \"release\" }]\n", "environments = [{ service = \"service-shop01\" }]\n", ": usage_plan `gold`: field `environments.stage`: required but missing".into()),
+            ("{ service = \"service-shop01\", stage = \"test\" }]", "{ service = \"service-shop01\", stage = \"release\" }]", ": usage_plan `stage-wide`: field `environments`: `service-shop01` stage `release` is listed twice".into()),
+            // Tencent: two plans sharing a key cannot bind the same service stage.
+            ("max_requests_per_second = 1000\n", "max_requests_per_second = 1000\nsecret_ids = [\"AKIDgold\"]\n", ": usage_plan `stage-wide`: field `environments`: usage_plan `gold` is also bound to `service-shop01` stage `release` with key `AKIDgold`; a key may be in one plan per stage".into()),
+            ("id = \"AKIDgold\"", "id = \"AKID gold\"", ": secret `AKID gold`: field `id`: character ' ' is not allowed".into()),
+            ("id = \"AKIDpath\"", "id = \"AKIDgold\"", ": secret `AKIDgold`: field `id`: another [[secret]] has the same id".into()),
+            ("key = \"gold-key\"\n", "", ": secret `AKIDgold`: field `key`: required but missing; give `key`, or `key_env` naming an environment variable".into()),
+            ("key = \"gold-key\"", "key = \"\"", ": secret `AKIDgold`: field `key`: may not be empty".into()),
+            ("key = \"gold-key\"", "key = \"gold-key\"\nkey_env = \"PATH\"", ": secret `AKIDgold`: field `key_env`: give `key` or `key_env`, not both".into()),
+            ("key_env = \"PATH\"", "key_env = \"SCFGATE_TEST_SURELY_UNSET_VARIABLE\"", ": secret `AKIDpath`: field `key_env`: environment variable `SCFGATE_TEST_SURELY_UNSET_VARIABLE` is not set".into()),
+        ];
+        let cases: Vec<(&str, &str, &str)> = cases.iter().map(|(find, replace, expected)| (*find, *replace, expected.as_str())).collect();
+        check_errors_in(POLICY, "policy", &cases);
     }
 }
