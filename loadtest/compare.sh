@@ -1,0 +1,475 @@
+#!/usr/bin/env bash
+# scfgate vs nginx vs the backend itself, on loopback, with the same fixed-reply backend behind both
+# proxies. See loadtest/README.md.
+#
+#   loadtest/compare.sh                 # full: connections 1 16 64 256, 1 worker and all cores, 3 runs
+#   QUICK=1 loadtest/compare.sh         # 64 connections, all cores only, 1 run
+#   DURATION=10s RUNS=5 loadtest/compare.sh
+#
+# Environment: DURATION (per run, default 5s), WARMUP (per target and worker count, default 1s,
+# 0 to skip), RUNS (runs per cell, interleaved across targets; the median by req/s is reported;
+# default 3, 1 with QUICK), QUICK=1,
+# CONNECTIONS ("1 16 64 256"), WORKERS ("1 <nproc>"), WRK_THREADS (default: the client cores),
+# SKIP_BUILD=1 (use the binaries already in target/release, or $CARGO_TARGET_DIR/release),
+# BASE_PORT (backend, nginx and scfgate listen on it and the next two; default: three free ports
+# picked from 21000-28999), RESULTS (default loadtest/results/latest.md).
+#
+# What runs where:
+#   backend  target/release/scfgate-bench-backend, integrated mode: every request gets the same
+#            integration-format JSON (119 bytes).
+#   direct   wrk -> backend. Expected body: the backend's JSON.
+#   nginx    wrk -> nginx -> backend (upstream keepalive 64, HTTP/1.1, access_log off).
+#            Expected body: the backend's JSON, passed through.
+#   scfgate  wrk -> scfgate -> backend: scfgate builds the SCF event, POSTs it (runtime = "remote"),
+#            maps the integrated reply. Expected body: its `body` field, {"hello":"world"}.
+# Every response's status and body are checked by loadtest/check.lua.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+DURATION=${DURATION:-5s}
+WARMUP=${WARMUP:-1s}
+QUICK=${QUICK:-0}
+RESULTS=${RESULTS:-$ROOT/loadtest/results/latest.md}
+NCPU=$(nproc)
+if [[ $QUICK == 1 ]]; then
+    RUNS=${RUNS:-1}
+    CONNECTIONS=${CONNECTIONS:-64}
+    WORKERS=${WORKERS:-$NCPU}
+else
+    RUNS=${RUNS:-3}
+    CONNECTIONS=${CONNECTIONS:-1 16 64 256}
+    if ((NCPU > 1)); then WORKERS=${WORKERS:-1 $NCPU}; else WORKERS=${WORKERS:-1}; fi
+fi
+COMMAND="DURATION=$DURATION WARMUP=$WARMUP RUNS=$RUNS QUICK=$QUICK loadtest/compare.sh"
+
+log() { printf '%s\n' "$*" >&2; }
+
+# ---- tools -------------------------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+command -v taskset >/dev/null || missing+=(util-linux)
+command -v ss >/dev/null || missing+=(iproute2)
+command -v curl >/dev/null || missing+=(curl)
+if ((${#missing[@]})); then
+    log "installing ${missing[*]} with apt-get"
+    SUDO=""
+    ((EUID == 0)) || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    log "building release binaries (cargo build --release --bins)"
+    cargo build --release --bins
+fi
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BACKEND_BIN=$TARGET_DIR/release/scfgate-bench-backend
+SCFGATE_BIN=$TARGET_DIR/release/scfgate
+[[ -x $BACKEND_BIN && -x $SCFGATE_BIN ]] || { log "missing $BACKEND_BIN or $SCFGATE_BIN"; exit 1; }
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---- ports: SO_REUSEPORT lets a second listener share a busy port silently, so check first -----
+port_busy() { [[ -n $(ss -Hltn "( sport = :$1 )") ]]; }
+if [[ -n ${BASE_PORT:-} ]]; then
+    for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 2)); do
+        if port_busy "$port"; then log "port $port is in use"; exit 1; fi
+    done
+else
+    for _ in $(seq 50); do
+        BASE_PORT=$((21000 + RANDOM % 8000))
+        port_busy "$BASE_PORT" || port_busy $((BASE_PORT + 1)) || port_busy $((BASE_PORT + 2)) || break
+    done
+fi
+BACKEND_PORT=$BASE_PORT
+NGINX_PORT=$((BASE_PORT + 1))
+SCFGATE_PORT=$((BASE_PORT + 2))
+
+# ---- processes and cleanup ---------------------------------------------------------------------
+WORK=$(mktemp -d /tmp/scfgate-compare.XXXXXX)
+chmod 755 "$WORK"
+BACKEND_PID="" NGINX_PID="" SCFGATE_PID="" WRK_PID=""
+
+stop_pid() {
+    local pid=$1
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop_servers() {
+    stop_pid "$WRK_PID"
+    stop_pid "$SCFGATE_PID"
+    stop_pid "$NGINX_PID"
+    stop_pid "$BACKEND_PID"
+    WRK_PID="" SCFGATE_PID="" NGINX_PID="" BACKEND_PID=""
+}
+
+cleanup() {
+    local status=$?
+    stop_servers
+    if ((status != 0)) && [[ -s $WORK/servers.log ]]; then
+        log "--- last lines of the servers' log:"
+        tail -20 "$WORK/servers.log" >&2
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'exit 143' TERM
+
+# Runs "$@" in the background pinned to CPU list $1 (empty: unpinned); sets STARTED_PID.
+start_pinned() {
+    local cpus=$1
+    shift
+    if [[ -n $cpus ]]; then
+        taskset -c "$cpus" "$@" &
+    else
+        "$@" &
+    fi
+    STARTED_PID=$!
+}
+
+wait_http() {
+    local url=$1
+    for _ in $(seq 100); do
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    log "no answer from $url"
+    return 1
+}
+
+# utime + stime in clock ticks of the given processes (all their threads).
+cpu_ticks() {
+    local total=0 pid stat
+    for pid in "$@"; do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        stat=${stat##*) }                   # fields from 3 (state) on; comm may contain spaces
+        read -r -a fields <<<"$stat"
+        total=$((total + fields[11] + fields[12]))   # fields 14 and 15
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---- expected bodies and configs ---------------------------------------------------------------
+INTEGRATED_JSON='{"isBase64Encoded":false,"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"hello\":\"world\"}"}'
+printf '%s' "$INTEGRATED_JSON" >"$WORK/expected-backend"
+printf '%s' '{"hello":"world"}' >"$WORK/expected-scfgate"
+URL_DIRECT="http://127.0.0.1:$BACKEND_PORT/release/hello"
+URL_NGINX="http://127.0.0.1:$NGINX_PORT/release/hello"
+URL_SCFGATE="http://127.0.0.1:$SCFGATE_PORT/release/hello"
+
+write_nginx_conf() {
+    local workers=$1
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes $workers;
+daemon off;
+master_process on;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 8192; use epoll; multi_accept on; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    upstream backend {
+        server 127.0.0.1:$BACKEND_PORT;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+}
+
+cat >"$WORK/scfgate.toml" <<EOF
+[gateway]
+listen = ["127.0.0.1:$SCFGATE_PORT"]
+
+[[service]]
+id = "service-bench01"
+name = "bench"
+stages = ["release"]
+
+[[service.api]]
+name = "hello"
+path = "/hello"
+method = "GET"
+function = { name = "bench" }
+integrated_response = true
+
+[[function]]
+name = "bench"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:$BACKEND_PORT/invoke"
+EOF
+"$SCFGATE_BIN" --config "$WORK/scfgate.toml" --check >/dev/null
+
+# ---- placement ---------------------------------------------------------------------------------
+# Sets SERVER_CPUS (the proxy under test; the backend in direct runs), BACKEND_CPUS (the backend in
+# proxy runs), CLIENT_CPUS (wrk) and PLACEMENT (a sentence). Empty = unpinned.
+# "a-b" as a CPU list, or "a" when a == b.
+cpus() { if (($1 == $2)); then echo "$1"; else echo "$1-$2"; fi; }
+
+place() {
+    local workers=$1
+    if ((NCPU >= workers + 2)); then
+        local rest=$((NCPU - workers)) backend_count
+        backend_count=$((rest / 2))
+        SERVER_CPUS=$(cpus 0 $((workers - 1)))
+        BACKEND_CPUS=$(cpus "$workers" $((workers + backend_count - 1)))
+        CLIENT_CPUS=$(cpus $((workers + backend_count)) $((NCPU - 1)))
+        PLACEMENT="proxy on CPUs $SERVER_CPUS, backend on $BACKEND_CPUS, wrk on $CLIENT_CPUS; direct runs: backend on $SERVER_CPUS, wrk on $CLIENT_CPUS"
+    elif ((NCPU == workers + 1)); then
+        SERVER_CPUS=$(cpus 0 $((workers - 1)))
+        BACKEND_CPUS="$workers"
+        CLIENT_CPUS="$workers"
+        PLACEMENT="proxy on CPU $SERVER_CPUS; backend and wrk share CPU $CLIENT_CPUS; direct runs: backend on $SERVER_CPUS, wrk on $CLIENT_CPUS"
+    else
+        SERVER_CPUS="" BACKEND_CPUS="" CLIENT_CPUS=""
+        PLACEMENT="not pinned: $workers proxy workers, the backend and wrk share all $NCPU CPUs"
+    fi
+    local client_count=$NCPU
+    if [[ -n $CLIENT_CPUS ]]; then
+        client_count=$((${CLIENT_CPUS#*-} - ${CLIENT_CPUS%-*} + 1))   # "a" gives a - a + 1
+    elif ((NCPU > 1)); then
+        client_count=$((NCPU / 2))
+    fi
+    WRK_THREADS_FOR=${WRK_THREADS:-$client_count}
+}
+
+pin_backend() {
+    local cpus=$1
+    [[ -n $cpus ]] && taskset -a -p -c "$cpus" "$BACKEND_PID" >/dev/null
+    return 0
+}
+
+start_servers() {
+    local workers=$1
+    start_pinned "$BACKEND_CPUS" "$BACKEND_BIN" "127.0.0.1:$BACKEND_PORT" integrated "$workers"
+    BACKEND_PID=$STARTED_PID
+    write_nginx_conf "$workers"
+    start_pinned "$SERVER_CPUS" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
+    NGINX_PID=$STARTED_PID
+    start_pinned "$SERVER_CPUS" "$SCFGATE_BIN" --config "$WORK/scfgate.toml" --workers "$workers" --log info
+    SCFGATE_PID=$STARTED_PID
+    wait_http "$URL_DIRECT"
+    wait_http "$URL_NGINX"
+    wait_http "$URL_SCFGATE"
+}
+
+# Process ids whose CPU time counts for a target.
+target_pids() {
+    case $1 in
+        direct) echo "$BACKEND_PID" ;;
+        nginx) echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID") ;;
+        scfgate) echo "$SCFGATE_PID" ;;
+    esac
+}
+target_url() {
+    case $1 in direct) echo "$URL_DIRECT" ;; nginx) echo "$URL_NGINX" ;; scfgate) echo "$URL_SCFGATE" ;; esac
+}
+target_expected() {
+    case $1 in scfgate) echo "$WORK/expected-scfgate" ;; *) echo "$WORK/expected-backend" ;; esac
+}
+
+verify_target() {
+    local target=$1 url body sizes
+    url=$(target_url "$target")
+    body=$(curl -s "$url")
+    if [[ $body != "$(cat "$(target_expected "$target")")" ]]; then
+        log "$target answered an unexpected body: $body"
+        exit 1
+    fi
+    sizes=$(curl -s -o /dev/null -w '%{size_header} %{size_download}' "$url")
+    RESPONSE_BYTES[$target]="${sizes% *} B head + ${sizes#* } B body"
+}
+
+# Runs wrk once; sets SAMPLE to "rps p50_us p99_us socket_errors non2xx mismatches cpu_s_per_M
+# backend_conns". Not run in a subshell, so that cleanup knows WRK_PID.
+run_wrk() {
+    local target=$1 connections=$2 duration=$3 threads pids before after out line conns
+    threads=$WRK_THREADS_FOR
+    if ((threads > connections)); then threads=$connections; fi
+    if [[ $target == direct ]]; then pin_backend "$SERVER_CPUS"; else pin_backend "$BACKEND_CPUS"; fi
+    read -r -a pids <<<"$(target_pids "$target")"
+    out=$WORK/wrk.out
+    before=$(cpu_ticks "${pids[@]}")
+    start_pinned "$CLIENT_CPUS" wrk -t"$threads" -c"$connections" -d"$duration" --timeout 5s \
+        -s "$ROOT/loadtest/check.lua" "$(target_url "$target")" -- "$(target_expected "$target")" >"$out" 2>&1
+    WRK_PID=$STARTED_PID
+    sleep "$(seconds_of "$duration" | awk '{ print $1 / 2 }')"
+    # Connections to the backend owned by the process under load (wrk itself for direct runs).
+    local owners=("${pids[@]}")
+    [[ $target == direct ]] && owners=("$WRK_PID")
+    conns=$(ss -Htnp state established "( dport = :$BACKEND_PORT )" |
+        grep -cE "pid=($(IFS='|'; echo "${owners[*]}"))," || true)
+    wait "$WRK_PID" || true
+    WRK_PID=""
+    after=$(cpu_ticks "${pids[@]}")
+    line=$(grep '^RESULT' "$out" || true)
+    if [[ -z $line ]]; then
+        log "wrk gave no result for $target:"
+        cat "$out" >&2
+        SAMPLE="0 0 0 0 0 0 0 $conns"
+        return
+    fi
+    grep '^FIRST_MISMATCH' "$out" | head -1 >&2 || true
+    local requests=0 duration_us=0 p50=0 p99=0 connect=0 read=0 write=0 timeout=0 non2xx=0 mismatches=0 kv
+    for kv in ${line#RESULT }; do
+        case ${kv%%=*} in
+            requests) requests=${kv#*=} ;; duration_us) duration_us=${kv#*=} ;;
+            p50_us) p50=${kv#*=} ;; p99_us) p99=${kv#*=} ;;
+            connect) connect=${kv#*=} ;; read) read=${kv#*=} ;; write) write=${kv#*=} ;;
+            timeout) timeout=${kv#*=} ;; non2xx) non2xx=${kv#*=} ;; mismatches) mismatches=${kv#*=} ;;
+        esac
+    done
+    SAMPLE=$(awk -v r="$requests" -v d="$duration_us" -v p50="$p50" -v p99="$p99" \
+        -v se=$((connect + read + write + timeout)) -v n="$non2xx" -v m="$mismatches" \
+        -v ticks=$((after - before)) -v hz="$CLK_TCK" -v conns="$conns" 'BEGIN {
+            rps = d > 0 ? r / (d / 1e6) : 0
+            cpu = r > 0 ? (ticks / hz) / r * 1e6 : 0
+            printf "%.0f %d %d %d %d %d %.2f %d\n", rps, p50, p99, se, n, m, cpu, conns
+        }')
+}
+
+# wrk's duration syntax (5s, 2m, 1h, or plain seconds) in seconds.
+seconds_of() {
+    case $1 in
+        *h) echo $((${1%h} * 3600)) ;; *m) echo $((${1%m} * 60)) ;; *s) echo "${1%s}" ;; *) echo "$1" ;;
+    esac
+}
+
+fmt_us() {
+    awk -v us="$1" 'BEGIN { if (us < 1000) printf "%dµs", us; else printf "%.2fms", us / 1000 }'
+}
+
+# ---- the runs ----------------------------------------------------------------------------------
+declare -A RPS RESPONSE_BYTES
+ROWS=()
+PLACEMENTS=()
+DRIVER=""
+TARGETS=(direct nginx scfgate)
+# How busy the machine was with other work just before the runs (1-second sample of /proc/stat).
+busy_percent() {
+    local a b
+    read -r -a a < <(head -1 /proc/stat)
+    sleep 1
+    read -r -a b < <(head -1 /proc/stat)
+    awk -v idle=$((b[4] + b[5] - a[4] - a[5])) \
+        -v total=$((b[1] + b[2] + b[3] + b[4] + b[5] + b[6] + b[7] + b[8] - a[1] - a[2] - a[3] - a[4] - a[5] - a[6] - a[7] - a[8])) \
+        'BEGIN { busy = total > 0 ? 100 * (1 - idle / total) : 0; printf "%.0f%%", busy }'
+}
+BUSY_BEFORE=$(busy_percent)
+log "machine: $NCPU CPUs, kernel $(uname -r), $BUSY_BEFORE busy before the runs; duration $DURATION, runs $RUNS, connections: $CONNECTIONS; workers: $WORKERS"
+
+for workers in $WORKERS; do
+    place "$workers"
+    PLACEMENTS+=("$workers worker(s): $PLACEMENT; wrk -t$WRK_THREADS_FOR")
+    log ""
+    log "== $workers worker(s): $PLACEMENT"
+    start_servers "$workers" >>"$WORK/servers.log" 2>&1
+    for target in "${TARGETS[@]}"; do verify_target "$target"; done
+    if [[ -z $DRIVER ]]; then
+        sleep 0.2
+        DRIVER=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/servers.log" | grep -o 'driver=.*' | head -1 || true)
+    fi
+    if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
+        for target in "${TARGETS[@]}"; do run_wrk "$target" 64 "$WARMUP"; done
+    fi
+    for connections in $CONNECTIONS; do
+        declare -A SAMPLES=()
+        for ((run = 1; run <= RUNS; run++)); do
+            for target in "${TARGETS[@]}"; do
+                run_wrk "$target" "$connections" "$DURATION"
+                SAMPLES[$target]+="$SAMPLE"$'\n'
+                log "  $target workers=$workers c=$connections run $run: ${SAMPLE%% *} req/s"
+            done
+        done
+        for target in "${TARGETS[@]}"; do
+            # The median run by req/s (and the spread when RUNS > 1).
+            sorted=$(printf '%s' "${SAMPLES[$target]}" | sort -n -k1,1)
+            count=$(printf '%s\n' "$sorted" | grep -c .)
+            median=$(printf '%s\n' "$sorted" | sed -n "$(((count + 1) / 2))p")
+            spread="-"
+            if ((count > 1)); then
+                spread="$(printf '%s\n' "$sorted" | head -1 | cut -d' ' -f1)–$(printf '%s\n' "$sorted" | tail -1 | cut -d' ' -f1)"
+            fi
+            read -r rps p50 p99 socket_errors non2xx mismatches cpu conns <<<"$median"
+            RPS[$target/$workers/$connections]=$rps
+            ROWS+=("$target|$workers|$connections|$rps|$spread|$(fmt_us "$p50")|$(fmt_us "$p99")|$socket_errors|$non2xx|$mismatches|$cpu|$conns")
+        done
+        unset SAMPLES
+    done
+    ROWS+=("scfgate (web function)|$workers|-|n/a (web functions not implemented yet)|||||||||")
+    stop_servers
+done
+
+# ---- the table ---------------------------------------------------------------------------------
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "-" }'
+}
+table() {
+    echo "| target | workers | conns | req/s | req/s spread | p50 | p99 | socket errors | non-2xx | body mismatches | CPU s / M req | backend conns | scfgate/nginx | scfgate/direct |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    local row target workers connections rest vs_nginx vs_direct
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r target workers connections rest <<<"$row"
+        vs_nginx="" vs_direct=""
+        if [[ $target == scfgate ]]; then
+            vs_nginx=$(ratio "${RPS[scfgate/$workers/$connections]}" "${RPS[nginx/$workers/$connections]}")
+            vs_direct=$(ratio "${RPS[scfgate/$workers/$connections]}" "${RPS[direct/$workers/$connections]}")
+        fi
+        if [[ $target == "scfgate (web function)" ]]; then
+            echo "| $target | $workers | - | n/a (web functions not implemented yet) | | | | | | | | | | |"
+        else
+            echo "| $target | $workers | $connections | ${rest//|/ | } | $vs_nginx | $vs_direct |"
+        fi
+    done
+}
+
+TABLE=$(table)
+{
+    echo "# loadtest/compare.sh results"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- command: \`$COMMAND\`"
+    echo "- machine: $NCPU CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), kernel $(uname -r)"
+    echo "- CPU busy with other work in the second before the runs: $BUSY_BEFORE (of all $NCPU CPUs)"
+    echo "- scfgate driver: ${DRIVER:-unknown} (from its start-up log line)"
+    echo "- tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-3), $("$NGINX" -v 2>&1 | cut -d' ' -f3)"
+    echo "- wrk: -d$DURATION --timeout 5s, keep-alive, every response checked by loadtest/check.lua; warm-up ${WARMUP} per target and worker count; median of $RUNS run(s)"
+    for placement in "${PLACEMENTS[@]}"; do echo "- placement, $placement"; done
+    echo "- responses: direct and nginx ${RESPONSE_BYTES[direct]} / ${RESPONSE_BYTES[nginx]} (the backend's integration JSON), scfgate ${RESPONSE_BYTES[scfgate]} (the mapped body \`{\"hello\":\"world\"}\`)"
+    echo "- CPU s / M req: utime+stime from /proc/PID/stat of the proxy (nginx: master and workers; direct: the backend) per million requests"
+    echo "- backend conns: established TCP connections from the process under load to the backend's port, halfway through the run (for the proxies: their upstream pool; for direct: wrk's)"
+    echo
+    echo "$TABLE"
+} >"$WORK/latest.md"
+mkdir -p "$(dirname "$RESULTS")"
+cp "$WORK/latest.md" "$RESULTS"
+echo
+cat "$RESULTS"
+echo
+log "written to $RESULTS"
