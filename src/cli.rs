@@ -70,6 +70,19 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub queue_depth: Option<usize>,
 
+    /// Client connections open at once, all workers together; past it new ones get 503 and are
+    /// closed. Each worker takes an equal share.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Initial read buffer per client connection in bytes (grows for larger requests).
+    #[arg(long, value_name = "BYTES")]
+    pub read_buffer_bytes: Option<usize>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT before the gateway exits.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub shutdown_timeout: Option<Duration>,
+
     /// Pin worker N to core N (mod the number of cores).
     #[arg(long)]
     pub pin_cores: bool,
@@ -93,6 +106,9 @@ impl Args {
             pool_size: self.pool_size,
             pool_idle_timeout: self.pool_idle_timeout,
             queue_depth: self.queue_depth,
+            max_connections: self.max_connections,
+            read_buffer_bytes: self.read_buffer_bytes,
+            shutdown_timeout: self.shutdown_timeout,
         }
     }
 }

@@ -26,7 +26,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext
     let _ = stream.set_nodelay(true);
     let mut connection = Connection {
         stream,
-        reader: RequestReader::new(8 * 1024),
+        reader: RequestReader::new(worker.config.gateway.read_buffer_bytes),
         head: RequestHead::default(),
         out: Vec::with_capacity(4096),
         buffers: CallBuffers::new(),

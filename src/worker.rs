@@ -30,6 +30,10 @@ pub struct WorkerContext {
     /// shares) and its verified OAuth tokens.
     pub policy: RefCell<WorkerPolicy>,
     request_ids: RequestIds,
+    /// Client connections this worker holds open.
+    open_connections: Cell<usize>,
+    /// This worker's share of `max_connections`.
+    max_connections: usize,
 }
 
 impl WorkerContext {
@@ -37,7 +41,18 @@ impl WorkerContext {
     pub fn new(index: usize, config: Arc<Config>, router: Arc<Router>, endpoints: Arc<Vec<Endpoint>>) -> Self {
         let pool = Pool::new(endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
         let policy = RefCell::new(WorkerPolicy::new(&config, index, config.gateway.workers));
-        WorkerContext { config, router, endpoints, pool: RefCell::new(pool), policy, request_ids: RequestIds::new(index) }
+        let workers = config.gateway.workers.max(1);
+        let max_connections = config.gateway.max_connections.div_ceil(workers).max(1);
+        WorkerContext {
+            config,
+            router,
+            endpoints,
+            pool: RefCell::new(pool),
+            policy,
+            request_ids: RequestIds::new(index),
+            open_connections: Cell::new(0),
+            max_connections,
+        }
     }
 
     /// A new request id, unique across workers and restarts.
@@ -109,7 +124,15 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                monoio::spawn(crate::connection::serve(stream, peer, context.clone()));
+                if context.open_connections.get() >= context.max_connections {
+                    monoio::spawn(refuse_connection(stream));
+                    continue;
+                }
+                let guard = OpenConnection::new(context.clone());
+                monoio::spawn(async move {
+                    crate::connection::serve(stream, peer, guard.context.clone()).await;
+                    drop(guard);
+                });
             }
             Err(error) => {
                 // Out of descriptors or memory: back off instead of spinning; existing
@@ -119,6 +142,35 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>) {
             }
         }
     }
+}
+
+/// Counts a connection as open for as long as it lives.
+struct OpenConnection {
+    context: Rc<WorkerContext>,
+}
+
+impl OpenConnection {
+    fn new(context: Rc<WorkerContext>) -> Self {
+        context.open_connections.set(context.open_connections.get() + 1);
+        OpenConnection { context }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.context.open_connections.set(self.context.open_connections.get() - 1);
+    }
+}
+
+/// Past `max_connections`: a short 503 and close, so the client learns why instead of hanging.
+async fn refuse_connection(mut stream: monoio::net::TcpStream) {
+    use monoio::io::AsyncWriteRentExt;
+    const BODY: &str = r#"{"message":"Service Unavailable: too many connections."}"#;
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = stream.write_all(response.into_bytes()).await;
 }
 
 #[cfg(test)]

@@ -57,6 +57,14 @@ pub struct Gateway {
     pub header_timeout: Option<Seconds>,
     /// Requests that may wait per busy local function before 503. Default 1024.
     pub queue_depth: Option<usize>,
+    /// Client connections open at once, all workers together (nginx `worker_connections` times
+    /// workers). Past it new connections get 503 and are closed. Default 65536.
+    pub max_connections: Option<usize>,
+    /// Initial read buffer per client connection, in bytes (it grows for larger requests).
+    /// Default 8192.
+    pub read_buffer_bytes: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT. Default 30.
+    pub shutdown_timeout: Option<Seconds>,
     /// Idle backend connections kept per endpoint per worker (nginx upstream `keepalive`). Default 64.
     pub pool_size: Option<usize>,
     /// Seconds a pooled backend connection may idle before it is dropped (nginx upstream

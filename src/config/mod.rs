@@ -75,6 +75,12 @@ pub struct Overrides {
     pub pool_idle_timeout: Option<Duration>,
     /// `--queue-depth`.
     pub queue_depth: Option<usize>,
+    /// `--max-connections`.
+    pub max_connections: Option<usize>,
+    /// `--read-buffer-bytes`.
+    pub read_buffer_bytes: Option<usize>,
+    /// `--shutdown-timeout`.
+    pub shutdown_timeout: Option<Duration>,
 }
 
 /// Which I/O driver the worker runtimes use.
@@ -110,6 +116,12 @@ pub struct GatewaySettings {
     pub header_timeout: Duration,
     /// Requests that may wait for a busy local function, per function, before 503.
     pub queue_depth: usize,
+    /// Client connections open at once, all workers together; each worker takes its share.
+    pub max_connections: usize,
+    /// Initial read buffer of a client connection.
+    pub read_buffer_bytes: usize,
+    /// How long in-flight requests get to finish at shutdown.
+    pub shutdown_timeout: Duration,
     /// Pooled backend connections kept per endpoint per worker.
     pub pool_size: usize,
     /// A pooled backend connection idle longer than this is not reused.

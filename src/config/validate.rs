@@ -32,6 +32,9 @@ const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
 const DEFAULT_QUEUE_DEPTH: usize = 1024;
 const DEFAULT_POOL_SIZE: usize = 64;
+const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
+const DEFAULT_READ_BUFFER_BYTES: usize = 8 * 1024;
+const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_POOL_IDLE_TIMEOUT_SECS: u64 = 30;
 /// Tencent's default backend timeout, "默认为15秒" (spec §6.1).
 const DEFAULT_API_TIMEOUT_SECS: u64 = 15;
@@ -260,6 +263,14 @@ fn build_gateway(
         None => SCF_SYNC_PAYLOAD_BYTES,
     };
 
+    let at_least_one = |flag_value: Option<usize>, flag: &str, file_value: Option<usize>, key: &str, default: usize| {
+        match (flag_value, file_value) {
+            (Some(value), _) => flags.at_least_one(flag, value),
+            (None, Some(value)) => site.at_least_one(key, value),
+            (None, None) => Ok(default),
+        }
+    };
+
     let duration = |flag_value: Option<Duration>,
                     flag: &str,
                     file_value: Option<Seconds>,
@@ -306,6 +317,27 @@ fn build_gateway(
             .queue_depth
             .or(section.queue_depth)
             .unwrap_or(DEFAULT_QUEUE_DEPTH),
+        max_connections: at_least_one(
+            overrides.max_connections,
+            "--max-connections",
+            section.max_connections,
+            "max_connections",
+            DEFAULT_MAX_CONNECTIONS,
+        )?,
+        read_buffer_bytes: at_least_one(
+            overrides.read_buffer_bytes,
+            "--read-buffer-bytes",
+            section.read_buffer_bytes,
+            "read_buffer_bytes",
+            DEFAULT_READ_BUFFER_BYTES,
+        )?,
+        shutdown_timeout: duration(
+            overrides.shutdown_timeout,
+            "--shutdown-timeout",
+            section.shutdown_timeout,
+            "shutdown_timeout",
+            DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+        )?,
         pool_size: overrides
             .pool_size
             .or(section.pool_size)
@@ -1309,6 +1341,9 @@ invoke_url = "http://127.0.0.1"
                 idle_timeout: secs(1.5),
                 header_timeout: secs(5.0),
                 queue_depth: 7,
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                read_buffer_bytes: DEFAULT_READ_BUFFER_BYTES,
+                shutdown_timeout: secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS as f64),
                 pool_size: 3,
                 pool_idle_timeout: secs(20.0),
             },
@@ -1510,6 +1545,9 @@ invoke_url = "http://127.0.0.1"
             pool_size: Some(9),
             pool_idle_timeout: Some(secs(11.0)),
             queue_depth: Some(12),
+            max_connections: Some(13),
+            read_buffer_bytes: Some(14),
+            shutdown_timeout: Some(secs(15.0)),
         };
         let gateway = parse_str(FULL, &scratch.source(), &overrides)
             .unwrap()
@@ -1532,6 +1570,10 @@ invoke_url = "http://127.0.0.1"
                 gateway.queue_depth
             ),
             (9, secs(11.0), 12)
+        );
+        assert_eq!(
+            (gateway.max_connections, gateway.read_buffer_bytes, gateway.shutdown_timeout),
+            (13, 14, secs(15.0))
         );
         // No flag for it: the file's value stays.
         assert_eq!(gateway.max_response_bytes, 2048);
@@ -1596,7 +1638,7 @@ invoke_url = "http://127.0.0.1"
         #[rustfmt::skip]
         let cases: &[(&str, &str, &str)] = &[
             ("workers = 2", "workers = ", ":3:11: string values must be quoted, expected literal string"),
-            ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of `listen`, `workers`, `driver`, `max_header_bytes`, `max_body_bytes`, `max_response_bytes`, `idle_timeout`, `header_timeout`, `queue_depth`, `pool_size`, `pool_idle_timeout`"),
+            ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of `listen`, `workers`, `driver`, `max_header_bytes`, `max_body_bytes`, `max_response_bytes`, `idle_timeout`, `header_timeout`, `queue_depth`, `max_connections`, `read_buffer_bytes`, `shutdown_timeout`, `pool_size`, `pool_idle_timeout`"),
             ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `timeout`, `integrated_response`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`"),
             ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hello\", version = \"1\" }\ntimeout", ":31:30: unknown field `version`, expected one of `name`, `namespace`, `qualifier`"),
             ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of `gateway`, `service`, `function`, `usage_plan`, `secret`"),
