@@ -25,6 +25,11 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<SocketAddr>,
 
+    /// Address to accept HTTPS on (repeatable); certificates come from `[[certificate]]`.
+    /// Overrides `[gateway] tls_listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub tls_listen: Vec<SocketAddr>,
+
     /// Worker threads, one runtime and one listening socket each. Default: the number of cores.
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -97,6 +102,7 @@ impl Args {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             listen: self.listen.clone(),
+            tls_listen: self.tls_listen.clone(),
             workers: self.workers,
             driver: self.driver,
             max_header_bytes: self.max_header_bytes,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use monoio::io::AsyncWriteRentExt;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use crate::backend::event::{write_event_with, EventInput};
@@ -24,6 +24,12 @@ use crate::worker::{RequestId, WorkerContext};
 /// Serves one accepted connection until it closes.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext>) {
     let _ = stream.set_nodelay(true);
+    serve_stream(stream, peer, worker, false).await;
+}
+
+/// Serves one connection over any stream (plain TCP, or TLS once its handshake is done); `https`
+/// says which, for the event's `x-api-scheme` and the APIs' `protocol`.
+pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(stream: S, peer: SocketAddr, worker: Rc<WorkerContext>, https: bool) {
     let mut connection = Connection {
         stream,
         reader: RequestReader::new(worker.config.gateway.read_buffer_bytes),
@@ -32,6 +38,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext
         buffers: CallBuffers::new(),
         params: PathParams::default(),
         source_ip: SourceIp::new(peer),
+        https,
         policy: PolicyState::default(),
     };
     connection.run(&worker).await;
@@ -58,8 +65,10 @@ impl SourceIp {
     }
 }
 
-struct Connection {
-    stream: TcpStream,
+struct Connection<S> {
+    stream: S,
+    /// Arrived over TLS.
+    https: bool,
     reader: RequestReader,
     head: RequestHead,
     /// Responses not yet written; pipelined responses are batched into one write.
@@ -71,7 +80,7 @@ struct Connection {
     policy: PolicyState,
 }
 
-impl Connection {
+impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
     async fn run(&mut self, worker: &WorkerContext) {
         let settings = &worker.config.gateway;
         loop {
@@ -169,7 +178,7 @@ impl Connection {
         let request_path: &[u8] = if request_path.is_empty() { b"/" } else { request_path };
 
         // Phase 3b: the API's frontend policies; a preflight is answered here.
-        let view = policy::Request { buffer: bytes, head, path: request_path, captures: &self.params, https: false };
+        let view = policy::Request { buffer: bytes, head, path: request_path, captures: &self.params, https: self.https };
         let target = policy::Target { config, api: resolved.api, stage: resolved.stage };
         if policy::check(target, &view, &worker.policy, &mut self.policy, preflight)? == Checked::Preflight {
             cors::write_preflight(&mut self.out, &self.policy.headers, request_id.as_bytes(), close);
@@ -194,7 +203,7 @@ impl Connection {
             param_names: &api.path.params,
             params: &self.params,
             stage_variables: &service.stage_variables[resolved.stage.index()],
-            scheme: "http",
+            scheme: if self.https { "https" } else { "http" },
         };
         write_event_with(&mut buffers.request, &mut buffers.scratch, &input, &self.policy.event_fields(config, api));
         let target = CallTarget { function: api.function, timeout: api.timeout, integrated_response: api.integrated_response };

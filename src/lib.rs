@@ -30,4 +30,5 @@ pub mod policy;
 pub mod route;
 pub mod router;
 pub mod runtime;
+pub mod tls;
 pub mod worker;

@@ -40,6 +40,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !config.certificates.is_empty() {
+        // Certificates are read and checked here so --check catches a bad one too.
+        if let Err(error) = scfgate::tls::server_config(&config.certificates) {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    }
     if args.check {
         print!("{}", scfgate::check::route_table(&config));
         println!("{}: configuration is valid", config.source.display());
@@ -58,7 +65,13 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     let config = Arc::new(config);
     let driver = runtime::probe(config.gateway.driver)?;
     let workers = config.gateway.workers;
+    let tls = if config.gateway.tls_listen.is_empty() {
+        None
+    } else {
+        Some(scfgate::tls::server_config(&config.certificates).map_err(|error| error.to_string())?)
+    };
     let bound = listener::bind_all(&config.gateway.listen, workers, args.backlog).map_err(|error| error.to_string())?;
+    let bound_tls = listener::bind_all(&config.gateway.tls_listen, workers, args.backlog).map_err(|error| error.to_string())?;
     let host = function_host::start(config.clone(), driver).map_err(|error| format!("cannot start the function host: {error}"))?;
     let endpoints: Vec<Endpoint> = config
         .functions
@@ -78,8 +91,11 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     let endpoints = Arc::new(endpoints);
     let router = Arc::new(router);
     let cores = std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1);
+    let mut tls_per_worker = bound_tls.per_worker.into_iter();
     for (index, listeners) in bound.per_worker.into_iter().enumerate() {
         let (config, router, endpoints) = (config.clone(), router.clone(), endpoints.clone());
+        let tls_listeners = tls_per_worker.next().unwrap_or_default();
+        let tls = tls.clone();
         let pin = args.pin_cores.then_some(index % cores);
         let ring_entries = args.ring_entries;
         std::thread::Builder::new()
@@ -89,7 +105,8 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
                     pin_to_core(core);
                 }
                 let context = Rc::new(worker::WorkerContext::new(index, config, router, endpoints));
-                if let Err(error) = runtime::block_on(driver, ring_entries, worker::run(context, listeners)) {
+                let serving = worker::serve_all(context, listeners, tls_listeners, tls);
+                if let Err(error) = runtime::block_on(driver, ring_entries, serving) {
                     tracing::error!(worker = index, %error, "worker runtime failed to start");
                     std::process::exit(1);
                 }
@@ -98,6 +115,9 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     }
     for address in &bound.addresses {
         tracing::info!(workers, driver = driver.describe(), "scfgate listening on http://{address}");
+    }
+    for address in &bound_tls.addresses {
+        tracing::info!(workers, driver = driver.describe(), "scfgate listening on https://{address}");
     }
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|error| error.to_string())?;
     if let Some(signal) = signals.forever().next() {

@@ -106,12 +106,23 @@ impl RequestIds {
     }
 }
 
-/// Runs one worker's accept loops until the process exits.
+/// Runs one worker's plain-HTTP accept loops until the process exits.
 pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
+    serve_all(context, listeners, Vec::new(), None).await;
+}
+
+/// Runs one worker's accept loops, HTTP and HTTPS, until the process exits.
+pub async fn serve_all(
+    context: Rc<WorkerContext>,
+    listeners: Vec<StdListener>,
+    tls_listeners: Vec<StdListener>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let mut accept_loops = Vec::new();
-    for listener in listeners {
+    let tls_listeners = tls_listeners.into_iter().map(|listener| (listener, tls.clone()));
+    for (listener, tls) in listeners.into_iter().map(|listener| (listener, None)).chain(tls_listeners) {
         match TcpListener::from_std(listener) {
-            Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(listener, context.clone()))),
+            Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(listener, context.clone(), tls))),
             Err(error) => tracing::error!(%error, "cannot use a listening socket"),
         }
     }
@@ -120,7 +131,8 @@ pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>) {
+async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: Option<Arc<rustls::ServerConfig>>) {
+    let acceptor = tls.map(monoio_rustls::TlsAcceptor::from);
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -129,10 +141,20 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>) {
                     continue;
                 }
                 let guard = OpenConnection::new(context.clone());
-                monoio::spawn(async move {
-                    crate::connection::serve(stream, peer, guard.context.clone()).await;
-                    drop(guard);
-                });
+                match acceptor.clone() {
+                    None => {
+                        monoio::spawn(async move {
+                            crate::connection::serve(stream, peer, guard.context.clone()).await;
+                            drop(guard);
+                        });
+                    }
+                    Some(acceptor) => {
+                        monoio::spawn(async move {
+                            serve_tls(acceptor, stream, peer, guard.context.clone()).await;
+                            drop(guard);
+                        });
+                    }
+                }
             }
             Err(error) => {
                 // Out of descriptors or memory: back off instead of spinning; existing
@@ -141,6 +163,19 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>) {
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
         }
+    }
+}
+
+/// Runs the TLS handshake on this worker's own runtime (no hop to another thread), within the
+/// header timeout, then serves the connection. A hello without SNI, or with a name no
+/// certificate covers, fails the handshake with an alert (`crate::tls`).
+async fn serve_tls(acceptor: monoio_rustls::TlsAcceptor, stream: monoio::net::TcpStream, peer: std::net::SocketAddr, context: Rc<WorkerContext>) {
+    let _ = stream.set_nodelay(true);
+    let handshake = acceptor.accept(stream);
+    match monoio::time::timeout(context.config.gateway.header_timeout, handshake).await {
+        Ok(Ok(tls_stream)) => crate::connection::serve_stream(tls_stream, peer, context, true).await,
+        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake refused"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }
 }
 

@@ -32,6 +32,22 @@ pub struct ConfigFile {
     /// `[[secret]]` tables (console: 密钥管理, key pairs), in file order.
     #[serde(default, rename = "secret")]
     pub secrets: Vec<Secret>,
+    /// `[[certificate]]` tables: HTTPS certificates chosen by SNI (console: 证书 on a custom domain).
+    #[serde(default, rename = "certificate")]
+    pub certificates: Vec<Certificate>,
+}
+
+/// `[[certificate]]`: one certificate and the host names it serves (nginx `ssl_certificate` in a
+/// `server_name` block).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    /// Host names (SNI) it serves; `*.example.com` covers one label below `example.com`.
+    pub hosts: Option<Vec<String>>,
+    /// PEM certificate chain, leaf first; relative to the config file.
+    pub cert: Option<String>,
+    /// PEM private key; relative to the config file.
+    pub key: Option<String>,
 }
 
 /// `[gateway]`. Each key can be overridden by the command-line flag of the same name.
@@ -40,6 +56,8 @@ pub struct ConfigFile {
 pub struct Gateway {
     /// Addresses to accept HTTP on, `ip:port` (nginx `listen`). Default `["0.0.0.0:8080"]`.
     pub listen: Option<Vec<String>>,
+    /// Addresses to accept HTTPS on (nginx `listen ... ssl`). Default none; needs `[[certificate]]`.
+    pub tls_listen: Option<Vec<String>>,
     /// Worker threads, one per core (nginx `worker_processes`). Default: the available parallelism.
     pub workers: Option<usize>,
     /// I/O driver: `auto`, `uring` or `legacy`. Default `auto`.

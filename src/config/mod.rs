@@ -43,6 +43,8 @@ pub struct Config {
     pub usage_plans: Vec<UsagePlan>,
     /// `[[secret]]` key pairs, sorted by id (looked up by binary search per request).
     pub secrets: Vec<Secret>,
+    /// HTTPS certificates, chosen by SNI (paths resolved against the config file).
+    pub certificates: Vec<crate::tls::CertificateSpec>,
 }
 
 impl Config {
@@ -57,6 +59,8 @@ impl Config {
 pub struct Overrides {
     /// `--listen` (repeatable).
     pub listen: Vec<SocketAddr>,
+    /// `--tls-listen` (repeatable).
+    pub tls_listen: Vec<SocketAddr>,
     /// `--workers`.
     pub workers: Option<usize>,
     /// `--driver`.
@@ -100,6 +104,8 @@ pub enum DriverChoice {
 pub struct GatewaySettings {
     /// Addresses to accept HTTP on; each worker binds each one with SO_REUSEPORT.
     pub listen: Vec<SocketAddr>,
+    /// Addresses to accept HTTPS on, likewise.
+    pub tls_listen: Vec<SocketAddr>,
     /// Worker threads (one monoio runtime each).
     pub workers: usize,
     /// I/O driver.

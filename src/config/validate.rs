@@ -128,6 +128,14 @@ pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Con
         services.push(service);
         apis.extend(service_apis);
     }
+    let certificates = build_certificates(parsed.certificates, source, base_dir)?;
+    if !gateway.tls_listen.is_empty() && certificates.is_empty() {
+        return Err(ConfigError::about_file(
+            source,
+            Some("tls_listen"),
+            "HTTPS listeners need at least one [[certificate]] (hosts, cert, key)",
+        ));
+    }
     let secrets = build_secrets(parsed.secrets, source)?;
     let usage_plans = build_usage_plans(parsed.usage_plans, &mut services, &secrets, source)?;
 
@@ -142,7 +150,41 @@ pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Con
             .collect(),
         usage_plans,
         secrets,
+        certificates,
     })
+}
+
+/// `[[certificate]]`: hosts lower-cased, paths resolved against the config file's folder. The
+/// files themselves are read once at start by `crate::tls::server_config`, whose errors name them.
+fn build_certificates(
+    certificates: Vec<file::Certificate>,
+    source: &Path,
+    base_dir: &Path,
+) -> Result<Vec<crate::tls::CertificateSpec>, ConfigError> {
+    certificates
+        .into_iter()
+        .enumerate()
+        .map(|(index, certificate)| {
+            let site = Site::new(source, format!("certificate #{}", index + 1));
+            let hosts = certificate.hosts.unwrap_or_default();
+            if hosts.is_empty() {
+                return Err(site.error("hosts", "at least one host name is required"));
+            }
+            for host in &hosts {
+                let name = host.strip_prefix("*.").unwrap_or(host);
+                if name.is_empty() || !name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-') {
+                    return Err(site.error("hosts", format!("`{host}` is not a host name")));
+                }
+            }
+            let cert = site.required_text("cert", certificate.cert)?;
+            let key = site.required_text("key", certificate.key)?;
+            Ok(crate::tls::CertificateSpec {
+                hosts: hosts.iter().map(|host| host.to_ascii_lowercase()).collect(),
+                cert: base_dir.join(cert),
+                key: base_dir.join(key),
+            })
+        })
+        .collect()
 }
 
 /// Converts a byte offset into a 1-based line and column (in characters), for editors.
@@ -245,6 +287,21 @@ fn build_gateway(
         }
     };
 
+    let tls_listen: Vec<SocketAddr> = if !overrides.tls_listen.is_empty() {
+        overrides.tls_listen.clone()
+    } else {
+        section
+            .tls_listen
+            .unwrap_or_default()
+            .iter()
+            .map(|address| {
+                address.parse::<SocketAddr>().map_err(|_| {
+                    site.error("tls_listen", format!("`{address}` is not an IP address and port like `0.0.0.0:8443`"))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+
     let workers = match (overrides.workers, section.workers) {
         (Some(workers), _) => flags.at_least_one("--workers", workers)?,
         (None, Some(workers)) => site.at_least_one("workers", workers)?,
@@ -288,6 +345,7 @@ fn build_gateway(
 
     Ok(GatewaySettings {
         listen,
+        tls_listen,
         workers,
         driver: overrides
             .driver
@@ -1333,6 +1391,7 @@ invoke_url = "http://127.0.0.1"
                     "127.0.0.1:8080".parse().unwrap(),
                     "[::1]:8081".parse().unwrap(),
                 ],
+                tls_listen: vec![],
                 workers: 2,
                 driver: DriverChoice::Legacy,
                 max_header_bytes: 8192,
@@ -1458,6 +1517,7 @@ invoke_url = "http://127.0.0.1"
             ],
             usage_plans: vec![],
             secrets: vec![],
+            certificates: vec![],
         };
         // The model types carry no PartialEq (nothing at run time needs it); Debug shows every field.
         assert_eq!(format!("{config:#?}"), format!("{expected:#?}"));
@@ -1545,6 +1605,7 @@ invoke_url = "http://127.0.0.1"
             pool_size: Some(9),
             pool_idle_timeout: Some(secs(11.0)),
             queue_depth: Some(12),
+            tls_listen: vec![],
             max_connections: Some(13),
             read_buffer_bytes: Some(14),
             shutdown_timeout: Some(secs(15.0)),
@@ -1638,10 +1699,10 @@ invoke_url = "http://127.0.0.1"
         #[rustfmt::skip]
         let cases: &[(&str, &str, &str)] = &[
             ("workers = 2", "workers = ", ":3:11: string values must be quoted, expected literal string"),
-            ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of `listen`, `workers`, `driver`, `max_header_bytes`, `max_body_bytes`, `max_response_bytes`, `idle_timeout`, `header_timeout`, `queue_depth`, `max_connections`, `read_buffer_bytes`, `shutdown_timeout`, `pool_size`, `pool_idle_timeout`"),
+            ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of …"),
             ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `timeout`, `integrated_response`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`"),
             ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hello\", version = \"1\" }\ntimeout", ":31:30: unknown field `version`, expected one of `name`, `namespace`, `qualifier`"),
-            ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of `gateway`, `service`, `function`, `usage_plan`, `secret`"),
+            ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of …"),
             ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),
             ("header_timeout = 5", "header_timeout = \"5s\"", ":9:18: invalid type: string \"5s\", expected a number of seconds (integer or float)"),
             ("driver = \"legacy\"", "driver = \"epoll\"", ":4:10: unknown variant `epoll`, expected one of `auto`, `uring`, `legacy`"),

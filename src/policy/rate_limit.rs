@@ -162,6 +162,7 @@ mod tests {
             source: "test.toml".into(),
             gateway: GatewaySettings {
                 listen: vec![],
+                tls_listen: vec![],
                 workers: 2,
                 driver: crate::config::DriverChoice::Legacy,
                 max_header_bytes: 1,
@@ -181,6 +182,7 @@ mod tests {
             functions: vec![],
             usage_plans: plans,
             secrets: vec![],
+            certificates: vec![],
         }
     }
 

@@ -1,0 +1,227 @@
+//! HTTPS: a rustls server configuration whose certificate is chosen by SNI. A ClientHello without
+//! SNI is refused, as Tencent API Gateway refuses it, and so is a name no certificate covers: the
+//! handshake fails with an alert rather than answering with another host's certificate.
+//!
+//! Certificates load once at start, with errors that name the file: missing, unreadable, no
+//! certificate or key in it, a key that does not match the certificate, or a certificate outside
+//! its validity period.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustls::crypto::ring;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// One certificate and the host names it serves.
+#[derive(Debug, Clone)]
+pub struct CertificateSpec {
+    /// Host names (lower-case); `*.example.com` covers one label below `example.com`.
+    pub hosts: Vec<String>,
+    /// PEM file with the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM file with the private key.
+    pub key: PathBuf,
+}
+
+/// A certificate that cannot be used.
+#[derive(Debug)]
+pub struct TlsError {
+    /// The file at fault.
+    pub file: PathBuf,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}: {}", self.file.display(), self.message)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+fn error(file: &Path, message: impl Into<String>) -> TlsError {
+    TlsError { file: file.to_path_buf(), message: message.into() }
+}
+
+/// Builds the server configuration (TLS 1.2 and 1.3, ALPN `http/1.1`) from the certificates.
+pub fn server_config(certificates: &[CertificateSpec]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let provider = Arc::new(ring::default_provider());
+    let mut resolver = SniResolver::default();
+    for spec in certificates {
+        let certified = Arc::new(load_certified_key(spec, &provider)?);
+        for host in &spec.hosts {
+            let host = host.to_ascii_lowercase();
+            match host.strip_prefix("*.") {
+                Some(suffix) => resolver.wildcard.insert(suffix.to_string(), certified.clone()),
+                None => resolver.exact.insert(host, certified.clone()),
+            };
+        }
+    }
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|problem| error(Path::new("(tls)"), problem.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn load_certified_key(spec: &CertificateSpec, provider: &rustls::crypto::CryptoProvider) -> Result<CertifiedKey, TlsError> {
+    let read = |path: &Path| std::fs::read(path).map_err(|problem| error(path, format!("cannot read: {problem}")));
+    let cert_pem = read(&spec.cert)?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|problem| error(&spec.cert, format!("not a PEM certificate file: {problem}")))?;
+    let leaf = chain.first().ok_or_else(|| error(&spec.cert, "no certificate in the file"))?;
+    check_validity(leaf, SystemTime::now()).map_err(|message| error(&spec.cert, message))?;
+    let key_pem = read(&spec.key)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|problem| error(&spec.key, format!("no private key in the file: {problem}")))?;
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|problem| error(&spec.key, format!("unusable private key: {problem}")))?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    certified
+        .keys_match()
+        .map_err(|_| error(&spec.key, format!("the key does not match the certificate in {}", spec.cert.display())))?;
+    Ok(certified)
+}
+
+/// Chooses the certificate by SNI; no SNI or an unknown name gets none, so the handshake fails.
+#[derive(Debug, Default)]
+struct SniResolver {
+    exact: HashMap<String, Arc<CertifiedKey>>,
+    /// `*.example.com` stored as `example.com`.
+    wildcard: HashMap<String, Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        // rustls lower-cases the name and strips a trailing dot.
+        let name = hello.server_name()?;
+        if let Some(certified) = self.exact.get(name) {
+            return Some(certified.clone());
+        }
+        let (_, parent) = name.split_once('.')?;
+        self.wildcard.get(parent).cloned()
+    }
+}
+
+/// Refuses a certificate outside its validity period (read from the DER `Validity` field).
+fn check_validity(certificate: &CertificateDer<'_>, now: SystemTime) -> Result<(), String> {
+    let (not_before, not_after) = validity(certificate).ok_or("cannot read the certificate's validity period")?;
+    let now = now.duration_since(UNIX_EPOCH).map(|since| since.as_secs() as i64).unwrap_or(0);
+    if now > not_after {
+        return Err(format!("the certificate expired ({} UTC)", format_time(not_after)));
+    }
+    if now < not_before {
+        return Err(format!("the certificate is not valid before {} UTC", format_time(not_before)));
+    }
+    Ok(())
+}
+
+/// `(notBefore, notAfter)` in Unix seconds: Certificate → tbsCertificate → validity (RFC 5280 §4.1).
+fn validity(certificate: &[u8]) -> Option<(i64, i64)> {
+    let (_, certificate_body, _) = der_element(certificate)?;
+    let (_, mut tbs, _) = der_element(certificate_body)?;
+    let (tag, _, rest) = der_element(tbs)?;
+    if tag == 0xa0 {
+        tbs = rest; // explicit [0] version
+    }
+    // serialNumber, signature, issuer, then validity.
+    for _ in 0..3 {
+        tbs = der_element(tbs)?.2;
+    }
+    let (_, validity, _) = der_element(tbs)?;
+    let (before_tag, before, rest) = der_element(validity)?;
+    let (after_tag, after, _) = der_element(rest)?;
+    Some((der_time(before_tag, before)?, der_time(after_tag, after)?))
+}
+
+/// One DER element: (tag, contents, the bytes after it).
+fn der_element(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *bytes.first()?;
+    let first = *bytes.get(1)? as usize;
+    let (length, header) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let count = first & 0x7f;
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let length = bytes.get(2..2 + count)?.iter().fold(0usize, |total, &byte| total << 8 | byte as usize);
+        (length, 2 + count)
+    };
+    let contents = bytes.get(header..header + length)?;
+    Some((tag, contents, &bytes[header + length..]))
+}
+
+/// UTCTime (`YYMMDDHHMMSSZ`, tag 0x17) or GeneralizedTime (`YYYYMMDDHHMMSSZ`, tag 0x18).
+fn der_time(tag: u8, text: &[u8]) -> Option<i64> {
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        std::str::from_utf8(text.get(range)?).ok()?.parse().ok()
+    };
+    let (year, rest) = match tag {
+        0x17 => {
+            let short = digits(0..2)?;
+            (if short >= 50 { 1900 + short } else { 2000 + short }, 2)
+        }
+        0x18 => (digits(0..4)?, 4),
+        _ => return None,
+    };
+    let month = digits(rest..rest + 2)?;
+    let day = digits(rest + 2..rest + 4)?;
+    let hour = digits(rest + 4..rest + 6)?;
+    let minute = digits(rest + 6..rest + 8)?;
+    let second = digits(rest + 8..rest + 10)?;
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn format_time(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let mut low = 1970i64;
+    // Find the year by counting forward; certificates sit within a few centuries of now.
+    while days_from_civil(low + 1, 1, 1) <= days {
+        low += 1;
+    }
+    let mut month = 1;
+    while month < 12 && days_from_civil(low, month + 1, 1) <= days {
+        month += 1;
+    }
+    let day = days - days_from_civil(low, month, 1) + 1;
+    let clock = seconds.rem_euclid(86_400);
+    format!("{low:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", clock / 3600, clock / 60 % 60, clock % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(der_time(0x17, b"491231235959Z"), Some(days_from_civil(2049, 12, 31) * 86_400 + 86_399));
+        assert_eq!(der_time(0x18, b"19991231000000Z"), Some(days_from_civil(1999, 12, 31) * 86_400));
+        assert_eq!(format_time(days_from_civil(2026, 11, 25) * 86_400 + 3661), "2026-11-25 01:01:01");
+    }
+}
+

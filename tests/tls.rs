@@ -1,0 +1,187 @@
+//! HTTPS against the real binary with a real TLS client: the certificate is chosen by SNI, a
+//! hello without SNI or with an unknown name is refused with an alert, TLS 1.2 and 1.3 both
+//! work with ALPN `http/1.1`, HTTPS serves the same APIs as HTTP, and bad certificates are
+//! refused at start with an error naming the file.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Gateway, TempDir};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+const CONFIG: &str = r#"
+[[service]]
+id = "service-tls"
+name = "tls"
+
+[[service.api]]
+name = "echo"
+path = "/echo"
+method = "ANY"
+function = { name = "echo" }
+
+[[service.api]]
+name = "secure-only"
+path = "/secure"
+method = "GET"
+protocol = "https"
+function = { name = "echo" }
+
+[[function]]
+name = "echo"
+runtime = "custom"
+code = "echo"
+
+[[certificate]]
+hosts = ["a.example"]
+cert = "a.crt"
+key = "a.key"
+
+[[certificate]]
+hosts = ["*.b.example"]
+cert = "b.crt"
+key = "b.key"
+"#;
+
+/// A self-signed certificate for `name`, written as `<stem>.crt` / `<stem>.key` in `dir`.
+fn write_certificate(dir: &TempDir, stem: &str, name: &str) -> String {
+    let certified = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+    dir.write(&format!("{stem}.crt"), &certified.cert.pem());
+    dir.write(&format!("{stem}.key"), &certified.signing_key.serialize_pem());
+    certified.cert.pem()
+}
+
+struct Certificates {
+    a: String,
+    b: String,
+}
+
+fn start() -> (Gateway, SocketAddr, Certificates) {
+    let builder = Gateway::builder(CONFIG).function("echo", "echo").arg("--tls-listen", "127.0.0.1:0");
+    let certificates = Certificates {
+        a: write_certificate(builder.dir(), "a", "a.example"),
+        b: write_certificate(builder.dir(), "b", "api.b.example"),
+    };
+    let gateway = builder.start();
+    const MARK: &str = "scfgate listening on https://";
+    assert!(gateway.output.wait_for_line(MARK, Duration::from_secs(20)));
+    let line = gateway.output.lines().into_iter().find(|line| line.contains(MARK)).unwrap();
+    let address = line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
+    (gateway, address, certificates)
+}
+
+fn client_config(trusted_pem: &str, versions: &[&'static rustls::SupportedProtocolVersion], sni: bool) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(trusted_pem.as_bytes()) {
+        roots.add(certificate.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.enable_sni = sni;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// Sends one request over TLS; returns the status line and body, or the TLS/IO error text.
+fn https_get(address: SocketAddr, config: Arc<rustls::ClientConfig>, name: &str, path: &str) -> Result<(String, String, Option<Vec<u8>>), String> {
+    let server_name = ServerName::try_from(name.to_string()).unwrap();
+    let connection = rustls::ClientConnection::new(config, server_name).map_err(|error| error.to_string())?;
+    let socket = TcpStream::connect(address).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut stream = rustls::StreamOwned::new(connection, socket);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(|error| error.to_string())?;
+    let mut response = Vec::new();
+    match stream.read_to_end(&mut response) {
+        Ok(_) => {}
+        // A server that closes without close_notify after a complete response is fine here.
+        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => {}
+        Err(error) => return Err(error.to_string()),
+    }
+    let alpn = stream.conn.alpn_protocol().map(<[u8]>::to_vec);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.lines().next().unwrap_or_default().to_string();
+    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    Ok((status, body, alpn))
+}
+
+#[test]
+fn sni_chooses_the_certificate_and_https_serves_the_apis() {
+    let (gateway, address, certificates) = start();
+    // (trusted certificate, SNI name) — each must verify against only its own certificate.
+    let cases = [(&certificates.a, "a.example"), (&certificates.b, "api.b.example")];
+    for (trusted, name) in cases {
+        let config = client_config(trusted, &[&rustls::version::TLS13], true);
+        let (status, body, alpn) = https_get(address, config, name, "/release/echo").unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK", "{name}");
+        let event: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(event["headers"]["x-api-scheme"], "https", "{name}");
+        assert_eq!(event["headers"]["host"], name);
+        assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+    }
+    // TLS 1.2 is offered too.
+    let tls12 = client_config(&certificates.a, &[&rustls::version::TLS12], true);
+    assert_eq!(https_get(address, tls12, "a.example", "/release/echo").unwrap().0, "HTTP/1.1 200 OK");
+    // The same API over plain HTTP.
+    assert_eq!(gateway.get("/release/echo").status, 200);
+    drop(gateway);
+}
+
+#[test]
+fn hellos_without_sni_or_with_unknown_names_are_refused() {
+    let (_gateway, address, certificates) = start();
+    let both = format!("{}{}", certificates.a, certificates.b);
+    // (SNI sent, name) — a refused handshake is an alert, never another host's certificate.
+    let cases = [(false, "a.example"), (true, "c.example"), (true, "b.example"), (true, "deep.api.b.example")];
+    for (sni, name) in cases {
+        let config = client_config(&both, &[&rustls::version::TLS13, &rustls::version::TLS12], sni);
+        let error = https_get(address, config, name, "/release/echo").unwrap_err();
+        assert!(error.contains("alert"), "sni={sni} {name}: {error}");
+    }
+}
+
+#[test]
+fn https_only_apis_refuse_plain_http() {
+    let (gateway, address, certificates) = start();
+    let plain = gateway.get("/release/secure");
+    assert_eq!(plain.status, 426);
+    assert_eq!(plain.json()["message"], "Not allow use HTTP protocol.");
+    let config = client_config(&certificates.a, &[&rustls::version::TLS13], true);
+    assert_eq!(https_get(address, config, "a.example", "/release/secure").unwrap().0, "HTTP/1.1 200 OK");
+}
+
+#[test]
+fn bad_certificates_are_refused_at_start_naming_the_file() {
+    let dir = TempDir::new("tls-check");
+    write_certificate(&dir, "a", "a.example");
+    write_certificate(&dir, "b", "api.b.example");
+    dir.function("echo", "echo");
+    // (what to break, text the error must contain)
+    let cases: [(&str, &str); 3] = [
+        ("key = \"a.key\"", "b.key: the key does not match the certificate in"),
+        ("cert = \"a.crt\"", "missing.crt: cannot read"),
+        ("hosts = [\"a.example\"]", "certificate #1: field `hosts`: `bad host!` is not a host name"),
+    ];
+    let replacements = ["key = \"b.key\"", "cert = \"missing.crt\"", "hosts = [\"bad host!\"]"];
+    for ((original, expected), replacement) in cases.iter().zip(replacements) {
+        let config = CONFIG.replacen(original, replacement, 1);
+        let file = dir.write("scfgate.toml", &config);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_scfgate"))
+            .args(["--config", file.to_str().unwrap(), "--check"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "expected {expected:?} in {stderr}");
+        assert!(stderr.contains(&*Path::new(&file).parent().unwrap().to_string_lossy()), "{stderr}");
+    }
+}
