@@ -21,6 +21,15 @@ pub struct Args {
     #[arg(long)]
     pub check: bool,
 
+    /// Validate the configuration, then ask the gateway whose pid is in `--pid-file` to reload it
+    /// (SIGHUP); exit non-zero without signalling when the file is invalid.
+    #[arg(long, requires = "pid_file")]
+    pub reload: bool,
+
+    /// Write the gateway's pid here while it runs (and read it from here with `--reload`).
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+
     /// Address to accept HTTP on (repeatable). Overrides `[gateway] listen`.
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<SocketAddr>,

@@ -32,16 +32,20 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext
 pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(stream: S, peer: SocketAddr, worker: Rc<WorkerContext>, https: bool) {
     let mut connection = Connection {
         stream,
-        reader: RequestReader::new(worker.config.gateway.read_buffer_bytes),
+        reader: RequestReader::new(worker.serving().config().gateway.read_buffer_bytes),
         head: RequestHead::default(),
         out: Vec::with_capacity(4096),
         buffers: CallBuffers::new(),
         params: PathParams::default(),
         source_ip: SourceIp::new(peer),
         https,
+        worker: worker.clone(),
+        unanswered: 0,
         policy: PolicyState::default(),
     };
     connection.run(&worker).await;
+    // Whatever it had not answered when it ended is no longer in flight.
+    worker.requests_finished(connection.unanswered);
 }
 
 /// The peer address as text, formatted once per connection.
@@ -78,12 +82,38 @@ struct Connection<S> {
     source_ip: SourceIp,
     /// The current request's policy results; its `headers` go on every response to it.
     policy: PolicyState,
+    /// The worker, for counting requests in flight (graceful shutdown waits for them).
+    worker: Rc<WorkerContext>,
+    /// Requests read whose responses are not yet written.
+    unanswered: usize,
+}
+
+/// The gateway settings a connection reads between requests (a reload may change them).
+#[derive(Clone, Copy)]
+struct Limits {
+    max_header_bytes: usize,
+    max_body_bytes: usize,
+    idle_timeout: std::time::Duration,
+    header_timeout: std::time::Duration,
+}
+
+impl Limits {
+    fn of(worker: &WorkerContext) -> Self {
+        let serving = worker.serving();
+        let settings = &serving.config().gateway;
+        Limits {
+            max_header_bytes: settings.max_header_bytes,
+            max_body_bytes: settings.max_body_bytes,
+            idle_timeout: settings.idle_timeout,
+            header_timeout: settings.header_timeout,
+        }
+    }
 }
 
 impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
     async fn run(&mut self, worker: &WorkerContext) {
-        let settings = &worker.config.gateway;
         loop {
+            let settings = Limits::of(worker);
             // Phase 1: the request head, within the idle timeout for its first byte and the
             // header timeout for the rest.
             let mut header_deadline: Option<Instant> = None;
@@ -107,6 +137,8 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
                     Err(ReadError::Closed | ReadError::TimedOut) => return,
                 }
             }
+            worker.request_started();
+            self.unanswered += 1;
             // Phase 2: the body.
             if self.head.expect_continue && !self.reader.body_is_buffered(&self.head) {
                 match self.reader.try_body(&self.head, settings.max_body_bytes) {
@@ -134,11 +166,18 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
                     Err(ReadError::Closed | ReadError::TimedOut) => return,
                 }
             }
-            // Phases 3-5: route, invoke, respond.
-            let close = !self.head.keep_alive;
+            // Phases 3-5: route, invoke, respond. Once shutdown has begun, this response closes
+            // the connection.
+            let mut close = !self.head.keep_alive || worker.is_draining();
             let request_id = worker.next_request_id();
+            let response_start = self.out.len();
             if let Err(error) = self.handle(worker, &request_id, close).await {
                 self.write_error(&error, &request_id, close);
+            }
+            if !close && worker.is_draining() {
+                // Shutdown began while the function ran: this is the connection's last response.
+                response::mark_close(&mut self.out, response_start);
+                close = true;
             }
             self.reader.finish_request();
             if close {
@@ -150,6 +189,8 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
 
     /// Routes the request and calls its function; the response (or nothing, on error) goes to `out`.
     async fn handle(&mut self, worker: &WorkerContext, request_id: &RequestId, close: bool) -> Result<(), GatewayError> {
+        // The generation this request is served with, start to finish, whatever a reload does.
+        let serving = worker.serving();
         let bytes = self.reader.request_bytes();
         let head = &self.head;
         let host = head.authority().map(|span| span.of_buffer(bytes)).unwrap_or_default();
@@ -161,16 +202,16 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         // OPTIONS request is routed as itself (an ANY API's function may answer it).
         let mut preflight = false;
         let resolved = match policy::preflight_method(bytes, head) {
-            Some(requested) => match worker.router.resolve(host, requested, path, &mut self.params) {
-                Ok(found) if worker.config.apis[found.api].policy.cors.is_some() => {
+            Some(requested) => match serving.router().resolve(host, requested, path, &mut self.params) {
+                Ok(found) if serving.config().apis[found.api].policy.cors.is_some() => {
                     preflight = true;
                     found
                 }
-                _ => worker.router.resolve(host, method, path, &mut self.params)?,
+                _ => serving.router().resolve(host, method, path, &mut self.params)?,
             },
-            None => worker.router.resolve(host, method, path, &mut self.params)?,
+            None => serving.router().resolve(host, method, path, &mut self.params)?,
         };
-        let config = &worker.config;
+        let config = serving.config();
         let api = &config.apis[resolved.api];
         let service = &config.services[api.service];
         let function = &config.functions[api.function];
@@ -180,7 +221,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         // Phase 3b: the API's frontend policies; a preflight is answered here.
         let view = policy::Request { buffer: bytes, head, path: request_path, captures: &self.params, https: self.https };
         let target = policy::Target { config, api: resolved.api, stage: resolved.stage };
-        if policy::check(target, &view, &worker.policy, &mut self.policy, preflight)? == Checked::Preflight {
+        if policy::check(target, &view, &serving.policy, &mut self.policy, preflight)? == Checked::Preflight {
             cors::write_preflight(&mut self.out, &self.policy.headers, request_id.as_bytes(), close);
             return Ok(());
         }
@@ -210,7 +251,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         let head_only = method == b"HEAD";
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
         let extra = ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors };
-        backend::call(worker, &target, buffers, framing, extra, &mut self.out).await
+        backend::call(&serving, &target, buffers, framing, extra, &mut self.out).await
     }
 
     /// Appends the error's response.
@@ -254,6 +295,8 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         let (result, mut buffer) = self.stream.write_all(buffer).await;
         buffer.clear();
         self.out = buffer;
+        self.worker.requests_finished(self.unanswered);
+        self.unanswered = 0;
         result.is_ok()
     }
 }

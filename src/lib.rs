@@ -22,6 +22,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod control;
 pub mod error;
 pub mod function_host;
 pub mod http;

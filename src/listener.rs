@@ -23,6 +23,9 @@ pub fn bind_all(addresses: &[SocketAddr], workers: usize, backlog: i32) -> io::R
     let mut per_worker: Vec<Vec<TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
     let mut bound = Vec::new();
     for &address in addresses {
+        if address.port() != 0 {
+            ensure_not_in_use(address)?;
+        }
         let mut concrete = address;
         for sockets in per_worker.iter_mut() {
             let listener = bind_one(concrete, backlog)
@@ -33,6 +36,20 @@ pub fn bind_all(addresses: &[SocketAddr], workers: usize, backlog: i32) -> io::R
         bound.push(concrete);
     }
     Ok(BoundListeners { per_worker, addresses: bound })
+}
+
+/// SO_REUSEPORT lets any process of the same user bind the same port and silently take a share
+/// of its connections; a second gateway started by mistake would split traffic with the first.
+/// A plain bind (without SO_REUSEPORT) fails when anyone listens there, so try one first.
+fn ensure_not_in_use(address: SocketAddr) -> io::Result<()> {
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&address.into()).map_err(|error| {
+        io::Error::new(error.kind(), format!("cannot listen on {address}: {error} (is another scfgate or server running there?)"))
+    })
 }
 
 /// One non-blocking listening socket with SO_REUSEPORT.

@@ -6,13 +6,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use clap::Parser;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use scfgate::backend::invoke::Endpoint;
 use scfgate::cli::Args;
 use scfgate::config::{self, Config, FunctionRuntime};
-use scfgate::function_host;
+use scfgate::control::{Control, Generation};
+use scfgate::function_host::{self, FunctionHostHandle};
 use scfgate::router::Router;
 use scfgate::{listener, runtime, worker};
 
@@ -47,6 +48,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if args.reload {
+        return signal_reload(&args);
+    }
     if args.check {
         print!("{}", scfgate::check::route_table(&config));
         println!("{}: configuration is valid", config.source.display());
@@ -65,37 +69,18 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     let config = Arc::new(config);
     let driver = runtime::probe(config.gateway.driver)?;
     let workers = config.gateway.workers;
-    let tls = if config.gateway.tls_listen.is_empty() {
-        None
-    } else {
-        Some(scfgate::tls::server_config(&config.certificates).map_err(|error| error.to_string())?)
-    };
+    let tls = tls_config(&config)?;
     let bound = listener::bind_all(&config.gateway.listen, workers, args.backlog).map_err(|error| error.to_string())?;
     let bound_tls = listener::bind_all(&config.gateway.tls_listen, workers, args.backlog).map_err(|error| error.to_string())?;
-    let host = function_host::start(config.clone(), driver).map_err(|error| format!("cannot start the function host: {error}"))?;
-    let endpoints: Vec<Endpoint> = config
-        .functions
-        .iter()
-        .enumerate()
-        .map(|(id, function)| match &function.runtime {
-            FunctionRuntime::Remote { addr, host_header, path, .. } => {
-                Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone() }
-            }
-            FunctionRuntime::Custom { .. } => Endpoint {
-                addr: host.as_ref().expect("a host runs every local function").invoke_address,
-                host_header: "scfgate-function-host".into(),
-                path: function_host::invoke_path(id),
-            },
-        })
-        .collect();
-    let endpoints = Arc::new(endpoints);
-    let router = Arc::new(router);
+    let mut hosts = FunctionHosts::start(&config, driver)?;
+    let endpoints = hosts.endpoints(&config);
+    let generation = Generation { number: 1, config: config.clone(), router: Arc::new(router), endpoints, tls };
+    let control = Control::new(generation, workers);
     let cores = std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1);
     let mut tls_per_worker = bound_tls.per_worker.into_iter();
     for (index, listeners) in bound.per_worker.into_iter().enumerate() {
-        let (config, router, endpoints) = (config.clone(), router.clone(), endpoints.clone());
+        let control = control.clone();
         let tls_listeners = tls_per_worker.next().unwrap_or_default();
-        let tls = tls.clone();
         let pin = args.pin_cores.then_some(index % cores);
         let ring_entries = args.ring_entries;
         std::thread::Builder::new()
@@ -104,8 +89,8 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
                 if let Some(core) = pin {
                     pin_to_core(core);
                 }
-                let context = Rc::new(worker::WorkerContext::new(index, config, router, endpoints));
-                let serving = worker::serve_all(context, listeners, tls_listeners, tls);
+                let context = Rc::new(worker::WorkerContext::with_control(index, control));
+                let serving = worker::serve_all(context, listeners, tls_listeners);
                 if let Err(error) = runtime::block_on(driver, ring_entries, serving) {
                     tracing::error!(worker = index, %error, "worker runtime failed to start");
                     std::process::exit(1);
@@ -119,14 +104,177 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     for address in &bound_tls.addresses {
         tracing::info!(workers, driver = driver.describe(), "scfgate listening on https://{address}");
     }
-    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(|error| error.to_string())?;
-    if let Some(signal) = signals.forever().next() {
-        tracing::info!(signal, "shutting down: stopping function processes");
+    let pid_file = args.pid_file.clone();
+    if let Some(path) = &pid_file {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|error| format!("cannot write the pid file {}: {error}", path.display()))?;
     }
-    if let Some(host) = host {
-        host.processes.kill_all();
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|error| error.to_string())?;
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            reload(&args, &control, &mut hosts, driver);
+            continue;
+        }
+        drain(&control);
+        break;
     }
+    hosts.stop_all();
+    if let Some(path) = &pid_file {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!("scfgate stopped");
     Ok(())
+}
+
+/// `--reload`: the file was just validated; signal the running gateway to load it.
+fn signal_reload(args: &Args) -> ExitCode {
+    let path = args.pid_file.as_ref().expect("clap requires --pid-file with --reload");
+    let pid = match std::fs::read_to_string(path).ok().and_then(|text| text.trim().parse::<i32>().ok()) {
+        Some(pid) if pid > 0 => pid,
+        _ => {
+            eprintln!("error: {}: no gateway pid in this file (is scfgate running with --pid-file?)", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    // SAFETY: kill(2) sends a signal to a process id; no memory is involved.
+    if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+        eprintln!("error: cannot signal pid {pid}: {}", std::io::Error::last_os_error());
+        return ExitCode::from(2);
+    }
+    println!("{}: valid; asked scfgate (pid {pid}) to reload it", args.config.display());
+    ExitCode::SUCCESS
+}
+
+/// SIGTERM/SIGINT: stop accepting, let requests in flight finish (up to the shutdown timeout),
+/// then return so the function processes are stopped and the process exits.
+fn drain(control: &Control) {
+    let timeout = control.latest().config.gateway.shutdown_timeout;
+    tracing::info!(timeout_s = timeout.as_secs_f64(), "shutting down: no new connections; finishing requests in flight");
+    control.start_draining();
+    let deadline = std::time::Instant::now() + timeout;
+    while !control.drained() {
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!(in_flight = control.requests_in_flight(), "shutdown timeout reached with requests still in flight");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// SIGHUP: load and validate the file again; on success every worker switches to it between
+/// requests (requests in flight finish on the old one); on failure the old one keeps serving.
+fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts, driver: runtime::ActiveDriver) {
+    let current = control.latest();
+    let refuse = |error: String| {
+        tracing::error!(generation = current.number, "reload refused, still serving the previous configuration: {error}");
+    };
+    let config = match config::load(&args.config, &args.overrides()) {
+        Ok(config) => Arc::new(config),
+        Err(error) => return refuse(error.to_string()),
+    };
+    let router = match Router::build(&config) {
+        Ok(router) => Arc::new(router),
+        Err(error) => return refuse(error.0),
+    };
+    let tls = match tls_config(&config) {
+        Ok(tls) => tls,
+        Err(error) => return refuse(error),
+    };
+    let old = &current.config.gateway;
+    if config.gateway.listen != old.listen || config.gateway.tls_listen != old.tls_listen || config.gateway.workers != old.workers {
+        tracing::warn!("listen, tls_listen and workers changes take effect at the next restart; keeping the current listeners");
+    }
+    if let Err(error) = hosts.update(&config, &current.config, driver) {
+        return refuse(error);
+    }
+    let endpoints = hosts.endpoints(&config);
+    let number = current.number + 1;
+    let (apis, functions) = (config.apis.len(), config.functions.len());
+    control.publish(Generation { number, config, router, endpoints, tls });
+    // "Reloaded" means every worker serves it: they swap between requests on their next tick.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !control.all_serving(number) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    tracing::info!(generation = number, apis, functions, "configuration reloaded");
+}
+
+fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
+    if config.gateway.tls_listen.is_empty() {
+        return Ok(None);
+    }
+    scfgate::tls::server_config(&config.certificates).map(Some).map_err(|error| error.to_string())
+}
+
+/// The function host serving the current configuration's local functions, and the ones a reload
+/// replaced, kept until their last requests could have finished.
+struct FunctionHosts {
+    current: Option<FunctionHostHandle>,
+    /// What the current host runs: a reload with the same local functions keeps it (and its warm
+    /// processes).
+    signature: String,
+}
+
+impl FunctionHosts {
+    fn start(config: &Arc<Config>, driver: runtime::ActiveDriver) -> Result<Self, String> {
+        let current = function_host::start(config.clone(), driver).map_err(|error| format!("cannot start the function host: {error}"))?;
+        Ok(FunctionHosts { current, signature: local_functions_signature(config) })
+    }
+
+    /// Starts a new host when the local functions changed; the old one is stopped once the
+    /// longest API timeout of the old configuration has passed.
+    fn update(&mut self, config: &Arc<Config>, old_config: &Config, driver: runtime::ActiveDriver) -> Result<(), String> {
+        let signature = local_functions_signature(config);
+        if signature == self.signature {
+            return Ok(());
+        }
+        let replacement = function_host::start(config.clone(), driver).map_err(|error| format!("cannot start the function host: {error}"))?;
+        if let Some(old) = std::mem::replace(&mut self.current, replacement) {
+            let grace = old_config.apis.iter().map(|api| api.timeout).max().unwrap_or_default() + std::time::Duration::from_secs(1);
+            std::thread::spawn(move || {
+                std::thread::sleep(grace);
+                old.stop();
+            });
+        }
+        self.signature = signature;
+        Ok(())
+    }
+
+    fn endpoints(&self, config: &Config) -> Arc<Vec<Endpoint>> {
+        let endpoints = config
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(id, function)| match &function.runtime {
+                FunctionRuntime::Remote { addr, host_header, path, .. } => {
+                    Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone() }
+                }
+                FunctionRuntime::Custom { .. } => Endpoint {
+                    addr: self.current.as_ref().expect("a host runs every local function").invoke_address,
+                    host_header: "scfgate-function-host".into(),
+                    path: function_host::invoke_path(id),
+                },
+            })
+            .collect();
+        Arc::new(endpoints)
+    }
+
+    fn stop_all(&self) {
+        if let Some(host) = &self.current {
+            host.stop();
+        }
+    }
+}
+
+/// The local functions and their positions (function ids), as text to compare across reloads.
+fn local_functions_signature(config: &Config) -> String {
+    config
+        .functions
+        .iter()
+        .enumerate()
+        .filter(|(_, function)| matches!(function.runtime, FunctionRuntime::Custom { .. }))
+        .map(|(id, function)| format!("{id}:{}:{}:{:?}\n", function.display_name(), function.memory_mb, function.runtime))
+        .collect()
 }
 
 fn pin_to_core(core: usize) {

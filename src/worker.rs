@@ -1,63 +1,136 @@
-//! One worker: a thread with its own monoio runtime, its own listening sockets, its own read-only
-//! view of the routes and its own backend connection pool. Nothing here is shared with another
-//! worker through a lock.
+//! One worker: a thread with its own monoio runtime, its own listening sockets, its own view of
+//! the routes and its own backend connection pools. Nothing here is shared with another worker
+//! through a lock on the request path.
+//!
+//! A worker serves one configuration generation at a time ([`Serving`]); its control task checks
+//! `crate::control` on a short timer and swaps to a newly published generation between requests
+//! (a request in flight keeps the generation it started with), and on shutdown stops accepting
+//! and reports its requests in flight until they are done.
 
 use std::cell::{Cell, RefCell};
-use std::net::TcpListener as StdListener;
+use std::net::{SocketAddr, TcpListener as StdListener};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use monoio::net::TcpListener;
+use monoio::io::Canceller;
+use monoio::net::{TcpListener, TcpStream};
 
 use crate::backend::invoke::Endpoint;
 use crate::backend::pool::Pool;
 use crate::config::Config;
+use crate::control::{Control, Generation};
 use crate::policy::WorkerPolicy;
 use crate::router::Router;
 
+/// How often a worker looks for a new generation or a shutdown.
+const CONTROL_TICK: Duration = Duration::from_millis(50);
+
+/// One configuration generation as this worker serves it: shared read-only parts, plus this
+/// worker's own pools and policy state for it.
+pub struct Serving {
+    /// The generation (configuration, routes, endpoints, TLS).
+    pub generation: Arc<Generation>,
+    /// This worker's keep-alive connections to the generation's function endpoints.
+    pub pool: RefCell<Pool>,
+    /// This worker's share of every usage plan's limits and its verified OAuth tokens.
+    pub policy: RefCell<WorkerPolicy>,
+}
+
+impl Serving {
+    fn new(generation: Arc<Generation>, worker: usize) -> Self {
+        let config = &generation.config;
+        let pool = Pool::new(generation.endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
+        let policy = WorkerPolicy::new(config, worker, config.gateway.workers);
+        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), generation }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.generation.config
+    }
+
+    /// The compiled routes.
+    pub fn router(&self) -> &Router {
+        &self.generation.router
+    }
+
+    /// Where function `id`'s invocations go.
+    pub fn endpoint(&self, id: usize) -> &Endpoint {
+        &self.generation.endpoints[id]
+    }
+}
+
 /// Everything a worker's connections share (through `Rc`, within the one thread).
 pub struct WorkerContext {
-    /// The validated configuration (read-only, shared by all workers).
-    pub config: Arc<Config>,
-    /// Host, stage and path routing (read-only, shared by all workers).
-    pub router: Arc<Router>,
-    /// Per function id: where its invocations go.
-    pub endpoints: Arc<Vec<Endpoint>>,
-    /// This worker's keep-alive connections to function endpoints.
-    pub pool: RefCell<Pool>,
-    /// This worker's policy state: its share of every usage plan's limits (`config.gateway.workers`
-    /// shares) and its verified OAuth tokens.
-    pub policy: RefCell<WorkerPolicy>,
+    index: usize,
+    control: Arc<Control>,
+    serving: RefCell<Rc<Serving>>,
     request_ids: RequestIds,
     /// Client connections this worker holds open.
     open_connections: Cell<usize>,
     /// This worker's share of `max_connections`.
     max_connections: usize,
+    /// Requests read and not yet answered (written to their connection).
+    in_flight: Cell<usize>,
+    /// Shutdown has begun: stop accepting, close connections after their current request.
+    draining: Cell<bool>,
+    /// Cancels the accept loops' pending accepts at shutdown.
+    accept_canceller: RefCell<Option<Canceller>>,
+    /// This worker's WebSocket connections (reached by pushes) and connection ids.
+    pub websocket: crate::websocket::WorkerSockets,
 }
 
 impl WorkerContext {
-    /// A context for worker number `index`.
-    pub fn new(index: usize, config: Arc<Config>, router: Arc<Router>, endpoints: Arc<Vec<Endpoint>>) -> Self {
-        let pool = Pool::new(endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
-        let policy = RefCell::new(WorkerPolicy::new(&config, index, config.gateway.workers));
-        let workers = config.gateway.workers.max(1);
-        let max_connections = config.gateway.max_connections.div_ceil(workers).max(1);
+    /// A context for worker number `index` following `control`.
+    pub fn with_control(index: usize, control: Arc<Control>) -> Self {
+        let generation = control.latest();
+        let workers = generation.config.gateway.workers.max(1);
+        let max_connections = generation.config.gateway.max_connections.div_ceil(workers).max(1);
         WorkerContext {
-            config,
-            router,
-            endpoints,
-            pool: RefCell::new(pool),
-            policy,
+            index,
+            serving: RefCell::new(Rc::new(Serving::new(generation, index))),
+            control,
             request_ids: RequestIds::new(index),
             open_connections: Cell::new(0),
             max_connections,
+            in_flight: Cell::new(0),
+            draining: Cell::new(false),
+            accept_canceller: RefCell::new(Some(Canceller::new())),
+            websocket: crate::websocket::WorkerSockets::new(index),
         }
+    }
+
+    /// A context serving one fixed configuration (tests, benches, embedding).
+    pub fn new(index: usize, config: Arc<Config>, router: Arc<Router>, endpoints: Arc<Vec<Endpoint>>) -> Self {
+        let workers = config.gateway.workers.max(1);
+        let generation = Generation { number: 1, config, router, endpoints, tls: None };
+        WorkerContext::with_control(index, Control::new(generation, workers))
+    }
+
+    /// The generation to serve the next request with.
+    pub fn serving(&self) -> Rc<Serving> {
+        self.serving.borrow().clone()
     }
 
     /// A new request id, unique across workers and restarts.
     pub fn next_request_id(&self) -> RequestId {
         self.request_ids.next()
+    }
+
+    /// Shutdown has begun: the current request's response closes its connection.
+    pub fn is_draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    /// A request was read and is being handled.
+    pub fn request_started(&self) {
+        self.in_flight.set(self.in_flight.get() + 1);
+    }
+
+    /// `count` requests were answered (their responses written, or their connection gone).
+    pub fn requests_finished(&self, count: usize) {
+        self.in_flight.set(self.in_flight.get().saturating_sub(count));
     }
 }
 
@@ -108,19 +181,16 @@ impl RequestIds {
 
 /// Runs one worker's plain-HTTP accept loops until the process exits.
 pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
-    serve_all(context, listeners, Vec::new(), None).await;
+    serve_all(context, listeners, Vec::new()).await;
 }
 
-/// Runs one worker's accept loops, HTTP and HTTPS, until the process exits.
-pub async fn serve_all(
-    context: Rc<WorkerContext>,
-    listeners: Vec<StdListener>,
-    tls_listeners: Vec<StdListener>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) {
+/// Runs one worker: its accept loops (HTTP and HTTPS) and its control task, until shutdown has
+/// stopped the accept loops.
+pub async fn serve_all(context: Rc<WorkerContext>, listeners: Vec<StdListener>, tls_listeners: Vec<StdListener>) {
+    monoio::spawn(control_task(context.clone()));
     let mut accept_loops = Vec::new();
-    let tls_listeners = tls_listeners.into_iter().map(|listener| (listener, tls.clone()));
-    for (listener, tls) in listeners.into_iter().map(|listener| (listener, None)).chain(tls_listeners) {
+    let all = listeners.into_iter().map(|listener| (listener, false)).chain(tls_listeners.into_iter().map(|listener| (listener, true)));
+    for (listener, tls) in all {
         match TcpListener::from_std(listener) {
             Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(listener, context.clone(), tls))),
             Err(error) => tracing::error!(%error, "cannot use a listening socket"),
@@ -129,31 +199,59 @@ pub async fn serve_all(
     for accept_loop in accept_loops {
         accept_loop.await;
     }
+    // Accepting has stopped; keep the runtime alive for the connections still finishing. The
+    // process exits once every worker reports no request in flight (or at the shutdown timeout).
+    std::future::pending::<()>().await;
 }
 
-async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: Option<Arc<rustls::ServerConfig>>) {
-    let acceptor = tls.map(monoio_rustls::TlsAcceptor::from);
+/// Follows `crate::control`: swaps to newly published generations, and at shutdown stops the
+/// accept loops and reports requests in flight.
+async fn control_task(context: Rc<WorkerContext>) {
     loop {
-        match listener.accept().await {
+        let latest = context.control.latest_number();
+        if latest != context.serving.borrow().generation.number {
+            let generation = context.control.latest();
+            tracing::debug!(worker = context.index, generation = generation.number, "serving a new configuration");
+            *context.serving.borrow_mut() = Rc::new(Serving::new(generation, context.index));
+        }
+        if context.control.is_draining() && !context.draining.get() {
+            context.draining.set(true);
+            if let Some(canceller) = context.accept_canceller.borrow_mut().take() {
+                canceller.cancel();
+            }
+        }
+        let serving = context.serving.borrow().generation.number;
+        context.control.report(context.index, serving, context.in_flight.get(), context.draining.get());
+        monoio::time::sleep(CONTROL_TICK).await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: bool) {
+    loop {
+        let Some(cancel) = context.accept_canceller.borrow().as_ref().map(Canceller::handle) else { return };
+        let accepted = listener.cancelable_accept(cancel).await;
+        if context.draining.get() {
+            // Dropping the listener closes this worker's socket: new connections go to no one
+            // here (the kernel's other SO_REUSEPORT sockets close too as their workers drain).
+            return;
+        }
+        match accepted {
             Ok((stream, peer)) => {
                 if context.open_connections.get() >= context.max_connections {
                     monoio::spawn(refuse_connection(stream));
                     continue;
                 }
                 let guard = OpenConnection::new(context.clone());
-                match acceptor.clone() {
-                    None => {
-                        monoio::spawn(async move {
-                            crate::connection::serve(stream, peer, guard.context.clone()).await;
-                            drop(guard);
-                        });
-                    }
-                    Some(acceptor) => {
-                        monoio::spawn(async move {
-                            serve_tls(acceptor, stream, peer, guard.context.clone()).await;
-                            drop(guard);
-                        });
-                    }
+                if tls {
+                    monoio::spawn(async move {
+                        serve_tls(stream, peer, guard.context.clone()).await;
+                        drop(guard);
+                    });
+                } else {
+                    monoio::spawn(async move {
+                        crate::connection::serve(stream, peer, guard.context.clone()).await;
+                        drop(guard);
+                    });
                 }
             }
             Err(error) => {
@@ -169,10 +267,15 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: Opt
 /// Runs the TLS handshake on this worker's own runtime (no hop to another thread), within the
 /// header timeout, then serves the connection. A hello without SNI, or with a name no
 /// certificate covers, fails the handshake with an alert (`crate::tls`).
-async fn serve_tls(acceptor: monoio_rustls::TlsAcceptor, stream: monoio::net::TcpStream, peer: std::net::SocketAddr, context: Rc<WorkerContext>) {
+async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContext>) {
     let _ = stream.set_nodelay(true);
+    let serving = context.serving();
+    let Some(tls) = serving.generation.tls.clone() else { return };
+    let header_timeout = serving.config().gateway.header_timeout;
+    drop(serving);
+    let acceptor = monoio_rustls::TlsAcceptor::from(tls);
     let handshake = acceptor.accept(stream);
-    match monoio::time::timeout(context.config.gateway.header_timeout, handshake).await {
+    match monoio::time::timeout(header_timeout, handshake).await {
         Ok(Ok(tls_stream)) => crate::connection::serve_stream(tls_stream, peer, context, true).await,
         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake refused"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -198,7 +301,7 @@ impl Drop for OpenConnection {
 }
 
 /// Past `max_connections`: a short 503 and close, so the client learns why instead of hanging.
-async fn refuse_connection(mut stream: monoio::net::TcpStream) {
+async fn refuse_connection(mut stream: TcpStream) {
     use monoio::io::AsyncWriteRentExt;
     const BODY: &str = r#"{"message":"Service Unavailable: too many connections."}"#;
     let response = format!(

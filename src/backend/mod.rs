@@ -11,7 +11,7 @@ pub mod pool;
 use std::time::Duration;
 
 use crate::error::GatewayError;
-use crate::worker::WorkerContext;
+use crate::worker::Serving;
 use integration::{ExtraHeaders, ResponseFraming};
 use invoke::{FailureKind, HEADROOM};
 
@@ -49,19 +49,19 @@ pub struct CallTarget {
 /// Invokes the function with the event already written at `buffers.request[HEADROOM..]` and
 /// appends the mapped response, with the gateway's `extra` header lines, to `out`.
 pub async fn call(
-    worker: &WorkerContext,
+    serving: &Serving,
     target: &CallTarget,
     buffers: &mut CallBuffers,
     framing: ResponseFraming<'_>,
     extra: ExtraHeaders<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), GatewayError> {
-    let endpoint = &worker.endpoints[target.function];
+    let endpoint = serving.endpoint(target.function);
     let timeout_ms = target.timeout.as_millis() as u64;
     let start = invoke::frame_request(&mut buffers.request, endpoint, framing.request_id, timeout_ms);
     let request = std::mem::take(&mut buffers.request);
-    let max_reply = worker.config.gateway.max_response_bytes;
-    let invocation = invoke::invoke(&worker.pool, target.function, endpoint, request, start, max_reply);
+    let max_reply = serving.config().gateway.max_response_bytes;
+    let invocation = invoke::invoke(&serving.pool, target.function, endpoint, request, start, max_reply);
     let (request, outcome) = match monoio::time::timeout(target.timeout, invocation).await {
         Ok(done) => done,
         Err(_) => {
@@ -82,6 +82,45 @@ pub async fn call(
         None if target.integrated_response => integration::write_integrated_with(body, framing, extra, out),
         None => integration::write_passthrough_with(body, framing, extra, out),
     };
-    invoke::release(&worker.pool, target.function, connection, &reply);
+    invoke::release(&serving.pool, target.function, connection, &reply);
+    result
+}
+
+/// Invokes `function` with the event already written at `buffers.request[HEADROOM..]` and hands
+/// its value (a 2xx reply's body) to `use_value`. For callers that read the value themselves
+/// rather than turn it into an HTTP response: the WebSocket register, transport and cleanup
+/// functions (`crate::websocket`). Failures map as in [`call`].
+pub async fn invoke_value<R>(
+    serving: &Serving,
+    function: usize,
+    timeout: Duration,
+    buffers: &mut CallBuffers,
+    request_id: &[u8],
+    use_value: impl FnOnce(&[u8]) -> R,
+) -> Result<R, GatewayError> {
+    let endpoint = serving.endpoint(function);
+    let start = invoke::frame_request(&mut buffers.request, endpoint, request_id, timeout.as_millis() as u64);
+    let request = std::mem::take(&mut buffers.request);
+    let max_reply = serving.config().gateway.max_response_bytes;
+    let invocation = invoke::invoke(&serving.pool, function, endpoint, request, start, max_reply);
+    let (request, outcome) = match monoio::time::timeout(timeout, invocation).await {
+        Ok(done) => done,
+        Err(_) => {
+            buffers.request = Vec::with_capacity(HEADROOM + 4096);
+            return Err(GatewayError::BackendTimeout);
+        }
+    };
+    buffers.request = request;
+    let (connection, reply) = outcome?;
+    let body = reply.body(&connection);
+    let result = match reply.failure {
+        Some(FailureKind::FunctionError) => Err(GatewayError::FunctionError(String::from_utf8_lossy(body).into_owned())),
+        Some(FailureKind::Crashed) => Err(GatewayError::FunctionCrashed(String::from_utf8_lossy(body).into_owned())),
+        Some(FailureKind::Busy) => Err(GatewayError::FunctionBusy),
+        Some(FailureKind::TimedOut) => Err(GatewayError::BackendTimeout),
+        None if !(200..300).contains(&reply.status) => Err(GatewayError::BackendUnreachable),
+        None => Ok(use_value(body)),
+    };
+    invoke::release(&serving.pool, function, connection, &reply);
     result
 }

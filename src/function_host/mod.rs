@@ -17,6 +17,7 @@ mod state;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use process::ProcessRegistry;
@@ -30,6 +31,16 @@ pub struct FunctionHostHandle {
     pub invoke_address: SocketAddr,
     /// Live function processes, for shutdown.
     pub processes: ProcessRegistry,
+    stop: Arc<AtomicBool>,
+}
+
+impl FunctionHostHandle {
+    /// Stops the host: its processes are killed and its thread ends (after a reload replaced it,
+    /// or at shutdown).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.processes.kill_all();
+    }
 }
 
 /// The request target of function `id` on the invoke endpoint.
@@ -58,14 +69,16 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
     }
     let processes = ProcessRegistry::default();
     let host_processes = processes.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let host_stop = stop.clone();
     std::thread::Builder::new().name("scfgate-functions".into()).spawn(move || {
         let run = async move {
             let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes));
-            host.run(invoke_listener).await;
+            host.run(invoke_listener, host_stop).await;
         };
         if let Err(error) = crate::runtime::block_on(driver, 256, run) {
             tracing::error!(%error, "function host runtime failed to start");
         }
     })?;
-    Ok(Some(FunctionHostHandle { invoke_address, processes }))
+    Ok(Some(FunctionHostHandle { invoke_address, processes, stop }))
 }

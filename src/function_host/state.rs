@@ -239,7 +239,7 @@ impl Host {
     }
 
     /// Serves the runtime APIs and the invoke endpoint, and supervises processes, forever.
-    pub async fn run(self: Rc<Self>, invoke_listener: StdListener) {
+    pub async fn run(self: Rc<Self>, invoke_listener: StdListener, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
         let listeners = std::mem::take(&mut *self.listeners.borrow_mut());
         for (slot, sockets) in self.functions.iter().zip(listeners) {
             let Some(slot) = slot else { continue };
@@ -258,10 +258,12 @@ impl Host {
             }
             Err(error) => tracing::error!(%error, "cannot serve the invoke endpoint"),
         }
-        loop {
+        while !stop.load(std::sync::atomic::Ordering::Acquire) {
             self.supervise();
             monoio::time::sleep(SUPERVISOR_TICK).await;
         }
+        // Stopped: no restarts from here; whatever is still running is killed.
+        self.processes.kill_all();
     }
 
     /// Reaps exited processes, enforces time limits and init timeouts, and (re)starts processes.

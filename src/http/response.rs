@@ -68,6 +68,16 @@ pub fn end_head(out: &mut Vec<u8>, content_length: usize, close: bool) {
     out.extend_from_slice(b"\r\n\r\n");
 }
 
+/// Adds `connection: close` to a response already in `out` starting at `response_start` (used
+/// when shutdown begins while the response was being produced).
+pub fn mark_close(out: &mut Vec<u8>, response_start: usize) {
+    let Some(head) = out.get(response_start..) else { return };
+    if let Some(end) = memchr::memmem::find(head, b"\r\n\r\n") {
+        let at = response_start + end + 2;
+        out.splice(at..at, b"connection: close\r\n".iter().copied());
+    }
+}
+
 /// A stack buffer for [`format_u64`].
 pub fn itoa_buffer() -> [u8; 20] {
     [0; 20]

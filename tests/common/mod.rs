@@ -363,6 +363,32 @@ impl Gateway {
         assert!(started, "expected {count} function processes to start; output:\n{}", self.output.text());
         self.function_pids()
     }
+
+    /// The gateway process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("child").id()
+    }
+
+    /// Whether the gateway process is still running (it has not exited or been terminated).
+    pub fn is_running(&mut self) -> bool {
+        self.exit.is_none() && self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+}
+
+/// A process's resident set size (`VmRSS` in `/proc/<pid>/status`), in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_else(|error| panic!("read /proc/{pid}/status: {error}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// How many file descriptors a process has open (entries of `/proc/<pid>/fd`).
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap_or_else(|error| panic!("read /proc/{pid}/fd: {error}")).count()
 }
 
 impl Drop for Gateway {
