@@ -101,6 +101,11 @@ pub struct Args {
     #[arg(long)]
     pub pin_cores: bool,
 
+    /// Log one line per request (target `access`): request id, client, method, path, status
+    /// (499 when the client left before its response was written), bytes, duration.
+    #[arg(long)]
+    pub access_log: bool,
+
     /// Log filter, e.g. `info`, `debug`, `scfgate=debug` (also `RUST_LOG`).
     #[arg(long, value_name = "FILTER", env = "SCFGATE_LOG", default_value = "info")]
     pub log: String,

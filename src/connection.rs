@@ -24,12 +24,20 @@ use crate::worker::{RequestId, WorkerContext};
 /// Serves one accepted connection until it closes.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext>) {
     let _ = stream.set_nodelay(true);
-    serve_stream(stream, peer, worker, false).await;
+    let socket = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    serve_stream(stream, socket, peer, worker, false).await;
 }
 
 /// Serves one connection over any stream (plain TCP, or TLS once its handshake is done); `https`
 /// says which, for the event's `x-api-scheme` and the APIs' `protocol`.
-pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(stream: S, peer: SocketAddr, worker: Rc<WorkerContext>, https: bool) {
+/// `socket` is the underlying TCP socket (for noticing a client that has gone).
+pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(
+    stream: S,
+    socket: std::os::fd::RawFd,
+    peer: SocketAddr,
+    worker: Rc<WorkerContext>,
+    https: bool,
+) {
     let mut connection = Connection {
         stream,
         reader: RequestReader::new(worker.serving().config().gateway.read_buffer_bytes),
@@ -39,6 +47,7 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(stream: S, peer: So
         params: PathParams::default(),
         source_ip: SourceIp::new(peer),
         https,
+        socket,
         worker: worker.clone(),
         unanswered: 0,
         policy: PolicyState::default(),
@@ -46,6 +55,16 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(stream: S, peer: So
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
     worker.requests_finished(connection.unanswered);
+}
+
+/// Whether the client has closed its side: a write would still seem to succeed (the kernel
+/// takes it and the client answers with a reset), so look for the end of its stream instead.
+fn peer_closed(socket: std::os::fd::RawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: recv(2) with MSG_PEEK | MSG_DONTWAIT into a one-byte stack buffer; it neither
+    // consumes data nor blocks, and `socket` is this connection's open descriptor.
+    let received = unsafe { libc::recv(socket, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    received == 0
 }
 
 /// The peer address as text, formatted once per connection.
@@ -73,6 +92,8 @@ struct Connection<S> {
     stream: S,
     /// Arrived over TLS.
     https: bool,
+    /// The TCP socket under `stream`.
+    socket: std::os::fd::RawFd,
     reader: RequestReader,
     head: RequestHead,
     /// Responses not yet written; pipelined responses are batched into one write.
@@ -139,6 +160,8 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
             }
             worker.request_started();
             self.unanswered += 1;
+            let access_log = tracing::enabled!(target: "access", tracing::Level::INFO);
+            let started = access_log.then(Instant::now);
             // Phase 2: the body.
             if self.head.expect_continue && !self.reader.body_is_buffered(&self.head) {
                 match self.reader.try_body(&self.head, settings.max_body_bytes) {
@@ -178,6 +201,19 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
                 // Shutdown began while the function ran: this is the connection's last response.
                 response::mark_close(&mut self.out, response_start);
                 close = true;
+            }
+            if let Some(started) = started {
+                // Logged once the response is written, so a client that left shows as 499
+                // (Tencent's "Client closed connection."), not as the status it never got.
+                let status = response::status_of(&self.out[response_start..]);
+                let bytes = self.out.len() - response_start;
+                let client_left = peer_closed(self.socket);
+                let written = self.flush().await;
+                let logged = if written && !client_left { status } else { 499 };
+                self.log_access(&request_id, logged, bytes, started);
+                if !written {
+                    return;
+                }
             }
             self.reader.finish_request();
             if close {
@@ -287,6 +323,22 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         let request_id = worker.next_request_id();
         self.write_error(&error, &request_id, true);
         self.flush().await;
+    }
+
+    /// One access-log line (target `access`; on with `--access-log`).
+    fn log_access(&self, request_id: &RequestId, status: u16, bytes: usize, started: Instant) {
+        let request = self.reader.request_bytes();
+        tracing::info!(
+            target: "access",
+            request_id = %String::from_utf8_lossy(request_id.as_bytes()),
+            ip = %String::from_utf8_lossy(self.source_ip.as_bytes()),
+            method = %String::from_utf8_lossy(self.head.method.of_buffer(request)),
+            path = %String::from_utf8_lossy(self.head.path.of_buffer(request)),
+            status,
+            bytes,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            tls = self.https,
+        );
     }
 
     /// Writes everything in `out`; `false` if the client is gone.

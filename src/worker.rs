@@ -77,8 +77,6 @@ pub struct WorkerContext {
     draining: Cell<bool>,
     /// Cancels the accept loops' pending accepts at shutdown.
     accept_canceller: RefCell<Option<Canceller>>,
-    /// This worker's WebSocket connections (reached by pushes) and connection ids.
-    pub websocket: crate::websocket::WorkerSockets,
 }
 
 impl WorkerContext {
@@ -97,7 +95,6 @@ impl WorkerContext {
             in_flight: Cell::new(0),
             draining: Cell::new(false),
             accept_canceller: RefCell::new(Some(Canceller::new())),
-            websocket: crate::websocket::WorkerSockets::new(index),
         }
     }
 
@@ -269,6 +266,7 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: boo
 /// certificate covers, fails the handshake with an alert (`crate::tls`).
 async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContext>) {
     let _ = stream.set_nodelay(true);
+    let socket = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let serving = context.serving();
     let Some(tls) = serving.generation.tls.clone() else { return };
     let header_timeout = serving.config().gateway.header_timeout;
@@ -276,7 +274,7 @@ async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContex
     let acceptor = monoio_rustls::TlsAcceptor::from(tls);
     let handshake = acceptor.accept(stream);
     match monoio::time::timeout(header_timeout, handshake).await {
-        Ok(Ok(tls_stream)) => crate::connection::serve_stream(tls_stream, peer, context, true).await,
+        Ok(Ok(tls_stream)) => crate::connection::serve_stream(tls_stream, socket, peer, context, true).await,
         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake refused"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }

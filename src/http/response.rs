@@ -78,6 +78,14 @@ pub fn mark_close(out: &mut Vec<u8>, response_start: usize) {
     }
 }
 
+/// The status code of the response at the start of `response` (0 if there is none).
+pub fn status_of(response: &[u8]) -> u16 {
+    response
+        .get(9..12)
+        .filter(|digits| digits.iter().all(u8::is_ascii_digit))
+        .map_or(0, |digits| digits.iter().fold(0, |total, &digit| total * 10 + u16::from(digit - b'0')))
+}
+
 /// A stack buffer for [`format_u64`].
 pub fn itoa_buffer() -> [u8; 20] {
     [0; 20]

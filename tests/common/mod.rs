@@ -196,6 +196,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// An extra command-line flag that takes no value (`"--access-log"`).
+    pub fn flag(mut self, flag: &str) -> Self {
+        self.args.push(flag.to_string());
+        self
+    }
+
     /// The temp dir, to add files before starting.
     pub fn dir(&self) -> &TempDir {
         &self.dir
