@@ -68,7 +68,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// Raises the open-file soft limit to the hard limit: every connection is a descriptor, and
+/// running out would leave new connections waiting in the backlog instead of being answered.
+fn raise_descriptor_limit() {
+    // SAFETY: getrlimit/setrlimit on a stack struct for this process's RLIMIT_NOFILE.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                tracing::debug!(open_files = limit.rlim_cur, "raised the open-file limit");
+            }
+        }
+    }
+}
+
 fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
+    raise_descriptor_limit();
     let config = Arc::new(config);
     let driver = runtime::probe(config.gateway.driver)?;
     let workers = config.gateway.workers;

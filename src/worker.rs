@@ -235,7 +235,7 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: boo
         match accepted {
             Ok((stream, peer)) => {
                 if context.open_connections.get() >= context.max_connections {
-                    monoio::spawn(refuse_connection(stream));
+                    monoio::spawn(refuse_connection(stream, context.next_request_id()));
                     continue;
                 }
                 let guard = OpenConnection::new(context.clone());
@@ -299,11 +299,12 @@ impl Drop for OpenConnection {
 }
 
 /// Past `max_connections`: a short 503 and close, so the client learns why instead of hanging.
-async fn refuse_connection(mut stream: TcpStream) {
+async fn refuse_connection(mut stream: TcpStream, request_id: RequestId) {
     use monoio::io::AsyncWriteRentExt;
     const BODY: &str = r#"{"message":"Service Unavailable: too many connections."}"#;
     let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-api-requestid: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+        String::from_utf8_lossy(request_id.as_bytes()),
         BODY.len()
     );
     let _ = stream.write_all(response.into_bytes()).await;

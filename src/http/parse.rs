@@ -121,7 +121,9 @@ pub enum ParseStatus {
 pub fn parse_request(buffer: &[u8], head: &mut RequestHead) -> Result<ParseStatus, ParseError> {
     // Cheap completeness check first: most reads of a slow client end mid-head, and httparse would
     // redo the header scan on every partial read.
-    if memchr::memmem::find(buffer, b"\r\n\r\n").is_none() && memchr::memmem::find(buffer, b"\n\n").is_none() {
+    // A head ends at an empty line: LF then LF, or LF then CRLF (httparse accepts bare LF line
+    // ends; `\r\n\r\n` contains `\n\r\n`).
+    if memchr::memmem::find(buffer, b"\n\r\n").is_none() && memchr::memmem::find(buffer, b"\n\n").is_none() {
         return Ok(ParseStatus::Partial);
     }
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -150,6 +152,7 @@ pub fn parse_request(buffer: &[u8], head: &mut RequestHead) -> Result<ParseStatu
     let mut connection_keep_alive = false;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
+    let mut transfer_encoding = false;
     for field in request.headers.iter() {
         let name = field.name.as_bytes();
         let value = trim(field.value);
@@ -166,6 +169,7 @@ pub fn parse_request(buffer: &[u8], head: &mut RequestHead) -> Result<ParseStatu
             }
             content_length = Some(length);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            transfer_encoding = true;
             if head.http10 {
                 return Err(ParseError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
             }
@@ -194,8 +198,14 @@ pub fn parse_request(buffer: &[u8], head: &mut RequestHead) -> Result<ParseStatu
             head.expect_continue = !head.http10;
         }
     }
-    if chunked && content_length.is_some() {
+    // RFC 9112 §6.3: any Transfer-Encoding field, even an empty one, conflicts with
+    // Content-Length, and one whose final coding is not chunked cannot frame a request. A proxy in
+    // front may read either as chunked: refusing is the only reading nobody can disagree with.
+    if transfer_encoding && content_length.is_some() {
         return Err(ParseError::Malformed("both Content-Length and Transfer-Encoding"));
+    }
+    if transfer_encoding && !chunked {
+        return Err(ParseError::Malformed("Transfer-Encoding without chunked"));
     }
     if !head.http10 && head.host.is_none() && head.target_authority.is_none() {
         return Err(ParseError::Malformed("missing Host header"));
@@ -342,6 +352,9 @@ mod tests {
             (b"GET /a/../b HTTP/1.1\r\nHost: a\r\n\r\n", Err(ParseError::Malformed("dot segments in the request path"))),
             (b"GET /a/%2E%2e/b HTTP/1.1\r\nHost: a\r\n\r\n", Err(ParseError::Malformed("dot segments in the request path"))),
             (b"GET /a/..b HTTP/1.1\r\nHost: a\r\n\r\n", Ok(BodyFraming::None)),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\n", Err(ParseError::Malformed("both Content-Length and Transfer-Encoding"))),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\n\r\n", Err(ParseError::Malformed("Transfer-Encoding without chunked"))),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: a\n\r\n", Ok(BodyFraming::None)),
             (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", Err(ParseError::Malformed("unsupported HTTP version"))),
         ];
         for (raw, expected) in cases {
