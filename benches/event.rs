@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::time::Duration;
 
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -17,6 +16,7 @@ use scfgate::route::{ApiMethod, ApiPath, Lookup, PathParams, RouteSpec, RouteTab
 use serde::Serialize;
 
 mod common;
+use common::ThreadTime;
 
 const SERVICE_ID: &str = "service-hello01";
 const REQUEST_ID: &[u8] = b"3f2b9c1e-6d1f-4c55-9a1e-0b7f5d2a8c41";
@@ -222,7 +222,7 @@ fn build_event(input: &EventInput<'_>) -> Event {
     }
 }
 
-fn events(c: &mut Criterion) {
+fn events(c: &mut Criterion<ThreadTime>) {
     let mut group = c.benchmark_group("event");
     for request in prepared() {
         let input = request.input();
@@ -258,7 +258,7 @@ fn events(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
+    config = common::criterion();
     targets = events
 }
 criterion_main!(benches);

@@ -3,11 +3,13 @@
 //! as a 200) on typical replies. Throughput is bytes of function reply.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use scfgate::backend::integration::{write_integrated, write_passthrough, ResponseFraming};
+
+mod common;
+use common::ThreadTime;
 
 const FRAMING: ResponseFraming<'static> =
     ResponseFraming { request_id: b"3f2b9c1e-6d1f-4c55-9a1e-0b7f5d2a8c41", close: false, head_only: false };
@@ -52,7 +54,7 @@ fn replies() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn map_replies(c: &mut Criterion) {
+fn map_replies(c: &mut Criterion<ThreadTime>) {
     let mut group = c.benchmark_group("integration");
     let mut out = Vec::with_capacity(16 * 1024);
     for (name, reply) in replies() {
@@ -81,7 +83,7 @@ fn map_replies(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
+    config = common::criterion();
     targets = map_replies
 }
 criterion_main!(benches);

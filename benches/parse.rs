@@ -2,15 +2,15 @@
 //! (`scfgate::http::body::ChunkedDecoder`). Throughput is bytes of input.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use scfgate::http::body::ChunkedDecoder;
 use scfgate::http::{parse_request, RequestHead};
 
 mod common;
+use common::ThreadTime;
 
-fn parse_heads(c: &mut Criterion) {
+fn parse_heads(c: &mut Criterion<ThreadTime>) {
     let post = common::post_request();
     let many = common::get_100_headers();
     let cases: [(&str, &[u8]); 4] = [
@@ -35,7 +35,7 @@ fn parse_heads(c: &mut Criterion) {
     group.finish();
 }
 
-fn decode_chunked(c: &mut Criterion) {
+fn decode_chunked(c: &mut Criterion<ThreadTime>) {
     let body = common::json_body_1k();
     let mut group = c.benchmark_group("chunked_decode_1k");
     for chunk in [1024usize, 128] {
@@ -57,7 +57,7 @@ fn decode_chunked(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
+    config = common::criterion();
     targets = parse_heads, decode_chunked
 }
 criterion_main!(benches);

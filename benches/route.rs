@@ -20,11 +20,13 @@
 //! same reason the plain prefix is `-legacy`, not `/legacy`: `{id}` would take `/legacy/…` first.)
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use scfgate::config::path::parse_api_path;
 use scfgate::route::{ApiMethod, ApiPath, Lookup, PathParams, RouteSpec, RouteTable};
+
+mod common;
+use common::ThreadTime;
 
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
 
@@ -98,7 +100,7 @@ fn requests(count: usize) -> Vec<(&'static str, &'static str, String, Lookup, bo
     ]
 }
 
-fn build(c: &mut Criterion) {
+fn build(c: &mut Criterion<ThreadTime>) {
     let mut group = c.benchmark_group("route_build");
     group.sample_size(20);
     for count in SIZES {
@@ -118,7 +120,7 @@ fn build(c: &mut Criterion) {
     group.finish();
 }
 
-fn lookup(c: &mut Criterion) {
+fn lookup(c: &mut Criterion<ThreadTime>) {
     for count in SIZES {
         let apis = apis(count);
         let paths = parsed(&apis);
@@ -164,7 +166,7 @@ fn lookup(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
+    config = common::criterion();
     targets = build, lookup
 }
 criterion_main!(benches);

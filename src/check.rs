@@ -27,16 +27,26 @@ pub fn route_table(config: &Config) -> String {
                 PathKind::Param => "param",
                 PathKind::Prefix => "prefix",
             };
-            let function = &config.functions[api.function];
-            let mode = if api.integrated_response { "integrated" } else { "pass-through" };
+            let target = match api.websocket {
+                // A WebSocket API: its three functions.
+                Some(functions) => format!(
+                    "register {}, transport {}, cleanup {} (websocket",
+                    config.functions[functions.register].display_name(),
+                    config.functions[functions.transport].display_name(),
+                    config.functions[functions.cleanup].display_name()
+                ),
+                None => {
+                    let mode = if api.integrated_response { "integrated" } else { "pass-through" };
+                    format!("{} ({mode}", config.functions[api.function].display_name())
+                }
+            };
             let _ = writeln!(
                 out,
-                "  {:<6} {:<32} {:<16} -> {} ({}, timeout {}s)  [{}]",
+                "  {:<6} {:<32} {:<16} -> {}, timeout {}s)  [{}]",
                 api.method.as_str(),
                 api.path.path,
                 kind,
-                function.display_name(),
-                mode,
+                target,
                 api.timeout.as_secs_f64(),
                 api.name
             );

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split};
 use monoio::net::TcpStream;
 
 use crate::backend::event::{write_event_with, EventInput};
@@ -19,6 +19,7 @@ use crate::http::reader::{ReadError, RequestReader};
 use crate::http::{response, RequestHead};
 use crate::policy::{self, cors, Checked, PolicyState};
 use crate::route::PathParams;
+use crate::websocket;
 use crate::worker::{RequestId, WorkerContext};
 
 /// Serves one accepted connection until it closes.
@@ -31,7 +32,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext
 /// Serves one connection over any stream (plain TCP, or TLS once its handshake is done); `https`
 /// says which, for the event's `x-api-scheme` and the APIs' `protocol`.
 /// `socket` is the underlying TCP socket (for noticing a client that has gone).
-pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(
+pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
     stream: S,
     socket: std::os::fd::RawFd,
     peer: SocketAddr,
@@ -51,6 +52,7 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent>(
         worker: worker.clone(),
         unanswered: 0,
         policy: PolicyState::default(),
+        upgraded: false,
     };
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
@@ -107,6 +109,8 @@ struct Connection<S> {
     worker: Rc<WorkerContext>,
     /// Requests read whose responses are not yet written.
     unanswered: usize,
+    /// The last request upgraded the connection to a WebSocket, whose session has ended.
+    upgraded: bool,
 }
 
 /// The gateway settings a connection reads between requests (a reload may change them).
@@ -131,7 +135,7 @@ impl Limits {
     }
 }
 
-impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
+impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
     async fn run(&mut self, worker: &WorkerContext) {
         loop {
             let settings = Limits::of(worker);
@@ -196,6 +200,10 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
             let response_start = self.out.len();
             if let Err(error) = self.handle(worker, &request_id, close).await {
                 self.write_error(&error, &request_id, close);
+            }
+            if self.upgraded {
+                // It became a WebSocket connection, which has ended (`crate::websocket`).
+                return;
             }
             if !close && worker.is_draining() {
                 // Shutdown began while the function ran: this is the connection's last response.
@@ -283,6 +291,14 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
             scheme: if self.https { "https" } else { "http" },
         };
         write_event_with(&mut buffers.request, &mut buffers.scratch, &input, &self.policy.event_fields(config, api));
+        if api.websocket.is_some() {
+            // A WebSocket API: the upgrade, then frames both ways until the connection ends.
+            let pipelined = self.reader.pipelined();
+            let upgrade = websocket::Upgrade { serving: &serving, api: resolved.api, buffer: bytes, head, pipelined, request_id: request_id.as_bytes(), extra_headers: &self.policy.headers };
+            websocket::serve(worker, upgrade, buffers, &mut self.stream, &mut self.out).await?;
+            self.upgraded = true;
+            return Ok(());
+        }
         let target = CallTarget { function: api.function, timeout: api.timeout, integrated_response: api.integrated_response };
         let head_only = method == b"HEAD";
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
@@ -307,6 +323,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         response::header(&mut self.out, b"content-type", b"application/json");
         // The API's CORS and usage-plan headers: a refusal must reach a browser's script too.
         self.out.extend_from_slice(&self.policy.headers);
+        self.out.extend_from_slice(error.extra_headers());
         response::header(&mut self.out, b"x-api-requestid", request_id.as_bytes());
         response::end_head(&mut self.out, body.len(), close || error.closes_connection());
         if self.head.method.of_buffer(bytes) != b"HEAD" || error.closes_connection() {

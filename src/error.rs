@@ -85,6 +85,22 @@ pub enum GatewayError {
     RateLimited,
     /// Over the usage plan's `quota_per_day` (429).
     QuotaExceeded,
+    /// A WebSocket API's request lacks this handshake header (403, Tencent's `need header
+    /// Sec-WebSocket-Key.`).
+    WebSocketHeaderMissing(&'static str),
+    /// A WebSocket handshake asking for a version other than 13 (426, RFC 6455 §4.4).
+    WebSocketVersion,
+    /// A WebSocket API's request is not a valid upgrade (400).
+    WebSocketHandshake(&'static str),
+    /// The register function refused the connection: its `errNo` was not 0 (403).
+    WebSocketRefused {
+        /// The function's `errNo`.
+        err_no: i64,
+        /// The function's `errMsg`.
+        err_msg: String,
+    },
+    /// The register function's value is not `{"errNo": ..., "errMsg": ...}` (502).
+    InvalidRegisterResponse,
 }
 
 /// What an error body may mention.
@@ -123,6 +139,10 @@ impl GatewayError {
             GatewayError::ParamMissing { .. } | GatewayError::KeyPair(KeyPairError::NoUsagePlan) => 403,
             GatewayError::KeyPair(_) | GatewayError::OAuth(_) => 401,
             GatewayError::RateLimited | GatewayError::QuotaExceeded => 429,
+            GatewayError::WebSocketHeaderMissing(_) | GatewayError::WebSocketRefused { .. } => 403,
+            GatewayError::WebSocketVersion => 426,
+            GatewayError::WebSocketHandshake(_) => 400,
+            GatewayError::InvalidRegisterResponse => 502,
         }
     }
 
@@ -143,7 +163,10 @@ impl GatewayError {
             | GatewayError::KeyPair(_)
             | GatewayError::OAuth(_)
             | GatewayError::RateLimited
-            | GatewayError::QuotaExceeded => Side::Client,
+            | GatewayError::QuotaExceeded
+            | GatewayError::WebSocketHeaderMissing(_)
+            | GatewayError::WebSocketVersion
+            | GatewayError::WebSocketHandshake(_) => Side::Client,
             GatewayError::FunctionBusy => Side::Gateway,
             _ => Side::Backend,
         }
@@ -265,6 +288,49 @@ impl GatewayError {
             }
             GatewayError::RateLimited => out.extend_from_slice(br#"{"message":"API rate limit exceeded."}"#),
             GatewayError::QuotaExceeded => out.extend_from_slice(br#"{"message":"API quota exceeded."}"#),
+            // spec §5.2: Tencent's handshake messages.
+            GatewayError::WebSocketHeaderMissing(name) => {
+                out.extend_from_slice(b"{\"message\":\"need header ");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b".\"}");
+            }
+            GatewayError::WebSocketVersion => {
+                out.extend_from_slice(br#"{"message":"Sec-WebSocket-Version not supported; this gateway speaks version 13."}"#)
+            }
+            GatewayError::WebSocketHandshake(detail) => {
+                out.extend_from_slice(b"{\"message\":\"Bad Request: ");
+                escaped(out, detail.as_bytes());
+                out.extend_from_slice(b".\"}");
+            }
+            // Tencent documents no body for a refused connection; the function's own errNo and
+            // errMsg are what its author would look for.
+            GatewayError::WebSocketRefused { err_no, err_msg } => {
+                out.extend_from_slice(b"{\"message\":\"WebSocket connection refused by the register function.\",\"errNo\":");
+                let mut digits = crate::http::response::itoa_buffer();
+                if *err_no < 0 {
+                    out.push(b'-');
+                }
+                out.extend_from_slice(crate::http::response::format_u64(err_no.unsigned_abs(), &mut digits));
+                out.extend_from_slice(b",\"errMsg\":\"");
+                escaped(out, err_msg.as_bytes());
+                out.extend_from_slice(b"\",\"requestId\":\"");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b"\"}");
+            }
+            GatewayError::InvalidRegisterResponse => {
+                out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"requestId ");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b" , the register function's value is not {\\\"errNo\\\": <number>, \\\"errMsg\\\": <text>}.\"}");
+            }
+        }
+    }
+
+    /// Header lines this error's response carries besides the usual ones: RFC 6455 §4.4's
+    /// `Sec-WebSocket-Version` for a version the gateway does not speak.
+    pub fn extra_headers(&self) -> &'static [u8] {
+        match self {
+            GatewayError::WebSocketVersion => b"sec-websocket-version: 13\r\n",
+            _ => b"",
         }
     }
 }

@@ -13,6 +13,8 @@
 //! - [`policy`]: the API's frontend checks (protocol, key pair or OAuth, usage plans, params) and
 //!   CORS, preflights included.
 //! - [`backend`]: the SCF event, the pooled invoke client, response integration.
+//! - [`websocket`]: WebSocket APIs: the handshake, frames, the register/transport/cleanup
+//!   functions, and the reverse-push endpoint that reaches a connection on whichever core holds it.
 //! - [`function_host`]: local function processes behind the SCF custom-runtime API.
 //! - [`error`]: every request error and the one place that maps it to a status.
 #![deny(missing_docs)]
@@ -32,4 +34,5 @@ pub mod route;
 pub mod router;
 pub mod runtime;
 pub mod tls;
+pub mod websocket;
 pub mod worker;

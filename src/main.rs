@@ -91,6 +91,9 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     let tls = tls_config(&config)?;
     let bound = listener::bind_all(&config.gateway.listen, workers, args.backlog).map_err(|error| error.to_string())?;
     let bound_tls = listener::bind_all(&config.gateway.tls_listen, workers, args.backlog).map_err(|error| error.to_string())?;
+    // Before the function host starts: its processes are told where to push.
+    let push = scfgate::websocket::push::bind(&config, args.backlog).map_err(|error| error.to_string())?;
+    let mut push_per_worker = push.map(scfgate::websocket::push::PushListeners::into_workers).unwrap_or_default().into_iter();
     let mut hosts = FunctionHosts::start(&config, driver)?;
     let endpoints = hosts.endpoints(&config);
     let generation = Generation { number: 1, config: config.clone(), router: Arc::new(router), endpoints, tls };
@@ -100,6 +103,7 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     for (index, listeners) in bound.per_worker.into_iter().enumerate() {
         let control = control.clone();
         let tls_listeners = tls_per_worker.next().unwrap_or_default();
+        let push = push_per_worker.next();
         let pin = args.pin_cores.then_some(index % cores);
         let ring_entries = args.ring_entries;
         std::thread::Builder::new()
@@ -109,7 +113,12 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
                     pin_to_core(core);
                 }
                 let context = Rc::new(worker::WorkerContext::with_control(index, control));
-                let serving = worker::serve_all(context, listeners, tls_listeners);
+                let serving = async move {
+                    if let Some(push) = push {
+                        scfgate::websocket::push::start(&context, push);
+                    }
+                    worker::serve_all(context, listeners, tls_listeners).await
+                };
                 if let Err(error) = runtime::block_on(driver, ring_entries, serving) {
                     tracing::error!(worker = index, %error, "worker runtime failed to start");
                     std::process::exit(1);

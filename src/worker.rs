@@ -77,6 +77,8 @@ pub struct WorkerContext {
     draining: Cell<bool>,
     /// Cancels the accept loops' pending accepts at shutdown.
     accept_canceller: RefCell<Option<Canceller>>,
+    /// This worker's WebSocket connections (reached by pushes) and connection ids.
+    pub websocket: crate::websocket::WorkerSockets,
 }
 
 impl WorkerContext {
@@ -95,6 +97,7 @@ impl WorkerContext {
             in_flight: Cell::new(0),
             draining: Cell::new(false),
             accept_canceller: RefCell::new(Some(Canceller::new())),
+            websocket: crate::websocket::WorkerSockets::new(index),
         }
     }
 

@@ -32,7 +32,9 @@ fn each_request_gets_a_line_and_a_departed_client_is_499() {
     let response = gateway.get("/release/echo?x=1");
     assert_eq!(response.status, 200);
     let id = response.request_id().to_string();
-    assert!(gateway.output.wait_for(Duration::from_secs(10), |lines| lines.iter().any(|line| line.contains(&id))));
+    // The function logs the id too: wait for the access line itself.
+    let logged = |lines: &[String]| lines.iter().any(|line| line.contains(" access: ") && line.contains(&id));
+    assert!(gateway.output.wait_for(Duration::from_secs(10), logged), "{}", gateway.output.text());
     let line = access_lines(&gateway).into_iter().find(|line| line.contains(&id)).unwrap();
     assert_eq!(log_field(&line, "status"), Some("200"), "{line}");
     assert_eq!(log_field(&line, "path"), Some("/release/echo"), "{line}");

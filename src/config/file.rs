@@ -88,6 +88,18 @@ pub struct Gateway {
     /// Seconds a pooled backend connection may idle before it is dropped (nginx upstream
     /// `keepalive_timeout`). Default 30.
     pub pool_idle_timeout: Option<Seconds>,
+    /// Where the WebSocket reverse-push endpoint listens, `ip:port` (Tencent: the API's 反向推送
+    /// 地址). Default `127.0.0.1:8095`. Only opened when some API has `protocol = "ws"`.
+    pub push_listen: Option<String>,
+    /// The bearer token a push must carry (`Authorization: Bearer <token>`); the environment
+    /// variable `SCFGATE_PUSH_TOKEN` wins over it. Required when `push_listen` is not loopback.
+    pub push_token: Option<String>,
+    /// Largest WebSocket message (or frame) a client may send, in bytes; past it the connection
+    /// is closed with 1009. Default 1 MiB.
+    pub websocket_max_message_bytes: Option<usize>,
+    /// Seconds a WebSocket connection may go without a frame from its client before it is closed
+    /// with 1001. Default 600.
+    pub websocket_idle_timeout: Option<Seconds>,
 }
 
 /// `[[service]]`: an API Gateway service (console: 服务).
@@ -125,11 +137,20 @@ pub struct Api {
     pub method: Option<String>,
     /// The backend function (console: 后端配置 → 云函数 SCF). Required.
     pub function: Option<FunctionRef>,
+    /// WebSocket APIs (`protocol = "ws"`): the function invoked when a client connects (console:
+    /// 注册函数, `ServiceWebsocketRegisterFunctionName`); its `errNo` 0 accepts. Required for them,
+    /// refused elsewhere (as are `transport` and `cleanup`).
+    pub register: Option<FunctionRef>,
+    /// WebSocket APIs: the function invoked per message from the client (console: 传输函数).
+    pub transport: Option<FunctionRef>,
+    /// WebSocket APIs: the function invoked when the connection ends (console: 清理函数).
+    pub cleanup: Option<FunctionRef>,
     /// Backend timeout in seconds (console: 后端超时, API field `ServiceTimeout`). Default 15.
     pub timeout: Option<Seconds>,
     /// Response integration (console: 响应集成, `ServiceScfIsIntegratedResponse`). Default false.
     pub integrated_response: Option<bool>,
-    /// Request protocol (console: 请求协议): `http`, `https` or `http&https`. Default `http&https`.
+    /// Request protocol (console: 请求协议): `http`, `https` or `http&https`, default `http&https`;
+    /// or, for a WebSocket API (console: WS/WSS), `ws`, `wss` or `ws&wss`.
     pub protocol: Option<String>,
     /// Authentication (console: 鉴权类型): `none` (免认证), `key_pair` (密钥对认证, usage plans) or
     /// `oauth` (OAuth 2.0, JWT verified with `[service.api.oauth]`). Default `none`.

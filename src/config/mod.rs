@@ -132,6 +132,31 @@ pub struct GatewaySettings {
     pub pool_size: usize,
     /// A pooled backend connection idle longer than this is not reused.
     pub pool_idle_timeout: Duration,
+    /// WebSocket APIs: the reverse-push endpoint and the frame limits.
+    pub websocket: WebSocketSettings,
+}
+
+/// Settings of WebSocket APIs (`crate::websocket`), from `[gateway]`.
+#[derive(Debug, Clone)]
+pub struct WebSocketSettings {
+    /// Where the reverse-push endpoint listens (opened only when some API is a WebSocket API).
+    pub push_listen: SocketAddr,
+    /// The bearer token pushes must carry; `None` only when `push_listen` is loopback.
+    pub push_token: Option<PushToken>,
+    /// Largest message (and frame) a client may send; past it, close 1009.
+    pub max_message_bytes: usize,
+    /// A connection with no frame from its client this long is closed with 1001.
+    pub idle_timeout: Duration,
+}
+
+/// The reverse-push token; its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PushToken(pub String);
+
+impl std::fmt::Debug for PushToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PushToken(..)")
+    }
 }
 
 /// A Tencent API Gateway stage (environment). Requests are addressed as `/{stage}{api path}`.
@@ -287,6 +312,20 @@ pub struct Api {
     pub integrated_response: bool,
     /// The checks run before the function is called (`crate::policy`).
     pub policy: ApiPolicy,
+    /// For a WebSocket API (`protocol = "ws"`, `"wss"`, `"ws&wss"`): its three functions. Then
+    /// [`Api::function`] is the register function, the one a request invokes.
+    pub websocket: Option<WebSocketFunctions>,
+}
+
+/// The three functions of a WebSocket API (Tencent: 注册函数, 传输函数, 清理函数).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebSocketFunctions {
+    /// Invoked with the connect event; `errNo` 0 accepts the connection.
+    pub register: FunctionId,
+    /// Invoked with each message from the client.
+    pub transport: FunctionId,
+    /// Invoked once when the connection ends.
+    pub cleanup: FunctionId,
 }
 
 /// An API's frontend policies, checked by `crate::policy::check` in this order: protocol, auth,

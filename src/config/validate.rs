@@ -17,7 +17,8 @@ use super::path::parse_api_path;
 use super::{
     Api, ApiMethod, ApiPath, ApiPolicy, Auth, Config, Cors, DriverChoice, Function, FunctionId,
     FunctionRuntime, GatewaySettings, OAuthSettings, Overrides, Param, ParamPosition, ParamType,
-    PathKind, Protocol, Secret, Service, Stage, UsagePlan,
+    PathKind, Protocol, PushToken, Secret, Service, Stage, UsagePlan, WebSocketFunctions,
+    WebSocketSettings,
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
@@ -44,6 +45,13 @@ const DEFAULT_MEMORY_MB: u32 = 128;
 const DEFAULT_HANDLER: &str = "index.main_handler";
 const DEFAULT_INSTANCES: usize = 1;
 const DEFAULT_INIT_TIMEOUT_SECS: u64 = 30;
+/// The reverse-push endpoint: loopback, so that by default only this machine's functions can push.
+const DEFAULT_PUSH_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8095));
+/// The environment variable that holds the push token (it wins over `push_token` in the file).
+pub const PUSH_TOKEN_ENV: &str = "SCFGATE_PUSH_TOKEN";
+const DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// AWS API Gateway's WebSocket idle timeout; Tencent documents none.
+const DEFAULT_WEBSOCKET_IDLE_TIMEOUT_SECS: u64 = 600;
 
 /// A configuration problem, rendered as `file[:line:column][: location][: field `name`]: message`,
 /// e.g. ``scfgate.toml: service `hello` api `say-hello`: field `path`: …``.
@@ -128,6 +136,7 @@ pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Con
         services.push(service);
         apis.extend(service_apis);
     }
+    check_push_token(&gateway, &apis, source)?;
     let certificates = build_certificates(parsed.certificates, source, base_dir)?;
     if !gateway.tls_listen.is_empty() && certificates.is_empty() {
         return Err(ConfigError::about_file(
@@ -185,6 +194,24 @@ fn build_certificates(
             })
         })
         .collect()
+}
+
+/// With WebSocket APIs the reverse-push endpoint opens; anyone who can reach it could write to
+/// any client, so off loopback it must require a token.
+fn check_push_token(gateway: &GatewaySettings, apis: &[Api], source: &Path) -> Result<(), ConfigError> {
+    let settings = &gateway.websocket;
+    let websocket_apis = apis.iter().any(|api| api.websocket.is_some());
+    if websocket_apis && settings.push_token.is_none() && !settings.push_listen.ip().is_loopback() {
+        let site = Site::new(source, "[gateway]".to_owned());
+        return Err(site.error(
+            "push_token",
+            format!(
+                "the WebSocket push endpoint listens on {} (not loopback), so it needs a token: set `push_token` or the `{PUSH_TOKEN_ENV}` environment variable",
+                settings.push_listen
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Converts a byte offset into a 1-based line and column (in characters), for editors.
@@ -407,6 +434,59 @@ fn build_gateway(
             "pool_idle_timeout",
             DEFAULT_POOL_IDLE_TIMEOUT_SECS,
         )?,
+        websocket: build_websocket_settings(
+            &site,
+            section.push_listen,
+            section.push_token,
+            section.websocket_max_message_bytes,
+            section.websocket_idle_timeout,
+        )?,
+    })
+}
+
+/// `push_listen`, `push_token` (or `SCFGATE_PUSH_TOKEN`) and the frame limits. Whether a token is
+/// required is decided in [`parse_str`], once it knows whether any API is a WebSocket API.
+fn build_websocket_settings(
+    site: &Site,
+    push_listen: Option<String>,
+    push_token: Option<String>,
+    max_message_bytes: Option<usize>,
+    idle_timeout: Option<Seconds>,
+) -> Result<WebSocketSettings, ConfigError> {
+    let push_listen = match push_listen {
+        None => DEFAULT_PUSH_LISTEN,
+        Some(address) => address.parse::<SocketAddr>().map_err(|_| {
+            site.error("push_listen", format!("`{address}` is not an IP address and port like `127.0.0.1:8095`"))
+        })?,
+    };
+    let push_token = match std::env::var(PUSH_TOKEN_ENV) {
+        Ok(token) if token.is_empty() => {
+            return Err(site.error("push_token", format!("environment variable `{PUSH_TOKEN_ENV}` is set but empty")))
+        }
+        Ok(token) => Some(token),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(site.error("push_token", format!("environment variable `{PUSH_TOKEN_ENV}` is not UTF-8")))
+        }
+        Err(std::env::VarError::NotPresent) => match push_token {
+            Some(token) if token.is_empty() => return Err(site.error("push_token", "may not be empty")),
+            other => other,
+        },
+    };
+    // The token travels in an HTTP header: it must be a valid field value with no spaces.
+    if let Some(bad) = push_token.as_deref().and_then(|token| token.chars().find(|c| !c.is_ascii_graphic())) {
+        return Err(site.error("push_token", format!("character {bad:?} is not allowed (printable ASCII without spaces)")));
+    }
+    Ok(WebSocketSettings {
+        push_listen,
+        push_token: push_token.map(PushToken),
+        max_message_bytes: site.at_least_one(
+            "websocket_max_message_bytes",
+            max_message_bytes.unwrap_or(DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES),
+        )?,
+        idle_timeout: match idle_timeout {
+            Some(seconds) => site.duration("websocket_idle_timeout", seconds)?,
+            None => Duration::from_secs(DEFAULT_WEBSOCKET_IDLE_TIMEOUT_SECS),
+        },
     })
 }
 
@@ -875,20 +955,52 @@ fn build_api(
         return Err(site.error("path", "required but missing"));
     };
     let path = parse_api_path(&raw_path).map_err(|message| site.error("path", message))?;
-    let method_name = site.required_text("method", api.method)?;
+    let (protocol, is_websocket) = build_protocol(site, api.protocol)?;
+    // A WebSocket handshake is a GET (RFC 6455 §4.1), so a WebSocket API's method defaults to it.
+    let method_name = match api.method {
+        None if is_websocket => "GET".to_owned(),
+        method => site.required_text("method", method)?,
+    };
     let method = ApiMethod::parse(&method_name).ok_or_else(|| {
         site.error(
             "method",
             format!("`{method_name}` is not one of GET, POST, PUT, DELETE, HEAD, ANY"),
         )
     })?;
-    let function = resolve_function(site, api.function, functions)?;
+    let (function, websocket) = if is_websocket {
+        if method != ApiMethod::Get {
+            return Err(site.error("method", format!("a WebSocket API is reached with GET (RFC 6455 §4.1), not {method_name}")));
+        }
+        if api.function.is_some() {
+            return Err(site.error("function", "a WebSocket API has `register`, `transport` and `cleanup` functions instead"));
+        }
+        if api.integrated_response.is_some() {
+            return Err(site.error("integrated_response", "not used by WebSocket APIs (their functions' values are not HTTP responses)"));
+        }
+        let resolve = |field: &str, reference: Option<file::FunctionRef>| match reference {
+            None => Err(site.error(field, format!("required for a WebSocket API; write `{field} = {{ name = \"...\" }}`"))),
+            some => resolve_function_field(site, field, some, functions),
+        };
+        let functions = WebSocketFunctions {
+            register: resolve("register", api.register)?,
+            transport: resolve("transport", api.transport)?,
+            cleanup: resolve("cleanup", api.cleanup)?,
+        };
+        (functions.register, Some(functions))
+    } else {
+        for (field, present) in [("register", api.register.is_some()), ("transport", api.transport.is_some()), ("cleanup", api.cleanup.is_some())] {
+            if present {
+                return Err(site.error(field, "only WebSocket APIs (protocol = \"ws\", \"wss\" or \"ws&wss\") have it"));
+            }
+        }
+        (resolve_function(site, api.function, functions)?, None)
+    };
     let timeout = match api.timeout {
         Some(seconds) => site.duration("timeout", seconds)?,
         None => Duration::from_secs(DEFAULT_API_TIMEOUT_SECS),
     };
     let policy = ApiPolicy {
-        protocol: build_protocol(site, api.protocol)?,
+        protocol,
         auth: build_auth(site, api.auth, api.oauth)?,
         cors: build_cors(site, api.cors, api.cors_origins)?,
         params: build_params(site, api.params, &path, &raw_path)?,
@@ -902,6 +1014,7 @@ fn build_api(
         timeout,
         integrated_response: api.integrated_response.unwrap_or(false),
         policy,
+        websocket,
     };
     Ok((api, raw_path))
 }
@@ -909,15 +1022,23 @@ fn build_api(
 // ---------------------------------------------------------------------------------------------
 // Frontend policies of an API: protocol, auth (+ [service.api.oauth]), CORS, [[service.api.param]]
 
-fn build_protocol(site: &Site, protocol: Option<String>) -> Result<Protocol, ConfigError> {
+/// The protocol, and whether the API is a WebSocket API: `ws` is WebSocket over HTTP, `wss` over
+/// HTTPS, so the protocol policy (426) treats them as `http` and `https`.
+fn build_protocol(site: &Site, protocol: Option<String>) -> Result<(Protocol, bool), ConfigError> {
     let Some(text) = protocol else {
-        return Ok(Protocol::HttpAndHttps);
+        return Ok((Protocol::HttpAndHttps, false));
     };
     match text.to_ascii_lowercase().as_str() {
-        "http" => Ok(Protocol::Http),
-        "https" => Ok(Protocol::Https),
-        "http&https" => Ok(Protocol::HttpAndHttps),
-        _ => Err(site.error("protocol", format!("`{text}` is not one of \"http\", \"https\", \"http&https\""))),
+        "http" => Ok((Protocol::Http, false)),
+        "https" => Ok((Protocol::Https, false)),
+        "http&https" => Ok((Protocol::HttpAndHttps, false)),
+        "ws" => Ok((Protocol::Http, true)),
+        "wss" => Ok((Protocol::Https, true)),
+        "ws&wss" => Ok((Protocol::HttpAndHttps, true)),
+        _ => Err(site.error(
+            "protocol",
+            format!("`{text}` is not one of \"http\", \"https\", \"http&https\", \"ws\", \"wss\", \"ws&wss\""),
+        )),
     }
 }
 
@@ -1206,13 +1327,24 @@ fn resolve_function(
     reference: Option<file::FunctionRef>,
     functions: &[(Function, FunctionKey)],
 ) -> Result<FunctionId, ConfigError> {
+    resolve_function_field(site, "function", reference, functions)
+}
+
+/// Resolves the function reference written under `field` (`function`, or a WebSocket API's
+/// `register`, `transport`, `cleanup`).
+fn resolve_function_field(
+    site: &Site,
+    field: &str,
+    reference: Option<file::FunctionRef>,
+    functions: &[(Function, FunctionKey)],
+) -> Result<FunctionId, ConfigError> {
     let Some(reference) = reference else {
         return Err(site.error(
-            "function",
-            "required but missing; write `function = { name = \"...\" }`",
+            field,
+            format!("required but missing; write `{field} = {{ name = \"...\" }}`"),
         ));
     };
-    let name = site.required_text("function.name", reference.name)?;
+    let name = site.required_text(&format!("{field}.name"), reference.name)?;
     let key = (
         reference
             .namespace
@@ -1227,7 +1359,7 @@ fn resolve_function(
         .position(|(_, defined)| *defined == key)
         .ok_or_else(|| {
             site.error(
-                "function",
+                field,
                 format!(
                     "no [[function]] is defined as `{}/{}:{}`",
                     key.0, key.1, key.2
@@ -1405,6 +1537,12 @@ invoke_url = "http://127.0.0.1"
                 shutdown_timeout: secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS as f64),
                 pool_size: 3,
                 pool_idle_timeout: secs(20.0),
+                websocket: WebSocketSettings {
+                    push_listen: DEFAULT_PUSH_LISTEN,
+                    push_token: None,
+                    max_message_bytes: DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
+                    idle_timeout: secs(DEFAULT_WEBSOCKET_IDLE_TIMEOUT_SECS as f64),
+                },
             },
             services: vec![
                 Service {
@@ -1445,6 +1583,7 @@ invoke_url = "http://127.0.0.1"
                     timeout: secs(2.5),
                     integrated_response: false,
                     policy: ApiPolicy::default(),
+                    websocket: None,
                 },
                 Api {
                     service: 0,
@@ -1459,6 +1598,7 @@ invoke_url = "http://127.0.0.1"
                     timeout: secs(15.0),
                     integrated_response: true,
                     policy: ApiPolicy::default(),
+                    websocket: None,
                 },
                 Api {
                     service: 0,
@@ -1473,6 +1613,7 @@ invoke_url = "http://127.0.0.1"
                     timeout: secs(15.0),
                     integrated_response: false,
                     policy: ApiPolicy::default(),
+                    websocket: None,
                 },
                 Api {
                     service: 1,
@@ -1487,6 +1628,7 @@ invoke_url = "http://127.0.0.1"
                     timeout: secs(15.0),
                     integrated_response: false,
                     policy: ApiPolicy::default(),
+                    websocket: None,
                 },
             ],
             functions: vec![
@@ -1700,7 +1842,7 @@ invoke_url = "http://127.0.0.1"
         let cases: &[(&str, &str, &str)] = &[
             ("workers = 2", "workers = ", ":3:11: string values must be quoted, expected literal string"),
             ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of …"),
-            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `timeout`, `integrated_response`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`"),
+            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `register`, `transport`, `cleanup`, `timeout`, `integrated_response`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`"),
             ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hello\", version = \"1\" }\ntimeout", ":31:30: unknown field `version`, expected one of `name`, `namespace`, `qualifier`"),
             ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of …"),
             ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),
@@ -2035,7 +2177,7 @@ invoke_url = "http://127.0.0.1:9/invoke"
         let e = |location: &str, rest: &str| format!("{location}: {rest}");
         #[rustfmt::skip]
         let cases: Vec<(&str, &str, String)> = vec![
-            ("protocol = \"http\"", "protocol = \"ws\"", e(api, "field `protocol`: `ws` is not one of \"http\", \"https\", \"http&https\"")),
+            ("protocol = \"http\"", "protocol = \"tcp\"", e(api, "field `protocol`: `tcp` is not one of \"http\", \"https\", \"http&https\", \"ws\", \"wss\", \"ws&wss\"")),
             ("auth = \"key_pair\"", "auth = \"SECRET\"", e(api, "field `auth`: `SECRET` is not one of \"none\", \"key_pair\", \"oauth\"")),
             ("auth = \"oauth\"", "auth = \"none\"", e(me, "field `oauth`: only allowed with auth = \"oauth\" (this api has auth = \"none\")")),
             ("auth = \"key_pair\"", "auth = \"oauth\"", e(api, "field `oauth`: required when auth = \"oauth\": add `[service.api.oauth]` with `public_key`")),
@@ -2085,5 +2227,102 @@ invoke_url = "http://127.0.0.1:9/invoke"
         ];
         let cases: Vec<(&str, &str, &str)> = cases.iter().map(|(find, replace, expected)| (*find, *replace, expected.as_str())).collect();
         check_errors_in(POLICY, "policy", &cases);
+    }
+
+    /// A WebSocket API and the three functions it names; the cases below edit one line of it.
+    const WEBSOCKET: &str = r#"[gateway]
+push_listen = "127.0.0.1:9095"
+websocket_max_message_bytes = 4096
+websocket_idle_timeout = 30
+
+[[service]]
+id = "service-chat01"
+name = "chat"
+
+[[service.api]]
+name = "room"
+path = "/room/{id}"
+protocol = "ws&wss"
+register = { name = "register" }
+transport = { name = "transport", qualifier = "2" }
+cleanup = { name = "cleanup", namespace = "chat" }
+timeout = 5
+
+[[function]]
+name = "register"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:9001/"
+
+[[function]]
+name = "transport"
+qualifier = "2"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:9002/"
+
+[[function]]
+name = "cleanup"
+namespace = "chat"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:9003/"
+"#;
+
+    #[test]
+    fn websocket_example_parses_into_the_expected_model() {
+        let scratch = Scratch::new("websocket");
+        let config = parse_str(WEBSOCKET, &scratch.source(), &Overrides::default()).unwrap();
+        let api = &config.apis[0];
+        assert_eq!(api.websocket, Some(WebSocketFunctions { register: 0, transport: 1, cleanup: 2 }));
+        // The register function is the one a request invokes; the method defaults to GET.
+        assert_eq!((api.function, api.method, api.policy.protocol, api.timeout), (0, ApiMethod::Get, Protocol::HttpAndHttps, secs(5.0)));
+        let settings = &config.gateway.websocket;
+        assert_eq!(settings.push_listen, "127.0.0.1:9095".parse::<SocketAddr>().unwrap());
+        assert_eq!((settings.max_message_bytes, settings.idle_timeout), (4096, secs(30.0)));
+        // spec §5.2: ws is WebSocket over HTTP, wss over HTTPS, for the protocol policy (426).
+        for (protocol, expected) in [("ws", Protocol::Http), ("wss", Protocol::Https), ("WS&WSS", Protocol::HttpAndHttps)] {
+            let text = WEBSOCKET.replacen("\"ws&wss\"", &format!("\"{protocol}\""), 1);
+            let config = parse_str(&text, &scratch.source(), &Overrides::default()).unwrap();
+            assert_eq!(config.apis[0].policy.protocol, expected, "{protocol}");
+        }
+        // No WebSocket API: the push endpoint is never opened, so it needs no token anywhere.
+        let plain = FULL.replacen("workers = 2", "workers = 2\npush_listen = \"0.0.0.0:8095\"", 1);
+        assert!(parse_str(&plain, &scratch.source(), &Overrides::default()).is_ok());
+        // Defaults.
+        let text = WEBSOCKET.replacen("push_listen = \"127.0.0.1:9095\"\nwebsocket_max_message_bytes = 4096\nwebsocket_idle_timeout = 30\n", "", 1);
+        let settings = parse_str(&text, &scratch.source(), &Overrides::default()).unwrap().gateway.websocket;
+        assert_eq!(settings.push_listen, "127.0.0.1:8095".parse::<SocketAddr>().unwrap());
+        assert_eq!((settings.max_message_bytes, settings.idle_timeout), (1024 * 1024, secs(600.0)));
+        let text = WEBSOCKET.replacen("push_listen = \"127.0.0.1:9095\"", "push_listen = \"0.0.0.0:9095\"\npush_token = \"s3cret\"", 1);
+        let settings = parse_str(&text, &scratch.source(), &Overrides::default()).unwrap().gateway.websocket;
+        assert_eq!(settings.push_token, Some(PushToken("s3cret".into())));
+        assert_eq!(format!("{:?}", settings.push_token), "Some(PushToken(..))");
+    }
+
+    #[test]
+    fn websocket_errors() {
+        let room = ": service `chat` api `room`";
+        let gateway = ": [gateway]";
+        let e = |location: &str, rest: &str| format!("{location}: {rest}");
+        #[rustfmt::skip]
+        let cases: Vec<(&str, &str, String)> = vec![
+            ("register = { name = \"register\" }\n", "", e(room, "field `register`: required for a WebSocket API; write `register = { name = \"...\" }`")),
+            ("cleanup = { name = \"cleanup\", namespace = \"chat\" }\n", "", e(room, "field `cleanup`: required for a WebSocket API; write `cleanup = { name = \"...\" }`")),
+            ("transport = { name = \"transport\", qualifier = \"2\" }", "transport = { name = \"transport\" }", e(room, "field `transport`: no [[function]] is defined as `default/transport:$LATEST`")),
+            ("register = { name = \"register\" }", "register = { qualifier = \"1\" }", e(room, "field `register.name`: required but missing")),
+            ("timeout = 5", "timeout = 5\nmethod = \"POST\"", e(room, "field `method`: a WebSocket API is reached with GET (RFC 6455 §4.1), not POST")),
+            ("timeout = 5", "timeout = 5\nfunction = { name = \"register\" }", e(room, "field `function`: a WebSocket API has `register`, `transport` and `cleanup` functions instead")),
+            ("timeout = 5", "timeout = 5\nintegrated_response = true", e(room, "field `integrated_response`: not used by WebSocket APIs (their functions' values are not HTTP responses)")),
+            ("protocol = \"ws&wss\"", "protocol = \"http\"\nmethod = \"GET\"\nfunction = { name = \"register\" }", e(room, "field `register`: only WebSocket APIs (protocol = \"ws\", \"wss\" or \"ws&wss\") have it")),
+            ("protocol = \"ws&wss\"", "protocol = \"websocket\"", e(room, "field `protocol`: `websocket` is not one of \"http\", \"https\", \"http&https\", \"ws\", \"wss\", \"ws&wss\"")),
+            ("push_listen = \"127.0.0.1:9095\"", "push_listen = \"localhost:9095\"", e(gateway, "field `push_listen`: `localhost:9095` is not an IP address and port like `127.0.0.1:8095`")),
+            // The push endpoint can write to any client: off loopback it needs a token.
+            ("push_listen = \"127.0.0.1:9095\"", "push_listen = \"0.0.0.0:9095\"", e(gateway, "field `push_token`: the WebSocket push endpoint listens on 0.0.0.0:9095 (not loopback), so it needs a token: set `push_token` or the `SCFGATE_PUSH_TOKEN` environment variable")),
+            ("push_listen = \"127.0.0.1:9095\"", "push_listen = \"[::]:9095\"", e(gateway, "field `push_token`: the WebSocket push endpoint listens on [::]:9095 (not loopback), so it needs a token: set `push_token` or the `SCFGATE_PUSH_TOKEN` environment variable")),
+            ("push_listen = \"127.0.0.1:9095\"", "push_listen = \"127.0.0.1:9095\"\npush_token = \"\"", e(gateway, "field `push_token`: may not be empty")),
+            ("push_listen = \"127.0.0.1:9095\"", "push_listen = \"127.0.0.1:9095\"\npush_token = \"two words\"", e(gateway, "field `push_token`: character ' ' is not allowed (printable ASCII without spaces)")),
+            ("websocket_max_message_bytes = 4096", "websocket_max_message_bytes = 0", e(gateway, "field `websocket_max_message_bytes`: must be at least 1")),
+            ("websocket_idle_timeout = 30", "websocket_idle_timeout = 0", e(gateway, "field `websocket_idle_timeout`: must be a number of seconds greater than 0, got 0")),
+        ];
+        let cases: Vec<(&str, &str, &str)> = cases.iter().map(|(find, replace, expected)| (*find, *replace, expected.as_str())).collect();
+        check_errors_in(WEBSOCKET, "websocket", &cases);
     }
 }

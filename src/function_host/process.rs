@@ -63,6 +63,8 @@ pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<Chil
         .env("SCF_FUNCTIONVERSION", launch.qualifier)
         .env("SCF_FUNCTIONMEMORYSIZE", launch.memory_mb.to_string())
         .env("TENCENTCLOUD_RUNENV", "SCF")
+        // With WebSocket APIs: where to push (`SCFGATE_PUSH_URL`) and the token it needs.
+        .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())

@@ -156,6 +156,12 @@ impl RequestReader {
         }
     }
 
+    /// Bytes buffered after the current request: the next request, or, after a WebSocket
+    /// upgrade, the client's first frames.
+    pub fn pipelined(&self) -> &[u8] {
+        &self.buffer[self.start + self.consumed..]
+    }
+
     /// Marks the current request finished; buffered bytes after it start the next one.
     pub fn finish_request(&mut self) {
         self.start += self.consumed;

@@ -176,6 +176,12 @@ mod tests {
                 shutdown_timeout: Duration::from_secs(1),
                 pool_size: 1,
                 pool_idle_timeout: Duration::from_secs(1),
+                websocket: crate::config::WebSocketSettings {
+                    push_listen: "127.0.0.1:0".parse().unwrap(),
+                    push_token: None,
+                    max_message_bytes: 1,
+                    idle_timeout: Duration::from_secs(1),
+                },
             },
             services: vec![],
             apis: vec![],

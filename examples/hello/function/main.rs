@@ -16,6 +16,16 @@
 //! * `exit-at-start`: prints a line to stderr and exits 1 at once.
 //! * `exit-after-first`: serves one invocation like `echo`, then exits 0.
 //!
+//! WebSocket modes (a WebSocket API's three functions; pushes go to `$SCFGATE_PUSH_URL` with
+//! `Authorization: Bearer $SCFGATE_PUSH_TOKEN`, both set by the gateway):
+//! * `ws-register`: accepts with `{"errNo":0,...}`, choosing the first subprotocol offered;
+//!   `?refuse=TEXT` in the connect URL refuses with `errNo` 4001 and `errMsg` TEXT;
+//!   `?echo_event=1` first pushes the connect event itself to the client, as a text message.
+//! * `ws-transport`: answers each message through the push endpoint: text `T` comes back as
+//!   `echo: T`, binary as the same bytes; the text `event` comes back as the `data recv` event
+//!   itself, `close` makes it push `closing`, `fail` makes it report an error.
+//! * `ws-cleanup`: logs `ws-cleanup closing <secConnectionID>` to stderr.
+//!
 //! Test controls, read from the event's `queryString` (a string, or an array of strings: the
 //! last counts), applied in this order in every mode:
 //! `scf_sleep_ms=N` sleep first; `scf_crash=1` exit 3 without answering; `scf_error=TEXT` post TEXT
@@ -48,6 +58,9 @@ const MODES: &[&str] = &[
     "never-ready",
     "exit-at-start",
     "exit-after-first",
+    "ws-register",
+    "ws-transport",
+    "ws-cleanup",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -277,6 +290,72 @@ fn integrated(event: &Value, content_type: &str, body: &str) -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
+// WebSocket functions (Tencent's register / transport / cleanup) and the reverse push.
+// ---------------------------------------------------------------------------------------------
+
+fn ws_register(event: &Value) -> Value {
+    let id = event["websocket"]["secConnectionID"].as_str().unwrap_or_default();
+    if let Some(reason) = query(event, "refuse") {
+        return json!({"errNo": 4001, "errMsg": reason});
+    }
+    if query(event, "echo_event").is_some() {
+        // Pushed before the connection is accepted: the gateway holds it until the 101 is out.
+        push(&json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": event.to_string()}}));
+    }
+    let mut websocket = json!({"action": "connecting", "secConnectionID": id});
+    let offered = event["websocket"]["secWebSocketProtocol"].as_str().unwrap_or_default();
+    if let Some(first) = offered.split(',').map(str::trim).find(|protocol| !protocol.is_empty()) {
+        websocket["secWebSocketProtocol"] = first.into();
+    }
+    json!({"errNo": 0, "errMsg": "ok", "websocket": websocket})
+}
+
+fn ws_transport(event: &Value) -> Outcome {
+    let websocket = &event["websocket"];
+    let id = websocket["secConnectionID"].as_str().unwrap_or_default();
+    let data_type = websocket["dataType"].as_str().unwrap_or("text");
+    let data = websocket["data"].as_str().unwrap_or_default();
+    let reply = match (data_type, data) {
+        ("text", "fail") => return Outcome::Error(b"the transport function was asked to fail".to_vec()),
+        ("text", "close") => json!({"websocket": {"action": "closing", "secConnectionID": id}}),
+        ("text", "event") => json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": event.to_string()}}),
+        ("text", text) => json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": format!("echo: {text}")}}),
+        // Binary data arrives base64 and is pushed back as it came.
+        (_, base64) => json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "binary", "data": base64}}),
+    };
+    push(&reply);
+    Outcome::Response(br#"{"errNo":0}"#.to_vec())
+}
+
+/// POSTs `body` to the gateway's reverse-push endpoint; logs anything but `{"errNo":0,...}`.
+fn push(body: &Value) {
+    let url = std::env::var("SCFGATE_PUSH_URL").unwrap_or_default();
+    let Some(rest) = url.strip_prefix("http://") else {
+        log_line!("{NAME}: SCFGATE_PUSH_URL is not set (no WebSocket API?)");
+        return;
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(authority, path)| (authority, format!("/{path}")));
+    let body = body.to_string();
+    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    if let Ok(token) = std::env::var("SCFGATE_PUSH_TOKEN") {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    let answer = TcpStream::connect(authority).and_then(|mut stream| {
+        stream.write_all(request.as_bytes())?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    });
+    match answer {
+        Ok(answer) if answer.starts_with("HTTP/1.1 200") => {}
+        Ok(answer) => log_line!("{NAME}: push refused: {}", answer.replace("\r\n", " | ")),
+        Err(error) => log_line!("{NAME}: push to {url} failed: {error}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The runtime loop.
 // ---------------------------------------------------------------------------------------------
 
@@ -309,6 +388,17 @@ fn handle(mode: &str, raw: &[u8]) -> Outcome {
     }
     if let Some(text) = query(&event, "scf_raw") {
         return Outcome::Response(text.into_bytes());
+    }
+
+    match mode {
+        "ws-register" => return Outcome::Response(ws_register(&event).to_string().into_bytes()),
+        "ws-transport" => return ws_transport(&event),
+        "ws-cleanup" => {
+            let id = event["websocket"]["secConnectionID"].as_str().unwrap_or("-");
+            log_line!("{NAME}[ws-cleanup] ws-cleanup closing {id}");
+            return Outcome::Response(b"{}".to_vec());
+        }
+        _ => {}
     }
 
     // The event text exactly as the gateway sent it (re-encoded only when it was not JSON).
