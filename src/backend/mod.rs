@@ -56,34 +56,15 @@ pub async fn call(
     extra: ExtraHeaders<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), GatewayError> {
-    let endpoint = serving.endpoint(target.function);
-    let timeout_ms = target.timeout.as_millis() as u64;
-    let start = invoke::frame_request(&mut buffers.request, endpoint, framing.request_id, timeout_ms);
-    let request = std::mem::take(&mut buffers.request);
-    let max_reply = serving.config().gateway.max_response_bytes;
-    let invocation = invoke::invoke(&serving.pool, target.function, endpoint, request, start, max_reply);
-    let (request, outcome) = match monoio::time::timeout(target.timeout, invocation).await {
-        Ok(done) => done,
-        Err(_) => {
-            // The request buffer went down with the cancelled invocation.
-            buffers.request = Vec::with_capacity(HEADROOM + 4096);
-            return Err(GatewayError::BackendTimeout);
+    let integrated = target.integrated_response;
+    let map = |value: &[u8]| {
+        if integrated {
+            integration::write_integrated_with(value, framing, extra, out)
+        } else {
+            integration::write_passthrough_with(value, framing, extra, out)
         }
     };
-    buffers.request = request;
-    let (connection, reply) = outcome?;
-    let body = reply.body(&connection);
-    let result = match reply.failure {
-        Some(FailureKind::FunctionError) => Err(GatewayError::FunctionError(String::from_utf8_lossy(body).into_owned())),
-        Some(FailureKind::Crashed) => Err(GatewayError::FunctionCrashed(String::from_utf8_lossy(body).into_owned())),
-        Some(FailureKind::Busy) => Err(GatewayError::FunctionBusy),
-        Some(FailureKind::TimedOut) => Err(GatewayError::BackendTimeout),
-        None if !(200..300).contains(&reply.status) => Err(GatewayError::BackendUnreachable),
-        None if target.integrated_response => integration::write_integrated_with(body, framing, extra, out),
-        None => integration::write_passthrough_with(body, framing, extra, out),
-    };
-    invoke::release(&serving.pool, target.function, connection, &reply);
-    result
+    invoke_value(serving, target.function, target.timeout, buffers, framing.request_id, map).await?
 }
 
 /// Invokes `function` with the event already written at `buffers.request[HEADROOM..]` and hands
@@ -106,6 +87,7 @@ pub async fn invoke_value<R>(
     let (request, outcome) = match monoio::time::timeout(timeout, invocation).await {
         Ok(done) => done,
         Err(_) => {
+            // The request buffer went down with the cancelled invocation.
             buffers.request = Vec::with_capacity(HEADROOM + 4096);
             return Err(GatewayError::BackendTimeout);
         }
