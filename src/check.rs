@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::config::{Config, PathKind};
+use crate::config::{ApiPolicy, Auth, Config, PathKind, Protocol};
 
 /// The route table, grouped by service, in Tencent's priority order.
 pub fn route_table(config: &Config) -> String {
@@ -42,15 +42,87 @@ pub fn route_table(config: &Config) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {:<6} {:<32} {:<16} -> {}, timeout {}s)  [{}]",
+                "  {:<6} {:<32} {:<16} -> {}, timeout {}s{})  [{}]",
                 api.method.as_str(),
                 api.path.path,
                 kind,
                 target,
                 api.timeout.as_secs_f64(),
+                policy_summary(&api.policy, api.websocket.is_some()),
                 api.name
             );
         }
     }
     out
+}
+
+/// The API's policies that differ from the defaults, e.g. `, auth key_pair, cors, https only, 2 params`.
+/// A WebSocket API's protocol is named in its own terms (`ws` is its plain default).
+fn policy_summary(policy: &ApiPolicy, websocket: bool) -> String {
+    let mut summary = String::new();
+    match policy.auth {
+        Auth::None => {}
+        Auth::KeyPair => summary.push_str(", auth key_pair"),
+        Auth::OAuth(_) => summary.push_str(", auth oauth"),
+    }
+    if policy.cors.is_some() {
+        summary.push_str(", cors");
+    }
+    match (policy.protocol, websocket) {
+        (Protocol::HttpAndHttps, _) | (Protocol::Http, true) => {}
+        (Protocol::Http, false) => summary.push_str(", http only"),
+        (Protocol::Https, false) => summary.push_str(", https only"),
+        (Protocol::Https, true) => summary.push_str(", wss only"),
+    }
+    match policy.params.len() {
+        0 => {}
+        1 => summary.push_str(", 1 param"),
+        count => {
+            let _ = write!(summary, ", {count} params");
+        }
+    }
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{validate, Overrides};
+
+    #[test]
+    fn the_route_table_names_each_apis_policies() {
+        let text = r#"
+[[service]]
+id = "service-check"
+name = "check"
+[[service.api]]
+name = "plain"
+path = "/plain"
+method = "GET"
+function = { name = "remote" }
+[[service.api]]
+name = "guarded"
+path = "/items/{id}"
+method = "GET"
+protocol = "https"
+cors = true
+function = { name = "remote" }
+[[service.api.param]]
+name = "id"
+position = "path"
+type = "int"
+[[service.api.param]]
+name = "page"
+position = "query"
+[[function]]
+name = "remote"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:9/invoke"
+"#;
+        let config = validate::parse_str(text, std::path::Path::new("/tmp/check.toml"), &Overrides::default()).unwrap();
+        let table = route_table(&config);
+        let line = |name: &str| table.lines().find(|line| line.ends_with(&format!("[{name}]"))).unwrap().to_string();
+        assert!(line("guarded").contains("timeout 15s, cors, https only, 2 params)"), "{table}");
+        assert!(line("plain").contains("timeout 15s)"), "{table}");
+    }
 }
