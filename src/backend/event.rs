@@ -189,16 +189,27 @@ fn write_declared(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<'
 
 fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
     let buffer = input.buffer;
-    let headers = &input.head.headers;
+    // The parser yields at most MAX_HEADERS fields; the clamp keeps the hash table in bounds.
+    let headers = &input.head.headers[..input.head.headers.len().min(crate::http::parse::MAX_HEADERS)];
     out.push(b'{');
     let mut first = true;
+    // Repeated fields are found by comparing names pairwise; a case-insensitive hash of each name,
+    // computed once, makes that pass compare integers (100 fields: 72.6 us before, see PERF.md).
+    let mut name_hashes = [0u64; crate::http::parse::MAX_HEADERS];
+    for (slot, header) in name_hashes.iter_mut().zip(headers) {
+        *slot = name_hash(header.name.of_buffer(buffer));
+    }
+    let same_name = |left: usize, right: usize| {
+        name_hashes[left] == name_hashes[right]
+            && headers[left].name.of_buffer(buffer).eq_ignore_ascii_case(headers[right].name.of_buffer(buffer))
+    };
     for (index, header) in headers.iter().enumerate() {
         let name = header.name.of_buffer(buffer);
         if GATEWAY_HEADERS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
             continue;
         }
         // A repeated field was already written, joined, where it first appeared.
-        if headers[..index].iter().any(|earlier| earlier.name.of_buffer(buffer).eq_ignore_ascii_case(name)) {
+        if (0..index).any(|earlier| same_name(earlier, index)) {
             continue;
         }
         if !first {
@@ -211,8 +222,8 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
         out[name_start..].make_ascii_lowercase();
         out.extend_from_slice(b"\":\"");
         write_string_contents(out, header.value.of_buffer(buffer));
-        for later in &headers[index + 1..] {
-            if later.name.of_buffer(buffer).eq_ignore_ascii_case(name) {
+        for (later_index, later) in headers.iter().enumerate().skip(index + 1) {
+            if same_name(index, later_index) {
                 out.push(b',');
                 write_string_contents(out, later.value.of_buffer(buffer));
             }
@@ -239,6 +250,11 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
         write_string(out, value);
     }
     out.push(b'}');
+}
+
+/// FNV-1a over the ASCII-lower-cased name: equal for names that compare equal ignoring case.
+fn name_hash(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Writes the body as a JSON string; returns whether it had to be base64-encoded.
