@@ -85,6 +85,9 @@ fn raise_descriptor_limit() {
 
 fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     raise_descriptor_limit();
+    // Before anything is announced: SIGHUP's default action would end the process, so a reload
+    // asked for right after "listening" must already find the handler in place.
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|error| error.to_string())?;
     let config = Arc::new(config);
     let driver = runtime::probe(config.gateway.driver)?;
     let workers = config.gateway.workers;
@@ -126,18 +129,17 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
             })
             .map_err(|error| format!("cannot start worker {index}: {error}"))?;
     }
+    let pid_file = args.pid_file.clone();
+    if let Some(path) = &pid_file {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|error| format!("cannot write the pid file {}: {error}", path.display()))?;
+    }
     for address in &bound.addresses {
         tracing::info!(workers, driver = driver.describe(), "scfgate listening on http://{address}");
     }
     for address in &bound_tls.addresses {
         tracing::info!(workers, driver = driver.describe(), "scfgate listening on https://{address}");
     }
-    let pid_file = args.pid_file.clone();
-    if let Some(path) = &pid_file {
-        std::fs::write(path, format!("{}\n", std::process::id()))
-            .map_err(|error| format!("cannot write the pid file {}: {error}", path.display()))?;
-    }
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|error| error.to_string())?;
     for signal in signals.forever() {
         if signal == SIGHUP {
             reload(&args, &control, &mut hosts, driver);
