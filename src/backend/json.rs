@@ -1,6 +1,8 @@
 //! Minimal JSON writing helpers for hand-built documents (the SCF event, error bodies): string
 //! escaping straight into a reused buffer, and percent-decoding of URL components.
 
+use crate::http::body::hex_value;
+
 /// Bytes that must be escaped inside a JSON string: `"`, `\` and the C0 controls.
 const fn needs_escape_table() -> [bool; 256] {
     let mut table = [false; 256];
@@ -65,7 +67,7 @@ pub fn percent_decode_into(out: &mut Vec<u8>, input: &[u8], plus_as_space: bool)
     while index < input.len() {
         let byte = input[index];
         if byte == b'%' && index + 2 < input.len() {
-            if let (Some(high), Some(low)) = (hex(input[index + 1]), hex(input[index + 2])) {
+            if let (Some(high), Some(low)) = (hex_value(input[index + 1]), hex_value(input[index + 2])) {
                 out.push(high << 4 | low);
                 index += 3;
                 continue;
@@ -79,15 +81,6 @@ pub fn percent_decode_into(out: &mut Vec<u8>, input: &[u8], plus_as_space: bool)
 /// Whether `input` has anything [`percent_decode_into`] would change.
 pub fn needs_percent_decoding(input: &[u8], plus_as_space: bool) -> bool {
     memchr::memchr(b'%', input).is_some() || (plus_as_space && memchr::memchr(b'+', input).is_some())
-}
-
-fn hex(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -145,7 +145,8 @@ impl ChunkedDecoder {
     }
 }
 
-fn hex_value(byte: u8) -> Option<u8> {
+/// The value of one hexadecimal digit (chunk sizes here, percent-escapes in `backend::json`).
+pub(crate) fn hex_value(byte: u8) -> Option<u8> {
     match byte {
         b'0'..=b'9' => Some(byte - b'0'),
         b'a'..=b'f' => Some(byte - b'a' + 10),
