@@ -323,7 +323,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         response::header(&mut self.out, b"content-type", b"application/json");
         // The API's CORS and usage-plan headers: a refusal must reach a browser's script too.
         self.out.extend_from_slice(&self.policy.headers);
-        self.out.extend_from_slice(error.extra_headers());
+        error.write_extra_headers(&mut self.out);
         response::header(&mut self.out, b"x-api-requestid", request_id.as_bytes());
         response::end_head(&mut self.out, body.len(), close || error.closes_connection());
         if self.head.method.of_buffer(bytes) != b"HEAD" || error.closes_connection() {

@@ -38,8 +38,9 @@ pub enum GatewayError {
     UnknownStage,
     /// No API path matches (404).
     NoRoute,
-    /// An API path matches but not with this method (405).
-    MethodNotAllowed,
+    /// An API path matches but not with this method (405); the methods that path does take go
+    /// in the `Allow` header (RFC 9110 §15.5.6).
+    MethodNotAllowed(AllowedMethods),
     /// The function endpoint refused or dropped the connection (502).
     BackendUnreachable,
     /// The function did not answer within the API's timeout (504).
@@ -103,6 +104,40 @@ pub enum GatewayError {
     InvalidRegisterResponse,
 }
 
+/// The methods an API path accepts, for a 405's `Allow` header: a set over the methods an API can
+/// declare (`ANY` sets them all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AllowedMethods(u8);
+
+impl AllowedMethods {
+    /// The methods, in the order the header lists them.
+    pub const METHODS: [&'static [u8]; 5] = [b"GET", b"HEAD", b"POST", b"PUT", b"DELETE"];
+
+    /// Adds `METHODS[index]`.
+    pub fn insert(&mut self, index: usize) {
+        self.0 |= 1 << index;
+    }
+
+    /// Appends `allow: GET, POST\r\n` (nothing when the set is empty).
+    pub fn write_header(self, out: &mut Vec<u8>) {
+        if self.0 == 0 {
+            return;
+        }
+        out.extend_from_slice(b"allow: ");
+        let mut first = true;
+        for (index, method) in Self::METHODS.iter().enumerate() {
+            if self.0 & (1 << index) != 0 {
+                if !first {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend_from_slice(method);
+                first = false;
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// What an error body may mention.
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorContext<'a> {
@@ -125,7 +160,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge => 413,
             GatewayError::UnsupportedTransferEncoding => 501,
             GatewayError::UnknownHost | GatewayError::UnknownStage | GatewayError::NoRoute => 404,
-            GatewayError::MethodNotAllowed => 405,
+            GatewayError::MethodNotAllowed(_) => 405,
             GatewayError::InvalidIntegratedResponse => 403,
             GatewayError::BackendUnreachable
             | GatewayError::ResponseNotJson
@@ -156,7 +191,7 @@ impl GatewayError {
             | GatewayError::UnknownHost
             | GatewayError::UnknownStage
             | GatewayError::NoRoute
-            | GatewayError::MethodNotAllowed
+            | GatewayError::MethodNotAllowed(_)
             | GatewayError::ProtocolNotAllowed { .. }
             | GatewayError::ParamMissing { .. }
             | GatewayError::ParamInvalid { .. }
@@ -213,7 +248,7 @@ impl GatewayError {
                 escaped(out, context.path);
                 out.extend_from_slice(b"]\"}");
             }
-            GatewayError::MethodNotAllowed => out.extend_from_slice(br#"{"message":"Method Not Allowed."}"#),
+            GatewayError::MethodNotAllowed(_) => out.extend_from_slice(br#"{"message":"Method Not Allowed."}"#),
             GatewayError::BackendUnreachable => out.extend_from_slice(br#"{"message":"Bad Gateway."}"#),
             GatewayError::BackendTimeout => out.extend_from_slice(br#"{"message":"Gateway Time-out."}"#),
             GatewayError::ResponseNotJson => {
@@ -325,12 +360,13 @@ impl GatewayError {
         }
     }
 
-    /// Header lines this error's response carries besides the usual ones: RFC 6455 §4.4's
-    /// `Sec-WebSocket-Version` for a version the gateway does not speak.
-    pub fn extra_headers(&self) -> &'static [u8] {
+    /// Appends the header lines this error's response carries besides the usual ones: RFC 6455
+    /// §4.4's `Sec-WebSocket-Version` for a version the gateway does not speak, and a 405's `Allow`.
+    pub fn write_extra_headers(&self, out: &mut Vec<u8>) {
         match self {
-            GatewayError::WebSocketVersion => b"sec-websocket-version: 13\r\n",
-            _ => b"",
+            GatewayError::WebSocketVersion => out.extend_from_slice(b"sec-websocket-version: 13\r\n"),
+            GatewayError::MethodNotAllowed(allowed) => allowed.write_header(out),
+            _ => {}
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use crate::config::{ApiId, Config, Stage};
-use crate::error::GatewayError;
+use crate::error::{AllowedMethods, GatewayError};
 use crate::route::{Lookup, PathParams, RouteError, RouteSpec, RouteTable};
 
 /// Where a request goes.
@@ -77,7 +77,19 @@ impl Router {
         params.clear();
         match table.lookup(method, api_path, params) {
             Lookup::Found(api) => Ok(Resolved { api, stage, api_path_start: stage_end }),
-            Lookup::MethodNotAllowed => Err(GatewayError::MethodNotAllowed),
+            Lookup::MethodNotAllowed => {
+                // The error path only: one lookup per method an API can declare, so the trie keeps
+                // no per-node method sets for the sake of 405s.
+                let mut allowed = AllowedMethods::default();
+                let mut scratch = PathParams::default();
+                for (index, method) in AllowedMethods::METHODS.iter().enumerate() {
+                    if matches!(table.lookup(method, api_path, &mut scratch), Lookup::Found(_)) {
+                        allowed.insert(index);
+                    }
+                }
+                params.clear();
+                Err(GatewayError::MethodNotAllowed(allowed))
+            }
             Lookup::NotFound => Err(GatewayError::NoRoute),
         }
     }

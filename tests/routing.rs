@@ -105,6 +105,8 @@ enum Expect {
     Api { path: &'static str, method: &'static str, params: Value },
     /// A gateway error: status and exact body.
     Error(u16, &'static str),
+    /// 405, with the methods the path does take in `Allow`.
+    NotAllowed(&'static str),
 }
 
 fn api(path: &'static str, method: &'static str, params: Value) -> Expect {
@@ -144,11 +146,12 @@ fn path_priorities_methods_and_stages() {
         // A plain path is a character prefix: /user matches /usertest.
         ("POST", "/release/usertest", api("/user", "POST", none())),
         // The path matches but no route takes the method: 405.
-        ("GET", "/release/usertest", Expect::Error(405, NOT_ALLOWED)),
-        ("DELETE", "/release/user", Expect::Error(405, NOT_ALLOWED)),
-        ("PUT", "/release/user/7", Expect::Error(405, NOT_ALLOWED)),
+        // `Allow` lists every method some route would serve at that path, whichever tier.
+        ("GET", "/release/usertest", Expect::NotAllowed("POST")),
+        ("DELETE", "/release/user", Expect::NotAllowed("GET, POST")),
+        ("PUT", "/release/user/7", Expect::NotAllowed("GET, POST")),
         // A method no API can declare is still only "not allowed" when the path matches.
-        ("PATCH", "/release/user/7", Expect::Error(405, NOT_ALLOWED)),
+        ("PATCH", "/release/user/7", Expect::NotAllowed("GET, POST")),
         // Among plain prefixes the longest wins, by characters.
         ("GET", "/release/shop/cart/items", api("/shop/cart", "ANY", none())),
         ("GET", "/release/shop/cartoon", api("/shop/cart", "ANY", none())),
@@ -202,6 +205,16 @@ fn path_priorities_methods_and_stages() {
                 // The event's method is the request's own.
                 if event["httpMethod"] != json!(method) {
                     failures.push(format!("{label}: event httpMethod {}", event["httpMethod"]));
+                }
+            }
+            Expect::NotAllowed(allow) => {
+                if response.status != 405 || response.text() != NOT_ALLOWED || response.header("allow") != Some(allow) {
+                    failures.push(format!(
+                        "{label}: expected 405 {NOT_ALLOWED} with allow {allow:?}, got {} {} with allow {:?}",
+                        response.status,
+                        response.text(),
+                        response.header("allow")
+                    ));
                 }
             }
             Expect::Error(status, body) => {
