@@ -97,6 +97,8 @@ fn prepared() -> Vec<Prepared> {
         // Not a typical request: the most header fields a request may carry, to show how the
         // header pass scales.
         Prepared::new("get_100_headers", common::get_100_headers(), "/hello/{name}", ApiMethod::Get),
+        // Likewise the most query pairs a head may carry, for the repeated-key pass.
+        Prepared::new("get_query_1500_pairs", common::get_query_pairs(1500), "/hello/{name}", ApiMethod::Get),
     ]
 }
 

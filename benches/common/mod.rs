@@ -96,6 +96,13 @@ pub fn get_100_headers() -> Vec<u8> {
     request
 }
 
+/// A GET whose query has `pairs` distinct keys (`k0=1&k1=1&…`), as many as fit the default 16 KB
+/// head limit at 1,500.
+pub fn get_query_pairs(pairs: usize) -> Vec<u8> {
+    let query = (0..pairs).map(|index| format!("k{index}=1")).collect::<Vec<_>>().join("&");
+    format!("GET /release/hello/alice?{query} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n").into_bytes()
+}
+
 /// A JSON body of exactly 1024 bytes.
 pub fn json_body_1k() -> Vec<u8> {
     let mut body = String::from("{\"items\":[");
