@@ -842,7 +842,9 @@ async fn relay_upgrade<S: AsyncReadRent + AsyncWriteRent + Split>(
     if written.is_err() {
         return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed: true };
     }
-    exchange.out.extend_from_slice(b"\r\n");
+    // RFC 9110 §7.8: a 101 names the upgrade in `Connection` (the function's own field is a
+    // hop-by-hop one, replaced like every other).
+    exchange.out.extend_from_slice(b"connection: upgrade\r\n\r\n");
     // Frames the function sent right behind its 101.
     exchange.out.extend_from_slice(&early_frames[head.length..]);
     early_frames.clear();

@@ -212,7 +212,7 @@ fn websocket_echo(request: &Request, mut reader: BufReader<TcpStream>, mut write
     let key = request.header("sec-websocket-key").unwrap_or_default();
     let mut hasher = sha1::Sha1::new();
     hasher.update(key.as_bytes());
-    hasher.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC11B3D");
+    hasher.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
     let accept = base64::engine::general_purpose::STANDARD.encode(hasher.finalize());
     write!(writer, "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n")?;
     loop {
