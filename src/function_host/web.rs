@@ -156,7 +156,7 @@ async fn supervise_instance(function: &Spec, number: usize, instance: &mut Insta
         }
         return;
     }
-    if !instance.restart_at.is_some_and(|at| now >= at) {
+    if instance.restart_at.is_none_or(|at| now < at) {
         return;
     }
     instance.restart_at = None;
