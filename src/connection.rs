@@ -1,7 +1,8 @@
 //! One client connection: read requests into an owned buffer, answer them in order (keep-alive and
 //! pipelining), enforce the idle and header timeouts, and never let one bad request touch another
 //! connection. The phases follow the request: read head -> read body -> route -> event and invoke
-//! -> write response.
+//! -> write response. A request for a web function's API is routed from its head alone and
+//! proxied with its body streaming through (`backend::web`).
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -13,14 +14,15 @@ use monoio::net::TcpStream;
 use crate::backend::event::{write_event_with, EventInput};
 use crate::backend::integration::{ExtraHeaders, ResponseFraming};
 use crate::backend::invoke::HEADROOM;
-use crate::backend::{self, CallBuffers, CallTarget};
+use crate::backend::{self, web, CallBuffers, CallTarget};
 use crate::error::{ErrorContext, GatewayError};
 use crate::http::reader::{ReadError, RequestReader};
-use crate::http::{response, RequestHead};
+use crate::http::{response, BodyFraming, RequestHead};
 use crate::policy::{self, cors, Checked, PolicyState};
 use crate::route::PathParams;
+use crate::router::Resolved;
 use crate::websocket;
-use crate::worker::{RequestId, WorkerContext};
+use crate::worker::{RequestId, Serving, WorkerContext};
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext>) {
@@ -166,6 +168,14 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             self.unanswered += 1;
             let access_log = tracing::enabled!(target: "access", tracing::Level::INFO);
             let started = access_log.then(Instant::now);
+            let request_id = worker.next_request_id();
+            // Phase 1b: an API whose function is a web function is served from the head; its
+            // body streams through to the function instead of being read here first.
+            match self.serve_web(worker, &settings, &request_id, started).await {
+                None => {}
+                Some(true) => continue,
+                Some(false) => return,
+            }
             // Phase 2: the body.
             if self.head.expect_continue && !self.reader.body_is_buffered(&self.head) {
                 match self.reader.try_body(&self.head, settings.max_body_bytes) {
@@ -196,7 +206,6 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             // Phases 3-5: route, invoke, respond. Once shutdown has begun, this response closes
             // the connection.
             let mut close = !self.head.keep_alive || worker.is_draining();
-            let request_id = worker.next_request_id();
             let response_start = self.out.len();
             if let Err(error) = self.handle(worker, &request_id, close).await {
                 self.write_error(&error, &request_id, close);
@@ -231,10 +240,8 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         }
     }
 
-    /// Routes the request and calls its function; the response (or nothing, on error) goes to `out`.
-    async fn handle(&mut self, worker: &WorkerContext, request_id: &RequestId, close: bool) -> Result<(), GatewayError> {
-        // The generation this request is served with, start to finish, whatever a reload does.
-        let serving = worker.serving();
+    /// Routes the request by its head; `true` with it for a CORS preflight to an API with CORS.
+    fn route(&mut self, serving: &Serving) -> Result<(Resolved, bool), GatewayError> {
         let bytes = self.reader.request_bytes();
         let head = &self.head;
         let host = head.authority().map(|span| span.of_buffer(bytes)).unwrap_or_default();
@@ -244,17 +251,118 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         // A CORS preflight is routed with the method it asks about: no API declares OPTIONS, and
         // it must reach the API that will serve the real request. When that API has no CORS, the
         // OPTIONS request is routed as itself (an ANY API's function may answer it).
-        let mut preflight = false;
-        let resolved = match policy::preflight_method(bytes, head) {
+        Ok(match policy::preflight_method(bytes, head) {
             Some(requested) => match serving.router().resolve(host, requested, path, &mut self.params) {
-                Ok(found) if serving.config().apis[found.api].policy.cors.is_some() => {
-                    preflight = true;
-                    found
-                }
-                _ => serving.router().resolve(host, method, path, &mut self.params)?,
+                Ok(found) if serving.config().apis[found.api].policy.cors.is_some() => (found, true),
+                _ => (serving.router().resolve(host, method, path, &mut self.params)?, false),
             },
-            None => serving.router().resolve(host, method, path, &mut self.params)?,
-        };
+            None => (serving.router().resolve(host, method, path, &mut self.params)?, false),
+        })
+    }
+
+    /// Serves the request when its API's function is a web function: policies on the head, then
+    /// the proxy (`backend::web`), which streams the body through. `None`: not such an API (the
+    /// body is read and the request handled as usual). `Some(go_on)`: answered; whether the
+    /// connection serves another request.
+    async fn serve_web(&mut self, worker: &WorkerContext, settings: &Limits, request_id: &RequestId, started: Option<Instant>) -> Option<bool> {
+        let serving = worker.serving();
+        if !serving.web_functions {
+            return None;
+        }
+        // A request that does not route is answered by the usual path, which routes it again.
+        let (resolved, preflight) = self.route(&serving).ok()?;
+        let config = serving.config();
+        let api = &config.apis[resolved.api];
+        let function = &config.functions[api.function];
+        if !function.is_web() || api.websocket.is_some() {
+            return None;
+        }
+        let mut close = !self.head.keep_alive || worker.is_draining();
+        // Refused before the function is called, the body is left unread: the connection closes
+        // after the answer, since its next bytes would be that body.
+        let unread_body = self.head.framing != BodyFraming::None;
+        let response_start = self.out.len();
+        let bytes = self.reader.request_bytes();
+        let path = self.head.path.of_buffer(bytes);
+        let request_path = &path[resolved.api_path_start..];
+        let request_path: &[u8] = if request_path.is_empty() { b"/" } else { request_path };
+        let view = policy::Request { buffer: bytes, head: &self.head, path: request_path, captures: &self.params, https: self.https };
+        let target = policy::Target { config, api: resolved.api, stage: resolved.stage };
+        let mut relayed: Option<(u16, u64)> = None;
+        match policy::check(target, &view, &serving.policy, &mut self.policy, preflight) {
+            Err(error) => {
+                close |= unread_body;
+                self.write_error(&error, request_id, close);
+            }
+            Ok(Checked::Preflight) => {
+                close |= unread_body;
+                cors::write_preflight(&mut self.out, &self.policy.headers, request_id.as_bytes(), close);
+            }
+            Ok(Checked::Proceed) => {
+                let exchange = web::Exchange {
+                    serving: &serving,
+                    api,
+                    function,
+                    stream: &mut self.stream,
+                    reader: &mut self.reader,
+                    head: &self.head,
+                    api_path_start: resolved.api_path_start,
+                    request_id: request_id.as_bytes(),
+                    source_ip: self.source_ip.as_bytes(),
+                    https: self.https,
+                    extra: ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors },
+                    out: &mut self.out,
+                    staging: &mut self.buffers.request,
+                    close,
+                    max_body_bytes: settings.max_body_bytes,
+                    idle_timeout: settings.idle_timeout,
+                };
+                match web::proxy(exchange).await {
+                    web::Outcome::Relayed { status, bytes, keep_alive } => {
+                        relayed = Some((status, bytes));
+                        close |= !keep_alive;
+                    }
+                    web::Outcome::Failed { error, request_consumed } => {
+                        close |= !request_consumed;
+                        self.write_error(&error, request_id, close);
+                    }
+                    web::Outcome::Ended { status, bytes } => {
+                        // The client left, the function failed mid-response, or a WebSocket
+                        // relayed through has ended: nothing more can be said on this connection.
+                        self.worker.requests_finished(self.unanswered);
+                        self.unanswered = 0;
+                        if let Some(started) = started {
+                            self.log_access(request_id, if status == 0 { 499 } else { status }, bytes as usize, started);
+                        }
+                        return Some(false);
+                    }
+                }
+            }
+        }
+        let (status, bytes) = relayed.unwrap_or_else(|| (response::status_of(&self.out[response_start..]), (self.out.len() - response_start) as u64));
+        // The proxy wrote its response itself; an answer of the gateway's is still in `out`.
+        if !self.flush().await {
+            return Some(false);
+        }
+        if let Some(started) = started {
+            self.log_access(request_id, status, bytes as usize, started);
+        }
+        if close {
+            return Some(false);
+        }
+        self.reader.finish_request();
+        Some(true)
+    }
+
+    /// Routes the request and calls its function; the response (or nothing, on error) goes to `out`.
+    async fn handle(&mut self, worker: &WorkerContext, request_id: &RequestId, close: bool) -> Result<(), GatewayError> {
+        // The generation this request is served with, start to finish, whatever a reload does.
+        let serving = worker.serving();
+        let (resolved, preflight) = self.route(&serving)?;
+        let bytes = self.reader.request_bytes();
+        let head = &self.head;
+        let path = head.path.of_buffer(bytes);
+        let method = head.method.of_buffer(bytes);
         let config = serving.config();
         let api = &config.apis[resolved.api];
         let service = &config.services[api.service];

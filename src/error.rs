@@ -57,6 +57,9 @@ pub enum GatewayError {
     FunctionCrashed(String),
     /// Every instance is busy and the function's queue is full (503).
     FunctionBusy,
+    /// A web function refused the connection, or closed it before its response head (502); the
+    /// text names the function.
+    WebFunctionFailed(String),
     /// The API does not accept the request's protocol (426); `https` is the protocol it came on.
     ProtocolNotAllowed {
         /// The request came over HTTPS.
@@ -166,7 +169,8 @@ impl GatewayError {
             | GatewayError::ResponseNotJson
             | GatewayError::ResponseTooLarge
             | GatewayError::FunctionError(_)
-            | GatewayError::FunctionCrashed(_) => 502,
+            | GatewayError::FunctionCrashed(_)
+            | GatewayError::WebFunctionFailed(_) => 502,
             GatewayError::FunctionBusy => 503,
             GatewayError::BackendTimeout => 504,
             GatewayError::ProtocolNotAllowed { .. } => 426,
@@ -273,7 +277,7 @@ impl GatewayError {
                 escaped(out, context.request_id);
                 out.extend_from_slice(b"\"}");
             }
-            GatewayError::FunctionCrashed(text) => {
+            GatewayError::FunctionCrashed(text) | GatewayError::WebFunctionFailed(text) => {
                 out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"");
                 escaped(out, text.as_bytes());
                 out.extend_from_slice(b"\",\"requestId\":\"");

@@ -277,13 +277,19 @@ impl FunctionHosts {
             .enumerate()
             .map(|(id, function)| match &function.runtime {
                 FunctionRuntime::Remote { addr, host_header, path, .. } => {
-                    Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone() }
+                    Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web_instances: Vec::new() }
                 }
                 FunctionRuntime::Custom { .. } => Endpoint {
                     addr: self.current.as_ref().expect("a host runs every local function").invoke_address,
                     host_header: "scfgate-function-host".into(),
                     path: function_host::invoke_path(id),
+                    web_instances: Vec::new(),
                 },
+                FunctionRuntime::Web { .. } => {
+                    let host = self.current.as_ref().expect("a host runs every local function");
+                    let web_instances: Vec<_> = host.web_ports[id].iter().map(|&port| function_host::web::instance_address(port)).collect();
+                    Endpoint { addr: web_instances[0], host_header: String::new(), path: String::new(), web_instances }
+                }
             })
             .collect();
         Arc::new(endpoints)
@@ -302,7 +308,7 @@ fn local_functions_signature(config: &Config) -> String {
         .functions
         .iter()
         .enumerate()
-        .filter(|(_, function)| matches!(function.runtime, FunctionRuntime::Custom { .. }))
+        .filter(|(_, function)| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }))
         .map(|(id, function)| format!("{id}:{}:{}:{:?}\n", function.display_name(), function.memory_mb, function.runtime))
         .collect()
 }

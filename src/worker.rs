@@ -35,6 +35,9 @@ pub struct Serving {
     pub pool: RefCell<Pool>,
     /// This worker's share of every usage plan's limits and its verified OAuth tokens.
     pub policy: RefCell<WorkerPolicy>,
+    /// Some function is a web function: requests are routed from their head before their body
+    /// is read (`crate::backend::web` streams it through).
+    pub web_functions: bool,
 }
 
 impl Serving {
@@ -42,7 +45,8 @@ impl Serving {
         let config = &generation.config;
         let pool = Pool::new(generation.endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
         let policy = WorkerPolicy::new(config, worker, config.gateway.workers);
-        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), generation }
+        let web_functions = config.functions.iter().any(crate::config::Function::is_web);
+        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), web_functions, generation }
     }
 
     /// The configuration.

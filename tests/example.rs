@@ -44,6 +44,14 @@ fn the_example_answers_as_its_readme_says() {
     assert_eq!(event["headers"]["content-type"], "application/x-www-form-urlencoded");
     assert_eq!(event["stageVariables"], json!({"greeting": "Hello"}));
 
+    // The web function gets the request itself, without the stage, with Tencent's headers.
+    assert!(gateway.output.wait_for_line("web function ready", std::time::Duration::from_secs(20)), "{}", gateway.output.text());
+    let response = gateway.get("/release/web/hi?x=1");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let request = response.json();
+    assert_eq!((request["path"].as_str(), request["query"].as_str()), (Some("/web/hi"), Some("x=1")));
+    assert_eq!(request["headers"]["x-scf-name"], "web");
+
     // "/release/echo?scf_sleep_ms=6000 outlives the API's 5 s timeout: expect a 504".
     let response = gateway.get("/release/echo?scf_sleep_ms=6000");
     assert_eq!((response.status, response.text()), (504, r#"{"message":"Gateway Time-out."}"#.to_string()));

@@ -38,6 +38,9 @@ pub struct Endpoint {
     pub host_header: String,
     /// Request target.
     pub path: String,
+    /// A web function's instances (`runtime = "web"`), which `crate::backend::web` proxies to
+    /// instead of invoking `addr`; empty for every other function.
+    pub web_instances: Vec<SocketAddr>,
 }
 
 /// What the endpoint said about a failed invocation, from the `X-Scf-Error-Type` reply header

@@ -1,5 +1,6 @@
 //! The SCF side of a request: build the event, invoke the function over a pooled connection, and
-//! map its reply onto the client's response (pass-through or integrated).
+//! map its reply onto the client's response (pass-through or integrated); or, for a web function,
+//! proxy the request itself to it ([`web`]).
 
 pub mod event;
 pub mod integration;
@@ -7,6 +8,7 @@ pub mod invoke;
 pub mod json;
 pub mod json_scan;
 pub mod pool;
+pub mod web;
 
 use std::time::Duration;
 

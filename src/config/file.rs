@@ -273,6 +273,9 @@ pub enum Runtime {
     Custom,
     /// An HTTP endpoint that takes the event as a POST body.
     Remote,
+    /// Local `scf_bootstrap` processes that are HTTP servers themselves (SCF: Web 函数); requests
+    /// are proxied to them as HTTP.
+    Web,
 }
 
 /// `[[function]]`: an SCF function the APIs can name.
@@ -285,25 +288,28 @@ pub struct Function {
     pub namespace: Option<String>,
     /// Version or alias (SCF: `Qualifier`). Default `$LATEST`.
     pub qualifier: Option<String>,
-    /// `custom` or `remote`. Required.
+    /// `custom`, `remote` or `web`. Required.
     pub runtime: Option<Runtime>,
     /// Memory size reported to the function (SCF: `MemorySize`, env `SCF_FUNCTIONMEMORYSIZE`).
     /// Default 128.
     pub memory_limit_in_mb: Option<u32>,
-    /// `custom` only: folder holding an executable `bootstrap` (SCF: the code package), relative to
-    /// the config file's folder. Required for `custom`.
+    /// `custom` and `web`: folder holding an executable `bootstrap` (`custom`) or `scf_bootstrap`
+    /// (`web`) (SCF: the code package), relative to the config file's folder. Required for both.
     pub code: Option<String>,
     /// `custom` only: passed to `bootstrap` as `_HANDLER` (SCF: 执行方法). Default
     /// `index.main_handler`.
     pub handler: Option<String>,
-    /// `custom` only: warm `bootstrap` processes kept running (SCF: provisioned concurrency).
-    /// Default 1.
+    /// `custom` and `web`: warm processes kept running (SCF: provisioned concurrency). Default 1.
     pub instances: Option<usize>,
-    /// `custom` only: seconds a started `bootstrap` may take to ask for its first event (SCF:
-    /// 初始化超时时间). Default 30.
+    /// `custom` and `web`: seconds a started process may take to ask for its first event
+    /// (`custom`) or to accept connections on its port (`web`) (SCF: 初始化超时时间). Default 30.
     pub init_timeout: Option<Seconds>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
     pub invoke_url: Option<String>,
+    /// `web` only: the fixed loopback port the function's server listens on, for a server that
+    /// insists on one (Tencent's web functions listen on 9000). Absent: the gateway picks a free
+    /// port per instance and passes it as `PORT`.
+    pub port: Option<u16>,
 }
 
 /// A duration in seconds, written as a TOML integer or float (`15`, `0.5`). Range checks happen in

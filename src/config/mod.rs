@@ -548,6 +548,11 @@ impl Function {
     pub fn display_name(&self) -> String {
         format!("{}/{}:{}", self.namespace, self.name, self.qualifier)
     }
+
+    /// Whether it is a web function (`runtime = "web"`): requests are proxied to it as HTTP.
+    pub fn is_web(&self) -> bool {
+        matches!(self.runtime, FunctionRuntime::Web { .. })
+    }
 }
 
 /// Where a function's code runs.
@@ -563,6 +568,18 @@ pub enum FunctionRuntime {
         instances: usize,
         /// How long a started `bootstrap` may take to ask for its first invocation.
         init_timeout: Duration,
+    },
+    /// Local processes of the folder's `scf_bootstrap`, each an HTTP server the gateway proxies
+    /// requests to (SCF web functions).
+    Web {
+        /// Folder holding an executable `scf_bootstrap` (absolute, resolved against the config file).
+        code: PathBuf,
+        /// Processes kept running, each on its own port.
+        instances: usize,
+        /// How long a started process may take to accept connections on its port.
+        init_timeout: Duration,
+        /// The port the function insists on (then `instances` is 1); `None`: the gateway picks.
+        port: Option<u16>,
     },
     /// An HTTP endpoint that takes the event as a POST body and answers the function's value.
     Remote {

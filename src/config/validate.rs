@@ -540,12 +540,22 @@ fn build_functions(
             None => {
                 return Err(site.error(
                     "runtime",
-                    "required but missing; use \"custom\" or \"remote\"",
+                    "required but missing; use \"custom\", \"remote\" or \"web\"",
                 ))
             }
             Some(file::Runtime::Custom) => build_custom(&site, &function, base_dir)?,
             Some(file::Runtime::Remote) => build_remote(&site, &function)?,
+            Some(file::Runtime::Web) => build_web(&site, &function, base_dir)?,
         };
+        if let FunctionRuntime::Web { port: Some(port), .. } = runtime {
+            let taken = built.iter().find(|(other, _)| matches!(other.runtime, FunctionRuntime::Web { port: Some(other_port), .. } if other_port == port));
+            if let Some((other, _)) = taken {
+                return Err(site.error(
+                    "port",
+                    format!("port {port} is already the port of web function `{}`; two servers cannot listen on one port (leave `port` out to let the gateway pick one)", other.display_name()),
+                ));
+            }
+        }
         built.push((
             Function {
                 namespace,
@@ -575,7 +585,7 @@ fn check_function_identifier(site: &Site, field: &str, value: &str) -> Result<()
     Ok(())
 }
 
-/// Refuses a key of the other runtime, so a half-converted function is not run with stale settings.
+/// Refuses a key of another runtime, so a half-converted function is not run with stale settings.
 fn reject_foreign_keys(
     site: &Site,
     runtime: &str,
@@ -584,7 +594,7 @@ fn reject_foreign_keys(
     match keys.iter().find(|(_, present)| *present) {
         Some((key, _)) => Err(site.error(
             key,
-            format!("not allowed for runtime = \"{runtime}\" (it belongs to the other runtime)"),
+            format!("not allowed for runtime = \"{runtime}\" (it belongs to another runtime)"),
         )),
         None => Ok(()),
     }
@@ -598,16 +608,12 @@ fn build_custom(
     reject_foreign_keys(
         site,
         "custom",
-        &[("invoke_url", function.invoke_url.is_some())],
+        &[
+            ("invoke_url", function.invoke_url.is_some()),
+            ("port", function.port.is_some()),
+        ],
     )?;
-    let code = site.required_text("code", function.code.clone())?;
-    let code = absolute_code_dir(base_dir, &code)
-        .map_err(|error| site.error("code", format!("cannot resolve `{code}`: {error}")))?;
-    check_bootstrap(&code).map_err(|message| site.error("code", message))?;
-    // Canonical once it is known to exist: logs then show `/srv/app/functions/hello` rather than
-    // `/srv/app/conf/../functions/hello`.
-    let code = std::fs::canonicalize(&code)
-        .map_err(|error| site.error("code", format!("`{}`: {error}", code.display())))?;
+    let code = code_folder(site, function, base_dir, "bootstrap", "a custom runtime")?;
     let handler = function
         .handler
         .clone()
@@ -627,24 +633,81 @@ fn build_custom(
     })
 }
 
+/// `runtime = "web"`: an HTTP server started from `scf_bootstrap` (Tencent's name for it, spec
+/// §7.1), on a port of its own per instance unless it insists on one.
+fn build_web(
+    site: &Site,
+    function: &file::Function,
+    base_dir: &Path,
+) -> Result<FunctionRuntime, ConfigError> {
+    reject_foreign_keys(
+        site,
+        "web",
+        &[
+            ("invoke_url", function.invoke_url.is_some()),
+            ("handler", function.handler.is_some()),
+        ],
+    )?;
+    let code = code_folder(site, function, base_dir, "scf_bootstrap", "a web function")?;
+    let instances =
+        site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
+    let port = match function.port {
+        Some(0) => return Err(site.error("port", "must be a port number (1-65535); leave `port` out to let the gateway pick a free one")),
+        Some(port) if instances > 1 => {
+            return Err(site.error(
+                "port",
+                format!("{instances} instances cannot all listen on port {port}; leave `port` out (each instance then gets its own port in `PORT`) or set instances = 1"),
+            ))
+        }
+        port => port,
+    };
+    Ok(FunctionRuntime::Web {
+        code,
+        instances,
+        init_timeout: match function.init_timeout {
+            Some(seconds) => site.duration("init_timeout", seconds)?,
+            None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
+        },
+        port,
+    })
+}
+
+/// The `code` folder, absolute and canonical, checked to hold an executable `program`.
+fn code_folder(
+    site: &Site,
+    function: &file::Function,
+    base_dir: &Path,
+    program: &str,
+    what: &str,
+) -> Result<PathBuf, ConfigError> {
+    let code = site.required_text("code", function.code.clone())?;
+    let code = absolute_code_dir(base_dir, &code)
+        .map_err(|error| site.error("code", format!("cannot resolve `{code}`: {error}")))?;
+    check_bootstrap(&code, program, what).map_err(|message| site.error("code", message))?;
+    // Canonical once it is known to exist: logs then show `/srv/app/functions/hello` rather than
+    // `/srv/app/conf/../functions/hello`.
+    std::fs::canonicalize(&code)
+        .map_err(|error| site.error("code", format!("`{}`: {error}", code.display())))
+}
+
 /// `code` relative to the config file's folder, made absolute so that the function host does not
 /// depend on the gateway's working directory (and errors show where it looked).
 fn absolute_code_dir(base_dir: &Path, code: &str) -> std::io::Result<PathBuf> {
     std::path::absolute(base_dir.join(code))
 }
 
-/// The SCF custom runtime starts `bootstrap` from the code folder; checking it now turns a failure
-/// at first request into a failure at start.
-fn check_bootstrap(code: &Path) -> Result<(), String> {
+/// The function starts from `program` (`bootstrap`, or a web function's `scf_bootstrap`) in the
+/// code folder; checking it now turns a failure at first request into a failure at start.
+fn check_bootstrap(code: &Path, program: &str, what: &str) -> Result<(), String> {
     let folder =
         std::fs::metadata(code).map_err(|error| format!("folder `{}`: {error}", code.display()))?;
     if !folder.is_dir() {
         return Err(format!("`{}` is not a folder", code.display()));
     }
-    let bootstrap = code.join("bootstrap");
+    let bootstrap = code.join(program);
     let metadata = std::fs::metadata(&bootstrap).map_err(|error| {
         format!(
-            "`{}`: {error}; a custom runtime folder needs an executable `bootstrap`",
+            "`{}`: {error}; {what} folder needs an executable `{program}`",
             bootstrap.display()
         )
     })?;
@@ -669,6 +732,7 @@ fn build_remote(site: &Site, function: &file::Function) -> Result<FunctionRuntim
             ("handler", function.handler.is_some()),
             ("instances", function.instances.is_some()),
             ("init_timeout", function.init_timeout.is_some()),
+            ("port", function.port.is_some()),
         ],
     )?;
     let url = site.required_text("invoke_url", function.invoke_url.clone())?;
@@ -979,7 +1043,15 @@ fn build_api(
         }
         let resolve = |field: &str, reference: Option<file::FunctionRef>| match reference {
             None => Err(site.error(field, format!("required for a WebSocket API; write `{field} = {{ name = \"...\" }}`"))),
-            some => resolve_function_field(site, field, some, functions),
+            some => {
+                let id = resolve_function_field(site, field, some, functions)?;
+                if functions[id].0.is_web() {
+                    // A web function takes HTTP, not events; an HTTP API passes WebSocket
+                    // upgrades through to it instead.
+                    return Err(site.error(field, "a web function (runtime = \"web\") cannot take WebSocket events; give it to an HTTP API, which passes WebSocket upgrades through to it"));
+                }
+                Ok(id)
+            }
         };
         let functions = WebSocketFunctions {
             register: resolve("register", api.register)?,
@@ -993,7 +1065,11 @@ fn build_api(
                 return Err(site.error(field, "only WebSocket APIs (protocol = \"ws\", \"wss\" or \"ws&wss\") have it"));
             }
         }
-        (resolve_function(site, api.function, functions)?, None)
+        let function = resolve_function(site, api.function, functions)?;
+        if functions[function].0.is_web() && api.integrated_response.is_some() {
+            return Err(site.error("integrated_response", "not used with a web function (runtime = \"web\"): its HTTP response is passed through as it is"));
+        }
+        (function, None)
     };
     let timeout = match api.timeout {
         Some(seconds) => site.duration("timeout", seconds)?,
@@ -1398,6 +1474,10 @@ mod tests {
                     .unwrap();
             }
             std::fs::create_dir_all(dir.join("functions/empty")).unwrap();
+            let web = dir.join("functions/web/scf_bootstrap");
+            std::fs::create_dir_all(web.parent().unwrap()).unwrap();
+            std::fs::write(&web, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&web, std::fs::Permissions::from_mode(0o755)).unwrap();
             Scratch { dir }
         }
 
@@ -1848,7 +1928,7 @@ invoke_url = "http://127.0.0.1"
             ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),
             ("header_timeout = 5", "header_timeout = \"5s\"", ":9:18: invalid type: string \"5s\", expected a number of seconds (integer or float)"),
             ("driver = \"legacy\"", "driver = \"epoll\"", ":4:10: unknown variant `epoll`, expected one of `auto`, `uring`, `legacy`"),
-            ("runtime = \"custom\"", "runtime = \"python3.9\"", ":59:11: unknown variant `python3.9`, expected `custom` or `remote`"),
+            ("runtime = \"custom\"", "runtime = \"python3.9\"", ":59:11: unknown variant `python3.9`, expected one of `custom`, `remote`, `web`"),
             ("greeting = \"Hi\"", "greeting = 1", ":25:12: invalid type: integer `1`, expected a string"),
         ];
         check_errors("toml", cases);
@@ -1934,7 +2014,7 @@ invoke_url = "http://127.0.0.1"
             ("namespace = \"tools\"\n", "namespace = \"a/b\"\n", ": function `a/b/echo:1`: field `namespace`: character '/' is not allowed"),
             ("qualifier = \"1\"\nruntime", "qualifier = \"\"\nruntime", ": function `tools/echo:`: field `qualifier`: may not be empty"),
             ("name = \"echo\"\nnamespace = \"tools\"\nqualifier = \"1\"", "name = \"hello\"\nqualifier = \"$LATEST\"", ": function `default/hello:$LATEST`: field `name`: `default/hello:$LATEST` is defined twice (namespace, name and qualifier must be unique)"),
-            ("runtime = \"remote\"\n", "", ": function `tools/echo:1`: field `runtime`: required but missing; use \"custom\" or \"remote\""),
+            ("runtime = \"remote\"\n", "", ": function `tools/echo:1`: field `runtime`: required but missing; use \"custom\", \"remote\" or \"web\""),
             ("memory_limit_in_mb = 256", "memory_limit_in_mb = 0", ": function `default/hello:$LATEST`: field `memory_limit_in_mb`: must be at least 1"),
             ("code = \"functions/hello\"\n", "", ": function `default/hello:$LATEST`: field `code`: required but missing"),
             ("code = \"functions/hello\"", "code = \"functions/missing\"", ": function `default/hello:$LATEST`: field `code`: folder `{dir}/functions/missing`: No such file or directory…"),
@@ -1946,11 +2026,11 @@ invoke_url = "http://127.0.0.1"
             ("instances = 2", "instances = 0", ": function `default/hello:$LATEST`: field `instances`: must be at least 1"),
             ("init_timeout = 3", "init_timeout = 0.0", ": function `default/hello:$LATEST`: field `init_timeout`: must be a number of seconds greater than 0, got 0"),
             // A key of the other runtime is refused by name.
-            ("instances = 2", "instances = 2\ninvoke_url = \"http://127.0.0.1/\"", ": function `default/hello:$LATEST`: field `invoke_url`: not allowed for runtime = \"custom\" (it belongs to the other runtime)"),
-            ("runtime = \"remote\"", "runtime = \"remote\"\ncode = \"x\"", ": function `tools/echo:1`: field `code`: not allowed for runtime = \"remote\" (it belongs to the other runtime)"),
-            ("runtime = \"remote\"", "runtime = \"remote\"\nhandler = \"x\"", ": function `tools/echo:1`: field `handler`: not allowed for runtime = \"remote\" (it belongs to the other runtime)"),
-            ("runtime = \"remote\"", "runtime = \"remote\"\ninstances = 1", ": function `tools/echo:1`: field `instances`: not allowed for runtime = \"remote\" (it belongs to the other runtime)"),
-            ("runtime = \"remote\"", "runtime = \"remote\"\ninit_timeout = 1", ": function `tools/echo:1`: field `init_timeout`: not allowed for runtime = \"remote\" (it belongs to the other runtime)"),
+            ("instances = 2", "instances = 2\ninvoke_url = \"http://127.0.0.1/\"", ": function `default/hello:$LATEST`: field `invoke_url`: not allowed for runtime = \"custom\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\ncode = \"x\"", ": function `tools/echo:1`: field `code`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\nhandler = \"x\"", ": function `tools/echo:1`: field `handler`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\ninstances = 1", ": function `tools/echo:1`: field `instances`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\ninit_timeout = 1", ": function `tools/echo:1`: field `init_timeout`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("invoke_url = \"http://127.0.0.1:9000/invoke?x=1\"\n", "", ": function `tools/echo:1`: field `invoke_url`: required but missing"),
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"https://127.0.0.1/invoke\"", ": function `tools/echo:1`: field `invoke_url`: https is not supported yet; use an http:// endpoint like `http://127.0.0.1:9000/invoke`"),
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"ftp://127.0.0.1/\"", ": function `tools/echo:1`: field `invoke_url`: must be an http:// URL like `http://127.0.0.1:9000/invoke`"),
@@ -1963,6 +2043,87 @@ invoke_url = "http://127.0.0.1"
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"http://nowhere.invalid/\"", ": function `tools/echo:1`: field `invoke_url`: host `nowhere.invalid` does not resolve: …"),
         ];
         check_errors("function", cases);
+    }
+
+    /// Web functions (`runtime = "web"`): one with a fixed port, one the gateway places.
+    const WEB: &str = r#"[[service]]
+id = "service-web"
+name = "web"
+
+[[service.api]]
+name = "site"
+path = "/site"
+method = "ANY"
+function = { name = "site" }
+
+[[service.api]]
+name = "app"
+path = "/app"
+method = "ANY"
+function = { name = "app" }
+
+[[function]]
+name = "site"
+runtime = "web"
+code = "functions/web"
+port = 9000
+
+[[function]]
+name = "app"
+runtime = "web"
+code = "functions/web"
+instances = 3
+init_timeout = 5
+memory_limit_in_mb = 512
+"#;
+
+    #[test]
+    fn web_functions_parse() {
+        let scratch = Scratch::new("web");
+        let config = parse_str(WEB, &scratch.source(), &Overrides::default()).unwrap();
+        let code = std::fs::canonicalize(scratch.dir.join("functions/web")).unwrap();
+        let runtimes: Vec<_> = config.functions.iter().map(|function| format!("{:?}", function.runtime)).collect();
+        assert_eq!(
+            runtimes,
+            [
+                format!("Web {{ code: {code:?}, instances: 1, init_timeout: 30s, port: Some(9000) }}"),
+                format!("Web {{ code: {code:?}, instances: 3, init_timeout: 5s, port: None }}"),
+            ]
+        );
+        assert!(config.functions.iter().all(Function::is_web));
+    }
+
+    #[test]
+    fn web_function_errors() {
+        let site = ": function `default/site:$LATEST`: field";
+        let app = ": function `default/app:$LATEST`: field";
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            // Two servers cannot share a port: the second one named is refused, naming the first.
+            ("instances = 3
+", "port = 9000
+", &format!("{app} `port`: port 9000 is already the port of web function `default/site:$LATEST`; two servers cannot listen on one port (leave `port` out to let the gateway pick one)")),
+            ("port = 9000", "port = 9000\ninstances = 2", &format!("{site} `port`: 2 instances cannot all listen on port 9000; leave `port` out (each instance then gets its own port in `PORT`) or set instances = 1")),
+            ("port = 9000", "port = 0", &format!("{site} `port`: must be a port number (1-65535); leave `port` out to let the gateway pick a free one")),
+            ("port = 9000", "port = 70000", ":21:8: invalid value: integer `70000`, expected u16"),
+            ("code = \"functions/web\"\nport", "code = \"functions/hello\"\nport", &format!("{site} `code`: `{{dir}}/functions/hello/scf_bootstrap`: No such file or directory (os error 2); a web function folder needs an executable `scf_bootstrap`")),
+            ("code = \"functions/web\"\nport", "port", &format!("{site} `code`: required but missing")),
+            ("port = 9000", "port = 9000\nhandler = \"x\"", &format!("{site} `handler`: not allowed for runtime = \"web\" (it belongs to another runtime)")),
+            ("port = 9000", "port = 9000\ninvoke_url = \"http://127.0.0.1/\"", &format!("{site} `invoke_url`: not allowed for runtime = \"web\" (it belongs to another runtime)")),
+            ("instances = 3", "instances = 0", &format!("{app} `instances`: must be at least 1")),
+            ("function = { name = \"site\" }", "function = { name = \"site\" }\nintegrated_response = true", ": service `web` api `site`: field `integrated_response`: not used with a web function (runtime = \"web\"): its HTTP response is passed through as it is"),
+        ];
+        check_errors_in(WEB, "web", cases);
+    }
+
+    #[test]
+    fn port_belongs_to_web_functions_only() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("instances = 2", "instances = 2\nport = 9000", ": function `default/hello:$LATEST`: field `port`: not allowed for runtime = \"custom\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\nport = 9000", ": function `tools/echo:1`: field `port`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+        ];
+        check_errors("port", cases);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Local functions (`runtime = "custom"`): their `bootstrap` processes, the SCF custom-runtime API
-//! they poll, and the loopback invoke endpoint the workers send events to.
+//! they poll, and the loopback invoke endpoint the workers send events to; and the processes of
+//! web functions (`runtime = "web"`, [`web`]), which the workers reach on their own ports.
 //!
 //! One host thread owns every local function; the workers reach it over loopback HTTP through the
 //! same pooled invoke client they use for remote functions. A function process is a resource
@@ -13,6 +14,7 @@
 mod process;
 mod runtime_api;
 mod state;
+pub mod web;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -31,6 +33,8 @@ pub struct FunctionHostHandle {
     pub invoke_address: SocketAddr,
     /// Live function processes, for shutdown.
     pub processes: ProcessRegistry,
+    /// By function id: the loopback port of each instance of a web function (empty for others).
+    pub web_ports: Vec<Vec<u16>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -51,7 +55,7 @@ pub fn invoke_path(function_id: usize) -> String {
 /// Binds the invoke endpoint and one runtime-API port per instance on loopback, then starts the
 /// host thread, which starts the processes. Returns `None` when no function runs locally.
 pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<FunctionHostHandle>> {
-    let local = config.functions.iter().any(|function| matches!(function.runtime, FunctionRuntime::Custom { .. }));
+    let local = config.functions.iter().any(|function| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }));
     if !local {
         return Ok(None);
     }
@@ -62,17 +66,21 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
     for function in &config.functions {
         let count = match function.runtime {
             FunctionRuntime::Custom { instances, .. } => instances,
-            FunctionRuntime::Remote { .. } => 0,
+            FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } => 0,
         };
         let listeners = (0..count).map(|_| crate::listener::bind_one(loopback, 64)).collect::<io::Result<Vec<_>>>()?;
         instance_listeners.push(listeners);
     }
+    let web_ports = web::choose_ports(&config)?;
     let processes = ProcessRegistry::default();
     let host_processes = processes.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let host_stop = stop.clone();
+    let supervised_ports = web_ports.clone();
     std::thread::Builder::new().name("scfgate-functions".into()).spawn(move || {
         let run = async move {
+            // Web functions' processes are supervised beside the custom runtime's, on this thread.
+            monoio::spawn(web::supervise(config.clone(), supervised_ports, host_processes.clone(), host_stop.clone()));
             let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes));
             host.run(invoke_listener, host_stop).await;
         };
@@ -80,5 +88,5 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
             tracing::error!(%error, "function host runtime failed to start");
         }
     })?;
-    Ok(Some(FunctionHostHandle { invoke_address, processes, stop }))
+    Ok(Some(FunctionHostHandle { invoke_address, processes, web_ports, stop }))
 }

@@ -64,7 +64,15 @@ pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<Chil
         .env("SCF_FUNCTIONMEMORYSIZE", launch.memory_mb.to_string())
         .env("TENCENTCLOUD_RUNENV", "SCF")
         // With WebSocket APIs: where to push (`SCFGATE_PUSH_URL`) and the token it needs.
-        .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)))
+        .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)));
+    spawn_command(command, registry)
+}
+
+/// Starts a prepared command (program, working directory, environment) the way every function
+/// process starts: stdin closed, output to the gateway's, in its own process group, set to die
+/// with the gateway, and registered for shutdown.
+pub fn spawn_command(mut command: Command, registry: &ProcessRegistry) -> io::Result<Child> {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())

@@ -179,6 +179,27 @@ impl RequestReader {
         }
     }
 
+    /// Bytes buffered after the current request's head (`head_len` bytes): the start of a body
+    /// being streamed through (`crate::backend::web`), possibly followed by a pipelined request.
+    pub fn after_head(&self, head_len: usize) -> &[u8] {
+        &self.buffer[self.start + head_len..]
+    }
+
+    /// Drops `count` bytes right after the head, which stays in place (its spans stay valid):
+    /// body bytes that have been passed on, so a streamed body never accumulates here.
+    pub fn drop_after_head(&mut self, head_len: usize, count: usize) {
+        let at = self.start + head_len;
+        self.buffer.drain(at..at + count);
+    }
+
+    /// Makes room for reads of at least `bytes` (a body streamed through reads in larger steps
+    /// than requests are read in).
+    pub fn reserve_for_streaming(&mut self, bytes: usize) {
+        if self.buffer.capacity() - self.buffer.len() < bytes {
+            self.buffer.reserve(bytes);
+        }
+    }
+
     /// Appends bytes as if they had been read (for fuzzing and tests that drive the reader
     /// without a socket).
     pub fn push_bytes(&mut self, bytes: &[u8]) {

@@ -33,7 +33,7 @@ pub mod id;
 pub mod outbox;
 pub mod push;
 pub mod session;
-mod split;
+pub(crate) mod split;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

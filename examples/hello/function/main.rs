@@ -26,6 +26,10 @@
 //!   itself, `close` makes it push `closing`, `fail` makes it report an error.
 //! * `ws-cleanup`: logs `ws-cleanup closing <secConnectionID>` to stderr.
 //!
+//! Web function mode (`runtime = "web"`; see `web.rs`):
+//! * `web`: an HTTP server on `$PORT` (echo, streamed uploads and downloads, a crash trigger, a
+//!   slow endpoint, a WebSocket echo), started by the gateway through `scf_bootstrap`.
+//!
 //! Test controls, read from the event's `queryString` (a string, or an array of strings: the
 //! last counts), applied in this order in every mode:
 //! `scf_sleep_ms=N` sleep first; `scf_crash=1` exit 3 without answering; `scf_error=TEXT` post TEXT
@@ -44,6 +48,8 @@ macro_rules! log_line {
     }};
 }
 
+mod web;
+
 use serde_json::{json, Map, Value};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -61,6 +67,7 @@ const MODES: &[&str] = &[
     "ws-register",
     "ws-transport",
     "ws-cleanup",
+    "web",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -437,6 +444,9 @@ fn main() {
     if mode == "exit-at-start" {
         log_line!("{NAME}[{mode}] exiting with status 1 at start, as asked");
         exit(1);
+    }
+    if mode == "web" {
+        web::serve();
     }
     if mode == "never-ready" {
         log_line!("{NAME}[{mode}] started; will never report ready");
