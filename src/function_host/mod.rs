@@ -6,18 +6,23 @@
 //! shared by all cores (one invocation at a time per instance), so it is owned by one thread
 //! rather than locked; the hop costs a loopback round trip, small beside a process's work.
 //!
-//! Per function: `instances` processes, each with its own runtime-API port; a bounded queue of
-//! waiting invocations; a supervisor that restarts crashed or stuck processes with backoff and
-//! fails the request a dead process held with a 502 (never a hang).
+//! Per function: between `instances` and `max_instances` processes, each with its own
+//! runtime-API port; a bounded queue of waiting invocations; a supervisor that scales with the
+//! queue, restarts crashed or stuck processes with backoff and fails the request a dead process
+//! held with a 502 (never a hang). Each process's output is logged line by line (`output`), and
+//! with `--watch` a changed code folder restarts that function's processes (`watch`).
 
+mod output;
 mod process;
 mod runtime_api;
 mod state;
+mod watch;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use process::ProcessRegistry;
@@ -32,6 +37,10 @@ pub struct FunctionHostHandle {
     /// Live function processes, for shutdown.
     pub processes: ProcessRegistry,
     stop: Arc<AtomicBool>,
+    /// The code folder of each local function, by function id, for `--watch`.
+    code_folders: Vec<(usize, PathBuf)>,
+    /// Per function id: bumped when its code folder changed; the host restarts its processes.
+    code_changes: Arc<[AtomicU64]>,
 }
 
 impl FunctionHostHandle {
@@ -40,6 +49,12 @@ impl FunctionHostHandle {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.processes.kill_all();
+    }
+
+    /// `--watch`: starts a thread that restarts a function's processes when a file under its
+    /// code folder changes; it ends when the host stops.
+    pub fn watch_code_folders(&self) -> io::Result<()> {
+        watch::start(self.code_folders.clone(), self.code_changes.clone(), self.stop.clone())
     }
 }
 
@@ -50,6 +65,10 @@ pub fn invoke_path(function_id: usize) -> String {
 
 /// Binds the invoke endpoint and one runtime-API port per instance on loopback, then starts the
 /// host thread, which starts the processes. Returns `None` when no function runs locally.
+///
+/// Ports are bound for `max_instances` up front, not when scaling: a port that cannot be bound
+/// fails the start (or the reload) instead of a burst of traffic later, and scaling up is then
+/// only starting a process. The cost is one idle listening socket per possible instance.
 pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<FunctionHostHandle>> {
     let local = config.functions.iter().any(|function| matches!(function.runtime, FunctionRuntime::Custom { .. }));
     if !local {
@@ -59,9 +78,13 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
     let invoke_listener = crate::listener::bind_one(loopback, 1024)?;
     let invoke_address = invoke_listener.local_addr()?;
     let mut instance_listeners: Vec<Vec<TcpListener>> = Vec::new();
-    for function in &config.functions {
-        let count = match function.runtime {
-            FunctionRuntime::Custom { instances, .. } => instances,
+    let mut code_folders = Vec::new();
+    for (id, function) in config.functions.iter().enumerate() {
+        let count = match &function.runtime {
+            FunctionRuntime::Custom { max_instances, code, .. } => {
+                code_folders.push((id, code.clone()));
+                *max_instances
+            }
             FunctionRuntime::Remote { .. } => 0,
         };
         let listeners = (0..count).map(|_| crate::listener::bind_one(loopback, 64)).collect::<io::Result<Vec<_>>>()?;
@@ -71,14 +94,16 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
     let host_processes = processes.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let host_stop = stop.clone();
+    let code_changes: Arc<[AtomicU64]> = config.functions.iter().map(|_| AtomicU64::new(0)).collect();
+    let host_code_changes = code_changes.clone();
     std::thread::Builder::new().name("scfgate-functions".into()).spawn(move || {
         let run = async move {
-            let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes));
+            let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes, host_code_changes));
             host.run(invoke_listener, host_stop).await;
         };
         if let Err(error) = crate::runtime::block_on(driver, 256, run) {
             tracing::error!(%error, "function host runtime failed to start");
         }
     })?;
-    Ok(Some(FunctionHostHandle { invoke_address, processes, stop }))
+    Ok(Some(FunctionHostHandle { invoke_address, processes, stop, code_folders, code_changes }))
 }
