@@ -44,20 +44,36 @@ impl RunningRequest {
 
 /// The last lines a process wrote to stderr (at most [`TAIL_LINES`] lines and [`TAIL_BYTES`]).
 #[derive(Clone, Default)]
-pub struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+pub struct StderrTail(Arc<Mutex<Tail>>);
+
+#[derive(Default)]
+struct Tail {
+    lines: VecDeque<String>,
+    /// The pipe reached its end: every line the process wrote is in.
+    closed: bool,
+}
 
 impl StderrTail {
     fn push(&self, line: &str) {
-        let mut lines = lock(&self.0);
+        let lines = &mut lock(&self.0).lines;
         lines.push_back(line.chars().take(TAIL_BYTES).collect());
         while lines.len() > TAIL_LINES || (lines.len() > 1 && lines.iter().map(String::len).sum::<usize>() > TAIL_BYTES) {
             lines.pop_front();
         }
     }
 
+    fn close(&self) {
+        lock(&self.0).closed = true;
+    }
+
+    /// Whether stderr was read to its end (the process, and any it started, closed it).
+    pub fn closed(&self) -> bool {
+        lock(&self.0).closed
+    }
+
     /// The kept lines, joined by newlines (empty when the process wrote nothing to stderr).
     pub fn text(&self) -> String {
-        lock(&self.0).iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+        lock(&self.0).lines.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
     }
 }
 
@@ -116,6 +132,9 @@ fn read_lines(reader: Box<dyn Read + Send>, stream: Stream, tags: &OutputTags, t
     if !line.is_empty() {
         emit(&line, stream, tags, tail);
     }
+    if let Some(tail) = tail {
+        tail.close();
+    }
 }
 
 fn emit(raw: &[u8], stream: Stream, tags: &OutputTags, tail: Option<&StderrTail>) {
@@ -124,7 +143,8 @@ fn emit(raw: &[u8], stream: Stream, tags: &OutputTags, tail: Option<&StderrTail>
         tail.push(&text);
     }
     let request_id = tags.running_request.get();
-    let request_id = request_id.as_deref();
+    // Displayed (unquoted) like the other fields; absent between invocations.
+    let request_id = request_id.as_deref().map(tracing::field::display);
     match stream {
         Stream::Stdout => tracing::info!(target: "function", function = %tags.function, instance = tags.instance, request_id, "{text}"),
         Stream::Stderr => tracing::warn!(target: "function", function = %tags.function, instance = tags.instance, request_id, "{text}"),
@@ -201,6 +221,7 @@ mod tests {
         assert_eq!(lines.len(), 3, "{:?}", lines.iter().map(|line| line.len()).collect::<Vec<_>>());
         assert_eq!(lines[0], "a".repeat(10));
         assert_eq!(&lines[1..], ["short", "bbbbb"]);
+        assert!(tail.closed(), "the end of the stream is recorded");
     }
 
     #[test]

@@ -33,6 +33,9 @@ const SUPERVISOR_TICK: Duration = Duration::from_millis(20);
 const CRASH_LOOP_FAILURES: u32 = 3;
 /// A process that ran this long before exiting is not counted as crash-looping.
 const STABLE_RUN: Duration = Duration::from_secs(10);
+/// How long an exit's log line waits for the rest of the process's stderr (a process it started
+/// may keep the pipe open).
+const EXIT_REPORT_WAIT: Duration = Duration::from_secs(1);
 
 /// The end of one invocation.
 pub enum Outcome {
@@ -103,6 +106,33 @@ pub struct InstanceState {
     running_request: RunningRequest,
     /// The last lines of the current process's stderr.
     stderr_tail: StderrTail,
+    /// An unplanned exit not logged yet: it waits for the process's last stderr lines.
+    exit_report: Option<ExitReport>,
+}
+
+/// An unplanned exit, logged with the process's last stderr lines once they have been read
+/// (the client that lost its request was answered at once; only the log line waits).
+struct ExitReport {
+    status: ExitStatus,
+    /// The request the process held when it died.
+    request_id: Option<String>,
+    restart_in: Option<Duration>,
+    stderr_tail: StderrTail,
+    at: Instant,
+}
+
+impl ExitReport {
+    fn log(self, slot: &FunctionSlot, instance: usize) {
+        let ExitReport { status, request_id, restart_in, stderr_tail, .. } = self;
+        let stderr_tail = stderr_tail.text();
+        let restart_in_ms = restart_in.map(|backoff| backoff.as_millis() as u64);
+        match request_id {
+            Some(request_id) => {
+                tracing::warn!(function = %slot.label, instance, %status, %request_id, restart_in_ms, ?stderr_tail, "function process exited while handling a request")
+            }
+            None => tracing::warn!(function = %slot.label, instance, %status, restart_in_ms, ?stderr_tail, "function process exited"),
+        }
+    }
 }
 
 impl InstanceState {
@@ -175,7 +205,7 @@ pub struct FunctionSlot {
     qualifier: String,
     pub memory_mb: u32,
     init_timeout: Duration,
-    /// Warm processes, never stopped for idleness.
+    /// `instances`: the warm ones, numbered `0..min_instances`, never stopped for idleness.
     min_instances: usize,
     idle_timeout: Duration,
     queue_depth: usize,
@@ -302,26 +332,23 @@ impl FunctionSlot {
         }
     }
 
-    /// Stops instances beyond `instances` that have been idle longer than `idle_timeout`, the
-    /// highest-numbered first (dispatch fills the lowest first, so those idle longest).
+    /// Stops extra instances (those numbered from `instances` on) that have been idle longer than
+    /// `idle_timeout`. The warm ones are never stopped for idleness, and dispatch fills the
+    /// lowest-numbered instances first, so the extras are the first to fall idle.
     fn scale_down(&self, now: Instant) {
-        let mut wanted = self.instances.iter().filter(|instance| instance.state.borrow().wanted).count();
         let mut stopped = 0;
-        for instance in self.instances.iter().rev() {
-            if wanted <= self.min_instances {
-                break;
-            }
+        for instance in &self.instances[self.min_instances.min(self.instances.len())..] {
             let mut state = instance.state.borrow_mut();
             let idle_for = state.last_active.map(|at| now.saturating_duration_since(at)).unwrap_or_default();
             if state.idle() && idle_for > self.idle_timeout {
                 state.wanted = false;
                 state.stop_process();
-                wanted -= 1;
                 stopped += 1;
             }
         }
         if stopped > 0 {
-            tracing::info!(function = %self.label, instances = wanted, stopped, idle_timeout_s = self.idle_timeout.as_secs_f64(), "scaled down: stopped idle instances");
+            let running = self.instances.iter().filter(|instance| instance.state.borrow().wanted).count();
+            tracing::info!(function = %self.label, instances = running, stopped, idle_timeout_s = self.idle_timeout.as_secs_f64(), "scaled down: stopped idle instances");
         }
     }
 
@@ -490,6 +517,12 @@ impl Host {
 
     /// Looks after one instance; true when its process was just found past its init timeout.
     fn supervise_instance(&self, slot: &FunctionSlot, instance: &Instance, state: &mut InstanceState, now: Instant) -> bool {
+        let report_due = state.exit_report.as_ref().is_some_and(|report| report.stderr_tail.closed() || now - report.at >= EXIT_REPORT_WAIT);
+        if report_due {
+            if let Some(report) = state.exit_report.take() {
+                report.log(slot, instance.number);
+            }
+        }
         if let Some(child) = state.child.as_mut() {
             let pid = child.id() as i32;
             match child.try_wait() {
@@ -565,12 +598,13 @@ impl Host {
         state.failures = if ran_for > STABLE_RUN { 1 } else { state.failures + 1 };
         let backoff = backoff(state.failures);
         state.restart_at = state.wanted.then_some(now + backoff);
-        let stderr_tail = state.stderr_tail.text();
-        if let Some(mut running) = held {
-            tracing::warn!(function = %slot.label, instance = instance.number, %status, request_id = %running.invocation.request_id, stderr_tail = ?stderr_tail, "function process exited while handling a request");
+        let request_id = held.map(|mut running| {
             running.invocation.finish(Outcome::Crashed(format!("function {} exited ({status}) while handling the request", slot.label)));
-        } else {
-            tracing::warn!(function = %slot.label, instance = instance.number, %status, restart_in_ms = backoff.as_millis() as u64, stderr_tail = ?stderr_tail, "function process exited");
+            running.invocation.request_id
+        });
+        let report = ExitReport { status, request_id, restart_in: state.wanted.then_some(backoff), stderr_tail: state.stderr_tail.clone(), at: now };
+        if let Some(earlier) = state.exit_report.replace(report) {
+            earlier.log(slot, instance.number);
         }
     }
 
