@@ -132,8 +132,9 @@ mod tests {
         assert!(!watched.poll(), "nothing changed");
 
         // Each kind of change: seen at one poll, reported at the next one that sees no change.
+        type Change<'a> = (&'a str, &'a dyn Fn(&Path));
         #[rustfmt::skip]
-        let changes: &[(&str, &dyn Fn(&Path))] = &[
+        let changes: &[Change] = &[
             ("a file's size", &|folder| std::fs::write(folder.join("bootstrap"), "v22").unwrap()),
             ("a new file in a subfolder", &|folder| std::fs::write(folder.join("lib/util.sh"), "x").unwrap()),
             ("a removed file", &|folder| std::fs::remove_file(folder.join("lib/util.sh")).unwrap()),
