@@ -26,11 +26,7 @@ pub struct RunningRequest(Arc<Mutex<Option<String>>>);
 
 impl RunningRequest {
     pub fn set(&self, request_id: &str) {
-        let mut slot = lock(&self.0);
-        slot.get_or_insert_with(String::new).clear();
-        if let Some(id) = slot.as_mut() {
-            id.push_str(request_id);
-        }
+        *lock(&self.0) = Some(request_id.to_owned());
     }
 
     pub fn clear(&self) {
