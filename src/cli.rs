@@ -26,6 +26,11 @@ pub struct Args {
     #[arg(long, requires = "pid_file")]
     pub reload: bool,
 
+    /// Development: restart a local function's processes when a file under its `code` folder
+    /// changes (checked every 500 ms); other functions keep serving.
+    #[arg(long)]
+    pub watch: bool,
+
     /// Write the gateway's pid here while it runs (and read it from here with `--reload`).
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,

@@ -97,7 +97,7 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     // Before the function host starts: its processes are told where to push.
     let push = scfgate::websocket::push::bind(&config, args.backlog).map_err(|error| error.to_string())?;
     let mut push_per_worker = push.map(scfgate::websocket::push::PushListeners::into_workers).unwrap_or_default().into_iter();
-    let mut hosts = FunctionHosts::start(&config, driver)?;
+    let mut hosts = FunctionHosts::start(&config, driver, args.watch)?;
     let endpoints = hosts.endpoints(&config);
     let generation = Generation { number: 1, config: config.clone(), router: Arc::new(router), endpoints, tls };
     let control = Control::new(generation, workers);
@@ -243,12 +243,14 @@ struct FunctionHosts {
     /// What the current host runs: a reload with the same local functions keeps it (and its warm
     /// processes).
     signature: String,
+    /// `--watch`: every host started restarts a function's processes when its code changes.
+    watch: bool,
 }
 
 impl FunctionHosts {
-    fn start(config: &Arc<Config>, driver: runtime::ActiveDriver) -> Result<Self, String> {
-        let current = function_host::start(config.clone(), driver).map_err(|error| format!("cannot start the function host: {error}"))?;
-        Ok(FunctionHosts { current, signature: local_functions_signature(config) })
+    fn start(config: &Arc<Config>, driver: runtime::ActiveDriver, watch: bool) -> Result<Self, String> {
+        let current = start_host(config, driver, watch)?;
+        Ok(FunctionHosts { current, signature: local_functions_signature(config), watch })
     }
 
     /// Starts a new host when the local functions changed; the old one is stopped once the
@@ -258,7 +260,7 @@ impl FunctionHosts {
         if signature == self.signature {
             return Ok(());
         }
-        let replacement = function_host::start(config.clone(), driver).map_err(|error| format!("cannot start the function host: {error}"))?;
+        let replacement = start_host(config, driver, self.watch)?;
         if let Some(old) = std::mem::replace(&mut self.current, replacement) {
             let grace = old_config.apis.iter().map(|api| api.timeout).max().unwrap_or_default() + std::time::Duration::from_secs(1);
             std::thread::spawn(move || {
@@ -300,6 +302,14 @@ impl FunctionHosts {
             host.stop();
         }
     }
+}
+
+fn start_host(config: &Arc<Config>, driver: runtime::ActiveDriver, watch: bool) -> Result<Option<FunctionHostHandle>, String> {
+    let host = function_host::start(config.clone(), driver).map_err(|error| format!("cannot start the function host: {error}"))?;
+    if let (Some(host), true) = (&host, watch) {
+        host.watch_code_folders().map_err(|error| format!("cannot start watching the code folders: {error}"))?;
+    }
+    Ok(host)
 }
 
 /// The local functions and their positions (function ids), as text to compare across reloads.

@@ -290,8 +290,8 @@ pub struct Function {
     pub qualifier: Option<String>,
     /// `custom`, `remote` or `web`. Required.
     pub runtime: Option<Runtime>,
-    /// Memory size reported to the function (SCF: `MemorySize`, env `SCF_FUNCTIONMEMORYSIZE`).
-    /// Default 128.
+    /// Memory size (SCF: `MemorySize`, env `SCF_FUNCTIONMEMORYSIZE`): reported to the function
+    /// and, for `custom`, enforced on each process (see `function_host::process`). Default 128.
     pub memory_limit_in_mb: Option<u32>,
     /// `custom` and `web`: folder holding an executable `bootstrap` (`custom`) or `scf_bootstrap`
     /// (`web`) (SCF: the code package), relative to the config file's folder. Required for both.
@@ -304,6 +304,13 @@ pub struct Function {
     /// `custom` and `web`: seconds a started process may take to ask for its first event
     /// (`custom`) or to accept connections on its port (`web`) (SCF: 初始化超时时间). Default 30.
     pub init_timeout: Option<Seconds>,
+    /// `custom` only: most processes run at once; the gateway starts more than `instances` when
+    /// invocations wait and every process is busy (SCF: 最大独占配额, reserved concurrency).
+    /// Default: `instances` (no scaling).
+    pub max_instances: Option<usize>,
+    /// `custom` only: seconds a process started beyond `instances` may sit idle before it is
+    /// stopped (SCF keeps an idle instance warm for a while, then reclaims it). Default 60.
+    pub idle_timeout: Option<Seconds>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
     pub invoke_url: Option<String>,
     /// `web` only: the fixed loopback port the function's server listens on, for a server that

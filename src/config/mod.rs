@@ -537,7 +537,7 @@ pub struct Function {
     pub name: String,
     /// Version or alias (default `$LATEST`).
     pub qualifier: String,
-    /// `memory_limit_in_mb` reported to the function.
+    /// `memory_limit_in_mb`: reported to the function; enforced on local processes.
     pub memory_mb: u32,
     /// How it runs.
     pub runtime: FunctionRuntime,
@@ -568,6 +568,10 @@ pub enum FunctionRuntime {
         instances: usize,
         /// How long a started `bootstrap` may take to ask for its first invocation.
         init_timeout: Duration,
+        /// Most processes at once (at least `instances`): more start while invocations wait.
+        max_instances: usize,
+        /// How long a process beyond `instances` may idle before it is stopped.
+        idle_timeout: Duration,
     },
     /// Local processes of the folder's `scf_bootstrap`, each an HTTP server the gateway proxies
     /// requests to (SCF web functions).

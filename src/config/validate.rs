@@ -45,6 +45,9 @@ const DEFAULT_MEMORY_MB: u32 = 128;
 const DEFAULT_HANDLER: &str = "index.main_handler";
 const DEFAULT_INSTANCES: usize = 1;
 const DEFAULT_INIT_TIMEOUT_SECS: u64 = 30;
+/// Like SCF, which reclaims an instance some minutes after its last invocation; shorter here,
+/// since a local machine has less to spare.
+const DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS: u64 = 60;
 /// The reverse-push endpoint: loopback, so that by default only this machine's functions can push.
 const DEFAULT_PUSH_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8095));
 /// The environment variable that holds the push token (it wins over `push_token` in the file).
@@ -621,14 +624,27 @@ fn build_custom(
     if handler.is_empty() {
         return Err(site.error("handler", "may not be empty"));
     }
+    let instances =
+        site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
+    let max_instances = function.max_instances.unwrap_or(instances);
+    if max_instances < instances {
+        return Err(site.error(
+            "max_instances",
+            format!("must be at least `instances` ({instances}), got {max_instances}"),
+        ));
+    }
     Ok(FunctionRuntime::Custom {
         code,
         handler,
-        instances: site
-            .at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?,
+        instances,
         init_timeout: match function.init_timeout {
             Some(seconds) => site.duration("init_timeout", seconds)?,
             None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
+        },
+        max_instances,
+        idle_timeout: match function.idle_timeout {
+            Some(seconds) => site.duration("idle_timeout", seconds)?,
+            None => Duration::from_secs(DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS),
         },
     })
 }
@@ -733,6 +749,8 @@ fn build_remote(site: &Site, function: &file::Function) -> Result<FunctionRuntim
             ("instances", function.instances.is_some()),
             ("init_timeout", function.init_timeout.is_some()),
             ("port", function.port.is_some()),
+            ("max_instances", function.max_instances.is_some()),
+            ("idle_timeout", function.idle_timeout.is_some()),
         ],
     )?;
     let url = site.required_text("invoke_url", function.invoke_url.clone())?;
@@ -1556,6 +1574,8 @@ code = "functions/hello"
 handler = "app.handle"
 instances = 2
 init_timeout = 3
+max_instances = 5
+idle_timeout = 45
 memory_limit_in_mb = 256
 
 [[function]]
@@ -1722,6 +1742,8 @@ invoke_url = "http://127.0.0.1"
                         handler: "app.handle".into(),
                         instances: 2,
                         init_timeout: secs(3.0),
+                        max_instances: 5,
+                        idle_timeout: secs(45.0),
                     },
                 },
                 Function {
@@ -1790,12 +1812,16 @@ invoke_url = "http://127.0.0.1"
                 handler,
                 instances,
                 init_timeout,
+                max_instances,
+                idle_timeout,
                 ..
             } => {
                 assert_eq!(
                     (handler.as_str(), *instances, *init_timeout),
                     ("index.main_handler", 1, secs(30.0))
                 );
+                // No scaling unless asked for: `max_instances` defaults to `instances`.
+                assert_eq!((*max_instances, *idle_timeout), (1, secs(60.0)));
             }
             other => panic!("expected a custom runtime, got {other:?}"),
         }
@@ -2025,12 +2051,16 @@ invoke_url = "http://127.0.0.1"
             ("handler = \"app.handle\"", "handler = \"\"", ": function `default/hello:$LATEST`: field `handler`: may not be empty"),
             ("instances = 2", "instances = 0", ": function `default/hello:$LATEST`: field `instances`: must be at least 1"),
             ("init_timeout = 3", "init_timeout = 0.0", ": function `default/hello:$LATEST`: field `init_timeout`: must be a number of seconds greater than 0, got 0"),
+            ("max_instances = 5", "max_instances = 1", ": function `default/hello:$LATEST`: field `max_instances`: must be at least `instances` (2), got 1"),
+            ("idle_timeout = 45", "idle_timeout = -1", ": function `default/hello:$LATEST`: field `idle_timeout`: must be a number of seconds greater than 0, got -1"),
             // A key of the other runtime is refused by name.
             ("instances = 2", "instances = 2\ninvoke_url = \"http://127.0.0.1/\"", ": function `default/hello:$LATEST`: field `invoke_url`: not allowed for runtime = \"custom\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\ncode = \"x\"", ": function `tools/echo:1`: field `code`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\nhandler = \"x\"", ": function `tools/echo:1`: field `handler`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\ninstances = 1", ": function `tools/echo:1`: field `instances`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\ninit_timeout = 1", ": function `tools/echo:1`: field `init_timeout`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\nmax_instances = 2", ": function `tools/echo:1`: field `max_instances`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\nidle_timeout = 1", ": function `tools/echo:1`: field `idle_timeout`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("invoke_url = \"http://127.0.0.1:9000/invoke?x=1\"\n", "", ": function `tools/echo:1`: field `invoke_url`: required but missing"),
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"https://127.0.0.1/invoke\"", ": function `tools/echo:1`: field `invoke_url`: https is not supported yet; use an http:// endpoint like `http://127.0.0.1:9000/invoke`"),
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"ftp://127.0.0.1/\"", ": function `tools/echo:1`: field `invoke_url`: must be an http:// URL like `http://127.0.0.1:9000/invoke`"),

@@ -7,19 +7,24 @@
 //! shared by all cores (one invocation at a time per instance), so it is owned by one thread
 //! rather than locked; the hop costs a loopback round trip, small beside a process's work.
 //!
-//! Per function: `instances` processes, each with its own runtime-API port; a bounded queue of
-//! waiting invocations; a supervisor that restarts crashed or stuck processes with backoff and
-//! fails the request a dead process held with a 502 (never a hang).
+//! Per function: between `instances` and `max_instances` processes, each with its own
+//! runtime-API port; a bounded queue of waiting invocations; a supervisor that scales with the
+//! queue, restarts crashed or stuck processes with backoff and fails the request a dead process
+//! held with a 502 (never a hang). Each process's output is logged line by line (`output`), and
+//! with `--watch` a changed code folder restarts that function's processes (`watch`).
 
+mod output;
 mod process;
 mod runtime_api;
 mod state;
 pub mod web;
+mod watch;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use process::ProcessRegistry;
@@ -36,6 +41,10 @@ pub struct FunctionHostHandle {
     /// By function id: the loopback port of each instance of a web function (empty for others).
     pub web_ports: Vec<Vec<u16>>,
     stop: Arc<AtomicBool>,
+    /// The code folder of each local function, by function id, for `--watch`.
+    code_folders: Vec<(usize, PathBuf)>,
+    /// Per function id: bumped when its code folder changed; the host restarts its processes.
+    code_changes: Arc<[AtomicU64]>,
 }
 
 impl FunctionHostHandle {
@@ -44,6 +53,12 @@ impl FunctionHostHandle {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.processes.kill_all();
+    }
+
+    /// `--watch`: starts a thread that restarts a function's processes when a file under its
+    /// code folder changes; it ends when the host stops.
+    pub fn watch_code_folders(&self) -> io::Result<()> {
+        watch::start(self.code_folders.clone(), self.code_changes.clone(), self.stop.clone())
     }
 }
 
@@ -54,6 +69,10 @@ pub fn invoke_path(function_id: usize) -> String {
 
 /// Binds the invoke endpoint and one runtime-API port per instance on loopback, then starts the
 /// host thread, which starts the processes. Returns `None` when no function runs locally.
+///
+/// Ports are bound for `max_instances` up front, not when scaling: a port that cannot be bound
+/// fails the start (or the reload) instead of a burst of traffic later, and scaling up is then
+/// only starting a process. The cost is one idle listening socket per possible instance.
 pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<FunctionHostHandle>> {
     let local = config.functions.iter().any(|function| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }));
     if !local {
@@ -63,9 +82,13 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
     let invoke_listener = crate::listener::bind_one(loopback, 1024)?;
     let invoke_address = invoke_listener.local_addr()?;
     let mut instance_listeners: Vec<Vec<TcpListener>> = Vec::new();
-    for function in &config.functions {
-        let count = match function.runtime {
-            FunctionRuntime::Custom { instances, .. } => instances,
+    let mut code_folders = Vec::new();
+    for (id, function) in config.functions.iter().enumerate() {
+        let count = match &function.runtime {
+            FunctionRuntime::Custom { max_instances, code, .. } => {
+                code_folders.push((id, code.clone()));
+                *max_instances
+            }
             FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } => 0,
         };
         let listeners = (0..count).map(|_| crate::listener::bind_one(loopback, 64)).collect::<io::Result<Vec<_>>>()?;
@@ -76,17 +99,19 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
     let host_processes = processes.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let host_stop = stop.clone();
+    let code_changes: Arc<[AtomicU64]> = config.functions.iter().map(|_| AtomicU64::new(0)).collect();
+    let host_code_changes = code_changes.clone();
     let supervised_ports = web_ports.clone();
     std::thread::Builder::new().name("scfgate-functions".into()).spawn(move || {
         let run = async move {
             // Web functions' processes are supervised beside the custom runtime's, on this thread.
             monoio::spawn(web::supervise(config.clone(), supervised_ports, host_processes.clone(), host_stop.clone()));
-            let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes));
+            let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes, host_code_changes));
             host.run(invoke_listener, host_stop).await;
         };
         if let Err(error) = crate::runtime::block_on(driver, 256, run) {
             tracing::error!(%error, "function host runtime failed to start");
         }
     })?;
-    Ok(Some(FunctionHostHandle { invoke_address, processes, web_ports, stop }))
+    Ok(Some(FunctionHostHandle { invoke_address, processes, web_ports, stop, code_folders, code_changes }))
 }

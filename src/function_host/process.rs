@@ -1,5 +1,17 @@
-//! Starting and stopping one function process (`bootstrap`), and the registry of live process
-//! groups that shutdown uses so no function outlives the gateway.
+//! Starting and stopping one function process (`bootstrap`): its environment, its memory limit,
+//! its output pipes, and the registry of live process groups that shutdown uses so no function
+//! outlives the gateway.
+//!
+//! **Memory limit.** `memory_limit_in_mb` is enforced with `RLIMIT_DATA` (soft and hard) set in
+//! the child before exec, at the limit plus [`MEMORY_HEADROOM_MB`]. Since Linux 4.7 it counts the
+//! process's private writable memory: heap, anonymous `mmap`, thread stacks. It does not count
+//! code, shared libraries, shared memory or address space only reserved (`PROT_NONE`, as V8, Go
+//! and the JVM reserve theirs), which `RLIMIT_AS` would and which breaks those runtimes. It is
+//! virtual memory, not resident memory: an allocation that would pass the limit fails (the
+//! runtime usually aborts), whether or not its pages were touched. Each process of the
+//! function's group has its own limit (a bootstrap script and the program it starts are limited
+//! separately). A cgroup v2 `memory.max` would limit resident memory of the whole group, but
+//! needs a delegated cgroup the gateway can move its children into; that is not done here.
 
 use std::collections::HashSet;
 use std::io;
@@ -7,6 +19,12 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+
+use super::output::{self, OutputTags, StderrTail};
+
+/// Added to `memory_limit_in_mb` for `RLIMIT_DATA`: the runtime's own bookkeeping and thread
+/// stacks count as data too, and a function sized to its limit should not fail on them.
+pub const MEMORY_HEADROOM_MB: u64 = 64;
 
 /// Process-group ids of running function processes. Touched on start, exit and shutdown only,
 /// never per request.
@@ -48,10 +66,13 @@ pub struct Launch<'a> {
     pub memory_mb: u32,
     /// The port of this instance's runtime API.
     pub runtime_api_port: u16,
+    /// How its stdout and stderr lines are tagged in the log.
+    pub output: &'a Arc<OutputTags>,
 }
 
-/// Starts `bootstrap` in its own process group, set to die with the gateway.
-pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<Child> {
+/// Starts `bootstrap` in its own process group, set to die with the gateway, with its memory
+/// limit; its output is logged and the tail of its stderr kept in the returned [`StderrTail`].
+pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<(Child, StderrTail)> {
     let mut command = Command::new(launch.code.join("bootstrap"));
     command
         .current_dir(launch.code)
@@ -65,35 +86,57 @@ pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<Chil
         .env("TENCENTCLOUD_RUNENV", "SCF")
         // With WebSocket APIs: where to push (`SCFGATE_PUSH_URL`) and the token it needs.
         .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)));
-    spawn_command(command, registry)
+    spawn_command(command, launch.memory_mb, launch.output, registry)
 }
 
 /// Starts a prepared command (program, working directory, environment) the way every function
-/// process starts: stdin closed, output to the gateway's, in its own process group, set to die
-/// with the gateway, and registered for shutdown.
-pub fn spawn_command(mut command: Command, registry: &ProcessRegistry) -> io::Result<Child> {
+/// process starts: stdin closed, output logged with `output`'s tags (the stderr tail kept in the
+/// returned [`StderrTail`]), its memory limited to `memory_mb` plus headroom, in its own process
+/// group, set to die with the gateway, and registered for shutdown.
+pub fn spawn_command(mut command: Command, memory_mb: u32, output: &Arc<OutputTags>, registry: &ProcessRegistry) -> io::Result<(Child, StderrTail)> {
+    let memory_limit = data_limit(memory_mb);
     command
         .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         // Its own group, so a bootstrap script and everything it started stop together.
         .process_group(0);
     // SAFETY: the closure runs in the child between fork and exec and only makes syscalls
-    // (prctl, close_range, fcntl), which are async-signal-safe; it allocates nothing and touches
-    // no memory of the parent.
+    // (prctl, setrlimit, close_range, fcntl), which are async-signal-safe; it allocates nothing
+    // and only reads `memory_limit`, a plain value copied into it.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             // If the gateway dies without running its shutdown, the function dies too: no orphans.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::setrlimit(libc::RLIMIT_DATA, &memory_limit) != 0 {
                 return Err(io::Error::last_os_error());
             }
             mark_inherited_descriptors_close_on_exec();
             Ok(())
         });
     }
-    let child = command.spawn()?;
+    let mut child = command.spawn()?;
     registry.insert(child.id() as i32);
-    Ok(child)
+    let tail = StderrTail::default();
+    if let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) {
+        output::pump(stdout, stderr, output, &tail);
+    }
+    Ok((child, tail))
+}
+
+/// The `RLIMIT_DATA` for a function of `memory_mb`: the limit plus the headroom, soft and hard
+/// (so the function cannot raise it), never above the gateway's own hard limit (which only root
+/// could raise).
+fn data_limit(memory_mb: u32) -> libc::rlimit {
+    let wanted = (u64::from(memory_mb) + MEMORY_HEADROOM_MB) << 20;
+    // SAFETY: getrlimit on a stack struct for this process.
+    let mut current: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; on failure `current` stays zeroed and is not used.
+    let hard = if unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut current) } == 0 { current.rlim_max } else { libc::RLIM_INFINITY };
+    let limit = if hard == libc::RLIM_INFINITY { wanted } else { wanted.min(hard as u64) };
+    libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t }
 }
 
 /// Every descriptor above stderr closes at exec: the function must not inherit client

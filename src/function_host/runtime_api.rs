@@ -55,7 +55,7 @@ async fn serve_connection(mut stream: TcpStream, slot: Rc<FunctionSlot>, instanc
                 let body = reader.body().to_vec();
                 let is_error = path.ends_with(b"/error");
                 reader.finish_request();
-                let running = instance.state.borrow_mut().current.take();
+                let running = instance.state.borrow_mut().end();
                 match running {
                     Some(mut running) => {
                         running.invocation.finish(if is_error { Outcome::Error(body) } else { Outcome::Response(body) });
@@ -83,7 +83,7 @@ async fn next_invocation(slot: &FunctionSlot, instance: &Instance, out: &mut Vec
             let mut state = instance.state.borrow_mut();
             state.mark_ready();
             if slot.assign_to(&mut state) {
-                let running = state.current.as_ref().expect("assigned");
+                let running = state.current().expect("assigned");
                 let invocation = &running.invocation;
                 response::start(out, 200);
                 response::header(out, b"content-type", b"application/json");

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::output::{OutputTags, RunningRequest, StderrTail};
 use super::process::{self, ProcessRegistry};
 use crate::config::{Config, FunctionRuntime};
 
@@ -62,7 +63,7 @@ struct WebFunction {
 
 /// What starting and logging an instance needs of its function.
 struct Spec {
-    label: String,
+    label: Arc<str>,
     code: PathBuf,
     name: String,
     namespace: String,
@@ -79,6 +80,8 @@ struct Instance {
     /// Its port has accepted a connection since it started.
     ready: bool,
     restart_at: Option<Instant>,
+    /// The last lines its process wrote to stderr, for the log when it fails to start.
+    stderr_tail: Option<StderrTail>,
     /// Consecutive starts that ended before the process had been up a while.
     failures: u32,
 }
@@ -97,7 +100,7 @@ pub async fn supervise(config: Arc<Config>, ports: Vec<Vec<u16>>, processes: Pro
         .filter_map(|(function, ports)| match &function.runtime {
             FunctionRuntime::Web { code, init_timeout, .. } => Some(WebFunction {
                 spec: Spec {
-                    label: function.display_name(),
+                    label: function.display_name().into(),
                     code: code.clone(),
                     name: function.name.clone(),
                     namespace: function.namespace.clone(),
@@ -151,7 +154,8 @@ async fn supervise_instance(function: &Spec, number: usize, instance: &mut Insta
             instance.ready = true;
             tracing::info!(function = %function.label, instance = number, port = instance.port, pid, "web function ready");
         } else if instance.started_at.is_some_and(|started| now - started > function.init_timeout) {
-            tracing::error!(function = %function.label, instance = number, port = instance.port, init_timeout_s = function.init_timeout.as_secs_f64(), "web function did not accept connections on its port within init_timeout; restarting it");
+            let stderr_tail = instance.stderr_tail.as_ref().map(StderrTail::text).unwrap_or_default();
+            tracing::error!(function = %function.label, instance = number, port = instance.port, init_timeout_s = function.init_timeout.as_secs_f64(), %stderr_tail, "web function did not accept connections on its port within init_timeout; restarting it");
             process::kill_group(pid);
         }
         return;
@@ -160,8 +164,11 @@ async fn supervise_instance(function: &Spec, number: usize, instance: &mut Insta
         return;
     }
     instance.restart_at = None;
-    match process::spawn_command(command(function, instance.port), processes) {
-        Ok(child) => {
+    // Web requests do not pass through the host, so output lines carry no request id.
+    let output = Arc::new(OutputTags { function: function.label.clone(), instance: number, running_request: RunningRequest::default() });
+    match process::spawn_command(command(function, instance.port), function.memory_mb, &output, processes) {
+        Ok((child, stderr_tail)) => {
+            instance.stderr_tail = Some(stderr_tail);
             tracing::info!(function = %function.label, instance = number, pid = child.id(), port = instance.port, "started function process");
             instance.child = Some(child);
             instance.started_at = Some(now);

@@ -15,6 +15,9 @@
 //! * `never-ready`: never posts `init/ready` nor asks for `/next`; sleeps forever.
 //! * `exit-at-start`: prints a line to stderr and exits 1 at once.
 //! * `exit-after-first`: serves one invocation like `echo`, then exits 0.
+//! * `whoami`: returns `{"pid": <its process id>, "version": <the first line of the file
+//!   `VERSION` in its working directory (the code folder), read at start; "" without one>}`:
+//!   which process answered, and which code it started with.
 //!
 //! WebSocket modes (a WebSocket API's three functions; pushes go to `$SCFGATE_PUSH_URL` with
 //! `Authorization: Bearer $SCFGATE_PUSH_TOKEN`, both set by the gateway):
@@ -32,8 +35,11 @@
 //!
 //! Test controls, read from the event's `queryString` (a string, or an array of strings: the
 //! last counts), applied in this order in every mode:
-//! `scf_sleep_ms=N` sleep first; `scf_crash=1` exit 3 without answering; `scf_error=TEXT` post TEXT
-//! to `/runtime/invocation/error`; `scf_raw=TEXT` return exactly TEXT. In the integrated modes:
+//! `scf_print=TEXT` write `stdout: TEXT` to stdout and `stderr: TEXT` to stderr;
+//! `scf_alloc_mb=N` allocate N MiB and touch every page (past the memory limit, the allocation
+//! fails and the process aborts); `scf_sleep_ms=N` sleep; `scf_crash=1` exit 3 without
+//! answering; `scf_error=TEXT` post TEXT to `/runtime/invocation/error`; `scf_raw=TEXT` return
+//! exactly TEXT. In the integrated modes:
 //! `scf_status=N` statusCode N; `scf_b64=1` base64 body + `isBase64Encoded: true`;
 //! `scf_header_X=V` response header `X: V`.
 
@@ -64,6 +70,7 @@ const MODES: &[&str] = &[
     "never-ready",
     "exit-at-start",
     "exit-after-first",
+    "whoami",
     "ws-register",
     "ws-transport",
     "ws-cleanup",
@@ -372,7 +379,7 @@ enum Outcome {
     Error(Vec<u8>),
 }
 
-fn handle(mode: &str, raw: &[u8]) -> Outcome {
+fn handle(mode: &str, version: &str, raw: &[u8]) -> Outcome {
     // The event as JSON; a body that is not JSON is seen as a JSON string.
     let text = String::from_utf8_lossy(raw).into_owned();
     let (event, is_json) = match serde_json::from_slice::<Value>(raw) {
@@ -380,6 +387,23 @@ fn handle(mode: &str, raw: &[u8]) -> Outcome {
         Err(_) => (Value::String(text.clone()), false),
     };
 
+    if let Some(text) = query(&event, "scf_print") {
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(format!("stdout: {text}\n").as_bytes());
+        let _ = stdout.flush();
+        log_line!("stderr: {text}");
+    }
+    if let Some(megabytes) = query(&event, "scf_alloc_mb") {
+        match megabytes.trim().parse::<usize>() {
+            Ok(megabytes) => {
+                log_line!("{NAME}[{mode}] allocating {megabytes} MiB");
+                // Touched, so the pages are really used; black_box keeps it from being elided.
+                let block = vec![1u8; megabytes << 20];
+                std::hint::black_box(&block);
+            }
+            Err(_) => log_line!("{NAME}[{mode}] ignoring scf_alloc_mb={megabytes:?} (not a number)"),
+        }
+    }
     if let Some(ms) = query(&event, "scf_sleep_ms") {
         match ms.trim().parse::<u64>() {
             Ok(ms) => std::thread::sleep(Duration::from_millis(ms)),
@@ -424,6 +448,7 @@ fn handle(mode: &str, raw: &[u8]) -> Outcome {
             )
         }
         "echo-integrated" => integrated(&event, "application/json", &event_json),
+        "whoami" => json!({"pid": std::process::id(), "version": version}),
         _ => return Outcome::Response(event_json.into_bytes()), // echo, exit-after-first
     };
     Outcome::Response(value.to_string().into_bytes())
@@ -463,6 +488,8 @@ fn main() {
         log_line!("{NAME}[{mode}] SCF_RUNTIME_API and SCF_RUNTIME_API_PORT must be set (run it through the gateway)");
         exit(2);
     };
+    // Read once: a new version shows only when the gateway restarts the process.
+    let version = std::fs::read_to_string("VERSION").unwrap_or_default().lines().next().unwrap_or_default().to_string();
     let mut client = RuntimeClient {
         host,
         port,
@@ -499,7 +526,7 @@ fn main() {
         let request_id = next.header("request_id").unwrap_or("-").to_string();
         log_line!("{NAME}[{mode}] request_id={request_id}");
 
-        match handle(&mode, &next.body) {
+        match handle(&mode, &version, &next.body) {
             Outcome::Response(body) => client.post(&mode, "/runtime/invocation/response", &body),
             Outcome::Error(text) => client.post(&mode, "/runtime/invocation/error", &text),
         }
