@@ -56,6 +56,9 @@ pub enum GatewayError {
     FunctionCrashed(String),
     /// Every instance is busy and the function's queue is full (503).
     FunctionBusy,
+    /// Tencent Cloud's API refused to invoke a `tencentcloud` function: which function, and the
+    /// API's `Error.Code` and `Error.Message` (502).
+    CloudRefused(Box<str>),
     /// The API does not accept the request's protocol (426); `https` is the protocol it came on.
     ProtocolNotAllowed {
         /// The request came over HTTPS.
@@ -131,7 +134,8 @@ impl GatewayError {
             | GatewayError::ResponseNotJson
             | GatewayError::ResponseTooLarge
             | GatewayError::FunctionError(_)
-            | GatewayError::FunctionCrashed(_) => 502,
+            | GatewayError::FunctionCrashed(_)
+            | GatewayError::CloudRefused(_) => 502,
             GatewayError::FunctionBusy => 503,
             GatewayError::BackendTimeout => 504,
             GatewayError::ProtocolNotAllowed { .. } => 426,
@@ -243,6 +247,13 @@ impl GatewayError {
                 escaped(out, text.as_bytes());
                 out.extend_from_slice(b"\",\"requestId\":\"");
                 escaped(out, context.request_id);
+                out.extend_from_slice(b"\"}");
+            }
+            GatewayError::CloudRefused(detail) => {
+                out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"requestId ");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b" , Tencent Cloud refused to invoke ");
+                escaped(out, detail.as_bytes());
                 out.extend_from_slice(b"\"}");
             }
             GatewayError::FunctionBusy => out.extend_from_slice(

@@ -33,6 +33,8 @@ pub struct Serving {
     pub generation: Arc<Generation>,
     /// This worker's keep-alive connections to the generation's function endpoints.
     pub pool: RefCell<Pool>,
+    /// This worker's HTTPS connections to Tencent Cloud's API (`runtime = "tencentcloud"`).
+    pub cloud: crate::backend::tencentcloud::CloudConnections,
     /// This worker's share of every usage plan's limits and its verified OAuth tokens.
     pub policy: RefCell<WorkerPolicy>,
 }
@@ -42,7 +44,8 @@ impl Serving {
         let config = &generation.config;
         let pool = Pool::new(generation.endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
         let policy = WorkerPolicy::new(config, worker, config.gateway.workers);
-        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), generation }
+        let cloud = crate::backend::tencentcloud::CloudConnections::new(config);
+        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), cloud, generation }
     }
 
     /// The configuration.

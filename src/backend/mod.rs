@@ -7,9 +7,11 @@ pub mod invoke;
 pub mod json;
 pub mod json_scan;
 pub mod pool;
+pub mod tencentcloud;
 
 use std::time::Duration;
 
+use crate::config::FunctionRuntime;
 use crate::error::GatewayError;
 use crate::worker::Serving;
 use integration::{ExtraHeaders, ResponseFraming};
@@ -79,6 +81,9 @@ pub async fn invoke_value<R>(
     request_id: &[u8],
     use_value: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, GatewayError> {
+    if let FunctionRuntime::TencentCloud(cloud) = &serving.config().functions[function].runtime {
+        return tencentcloud::invoke_value(serving, function, cloud, timeout, buffers, use_value).await;
+    }
     let endpoint = serving.endpoint(function);
     let start = invoke::frame_request(&mut buffers.request, endpoint, request_id, timeout.as_millis() as u64);
     let request = std::mem::take(&mut buffers.request);

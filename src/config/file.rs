@@ -273,6 +273,8 @@ pub enum Runtime {
     Custom,
     /// An HTTP endpoint that takes the event as a POST body.
     Remote,
+    /// A function in Tencent Cloud, invoked through SCF's `Invoke` API (API 3.0, TC3-signed).
+    Tencentcloud,
 }
 
 /// `[[function]]`: an SCF function the APIs can name.
@@ -285,7 +287,7 @@ pub struct Function {
     pub namespace: Option<String>,
     /// Version or alias (SCF: `Qualifier`). Default `$LATEST`.
     pub qualifier: Option<String>,
-    /// `custom` or `remote`. Required.
+    /// `custom`, `remote` or `tencentcloud`. Required.
     pub runtime: Option<Runtime>,
     /// Memory size reported to the function (SCF: `MemorySize`, env `SCF_FUNCTIONMEMORYSIZE`).
     /// Default 128.
@@ -304,6 +306,24 @@ pub struct Function {
     pub init_timeout: Option<Seconds>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
     pub invoke_url: Option<String>,
+    /// `tencentcloud` only: the function's region (API 3.0 `X-TC-Region`), e.g. `ap-guangzhou`.
+    /// Required for `tencentcloud`.
+    pub region: Option<String>,
+    /// `tencentcloud` only: the API endpoint, `https://host[:port]`. Default
+    /// `https://scf.tencentcloudapi.com`.
+    pub endpoint: Option<String>,
+    /// `tencentcloud` only: PEM file of the certificates to trust for `endpoint`, relative to the
+    /// config file. Default: the system bundle `/etc/ssl/certs/ca-certificates.crt`.
+    pub ca_file: Option<String>,
+    /// `tencentcloud` only: environment variable holding the SecretId. Default
+    /// `TENCENTCLOUD_SECRET_ID` (the name Tencent's SDKs and tccli read).
+    pub secret_id_env: Option<String>,
+    /// `tencentcloud` only: environment variable holding the SecretKey. Default
+    /// `TENCENTCLOUD_SECRET_KEY`.
+    pub secret_key_env: Option<String>,
+    /// `tencentcloud` only: environment variable holding a temporary credential's token
+    /// (`X-TC-Token`), read when set. Default `TENCENTCLOUD_SESSION_TOKEN`.
+    pub token_env: Option<String>,
 }
 
 /// A duration in seconds, written as a TOML integer or float (`15`, `0.5`). Range checks happen in

@@ -62,7 +62,7 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
     for function in &config.functions {
         let count = match function.runtime {
             FunctionRuntime::Custom { instances, .. } => instances,
-            FunctionRuntime::Remote { .. } => 0,
+            FunctionRuntime::Remote { .. } | FunctionRuntime::TencentCloud(_) => 0,
         };
         let listeners = (0..count).map(|_| crate::listener::bind_one(loopback, 64)).collect::<io::Result<Vec<_>>>()?;
         instance_listeners.push(listeners);

@@ -232,7 +232,7 @@ impl Host {
                         })
                         .collect(),
                 })),
-                FunctionRuntime::Remote { .. } => None,
+                FunctionRuntime::Remote { .. } | FunctionRuntime::TencentCloud(_) => None,
             })
             .collect();
         Host { functions, listeners: RefCell::new(listeners), processes }
