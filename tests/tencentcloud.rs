@@ -270,7 +270,7 @@ fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
 fn utc_day(timestamp: u64) -> String {
     let mut days = timestamp / 86_400;
     let mut year = 1970;
-    let leap = |year: u64| (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = |year: u64| (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     while days >= if leap(year) { 366 } else { 365 } {
         days -= if leap(year) { 366 } else { 365 };
         year += 1;

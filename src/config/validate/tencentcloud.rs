@@ -170,10 +170,13 @@ fn client_config(ca_file: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
 mod tests {
     use super::*;
 
+    /// (authority as written, host, port) or the error message.
+    type Parsed = Result<(&'static str, &'static str, u16), &'static str>;
+
     #[test]
     fn endpoints() {
         #[rustfmt::skip]
-        let cases: &[(&str, Result<(&str, &str, u16), &str>)] = &[
+        let cases: &[(&str, Parsed)] = &[
             ("https://scf.tencentcloudapi.com", Ok(("scf.tencentcloudapi.com", "scf.tencentcloudapi.com", 443))),
             ("HTTPS://SCF.ap-guangzhou.tencentcloudapi.com/", Ok(("scf.ap-guangzhou.tencentcloudapi.com", "scf.ap-guangzhou.tencentcloudapi.com", 443))),
             ("https://127.0.0.1:8443", Ok(("127.0.0.1:8443", "127.0.0.1", 8443))),
