@@ -132,7 +132,7 @@ pub async fn invoke(
     start: usize,
     max_reply_bytes: usize,
 ) -> (Vec<u8>, Result<(BackendConnection, Reply), GatewayError>) {
-    let connect = async {
+    let connect = || async {
         match TcpStream::connect_addr(endpoint.addr).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
@@ -145,14 +145,16 @@ pub async fn invoke(
 }
 
 /// Sends `request[start..]` on a pooled connection to `endpoint_index`, or on the one `connect`
-/// opens (awaited only when needed), following the retry rule in the module doc; any stream works.
-pub(crate) async fn exchange_with_retry<S: AsyncReadRent + AsyncWriteRent>(
+/// opens (called only when needed), following the retry rule in the module doc; any stream works.
+/// `connect` is a function rather than a future so that its state is not held beside the pooled
+/// attempt's: this future lives inside every client connection's task.
+pub(crate) async fn exchange_with_retry<S: AsyncReadRent + AsyncWriteRent, C: Future<Output = Result<BackendConnection<S>, GatewayError>>>(
     pool: &RefCell<Pool<S>>,
     endpoint_index: usize,
     request: Vec<u8>,
     start: usize,
     max_reply_bytes: usize,
-    connect: impl Future<Output = Result<BackendConnection<S>, GatewayError>>,
+    connect: impl FnOnce() -> C,
 ) -> (Vec<u8>, Result<(BackendConnection<S>, Reply), GatewayError>) {
     let pooled = pool.borrow_mut().take(endpoint_index);
     let mut request = request;
@@ -165,7 +167,7 @@ pub(crate) async fn exchange_with_retry<S: AsyncReadRent + AsyncWriteRent>(
             Err(Failure::Gateway(error)) => return (request, Err(error)),
         }
     }
-    let connection = match connect.await {
+    let connection = match connect().await {
         Ok(connection) => connection,
         Err(error) => return (request, Err(error)),
     };

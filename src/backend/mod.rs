@@ -82,7 +82,9 @@ pub async fn invoke_value<R>(
     use_value: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, GatewayError> {
     if let FunctionRuntime::TencentCloud(cloud) = &serving.config().functions[function].runtime {
-        return tencentcloud::invoke_value(serving, function, cloud, timeout, buffers, use_value).await;
+        // Boxed: the TLS client's state is large, and inline it would grow every client
+        // connection's task, idle ones included, by its size.
+        return Box::pin(tencentcloud::invoke_value(serving, function, cloud, timeout, buffers, use_value)).await;
     }
     let endpoint = serving.endpoint(function);
     let start = invoke::frame_request(&mut buffers.request, endpoint, request_id, timeout.as_millis() as u64);

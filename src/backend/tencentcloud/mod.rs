@@ -104,7 +104,7 @@ pub async fn invoke_value<R>(
     // RetMsg arrives escaped inside the envelope: quotes and backslashes double in the worst
     // common case; the decoded value is held to `max_response_bytes` below.
     let max_reply = max_value.saturating_mul(2).saturating_add(ENVELOPE_BYTES);
-    let connect = connect(cloud, connector);
+    let connect = || connect(cloud, connector);
     let invocation = invoke::exchange_with_retry(&serving.cloud.pool, function, request, start, max_reply, connect);
     let (request, outcome) = match monoio::time::timeout(timeout, invocation).await {
         Ok(done) => done,
