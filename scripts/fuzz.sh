@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-10}"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse_request route_match integrated_response request_reader websocket_frames)
+[ ${#targets[@]} -gt 0 ] || targets=(parse_request route_match integrated_response request_reader websocket_frames tencentcloud_reply)
 cargo fuzz build -s none
 for target in "${targets[@]}"; do
   corpus=$(mktemp -d)

@@ -60,6 +60,9 @@ pub enum GatewayError {
     /// A web function refused the connection, or closed it before its response head (502); the
     /// text names the function.
     WebFunctionFailed(String),
+    /// Tencent Cloud's API refused to invoke a `tencentcloud` function: which function, and the
+    /// API's `Error.Code` and `Error.Message` (502).
+    CloudRefused(Box<str>),
     /// The API does not accept the request's protocol (426); `https` is the protocol it came on.
     ProtocolNotAllowed {
         /// The request came over HTTPS.
@@ -170,7 +173,8 @@ impl GatewayError {
             | GatewayError::ResponseTooLarge
             | GatewayError::FunctionError(_)
             | GatewayError::FunctionCrashed(_)
-            | GatewayError::WebFunctionFailed(_) => 502,
+            | GatewayError::WebFunctionFailed(_)
+            | GatewayError::CloudRefused(_) => 502,
             GatewayError::FunctionBusy => 503,
             GatewayError::BackendTimeout => 504,
             GatewayError::ProtocolNotAllowed { .. } => 426,
@@ -282,6 +286,13 @@ impl GatewayError {
                 escaped(out, text.as_bytes());
                 out.extend_from_slice(b"\",\"requestId\":\"");
                 escaped(out, context.request_id);
+                out.extend_from_slice(b"\"}");
+            }
+            GatewayError::CloudRefused(detail) => {
+                out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"requestId ");
+                escaped(out, context.request_id);
+                out.extend_from_slice(b" , Tencent Cloud refused to invoke ");
+                escaped(out, detail.as_bytes());
                 out.extend_from_slice(b"\"}");
             }
             GatewayError::FunctionBusy => out.extend_from_slice(

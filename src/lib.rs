@@ -12,7 +12,8 @@
 //! - [`router`]: host and stage selection; [`route`]: Tencent's path priorities in a trie.
 //! - [`policy`]: the API's frontend checks (protocol, key pair or OAuth, usage plans, params) and
 //!   CORS, preflights included.
-//! - [`backend`]: the SCF event, the pooled invoke client, response integration.
+//! - [`backend`]: the SCF event, the pooled invoke client (plain HTTP, or Tencent Cloud's signed
+//!   `Invoke` API over HTTPS), response integration.
 //! - [`websocket`]: WebSocket APIs: the handshake, frames, the register/transport/cleanup
 //!   functions, and the reverse-push endpoint that reaches a connection on whichever core holds it.
 //! - [`function_host`]: local function processes behind the SCF custom-runtime API.

@@ -281,6 +281,10 @@ impl FunctionHosts {
                 FunctionRuntime::Remote { addr, host_header, path, .. } => {
                     Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web_instances: Vec::new() }
                 }
+                // Reached through `backend::tencentcloud`'s own TLS pool; listed so ids line up.
+                FunctionRuntime::TencentCloud(cloud) => {
+                    Endpoint { addr: cloud.addr, host_header: cloud.host.clone(), path: "/".into(), web_instances: Vec::new() }
+                }
                 FunctionRuntime::Custom { .. } => Endpoint {
                     addr: self.current.as_ref().expect("a host runs every local function").invoke_address,
                     host_header: "scfgate-function-host".into(),

@@ -33,6 +33,8 @@ pub struct Serving {
     pub generation: Arc<Generation>,
     /// This worker's keep-alive connections to the generation's function endpoints.
     pub pool: RefCell<Pool>,
+    /// This worker's HTTPS connections to Tencent Cloud's API (`runtime = "tencentcloud"`).
+    pub cloud: crate::backend::tencentcloud::CloudConnections,
     /// This worker's share of every usage plan's limits and its verified OAuth tokens.
     pub policy: RefCell<WorkerPolicy>,
     /// Some function is a web function: requests are routed from their head before their body
@@ -46,7 +48,8 @@ impl Serving {
         let pool = Pool::new(generation.endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
         let policy = WorkerPolicy::new(config, worker, config.gateway.workers);
         let web_functions = config.functions.iter().any(crate::config::Function::is_web);
-        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), web_functions, generation }
+        let cloud = crate::backend::tencentcloud::CloudConnections::new(config);
+        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), web_functions, cloud, generation }
     }
 
     /// The configuration.

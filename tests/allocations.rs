@@ -136,7 +136,7 @@ invoke_url = "http://{function_endpoint}/invoke"
             FunctionRuntime::Remote { addr, host_header, path, .. } => {
                 Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web_instances: Vec::new() }
             }
-            FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. } => unreachable!("remote only"),
+            FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => unreachable!("remote only"),
         })
         .collect();
     let socket = listener::bind_one("127.0.0.1:0".parse().unwrap(), 128).unwrap();

@@ -10,12 +10,13 @@
 //! fails is never retried: the function may have run.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::pool::{BackendConnection, Pool};
@@ -76,7 +77,7 @@ enum ReplyBody {
 
 impl Reply {
     /// The reply body.
-    pub fn body<'a>(&self, connection: &'a BackendConnection) -> &'a [u8] {
+    pub fn body<'a, S>(&self, connection: &'a BackendConnection<S>) -> &'a [u8] {
         match &self.body {
             ReplyBody::InBuffer(range) => &connection.read_buffer[range.clone()],
             ReplyBody::Decoded => &connection.decoded,
@@ -134,6 +135,30 @@ pub async fn invoke(
     start: usize,
     max_reply_bytes: usize,
 ) -> (Vec<u8>, Result<(BackendConnection, Reply), GatewayError>) {
+    let connect = || async {
+        match TcpStream::connect_addr(endpoint.addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                Ok(BackendConnection::new(stream))
+            }
+            Err(_) => Err(GatewayError::BackendUnreachable),
+        }
+    };
+    exchange_with_retry(pool, endpoint_index, request, start, max_reply_bytes, connect).await
+}
+
+/// Sends `request[start..]` on a pooled connection to `endpoint_index`, or on the one `connect`
+/// opens (called only when needed), following the retry rule in the module doc; any stream works.
+/// `connect` is a function rather than a future so that its state is not held beside the pooled
+/// attempt's: this future lives inside every client connection's task.
+pub(crate) async fn exchange_with_retry<S: AsyncReadRent + AsyncWriteRent, C: Future<Output = Result<BackendConnection<S>, GatewayError>>>(
+    pool: &RefCell<Pool<S>>,
+    endpoint_index: usize,
+    request: Vec<u8>,
+    start: usize,
+    max_reply_bytes: usize,
+    connect: impl FnOnce() -> C,
+) -> (Vec<u8>, Result<(BackendConnection<S>, Reply), GatewayError>) {
     let pooled = pool.borrow_mut().take(endpoint_index);
     let mut request = request;
     if let Some(connection) = pooled {
@@ -145,12 +170,9 @@ pub async fn invoke(
             Err(Failure::Gateway(error)) => return (request, Err(error)),
         }
     }
-    let connection = match TcpStream::connect_addr(endpoint.addr).await {
-        Ok(stream) => {
-            let _ = stream.set_nodelay(true);
-            BackendConnection::new(stream)
-        }
-        Err(_) => return (request, Err(GatewayError::BackendUnreachable)),
+    let connection = match connect().await {
+        Ok(connection) => connection,
+        Err(error) => return (request, Err(error)),
     };
     let (request, outcome) = exchange(connection, request, start, max_reply_bytes).await;
     let outcome = outcome.map_err(|failure| match failure {
@@ -161,7 +183,7 @@ pub async fn invoke(
 }
 
 /// Gives a connection back to the pool if its reply left it reusable; otherwise closes it.
-pub fn release(pool: &RefCell<Pool>, endpoint_index: usize, connection: BackendConnection, reply: &Reply) {
+pub fn release<S>(pool: &RefCell<Pool<S>>, endpoint_index: usize, connection: BackendConnection<S>, reply: &Reply) {
     if reply.reusable {
         pool.borrow_mut().put(endpoint_index, connection);
     }
@@ -173,12 +195,12 @@ enum Failure {
     Gateway(GatewayError),
 }
 
-async fn exchange(
-    mut connection: BackendConnection,
+async fn exchange<S: AsyncReadRent + AsyncWriteRent>(
+    mut connection: BackendConnection<S>,
     request: Vec<u8>,
     start: usize,
     max_reply_bytes: usize,
-) -> (Vec<u8>, Result<(BackendConnection, Reply), Failure>) {
+) -> (Vec<u8>, Result<(BackendConnection<S>, Reply), Failure>) {
     let (written, request) = connection.stream.write_all(request.slice(start..)).await;
     let request = request.into_inner();
     if written.is_err() {
@@ -188,7 +210,7 @@ async fn exchange(
     (request, outcome.map(|reply| (connection, reply)))
 }
 
-async fn read_more(connection: &mut BackendConnection) -> io::Result<usize> {
+async fn read_more<S: AsyncReadRent>(connection: &mut BackendConnection<S>) -> io::Result<usize> {
     let buffer = &mut connection.read_buffer;
     if buffer.capacity() - buffer.len() < 4096 {
         buffer.reserve(buffer.capacity().max(8192));
@@ -210,7 +232,7 @@ struct ReplyHead {
     failure: Option<FailureKind>,
 }
 
-async fn read_reply(connection: &mut BackendConnection, max_reply_bytes: usize) -> Result<Reply, Failure> {
+async fn read_reply<S: AsyncReadRent>(connection: &mut BackendConnection<S>, max_reply_bytes: usize) -> Result<Reply, Failure> {
     connection.read_buffer.clear();
     let head = loop {
         match parse_reply_head(&connection.read_buffer) {

@@ -8,10 +8,12 @@ pub mod invoke;
 pub mod json;
 pub mod json_scan;
 pub mod pool;
+pub mod tencentcloud;
 pub mod web;
 
 use std::time::Duration;
 
+use crate::config::FunctionRuntime;
 use crate::error::GatewayError;
 use crate::worker::Serving;
 use integration::{ExtraHeaders, ResponseFraming};
@@ -81,6 +83,11 @@ pub async fn invoke_value<R>(
     request_id: &[u8],
     use_value: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, GatewayError> {
+    if let FunctionRuntime::TencentCloud(cloud) = &serving.config().functions[function].runtime {
+        // Boxed: the TLS client's state is large, and inline it would grow every client
+        // connection's task, idle ones included, by its size.
+        return Box::pin(tencentcloud::invoke_value(serving, function, cloud, timeout, buffers, use_value)).await;
+    }
     let endpoint = serving.endpoint(function);
     let start = invoke::frame_request(&mut buffers.request, endpoint, request_id, timeout.as_millis() as u64);
     let request = std::mem::take(&mut buffers.request);

@@ -4,15 +4,18 @@
 //! Three verbs and a rule: [`Pool::take`] gives an idle connection (most recently used first, the
 //! one most likely still open), [`Pool::put`] returns one that is known reusable, and dropping a
 //! [`BackendConnection`] closes it. Only a connection that came from the pool may be retried.
+//!
+//! Generic over the stream so that plain TCP (function endpoints) and TLS (Tencent Cloud's API,
+//! `backend::tencentcloud`) connections follow the same rules.
 
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
 /// A connection to a function endpoint, with its own reused read buffer.
-pub struct BackendConnection {
+pub struct BackendConnection<S = TcpStream> {
     /// The socket.
-    pub stream: TcpStream,
+    pub stream: S,
     /// Response bytes; reused across requests.
     pub read_buffer: Vec<u8>,
     /// Decoded chunked response bodies; reused across requests.
@@ -21,28 +24,28 @@ pub struct BackendConnection {
     pub idle_since: Instant,
 }
 
-impl BackendConnection {
+impl<S> BackendConnection<S> {
     /// Wraps a freshly connected stream.
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: S) -> Self {
         BackendConnection { stream, read_buffer: Vec::with_capacity(8192), decoded: Vec::new(), idle_since: Instant::now() }
     }
 }
 
 /// Idle connections per endpoint (endpoints are numbered by the worker).
-pub struct Pool {
-    idle: Vec<Vec<BackendConnection>>,
+pub struct Pool<S = TcpStream> {
+    idle: Vec<Vec<BackendConnection<S>>>,
     max_idle_per_endpoint: usize,
     idle_timeout: Duration,
 }
 
-impl Pool {
+impl<S> Pool<S> {
     /// A pool for `endpoints` endpoints.
     pub fn new(endpoints: usize, max_idle_per_endpoint: usize, idle_timeout: Duration) -> Self {
         Pool { idle: (0..endpoints).map(|_| Vec::new()).collect(), max_idle_per_endpoint, idle_timeout }
     }
 
     /// An idle connection to `endpoint`, if one is fresh enough.
-    pub fn take(&mut self, endpoint: usize) -> Option<BackendConnection> {
+    pub fn take(&mut self, endpoint: usize) -> Option<BackendConnection<S>> {
         let idle = &mut self.idle[endpoint];
         while let Some(connection) = idle.pop() {
             if connection.idle_since.elapsed() < self.idle_timeout {
@@ -55,7 +58,7 @@ impl Pool {
     }
 
     /// Returns a connection that finished a whole response and may be reused.
-    pub fn put(&mut self, endpoint: usize, mut connection: BackendConnection) {
+    pub fn put(&mut self, endpoint: usize, mut connection: BackendConnection<S>) {
         let idle = &mut self.idle[endpoint];
         if idle.len() >= self.max_idle_per_endpoint {
             return;

@@ -276,6 +276,8 @@ pub enum Runtime {
     /// Local `scf_bootstrap` processes that are HTTP servers themselves (SCF: Web 函数); requests
     /// are proxied to them as HTTP.
     Web,
+    /// A function in Tencent Cloud, invoked through SCF's `Invoke` API (API 3.0, TC3-signed).
+    Tencentcloud,
 }
 
 /// `[[function]]`: an SCF function the APIs can name.
@@ -288,7 +290,7 @@ pub struct Function {
     pub namespace: Option<String>,
     /// Version or alias (SCF: `Qualifier`). Default `$LATEST`.
     pub qualifier: Option<String>,
-    /// `custom`, `remote` or `web`. Required.
+    /// `custom`, `remote`, `web` or `tencentcloud`. Required.
     pub runtime: Option<Runtime>,
     /// Memory size (SCF: `MemorySize`, env `SCF_FUNCTIONMEMORYSIZE`): reported to the function
     /// and, for `custom`, enforced on each process (see `function_host::process`). Default 128.
@@ -317,6 +319,24 @@ pub struct Function {
     /// insists on one (Tencent's web functions listen on 9000). Absent: the gateway picks a free
     /// port per instance and passes it as `PORT`.
     pub port: Option<u16>,
+    /// `tencentcloud` only: the function's region (API 3.0 `X-TC-Region`), e.g. `ap-guangzhou`.
+    /// Required for `tencentcloud`.
+    pub region: Option<String>,
+    /// `tencentcloud` only: the API endpoint, `https://host[:port]`. Default
+    /// `https://scf.tencentcloudapi.com`.
+    pub endpoint: Option<String>,
+    /// `tencentcloud` only: PEM file of the certificates to trust for `endpoint`, relative to the
+    /// config file. Default: the system bundle `/etc/ssl/certs/ca-certificates.crt`.
+    pub ca_file: Option<String>,
+    /// `tencentcloud` only: environment variable holding the SecretId. Default
+    /// `TENCENTCLOUD_SECRET_ID` (the name Tencent's SDKs and tccli read).
+    pub secret_id_env: Option<String>,
+    /// `tencentcloud` only: environment variable holding the SecretKey. Default
+    /// `TENCENTCLOUD_SECRET_KEY`.
+    pub secret_key_env: Option<String>,
+    /// `tencentcloud` only: environment variable holding a temporary credential's token
+    /// (`X-TC-Token`), read when set. Default `TENCENTCLOUD_SESSION_TOKEN`.
+    pub token_env: Option<String>,
 }
 
 /// A duration in seconds, written as a TOML integer or float (`15`, `0.5`). Range checks happen in

@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod path;
+pub mod tencentcloud;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -596,4 +597,6 @@ pub enum FunctionRuntime {
         /// Request target (path and query), e.g. `/invoke`.
         path: String,
     },
+    /// A function in Tencent Cloud, invoked through SCF's `Invoke` API.
+    TencentCloud(tencentcloud::TencentCloudFunction),
 }

@@ -22,6 +22,8 @@ use super::{
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
+mod tencentcloud;
+
 /// Tencent's console limit on an API name.
 const MAX_API_NAME_CHARS: usize = 60;
 /// SCF's limit on a synchronous invocation's request and response payload (spec §6.1).
@@ -543,12 +545,13 @@ fn build_functions(
             None => {
                 return Err(site.error(
                     "runtime",
-                    "required but missing; use \"custom\", \"remote\" or \"web\"",
+                    "required but missing; use \"custom\", \"remote\", \"web\" or \"tencentcloud\"",
                 ))
             }
             Some(file::Runtime::Custom) => build_custom(&site, &function, base_dir)?,
             Some(file::Runtime::Remote) => build_remote(&site, &function)?,
             Some(file::Runtime::Web) => build_web(&site, &function, base_dir)?,
+            Some(file::Runtime::Tencentcloud) => tencentcloud::build(&site, &function, base_dir)?,
         };
         if let FunctionRuntime::Web { port: Some(port), .. } = runtime {
             let taken = built.iter().find(|(other, _)| matches!(other.runtime, FunctionRuntime::Web { port: Some(other_port), .. } if other_port == port));
@@ -614,6 +617,12 @@ fn build_custom(
         &[
             ("invoke_url", function.invoke_url.is_some()),
             ("port", function.port.is_some()),
+            ("region", function.region.is_some()),
+            ("endpoint", function.endpoint.is_some()),
+            ("ca_file", function.ca_file.is_some()),
+            ("secret_id_env", function.secret_id_env.is_some()),
+            ("secret_key_env", function.secret_key_env.is_some()),
+            ("token_env", function.token_env.is_some()),
         ],
     )?;
     let code = code_folder(site, function, base_dir, "bootstrap", "a custom runtime")?;
@@ -662,6 +671,14 @@ fn build_web(
         &[
             ("invoke_url", function.invoke_url.is_some()),
             ("handler", function.handler.is_some()),
+            ("max_instances", function.max_instances.is_some()),
+            ("idle_timeout", function.idle_timeout.is_some()),
+            ("region", function.region.is_some()),
+            ("endpoint", function.endpoint.is_some()),
+            ("ca_file", function.ca_file.is_some()),
+            ("secret_id_env", function.secret_id_env.is_some()),
+            ("secret_key_env", function.secret_key_env.is_some()),
+            ("token_env", function.token_env.is_some()),
         ],
     )?;
     let code = code_folder(site, function, base_dir, "scf_bootstrap", "a web function")?;
@@ -751,6 +768,12 @@ fn build_remote(site: &Site, function: &file::Function) -> Result<FunctionRuntim
             ("port", function.port.is_some()),
             ("max_instances", function.max_instances.is_some()),
             ("idle_timeout", function.idle_timeout.is_some()),
+            ("region", function.region.is_some()),
+            ("endpoint", function.endpoint.is_some()),
+            ("ca_file", function.ca_file.is_some()),
+            ("secret_id_env", function.secret_id_env.is_some()),
+            ("secret_key_env", function.secret_key_env.is_some()),
+            ("token_env", function.token_env.is_some()),
         ],
     )?;
     let url = site.required_text("invoke_url", function.invoke_url.clone())?;
@@ -1954,7 +1977,7 @@ invoke_url = "http://127.0.0.1"
             ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),
             ("header_timeout = 5", "header_timeout = \"5s\"", ":9:18: invalid type: string \"5s\", expected a number of seconds (integer or float)"),
             ("driver = \"legacy\"", "driver = \"epoll\"", ":4:10: unknown variant `epoll`, expected one of `auto`, `uring`, `legacy`"),
-            ("runtime = \"custom\"", "runtime = \"python3.9\"", ":59:11: unknown variant `python3.9`, expected one of `custom`, `remote`, `web`"),
+            ("runtime = \"custom\"", "runtime = \"python3.9\"", ":59:11: unknown variant `python3.9`, expected one of `custom`, `remote`, `web`, `tencentcloud`"),
             ("greeting = \"Hi\"", "greeting = 1", ":25:12: invalid type: integer `1`, expected a string"),
         ];
         check_errors("toml", cases);
@@ -2040,7 +2063,7 @@ invoke_url = "http://127.0.0.1"
             ("namespace = \"tools\"\n", "namespace = \"a/b\"\n", ": function `a/b/echo:1`: field `namespace`: character '/' is not allowed"),
             ("qualifier = \"1\"\nruntime", "qualifier = \"\"\nruntime", ": function `tools/echo:`: field `qualifier`: may not be empty"),
             ("name = \"echo\"\nnamespace = \"tools\"\nqualifier = \"1\"", "name = \"hello\"\nqualifier = \"$LATEST\"", ": function `default/hello:$LATEST`: field `name`: `default/hello:$LATEST` is defined twice (namespace, name and qualifier must be unique)"),
-            ("runtime = \"remote\"\n", "", ": function `tools/echo:1`: field `runtime`: required but missing; use \"custom\", \"remote\" or \"web\""),
+            ("runtime = \"remote\"\n", "", ": function `tools/echo:1`: field `runtime`: required but missing; use \"custom\", \"remote\", \"web\" or \"tencentcloud\""),
             ("memory_limit_in_mb = 256", "memory_limit_in_mb = 0", ": function `default/hello:$LATEST`: field `memory_limit_in_mb`: must be at least 1"),
             ("code = \"functions/hello\"\n", "", ": function `default/hello:$LATEST`: field `code`: required but missing"),
             ("code = \"functions/hello\"", "code = \"functions/missing\"", ": function `default/hello:$LATEST`: field `code`: folder `{dir}/functions/missing`: No such file or directory…"),

@@ -89,7 +89,7 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
                 code_folders.push((id, code.clone()));
                 *max_instances
             }
-            FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } => 0,
+            FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => 0,
         };
         let listeners = (0..count).map(|_| crate::listener::bind_one(loopback, 64)).collect::<io::Result<Vec<_>>>()?;
         instance_listeners.push(listeners);

@@ -456,7 +456,7 @@ impl Host {
                         code_version: Cell::new(0),
                     }))
                 }
-                FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } => None,
+                FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => None,
             })
             .collect();
         Host { functions, listeners: RefCell::new(listeners), processes, code_changes }

@@ -179,6 +179,7 @@ pub struct GatewayBuilder {
     /// An existing config file to use instead of writing `config`.
     file: Option<PathBuf>,
     args: Vec<String>,
+    envs: Vec<(String, String)>,
 }
 
 impl GatewayBuilder {
@@ -202,6 +203,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// An environment variable for the gateway process.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// The temp dir, to add files before starting.
     pub fn dir(&self) -> &TempDir {
         &self.dir
@@ -219,6 +226,7 @@ impl GatewayBuilder {
             .arg(&config_path)
             .args(["--listen", "127.0.0.1:0", "--workers", "2"])
             .args(&self.args)
+            .envs(self.envs.iter().map(|(name, value)| (name, value)))
             .env_remove("SCFGATE_LOG")
             .env_remove("RUST_LOG")
             // For tests/fixtures/example-function/bootstrap, whatever the target dir is.
@@ -283,13 +291,13 @@ pub struct Gateway {
 impl Gateway {
     /// A builder for `config` (TOML). Relative `code` folders are relative to the temp dir.
     pub fn builder(config: &str) -> GatewayBuilder {
-        GatewayBuilder { dir: TempDir::new("gateway"), config: config.to_string(), file: None, args: Vec::new() }
+        GatewayBuilder { dir: TempDir::new("gateway"), config: config.to_string(), file: None, args: Vec::new(), envs: Vec::new() }
     }
 
     /// A builder for an existing config file (e.g. the bundled example), used in place.
     pub fn builder_for_file(file: &Path) -> GatewayBuilder {
         let config = std::fs::read_to_string(file).unwrap_or_else(|error| panic!("read {}: {error}", file.display()));
-        GatewayBuilder { dir: TempDir::new("gateway"), config, file: Some(file.to_path_buf()), args: Vec::new() }
+        GatewayBuilder { dir: TempDir::new("gateway"), config, file: Some(file.to_path_buf()), args: Vec::new(), envs: Vec::new() }
     }
 
     /// Starts a gateway whose config needs no function folders (remote functions, fixtures).
