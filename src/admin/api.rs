@@ -77,7 +77,7 @@ fn route(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {
         }
         ("GET", ["v1", "services", id, "openapi"]) => export_openapi(inner, request, id),
         ("POST", ["v1", "services", id, "openapi"]) => import_openapi(inner, request, id),
-        ("GET", ["v1", "functions"]) => list(request, "functions", &inner.state.functions, |_| true),
+        ("GET", ["v1", "functions"]) => list(request, "functions", &inner.state.functions),
         ("POST", ["v1", "functions"]) => create_function(inner, request),
         ("GET", ["v1", "functions", namespace, name, qualifier @ ..]) if qualifier.len() <= 1 => {
             let index = function_index(inner, namespace, name, qualifier.first().copied())?;
@@ -89,14 +89,14 @@ fn route(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {
         ("DELETE", ["v1", "functions", namespace, name, qualifier @ ..]) if qualifier.len() <= 1 => {
             delete_function(inner, request, namespace, name, qualifier.first().copied())
         }
-        ("GET", ["v1", "usage-plans"]) => list(request, "usage_plans", &inner.state.usage_plans, |_| true),
+        ("GET", ["v1", "usage-plans"]) => list(request, "usage_plans", &inner.state.usage_plans),
         ("POST", ["v1", "usage-plans"]) => create_usage_plan(inner, request),
         ("GET", ["v1", "usage-plans", name]) => Ok(Response::json(200, &record_json(&inner.state.usage_plans[plan_index(inner, name)?]))),
         ("PUT", ["v1", "usage-plans", name]) => update_usage_plan(inner, request, name),
         ("DELETE", ["v1", "usage-plans", name]) => delete_usage_plan(inner, request, name),
         ("GET", ["v1", "secrets"]) => {
             let (total, page) = page(request, &inner.state.secrets)?;
-            Ok(Response::json(200, &json!({ "total_count": total, "secrets": page.iter().map(|record| secret_json(record)).collect::<Vec<_>>() })))
+            Ok(Response::json(200, &json!({ "total_count": total, "secrets": page.iter().map(secret_json).collect::<Vec<_>>() })))
         }
         ("POST", ["v1", "secrets"]) => create_secret(inner, request),
         ("GET", ["v1", "secrets", id]) => Ok(Response::json(200, &secret_json(&inner.state.secrets[secret_index(inner, id)?]))),
@@ -199,7 +199,7 @@ fn page<'a, T>(request: &Request, items: &'a [T]) -> Result<(usize, &'a [T]), Ad
     Ok((items.len(), &items[offset..(offset + limit).min(items.len())]))
 }
 
-fn list<T: Serialize>(request: &Request, key: &str, items: &[Record<T>], _filter: fn(&Record<T>) -> bool) -> Result<Response, AdminError> {
+fn list<T: Serialize>(request: &Request, key: &str, items: &[Record<T>]) -> Result<Response, AdminError> {
     let (total, page) = page(request, items)?;
     let mut body = json!({ "total_count": total });
     body[key] = page.iter().map(record_json).collect();
@@ -393,7 +393,7 @@ fn delete_service(inner: &mut Inner, request: &Request, id: &str) -> Result<Resp
 
 fn list_apis(inner: &Inner, request: &Request, id: &str) -> Result<Response, AdminError> {
     let service = &inner.state.services[service_index(inner, id)?];
-    list(request, "apis", &service.apis, |_| true)
+    list(request, "apis", &service.apis)
 }
 
 fn create_api(inner: &mut Inner, request: &Request, id: &str) -> Result<Response, AdminError> {
