@@ -208,7 +208,7 @@ impl State {
             for (release_id, stages) in by_release {
                 let Some(release) = record.release(release_id) else { continue };
                 let mut service = release.service.clone();
-                // A service's own stage order, then the ones only a rollback added.
+                // The table serves exactly the stages on this release, with their variables only.
                 service.stage_variables.retain(|stage, _| stages.contains(stage));
                 service.stages = Some(stages);
                 services.push(service);
