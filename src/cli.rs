@@ -111,12 +111,38 @@ pub struct Args {
     #[arg(long)]
     pub access_log: bool,
 
+    /// Serve the admin API (JSON over HTTP: services, APIs, publish, rollback, docs, OpenAPI) on
+    /// this address. Needs a token (`SCFGATE_ADMIN_TOKEN` or `--admin-token-file`) unless it is
+    /// loopback. The state lives in `--state-dir`.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+
+    /// A file whose first line is the admin API's bearer token (`SCFGATE_ADMIN_TOKEN` wins).
+    #[arg(long, value_name = "FILE", requires = "admin_listen")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// The management plane's state (services, APIs, releases, functions, usage plans, key
+    /// pairs). Seeded from the config file when empty; afterwards the source of truth, and the
+    /// file supplies only `[gateway]` and certificates. Default with `--admin-listen`:
+    /// `scfgate-state` beside the config file.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
     /// Log filter, e.g. `info`, `debug`, `scfgate=debug` (also `RUST_LOG`).
     #[arg(long, value_name = "FILTER", env = "SCFGATE_LOG", default_value = "info")]
     pub log: String,
 }
 
 impl Args {
+    /// Where the management plane's state lives, when it is used at all.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        match (&self.state_dir, self.admin_listen) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Some(_)) => Some(self.config.parent().unwrap_or(std::path::Path::new("")).join("scfgate-state")),
+            (None, None) => None,
+        }
+    }
+
     /// The flags that override config-file settings.
     pub fn overrides(&self) -> Overrides {
         Overrides {

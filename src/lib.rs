@@ -18,8 +18,11 @@
 //!   functions, and the reverse-push endpoint that reaches a connection on whichever core holds it.
 //! - [`function_host`]: local function processes behind the SCF custom-runtime API.
 //! - [`error`]: every request error and the one place that maps it to a status.
+//! - [`admin`]: the management plane beside the request path: the admin API, its state
+//!   directory, publishing and rollback, generated docs, OpenAPI import/export.
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod backend;
 pub mod check;
 pub mod cli;

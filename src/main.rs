@@ -9,6 +9,7 @@ use clap::Parser;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use scfgate::admin::Management;
 use scfgate::backend::invoke::Endpoint;
 use scfgate::cli::Args;
 use scfgate::config::{self, Config, FunctionRuntime};
@@ -30,8 +31,24 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = match config::load(&args.config, &args.overrides()) {
-        Ok(config) => config,
+    if args.reload && args.state_dir().is_some() {
+        // The running gateway holds the state; only the file's own tables need checking here.
+        let parsed = std::fs::read_to_string(&args.config)
+            .map_err(|error| format!("{}: cannot read the file: {error}", args.config.display()))
+            .and_then(|text| config::validate::parse_file(&text, &args.config).map_err(|error| error.to_string()));
+        if let Err(error) = parsed {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+        return signal_reload(&args);
+    }
+    // With a state directory, the management plane's state decides what is served.
+    let loaded = match args.state_dir() {
+        Some(dir) => Management::open(&args.config, &dir, &args.overrides(), args.check).map(|(management, config)| (Some(management), config)),
+        None => config::load(&args.config, &args.overrides()).map(|config| (None, config)).map_err(|error| error.to_string()),
+    };
+    let (management, config) = match loaded {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);
@@ -59,7 +76,7 @@ fn main() -> ExitCode {
         println!("{}: configuration is valid", config.source.display());
         return ExitCode::SUCCESS;
     }
-    match serve(args, config, router) {
+    match serve(args, config, router, management) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -83,8 +100,17 @@ fn raise_descriptor_limit() {
     }
 }
 
-fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
+fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Management>>) -> Result<(), String> {
     raise_descriptor_limit();
+    // Refused before anything starts: an admin API off loopback without a token.
+    let admin = match args.admin_listen {
+        Some(address) => {
+            let token = scfgate::admin::admin_token(args.admin_token_file.as_deref(), address)?;
+            let listener = std::net::TcpListener::bind(address).map_err(|error| format!("cannot listen on {address} for the admin API: {error}"))?;
+            Some((listener, token))
+        }
+        None => None,
+    };
     // Before anything is announced: SIGHUP's default action would end the process, so a reload
     // asked for right after "listening" must already find the handler in place.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|error| error.to_string())?;
@@ -97,8 +123,9 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     // Before the function host starts: its processes are told where to push.
     let push = scfgate::websocket::push::bind(&config, args.backlog).map_err(|error| error.to_string())?;
     let mut push_per_worker = push.map(scfgate::websocket::push::PushListeners::into_workers).unwrap_or_default().into_iter();
-    let mut hosts = FunctionHosts::start(&config, driver, args.watch)?;
+    let hosts = FunctionHosts::start(&config, driver, args.watch)?;
     let endpoints = hosts.endpoints(&config);
+    let hosts = Arc::new(std::sync::Mutex::new(hosts));
     let generation = Generation { number: 1, config: config.clone(), router: Arc::new(router), endpoints, tls };
     let control = Control::new(generation, workers);
     let cores = std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1);
@@ -140,15 +167,31 @@ fn serve(args: Args, config: Config, router: Router) -> Result<(), String> {
     for address in &bound_tls.addresses {
         tracing::info!(workers, driver = driver.describe(), "scfgate listening on https://{address}");
     }
+    if let Some(management) = &management {
+        let (control, hosts) = (control.clone(), hosts.clone());
+        let apply: scfgate::admin::Apply = Box::new(move |config| apply(config, &control, &mut lock(&hosts), driver));
+        management.attach(apply, bound.addresses.clone());
+        if let Some((listener, token)) = admin {
+            let address = listener.local_addr().map_err(|error| error.to_string())?;
+            management.serve(listener, token);
+            tracing::info!("scfgate admin API listening on http://{address}");
+        }
+    }
     for signal in signals.forever() {
         if signal == SIGHUP {
-            reload(&args, &control, &mut hosts, driver);
+            match &management {
+                Some(management) => match management.reload_file() {
+                    Ok(generation) => tracing::info!(generation, "configuration reloaded"),
+                    Err(error) => tracing::error!("reload refused, still serving the previous configuration: {error}"),
+                },
+                None => reload(&args, &control, &mut lock(&hosts), driver),
+            }
             continue;
         }
         drain(&control);
         break;
     }
-    hosts.stop_all();
+    lock(&hosts).stop_all();
     if let Some(path) = &pid_file {
         let _ = std::fs::remove_file(path);
     }
@@ -194,39 +237,46 @@ fn drain(control: &Control) {
 /// SIGHUP: load and validate the file again; on success every worker switches to it between
 /// requests (requests in flight finish on the old one); on failure the old one keeps serving.
 fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts, driver: runtime::ActiveDriver) {
+    let result = config::load(&args.config, &args.overrides()).map_err(|error| error.to_string()).and_then(|config| {
+        let (apis, functions) = (config.apis.len(), config.functions.len());
+        apply(config, control, hosts, driver).map(|generation| (generation, apis, functions))
+    });
+    match result {
+        Ok((generation, apis, functions)) => tracing::info!(generation, apis, functions, "configuration reloaded"),
+        Err(error) => tracing::error!(
+            generation = control.latest_number(),
+            "reload refused, still serving the previous configuration: {error}"
+        ),
+    }
+}
+
+/// Puts a validated configuration into service: compiles its routes and TLS, starts changed
+/// local functions, publishes it as the next generation and returns once every worker serves it
+/// (or after a bounded wait). SIGHUP reloads and the admin API's publishes both come here.
+fn apply(config: Config, control: &Control, hosts: &mut FunctionHosts, driver: runtime::ActiveDriver) -> Result<u64, String> {
     let current = control.latest();
-    let refuse = |error: String| {
-        tracing::error!(generation = current.number, "reload refused, still serving the previous configuration: {error}");
-    };
-    let config = match config::load(&args.config, &args.overrides()) {
-        Ok(config) => Arc::new(config),
-        Err(error) => return refuse(error.to_string()),
-    };
-    let router = match Router::build(&config) {
-        Ok(router) => Arc::new(router),
-        Err(error) => return refuse(error.0),
-    };
-    let tls = match tls_config(&config) {
-        Ok(tls) => tls,
-        Err(error) => return refuse(error),
-    };
+    let config = Arc::new(config);
+    let router = Arc::new(Router::build(&config).map_err(|error| error.0)?);
+    let tls = tls_config(&config)?;
     let old = &current.config.gateway;
     if config.gateway.listen != old.listen || config.gateway.tls_listen != old.tls_listen || config.gateway.workers != old.workers {
         tracing::warn!("listen, tls_listen and workers changes take effect at the next restart; keeping the current listeners");
     }
-    if let Err(error) = hosts.update(&config, &current.config, driver) {
-        return refuse(error);
-    }
+    hosts.update(&config, &current.config, driver)?;
     let endpoints = hosts.endpoints(&config);
     let number = current.number + 1;
-    let (apis, functions) = (config.apis.len(), config.functions.len());
     control.publish(Generation { number, config, router, endpoints, tls });
-    // "Reloaded" means every worker serves it: they swap between requests on their next tick.
+    // Applied means every worker serves it: they swap between requests on their next tick.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     while !control.all_serving(number) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    tracing::info!(generation = number, apis, functions, "configuration reloaded");
+    Ok(number)
+}
+
+/// The function hosts are used by the main thread (SIGHUP) and the admin thread (publish).
+fn lock(hosts: &std::sync::Mutex<FunctionHosts>) -> std::sync::MutexGuard<'_, FunctionHosts> {
+    hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, String> {

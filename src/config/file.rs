@@ -10,36 +10,36 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::DriverChoice;
 
 /// The whole file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// `[gateway]`: listener, worker and limit settings; every key optional.
     pub gateway: Option<Gateway>,
     /// `[[service]]` tables, in file order.
-    #[serde(default, rename = "service")]
+    #[serde(default, rename = "service", skip_serializing_if = "is_empty")]
     pub services: Vec<Service>,
     /// `[[function]]` tables, in file order.
-    #[serde(default, rename = "function")]
+    #[serde(default, rename = "function", skip_serializing_if = "is_empty")]
     pub functions: Vec<Function>,
     /// `[[usage_plan]]` tables (console: 使用计划), in file order.
-    #[serde(default, rename = "usage_plan")]
+    #[serde(default, rename = "usage_plan", skip_serializing_if = "is_empty")]
     pub usage_plans: Vec<UsagePlan>,
     /// `[[secret]]` tables (console: 密钥管理, key pairs), in file order.
-    #[serde(default, rename = "secret")]
+    #[serde(default, rename = "secret", skip_serializing_if = "is_empty")]
     pub secrets: Vec<Secret>,
     /// `[[certificate]]` tables: HTTPS certificates chosen by SNI (console: 证书 on a custom domain).
-    #[serde(default, rename = "certificate")]
+    #[serde(default, rename = "certificate", skip_serializing_if = "is_empty")]
     pub certificates: Vec<Certificate>,
 }
 
 /// `[[certificate]]`: one certificate and the host names it serves (nginx `ssl_certificate` in a
 /// `server_name` block).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
     /// Host names (SNI) it serves; `*.example.com` covers one label below `example.com`.
@@ -51,7 +51,7 @@ pub struct Certificate {
 }
 
 /// `[gateway]`. Each key can be overridden by the command-line flag of the same name.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gateway {
     /// Addresses to accept HTTP on, `ip:port` (nginx `listen`). Default `["0.0.0.0:8080"]`.
@@ -103,7 +103,7 @@ pub struct Gateway {
 }
 
 /// `[[service]]`: an API Gateway service (console: 服务).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// Service ID (console: 服务 ID, e.g. `service-abc123`), sent as `requestContext.serviceId`.
@@ -117,15 +117,17 @@ pub struct Service {
     /// Default: all three.
     pub stages: Option<Vec<String>>,
     /// `[service.stage_variables.<stage>]`: per-stage variables, sent as `stageVariables`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty")]
     pub stage_variables: BTreeMap<String, BTreeMap<String, String>>,
+    /// Description (console: 服务描述, `ServiceDesc`). Documentation only.
+    pub description: Option<String>,
     /// `[[service.api]]` tables, in file order.
-    #[serde(default, rename = "api")]
+    #[serde(default, rename = "api", skip_serializing_if = "is_empty")]
     pub apis: Vec<Api>,
 }
 
 /// `[[service.api]]`: one API (console: API 管理 → 新建 API).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Api {
     /// API name (console: API 名称), 1 to 60 characters, unique within its service. Required.
@@ -164,12 +166,38 @@ pub struct Api {
     /// `auth = "oauth"`, refused otherwise.
     pub oauth: Option<OAuth>,
     /// `[[service.api.param]]` tables (console: 参数配置), in file order.
-    #[serde(default, rename = "param")]
+    #[serde(default, rename = "param", skip_serializing_if = "is_empty")]
     pub params: Vec<Param>,
+    /// Description (console: API 描述, `ApiDesc`). Documentation only (generated docs, OpenAPI).
+    pub description: Option<String>,
+    /// What the API answers (console: 返回类型, `ResponseType`): `json`, `html`, `text`, `xml` or
+    /// `binary`. Documentation only.
+    pub response_type: Option<String>,
+    /// An example of a successful response body (console: 成功响应示例, `ResponseSuccessExample`).
+    /// Documentation only.
+    pub success_response_sample: Option<String>,
+    /// An example of a failed response body (console: 失败响应示例, `ResponseFailExample`).
+    /// Documentation only.
+    pub failure_response_sample: Option<String>,
+    /// `[[service.api.error_code]]` tables (console: 错误码, `ResponseErrorCodes`). Documentation only.
+    #[serde(default, rename = "error_code", skip_serializing_if = "is_empty")]
+    pub error_codes: Vec<ErrorCode>,
+}
+
+/// `[[service.api.error_code]]`: an error code the API documents (SDK `ErrorCodeReq`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorCode {
+    /// The code (`Code`), unique within the API. Required.
+    pub code: Option<i64>,
+    /// The message that goes with it (`Msg`). Required.
+    pub message: Option<String>,
+    /// What it means (`Desc`).
+    pub description: Option<String>,
 }
 
 /// `[[service.api.param]]`: one declared input parameter (SDK `ReqParameter`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Param {
     /// Parameter name (`Name`). Required. Header names match case-insensitively.
@@ -191,7 +219,7 @@ pub struct Param {
 }
 
 /// `[service.api.oauth]`: the OAuth 2.0 business API's verification settings (SDK `OauthConfig`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth {
     /// The public key as JWK JSON (`PublicKey`), RSA (`n`, `e`) or EC P-256 (`crv`, `x`, `y`), e.g.
@@ -210,14 +238,14 @@ pub struct OAuth {
 }
 
 /// `[[usage_plan]]`: a usage plan (console: 使用计划) bound to service stages.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UsagePlan {
     /// Plan name (`UsagePlanName`). Required, unique.
     pub name: Option<String>,
     /// Key pairs bound to the plan (`[[secret]]` ids). Empty: the plan limits every request to the
     /// stages it is bound to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty")]
     pub secret_ids: Vec<String>,
     /// Requests per second (`MaxRequestNumPreSec`); each key of the plan gets this rate. Absent:
     /// unlimited.
@@ -227,12 +255,12 @@ pub struct UsagePlan {
     pub quota_per_day: Option<u64>,
     /// Service stages the plan is bound to (console: 绑定环境), e.g.
     /// `[{ service = "service-abc", stage = "release" }]`. At least one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty")]
     pub environments: Vec<Environment>,
 }
 
 /// `{ service = "<service id>", stage = "<stage>" }` in a usage plan's `environments`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// A `[[service]]` id. Required.
@@ -242,7 +270,7 @@ pub struct Environment {
 }
 
 /// `[[secret]]`: a key pair (console: 密钥, SecretId/SecretKey) used by key-pair authentication.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Secret {
     /// SecretId, sent by clients in `Authorization: hmac id="..."`. Required, unique.
@@ -254,7 +282,7 @@ pub struct Secret {
 }
 
 /// `function = { name = "...", namespace = "...", qualifier = "..." }` on an API.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionRef {
     /// Function name (console: 函数). Required.
@@ -266,7 +294,7 @@ pub struct FunctionRef {
 }
 
 /// How a `[[function]]` runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Runtime {
     /// Local `bootstrap` processes speaking the SCF custom-runtime API (SCF: Custom Runtime).
@@ -281,7 +309,7 @@ pub enum Runtime {
 }
 
 /// `[[function]]`: an SCF function the APIs can name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Function {
     /// Function name (SCF: `FunctionName`). Required.
@@ -339,6 +367,14 @@ pub struct Function {
     pub token_env: Option<String>,
 }
 
+/// `skip_serializing_if` for lists and maps: written back only when they hold something.
+fn is_empty<T>(collection: &T) -> bool
+where
+    for<'a> &'a T: IntoIterator,
+{
+    collection.into_iter().next().is_none()
+}
+
 /// A duration in seconds, written as a TOML integer or float (`15`, `0.5`). Range checks happen in
 /// `validate.rs`, where the error can name the field.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -369,5 +405,17 @@ impl<'de> Deserialize<'de> for Seconds {
         }
 
         deserializer.deserialize_any(SecondsVisitor)
+    }
+}
+
+impl Serialize for Seconds {
+    /// Whole seconds are written as integers (`timeout = 15`), the way people write them.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Seconds(value) = *self;
+        if value.fract() == 0.0 && value.abs() < 1e15 {
+            serializer.serialize_i64(value as i64)
+        } else {
+            serializer.serialize_f64(value)
+        }
     }
 }

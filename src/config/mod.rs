@@ -89,7 +89,7 @@ pub struct Overrides {
 }
 
 /// Which I/O driver the worker runtimes use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DriverChoice {
     /// io_uring, with the fastest ring flags the kernel accepts; epoll when io_uring is refused.

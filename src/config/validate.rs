@@ -115,18 +115,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
 /// Parses and validates config text that was read from `source`. `source` is named in errors,
 /// stored as [`Config::source`], and its folder is where relative `code` folders are resolved.
 pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
-    let parsed: file::ConfigFile = toml::from_str(text).map_err(|error| ConfigError {
-        file: source.to_owned(),
-        line_column: error.span().map(|span| line_column(text, span.start)),
-        location: None,
-        field: None,
-        message: error.message().trim_end().to_owned(),
-    })?;
-
-    let gateway = build_gateway(parsed.gateway.unwrap_or_default(), overrides, source)?;
-    let base_dir = source.parent().unwrap_or(Path::new(""));
-    let functions = build_functions(parsed.functions, source, base_dir)?;
-
+    let parsed = parse_file(text, source)?;
     if parsed.services.is_empty() {
         return Err(ConfigError::about_file(
             source,
@@ -134,6 +123,29 @@ pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Con
             "no [[service]] is defined, so no request could be served",
         ));
     }
+    validate(parsed, source, overrides)
+}
+
+/// Reads config text into the file model only (TOML syntax, types, unknown keys), without the
+/// checks of [`validate`].
+pub fn parse_file(text: &str, source: &Path) -> Result<file::ConfigFile, ConfigError> {
+    toml::from_str(text).map_err(|error| ConfigError {
+        file: source.to_owned(),
+        line_column: error.span().map(|span| line_column(text, span.start)),
+        location: None,
+        field: None,
+        message: error.message().trim_end().to_owned(),
+    })
+}
+
+/// Validates an already parsed file model: every rule of [`parse_str`] except that a file must
+/// define a service (the admin API validates its state with this, and a fresh state has none
+/// published yet). `source` is named in errors, and relative `code` folders resolve beside it.
+pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let gateway = build_gateway(parsed.gateway.unwrap_or_default(), overrides, source)?;
+    let base_dir = source.parent().unwrap_or(Path::new(""));
+    let functions = build_functions(parsed.functions, source, base_dir)?;
+
     let mut services = Vec::with_capacity(parsed.services.len());
     let mut apis = Vec::new();
     for (index, service) in parsed.services.into_iter().enumerate() {
@@ -884,12 +896,6 @@ fn build_service(
     };
     let site = Site::new(source, location);
     let id = site.required_text("id", service.id)?;
-    if let Some(other) = earlier.iter().find(|other| other.id == id) {
-        return Err(site.error(
-            "id",
-            format!("`{id}` is already the id of service `{}`", other.name),
-        ));
-    }
     let name = site.required_text("name", service.name)?;
 
     let mut hosts: Vec<String> = Vec::new();
@@ -922,6 +928,18 @@ fn build_service(
             stages
         }
     };
+
+    // One id may be served by several tables on disjoint stages: each stage then has its own API
+    // set (the admin API's publish writes one table per release a stage serves).
+    if let Some(other) = earlier
+        .iter()
+        .find(|other| other.id == id && other.stages.iter().any(|stage| stages.contains(stage)))
+    {
+        return Err(site.error(
+            "id",
+            format!("`{id}` is already the id of service `{}`", other.name),
+        ));
+    }
 
     let mut stage_variables: [Vec<(String, String)>; 3] = Default::default();
     for (stage_name, variables) in service.stage_variables {
@@ -1116,6 +1134,7 @@ fn build_api(
         Some(seconds) => site.duration("timeout", seconds)?,
         None => Duration::from_secs(DEFAULT_API_TIMEOUT_SECS),
     };
+    check_documentation(site, api.response_type.as_deref(), &api.error_codes)?;
     let policy = ApiPolicy {
         protocol,
         auth: build_auth(site, api.auth, api.oauth)?,
@@ -1134,6 +1153,33 @@ fn build_api(
         websocket,
     };
     Ok((api, raw_path))
+}
+
+/// Step 4 of the console's API editor (response type, error codes): documentation only, but
+/// checked like everything else so the generated docs never show a nameless code.
+fn check_documentation(site: &Site, response_type: Option<&str>, error_codes: &[file::ErrorCode]) -> Result<(), ConfigError> {
+    if let Some(kind) = response_type {
+        if !["json", "html", "text", "xml", "binary"].contains(&kind.to_ascii_lowercase().as_str()) {
+            return Err(site.error("response_type", format!("`{kind}` is not one of json, html, text, xml, binary")));
+        }
+    }
+    let mut seen: Vec<i64> = Vec::with_capacity(error_codes.len());
+    for (index, error_code) in error_codes.iter().enumerate() {
+        let Some(code) = error_code.code else {
+            return Err(site.error(&format!("error_code #{}.code", index + 1), "required but missing"));
+        };
+        let field = |key: &str| format!("error_code.{code}.{key}");
+        if seen.contains(&code) {
+            return Err(site.error(&field("code"), format!("code {code} is listed twice")));
+        }
+        seen.push(code);
+        match &error_code.message {
+            None => return Err(site.error(&field("message"), "required but missing")),
+            Some(message) if message.is_empty() => return Err(site.error(&field("message"), "may not be empty")),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1396,11 +1442,16 @@ fn build_usage_plans(
         for environment in plan.environments {
             let service_id = site.required_text("environments.service", environment.service)?;
             let stage_name = site.required_text("environments.stage", environment.stage)?;
-            let service = services
+            let first = services
                 .iter()
                 .position(|service| service.id == service_id)
                 .ok_or_else(|| site.error("environments.service", format!("no [[service]] has id `{service_id}`")))?;
             let stage = parse_stage(&stage_name).map_err(|message| site.error("environments.stage", message))?;
+            // The table of this id that serves the stage (several may share an id on disjoint stages).
+            let service = services
+                .iter()
+                .position(|service| service.id == service_id && service.stages.contains(&stage))
+                .unwrap_or(first);
             if !services[service].stages.contains(&stage) {
                 return Err(site.error(
                     "environments.stage",
@@ -1971,7 +2022,7 @@ invoke_url = "http://127.0.0.1"
         let cases: &[(&str, &str, &str)] = &[
             ("workers = 2", "workers = ", ":3:11: string values must be quoted, expected literal string"),
             ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of …"),
-            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `register`, `transport`, `cleanup`, `timeout`, `integrated_response`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`"),
+            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `register`, `transport`, `cleanup`, `timeout`, `integrated_response`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`, `description`, `response_type`, `success_response_sample`, `failure_response_sample`, `error_code`"),
             ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hello\", version = \"1\" }\ntimeout", ":31:30: unknown field `version`, expected one of `name`, `namespace`, `qualifier`"),
             ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of …"),
             ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),

@@ -1,0 +1,156 @@
+//! Every way an admin call fails, and the one place that turns a failure into a status and a
+//! JSON body: `{"error": {"code", "message", "field"?, "location"?}}`. Codes follow Tencent
+//! Cloud API's error-code style (`ResourceNotFound`, `InvalidParameterValue`, ...).
+
+use crate::config::ConfigError;
+
+/// A failed admin call.
+#[derive(Debug)]
+pub enum AdminError {
+    /// No token, or the wrong one.
+    Unauthorized,
+    /// A browser page of another origin tried to call the admin API.
+    CrossOrigin,
+    /// The resource does not exist.
+    NotFound(String),
+    /// No such endpoint, or not with this method.
+    NoEndpoint,
+    /// Malformed input (bad JSON, bad query value); `field` names it when one field is at fault.
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// The field, when one is at fault.
+        field: Option<String>,
+    },
+    /// The configuration that would result is invalid; the same error a config file would get.
+    Invalid(ConfigError),
+    /// A resource with that name or id already exists.
+    AlreadyExists(String),
+    /// The resource is used by another (a published stage, a usage plan, an API).
+    InUse(String),
+    /// The update names a version other than the current one: someone changed it meanwhile.
+    StaleVersion {
+        /// What was changed.
+        resource: String,
+        /// The version the caller sent.
+        sent: u64,
+        /// The current version.
+        current: u64,
+    },
+    /// An update without the version it was based on.
+    VersionRequired,
+    /// The request body is larger than the admin API accepts.
+    TooLarge,
+    /// The configuration is valid but could not be put into service (a function host failed to
+    /// start), or the state could not be written. Nothing changed.
+    Failed(String),
+}
+
+impl AdminError {
+    /// A bad value in one field.
+    pub fn field(field: &str, message: impl Into<String>) -> AdminError {
+        AdminError::BadRequest { message: message.into(), field: Some(field.to_owned()) }
+    }
+
+    /// Bad input not tied to one field.
+    pub fn bad(message: impl Into<String>) -> AdminError {
+        AdminError::BadRequest { message: message.into(), field: None }
+    }
+
+    /// The HTTP status: the only place one is chosen.
+    pub fn status(&self) -> u16 {
+        match self {
+            AdminError::Unauthorized => 401,
+            AdminError::CrossOrigin => 403,
+            AdminError::NotFound(_) | AdminError::NoEndpoint => 404,
+            AdminError::BadRequest { .. } | AdminError::Invalid(_) => 400,
+            AdminError::AlreadyExists(_) | AdminError::InUse(_) | AdminError::StaleVersion { .. } => 409,
+            AdminError::TooLarge => 413,
+            AdminError::VersionRequired => 428,
+            AdminError::Failed(_) => 500,
+        }
+    }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdminError::Unauthorized => "AuthFailure",
+            AdminError::CrossOrigin => "AuthFailure.CrossOrigin",
+            AdminError::NotFound(_) => "ResourceNotFound",
+            AdminError::NoEndpoint => "InvalidAction",
+            AdminError::BadRequest { .. } => "InvalidParameter",
+            AdminError::Invalid(_) => "InvalidParameterValue",
+            AdminError::AlreadyExists(_) => "ResourceInUse.AlreadyExists",
+            AdminError::InUse(_) => "ResourceInUse",
+            AdminError::StaleVersion { .. } => "FailedOperation.VersionConflict",
+            AdminError::VersionRequired => "MissingParameter.Version",
+            AdminError::TooLarge => "RequestSizeLimitExceeded",
+            AdminError::Failed(_) => "FailedOperation",
+        }
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> String {
+        match self {
+            AdminError::Unauthorized => "a valid admin token is required: send `Authorization: Bearer <token>`".into(),
+            AdminError::CrossOrigin => "cross-origin requests to the admin API are refused".into(),
+            AdminError::NotFound(message) | AdminError::AlreadyExists(message) | AdminError::InUse(message) | AdminError::Failed(message) => {
+                message.clone()
+            }
+            AdminError::NoEndpoint => "no such endpoint (see docs/admin-api.md)".into(),
+            AdminError::BadRequest { message, .. } => message.clone(),
+            AdminError::Invalid(error) => match (&error.location, &error.field) {
+                (Some(location), Some(field)) => format!("{location}: field `{field}`: {}", error.message),
+                (Some(location), None) => format!("{location}: {}", error.message),
+                (None, Some(field)) => format!("field `{field}`: {}", error.message),
+                (None, None) => error.message.clone(),
+            },
+            AdminError::StaleVersion { resource, sent, current } => format!(
+                "{resource} was changed by someone else: you sent version {sent}, it is now at version {current}; read it again and reapply your change"
+            ),
+            AdminError::VersionRequired => {
+                "an update must say which version it is based on: send `If-Match: <version>` or a `version` field".into()
+            }
+            AdminError::TooLarge => "the request body is larger than the admin API accepts".into(),
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = serde_json::json!({ "code": self.code(), "message": self.message() });
+        match self {
+            AdminError::BadRequest { field: Some(field), .. } => error["field"] = field.as_str().into(),
+            AdminError::Invalid(config) => {
+                if let Some(field) = &config.field {
+                    error["field"] = field.as_str().into();
+                }
+                if let Some(location) = &config.location {
+                    error["location"] = location.as_str().into();
+                }
+            }
+            AdminError::StaleVersion { current, .. } => error["current_version"] = (*current).into(),
+            _ => {}
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_errors_name_the_resource_and_field_but_not_the_file() {
+        let error = AdminError::Invalid(ConfigError {
+            file: "scfgate.toml".into(),
+            line_column: None,
+            location: Some("service `shop` api `item`".into()),
+            field: Some("function".into()),
+            message: "no [[function]] is defined as `default/shop:$LATEST`".into(),
+        });
+        assert_eq!(error.status(), 400);
+        let body = error.body();
+        assert_eq!(body["error"]["message"], "service `shop` api `item`: field `function`: no [[function]] is defined as `default/shop:$LATEST`");
+        assert_eq!(body["error"]["field"], "function");
+    }
+}

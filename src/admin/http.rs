@@ -1,0 +1,302 @@
+//! The admin listener's HTTP/1.1: a blocking server, one thread per connection, on its own
+//! threads (never a worker's). Admin traffic is a few requests a minute, so simplicity wins over
+//! the data plane's machinery. It parses requests (httparse, Content-Length bodies only), checks
+//! the bearer token in constant time, and writes responses; what a request means is `api`'s.
+
+use std::io::{BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::AdminError;
+
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Large enough for an OpenAPI document or a whole exported state.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One request.
+#[derive(Debug)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, percent-decoded per segment by [`Request::segments`].
+    pub path: String,
+    /// Query pairs, percent-decoded.
+    pub query: Vec<(String, String)>,
+    /// Header fields, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// A header's first value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// A query value.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// The path's segments, percent-decoded (`/v1/services/a%2Fb` -> `["v1", "services", "a/b"]`).
+    pub fn segments(&self) -> Vec<String> {
+        self.path.split('/').filter(|segment| !segment.is_empty()).map(percent_decode).collect()
+    }
+}
+
+/// One response.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Extra header fields.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+        let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
+        body.push(b'\n');
+        Response { status, content_type: "application/json", headers: Vec::new(), body }
+    }
+
+    /// A text response of some type.
+    pub fn text(status: u16, content_type: &'static str, body: String) -> Response {
+        Response { status, content_type, headers: Vec::new(), body: body.into_bytes() }
+    }
+
+    /// Offers the body as a file download named `name`.
+    pub fn attachment(mut self, name: &str) -> Response {
+        let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+        self.headers.push(("Content-Disposition", format!("attachment; filename=\"{safe}\"")));
+        self
+    }
+
+    /// The response for a failed call.
+    pub fn error(error: &AdminError) -> Response {
+        let mut response = Response::json(error.status(), &error.body());
+        if matches!(error, AdminError::Unauthorized) {
+            response.headers.push(("WWW-Authenticate", "Bearer realm=\"scfgate-admin\"".into()));
+        }
+        response
+    }
+}
+
+/// What the server needs to answer: the token (none: loopback without authentication) and the
+/// handler.
+pub struct Server<H> {
+    /// The admin token.
+    pub token: Option<String>,
+    /// Answers an authenticated request.
+    pub handler: H,
+}
+
+impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
+    /// Accepts connections forever, each on its own thread.
+    pub fn run(self, listener: TcpListener) {
+        let server = Arc::new(self);
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let server = server.clone();
+            let spawned = std::thread::Builder::new().name("scfgate-admin-conn".into()).spawn(move || server.serve(stream));
+            if let Err(error) = spawned {
+                tracing::warn!(%error, "admin: cannot start a connection thread");
+            }
+        }
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+        let _ = stream.set_nodelay(true);
+        let Ok(mut writer) = stream.try_clone() else { return };
+        let mut reader = BufReader::new(stream);
+        loop {
+            let request = match read_request(&mut reader) {
+                Ok(Some(request)) => request,
+                Ok(None) => return,
+                Err(error) => {
+                    let _ = write_response(&mut writer, &Response::error(&error), false);
+                    return;
+                }
+            };
+            let keep_alive = !request.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
+            let response = match self.admit(&request) {
+                Ok(()) => (self.handler)(request),
+                Err(error) => Response::error(&error),
+            };
+            if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
+                return;
+            }
+        }
+    }
+
+    /// The token, and no cross-origin browser calls (a page elsewhere must not drive the admin
+    /// API through a logged-in browser or a loopback listener without a token).
+    fn admit(&self, request: &Request) -> Result<(), AdminError> {
+        if let Some(origin) = request.header("origin") {
+            let host = request.header("host").unwrap_or_default();
+            let same = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+            if !same {
+                return Err(AdminError::CrossOrigin);
+            }
+        }
+        let Some(token) = &self.token else { return Ok(()) };
+        let sent = request.header("authorization").and_then(|value| {
+            let (scheme, credentials) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim())
+        });
+        match sent {
+            Some(sent) if constant_time_eq(sent.as_bytes(), token.as_bytes()) => Ok(()),
+            _ => Err(AdminError::Unauthorized),
+        }
+    }
+}
+
+/// Compares without an early exit, so the time taken does not tell how much of a guess matched.
+fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    let mut difference = left.len() ^ right.len();
+    for (index, byte) in left.iter().enumerate() {
+        difference |= usize::from(byte ^ right.get(index % right.len().max(1)).copied().unwrap_or(0));
+    }
+    difference == 0
+}
+
+/// Reads one request; `None` when the client closed between requests.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, AdminError> {
+    let mut head = Vec::new();
+    loop {
+        let mut byte = [0u8; 1];
+        match reader.read(&mut byte) {
+            Ok(0) if head.is_empty() => return Ok(None),
+            Ok(0) => return Err(AdminError::bad("the connection closed in the middle of a request")),
+            Ok(_) => head.push(byte[0]),
+            Err(_) if head.is_empty() => return Ok(None),
+            Err(error) => return Err(AdminError::bad(format!("cannot read the request: {error}"))),
+        }
+        if head.ends_with(b"\r\n\r\n") {
+            break;
+        }
+        if head.len() > MAX_HEAD_BYTES {
+            return Err(AdminError::bad("the request head is too large"));
+        }
+    }
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut fields);
+    match parsed.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return Err(AdminError::bad("malformed HTTP request")),
+    }
+    let method = parsed.method.unwrap_or_default().to_owned();
+    let target = parsed.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let headers: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|field| (field.name.to_ascii_lowercase(), String::from_utf8_lossy(field.value).trim().to_owned()))
+        .collect();
+    if headers.iter().any(|(name, _)| name == "transfer-encoding") {
+        return Err(AdminError::bad("send the body with Content-Length (chunked bodies are not accepted here)"));
+    }
+    let length = match headers.iter().find(|(name, _)| name == "content-length") {
+        None => 0,
+        Some((_, value)) => value.parse::<usize>().map_err(|_| AdminError::bad("Content-Length is not a number"))?,
+    };
+    if length > MAX_BODY_BYTES {
+        return Err(AdminError::TooLarge);
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).map_err(|error| AdminError::bad(format!("cannot read the request body: {error}")))?;
+    let query = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(&key.replace('+', " ")), percent_decode(&value.replace('+', " ")))
+        })
+        .collect();
+    Ok(Some(Request { method, path: path.to_owned(), query, headers, body }))
+}
+
+fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+        response.status,
+        reason(response.status),
+        response.content_type,
+        response.body.len()
+    );
+    for (name, value) in &response.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(if keep_alive { "\r\n" } else { "Connection: close\r\n\r\n" });
+    writer.write_all(head.as_bytes())?;
+    writer.write_all(&response.body)?;
+    writer.flush()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        428 => "Precondition Required",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        _ => "Status",
+    }
+}
+
+/// `%XX` decoding; invalid escapes stay as written, invalid UTF-8 is replaced.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' && index + 2 < bytes.len() {
+            let hex = |byte: u8| (byte as char).to_digit(16);
+            if let (Some(high), Some(low)) = (hex(bytes[index + 1]), hex(bytes[index + 2])) {
+                out.push((high * 16 + low) as u8);
+                index += 3;
+                continue;
+            }
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2Fb"), "a/b");
+        assert_eq!(percent_decode("%24LATEST"), "$LATEST");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secre", b"secret"));
+        assert!(!constant_time_eq(b"", b"secret"));
+    }
+}

@@ -1,0 +1,245 @@
+//! The management plane: the admin API (`--admin-listen`), the state it edits (`--state-dir`),
+//! publishing and rollback, generated API documentation and OpenAPI import/export.
+//!
+//! It owns the state directory and one thread of its own per admin connection; it never runs on
+//! a worker. It reaches the data plane only through the `Apply` function main.rs gives it (the
+//! same path as a SIGHUP reload: validate, compile, `Control::publish`, wait until every worker
+//! serves it). The config file keeps `[gateway]` and `[[certificate]]`; the state directory holds
+//! services, APIs, releases, functions, usage plans and key pairs.
+//!
+//! - [`store`]: `state.json`, versions, releases, and the config files derived from them.
+//! - [`api`]: the endpoints; [`http`]: the small blocking HTTP/1.1 server; [`error`]: failures
+//!   and their one status mapping.
+//! - [`docs`]: per service and stage HTML documentation; [`openapi`]: OpenAPI 3.0 export/import.
+
+pub mod api;
+pub mod docs;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod store;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{self, file, Config, Overrides};
+use crate::router::Router;
+use error::AdminError;
+use store::{State, Store};
+
+/// The environment variable holding the admin token.
+pub const TOKEN_ENV: &str = "SCFGATE_ADMIN_TOKEN";
+
+/// Puts a validated configuration into service on every worker and returns its generation
+/// number once every worker serves it (main.rs's reload path).
+pub type Apply = Box<dyn FnMut(Config) -> Result<u64, String> + Send>;
+
+/// The management plane's state, shared by the admin connections and the main thread (SIGHUP).
+/// The lock is held for a whole change, so changes apply one after another; no worker ever
+/// touches it.
+pub struct Management {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    state: State,
+    /// `[gateway]` and `[[certificate]]` of the operator's config file (its other tables are
+    /// the store's).
+    base: file::ConfigFile,
+    config_path: PathBuf,
+    overrides: Overrides,
+    apply: Option<Apply>,
+    /// Where the data plane listens (for the console's test requests).
+    data_plane: Vec<SocketAddr>,
+    generation: u64,
+}
+
+/// Which parts of the system a change reaches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Drafts only: validated, stored; the data plane is unchanged until a publish.
+    Draft,
+    /// Also what the data plane serves (publish, rollback, functions, usage plans, key pairs).
+    DataPlane,
+}
+
+impl Management {
+    /// Opens the state directory (seeding it from the config file when it is empty) and returns
+    /// the configuration the data plane should start with. `check_only` (`--check`) reads
+    /// without locking or writing the directory, so it works beside a running gateway.
+    pub fn open(config_path: &Path, state_dir: &Path, overrides: &Overrides, check_only: bool) -> Result<(Arc<Management>, Config), String> {
+        let text = std::fs::read_to_string(config_path).map_err(|error| format!("{}: cannot read the file: {error}", config_path.display()))?;
+        let parsed = config::validate::parse_file(&text, config_path).map_err(|error| error.to_string())?;
+        let (store, stored) = Store::open(state_dir, !check_only)?;
+        let state = match stored {
+            Some(state) => {
+                if !parsed.services.is_empty() || !parsed.functions.is_empty() {
+                    tracing::info!(
+                        state_dir = %state_dir.display(),
+                        "the state directory is the source of truth: the services, functions, usage plans and key pairs of {} are not used (its [gateway] and certificates are)",
+                        config_path.display()
+                    );
+                }
+                state
+            }
+            None => {
+                let state = State::seeded_from(&parsed, config_path);
+                // The file's services must be valid before they become the state.
+                config::validate::validate(state.draft_file(&parsed), config_path, overrides).map_err(|error| error.to_string())?;
+                if !check_only {
+                    store.save(&state)?;
+                }
+                tracing::info!(state_dir = %state_dir.display(), services = state.services.len(), "state directory seeded from {}", config_path.display());
+                state
+            }
+        };
+        let base = base_of(parsed);
+        let served = config::validate::validate(state.served_file(&base), config_path, overrides)
+            .map_err(|error| format!("{} (the state in {}): {}", config_path.display(), state_dir.display(), AdminError::Invalid(error).message()))?;
+        let management = Management {
+            inner: Mutex::new(Inner {
+                store,
+                state,
+                base,
+                config_path: config_path.to_owned(),
+                overrides: overrides.clone(),
+                apply: None,
+                data_plane: Vec::new(),
+                generation: 1,
+            }),
+        };
+        Ok((Arc::new(management), served))
+    }
+
+    /// Connects the management plane to the running data plane.
+    pub fn attach(&self, apply: Apply, data_plane: Vec<SocketAddr>) {
+        let mut inner = self.lock();
+        inner.apply = Some(apply);
+        inner.data_plane = data_plane;
+    }
+
+    /// SIGHUP with a state directory: the config file's `[gateway]` and certificates are read
+    /// again and served with the state's published services.
+    pub fn reload_file(&self) -> Result<u64, String> {
+        let mut inner = self.lock();
+        let text = std::fs::read_to_string(&inner.config_path).map_err(|error| format!("{}: cannot read the file: {error}", inner.config_path.display()))?;
+        let parsed = config::validate::parse_file(&text, &inner.config_path).map_err(|error| error.to_string())?;
+        let base = base_of(parsed);
+        let config = config::validate::validate(inner.state.served_file(&base), &inner.config_path, &inner.overrides).map_err(|error| error.to_string())?;
+        let generation = inner.apply(config).map_err(|error| error.message())?;
+        inner.base = base;
+        Ok(generation)
+    }
+
+    /// Starts the admin listener on its own thread.
+    pub fn serve(self: &Arc<Management>, listener: TcpListener, token: Option<String>) {
+        let management = self.clone();
+        let server = http::Server { token, handler: move |request| api::handle(&management, request) };
+        let spawned = std::thread::Builder::new().name("scfgate-admin".into()).spawn(move || server.run(listener));
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the admin listener thread");
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Inner {
+    /// Validates `next` (drafts always; what the data plane would serve for [`Scope::DataPlane`]),
+    /// stores it, and applies it. Either all of that happens or nothing changes.
+    fn commit(&mut self, next: State, scope: Scope) -> Result<Option<u64>, AdminError> {
+        self.validate_draft(&next)?;
+        let served = match scope {
+            Scope::Draft => None,
+            Scope::DataPlane => {
+                let config = config::validate::validate(next.served_file(&self.base), &self.config_path, &self.overrides).map_err(AdminError::Invalid)?;
+                // Services of different ids on one host may collide only once both are served.
+                Router::build(&config).map_err(|error| AdminError::Invalid(route_conflict(&self.config_path, error.0)))?;
+                Some(config)
+            }
+        };
+        self.store.save(&next).map_err(AdminError::Failed)?;
+        let generation = match served {
+            None => None,
+            Some(config) => match self.apply(config) {
+                Ok(generation) => Some(generation),
+                Err(error) => {
+                    if let Err(restore) = self.store.save(&self.state) {
+                        tracing::error!(%restore, "admin: cannot restore the previous state file");
+                    }
+                    return Err(error);
+                }
+            },
+        };
+        self.state = next;
+        Ok(generation)
+    }
+
+    /// Checks the drafts of `state` as one config file, as the console shows errors inline.
+    fn validate_draft(&self, state: &State) -> Result<(), AdminError> {
+        config::validate::validate(state.draft_file(&self.base), &self.config_path, &self.overrides).map(drop).map_err(AdminError::Invalid)
+    }
+
+    fn apply(&mut self, config: Config) -> Result<u64, AdminError> {
+        match self.apply.as_mut() {
+            // Before the data plane runs (never reached: attach comes first), nothing to do.
+            None => Ok(self.generation),
+            Some(apply) => {
+                let generation = apply(config).map_err(|error| AdminError::Failed(format!("the change is valid but could not be put into service: {error}")))?;
+                self.generation = generation;
+                Ok(generation)
+            }
+        }
+    }
+}
+
+/// The operator's file without the tables the state owns.
+fn base_of(parsed: file::ConfigFile) -> file::ConfigFile {
+    file::ConfigFile {
+        gateway: parsed.gateway,
+        services: Vec::new(),
+        functions: Vec::new(),
+        usage_plans: Vec::new(),
+        secrets: Vec::new(),
+        certificates: parsed.certificates,
+    }
+}
+
+/// A route conflict between two served services, as a configuration error without the file.
+fn route_conflict(config_path: &Path, message: String) -> config::ConfigError {
+    let prefix = format!("{}: ", config_path.display());
+    let message = message.strip_prefix(&prefix).map(str::to_owned).unwrap_or(message);
+    config::ConfigError { file: config_path.to_owned(), line_column: None, location: None, field: None, message }
+}
+
+/// The admin token: `SCFGATE_ADMIN_TOKEN`, else the first line of `--admin-token-file`. There is
+/// no default token; without one the listener must be on loopback.
+pub fn admin_token(token_file: Option<&Path>, listen: SocketAddr) -> Result<Option<String>, String> {
+    let token = match std::env::var(TOKEN_ENV) {
+        Ok(token) if !token.trim().is_empty() => Some(token.trim().to_owned()),
+        _ => match token_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| format!("--admin-token-file {}: {error}", path.display()))?;
+                let token = text.lines().next().unwrap_or_default().trim().to_owned();
+                if token.is_empty() {
+                    return Err(format!("--admin-token-file {}: the file is empty", path.display()));
+                }
+                Some(token)
+            }
+        },
+    };
+    if token.is_none() {
+        if !listen.ip().is_loopback() {
+            return Err(format!(
+                "the admin API on {listen} (not loopback) needs a token: set {TOKEN_ENV} or --admin-token-file"
+            ));
+        }
+        tracing::warn!(%listen, "the admin API is unauthenticated (loopback only); set {TOKEN_ENV} or --admin-token-file to require a token");
+    }
+    Ok(token)
+}

@@ -1,0 +1,381 @@
+//! The management plane's state and where it lives: one `state.json` in the state directory,
+//! replaced atomically on every change. It holds the draft services (in the config file's own
+//! model, `crate::config::file`), every release ever published and which release each stage
+//! serves, and the functions, usage plans and key pairs.
+//!
+//! What the data plane serves is derived from it by [`State::served_file`]; what the console
+//! edits is checked whole by [`State::draft_file`]. Both go through `config::validate`, the code
+//! that checks a config file, so an API accepted here is one a file could hold.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::file;
+
+/// The layout version of `state.json`; a state written by a newer layout is refused.
+const FORMAT: u32 = 1;
+const STATE_FILE: &str = "state.json";
+const LOCK_FILE: &str = "lock";
+
+/// Every stage, in Tencent's names.
+pub const STAGES: [&str; 3] = ["release", "test", "prepub"];
+
+/// One resource with its optimistic-concurrency version and times (seconds since the epoch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record<T> {
+    /// The state revision at the resource's last change; an update must name it.
+    pub version: u64,
+    /// When it was created.
+    pub created_at: u64,
+    /// When it last changed.
+    pub updated_at: u64,
+    /// The resource, as a config file writes it.
+    pub spec: T,
+}
+
+impl<T> Record<T> {
+    /// A resource created at revision `version`.
+    pub fn new(spec: T, version: u64) -> Record<T> {
+        let now = now();
+        Record { version, created_at: now, updated_at: now, spec }
+    }
+
+    /// Replaces the resource at revision `version`.
+    pub fn replace(&mut self, spec: T, version: u64) {
+        self.spec = spec;
+        self.touch(version);
+    }
+
+    /// Records a change at revision `version`.
+    pub fn touch(&mut self, version: u64) {
+        self.version = version;
+        self.updated_at = now();
+    }
+}
+
+/// One published snapshot of a service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Release {
+    /// 1, 2, ... per service, in publishing order.
+    pub id: u64,
+    /// The stage it was published to (it may later serve others through rollback).
+    pub stage: String,
+    /// When it was published.
+    pub created_at: u64,
+    /// What the publisher wrote (console: 发布描述).
+    pub description: String,
+    /// The service and its APIs as they were when published.
+    pub service: file::Service,
+}
+
+/// Which release a stage serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Serving {
+    /// The release's id.
+    pub release_id: u64,
+    /// When the stage started serving it (publish or rollback).
+    pub since: u64,
+}
+
+/// A service: its draft, its releases and what each stage serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// The service's own fields; `spec.apis` is always empty here (see `apis`).
+    #[serde(flatten)]
+    pub record: Record<file::Service>,
+    /// The draft APIs, each versioned on its own so two people can edit two APIs at once.
+    pub apis: Vec<Record<file::Api>>,
+    /// Every release, oldest first. Releases are kept.
+    pub releases: Vec<Release>,
+    /// Stage name -> the release it serves. A stage absent here serves nothing of the service.
+    pub serving: BTreeMap<String, Serving>,
+}
+
+impl ServiceRecord {
+    /// The service id.
+    pub fn id(&self) -> &str {
+        self.record.spec.id.as_deref().unwrap_or_default()
+    }
+
+    /// The draft as one `[[service]]` table, APIs included.
+    pub fn draft(&self) -> file::Service {
+        let mut service = self.record.spec.clone();
+        service.apis = self.apis.iter().map(|api| api.spec.clone()).collect();
+        service
+    }
+
+    /// A release by id.
+    pub fn release(&self, id: u64) -> Option<&Release> {
+        self.releases.iter().find(|release| release.id == id)
+    }
+
+    /// The draft API named `name`.
+    pub fn api_index(&self, name: &str) -> Option<usize> {
+        self.apis.iter().position(|api| api.spec.name.as_deref() == Some(name))
+    }
+}
+
+/// Everything the management plane holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    /// [`FORMAT`] when written.
+    pub format: u32,
+    /// Increases with every change; a changed resource takes the new revision as its version.
+    pub revision: u64,
+    /// Services, in creation order.
+    pub services: Vec<ServiceRecord>,
+    /// `[[function]]`s. They are live, like SCF functions: a change applies to the data plane at
+    /// once, without publishing.
+    pub functions: Vec<Record<file::Function>>,
+    /// `[[usage_plan]]`s; live, like Tencent's (binding a plan to a stage needs no publish).
+    pub usage_plans: Vec<Record<file::UsagePlan>>,
+    /// `[[secret]]` key pairs; live.
+    pub secrets: Vec<Record<file::Secret>>,
+}
+
+impl State {
+    fn empty() -> State {
+        State { format: FORMAT, revision: 0, services: Vec::new(), functions: Vec::new(), usage_plans: Vec::new(), secrets: Vec::new() }
+    }
+
+    /// A first state from a config file: its services become drafts, and each is published
+    /// (release 1) to the stages the file gives it, so the gateway serves what the file says.
+    pub fn seeded_from(config: &file::ConfigFile, source: &Path) -> State {
+        let mut state = State::empty();
+        let version = state.next_revision();
+        for service in &config.services {
+            let mut spec = service.clone();
+            let apis = std::mem::take(&mut spec.apis).into_iter().map(|api| Record::new(api, version)).collect();
+            let stages: Vec<String> = service.stages.clone().unwrap_or_else(|| STAGES.iter().map(|stage| stage.to_string()).collect());
+            let release = Release {
+                id: 1,
+                stage: stages.first().cloned().unwrap_or_default(),
+                created_at: now(),
+                description: format!("seeded from {}", source.display()),
+                service: service.clone(),
+            };
+            let serving = stages.into_iter().map(|stage| (stage, Serving { release_id: 1, since: now() })).collect();
+            state.services.push(ServiceRecord { record: Record::new(spec, version), apis, releases: vec![release], serving });
+        }
+        state.functions = config.functions.iter().map(|function| Record::new(function.clone(), version)).collect();
+        state.usage_plans = config.usage_plans.iter().map(|plan| Record::new(plan.clone(), version)).collect();
+        state.secrets = config.secrets.iter().map(|secret| Record::new(secret.clone(), version)).collect();
+        state
+    }
+
+    /// Takes the next revision (the version of whatever changes now).
+    pub fn next_revision(&mut self) -> u64 {
+        self.revision += 1;
+        self.revision
+    }
+
+    /// The service with this id.
+    pub fn service(&self, id: &str) -> Option<usize> {
+        self.services.iter().position(|service| service.id() == id)
+    }
+
+    /// The config file that holds the drafts: every service with its draft APIs on the stages its
+    /// draft lists, plus the live functions, plans and keys. `base` supplies `[gateway]` and the
+    /// certificates.
+    pub fn draft_file(&self, base: &file::ConfigFile) -> file::ConfigFile {
+        file::ConfigFile {
+            gateway: base.gateway.clone(),
+            services: self.services.iter().map(ServiceRecord::draft).collect(),
+            functions: self.functions.iter().map(|record| record.spec.clone()).collect(),
+            usage_plans: self.usage_plans.iter().map(|record| record.spec.clone()).collect(),
+            secrets: self.secrets.iter().map(|record| record.spec.clone()).collect(),
+            certificates: base.certificates.clone(),
+        }
+    }
+
+    /// The config file the data plane serves: for each service, one `[[service]]` table per
+    /// release some stage serves, listing those stages (a service whose stages serve different
+    /// releases becomes several tables with one id and disjoint stages). Usage plans keep only
+    /// the environments that are served.
+    pub fn served_file(&self, base: &file::ConfigFile) -> file::ConfigFile {
+        let mut services = Vec::new();
+        let mut served: Vec<(String, String)> = Vec::new();
+        for record in &self.services {
+            let mut by_release: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            for (stage, serving) in &record.serving {
+                by_release.entry(serving.release_id).or_default().push(stage.clone());
+                served.push((record.id().to_owned(), stage.clone()));
+            }
+            for (release_id, stages) in by_release {
+                let Some(release) = record.release(release_id) else { continue };
+                let mut service = release.service.clone();
+                // The table serves exactly the stages on this release, with their variables only.
+                service.stage_variables.retain(|stage, _| stages.contains(stage));
+                service.stages = Some(stages);
+                services.push(service);
+            }
+        }
+        let usage_plans = self
+            .usage_plans
+            .iter()
+            .filter_map(|record| {
+                let mut plan = record.spec.clone();
+                plan.environments.retain(|environment| match (&environment.service, &environment.stage) {
+                    (Some(service), Some(stage)) => served.iter().any(|(id, served_stage)| id == service && served_stage == stage),
+                    _ => true,
+                });
+                (!plan.environments.is_empty()).then_some(plan)
+            })
+            .collect();
+        file::ConfigFile {
+            gateway: base.gateway.clone(),
+            services,
+            functions: self.functions.iter().map(|record| record.spec.clone()).collect(),
+            usage_plans,
+            secrets: self.secrets.iter().map(|record| record.spec.clone()).collect(),
+            certificates: base.certificates.clone(),
+        }
+    }
+}
+
+/// The state directory: `state.json` and a lock that keeps a second gateway out of it.
+pub struct Store {
+    dir: PathBuf,
+    /// Held (flock) for the life of the store.
+    _lock: std::fs::File,
+}
+
+impl Store {
+    /// Opens (creating) the directory and, when `exclusive`, locks it. Returns the stored state,
+    /// or `None` when the directory holds none yet.
+    pub fn open(dir: &Path, exclusive: bool) -> Result<(Store, Option<State>), String> {
+        std::fs::create_dir_all(dir).map_err(|error| format!("cannot create the state directory {}: {error}", dir.display()))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|error| format!("cannot open {}: {error}", lock_path.display()))?;
+        // SAFETY: flock(2) on a descriptor this function owns; no memory is involved.
+        if exclusive && unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(format!("the state directory {} is in use by another scfgate", dir.display()));
+        }
+        let store = Store { dir: dir.to_owned(), _lock: lock };
+        let path = dir.join(STATE_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok((store, None)),
+            Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+        };
+        let state: State = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+        if state.format > FORMAT {
+            return Err(format!("{}: written by a newer scfgate (format {}; this one reads {FORMAT})", path.display(), state.format));
+        }
+        Ok((store, Some(state)))
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes `state` so that a crash leaves either the old or the new file, never a torn one:
+    /// a temporary file, fsync, rename over `state.json`, fsync of the directory. Owner-only,
+    /// because key pairs are in it.
+    pub fn save(&self, state: &State) -> Result<(), String> {
+        let text = serde_json::to_vec_pretty(state).map_err(|error| format!("cannot encode the state: {error}"))?;
+        let path = self.dir.join(STATE_FILE);
+        let temporary = self.dir.join(format!("{STATE_FILE}.tmp"));
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
+            file.write_all(&text)?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, &path)?;
+            std::fs::File::open(&self.dir)?.sync_all()
+        };
+        write().map_err(|error| format!("cannot write {}: {error}", path.display()))
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> file::ConfigFile {
+        toml::from_str(text).unwrap()
+    }
+
+    const TWO_APIS: &str = r#"
+[[service]]
+id = "service-a"
+name = "a"
+stages = ["release", "test"]
+[service.stage_variables.test]
+x = "1"
+[[service.api]]
+name = "one"
+path = "/one"
+method = "GET"
+function = { name = "f" }
+
+[[function]]
+name = "f"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:9/"
+
+[[usage_plan]]
+name = "p"
+environments = [{ service = "service-a", stage = "release" }, { service = "service-a", stage = "prepub" }]
+"#;
+
+    #[test]
+    fn seeding_publishes_each_service_to_its_stages() {
+        let state = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
+        let service = &state.services[0];
+        assert!(service.record.spec.apis.is_empty());
+        assert_eq!(service.apis.len(), 1);
+        assert_eq!(service.serving.keys().collect::<Vec<_>>(), ["release", "test"]);
+        assert_eq!(state.draft_file(&file("")).services[0].apis.len(), 1);
+    }
+
+    #[test]
+    fn stages_serving_different_releases_become_tables_with_disjoint_stages() {
+        let mut state = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
+        let mut second = state.services[0].draft();
+        second.apis.clear();
+        state.services[0].releases.push(Release { id: 2, stage: "test".into(), created_at: 0, description: String::new(), service: second });
+        state.services[0].serving.insert("test".into(), Serving { release_id: 2, since: 0 });
+        let served = state.served_file(&file(""));
+        let stages: Vec<_> = served.services.iter().map(|service| service.stages.clone().unwrap()).collect();
+        assert_eq!(stages, [vec!["release".to_string()], vec!["test".to_string()]]);
+        // Stage variables go with the table that serves their stage.
+        assert!(served.services[0].stage_variables.is_empty());
+        assert_eq!(served.services[1].stage_variables.len(), 1);
+        // The plan keeps only the environment that is served.
+        assert_eq!(served.usage_plans[0].environments.len(), 1);
+        let config = crate::config::validate::validate(served, Path::new("scfgate.toml"), &Default::default()).unwrap();
+        assert_eq!(config.services.len(), 2);
+        assert_eq!(config.apis.len(), 1);
+    }
+
+    #[test]
+    fn saved_state_reopens_and_the_directory_is_locked() {
+        let dir = std::env::temp_dir().join(format!("scfgate-store-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (store, state) = Store::open(&dir, true).unwrap();
+        assert!(state.is_none());
+        let state = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
+        store.save(&state).unwrap();
+        assert!(Store::open(&dir, true).is_err_and(|error| error.contains("in use")));
+        drop(store);
+        let (_store, reopened) = Store::open(&dir, true).unwrap();
+        assert_eq!(reopened.unwrap().services[0].id(), "service-a");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
