@@ -2,25 +2,27 @@
 # scfgate vs nginx vs the backend itself, on loopback, with the same fixed-reply backend behind both
 # proxies. See loadtest/README.md.
 #
-#   loadtest/compare.sh                 # full: connections 1 16 64 256, 1 worker and all cores, 3 runs
+#   loadtest/compare.sh                 # full: event and web modes, connections 1 16 64 256,
+#                                       # 1 worker and all cores, 3 runs
 #   QUICK=1 loadtest/compare.sh         # 64 connections, all cores only, 1 run
+#   MODES=web loadtest/compare.sh       # web-function mode only
 #   DURATION=10s RUNS=5 loadtest/compare.sh
 #
-# Environment: DURATION (per run, default 5s), WARMUP (per target and worker count, default 1s,
+# Environment: MODES ("event web"), SCFGATE_ARGS (extra scfgate flags, e.g. "--driver legacy"), DURATION (per run, default 5s), WARMUP (per target and worker count, default 1s,
 # 0 to skip), RUNS (runs per cell, interleaved across targets; the median by req/s is reported;
 # default 3, 1 with QUICK), QUICK=1,
 # CONNECTIONS ("1 16 64 256"), WORKERS ("1 <nproc>"), WRK_THREADS (default: the client cores),
 # SKIP_BUILD=1 (use the binaries already in target/release, or $CARGO_TARGET_DIR/release),
 # UPSTREAM_KEEPALIVE (idle upstream connections each proxy worker keeps: nginx `keepalive N`,
-# scfgate `--pool-size N`; default 64), BASE_PORT (backend, nginx and scfgate listen on it and the
-# next two; default: three free ports picked from 21000-28999), MAX_OTHER_LOAD and RETRIES (a run
+# scfgate `--pool-size N`; default 64), BASE_PORT (backend, nginx, scfgate and the web function
+# listen on it and the next three; default: four free ports picked from 21000-28999), MAX_OTHER_LOAD and RETRIES (a run
 # during which other work used more than MAX_OTHER_LOAD percent of the CPUs, default 20, is
 # repeated up to RETRIES times, default 3; the least disturbed attempt counts), QUIET_WAIT and
 # QUIET_BUDGET (before each run, while the machine is more than MAX_OTHER_LOAD percent busy with
 # other work, wait up to QUIET_WAIT seconds, default 60, and QUIET_BUDGET seconds in all, default
 # 900), RESULTS (default loadtest/results/latest.md).
 #
-# What runs where:
+# What runs where, event mode (an event function behind API Gateway):
 #   backend  target/release/scfgate-bench-backend, integrated mode: every request gets the same
 #            integration-format JSON (119 bytes).
 #   direct   wrk -> backend. Expected body: the backend's JSON.
@@ -29,6 +31,13 @@
 #            Expected body: the backend's JSON, passed through.
 #   scfgate  wrk -> scfgate -> backend: scfgate builds the SCF event, POSTs it (runtime = "remote"),
 #            maps the integrated reply. Expected body: its `body` field, {"hello":"world"}.
+# Web-function mode (runtime = "web": the function is an HTTP server):
+#   backend  the same binary in plain mode ({"hello":"world"}), started by scfgate as the web
+#            function's scf_bootstrap on a fixed port (`port = ...`), then pinned like the event
+#            backend; nginx proxies to that same process.
+#   direct   wrk -> backend; nginx: wrk -> nginx -> backend; scfgate: wrk -> scfgate -> backend
+#            (raw HTTP proxied with Tencent's X-Scf-* headers added, the stage prefix removed).
+#            Expected body everywhere: {"hello":"world"}.
 # Every response's status and body are checked by loadtest/check.lua.
 set -euo pipefail
 
@@ -54,7 +63,9 @@ MAX_OTHER_LOAD=${MAX_OTHER_LOAD:-20}
 RETRIES=${RETRIES:-3}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_BUDGET=${QUIET_BUDGET:-900}
-COMMAND="DURATION=$DURATION WARMUP=$WARMUP RUNS=$RUNS QUICK=$QUICK UPSTREAM_KEEPALIVE=$UPSTREAM_KEEPALIVE loadtest/compare.sh"
+MODES=${MODES:-event web}
+SCFGATE_ARGS=${SCFGATE_ARGS:-}
+COMMAND="MODES=\"$MODES\" SCFGATE_ARGS=\"$SCFGATE_ARGS\" DURATION=$DURATION WARMUP=$WARMUP RUNS=$RUNS QUICK=$QUICK UPSTREAM_KEEPALIVE=$UPSTREAM_KEEPALIVE loadtest/compare.sh"
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -88,18 +99,20 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ---- ports: SO_REUSEPORT lets a second listener share a busy port silently, so check first -----
 port_busy() { [[ -n $(ss -Hltn "( sport = :$1 )") ]]; }
 if [[ -n ${BASE_PORT:-} ]]; then
-    for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 2)); do
+    for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3)); do
         if port_busy "$port"; then log "port $port is in use"; exit 1; fi
     done
 else
     for _ in $(seq 50); do
         BASE_PORT=$((21000 + RANDOM % 8000))
-        port_busy "$BASE_PORT" || port_busy $((BASE_PORT + 1)) || port_busy $((BASE_PORT + 2)) || break
+        port_busy "$BASE_PORT" || port_busy $((BASE_PORT + 1)) || port_busy $((BASE_PORT + 2)) ||
+            port_busy $((BASE_PORT + 3)) || break
     done
 fi
 BACKEND_PORT=$BASE_PORT
 NGINX_PORT=$((BASE_PORT + 1))
 SCFGATE_PORT=$((BASE_PORT + 2))
+WEB_PORT=$((BASE_PORT + 3))
 
 # ---- processes and cleanup ---------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/scfgate-compare.XXXXXX)
@@ -175,11 +188,23 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # ---- expected bodies and configs ---------------------------------------------------------------
 INTEGRATED_JSON='{"isBase64Encoded":false,"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"hello\":\"world\"}"}'
-printf '%s' "$INTEGRATED_JSON" >"$WORK/expected-backend"
-printf '%s' '{"hello":"world"}' >"$WORK/expected-scfgate"
-URL_DIRECT="http://127.0.0.1:$BACKEND_PORT/release/hello"
+printf '%s' "$INTEGRATED_JSON" >"$WORK/expected-event-backend"
+printf '%s' '{"hello":"world"}' >"$WORK/expected-event-scfgate"
+printf '%s' '{"hello":"world"}' >"$WORK/expected-web-backend"
+printf '%s' '{"hello":"world"}' >"$WORK/expected-web-scfgate"
 URL_NGINX="http://127.0.0.1:$NGINX_PORT/release/hello"
 URL_SCFGATE="http://127.0.0.1:$SCFGATE_PORT/release/hello"
+# Sets MODE, UPSTREAM_PORT (where the backend listens in this mode) and URL_DIRECT.
+use_mode() {
+    MODE=$1
+    if [[ $MODE == web ]]; then
+        UPSTREAM_PORT=$WEB_PORT
+        URL_DIRECT="http://127.0.0.1:$WEB_PORT/hello"
+    else
+        UPSTREAM_PORT=$BACKEND_PORT
+        URL_DIRECT="http://127.0.0.1:$BACKEND_PORT/release/hello"
+    fi
+}
 
 write_nginx_conf() {
     local workers=$1
@@ -200,7 +225,7 @@ http {
     uwsgi_temp_path $WORK/nginx/uwsgi;
     scgi_temp_path $WORK/nginx/scgi;
     upstream backend {
-        server 127.0.0.1:$BACKEND_PORT;
+        server 127.0.0.1:$UPSTREAM_PORT;
         keepalive $UPSTREAM_KEEPALIVE;
     }
     server {
@@ -215,7 +240,7 @@ http {
 EOF
 }
 
-cat >"$WORK/scfgate.toml" <<EOF
+cat >"$WORK/scfgate-event.toml" <<EOF
 [gateway]
 listen = ["127.0.0.1:$SCFGATE_PORT"]
 
@@ -236,7 +261,41 @@ name = "bench"
 runtime = "remote"
 invoke_url = "http://127.0.0.1:$BACKEND_PORT/invoke"
 EOF
-"$SCFGATE_BIN" --config "$WORK/scfgate.toml" --check >/dev/null
+"$SCFGATE_BIN" --config "$WORK/scfgate-event.toml" --check >/dev/null
+
+# The web function: scfgate starts it and proxies raw HTTP to it. Its thread count is set per run
+# (the same as the proxies' workers) through the environment of the scfgate process.
+mkdir -p "$WORK/webfn"
+cat >"$WORK/webfn/scf_bootstrap" <<EOF
+#!/bin/sh
+exec "$BACKEND_BIN" "127.0.0.1:\$PORT" plain "\${BENCH_BACKEND_THREADS:-1}"
+EOF
+chmod 755 "$WORK/webfn/scf_bootstrap"
+cat >"$WORK/scfgate-web.toml" <<EOF
+[gateway]
+listen = ["127.0.0.1:$SCFGATE_PORT"]
+
+[[service]]
+id = "service-bench02"
+name = "bench-web"
+stages = ["release"]
+
+[[service.api]]
+name = "hello"
+path = "/hello"
+method = "GET"
+function = { name = "bench-web" }
+
+[[function]]
+name = "bench-web"
+runtime = "web"
+code = "$WORK/webfn"
+# A fixed port, so that nginx proxies to the very same process.
+port = $WEB_PORT
+# Room for the backend's threads: the limit counts thread stacks.
+memory_limit_in_mb = 1024
+EOF
+"$SCFGATE_BIN" --config "$WORK/scfgate-web.toml" --check >/dev/null
 
 # ---- placement ---------------------------------------------------------------------------------
 # Sets SERVER_CPUS (the proxy under test; the backend in direct runs), BACKEND_CPUS (the backend in
@@ -279,13 +338,25 @@ pin_backend() {
 
 start_servers() {
     local workers=$1
-    start_pinned "$BACKEND_CPUS" "$BACKEND_BIN" "127.0.0.1:$BACKEND_PORT" integrated "$workers"
-    BACKEND_PID=$STARTED_PID
+    if [[ $MODE == web ]]; then
+        # scfgate starts the backend (its web function); pinned to the backend's CPUs once found.
+        export BENCH_BACKEND_THREADS=$workers
+        start_pinned "$SERVER_CPUS" "$SCFGATE_BIN" --config "$WORK/scfgate-web.toml" \
+            --workers "$workers" --pool-size "$UPSTREAM_KEEPALIVE" --log info $SCFGATE_ARGS
+        SCFGATE_PID=$STARTED_PID
+        wait_http "$URL_DIRECT"
+        BACKEND_PID=$(pgrep -f "scfgate-bench-backend 127.0.0.1:$WEB_PORT" | head -1)
+        [[ -n $BACKEND_PID ]] || { log "the web function's process was not found"; return 1; }
+        pin_backend "$BACKEND_CPUS"
+    else
+        start_pinned "$BACKEND_CPUS" "$BACKEND_BIN" "127.0.0.1:$BACKEND_PORT" integrated "$workers"
+        BACKEND_PID=$STARTED_PID
+        start_pinned "$SERVER_CPUS" "$SCFGATE_BIN" --config "$WORK/scfgate-event.toml" --workers "$workers" --pool-size "$UPSTREAM_KEEPALIVE" --log info $SCFGATE_ARGS
+        SCFGATE_PID=$STARTED_PID
+    fi
     write_nginx_conf "$workers"
     start_pinned "$SERVER_CPUS" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
     NGINX_PID=$STARTED_PID
-    start_pinned "$SERVER_CPUS" "$SCFGATE_BIN" --config "$WORK/scfgate.toml" --workers "$workers" --pool-size "$UPSTREAM_KEEPALIVE" --log info
-    SCFGATE_PID=$STARTED_PID
     wait_http "$URL_DIRECT"
     wait_http "$URL_NGINX"
     wait_http "$URL_SCFGATE"
@@ -303,7 +374,7 @@ target_url() {
     case $1 in direct) echo "$URL_DIRECT" ;; nginx) echo "$URL_NGINX" ;; scfgate) echo "$URL_SCFGATE" ;; esac
 }
 target_expected() {
-    case $1 in scfgate) echo "$WORK/expected-scfgate" ;; *) echo "$WORK/expected-backend" ;; esac
+    case $1 in scfgate) echo "$WORK/expected-$MODE-scfgate" ;; *) echo "$WORK/expected-$MODE-backend" ;; esac
 }
 
 verify_target() {
@@ -315,7 +386,7 @@ verify_target() {
         exit 1
     fi
     sizes=$(curl -s -o /dev/null -w '%{size_header} %{size_download}' "$url")
-    RESPONSE_BYTES[$target]="${sizes% *} B head + ${sizes#* } B body"
+    RESPONSE_BYTES[$MODE/$target]="${sizes% *} B head + ${sizes#* } B body"
 }
 
 # "busy total steal" clock ticks of all CPUs so far, from /proc/stat. Busy is user + nice + system
@@ -364,7 +435,7 @@ run_wrk() {
     # Connections to the backend owned by the process under load (wrk itself for direct runs).
     local owners=("${pids[@]}")
     [[ $target == direct ]] && owners=("$WRK_PID")
-    conns=$(ss -Htnp state established "( dport = :$BACKEND_PORT )" |
+    conns=$(ss -Htnp state established "( dport = :$UPSTREAM_PORT )" |
         grep -cE "pid=($(IFS='|'; echo "${owners[*]}"))," || true)
     wait "$WRK_PID" || true
     WRK_PID=""
@@ -449,13 +520,15 @@ wait_for_quiet() {
     done
     return 0
 }
-log "machine: $NCPU CPUs, kernel $(uname -r), $BUSY_BEFORE busy before the runs; duration $DURATION, runs $RUNS, connections: $CONNECTIONS; workers: $WORKERS"
+log "machine: $NCPU CPUs, kernel $(uname -r), $BUSY_BEFORE busy before the runs; modes: $MODES; duration $DURATION, runs $RUNS, connections: $CONNECTIONS; workers: $WORKERS"
 
+for mode in $MODES; do
+use_mode "$mode"
 for workers in $WORKERS; do
     place "$workers"
-    PLACEMENTS+=("$workers worker(s): $PLACEMENT; wrk -t$WRK_THREADS_FOR")
+    [[ $mode == "${MODES%% *}" ]] && PLACEMENTS+=("$workers worker(s): $PLACEMENT; wrk -t$WRK_THREADS_FOR")
     log ""
-    log "== $workers worker(s): $PLACEMENT"
+    log "== $mode mode, $workers worker(s): $PLACEMENT"
     start_servers "$workers" >>"$WORK/servers.log" 2>&1
     for target in "${TARGETS[@]}"; do verify_target "$target"; done
     if [[ -z $DRIVER ]]; then
@@ -476,7 +549,7 @@ for workers in $WORKERS; do
                     wait_for_quiet
                     run_wrk "$target" "$connections" "$DURATION"
                     other=${SAMPLE##* }
-                    log "  $target workers=$workers c=$connections run $run: ${SAMPLE%% *} req/s, other load $other%"
+                    log "  $mode $target workers=$workers c=$connections run $run: ${SAMPLE%% *} req/s, other load $other%"
                     if ((other < best_other)); then best=$SAMPLE best_other=$other; fi
                     ((other <= MAX_OTHER_LOAD)) && break
                     if ((attempt < RETRIES)); then
@@ -497,13 +570,13 @@ for workers in $WORKERS; do
                 spread="$(printf '%s\n' "$sorted" | head -1 | cut -d' ' -f1)–$(printf '%s\n' "$sorted" | tail -1 | cut -d' ' -f1)"
             fi
             read -r rps p50 p99 socket_errors non2xx mismatches cpu conns other <<<"$median"
-            RPS[$target/$workers/$connections]=$rps
-            ROWS+=("$target|$workers|$connections|$rps|$spread|$(fmt_us "$p50")|$(fmt_us "$p99")|$socket_errors|$non2xx|$mismatches|$cpu|$conns|$other%")
+            RPS[$MODE/$target/$workers/$connections]=$rps
+            ROWS+=("$MODE|$target|$workers|$connections|$rps|$spread|$(fmt_us "$p50")|$(fmt_us "$p99")|$socket_errors|$non2xx|$mismatches|$cpu|$conns|$other%")
         done
         unset SAMPLES
     done
-    ROWS+=("scfgate (web function)|$workers|-|n/a (web functions not implemented yet)||||||||||")
     stop_servers
+done
 done
 
 # ---- the table ---------------------------------------------------------------------------------
@@ -511,21 +584,17 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "-" }'
 }
 table() {
-    echo "| target | workers | conns | req/s | req/s spread | p50 | p99 | socket errors | non-2xx | body mismatches | CPU s / M req | backend conns | other load | scfgate/nginx | scfgate/direct |"
-    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    local row target workers connections rest vs_nginx vs_direct
+    echo "| mode | target | workers | conns | req/s | req/s spread | p50 | p99 | socket errors | non-2xx | body mismatches | CPU s / M req | backend conns | other load | scfgate/nginx | scfgate/direct |"
+    echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    local row mode target workers connections rest vs_nginx vs_direct
     for row in "${ROWS[@]}"; do
-        IFS='|' read -r target workers connections rest <<<"$row"
+        IFS='|' read -r mode target workers connections rest <<<"$row"
         vs_nginx="" vs_direct=""
         if [[ $target == scfgate ]]; then
-            vs_nginx=$(ratio "${RPS[scfgate/$workers/$connections]}" "${RPS[nginx/$workers/$connections]}")
-            vs_direct=$(ratio "${RPS[scfgate/$workers/$connections]}" "${RPS[direct/$workers/$connections]}")
+            vs_nginx=$(ratio "${RPS[$mode/scfgate/$workers/$connections]}" "${RPS[$mode/nginx/$workers/$connections]}")
+            vs_direct=$(ratio "${RPS[$mode/scfgate/$workers/$connections]}" "${RPS[$mode/direct/$workers/$connections]}")
         fi
-        if [[ $target == "scfgate (web function)" ]]; then
-            echo "| $target | $workers | - | n/a (web functions not implemented yet) | | | | | | | | | | | |"
-        else
-            echo "| $target | $workers | $connections | ${rest//|/ | } | $vs_nginx | $vs_direct |"
-        fi
+        echo "| $mode | $target | $workers | $connections | ${rest//|/ | } | $vs_nginx | $vs_direct |"
     done
 }
 
@@ -542,7 +611,10 @@ TABLE=$(table)
     echo "- wrk: -d$DURATION --timeout 5s, keep-alive, every response checked by loadtest/check.lua; warm-up ${WARMUP} per target and worker count; median of $RUNS run(s)"
     for placement in "${PLACEMENTS[@]}"; do echo "- placement, $placement"; done
     echo "- upstream keep-alive: nginx \`keepalive $UPSTREAM_KEEPALIVE\`, scfgate \`--pool-size $UPSTREAM_KEEPALIVE\` (idle connections kept per worker; more concurrent requests than that open extra connections, closed after use)"
-    echo "- responses: direct and nginx ${RESPONSE_BYTES[direct]} / ${RESPONSE_BYTES[nginx]} (the backend's integration JSON), scfgate ${RESPONSE_BYTES[scfgate]} (the mapped body \`{\"hello\":\"world\"}\`)"
+    for mode in $MODES; do
+        echo "- $mode mode responses: direct ${RESPONSE_BYTES[$mode/direct]:-?}, nginx ${RESPONSE_BYTES[$mode/nginx]:-?}, scfgate ${RESPONSE_BYTES[$mode/scfgate]:-?}"
+    done
+    echo "- event mode: the backend answers the integration JSON, which nginx passes through and scfgate maps to its body \`{\"hello\":\"world\"}\`; web mode: the backend answers \`{\"hello\":\"world\"}\` itself"
     echo "- CPU s / M req: utime+stime from /proc/PID/stat of the proxy (nginx: master and workers; direct: the backend) per million requests"
     echo "- other load: share of all CPUs used in user and system time during the run by anything but the proxy, the backend and wrk, plus hypervisor steal (other work on a shared machine). Before each run the script waited while other work kept the machine over $MAX_OTHER_LOAD% busy (${WAITED_TOTAL}s in all, of at most ${QUIET_BUDGET}s); runs above $MAX_OTHER_LOAD% were repeated up to $RETRIES times and the least disturbed attempt kept ($RETRIED_TOTAL repeats)"
     echo "- backend conns: established TCP connections from the process under load to the backend's port, halfway through the run (for the proxies: their upstream pool; for direct: wrk's)"
