@@ -8,7 +8,9 @@
 #   MODES=web loadtest/compare.sh       # web-function mode only
 #   DURATION=10s RUNS=5 loadtest/compare.sh
 #
-# Environment: MODES ("event web"), SCFGATE_ARGS (extra scfgate flags, e.g. "--driver legacy"), DURATION (per run, default 5s), WARMUP (per target and worker count, default 1s,
+# Environment: MODES ("event web"), SCFGATE_ARGS (extra scfgate flags, e.g. "--driver legacy"),
+# RATE (paced runs: about RATE requests per second in all, each connection sending one request every
+# round(1000 * connections / RATE) ms, wrk's resolution; for comparing latency at the same load), DURATION (per run, default 5s), WARMUP (per target and worker count, default 1s,
 # 0 to skip), RUNS (runs per cell, interleaved across targets; the median by req/s is reported;
 # default 3, 1 with QUICK), QUICK=1,
 # CONNECTIONS ("1 16 64 256"), WORKERS ("1 <nproc>"), WRK_THREADS (default: the client cores),
@@ -65,7 +67,8 @@ QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_BUDGET=${QUIET_BUDGET:-900}
 MODES=${MODES:-event web}
 SCFGATE_ARGS=${SCFGATE_ARGS:-}
-COMMAND="MODES=\"$MODES\" SCFGATE_ARGS=\"$SCFGATE_ARGS\" DURATION=$DURATION WARMUP=$WARMUP RUNS=$RUNS QUICK=$QUICK UPSTREAM_KEEPALIVE=$UPSTREAM_KEEPALIVE loadtest/compare.sh"
+RATE=${RATE:-}
+COMMAND="MODES=\"$MODES\" SCFGATE_ARGS=\"$SCFGATE_ARGS\" RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP RUNS=$RUNS QUICK=$QUICK UPSTREAM_KEEPALIVE=$UPSTREAM_KEEPALIVE loadtest/compare.sh"
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -187,6 +190,23 @@ cpu_ticks() {
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---- expected bodies and configs ---------------------------------------------------------------
+# Paced runs (RATE): check.lua plus a fixed wait between a connection's requests (wrk's delay()).
+{
+    cat "$ROOT/loadtest/check.lua"
+    cat <<'EOF'
+
+-- Paced (compare.sh RATE): every connection waits `interval_ms` between its requests.
+local check_init = init
+function init(args)
+   check_init(args)
+   interval_ms = tonumber(args[2])
+end
+
+function delay()
+   return interval_ms
+end
+EOF
+} >"$WORK/paced.lua"
 INTEGRATED_JSON='{"isBase64Encoded":false,"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"hello\":\"world\"}"}'
 printf '%s' "$INTEGRATED_JSON" >"$WORK/expected-event-backend"
 printf '%s' '{"hello":"world"}' >"$WORK/expected-event-scfgate"
@@ -428,8 +448,13 @@ run_wrk() {
     machine_before=$(machine_ticks)
     ours_before=$(cpu_ticks "${ours[@]}")
     before=$(cpu_ticks "${pids[@]}")
+    local script=$ROOT/loadtest/check.lua pacing=()
+    if [[ -n $RATE && $duration != "$WARMUP" ]]; then
+        script=$WORK/paced.lua
+        pacing=("$(awk -v c="$connections" -v r="$RATE" 'BEGIN { i = int(1000 * c / r + 0.5); print (i < 1 ? 1 : i) }')")
+    fi
     start_pinned "$CLIENT_CPUS" wrk -t"$threads" -c"$connections" -d"$duration" --timeout 5s \
-        -s "$ROOT/loadtest/check.lua" "$(target_url "$target")" -- "$(target_expected "$target")" >"$out" 2>&1
+        -s "$script" "$(target_url "$target")" -- "$(target_expected "$target")" "${pacing[@]}" >"$out" 2>&1
     WRK_PID=$STARTED_PID
     sleep "$(seconds_of "$duration" | awk '{ print $1 / 2 }')"
     # Connections to the backend owned by the process under load (wrk itself for direct runs).
@@ -609,6 +634,7 @@ TABLE=$(table)
     echo "- scfgate driver: ${DRIVER:-unknown} (from its start-up log line)"
     echo "- tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-3), $("$NGINX" -v 2>&1 | cut -d' ' -f3)"
     echo "- wrk: -d$DURATION --timeout 5s, keep-alive, every response checked by loadtest/check.lua; warm-up ${WARMUP} per target and worker count; median of $RUNS run(s)"
+    [[ -z $RATE ]] || echo "- paced: about $RATE req/s in all (each connection waits round(1000 × connections / $RATE) ms between its requests; wrk's latency counts from each send)"
     for placement in "${PLACEMENTS[@]}"; do echo "- placement, $placement"; done
     echo "- upstream keep-alive: nginx \`keepalive $UPSTREAM_KEEPALIVE\`, scfgate \`--pool-size $UPSTREAM_KEEPALIVE\` (idle connections kept per worker; more concurrent requests than that open extra connections, closed after use)"
     for mode in $MODES; do
