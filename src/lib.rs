@@ -17,6 +17,7 @@
 //! - [`websocket`]: WebSocket APIs: the handshake, frames, the register/transport/cleanup
 //!   functions, and the reverse-push endpoint that reaches a connection on whichever core holds it.
 //! - [`function_host`]: local function processes behind the SCF custom-runtime API.
+//! - [`calendar`]: UTC date arithmetic shared by the date-reading and date-writing parts.
 //! - [`error`]: every request error and the one place that maps it to a status.
 //! - [`admin`]: the management plane beside the request path: the admin API, its state
 //!   directory, publishing and rollback, generated docs, OpenAPI import/export.
@@ -24,6 +25,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod config;

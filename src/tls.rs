@@ -120,10 +120,10 @@ fn check_validity(certificate: &CertificateDer<'_>, now: SystemTime) -> Result<(
     let (not_before, not_after) = validity(certificate).ok_or("cannot read the certificate's validity period")?;
     let now = now.duration_since(UNIX_EPOCH).map(|since| since.as_secs() as i64).unwrap_or(0);
     if now > not_after {
-        return Err(format!("the certificate expired ({} UTC)", format_time(not_after)));
+        return Err(format!("the certificate expired ({} UTC)", crate::calendar::format_date_time(not_after)));
     }
     if now < not_before {
-        return Err(format!("the certificate is not valid before {} UTC", format_time(not_before)));
+        return Err(format!("the certificate is not valid before {} UTC", crate::calendar::format_date_time(not_before)));
     }
     Ok(())
 }
@@ -182,33 +182,7 @@ fn der_time(tag: u8, text: &[u8]) -> Option<i64> {
     let hour = digits(rest + 4..rest + 6)?;
     let minute = digits(rest + 6..rest + 8)?;
     let second = digits(rest + 8..rest + 10)?;
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn format_time(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let mut low = 1970i64;
-    // Find the year by counting forward; certificates sit within a few centuries of now.
-    while days_from_civil(low + 1, 1, 1) <= days {
-        low += 1;
-    }
-    let mut month = 1;
-    while month < 12 && days_from_civil(low, month + 1, 1) <= days {
-        month += 1;
-    }
-    let day = days - days_from_civil(low, month, 1) + 1;
-    let clock = seconds.rem_euclid(86_400);
-    format!("{low:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", clock / 3600, clock / 60 % 60, clock % 60)
+    Some(crate::calendar::days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 #[cfg(test)]
@@ -216,12 +190,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    fn certificate_times() {
+        use crate::calendar::days_from_civil;
         assert_eq!(der_time(0x17, b"491231235959Z"), Some(days_from_civil(2049, 12, 31) * 86_400 + 86_399));
         assert_eq!(der_time(0x18, b"19991231000000Z"), Some(days_from_civil(1999, 12, 31) * 86_400));
-        assert_eq!(format_time(days_from_civil(2026, 11, 25) * 86_400 + 3661), "2026-11-25 01:01:01");
     }
 }
 

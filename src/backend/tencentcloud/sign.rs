@@ -153,7 +153,7 @@ fn hex(bytes: &[u8]) -> [u8; 64] {
 /// The UTC day of a Unix timestamp as `YYYY-MM-DD`. Tencent stresses UTC: a local date fails
 /// around midnight.
 pub fn utc_date(timestamp: u64) -> [u8; 10] {
-    let (year, month, day) = civil_from_days((timestamp / 86_400) as i64);
+    let (year, month, day) = crate::calendar::civil_from_days((timestamp / 86_400) as i64);
     let mut out = *b"0000-00-00";
     let year = year.clamp(0, 9999) as u32;
     for (index, divisor) in [1000, 100, 10, 1].into_iter().enumerate() {
@@ -166,20 +166,6 @@ pub fn utc_date(timestamp: u64) -> [u8; 10] {
     out
 }
 
-/// (year, month, day) of a count of days since 1970-01-01, proleptic Gregorian (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 #[cfg(test)]
 mod tests {
