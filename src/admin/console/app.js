@@ -458,7 +458,7 @@ function showResult(container, answer) {
     h('details', {}, h('summary', {}, `Headers (${headerRows.length})`), table('Response headers', ['Name', 'Value'], headerRows, 'No headers.')),
     h('h3', {}, 'Body'),
     h('pre', { class: 'code', dataset: { testid: 'body' }, tabindex: 0 }, answer.body || '(empty)'),
-    event ? [h('h3', {}, 'Event the function received'), h('pre', { class: 'code', dataset: { testid: 'event' }, tabindex: 0 }, JSON.stringify(event, null, 2))] : null,
+    ...(event ? [h('h3', {}, 'Event the function received'), h('pre', { class: 'code', dataset: { testid: 'event' }, tabindex: 0 }, JSON.stringify(event, null, 2))] : []),
   );
 }
 

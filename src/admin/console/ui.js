@@ -86,41 +86,57 @@ export function formatTime(seconds) {
   return new Date(seconds * 1000).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+// The opening of each dialog whose close has not been seen yet.
+const openings = new Map();
+
+/**
+ * Shows `dialog` modally; resolves to its returnValue once closed ('' for Escape). A `close` event
+ * is dispatched later than the closing itself, so it may arrive after the dialog was opened again
+ * (a quick Escape then Enter): an opening is settled with its own value when the next one starts,
+ * and a close event seen while the dialog is open is stale.
+ */
+function openDialog(dialog) {
+  openings.get(dialog)?.();
+  dialog.returnValue = '';
+  return new Promise((resolve) => {
+    const finish = () => {
+      dialog.removeEventListener('close', onClose);
+      openings.delete(dialog);
+      resolve(dialog.returnValue);
+    };
+    const onClose = () => {
+      if (!dialog.open) finish();
+    };
+    dialog.addEventListener('close', onClose);
+    openings.set(dialog, finish);
+    dialog.showModal();
+  });
+}
+
 /** Asks for the admin token; resolves to it, or null when cancelled (Escape). */
-export function askToken(message) {
+export async function askToken(message) {
   const dialog = document.getElementById('token-dialog');
   const input = dialog.querySelector('input');
   dialog.querySelector('.dialog-message').textContent = message;
   input.value = '';
-  return new Promise((resolve) => {
-    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok' && input.value.trim() ? input.value.trim() : null), { once: true });
-    dialog.returnValue = '';
-    dialog.showModal();
-    input.focus();
-  });
+  const closed = openDialog(dialog);
+  input.focus();
+  return (await closed) === 'ok' && input.value.trim() ? input.value.trim() : null;
 }
 
 /** Asks to confirm a consequential action; resolves to true or false (Escape: false). */
-export function confirmAction(title, message, confirmLabel) {
+export async function confirmAction(title, message, confirmLabel) {
   const dialog = document.getElementById('confirm-dialog');
   dialog.querySelector('h2').textContent = title;
   dialog.querySelector('.dialog-message').textContent = message;
   const confirm = dialog.querySelector('button[value="ok"]');
   confirm.textContent = confirmLabel;
   const opener = document.activeElement;
-  return new Promise((resolve) => {
-    dialog.addEventListener(
-      'close',
-      () => {
-        resolve(dialog.returnValue === 'ok');
-        if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
-      },
-      { once: true },
-    );
-    dialog.returnValue = '';
-    dialog.showModal();
-    confirm.focus();
-  });
+  const closed = openDialog(dialog);
+  confirm.focus();
+  const answer = (await closed) === 'ok';
+  if (opener instanceof HTMLElement && opener.isConnected && !dialog.open) opener.focus();
+  return answer;
 }
 
 /** Disables `button` while `work` runs (no double submit), then restores it. */
