@@ -119,6 +119,14 @@ test('the console creates, publishes, tests, edits and rolls back an API', { tim
   t.diagnostic(`screenshots: ${shots}`);
 
   try {
+    // --- The console's files need no token (they hold no secret); the API does.
+    const script = await fetch(`${origin}/console/app.js`);
+    assert.equal(script.status, 200);
+    assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.match(script.headers.get('content-security-policy'), /^default-src 'self'/);
+    assert.equal(script.headers.get('cache-control'), 'no-cache');
+    assert.equal((await fetch(`${origin}/v1/services`)).status, 401);
+
     // --- The token: asked for once the API answers 401; a wrong one is asked for again.
     await page.goto(`${origin}/`);
     assert.equal(new URL(page.url()).pathname, '/console/');
@@ -281,6 +289,6 @@ test('the console creates, publishes, tests, edits and rolls back an API', { tim
     t.diagnostic(`gateway output:\n${gateway.output()}`);
     throw error;
   }
-  // Screenshots are kept only for a failing run (see above); a passing run cleans up the state.
+  // The screenshots stay in their temp folder (printed above) to look at; the state goes.
   rmSync(path.join(scratch, 'state'), { recursive: true, force: true });
 });
