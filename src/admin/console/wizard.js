@@ -239,7 +239,7 @@ function frontendStep(wizard, show) {
   const name = h('input', { value: api.name ?? '', autocomplete: 'off' });
   const auth = select(
     [
-      ['none', 'None (免认证)'],
+      ['none', 'None'],
       ['key_pair', 'Key pair (usage plans)'],
       ['oauth', 'OAuth 2.0 (JWT)'],
     ],
