@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing scfgate needs on a fresh Debian/Ubuntu machine:
-# a C compiler (mimalloc, aws-lc), curl (Tencent's bash bootstrap in the tests), and Rust.
+# a C compiler (mimalloc, aws-lc), curl (Tencent's bash bootstrap in the tests), Rust, and
+# chromium, node and npm for the web console's end-to-end tests.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -15,6 +16,24 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# The web console's end-to-end tests: Debian's chromium, and node/npm for playwright-core. Not
+# needed to build; if they cannot be installed, scripts/console-e2e.sh says loudly that it skips.
+need_console=()
+command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || need_console+=(chromium)
+command -v node >/dev/null 2>&1 || need_console+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_console+=(npm)
+if [ ${#need_console[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    echo "setup: installing ${need_console[*]} with apt-get (console end-to-end tests)"
+    { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_console[@]}" >/dev/null; } \
+      || echo "setup: WARNING: could not install ${need_console[*]}; the console end-to-end tests will be skipped" >&2
+  else
+    echo "setup: WARNING: no apt-get to install ${need_console[*]}; the console end-to-end tests will be skipped" >&2
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

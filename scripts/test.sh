@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup-debian.sh
 export CARGO_TERM_COLOR=never
 cargo build --bins
+# The web console in headless Chromium, against the binaries just built (scripts/console-e2e.sh).
+bash scripts/console-e2e.sh
 cargo test --all-targets
 cargo clippy --all-targets -- -D warnings
 # Every fuzz target, built and run briefly on its seed corpus (longer runs: see README).

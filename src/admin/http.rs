@@ -128,9 +128,14 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
                 }
             };
             let keep_alive = !request.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
-            let response = match self.admit(&request) {
-                Ok(()) => (self.handler)(request),
-                Err(error) => Response::error(&error),
+            // The console's files hold no secret: served before the token check (the page asks
+            // for the token when the API answers 401).
+            let response = match super::console::serve(&request) {
+                Some(file) => file,
+                None => match self.admit(&request) {
+                    Ok(()) => (self.handler)(request),
+                    Err(error) => Response::error(&error),
+                },
             };
             if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
                 return;
@@ -227,12 +232,15 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, Ad
 
 fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool) -> std::io::Result<()> {
     let mut head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nX-Content-Type-Options: nosniff\r\n",
         response.status,
         reason(response.status),
         response.content_type,
         response.body.len()
     );
+    if !response.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("cache-control")) {
+        head.push_str("Cache-Control: no-store\r\n");
+    }
     for (name, value) in &response.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -247,6 +255,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

@@ -11,8 +11,10 @@
 //! - [`api`]: the endpoints; [`http`]: the small blocking HTTP/1.1 server; [`error`]: failures
 //!   and their one status mapping.
 //! - [`docs`]: per service and stage HTML documentation; [`openapi`]: OpenAPI 3.0 export/import.
+//! - [`console`]: the web console's files, served at `/console/`.
 
 pub mod api;
+pub mod console;
 pub mod docs;
 pub mod error;
 pub mod http;

@@ -1,0 +1,112 @@
+// Client-side checks of the API wizard, for the three mistakes worth catching before a round
+// trip: a name over 60 characters, a `{param}` of the path that is not declared, and a function
+// that is not in the function list. The admin API validates everything again on save and stays
+// the authority; these only answer sooner, next to the field. Pure functions (no DOM), so
+// tests/console/checks.test.mjs runs them under node.
+
+/** The longest API name the gateway accepts (the config file's rule). */
+export const MAX_API_NAME_CHARS = 60;
+
+/** The `{name}` placeholders of a frontend path, in order. */
+export function pathPlaceholders(path) {
+  return [...String(path ?? '').matchAll(/\{([^{}]*)\}/g)].map((match) => match[1]);
+}
+
+/** `namespace/name:qualifier` with the gateway's defaults. */
+export function functionKey(reference) {
+  const namespace = reference?.namespace || 'default';
+  const qualifier = reference?.qualifier || '$LATEST';
+  return `${namespace}/${reference?.name ?? ''}:${qualifier}`;
+}
+
+/**
+ * Step 2 (frontend): `[{field, message}]`, fields named as the admin API names them
+ * (`name`, `path`, `param #2.name`).
+ */
+export function checkFrontend(api) {
+  const problems = [];
+  const name = api.name ?? '';
+  const length = [...name].length;
+  if (length === 0) {
+    problems.push({ field: 'name', message: 'required: 1 to 60 characters' });
+  } else if (length > MAX_API_NAME_CHARS) {
+    problems.push({ field: 'name', message: `${length} characters long; at most ${MAX_API_NAME_CHARS} are allowed` });
+  }
+  const path = api.path ?? '';
+  if (path === '') {
+    problems.push({ field: 'path', message: 'required, e.g. /items/{id}' });
+  } else if (!/^(=|\^~)?\//.test(path)) {
+    problems.push({ field: 'path', message: 'must start with `/` (or `=/` for an exact path, `^~/` for a priority prefix)' });
+  }
+  const params = api.param ?? [];
+  params.forEach((param, index) => {
+    if (!param.name) {
+      problems.push({ field: `param #${index + 1}.name`, message: 'required: the parameter needs a name' });
+    }
+  });
+  const declared = new Set(params.filter((param) => param.position === 'path').map((param) => param.name));
+  const undeclared = pathPlaceholders(path).filter((placeholder) => !declared.has(placeholder));
+  if (undeclared.length > 0) {
+    const list = undeclared.map((placeholder) => `{${placeholder}}`).join(', ');
+    problems.push({
+      field: 'path',
+      message: `${list} ${undeclared.length === 1 ? 'is' : 'are'} in the path but not declared: add an input parameter named ${undeclared.join(', ')} with location "path"`,
+    });
+  }
+  return problems;
+}
+
+/** The function fields an API of this protocol has. */
+export function functionFields(api) {
+  return /^ws/.test(api.protocol ?? '') ? ['register', 'transport', 'cleanup'] : ['function'];
+}
+
+/** Step 3 (backend): each named function must be in `functions` (the admin API's list). */
+export function checkBackend(api, functions) {
+  const problems = [];
+  const known = new Set(functions.map(functionKey));
+  for (const field of functionFields(api)) {
+    const reference = api[field];
+    if (!reference?.name) {
+      if (field === 'function' || field === 'transport') {
+        problems.push({ field, message: 'required: pick a function from the list (or create one)' });
+      }
+      continue;
+    }
+    if (!known.has(functionKey(reference))) {
+      problems.push({ field, message: `${functionKey(reference)} is not in the function list; pick one from the list or create it first` });
+    }
+  }
+  if (api.timeout !== undefined && !(Number(api.timeout) > 0)) {
+    problems.push({ field: 'timeout', message: 'must be a number of seconds above 0' });
+  }
+  return problems;
+}
+
+/** The wizard step (1 to 4) that holds an admin API error's `field`. */
+export function stepOfField(field) {
+  const root = String(field ?? '').split(/[ .]/)[0];
+  if (['function', 'register', 'transport', 'cleanup', 'timeout', 'integrated_response'].includes(root)) return 3;
+  if (['response_type', 'success_response_sample', 'failure_response_sample', 'error_code'].includes(root)) return 4;
+  if (root === 'service') return 1;
+  return 2;
+}
+
+/**
+ * The admin API names a parameter or error code by its name or code (`param.id.position`,
+ * `error_code.404.message`) once it has one, by its place otherwise (`param #2.name`). The
+ * wizard's inputs are named by place; this turns the first form into the second.
+ */
+export function fieldByPlace(field, api) {
+  const match = /^(param|error_code)\.(.+)\.([a-z_]+)$/.exec(String(field ?? ''));
+  if (!match) return field;
+  const [, list, key, subfield] = match;
+  const items = api[list] ?? [];
+  const index = items.findIndex((item) => String(list === 'param' ? item.name : item.code) === key);
+  return index < 0 ? field : `${list} #${index + 1}.${subfield}`;
+}
+
+/** An admin API message without its `service ... api ...: field `x`: ` prefix (shown beside x). */
+export function messageForField(message) {
+  return String(message ?? '').replace(/^.*?field `[^`]*`: /, '');
+}

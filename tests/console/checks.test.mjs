@@ -1,0 +1,53 @@
+// The wizard's client-side checks (src/admin/console/checks.js), run under node: the three
+// mistakes the console catches before saving, and how admin API error fields find their input.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkBackend, checkFrontend, fieldByPlace, messageForField, pathPlaceholders, stepOfField } from '../../src/admin/console/checks.js';
+
+const echo = { name: 'echo', runtime: 'custom' };
+
+test('a name over 60 characters is refused with its length; 60 is fine', () => {
+  const long = checkFrontend({ name: 'a'.repeat(61), path: '/x' });
+  assert.deepEqual(long, [{ field: 'name', message: '61 characters long; at most 60 are allowed' }]);
+  assert.deepEqual(checkFrontend({ name: 'a'.repeat(60), path: '/x' }), []);
+  // Characters, not bytes or UTF-16 units: 60 Chinese characters are allowed.
+  assert.deepEqual(checkFrontend({ name: '接'.repeat(60), path: '/x' }), []);
+});
+
+test('a {param} of the path must be declared as a path parameter', () => {
+  assert.deepEqual(pathPlaceholders('/users/{id}/posts/{post}'), ['id', 'post']);
+  const undeclared = checkFrontend({ name: 'u', path: '/users/{id}', param: [{ name: 'id', position: 'query' }] });
+  assert.equal(undeclared.length, 1);
+  assert.equal(undeclared[0].field, 'path');
+  assert.match(undeclared[0].message, /\{id\} is in the path but not declared/);
+  assert.deepEqual(checkFrontend({ name: 'u', path: '/users/{id}', param: [{ name: 'id', position: 'path' }] }), []);
+});
+
+test('a path must start with a slash and a parameter needs a name', () => {
+  assert.deepEqual(checkFrontend({ name: 'u', path: 'users' }).map((problem) => problem.field), ['path']);
+  assert.deepEqual(checkFrontend({ name: 'u', path: '=/exact' }), []);
+  assert.deepEqual(checkFrontend({ name: 'u', path: '/u', param: [{ position: 'query' }] }).map((problem) => problem.field), ['param #1.name']);
+});
+
+test('the backend function must be in the function list, with its namespace and qualifier', () => {
+  assert.deepEqual(checkBackend({ function: { name: 'echo' } }, [echo]), []);
+  const missing = checkBackend({ function: { name: 'nosuch' } }, [echo]);
+  assert.deepEqual(missing, [{ field: 'function', message: 'default/nosuch:$LATEST is not in the function list; pick one from the list or create it first' }]);
+  assert.equal(checkBackend({ function: { name: 'echo', qualifier: '2' } }, [echo]).length, 1);
+  assert.equal(checkBackend({ function: {} }, [echo])[0].message, 'required: pick a function from the list (or create one)');
+  // WebSocket APIs name their transport function (register and cleanup are optional here).
+  assert.deepEqual(checkBackend({ protocol: 'ws', transport: { name: 'echo' } }, [echo]), []);
+});
+
+test('admin API error fields lead to their step and input', () => {
+  assert.equal(stepOfField('name'), 2);
+  assert.equal(stepOfField('param.id.name'), 2);
+  assert.equal(stepOfField('function'), 3);
+  assert.equal(stepOfField('error_code.404.message'), 4);
+  const api = { param: [{ name: 'q' }, { name: 'id' }], error_code: [{ code: 404 }] };
+  assert.equal(fieldByPlace('param.id.position', api), 'param #2.position');
+  assert.equal(fieldByPlace('error_code.404.message', api), 'error_code #1.message');
+  assert.equal(fieldByPlace('path', api), 'path');
+  assert.equal(messageForField('service `shop` api `item`: field `error_code.404.message`: required but missing'), 'required but missing');
+});

@@ -1,0 +1,294 @@
+// The web console end to end, in headless Chromium: the real gateway binary with the admin API
+// and the example `echo` function, driven as a user would: sign in with the token, create a
+// service (keyboard only), create an API through the four steps (the inline checks for a long
+// name, an undeclared path parameter, a missing function, and a server-side error), publish,
+// call the API from the test panel and from node, edit and publish again, roll back.
+//
+// Needs `cargo build --bins` first (it builds nothing). Overrides: SCFGATE_BIN,
+// SCF_EXAMPLE_FUNCTION, CHROMIUM (default /usr/bin/chromium), CARGO_TARGET_DIR.
+// Screenshots of each step go to a temp folder (printed); CONSOLE_SCREENSHOT=docs/console.png
+// also saves the final one there.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const targetDir = path.resolve(repo, process.env.CARGO_TARGET_DIR ?? 'target');
+const gatewayBin = process.env.SCFGATE_BIN ?? path.join(targetDir, 'debug/scfgate');
+const functionBin = process.env.SCF_EXAMPLE_FUNCTION ?? path.join(targetDir, 'debug/scf-example-function');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const TOKEN = `console-e2e-${randomBytes(12).toString('hex')}`;
+// Generous: waits end as soon as the condition holds; this bounds a broken run only.
+const WAIT = 30_000;
+
+/** Starts scfgate with the admin API and an `echo` function; resolves to its addresses. */
+async function startGateway(scratch) {
+  const config = path.join(scratch, 'scfgate.toml');
+  writeFileSync(
+    config,
+    [
+      '# The console e2e test: services and APIs come from the console.',
+      '[[function]]',
+      'name = "echo"',
+      'runtime = "custom"',
+      `code = ${JSON.stringify(path.join(repo, 'examples/hello/functions/echo'))}`,
+      'instances = 1',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    gatewayBin,
+    ['--config', config, '--listen', '127.0.0.1:0', '--workers', '1', '--admin-listen', '127.0.0.1:0', '--state-dir', path.join(scratch, 'state')],
+    { env: { ...process.env, SCFGATE_ADMIN_TOKEN: TOKEN, SCF_EXAMPLE_FUNCTION: functionBin, SCFGATE_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const addresses = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`scfgate did not start within ${WAIT} ms:\n${output}`)), WAIT);
+    const look = (chunk) => {
+      output += chunk;
+      const data = /scfgate listening on http:\/\/(\S+)/.exec(output);
+      const admin = /scfgate admin API listening on http:\/\/(\S+)/.exec(output);
+      if (data && admin) {
+        clearTimeout(timer);
+        resolve({ data: data[1], admin: admin[1] });
+      }
+    };
+    child.stdout.on('data', look);
+    child.stderr.on('data', look);
+    child.on('exit', (code) => reject(new Error(`scfgate exited (${code}) before listening:\n${output}`)));
+  });
+  return { child, ...addresses, output: () => output };
+}
+
+/** GET on the data plane, as any client would call the published API. */
+async function callApi(address, pathAndQuery) {
+  const response = await fetch(`http://${address}${pathAndQuery}`);
+  const text = await response.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: response.status, text, json };
+}
+
+test('the console creates, publishes, tests, edits and rolls back an API', { timeout: 180_000 }, async (t) => {
+  for (const [what, file] of [['scfgate', gatewayBin], ['the example function', functionBin], ['chromium', chromiumPath]]) {
+    assert.ok(existsSync(file), `${what} is missing at ${file} (run cargo build --bins; install chromium)`);
+  }
+  const scratch = mkdtempSync(path.join(tmpdir(), 'scfgate-console-'));
+  const shots = path.join(scratch, 'screenshots');
+  const gateway = await startGateway(scratch);
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+  t.after(async () => {
+    await browser.close();
+    gateway.child.kill('SIGTERM');
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+
+  // Everything the page loads must come from the admin listener, and nothing may be refused by
+  // the Content-Security-Policy (which would show as a console error).
+  const origin = `http://${gateway.admin}`;
+  const foreign = [];
+  const pageErrors = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(`${origin}/`) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
+  });
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  page.on('console', (message) => {
+    // Refused API calls (401 before the token, 400 for validation) are logged by the browser.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text());
+  });
+
+  let shot = 0;
+  const screenshot = async (name) => {
+    shot += 1;
+    await page.screenshot({ path: path.join(shots, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+  };
+  t.diagnostic(`screenshots: ${shots}`);
+
+  try {
+    // --- The console's files need no token (they hold no secret); the API does.
+    const script = await fetch(`${origin}/console/app.js`);
+    assert.equal(script.status, 200);
+    assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.match(script.headers.get('content-security-policy'), /^default-src 'self'/);
+    assert.equal(script.headers.get('cache-control'), 'no-cache');
+    assert.equal((await fetch(`${origin}/v1/services`)).status, 401);
+
+    // --- The token: asked for once the API answers 401; a wrong one is asked for again.
+    await page.goto(`${origin}/`);
+    assert.equal(new URL(page.url()).pathname, '/console/');
+    const tokenDialog = page.getByRole('dialog', { name: 'Admin token' });
+    await tokenDialog.waitFor();
+    await screenshot('token');
+    await tokenDialog.getByLabel(/^Token/).fill('not-the-token');
+    await tokenDialog.getByLabel(/^Token/).press('Enter');
+    await tokenDialog.getByText('That token was refused').waitFor();
+    await tokenDialog.getByLabel(/^Token/).fill(TOKEN);
+    await tokenDialog.getByLabel(/^Token/).press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Services' }).waitFor();
+    await page.getByText('No services yet').waitFor();
+
+    // --- Create a service with the keyboard only: Tab to the name, type, Enter.
+    let tabs = 0;
+    while (!(await page.evaluate(() => document.activeElement?.closest('.field')?.querySelector('label')?.textContent?.startsWith('Service name')))) {
+      assert.ok(++tabs <= 20, 'the service name input cannot be reached with Tab');
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.type('shop');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('The shop APIs');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'shop' }).waitFor();
+    const serviceId = (await page.locator('.page-head .mono').textContent()).trim();
+    assert.match(serviceId, /^service-[a-z0-9]{8}$/);
+    await page.getByText('No APIs yet').waitFor();
+    await screenshot('service');
+
+    // --- Step 1: the service.
+    await page.getByRole('link', { name: 'Create API' }).click();
+    await page.getByRole('heading', { name: 'Step 1 of 4: the service' }).waitFor();
+    assert.match(await page.getByLabel('Service').locator('option:checked').textContent(), new RegExp(serviceId));
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    // --- Step 2: a 61-character name and an undeclared {id} are shown inline, then fixed.
+    await page.getByRole('heading', { name: 'Step 2 of 4: frontend' }).waitFor();
+    await page.getByLabel('API name').fill('a'.repeat(61));
+    await page.getByLabel('Path').fill('/items/{id}');
+    await page.getByRole('button', { name: 'Next' }).click();
+    const nameError = page.locator('[data-field="name"] ~ .field-error');
+    await nameError.getByText('61 characters long; at most 60 are allowed').waitFor();
+    await page.locator('[data-field="path"] ~ .field-error').getByText('{id} is in the path but not declared').waitFor();
+    assert.equal(await page.getByLabel('API name').getAttribute('aria-invalid'), 'true');
+    await screenshot('step2-errors');
+    await page.getByLabel('API name').fill('get-item');
+    await page.getByLabel('Description').fill('One item by id');
+    await page.getByRole('button', { name: 'Add parameter' }).click();
+    await page.getByLabel('Parameter 1 name').fill('id');
+    await page.getByLabel('Parameter 1 location').selectOption('path');
+    await page.getByLabel('Parameter 1 data type').selectOption('long');
+    await page.getByLabel('Parameter 1 sample').fill('42');
+    // Enter in a field goes to the next step.
+    await page.getByLabel('Path').press('Enter');
+
+    // --- Step 3: a function that is not in the list is shown inline, then the echo function.
+    await page.getByRole('heading', { name: 'Step 3 of 4: SCF backend' }).waitFor();
+    assert.equal(await page.getByLabel('Namespace', { exact: true }).first().inputValue(), 'default');
+    await page.getByLabel('Function name').first().fill('nosuch');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('[data-field="function"] ~ .field-error').getByText('default/nosuch:$LATEST is not in the function list').waitFor();
+    await screenshot('step3-missing-function');
+    await page.getByLabel('Function name').first().fill('echo');
+    await page.getByLabel('Backend timeout (seconds)').fill('10');
+    await page.getByRole('button', { name: 'Next' }).click();
+
+    // --- Step 4: an error code without a message: the admin API refuses it, shown at its input.
+    await page.getByRole('heading', { name: 'Step 4 of 4: responses' }).waitFor();
+    await page.getByLabel('Success response sample').fill('{"id": 42}');
+    await page.getByLabel('Failure response sample').fill('{"error": "no such item"}');
+    await page.getByRole('button', { name: 'Add error code' }).click();
+    await page.getByLabel('Error code 1 code').fill('404');
+    await page.getByRole('button', { name: 'Create API' }).click();
+    await page.locator('[data-field="error_code #1.message"] ~ .field-error').getByText('required but missing').waitFor();
+    await page.getByRole('alert').getByText('The gateway refused the API').waitFor();
+    await screenshot('step4-server-error');
+    await page.getByLabel('Error code 1 message').fill('no such item');
+    await page.getByRole('button', { name: 'Create API' }).click();
+    await page.getByRole('heading', { level: 1, name: 'shop' }).waitFor();
+    const apiRow = page.getByRole('row', { name: /get-item/ });
+    await apiRow.getByText('/items/{id}').waitFor();
+    await apiRow.getByText('default/echo:$LATEST').waitFor();
+
+    // --- Publish to release.
+    const publish = async (description, expectedRelease) => {
+      await page.getByLabel('Release description for release').fill(description);
+      await page.getByRole('button', { name: 'Publish to release' }).click();
+      await page.locator('tr[data-stage="release"] .serving').getByText(`release #${expectedRelease} since`).waitFor();
+      await page.locator(`tr[data-release="${expectedRelease}"]`).getByText(description).waitFor();
+    };
+    await publish('first version', 1);
+    await screenshot('published');
+
+    // --- The test panel: the echo function's event, pretty-printed.
+    await page.getByRole('link', { name: 'Test API get-item' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Test get-item' }).waitFor();
+    assert.equal(await page.getByLabel('Path').inputValue(), '/items/42');
+    await page.getByLabel('Headers').fill('X-Demo: console');
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await page.locator('[data-testid="status"]').getByText('200').waitFor();
+    const event = JSON.parse(await page.locator('[data-testid="event"]').textContent());
+    assert.equal(event.httpMethod, 'GET');
+    assert.equal(event.pathParameters.id, '42');
+    assert.equal(event.headers['x-demo'], 'console');
+    assert.equal(event.requestContext.serviceId, serviceId);
+    assert.equal(event.requestContext.stage, 'release');
+    await screenshot('test-panel');
+
+    // --- The same API from outside, through the data plane.
+    const direct = await callApi(gateway.data, '/release/items/42');
+    assert.equal(direct.status, 200, direct.text);
+    assert.equal(direct.json.pathParameters.id, '42');
+
+    // --- Edit the path, publish again: the new path is served, the old one is gone.
+    await page.getByRole('link', { name: 'shop' }).click();
+    await page.getByRole('link', { name: 'Edit API get-item' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit API get-item' }).waitFor();
+    await page.getByRole('button', { name: 'Next' }).click();
+    assert.equal(await page.getByLabel('Path').inputValue(), '/items/{id}');
+    await page.getByLabel('Path').fill('/products/{id}');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('heading', { name: 'Step 3 of 4: SCF backend' }).waitFor();
+    assert.equal(await page.getByLabel('Function name').first().inputValue(), 'echo');
+    await page.getByRole('button', { name: 'Next' }).click();
+    assert.equal(await page.getByLabel('Error code 1 message').inputValue(), 'no such item');
+    await page.getByRole('button', { name: 'Save API' }).click();
+    await page.getByRole('row', { name: /get-item/ }).getByText('/products/{id}').waitFor();
+    await publish('products path', 2);
+    assert.equal((await callApi(gateway.data, '/release/products/7')).json?.pathParameters?.id, '7');
+    assert.equal((await callApi(gateway.data, '/release/items/7')).status, 404);
+
+    // --- Roll back from the release history: Escape cancels, Enter confirms.
+    const rollback = page.getByRole('button', { name: 'Roll back release to #1' });
+    await rollback.click();
+    const confirm = page.getByRole('dialog', { name: 'Roll back' });
+    await confirm.getByText('release serves release #2; serve release #1 (first version) instead?').waitFor();
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Roll back release to #1');
+    assert.match(await page.locator('tr[data-stage="release"] .serving').textContent(), /release #2 since/);
+    await page.keyboard.press('Enter');
+    await confirm.waitFor();
+    await screenshot('rollback-confirm');
+    await page.keyboard.press('Enter');
+    await page.locator('tr[data-stage="release"] .serving').getByText('release #1 since').waitFor();
+    const back = await callApi(gateway.data, '/release/items/42');
+    assert.equal(back.status, 200, back.text);
+    assert.equal(back.json.pathParameters.id, '42');
+    assert.equal((await callApi(gateway.data, '/release/products/42')).status, 404);
+    // The draft keeps the edit: a rollback changes what a stage serves, not the draft.
+    await page.getByRole('row', { name: /get-item/ }).getByText('/products/{id}').waitFor();
+    await screenshot('rolled-back');
+    if (process.env.CONSOLE_SCREENSHOT) copyFileSync(path.join(shots, `${String(shot).padStart(2, '0')}-rolled-back.png`), path.resolve(repo, process.env.CONSOLE_SCREENSHOT));
+
+    assert.deepEqual(foreign, [], 'the console fetched from elsewhere');
+    assert.deepEqual(pageErrors, [], 'the page logged errors');
+  } catch (error) {
+    await page.screenshot({ path: path.join(shots, 'failure.png'), fullPage: true }).catch(() => {});
+    t.diagnostic(`gateway output:\n${gateway.output()}`);
+    throw error;
+  }
+  // The screenshots stay in their temp folder (printed above) to look at; the state goes.
+  rmSync(path.join(scratch, 'state'), { recursive: true, force: true });
+});
