@@ -3,7 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkBackend, checkFrontend, fieldByPlace, messageForField, pathPlaceholders, stepOfField } from '../../src/admin/console/checks.js';
+import { readFileSync } from 'node:fs';
+
+// The console's modules are browser ES modules in a folder without a package.json; node 18 would
+// load a `.js` there as CommonJS, so the module is imported from its source instead.
+const checksSource = readFileSync(new URL('../../src/admin/console/checks.js', import.meta.url), 'utf8');
+const { checkBackend, checkFrontend, fieldByPlace, messageForField, pathPlaceholders, stepOfField } = await import(
+  `data:text/javascript;base64,${Buffer.from(checksSource).toString('base64')}`
+);
 
 const echo = { name: 'echo', runtime: 'custom' };
 
