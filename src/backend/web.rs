@@ -305,10 +305,11 @@ fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool) {
     response::header(out, b"x-scf-version", function.qualifier.as_bytes());
     response::header(out, b"x-scf-name", function.name.as_bytes());
     response::header(out, b"x-scf-namespace", function.namespace.as_bytes());
-    // No Tencent account behind a local gateway: fixed values a function can recognise.
-    response::header(out, b"x-scf-region", b"local");
-    response::header(out, b"x-scf-appid", b"0");
-    response::header(out, b"x-scf-uin", b"0");
+    // `[gateway] region/appid/uin` (default `local`, `0`, `0`: no Tencent account behind a local gateway).
+    let identity = &exchange.serving.config().gateway.identity;
+    response::header(out, b"x-scf-region", identity.region.as_bytes());
+    response::header(out, b"x-scf-appid", identity.appid.as_bytes());
+    response::header(out, b"x-scf-uin", identity.uin.as_bytes());
     response::header(out, b"x-api-requestid", exchange.request_id);
     out.extend_from_slice(b"x-forwarded-for: ");
     if let Some(earlier) = forwarded_for.filter(|earlier| !earlier.is_empty()) {

@@ -431,7 +431,8 @@ impl WebFunction {
 
     /// Starts instances while the requests in flight (and waiting) exceed `concurrency` per
     /// instance, up to `max_instances`; drains extras idle longer than `idle_timeout`, the
-    /// newest first, down to what the load needs and never below `instances`.
+    /// newest first, down to what the load needs. The `instances` longest running are the warm
+    /// ones, never stopped for idleness.
     fn scale(&mut self, demand: usize, now: Instant) {
         let spec = &self.spec;
         let needed = demand.div_ceil(spec.concurrency).clamp(spec.min_instances, spec.max_instances);
@@ -450,20 +451,26 @@ impl WebFunction {
             return;
         }
         let keep = needed.max(spec.min_instances);
+        if live <= keep {
+            return;
+        }
+        // The warm instances are the `instances` longest running: never stopped for idleness.
+        let mut extras: Vec<usize> = (0..self.slots.len()).filter(|&number| self.slots[number].live()).collect();
+        extras.sort_by_key(|&number| (self.slots[number].started_at.is_none(), self.slots[number].started_at));
+        extras.drain(..spec.min_instances.min(extras.len()));
         let mut running = live;
         let mut stopped = 0;
-        while running > keep {
-            let idle = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(_, slot)| slot.live() && slot.ready && slot.load == 0 && now.saturating_duration_since(slot.last_busy) > spec.idle_timeout)
-                .max_by_key(|(_, slot)| slot.started_at)
-                .map(|(number, _)| number);
-            let Some(number) = idle else { break };
-            self.slots[number].drain(false, now);
-            running -= 1;
-            stopped += 1;
+        // The newest first.
+        for &number in extras.iter().rev() {
+            let slot = &mut self.slots[number];
+            if running <= keep {
+                break;
+            }
+            if slot.ready && slot.load == 0 && now.saturating_duration_since(slot.last_busy) > spec.idle_timeout {
+                slot.drain(false, now);
+                running -= 1;
+                stopped += 1;
+            }
         }
         if stopped > 0 {
             tracing::info!(function = %spec.label, instances = running, stopped, idle_timeout_s = spec.idle_timeout.as_secs_f64(), "scaled down: stopped idle instances");
