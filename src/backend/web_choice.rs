@@ -280,3 +280,64 @@ pub async fn acquire(instances: &Rc<WorkerInstances>, function: &Function, timeo
         poll = (poll * 2).min(LONGEST_POLL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::function_host::web_instances::InstanceStatus;
+
+    fn board(states: &[InstanceState], concurrency: usize, max_instances: usize) -> Arc<WebInstances> {
+        let addresses = (0..states.len()).map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], 9000 + port as u16))).collect();
+        let board = Arc::new(WebInstances::new(addresses, 1, concurrency, max_instances, Duration::from_secs(1)));
+        for (slot, &state) in states.iter().enumerate() {
+            board.set_status(slot, InstanceStatus { state, incarnation: 1 });
+        }
+        board
+    }
+
+    #[test]
+    fn picks_a_ready_instance_with_room_or_waits_for_one() {
+        use InstanceState::{Draining as D, Ready as R, Starting as S, Stopped as X};
+        let long = SCALE_WAIT * 2;
+        // (states, this worker's in flight per slot, concurrency, max_instances, waited, patient, expected)
+        #[rustfmt::skip]
+        let cases: &[(&[InstanceState], &[usize], usize, usize, Duration, bool, Option<usize>)] = &[
+            (&[R, R], &[0, 0], 1, 2, Duration::ZERO, true, Some(0)),  // ties: the lowest slot
+            (&[R, R], &[1, 0], 1, 2, Duration::ZERO, true, Some(1)),  // the one with room
+            (&[S, R], &[0, 0], 1, 2, Duration::ZERO, true, Some(1)),  // starting ones are not sent to
+            (&[D, X], &[0, 0], 1, 2, Duration::ZERO, true, None),     // none ready: wait
+            (&[R, S], &[1, 0], 1, 2, long, true, None),               // full, one starting: wait for it
+            (&[R, S], &[1, 0], 1, 2, long, false, Some(0)),           // ... unless past init_timeout
+            (&[R, X], &[1, 0], 1, 2, Duration::ZERO, true, None),     // full, may scale: wait a little
+            (&[R, X], &[1, 0], 1, 2, long, true, Some(0)),            // ... then the least loaded
+            (&[R, X], &[1, 0], 1, 1, Duration::ZERO, true, Some(0)),  // at max_instances: no wait
+            (&[R, R], &[3, 2], 4, 2, Duration::ZERO, true, Some(1)),  // concurrency 4: room on both
+        ];
+        for (number, (states, in_flight, concurrency, max_instances, waited, patient, expected)) in cases.iter().enumerate() {
+            let instances = WorkerInstances::new(board(states, *concurrency, *max_instances), 1, Duration::from_secs(1));
+            for (slot, &count) in in_flight.iter().enumerate() {
+                instances.in_flight[slot].set(count);
+            }
+            let picked = match instances.pick(*waited, *patient, None) {
+                Pick::Instance { slot, .. } => Some(slot),
+                Pick::Wait => None,
+                Pick::Failing => panic!("case {number}: failing"),
+            };
+            assert_eq!(picked, *expected, "case {number}");
+        }
+    }
+
+    #[test]
+    fn other_workers_load_counts_and_refused_instances_are_skipped() {
+        let instances = WorkerInstances::new(board(&[InstanceState::Ready, InstanceState::Ready], 1, 2), 1, Duration::from_secs(1));
+        // Another worker has a request on slot 0 (the summed load holds none of this worker's).
+        instances.board.set_load(0, 1);
+        assert!(matches!(instances.pick(Duration::ZERO, true, None), Pick::Instance { slot: 1, .. }));
+        // Slot 1 just refused this request: slot 0, full but the only one (max_instances reached).
+        assert!(matches!(instances.pick(Duration::ZERO, true, Some((1, 1))), Pick::Instance { slot: 0, .. }));
+        // A function whose every instance keeps failing: no waiting.
+        let failing = WorkerInstances::new(board(&[InstanceState::Starting], 1, 1), 1, Duration::from_secs(1));
+        failing.board.set_failing(true);
+        assert!(matches!(failing.pick(Duration::ZERO, true, None), Pick::Failing));
+    }
+}

@@ -2256,6 +2256,7 @@ memory_limit_in_mb = 512
         let cases: &[(&str, &str, &str)] = &[
             // Two servers cannot share a port: the second one named is refused, naming the first.
             ("instances = 3
+max_instances = 5
 ", "port = 9000
 ", &format!("{app} `port`: port 9000 is already the port of web function `default/site:$LATEST`; two servers cannot listen on one port (leave `port` out to let the gateway pick one)")),
             ("port = 9000", "port = 9000\ninstances = 2", &format!("{site} `port`: 2 instances cannot all listen on port 9000; leave `port` out (each instance then gets its own port in `PORT`) or set instances = 1")),
