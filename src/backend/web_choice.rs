@@ -299,9 +299,11 @@ mod tests {
     fn picks_a_ready_instance_with_room_or_waits_for_one() {
         use InstanceState::{Draining as D, Ready as R, Starting as S, Stopped as X};
         let long = SCALE_WAIT * 2;
-        // (states, this worker's in flight per slot, concurrency, max_instances, waited, patient, expected)
+        /// (states, this worker's in flight per slot, concurrency, max_instances, waited, patient,
+        /// the slot picked or `None` for a wait)
+        type Case<'a> = (&'a [InstanceState], &'a [usize], usize, usize, Duration, bool, Option<usize>);
         #[rustfmt::skip]
-        let cases: &[(&[InstanceState], &[usize], usize, usize, Duration, bool, Option<usize>)] = &[
+        let cases: &[Case] = &[
             (&[R, R], &[0, 0], 1, 2, Duration::ZERO, true, Some(0)),  // ties: the lowest slot
             (&[R, R], &[1, 0], 1, 2, Duration::ZERO, true, Some(1)),  // the one with room
             (&[S, R], &[0, 0], 1, 2, Duration::ZERO, true, Some(1)),  // starting ones are not sent to
