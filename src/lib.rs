@@ -13,10 +13,12 @@
 //! - [`policy`]: the API's frontend checks (protocol, key pair or OAuth, usage plans, params) and
 //!   CORS, preflights included.
 //! - [`backend`]: the SCF event, the pooled invoke client (plain HTTP, or Tencent Cloud's signed
-//!   `Invoke` API over HTTPS), response integration.
+//!   `Invoke` API over HTTPS), response integration; web functions' proxy and the choice of the
+//!   instance a request goes to.
 //! - [`websocket`]: WebSocket APIs: the handshake, frames, the register/transport/cleanup
 //!   functions, and the reverse-push endpoint that reaches a connection on whichever core holds it.
-//! - [`function_host`]: local function processes behind the SCF custom-runtime API.
+//! - [`function_host`]: local function processes behind the SCF custom-runtime API, and web
+//!   functions' processes, scaled and restarted the same way.
 //! - [`calendar`]: UTC date arithmetic shared by the date-reading and date-writing parts.
 //! - [`error`]: every request error and the one place that maps it to a status.
 //! - [`admin`]: the management plane beside the request path: the admin API, its state

@@ -329,22 +329,22 @@ impl FunctionHosts {
             .enumerate()
             .map(|(id, function)| match &function.runtime {
                 FunctionRuntime::Remote { addr, host_header, path, .. } => {
-                    Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web_instances: Vec::new() }
+                    Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web: None }
                 }
                 // Reached through `backend::tencentcloud`'s own TLS pool; listed so ids line up.
                 FunctionRuntime::TencentCloud(cloud) => {
-                    Endpoint { addr: cloud.addr, host_header: cloud.host.clone(), path: "/".into(), web_instances: Vec::new() }
+                    Endpoint { addr: cloud.addr, host_header: cloud.host.clone(), path: "/".into(), web: None }
                 }
                 FunctionRuntime::Custom { .. } => Endpoint {
                     addr: self.current.as_ref().expect("a host runs every local function").invoke_address,
                     host_header: "scfgate-function-host".into(),
                     path: function_host::invoke_path(id),
-                    web_instances: Vec::new(),
+                    web: None,
                 },
                 FunctionRuntime::Web { .. } => {
                     let host = self.current.as_ref().expect("a host runs every local function");
-                    let web_instances: Vec<_> = host.web_ports[id].iter().map(|&port| function_host::web::instance_address(port)).collect();
-                    Endpoint { addr: web_instances[0], host_header: String::new(), path: String::new(), web_instances }
+                    let web = host.web_instances[id].clone().expect("a web function has instances");
+                    Endpoint { addr: web.address(0), host_header: String::new(), path: String::new(), web: Some(web) }
                 }
             })
             .collect();
@@ -374,6 +374,8 @@ fn local_functions_signature(config: &Config) -> String {
         .enumerate()
         .filter(|(_, function)| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }))
         .map(|(id, function)| format!("{id}:{}:{}:{:?}\n", function.display_name(), function.memory_mb, function.runtime))
+        // Every process is told the account and region: a change restarts them.
+        .chain([format!("{:?}", config.gateway.identity)])
         .collect()
 }
 

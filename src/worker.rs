@@ -18,6 +18,7 @@ use monoio::net::{TcpListener, TcpStream};
 
 use crate::backend::invoke::Endpoint;
 use crate::backend::pool::Pool;
+use crate::backend::web_choice::WorkerInstances;
 use crate::config::Config;
 use crate::control::{Control, Generation};
 use crate::policy::WorkerPolicy;
@@ -40,16 +41,30 @@ pub struct Serving {
     /// Some function is a web function: requests are routed from their head before their body
     /// is read (`crate::backend::web` streams it through).
     pub web_functions: bool,
+    /// Per function id: this worker's side of a web function's instances (`None` for others).
+    /// Kept from the previous generation while the same function host serves it, so requests
+    /// still running on that generation stay counted.
+    pub web_instances: Vec<Option<Rc<WorkerInstances>>>,
 }
 
 impl Serving {
-    fn new(generation: Arc<Generation>, worker: usize) -> Self {
+    fn new(generation: Arc<Generation>, worker: usize, previous: Option<&Serving>) -> Self {
         let config = &generation.config;
+        let web_instances = generation
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(id, endpoint)| {
+                let board = endpoint.web.as_ref()?;
+                let kept = previous.and_then(|previous| previous.web_instances.get(id)?.clone()).filter(|kept| Arc::ptr_eq(kept.board(), board));
+                Some(kept.unwrap_or_else(|| Rc::new(WorkerInstances::new(board.clone(), config.gateway.pool_size, config.gateway.pool_idle_timeout))))
+            })
+            .collect();
         let pool = Pool::new(generation.endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
         let policy = WorkerPolicy::new(config, worker, config.gateway.workers);
         let web_functions = config.functions.iter().any(crate::config::Function::is_web);
         let cloud = crate::backend::tencentcloud::CloudConnections::new(config);
-        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), web_functions, cloud, generation }
+        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), web_functions, web_instances, cloud, generation }
     }
 
     /// The configuration.
@@ -96,7 +111,7 @@ impl WorkerContext {
         let max_connections = generation.config.gateway.max_connections.div_ceil(workers).max(1);
         WorkerContext {
             index,
-            serving: RefCell::new(Rc::new(Serving::new(generation, index))),
+            serving: RefCell::new(Rc::new(Serving::new(generation, index, None))),
             control,
             request_ids: RequestIds::new(index),
             open_connections: Cell::new(0),
@@ -211,15 +226,21 @@ pub async fn serve_all(context: Rc<WorkerContext>, listeners: Vec<StdListener>, 
     std::future::pending::<()>().await;
 }
 
-/// Follows `crate::control`: swaps to newly published generations, and at shutdown stops the
-/// accept loops and reports requests in flight.
+/// Follows `crate::control`: swaps to newly published generations, publishes this worker's
+/// requests in flight per web function instance, and at shutdown stops the accept loops and
+/// reports requests in flight.
 async fn control_task(context: Rc<WorkerContext>) {
     loop {
         let latest = context.control.latest_number();
         if latest != context.serving.borrow().generation.number {
             let generation = context.control.latest();
             tracing::debug!(worker = context.index, generation = generation.number, "serving a new configuration");
-            *context.serving.borrow_mut() = Rc::new(Serving::new(generation, context.index));
+            let serving = Rc::new(Serving::new(generation, context.index, Some(&context.serving())));
+            *context.serving.borrow_mut() = serving;
+        }
+        // Web functions scale on the requests every worker has in flight: this worker's counts.
+        for instances in context.serving().web_instances.iter().flatten() {
+            instances.report(context.index);
         }
         if context.control.is_draining() && !context.draining.get() {
             context.draining.set(true);

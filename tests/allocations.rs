@@ -134,7 +134,7 @@ invoke_url = "http://{function_endpoint}/invoke"
         .iter()
         .map(|function| match &function.runtime {
             FunctionRuntime::Remote { addr, host_header, path, .. } => {
-                Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web_instances: Vec::new() }
+                Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web: None }
             }
             FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => unreachable!("remote only"),
         })

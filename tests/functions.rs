@@ -112,6 +112,10 @@ fn invocation_metadata_and_environment_reach_the_function() {
                     "SCF_FUNCTIONMEMORYSIZE": "256",
                     "_HANDLER": "probe.handler",
                     "TENCENTCLOUD_RUNENV": "SCF",
+                    // `[gateway] region/appid/uin` left out: the defaults.
+                    "TENCENTCLOUD_REGION": "local",
+                    "TENCENTCLOUD_APPID": "0",
+                    "TENCENTCLOUD_UIN": "0",
                 },
                 "cwd": std::fs::canonicalize(&code).unwrap().display().to_string(),
             }),

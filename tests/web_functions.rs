@@ -367,7 +367,8 @@ init_timeout = 0.5
     let response = gateway.get("/release/deaf");
     assert_eq!(response.status, 502, "{}", response.text());
     let error = response.json()["error"].as_str().unwrap_or_default().to_string();
-    assert!(error.contains("web function default/deaf:$LATEST is not accepting connections"), "{error}");
+    // The request waited for init_timeout (0.5 s) for the function to listen, then gave up.
+    assert!(error.contains("web function default/deaf:$LATEST did not accept connections within its init_timeout"), "{error}");
     assert!(gateway.output.wait_for_line("did not accept connections on its port within init_timeout", READY_LIMIT));
     // The other function is unaffected.
     wait_ready(&gateway, 2);

@@ -40,8 +40,8 @@ pub struct Endpoint {
     /// Request target.
     pub path: String,
     /// A web function's instances (`runtime = "web"`), which `crate::backend::web` proxies to
-    /// instead of invoking `addr`; empty for every other function.
-    pub web_instances: Vec<SocketAddr>,
+    /// instead of invoking `addr`; `None` for every other function.
+    pub web: Option<std::sync::Arc<crate::function_host::web_instances::WebInstances>>,
 }
 
 /// What the endpoint said about a failed invocation, from the `X-Scf-Error-Type` reply header

@@ -10,6 +10,7 @@ pub mod json_scan;
 pub mod pool;
 pub mod tencentcloud;
 pub mod web;
+pub mod web_choice;
 
 use std::time::Duration;
 

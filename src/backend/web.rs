@@ -14,18 +14,16 @@
 //! the client from there. Nothing is allocated per request once these have grown to their
 //! working size (a [`GatewayError`] carrying the function's name is built on the error path only).
 
-use std::cell::Cell;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splitable};
-use monoio::net::TcpStream;
 
 use super::integration::ExtraHeaders;
 use super::pool::BackendConnection;
-use crate::config::{Api, Function, FunctionId};
+use super::web_choice::{self, Lease};
+use crate::config::{Api, Function};
 use crate::error::GatewayError;
 use crate::http::body::{ChunkedDecoder, ChunkedError};
 use crate::http::parse::{trim, BodyFraming, RequestHead};
@@ -114,11 +112,6 @@ enum Stop {
     ClientGone,
 }
 
-thread_local! {
-    /// Which instance a worker's next new connection goes to (per worker thread: no sharing).
-    static NEXT_INSTANCE: Cell<usize> = const { Cell::new(0) };
-}
-
 /// Proxies the request to the function and relays its response (see the module docs).
 pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange<'_, S>) -> Outcome {
     let mut exchange = exchange;
@@ -137,7 +130,12 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
         return Outcome::Failed { error, request_consumed: false };
     }
     let timeout = exchange.api.timeout;
-    let (mut connection, reused) = match connect(exchange.serving, exchange.api.function, exchange.function, timeout).await {
+    let Some(instances) = exchange.serving.web_instances.get(exchange.api.function).cloned().flatten() else {
+        return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed: false };
+    };
+    // Waits for an instance to be ready, or to have room, as `web_choice` says; the lease
+    // counts the request on its instance until the exchange ends.
+    let (lease, mut connection, reused) = match web_choice::acquire(&instances, exchange.function, timeout).await {
         Ok(found) => found,
         Err(error) => return Outcome::Failed { error, request_consumed: false },
     };
@@ -148,7 +146,7 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
     let mut sent = send_staged(&mut connection, exchange.staging, timeout).await;
     if sent.is_err() && replayable {
         replayable = false;
-        match connect_fresh(exchange.serving, exchange.api.function, exchange.function, timeout).await {
+        match lease.connect_fresh(exchange.function, timeout).await {
             Ok(fresh) => {
                 connection = fresh;
                 sent = send_staged(&mut connection, exchange.staging, timeout).await;
@@ -175,7 +173,7 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
             Ok(head) => break head,
             Err(HeadStop::Closed) if replayable && request_sent => {
                 replayable = false;
-                connection = match connect_fresh(exchange.serving, exchange.api.function, exchange.function, timeout).await {
+                connection = match lease.connect_fresh(exchange.function, timeout).await {
                     Ok(fresh) => fresh,
                     Err(error) => return Outcome::Failed { error, request_consumed },
                 };
@@ -195,7 +193,7 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
         }
         return relay_upgrade(&mut exchange, connection, &head).await;
     }
-    relay_response(&mut exchange, connection, &head, request_consumed).await
+    relay_response(&mut exchange, connection, &head, request_consumed, &lease).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,10 +305,11 @@ fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool) {
     response::header(out, b"x-scf-version", function.qualifier.as_bytes());
     response::header(out, b"x-scf-name", function.name.as_bytes());
     response::header(out, b"x-scf-namespace", function.namespace.as_bytes());
-    // No Tencent account behind a local gateway: fixed values a function can recognise.
-    response::header(out, b"x-scf-region", b"local");
-    response::header(out, b"x-scf-appid", b"0");
-    response::header(out, b"x-scf-uin", b"0");
+    // `[gateway] region/appid/uin` (default `local`, `0`, `0`: no Tencent account behind a local gateway).
+    let identity = &exchange.serving.config().gateway.identity;
+    response::header(out, b"x-scf-region", identity.region.as_bytes());
+    response::header(out, b"x-scf-appid", identity.appid.as_bytes());
+    response::header(out, b"x-scf-uin", identity.uin.as_bytes());
     response::header(out, b"x-api-requestid", exchange.request_id);
     out.extend_from_slice(b"x-forwarded-for: ");
     if let Some(earlier) = forwarded_for.filter(|earlier| !earlier.is_empty()) {
@@ -467,42 +466,6 @@ fn hex_line(value: usize, line: &mut [u8; 18]) -> usize {
 // ---------------------------------------------------------------------------------------------
 // The connection to the function.
 // ---------------------------------------------------------------------------------------------
-
-/// A pooled connection to one of the function's instances, or a new one (round-robin over the
-/// instances; one that refuses is skipped). Returns whether it came from the pool.
-async fn connect(serving: &Serving, id: FunctionId, function: &Function, timeout: Duration) -> Result<(BackendConnection, bool), GatewayError> {
-    if let Some(pooled) = serving.pool.borrow_mut().take(id) {
-        return Ok((pooled, true));
-    }
-    connect_fresh(serving, id, function, timeout).await.map(|connection| (connection, false))
-}
-
-async fn connect_fresh(serving: &Serving, id: FunctionId, function: &Function, timeout: Duration) -> Result<BackendConnection, GatewayError> {
-    let instances = &serving.endpoint(id).web_instances;
-    let first = NEXT_INSTANCE.with(|next| {
-        let value = next.get();
-        next.set(value.wrapping_add(1));
-        value
-    });
-    let mut last: Option<SocketAddr> = None;
-    for attempt in 0..instances.len() {
-        let address = instances[(first + attempt) % instances.len()];
-        last = Some(address);
-        match monoio::time::timeout(timeout, TcpStream::connect_addr(address)).await {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(BackendConnection::new(stream));
-            }
-            Ok(Err(_)) => continue,
-            Err(_) => return Err(GatewayError::BackendTimeout),
-        }
-    }
-    let port = last.map_or(0, |address| address.port());
-    Err(GatewayError::WebFunctionFailed(format!(
-        "web function {} is not accepting connections (port {port}); it is starting or restarting, see the gateway log",
-        function.display_name()
-    )))
-}
 
 fn closed_early(function: &Function) -> GatewayError {
     GatewayError::WebFunctionFailed(format!("web function {} closed the connection before answering", function.display_name()))
@@ -694,6 +657,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
     mut connection: BackendConnection,
     head: &ResponseHead,
     request_consumed: bool,
+    lease: &Lease,
 ) -> Outcome {
     let timeout = exchange.api.timeout;
     let http10 = exchange.head.http10;
@@ -820,7 +784,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
     };
     // Back to the pool only after a whole, cleanly delimited response with nothing after it.
     if complete && !head.close && connection.read_buffer.is_empty() {
-        exchange.serving.pool.borrow_mut().put(exchange.api.function, connection);
+        lease.release(connection);
     }
     if keep_alive {
         Outcome::Relayed { status, bytes, keep_alive }
@@ -862,20 +826,64 @@ async fn relay_upgrade<S: AsyncReadRent + AsyncWriteRent + Split>(
         }
         exchange.reader.drop_after_head(exchange.head.head_len, length);
     }
+    let idle_timeout = exchange.serving.config().gateway.websocket.idle_timeout;
     let (mut function_read, mut function_write) = connection.stream.into_split();
     let (mut client_read, mut client_write) = crate::websocket::split::split(exchange.stream);
-    let to_function = async {
-        let copied = monoio::io::copy(&mut client_read, &mut function_write).await;
-        let _ = function_write.shutdown().await;
-        copied.unwrap_or(0)
-    };
-    let to_client = async {
-        let copied = monoio::io::copy(&mut function_read, &mut client_write).await;
-        let _ = client_write.shutdown().await;
-        copied.unwrap_or(0)
-    };
-    let (_, bytes) = monoio::join!(to_function, to_client);
+    let mut bytes = 0;
+    {
+        let to_function = std::pin::pin!(copy_until_idle(&mut client_read, &mut function_write, idle_timeout));
+        let mut to_client = std::pin::pin!(monoio::io::copy(&mut function_read, &mut client_write));
+        monoio::select! {
+            client_half = to_function => match client_half {
+                // The client closed its half: the function may still answer until it closes.
+                ClientHalf::Closed => bytes = to_client.as_mut().await.unwrap_or(0),
+                // Nothing from the client for `websocket_idle_timeout`: the relay ends. The
+                // bytes are not framed here, so no close frame can be slipped in safely; both
+                // sides see their connection close.
+                ClientHalf::Idle => tracing::debug!(idle_timeout_s = idle_timeout.as_secs_f64(), "closing a WebSocket relayed to a web function: idle"),
+            },
+            // The function closed: nothing more can reach it.
+            copied = to_client.as_mut() => bytes = copied.unwrap_or(0),
+        }
+    }
+    let _ = function_write.shutdown().await;
+    let _ = client_write.shutdown().await;
     Outcome::Ended { status: 101, bytes }
+}
+
+/// How the client's half of a relayed WebSocket ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientHalf {
+    /// It closed (or failed); the function was told with a FIN.
+    Closed,
+    /// It sent nothing for the idle timeout.
+    Idle,
+}
+
+/// Copies the client's bytes to the function until the client closes its half (then shuts the
+/// function's write half) or sends nothing for `idle_timeout` (the gateway's
+/// `websocket_idle_timeout`, as for WebSocket APIs: client frames are what keep a connection
+/// alive, and a client that pings sends them).
+async fn copy_until_idle<R: AsyncReadRent, W: AsyncWriteRent>(from: &mut R, to: &mut W, idle_timeout: Duration) -> ClientHalf {
+    let mut buffer = Vec::with_capacity(16 * 1024);
+    loop {
+        match monoio::time::timeout(idle_timeout, from.read(buffer)).await {
+            // Timed out: the read is dropped with its buffer, and the relay ends.
+            Err(_) => return ClientHalf::Idle,
+            Ok((Ok(count), returned)) if count > 0 => {
+                let (written, mut returned) = to.write_all(returned).await;
+                if written.is_err() {
+                    return ClientHalf::Closed;
+                }
+                returned.clear();
+                buffer = returned;
+            }
+            Ok(_) => {
+                let _ = to.shutdown().await;
+                return ClientHalf::Closed;
+            }
+        }
+    }
 }
 
 /// Writes everything in `out` to the client; `false` when it is gone.

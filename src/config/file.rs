@@ -98,8 +98,15 @@ pub struct Gateway {
     /// is closed with 1009. Default 1 MiB.
     pub websocket_max_message_bytes: Option<usize>,
     /// Seconds a WebSocket connection may go without a frame from its client before it is closed
-    /// with 1001. Default 600.
+    /// with 1001; a WebSocket relayed to a web function, without a byte either way. Default 600.
     pub websocket_idle_timeout: Option<Seconds>,
+    /// The region local functions are told they run in: `X-Scf-Region` to web functions,
+    /// `TENCENTCLOUD_REGION` to every local function. Default `local`.
+    pub region: Option<String>,
+    /// The account's AppId, likewise (`X-Scf-Appid`, `TENCENTCLOUD_APPID`). Default `0`.
+    pub appid: Option<String>,
+    /// The account's UIN, likewise (`X-Scf-Uin`, `TENCENTCLOUD_UIN`). Default `0`.
+    pub uin: Option<String>,
 }
 
 /// `[[service]]`: an API Gateway service (console: 服务).
@@ -334,13 +341,16 @@ pub struct Function {
     /// `custom` and `web`: seconds a started process may take to ask for its first event
     /// (`custom`) or to accept connections on its port (`web`) (SCF: 初始化超时时间). Default 30.
     pub init_timeout: Option<Seconds>,
-    /// `custom` only: most processes run at once; the gateway starts more than `instances` when
-    /// invocations wait and every process is busy (SCF: 最大独占配额, reserved concurrency).
+    /// `custom` and `web`: most processes run at once; the gateway starts more than `instances`
+    /// when requests wait and every process is busy (SCF: 最大独占配额, reserved concurrency).
     /// Default: `instances` (no scaling).
     pub max_instances: Option<usize>,
-    /// `custom` only: seconds a process started beyond `instances` may sit idle before it is
+    /// `custom` and `web`: seconds a process started beyond `instances` may sit idle before it is
     /// stopped (SCF keeps an idle instance warm for a while, then reclaims it). Default 60.
     pub idle_timeout: Option<Seconds>,
+    /// `web` only: requests one instance takes at once before the gateway starts another (SCF:
+    /// 单实例多并发; off by default, so one request per instance). Default 1.
+    pub concurrency: Option<usize>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
     pub invoke_url: Option<String>,
     /// `web` only: the fixed loopback port the function's server listens on, for a server that

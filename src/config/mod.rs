@@ -135,6 +135,36 @@ pub struct GatewaySettings {
     pub pool_idle_timeout: Duration,
     /// WebSocket APIs: the reverse-push endpoint and the frame limits.
     pub websocket: WebSocketSettings,
+    /// The Tencent account and region local functions are told about.
+    pub identity: TencentIdentity,
+}
+
+/// Who local functions run as, in Tencent's terms (`region`, `appid`, `uin` of `[gateway]`):
+/// sent to web functions as `X-Scf-Region`/`X-Scf-Appid`/`X-Scf-Uin` (spec §7.1) and to every
+/// local function as `TENCENTCLOUD_REGION`/`_APPID`/`_UIN` (spec §7.2). There is no Tencent
+/// account behind a local gateway, so the defaults are values a function can recognise:
+/// `local`, `0`, `0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TencentIdentity {
+    /// Region, e.g. `ap-guangzhou`.
+    pub region: String,
+    /// AppId (digits).
+    pub appid: String,
+    /// Account UIN (digits).
+    pub uin: String,
+}
+
+impl Default for TencentIdentity {
+    fn default() -> Self {
+        TencentIdentity { region: "local".into(), appid: "0".into(), uin: "0".into() }
+    }
+}
+
+impl TencentIdentity {
+    /// The environment variables SCF gives a function for it.
+    pub fn environment(&self) -> [(&'static str, &str); 3] {
+        [("TENCENTCLOUD_REGION", &self.region), ("TENCENTCLOUD_APPID", &self.appid), ("TENCENTCLOUD_UIN", &self.uin)]
+    }
 }
 
 /// Settings of WebSocket APIs (`crate::websocket`), from `[gateway]`.
@@ -579,11 +609,18 @@ pub enum FunctionRuntime {
     Web {
         /// Folder holding an executable `scf_bootstrap` (absolute, resolved against the config file).
         code: PathBuf,
-        /// Processes kept running, each on its own port.
+        /// Warm processes kept running, each on its own port.
         instances: usize,
         /// How long a started process may take to accept connections on its port.
         init_timeout: Duration,
-        /// The port the function insists on (then `instances` is 1); `None`: the gateway picks.
+        /// Most processes at once (at least `instances`): more start while requests exceed
+        /// `concurrency` per instance.
+        max_instances: usize,
+        /// How long a process beyond `instances` may go without a request before it is stopped.
+        idle_timeout: Duration,
+        /// Requests one instance is given at once before another is started (SCF default 1).
+        concurrency: usize,
+        /// The port the function insists on (then it runs one instance); `None`: the gateway picks.
         port: Option<u16>,
     },
     /// An HTTP endpoint that takes the event as a POST body and answers the function's value.

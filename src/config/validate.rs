@@ -17,8 +17,8 @@ use super::path::parse_api_path;
 use super::{
     Api, ApiMethod, ApiPath, ApiPolicy, Auth, Config, Cors, DriverChoice, Function, FunctionId,
     FunctionRuntime, GatewaySettings, OAuthSettings, Overrides, Param, ParamPosition, ParamType,
-    PathKind, Protocol, PushToken, Secret, Service, Stage, UsagePlan, WebSocketFunctions,
-    WebSocketSettings,
+    PathKind, Protocol, PushToken, Secret, Service, Stage, TencentIdentity, UsagePlan,
+    WebSocketFunctions, WebSocketSettings,
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
@@ -458,7 +458,31 @@ fn build_gateway(
             section.websocket_max_message_bytes,
             section.websocket_idle_timeout,
         )?,
+        identity: build_identity(&site, section.region, section.appid, section.uin)?,
     })
+}
+
+/// `region`, `appid`, `uin`: sent as header values and environment variables, so each is checked
+/// to look like what Tencent uses (a region name; digits) rather than just any text.
+fn build_identity(
+    site: &Site,
+    region: Option<String>,
+    appid: Option<String>,
+    uin: Option<String>,
+) -> Result<TencentIdentity, ConfigError> {
+    let defaults = TencentIdentity::default();
+    let region = region.unwrap_or(defaults.region);
+    if region.is_empty() || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err(site.error("region", format!("`{region}` is not a region name like `ap-guangzhou` (lower-case letters, digits and `-`)")));
+    }
+    let digits = |field: &str, value: Option<String>, default: String| {
+        let value = value.unwrap_or(default);
+        if value.is_empty() || value.len() > 20 || !value.chars().all(|c| c.is_ascii_digit()) {
+            return Err(site.error(field, format!("`{value}` is not a number like `1250000000` (digits only, as a string)")));
+        }
+        Ok(value)
+    };
+    Ok(TencentIdentity { appid: digits("appid", appid, defaults.appid)?, uin: digits("uin", uin, defaults.uin)?, region })
 }
 
 /// `push_listen`, `push_token` (or `SCFGATE_PUSH_TOKEN`) and the frame limits. Whether a token is
@@ -629,6 +653,7 @@ fn build_custom(
         &[
             ("invoke_url", function.invoke_url.is_some()),
             ("port", function.port.is_some()),
+            ("concurrency", function.concurrency.is_some()),
             ("region", function.region.is_some()),
             ("endpoint", function.endpoint.is_some()),
             ("ca_file", function.ca_file.is_some()),
@@ -683,8 +708,6 @@ fn build_web(
         &[
             ("invoke_url", function.invoke_url.is_some()),
             ("handler", function.handler.is_some()),
-            ("max_instances", function.max_instances.is_some()),
-            ("idle_timeout", function.idle_timeout.is_some()),
             ("region", function.region.is_some()),
             ("endpoint", function.endpoint.is_some()),
             ("ca_file", function.ca_file.is_some()),
@@ -696,12 +719,25 @@ fn build_web(
     let code = code_folder(site, function, base_dir, "scf_bootstrap", "a web function")?;
     let instances =
         site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
+    let max_instances = function.max_instances.unwrap_or(instances);
+    if max_instances < instances {
+        return Err(site.error(
+            "max_instances",
+            format!("must be at least `instances` ({instances}), got {max_instances}"),
+        ));
+    }
     let port = match function.port {
         Some(0) => return Err(site.error("port", "must be a port number (1-65535); leave `port` out to let the gateway pick a free one")),
         Some(port) if instances > 1 => {
             return Err(site.error(
                 "port",
                 format!("{instances} instances cannot all listen on port {port}; leave `port` out (each instance then gets its own port in `PORT`) or set instances = 1"),
+            ))
+        }
+        Some(port) if max_instances > 1 => {
+            return Err(site.error(
+                "max_instances",
+                format!("{max_instances} instances cannot all listen on port {port}; leave `port` out (each instance then gets its own port in `PORT`) or leave `max_instances` out"),
             ))
         }
         port => port,
@@ -713,6 +749,13 @@ fn build_web(
             Some(seconds) => site.duration("init_timeout", seconds)?,
             None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
         },
+        max_instances,
+        idle_timeout: match function.idle_timeout {
+            Some(seconds) => site.duration("idle_timeout", seconds)?,
+            None => Duration::from_secs(DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS),
+        },
+        // SCF runs one request per web function instance unless multi-concurrency is turned on.
+        concurrency: site.at_least_one("concurrency", function.concurrency.unwrap_or(1))?,
         port,
     })
 }
@@ -780,6 +823,7 @@ fn build_remote(site: &Site, function: &file::Function) -> Result<FunctionRuntim
             ("port", function.port.is_some()),
             ("max_instances", function.max_instances.is_some()),
             ("idle_timeout", function.idle_timeout.is_some()),
+            ("concurrency", function.concurrency.is_some()),
             ("region", function.region.is_some()),
             ("endpoint", function.endpoint.is_some()),
             ("ca_file", function.ca_file.is_some()),
@@ -1717,6 +1761,7 @@ invoke_url = "http://127.0.0.1"
                     max_message_bytes: DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
                     idle_timeout: secs(DEFAULT_WEBSOCKET_IDLE_TIMEOUT_SECS as f64),
                 },
+                identity: TencentIdentity::default(),
             },
             services: vec![
                 Service {
@@ -2048,6 +2093,9 @@ invoke_url = "http://127.0.0.1"
             ("header_timeout = 5", "header_timeout = -1", ": [gateway]: field `header_timeout`: must be a number of seconds greater than 0, got -1"),
             ("pool_idle_timeout = 20", "pool_idle_timeout = nan", ": [gateway]: field `pool_idle_timeout`: must be a number of seconds greater than 0, got NaN"),
             ("pool_idle_timeout = 20", "pool_idle_timeout = inf", ": [gateway]: field `pool_idle_timeout`: inf seconds is too large"),
+            ("workers = 2", "workers = 2\nregion = \"AP Guangzhou\"", ": [gateway]: field `region`: `AP Guangzhou` is not a region name like `ap-guangzhou` (lower-case letters, digits and `-`)"),
+            ("workers = 2", "workers = 2\nappid = \"12x\"", ": [gateway]: field `appid`: `12x` is not a number like `1250000000` (digits only, as a string)"),
+            ("workers = 2", "workers = 2\nuin = \"\"", ": [gateway]: field `uin`: `` is not a number like `1250000000` (digits only, as a string)"),
         ];
         check_errors("gateway", cases);
     }
@@ -2177,6 +2225,9 @@ name = "app"
 runtime = "web"
 code = "functions/web"
 instances = 3
+max_instances = 5
+idle_timeout = 2
+concurrency = 4
 init_timeout = 5
 memory_limit_in_mb = 512
 "#;
@@ -2190,8 +2241,8 @@ memory_limit_in_mb = 512
         assert_eq!(
             runtimes,
             [
-                format!("Web {{ code: {code:?}, instances: 1, init_timeout: 30s, port: Some(9000) }}"),
-                format!("Web {{ code: {code:?}, instances: 3, init_timeout: 5s, port: None }}"),
+                format!("Web {{ code: {code:?}, instances: 1, init_timeout: 30s, max_instances: 1, idle_timeout: 60s, concurrency: 1, port: Some(9000) }}"),
+                format!("Web {{ code: {code:?}, instances: 3, init_timeout: 5s, max_instances: 5, idle_timeout: 2s, concurrency: 4, port: None }}"),
             ]
         );
         assert!(config.functions.iter().all(Function::is_web));
@@ -2205,6 +2256,7 @@ memory_limit_in_mb = 512
         let cases: &[(&str, &str, &str)] = &[
             // Two servers cannot share a port: the second one named is refused, naming the first.
             ("instances = 3
+max_instances = 5
 ", "port = 9000
 ", &format!("{app} `port`: port 9000 is already the port of web function `default/site:$LATEST`; two servers cannot listen on one port (leave `port` out to let the gateway pick one)")),
             ("port = 9000", "port = 9000\ninstances = 2", &format!("{site} `port`: 2 instances cannot all listen on port 9000; leave `port` out (each instance then gets its own port in `PORT`) or set instances = 1")),
@@ -2215,6 +2267,10 @@ memory_limit_in_mb = 512
             ("port = 9000", "port = 9000\nhandler = \"x\"", &format!("{site} `handler`: not allowed for runtime = \"web\" (it belongs to another runtime)")),
             ("port = 9000", "port = 9000\ninvoke_url = \"http://127.0.0.1/\"", &format!("{site} `invoke_url`: not allowed for runtime = \"web\" (it belongs to another runtime)")),
             ("instances = 3", "instances = 0", &format!("{app} `instances`: must be at least 1")),
+            ("max_instances = 5", "max_instances = 2", &format!("{app} `max_instances`: must be at least `instances` (3), got 2")),
+            ("port = 9000", "port = 9000\nmax_instances = 2", &format!("{site} `max_instances`: 2 instances cannot all listen on port 9000; leave `port` out (each instance then gets its own port in `PORT`) or leave `max_instances` out")),
+            ("concurrency = 4", "concurrency = 0", &format!("{app} `concurrency`: must be at least 1")),
+            ("idle_timeout = 2", "idle_timeout = 0", &format!("{app} `idle_timeout`: must be a number of seconds greater than 0, got 0")),
             ("function = { name = \"site\" }", "function = { name = \"site\" }\nintegrated_response = true", ": service `web` api `site`: field `integrated_response`: not used with a web function (runtime = \"web\"): its HTTP response is passed through as it is"),
         ];
         check_errors_in(WEB, "web", cases);
@@ -2226,6 +2282,8 @@ memory_limit_in_mb = 512
         let cases: &[(&str, &str, &str)] = &[
             ("instances = 2", "instances = 2\nport = 9000", ": function `default/hello:$LATEST`: field `port`: not allowed for runtime = \"custom\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\nport = 9000", ": function `tools/echo:1`: field `port`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("instances = 2", "instances = 2\nconcurrency = 2", ": function `default/hello:$LATEST`: field `concurrency`: not allowed for runtime = \"custom\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\nconcurrency = 2", ": function `tools/echo:1`: field `concurrency`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
         ];
         check_errors("port", cases);
     }

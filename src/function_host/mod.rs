@@ -11,7 +11,9 @@
 //! runtime-API port; a bounded queue of waiting invocations; a supervisor that scales with the
 //! queue, restarts crashed or stuck processes with backoff and fails the request a dead process
 //! held with a 502 (never a hang). Each process's output is logged line by line (`output`), and
-//! with `--watch` a changed code folder restarts that function's processes (`watch`).
+//! with `--watch` a changed code folder restarts that function's processes (`watch`). Web
+//! functions get the same life from their own supervisor (`web`), which shares each function's
+//! instance states and loads with the workers through a board of atomics (`web_instances`).
 
 mod output;
 mod process;
@@ -19,6 +21,7 @@ mod runtime_api;
 mod state;
 pub mod web;
 mod watch;
+pub mod web_instances;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -38,8 +41,8 @@ pub struct FunctionHostHandle {
     pub invoke_address: SocketAddr,
     /// Live function processes, for shutdown.
     pub processes: ProcessRegistry,
-    /// By function id: the loopback port of each instance of a web function (empty for others).
-    pub web_ports: Vec<Vec<u16>>,
+    /// By function id: a web function's instances as the workers see them (`None` for others).
+    pub web_instances: Vec<Option<Arc<web_instances::WebInstances>>>,
     stop: Arc<AtomicBool>,
     /// The code folder of each local function, by function id, for `--watch`.
     code_folders: Vec<(usize, PathBuf)>,
@@ -89,23 +92,28 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
                 code_folders.push((id, code.clone()));
                 *max_instances
             }
-            FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => 0,
+            FunctionRuntime::Web { code, .. } => {
+                code_folders.push((id, code.clone()));
+                0
+            }
+            FunctionRuntime::Remote { .. } | FunctionRuntime::TencentCloud(_) => 0,
         };
         let listeners = (0..count).map(|_| crate::listener::bind_one(loopback, 64)).collect::<io::Result<Vec<_>>>()?;
         instance_listeners.push(listeners);
     }
     let web_ports = web::choose_ports(&config)?;
+    let web_instances = web::boards(&config, &web_ports);
+    let supervised_boards = web_instances.clone();
     let processes = ProcessRegistry::default();
     let host_processes = processes.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let host_stop = stop.clone();
     let code_changes: Arc<[AtomicU64]> = config.functions.iter().map(|_| AtomicU64::new(0)).collect();
     let host_code_changes = code_changes.clone();
-    let supervised_ports = web_ports.clone();
     std::thread::Builder::new().name("scfgate-functions".into()).spawn(move || {
         let run = async move {
             // Web functions' processes are supervised beside the custom runtime's, on this thread.
-            monoio::spawn(web::supervise(config.clone(), supervised_ports, host_processes.clone(), host_stop.clone()));
+            monoio::spawn(web::supervise(config.clone(), web_ports, supervised_boards, host_processes.clone(), host_code_changes.clone(), host_stop.clone()));
             let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes, host_code_changes));
             host.run(invoke_listener, host_stop).await;
         };
@@ -113,5 +121,5 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
             tracing::error!(%error, "function host runtime failed to start");
         }
     })?;
-    Ok(Some(FunctionHostHandle { invoke_address, processes, web_ports, stop, code_folders, code_changes }))
+    Ok(Some(FunctionHostHandle { invoke_address, processes, web_instances, stop, code_folders, code_changes }))
 }

@@ -21,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use super::output::{self, OutputTags, StderrTail};
+use crate::config::TencentIdentity;
 
 /// Added to `memory_limit_in_mb` for `RLIMIT_DATA`: the runtime's own bookkeeping and thread
 /// stacks count as data too, and a function sized to its limit should not fail on them.
@@ -66,6 +67,8 @@ pub struct Launch<'a> {
     pub memory_mb: u32,
     /// The port of this instance's runtime API.
     pub runtime_api_port: u16,
+    /// `TENCENTCLOUD_REGION`, `TENCENTCLOUD_APPID`, `TENCENTCLOUD_UIN`.
+    pub identity: &'a TencentIdentity,
     /// How its stdout and stderr lines are tagged in the log.
     pub output: &'a Arc<OutputTags>,
 }
@@ -84,6 +87,7 @@ pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<(Chi
         .env("SCF_FUNCTIONVERSION", launch.qualifier)
         .env("SCF_FUNCTIONMEMORYSIZE", launch.memory_mb.to_string())
         .env("TENCENTCLOUD_RUNENV", "SCF")
+        .envs(launch.identity.environment())
         // With WebSocket APIs: where to push (`SCFGATE_PUSH_URL`) and the token it needs.
         .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)));
     spawn_command(command, launch.memory_mb, launch.output, registry)

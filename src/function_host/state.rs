@@ -23,7 +23,7 @@ use monoio::net::{TcpListener, TcpStream};
 
 use super::output::{OutputTags, RunningRequest, StderrTail};
 use super::process::{self, Launch, ProcessRegistry};
-use crate::config::{Config, FunctionRuntime};
+use crate::config::{Config, FunctionRuntime, TencentIdentity};
 use crate::http::reader::RequestReader;
 use crate::http::{response, RequestHead};
 
@@ -410,6 +410,8 @@ pub struct Host {
     processes: ProcessRegistry,
     /// Per function id, bumped by the `--watch` thread when the code folder changed.
     code_changes: Arc<[AtomicU64]>,
+    /// The account and region every process is told about (`TENCENTCLOUD_*`).
+    identity: TencentIdentity,
 }
 
 impl Host {
@@ -459,7 +461,7 @@ impl Host {
                 FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => None,
             })
             .collect();
-        Host { functions, listeners: RefCell::new(listeners), processes, code_changes }
+        Host { functions, listeners: RefCell::new(listeners), processes, code_changes, identity: config.gateway.identity.clone() }
     }
 
     /// Serves the runtime APIs and the invoke endpoint, and supervises processes, forever.
@@ -617,6 +619,7 @@ impl Host {
             qualifier: &slot.qualifier,
             memory_mb: slot.memory_mb,
             runtime_api_port: instance.port,
+            identity: &self.identity,
             output: &instance.output,
         };
         match process::spawn(&launch, &self.processes) {

@@ -1,31 +1,45 @@
-//! Web functions (`runtime = "web"`): their `scf_bootstrap` processes, each an HTTP server on a
-//! loopback port of its own, started, watched until the port accepts connections, and restarted
-//! with backoff when they exit or do not come up within `init_timeout`.
+//! Web functions (`runtime = "web"`): the life of their `scf_bootstrap` processes, each an HTTP
+//! server on a loopback port of its own. Per function, between `instances` and `max_instances`
+//! of them: started, probed until the port accepts connections, restarted with backoff when they
+//! exit or do not come up within `init_timeout`, scaled with the requests in flight, drained and
+//! stopped when idle past `idle_timeout`, and replaced one by one when their code changes
+//! (`--watch`).
 //!
 //! Requests never pass through here: each worker proxies them straight to the ports
-//! (`crate::backend::web`) over its own pooled connections. This task runs on the function host
-//! thread, beside the custom runtime's supervisor, and shares only the process registry with it.
+//! (`crate::backend::web`) over its own pooled connections. What the two sides share is the
+//! function's [`WebInstances`] board: this supervisor publishes each instance's state there,
+//! and reads the requests every worker has in flight. It runs on the function host thread,
+//! beside the custom runtime's supervisor, and shares only the process registry with it.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::output::{OutputTags, RunningRequest, StderrTail};
 use super::process::{self, ProcessRegistry};
-use crate::config::{Config, FunctionRuntime};
+use super::web_instances::{InstanceState, InstanceStatus, WebInstances};
+use crate::config::{Config, FunctionRuntime, TencentIdentity};
 
-/// How often processes are looked at (exits, readiness, restarts).
+/// How often processes are looked at (exits, readiness, load, restarts).
 const TICK: Duration = Duration::from_millis(20);
 /// How long one readiness probe may take to connect.
 const PROBE_LIMIT: Duration = Duration::from_millis(200);
+/// A draining instance is stopped no sooner than this after it stopped taking requests: workers
+/// report their counts every 50 ms, so a request sent to it just before then shows up by now.
+const DRAIN_SETTLE: Duration = Duration::from_millis(200);
+/// Consecutive failed starts of every wanted instance after which requests fail at once.
+const CRASH_LOOP_FAILURES: u32 = 3;
+/// A process that ran this long before exiting is not counted as crash-looping.
+const STABLE_RUN: Duration = Duration::from_secs(10);
 
-/// The loopback port of each instance of each web function, by function id (empty for other
-/// runtimes). A function that insists on a port gets it; every other instance gets a free port
-/// found by binding `127.0.0.1:0`.
+/// The loopback port of each instance slot of each web function, by function id (empty for
+/// other runtimes). A function that insists on a port gets it and runs one instance; every other
+/// function gets `max_instances` free ports, found by binding `127.0.0.1:0`, plus one spare: with
+/// `--watch`, new code starts there and is ready before an old instance stops.
 pub fn choose_ports(config: &Config) -> io::Result<Vec<Vec<u16>>> {
     // Every probe socket stays bound until all ports are chosen, so no two instances get the same
     // one; the function binds its port moments later (a port taken in between shows up as a
@@ -35,7 +49,7 @@ pub fn choose_ports(config: &Config) -> io::Result<Vec<Vec<u16>>> {
     for function in &config.functions {
         let chosen = match &function.runtime {
             FunctionRuntime::Web { port: Some(port), .. } => vec![*port],
-            FunctionRuntime::Web { instances, port: None, .. } => (0..*instances)
+            FunctionRuntime::Web { max_instances, port: None, .. } => (0..*max_instances + 1)
                 .map(|_| {
                     let probe = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
                     let port = probe.local_addr()?.port();
@@ -55,13 +69,39 @@ pub fn instance_address(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
 }
 
-/// One web function: what its processes are started with, and its instances.
-struct WebFunction {
-    spec: Spec,
-    instances: Vec<Instance>,
+/// The boards of `config`'s web functions, by function id (`None` for other runtimes), for the
+/// instance ports `ports` (from [`choose_ports`]).
+pub fn boards(config: &Config, ports: &[Vec<u16>]) -> Vec<Option<Arc<WebInstances>>> {
+    config
+        .functions
+        .iter()
+        .zip(ports)
+        .map(|(function, ports)| match &function.runtime {
+            FunctionRuntime::Web { concurrency, max_instances, init_timeout, .. } => Some(Arc::new(WebInstances::new(
+                ports.iter().map(|&port| instance_address(port)).collect(),
+                config.gateway.workers,
+                *concurrency,
+                *max_instances,
+                *init_timeout,
+            ))),
+            _ => None,
+        })
+        .collect()
 }
 
-/// What starting and logging an instance needs of its function.
+/// One web function: what its processes are started with, its instance slots, and its board.
+struct WebFunction {
+    id: usize,
+    spec: Spec,
+    slots: Vec<Slot>,
+    board: Arc<WebInstances>,
+    /// The last code change (`--watch`) acted on; processes started since run this code.
+    code_version: u64,
+    /// Per slot, the load just summed from the workers' reports (reused between ticks).
+    loads: Vec<usize>,
+}
+
+/// What starting, scaling and logging an instance needs of its function.
 struct Spec {
     label: Arc<str>,
     code: PathBuf,
@@ -69,115 +109,371 @@ struct Spec {
     namespace: String,
     qualifier: String,
     memory_mb: u32,
+    identity: TencentIdentity,
     init_timeout: Duration,
+    /// `instances`: never scaled down below this.
+    min_instances: usize,
+    max_instances: usize,
+    idle_timeout: Duration,
+    concurrency: usize,
+    /// The longest a request to it may take (its APIs' longest timeout, plus a second): a
+    /// draining instance is stopped after this even if a worker still counts a request on it.
+    drain_limit: Duration,
 }
 
-#[derive(Default)]
-struct Instance {
+/// One instance slot: a port, and while it is wanted (or draining) a process behind it.
+struct Slot {
     port: u16,
     child: Option<Child>,
     started_at: Option<Instant>,
     /// Its port has accepted a connection since it started.
     ready: bool,
+    /// Should have a process: the warm ones always, extras while the load needs them.
+    wanted: bool,
     restart_at: Option<Instant>,
     /// The last lines its process wrote to stderr, for the log when it fails to start.
     stderr_tail: Option<StderrTail>,
     /// Consecutive starts that ended before the process had been up a while.
     failures: u32,
+    /// Bumped at every start (published, so workers drop pooled connections to older processes).
+    incarnation: u64,
+    /// The code version its process was started with.
+    code_version: u64,
+    /// When it last had a request in flight (or became ready): idleness is measured from it.
+    last_busy: Instant,
+    /// Requests in flight on it, all workers together.
+    load: usize,
+    /// Taking no new requests; stopped once its requests are done.
+    draining_since: Option<Instant>,
+    /// Killed on purpose (drained): its exit is no crash.
+    stopping: bool,
+    /// Started with new code to take over from this slot (`--watch`), which drains once this is ready.
+    replaces: Option<usize>,
+    /// What the workers were last told.
+    published: InstanceStatus,
 }
 
-/// A process that ran this long before exiting is not counted as crash-looping.
-const STABLE_RUN: Duration = Duration::from_secs(10);
+impl Slot {
+    fn new(port: u16, wanted: bool, now: Instant) -> Self {
+        Slot {
+            port,
+            child: None,
+            started_at: None,
+            ready: false,
+            wanted,
+            restart_at: wanted.then_some(now),
+            stderr_tail: None,
+            failures: 0,
+            incarnation: 0,
+            code_version: 0,
+            last_busy: now,
+            load: 0,
+            draining_since: None,
+            stopping: false,
+            replaces: None,
+            published: InstanceStatus { state: InstanceState::Stopped, incarnation: 0 },
+        }
+    }
+
+    fn state(&self) -> InstanceState {
+        if self.draining_since.is_some() {
+            InstanceState::Draining
+        } else if self.ready && self.child.is_some() {
+            InstanceState::Ready
+        } else if self.wanted {
+            InstanceState::Starting
+        } else {
+            InstanceState::Stopped
+        }
+    }
+
+    /// Counts toward the function's instances: wanted and not on its way out.
+    fn live(&self) -> bool {
+        self.wanted && self.draining_since.is_none()
+    }
+
+    /// Neither wanted nor holding a process: free to start a new instance in.
+    fn free(&self) -> bool {
+        !self.wanted && self.child.is_none() && self.draining_since.is_none()
+    }
+
+    /// Stops taking requests; the process is stopped once they are done. `restart`: it starts
+    /// again afterwards (on the current code), as when new code cannot start beside it.
+    fn drain(&mut self, restart: bool, now: Instant) {
+        self.wanted = restart;
+        if self.child.is_some() {
+            self.draining_since = Some(now);
+        }
+    }
+}
 
 /// Supervises every web function of `config` until `stop` is set (the host then kills every
-/// registered process).
-pub async fn supervise(config: Arc<Config>, ports: Vec<Vec<u16>>, processes: ProcessRegistry, stop: Arc<AtomicBool>) {
+/// registered process). `code_changes` is bumped per function id by `--watch`.
+pub async fn supervise(
+    config: Arc<Config>,
+    ports: Vec<Vec<u16>>,
+    boards: Vec<Option<Arc<WebInstances>>>,
+    processes: ProcessRegistry,
+    code_changes: Arc<[AtomicU64]>,
+    stop: Arc<AtomicBool>,
+) {
     let now = Instant::now();
-    let mut functions: Vec<WebFunction> = config
-        .functions
-        .iter()
-        .zip(ports)
-        .filter_map(|(function, ports)| match &function.runtime {
-            FunctionRuntime::Web { code, init_timeout, .. } => Some(WebFunction {
-                spec: Spec {
-                    label: function.display_name().into(),
-                    code: code.clone(),
-                    name: function.name.clone(),
-                    namespace: function.namespace.clone(),
-                    qualifier: function.qualifier.clone(),
-                    memory_mb: function.memory_mb,
-                    init_timeout: *init_timeout,
-                },
-                instances: ports.into_iter().map(|port| Instance { port, restart_at: Some(now), ..Default::default() }).collect(),
-            }),
-            _ => None,
-        })
-        .collect();
+    let mut functions: Vec<WebFunction> = Vec::new();
+    for (id, ((function, ports), board)) in config.functions.iter().zip(ports).zip(boards).enumerate() {
+        let (FunctionRuntime::Web { code, init_timeout, instances, max_instances, idle_timeout, concurrency, .. }, Some(board)) = (&function.runtime, board) else {
+            continue;
+        };
+        let drain_limit = config.apis.iter().filter(|api| api.function == id).map(|api| api.timeout).max().unwrap_or_default() + Duration::from_secs(1);
+        let slots: Vec<Slot> = ports.iter().enumerate().map(|(number, &port)| Slot::new(port, number < *instances, now)).collect();
+        functions.push(WebFunction {
+            id,
+            spec: Spec {
+                label: function.display_name().into(),
+                code: code.clone(),
+                name: function.name.clone(),
+                namespace: function.namespace.clone(),
+                qualifier: function.qualifier.clone(),
+                memory_mb: function.memory_mb,
+                identity: config.gateway.identity.clone(),
+                init_timeout: *init_timeout,
+                min_instances: *instances,
+                max_instances: *max_instances,
+                idle_timeout: *idle_timeout,
+                concurrency: *concurrency,
+                drain_limit,
+            },
+            loads: vec![0; slots.len()],
+            slots,
+            board,
+            code_version: code_changes.get(id).map_or(0, |changes| changes.load(Ordering::Acquire)),
+        });
+    }
     if functions.is_empty() {
         return;
     }
+    for function in &mut functions {
+        function.publish();
+    }
     while !stop.load(Ordering::Acquire) {
         for function in &mut functions {
-            for (number, instance) in function.instances.iter_mut().enumerate() {
-                supervise_instance(&function.spec, number, instance, &processes).await;
-            }
+            let code_version = code_changes.get(function.id).map_or(0, |changes| changes.load(Ordering::Acquire));
+            function.tick(code_version, &processes).await;
         }
         monoio::time::sleep(TICK).await;
     }
 }
 
-async fn supervise_instance(function: &Spec, number: usize, instance: &mut Instance, processes: &ProcessRegistry) {
-    let now = Instant::now();
-    if let Some(child) = instance.child.as_mut() {
-        let pid = child.id() as i32;
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                processes.remove(pid);
-                instance.child = None;
-                let ran_for = instance.started_at.map(|started| now - started).unwrap_or_default();
-                instance.failures = if ran_for > STABLE_RUN { 1 } else { instance.failures + 1 };
-                let backoff = backoff(instance.failures);
-                instance.restart_at = Some(now + backoff);
-                instance.ready = false;
-                tracing::warn!(function = %function.label, instance = number, port = instance.port, %status, restart_in_ms = backoff.as_millis() as u64, "web function process exited");
+impl WebFunction {
+    async fn tick(&mut self, code_version: u64, processes: &ProcessRegistry) {
+        let now = Instant::now();
+        if code_version != self.code_version {
+            self.code_version = code_version;
+            for slot in &mut self.slots {
+                slot.failures = 0;
+            }
+            tracing::info!(function = %self.spec.label, code = %self.spec.code.display(), "reloaded function code: restarting its instances");
+        }
+        let waiting = self.board.sum_reports(&mut self.loads);
+        for (slot, &load) in self.slots.iter_mut().zip(&self.loads) {
+            slot.load = load;
+            if load > 0 {
+                slot.last_busy = now;
+            }
+        }
+        for number in 0..self.slots.len() {
+            self.supervise_slot(number, processes, now).await;
+        }
+        let rolling = self.roll_new_code(now);
+        if !rolling {
+            let demand = self.loads.iter().sum::<usize>() + waiting;
+            self.scale(demand, now);
+        }
+        self.publish();
+    }
+
+    /// Tells the workers what changed: each slot's state and load, and whether the function is
+    /// failing to start.
+    fn publish(&mut self) {
+        for (number, slot) in self.slots.iter_mut().enumerate() {
+            let status = InstanceStatus { state: slot.state(), incarnation: slot.incarnation };
+            if status != slot.published {
+                self.board.set_status(number, status);
+                slot.published = status;
+            }
+            self.board.set_load(number, slot.load);
+        }
+        let mut wanted = self.slots.iter().filter(|slot| slot.wanted).peekable();
+        let failing = wanted.peek().is_some() && wanted.all(|slot| !slot.ready && slot.failures >= CRASH_LOOP_FAILURES);
+        self.board.set_failing(failing);
+    }
+
+    async fn supervise_slot(&mut self, number: usize, processes: &ProcessRegistry, now: Instant) {
+        let spec = &self.spec;
+        let slot = &mut self.slots[number];
+        if let Some(child) = slot.child.as_mut() {
+            let pid = child.id() as i32;
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    processes.remove(pid);
+                    slot.child = None;
+                    slot.ready = false;
+                    slot.draining_since = None;
+                    if std::mem::take(&mut slot.stopping) {
+                        tracing::debug!(function = %spec.label, instance = number, port = slot.port, %status, "web function process stopped");
+                        slot.restart_at = slot.wanted.then_some(now);
+                        return;
+                    }
+                    let ran_for = slot.started_at.map(|started| now - started).unwrap_or_default();
+                    slot.failures = if ran_for > STABLE_RUN { 1 } else { slot.failures + 1 };
+                    let backoff = backoff(slot.failures);
+                    slot.restart_at = slot.wanted.then_some(now + backoff);
+                    let restart_in_ms = slot.wanted.then_some(backoff.as_millis() as u64);
+                    tracing::warn!(function = %spec.label, instance = number, port = slot.port, %status, restart_in_ms, "web function process exited");
+                    return;
+                }
+                Ok(None) => {}
+                Err(error) => tracing::error!(function = %spec.label, %error, "cannot check a web function process"),
+            }
+            if slot.stopping {
                 return;
             }
-            Ok(None) => {}
-            Err(error) => tracing::error!(function = %function.label, %error, "cannot check a web function process"),
-        }
-        if instance.ready {
+            if let Some(since) = slot.draining_since {
+                let done = now - since >= DRAIN_SETTLE && slot.load == 0;
+                if done || now - since >= spec.drain_limit {
+                    tracing::debug!(function = %spec.label, instance = number, pid, in_flight = slot.load, "stopping a drained web function process");
+                    slot.stopping = true;
+                    process::kill_group(pid);
+                }
+                return;
+            }
+            if slot.ready {
+                return;
+            }
+            let address = instance_address(slot.port);
+            let probe = monoio::time::timeout(PROBE_LIMIT, monoio::net::TcpStream::connect_addr(address)).await;
+            if matches!(probe, Ok(Ok(_))) {
+                slot.ready = true;
+                slot.failures = 0;
+                slot.last_busy = now;
+                tracing::info!(function = %spec.label, instance = number, port = slot.port, pid, "web function ready");
+                if let Some(old) = slot.replaces.take() {
+                    // New code is serving: the instance it replaces takes no more requests.
+                    self.slots[old].drain(false, now);
+                }
+            } else if slot.started_at.is_some_and(|started| now - started > spec.init_timeout) {
+                let stderr_tail = slot.stderr_tail.as_ref().map(StderrTail::text).unwrap_or_default();
+                tracing::error!(function = %spec.label, instance = number, port = slot.port, init_timeout_s = spec.init_timeout.as_secs_f64(), %stderr_tail, "web function did not accept connections on its port within init_timeout; restarting it");
+                // Once: the process is killed and reaped as a failed start.
+                slot.started_at = None;
+                process::kill_group(pid);
+            }
             return;
         }
-        let address = instance_address(instance.port);
-        let probe = monoio::time::timeout(PROBE_LIMIT, monoio::net::TcpStream::connect_addr(address)).await;
-        if matches!(probe, Ok(Ok(_))) {
-            instance.ready = true;
-            tracing::info!(function = %function.label, instance = number, port = instance.port, pid, "web function ready");
-        } else if instance.started_at.is_some_and(|started| now - started > function.init_timeout) {
-            let stderr_tail = instance.stderr_tail.as_ref().map(StderrTail::text).unwrap_or_default();
-            tracing::error!(function = %function.label, instance = number, port = instance.port, init_timeout_s = function.init_timeout.as_secs_f64(), %stderr_tail, "web function did not accept connections on its port within init_timeout; restarting it");
-            process::kill_group(pid);
+        if !slot.wanted || slot.restart_at.is_none_or(|at| now < at) {
+            return;
         }
-        return;
-    }
-    if instance.restart_at.is_none_or(|at| now < at) {
-        return;
-    }
-    instance.restart_at = None;
-    // Web requests do not pass through the host, so output lines carry no request id.
-    let output = Arc::new(OutputTags { function: function.label.clone(), instance: number, running_request: RunningRequest::default() });
-    match process::spawn_command(command(function, instance.port), function.memory_mb, &output, processes) {
-        Ok((child, stderr_tail)) => {
-            instance.stderr_tail = Some(stderr_tail);
-            tracing::info!(function = %function.label, instance = number, pid = child.id(), port = instance.port, "started function process");
-            instance.child = Some(child);
-            instance.started_at = Some(now);
+        slot.restart_at = None;
+        // Web requests do not pass through the host, so output lines carry no request id.
+        let output = Arc::new(OutputTags { function: spec.label.clone(), instance: number, running_request: RunningRequest::default() });
+        match process::spawn_command(command(spec, slot.port), spec.memory_mb, &output, processes) {
+            Ok((child, stderr_tail)) => {
+                tracing::info!(function = %spec.label, instance = number, pid = child.id(), port = slot.port, "started function process");
+                slot.stderr_tail = Some(stderr_tail);
+                slot.child = Some(child);
+                slot.started_at = Some(now);
+                slot.incarnation += 1;
+                slot.code_version = self.code_version;
+            }
+            Err(error) => {
+                slot.failures += 1;
+                let backoff = backoff(slot.failures);
+                tracing::error!(function = %spec.label, instance = number, %error, retry_in_ms = backoff.as_millis() as u64, "cannot start the web function's scf_bootstrap");
+                slot.restart_at = Some(now + backoff);
+            }
         }
-        Err(error) => {
-            instance.failures += 1;
-            let backoff = backoff(instance.failures);
-            tracing::error!(function = %function.label, instance = number, %error, retry_in_ms = backoff.as_millis() as u64, "cannot start the web function's scf_bootstrap");
-            instance.restart_at = Some(now + backoff);
+    }
+
+    /// `--watch`: replaces instances running older code, one at a time. A ready one gets a
+    /// replacement started in a free slot and drains once that is ready, so requests never lack
+    /// an instance; with no free slot (a fixed `port`) it drains and restarts in place, and
+    /// requests wait for it. One not ready yet is simply restarted. Returns whether a
+    /// replacement is under way (scaling waits for it to finish).
+    fn roll_new_code(&mut self, now: Instant) -> bool {
+        let current = self.code_version;
+        for slot in &mut self.slots {
+            if slot.live() && !slot.ready && !slot.stopping && slot.replaces.is_none() && slot.code_version != current {
+                if let Some(child) = &slot.child {
+                    slot.stopping = true;
+                    process::kill_group(child.id() as i32);
+                }
+            }
+        }
+        if self.slots.iter().any(|slot| slot.replaces.is_some()) {
+            return true;
+        }
+        let outdated = self.slots.iter().position(|slot| slot.live() && slot.ready && slot.code_version != current);
+        let Some(outdated) = outdated else { return false };
+        match self.slots.iter().position(Slot::free) {
+            Some(free) => {
+                let replacement = &mut self.slots[free];
+                replacement.wanted = true;
+                replacement.restart_at = Some(now);
+                replacement.failures = 0;
+                replacement.replaces = Some(outdated);
+                true
+            }
+            None => {
+                self.slots[outdated].drain(true, now);
+                false
+            }
+        }
+    }
+
+    /// Starts instances while the requests in flight (and waiting) exceed `concurrency` per
+    /// instance, up to `max_instances`; drains extras idle longer than `idle_timeout`, the
+    /// newest first, down to what the load needs. The `instances` longest running are the warm
+    /// ones, never stopped for idleness.
+    fn scale(&mut self, demand: usize, now: Instant) {
+        let spec = &self.spec;
+        let needed = demand.div_ceil(spec.concurrency).clamp(spec.min_instances, spec.max_instances);
+        let live = self.slots.iter().filter(|slot| slot.live()).count();
+        if needed > live {
+            let mut added = 0;
+            for slot in self.slots.iter_mut().filter(|slot| slot.free()).take(needed - live) {
+                slot.wanted = true;
+                slot.restart_at = Some(now);
+                slot.failures = 0;
+                added += 1;
+            }
+            if added > 0 {
+                tracing::info!(function = %spec.label, instances = live + added, in_flight = demand, concurrency = spec.concurrency, "scaled up: requests in flight exceed concurrency on every instance");
+            }
+            return;
+        }
+        let keep = needed.max(spec.min_instances);
+        if live <= keep {
+            return;
+        }
+        // The warm instances are the `instances` longest running: never stopped for idleness.
+        let mut extras: Vec<usize> = (0..self.slots.len()).filter(|&number| self.slots[number].live()).collect();
+        extras.sort_by_key(|&number| (self.slots[number].started_at.is_none(), self.slots[number].started_at));
+        extras.drain(..spec.min_instances.min(extras.len()));
+        let mut running = live;
+        let mut stopped = 0;
+        // The newest first.
+        for &number in extras.iter().rev() {
+            let slot = &mut self.slots[number];
+            if running <= keep {
+                break;
+            }
+            if slot.ready && slot.load == 0 && now.saturating_duration_since(slot.last_busy) > spec.idle_timeout {
+                slot.drain(false, now);
+                running -= 1;
+                stopped += 1;
+            }
+        }
+        if stopped > 0 {
+            tracing::info!(function = %spec.label, instances = running, stopped, idle_timeout_s = spec.idle_timeout.as_secs_f64(), "scaled down: stopped idle instances");
         }
     }
 }
@@ -195,6 +491,7 @@ fn command(function: &Spec, port: u16) -> Command {
         .env("SCF_FUNCTIONVERSION", &function.qualifier)
         .env("SCF_FUNCTIONMEMORYSIZE", function.memory_mb.to_string())
         .env("TENCENTCLOUD_RUNENV", "SCF")
+        .envs(function.identity.environment())
         .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)));
     command
 }

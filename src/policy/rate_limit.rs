@@ -182,6 +182,7 @@ mod tests {
                     max_message_bytes: 1,
                     idle_timeout: Duration::from_secs(1),
                 },
+                identity: Default::default(),
             },
             services: vec![],
             apis: vec![],

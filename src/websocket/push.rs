@@ -97,7 +97,7 @@ pub fn bind(config: &Config, backlog: i32) -> io::Result<Option<PushListeners>> 
     let peers = private
         .iter()
         .map(|listener| {
-            Ok(Endpoint { addr: listener.local_addr()?, host_header: "scfgate-push".into(), path: forward_path.clone(), web_instances: Vec::new() })
+            Ok(Endpoint { addr: listener.local_addr()?, host_header: "scfgate-push".into(), path: forward_path.clone(), web: None })
         })
         .collect::<io::Result<Vec<_>>>()?;
     let token = settings.push_token.as_ref().map(|token| token.0.clone());

@@ -13,7 +13,12 @@
 //! * `.../slow?ms=N`: waits N ms, then answers as the echo does.
 //! * `.../ws`: a WebSocket (RFC 6455) echo: text and binary messages come back as sent.
 //! * anything else: `{"method", "path", "query", "headers" (names lower-cased, repeated fields
-//!   joined with ", "), "body"}` of the request.
+//!   joined with ", "), "body"}` of the request, plus `"pid"` (which process answered) and
+//!   `"version"` (the first line of `VERSION` in the code folder, read at start; "" without one)
+//!   and `"tencentcloud": {"region", "appid", "uin"}` (its `TENCENTCLOUD_*` environment).
+//!
+//! `SCF_EXAMPLE_LISTEN_DELAY_MS=N` in its environment makes it wait N ms before it listens (a
+//! slow cold start).
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -43,6 +48,13 @@ impl Request {
 /// Serves forever on `127.0.0.1:$PORT` (loopback: the gateway is the only client it needs).
 pub fn serve() -> ! {
     let port: u16 = std::env::var("PORT").ok().and_then(|port| port.parse().ok()).unwrap_or(9000);
+    // Read now: a new version shows only when the gateway restarts the process.
+    let _ = version();
+    let delay = std::env::var("SCF_EXAMPLE_LISTEN_DELAY_MS").ok().and_then(|ms| ms.parse().ok()).unwrap_or(0);
+    if delay > 0 {
+        log_line!("scf-example-function[web] waiting {delay} ms before listening, as asked");
+        std::thread::sleep(Duration::from_millis(delay));
+    }
     let listener = match TcpListener::bind(("127.0.0.1", port)) {
         Ok(listener) => listener,
         Err(error) => {
@@ -117,6 +129,13 @@ fn serve_connection(stream: TcpStream) -> io::Result<()> {
                     headers.entry(name.to_ascii_lowercase()).and_modify(|joined| *joined = format!("{joined}, {value}")).or_insert_with(|| value.clone());
                 }
                 let echo = json!({
+                    "pid": std::process::id(),
+                    "version": version(),
+                    "tencentcloud": {
+                        "region": std::env::var("TENCENTCLOUD_REGION").unwrap_or_default(),
+                        "appid": std::env::var("TENCENTCLOUD_APPID").unwrap_or_default(),
+                        "uin": std::env::var("TENCENTCLOUD_UIN").unwrap_or_default(),
+                    },
                     "method": request.method,
                     "path": request.path,
                     "query": request.query,
@@ -198,6 +217,12 @@ fn copy_exactly(reader: &mut BufReader<TcpStream>, mut left: u64, take: &mut imp
         left -= length as u64;
     }
     Ok(())
+}
+
+/// The first line of `VERSION` in the working directory (the code folder), read once.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| std::fs::read_to_string("VERSION").unwrap_or_default().lines().next().unwrap_or_default().to_string())
 }
 
 fn respond_json(writer: &mut TcpStream, value: &Value) -> io::Result<()> {

@@ -32,6 +32,7 @@ pub(super) fn build(site: &Site, function: &file::Function, base_dir: &Path) -> 
             ("port", function.port.is_some()),
             ("max_instances", function.max_instances.is_some()),
             ("idle_timeout", function.idle_timeout.is_some()),
+            ("concurrency", function.concurrency.is_some()),
         ],
     )?;
     let region = site.required_text("region", function.region.clone())?;
