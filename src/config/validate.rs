@@ -627,17 +627,34 @@ fn check_function_identifier(site: &Site, field: &str, value: &str) -> Result<()
     Ok(())
 }
 
+/// Whether a `[[function]]` table sets a key.
+type KeyPresent = fn(&file::Function) -> bool;
+
+/// The `[[function]]` keys that only some runtimes take, and which ones: declared once here, so
+/// every other runtime refuses a new key without a list of its own to update.
+const RUNTIME_KEYS: &[(&str, KeyPresent, &[&str])] = &[
+    ("code", |function| function.code.is_some(), &["custom", "web"]),
+    ("handler", |function| function.handler.is_some(), &["custom"]),
+    ("instances", |function| function.instances.is_some(), &["custom", "web"]),
+    ("init_timeout", |function| function.init_timeout.is_some(), &["custom", "web"]),
+    ("invoke_url", |function| function.invoke_url.is_some(), &["remote"]),
+    ("port", |function| function.port.is_some(), &["web"]),
+    ("max_instances", |function| function.max_instances.is_some(), &["custom", "web"]),
+    ("idle_timeout", |function| function.idle_timeout.is_some(), &["custom", "web"]),
+    ("concurrency", |function| function.concurrency.is_some(), &["web"]),
+    ("region", |function| function.region.is_some(), &["tencentcloud"]),
+    ("endpoint", |function| function.endpoint.is_some(), &["tencentcloud"]),
+    ("ca_file", |function| function.ca_file.is_some(), &["tencentcloud"]),
+    ("secret_id_env", |function| function.secret_id_env.is_some(), &["tencentcloud"]),
+    ("secret_key_env", |function| function.secret_key_env.is_some(), &["tencentcloud"]),
+    ("token_env", |function| function.token_env.is_some(), &["tencentcloud"]),
+];
+
 /// Refuses a key of another runtime, so a half-converted function is not run with stale settings.
-fn reject_foreign_keys(
-    site: &Site,
-    runtime: &str,
-    keys: &[(&str, bool)],
-) -> Result<(), ConfigError> {
-    match keys.iter().find(|(_, present)| *present) {
-        Some((key, _)) => Err(site.error(
-            key,
-            format!("not allowed for runtime = \"{runtime}\" (it belongs to another runtime)"),
-        )),
+fn reject_foreign_keys(site: &Site, function: &file::Function, runtime: &str) -> Result<(), ConfigError> {
+    let foreign = RUNTIME_KEYS.iter().find(|(_, present, runtimes)| !runtimes.contains(&runtime) && present(function));
+    match foreign {
+        Some((key, _, _)) => Err(site.error(key, format!("not allowed for runtime = \"{runtime}\" (it belongs to another runtime)"))),
         None => Ok(()),
     }
 }
@@ -647,21 +664,7 @@ fn build_custom(
     function: &file::Function,
     base_dir: &Path,
 ) -> Result<FunctionRuntime, ConfigError> {
-    reject_foreign_keys(
-        site,
-        "custom",
-        &[
-            ("invoke_url", function.invoke_url.is_some()),
-            ("port", function.port.is_some()),
-            ("concurrency", function.concurrency.is_some()),
-            ("region", function.region.is_some()),
-            ("endpoint", function.endpoint.is_some()),
-            ("ca_file", function.ca_file.is_some()),
-            ("secret_id_env", function.secret_id_env.is_some()),
-            ("secret_key_env", function.secret_key_env.is_some()),
-            ("token_env", function.token_env.is_some()),
-        ],
-    )?;
+    reject_foreign_keys(site, function, "custom")?;
     let code = code_folder(site, function, base_dir, "bootstrap", "a custom runtime")?;
     let handler = function
         .handler
@@ -702,20 +705,7 @@ fn build_web(
     function: &file::Function,
     base_dir: &Path,
 ) -> Result<FunctionRuntime, ConfigError> {
-    reject_foreign_keys(
-        site,
-        "web",
-        &[
-            ("invoke_url", function.invoke_url.is_some()),
-            ("handler", function.handler.is_some()),
-            ("region", function.region.is_some()),
-            ("endpoint", function.endpoint.is_some()),
-            ("ca_file", function.ca_file.is_some()),
-            ("secret_id_env", function.secret_id_env.is_some()),
-            ("secret_key_env", function.secret_key_env.is_some()),
-            ("token_env", function.token_env.is_some()),
-        ],
-    )?;
+    reject_foreign_keys(site, function, "web")?;
     let code = code_folder(site, function, base_dir, "scf_bootstrap", "a web function")?;
     let instances =
         site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
@@ -812,26 +802,7 @@ fn check_bootstrap(code: &Path, program: &str, what: &str) -> Result<(), String>
 }
 
 fn build_remote(site: &Site, function: &file::Function) -> Result<FunctionRuntime, ConfigError> {
-    reject_foreign_keys(
-        site,
-        "remote",
-        &[
-            ("code", function.code.is_some()),
-            ("handler", function.handler.is_some()),
-            ("instances", function.instances.is_some()),
-            ("init_timeout", function.init_timeout.is_some()),
-            ("port", function.port.is_some()),
-            ("max_instances", function.max_instances.is_some()),
-            ("idle_timeout", function.idle_timeout.is_some()),
-            ("concurrency", function.concurrency.is_some()),
-            ("region", function.region.is_some()),
-            ("endpoint", function.endpoint.is_some()),
-            ("ca_file", function.ca_file.is_some()),
-            ("secret_id_env", function.secret_id_env.is_some()),
-            ("secret_key_env", function.secret_key_env.is_some()),
-            ("token_env", function.token_env.is_some()),
-        ],
-    )?;
+    reject_foreign_keys(site, function, "remote")?;
     let url = site.required_text("invoke_url", function.invoke_url.clone())?;
     let endpoint = parse_invoke_url(&url).map_err(|message| site.error("invoke_url", message))?;
     Ok(FunctionRuntime::Remote {

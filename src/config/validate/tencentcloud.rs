@@ -20,21 +20,7 @@ use crate::config::tencentcloud::{
 
 /// Builds a `tencentcloud` function's runtime settings.
 pub(super) fn build(site: &Site, function: &file::Function, base_dir: &Path) -> Result<FunctionRuntime, ConfigError> {
-    reject_foreign_keys(
-        site,
-        "tencentcloud",
-        &[
-            ("code", function.code.is_some()),
-            ("handler", function.handler.is_some()),
-            ("instances", function.instances.is_some()),
-            ("init_timeout", function.init_timeout.is_some()),
-            ("invoke_url", function.invoke_url.is_some()),
-            ("port", function.port.is_some()),
-            ("max_instances", function.max_instances.is_some()),
-            ("idle_timeout", function.idle_timeout.is_some()),
-            ("concurrency", function.concurrency.is_some()),
-        ],
-    )?;
+    reject_foreign_keys(site, function, "tencentcloud")?;
     let region = site.required_text("region", function.region.clone())?;
     // The region travels in a header; Tencent's are like `ap-guangzhou` or `na-siliconvalley`.
     if !region.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-') {
