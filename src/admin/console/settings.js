@@ -34,12 +34,14 @@ export async function serviceSettingsView(id) {
   );
 
   const editors = h('div', { class: 'stage-variables' });
+  // In place: each stage's editor holds its array.
   const readVariables = () => {
     for (const stage of STAGES) {
-      variables[stage] = [...editors.querySelectorAll(`tr[data-variable-stage="${stage}"]`)].map((row) => ({
+      const rows = [...editors.querySelectorAll(`tr[data-variable-stage="${stage}"]`)].map((row) => ({
         name: row.querySelector('[data-part="name"]').value,
         value: row.querySelector('[data-part="value"]').value,
       }));
+      variables[stage].splice(0, variables[stage].length, ...rows);
     }
   };
   const renderEditors = (focusField) => {
