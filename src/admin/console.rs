@@ -5,7 +5,12 @@
 //! The files carry no secret, so they are served without the admin token (the page asks for the
 //! token itself when the API answers 401). Everything the page needs comes from this table: the
 //! `Content-Security-Policy` (`default-src 'self'`) forbids any other origin, inline scripts and
-//! inline styles, and framing.
+//! inline styles (but one, below), and framing.
+
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 use super::http::{Request, Response};
 
@@ -26,11 +31,29 @@ const ASSETS: &[Asset] = &[
     Asset { path: "/console/ui.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/ui.js") },
     Asset { path: "/console/wizard.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/wizard.js") },
     Asset { path: "/console/checks.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/checks.js") },
+    Asset { path: "/console/settings.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/settings.js") },
+    Asset { path: "/console/openapi-import.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/openapi-import.js") },
+    Asset { path: "/console/plans.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/plans.js") },
     Asset { path: "/console/favicon.svg", content_type: "image/svg+xml", body: include_bytes!("console/favicon.svg") },
 ];
 
 /// Same origin only, no inline code, no framing: the console talks to nothing but this listener.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+///
+/// One exception, for the generated docs view: the docs endpoint needs the token, so the console
+/// fetches the page and shows it in an `<iframe sandbox srcdoc>` (no scripts, an opaque origin:
+/// it can reach neither the console nor the token). A srcdoc document inherits this policy, and
+/// the docs page's stylesheet is an inline `<style>`; rather than `'unsafe-inline'` (any inline
+/// style, also in the console) or a `blob:` URL in a new tab (which inherits this policy too, and
+/// would keep the page in a tab with the console's origin), the policy admits exactly that one
+/// stylesheet by its SHA-256. Inline scripts stay forbidden everywhere, and a `srcdoc` frame
+/// needs no `frame-src` source: it loads nothing.
+fn content_security_policy() -> &'static str {
+    static POLICY: OnceLock<String> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let docs_style = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(super::docs::STYLE.as_bytes()));
+        format!("default-src 'self'; style-src 'self' 'sha256-{docs_style}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
+    })
+}
 
 /// The console's answer to `request`, or `None` when it is not a console URL (then it is an
 /// admin API call, authenticated as usual).
@@ -57,7 +80,7 @@ fn asset(path: &str) -> Option<Response> {
     let mut response = Response { status: 200, content_type: asset.content_type, headers: Vec::new(), body: asset.body.to_vec() };
     // Revalidate every time, so a new gateway binary's console is never mixed with an old one's.
     response.headers.push(("Cache-Control", "no-cache".into()));
-    response.headers.push(("Content-Security-Policy", CONTENT_SECURITY_POLICY.into()));
+    response.headers.push(("Content-Security-Policy", content_security_policy().into()));
     response.headers.push(("Referrer-Policy", "no-referrer".into()));
     Some(response)
 }
@@ -107,6 +130,25 @@ mod tests {
         assert!(get("/v1/services").is_none());
         let post = Request { method: "POST".into(), path: "/console/".into(), query: Vec::new(), headers: Vec::new(), body: Vec::new() };
         assert!(serve(&post).is_none());
+    }
+
+    #[test]
+    fn the_policy_admits_the_generated_docs_stylesheet_and_no_other_inline_code() {
+        // The docs page as the docs endpoint renders it, shown by the console in a srcdoc frame
+        // that inherits the console's policy: each of its inline stylesheets must be admitted.
+        let service: crate::config::file::Service = serde_json::from_value(serde_json::json!({"id": "service-docs0001", "name": "docs"})).unwrap();
+        let release = crate::admin::store::Release { id: 1, stage: "release".into(), created_at: 0, description: String::new(), service: service.clone() };
+        let page = crate::admin::docs::render(&service, "release", &release);
+        let styles: Vec<&str> = page.split("<style>").skip(1).map(|rest| &rest[..rest.find("</style>").expect("an unclosed <style>")]).collect();
+        assert!(!styles.is_empty(), "the docs page has no stylesheet: drop the hash from the policy");
+        let policy = content_security_policy();
+        for style in styles {
+            let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style.as_bytes()));
+            assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy} does not admit the docs stylesheet");
+        }
+        assert!(!page.contains("<script"), "the docs page has a script; the sandboxed frame would not run it");
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("script-src") && !policy.contains("blob:"), "{policy}");
+        assert!(get("/console/").map(|response| header(&response, "Content-Security-Policy").unwrap() == policy).unwrap());
     }
 
     /// `src="..."`, `href="..."` and `from '...'` / `import('...')` targets in a file.

@@ -128,7 +128,9 @@ fn date(seconds: u64) -> String {
     format!("{} UTC", &text[..16])
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:960px;padding:1.5rem;color:#1f2328;line-height:1.5}\
+/// The page's only stylesheet (inline, so the page is one file). The console shows the page in a
+/// frame under its own policy, which admits this stylesheet by its hash (see console.rs).
+pub(super) const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:960px;padding:1.5rem;color:#1f2328;line-height:1.5}\
 h1{margin-bottom:.2rem}.meta{color:#57606a}code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;background:#f6f8fa;border-radius:4px}\
 code{padding:.1rem .3rem}pre{padding:.8rem;overflow:auto;white-space:pre-wrap}section{border-top:1px solid #d0d7de;margin-top:1.5rem;padding-top:.5rem}\
 .method{display:inline-block;min-width:3.5rem;font-weight:600;color:#0969da}table{border-collapse:collapse;width:100%}\

@@ -1,5 +1,6 @@
-// The wizard's client-side checks (src/admin/console/checks.js), run under node: the three
-// mistakes the console catches before saving, and how admin API error fields find their input.
+// The console's client-side checks (src/admin/console/checks.js), run under node: the three
+// mistakes the wizard catches before saving, how admin API error fields find their input, and
+// the service settings' and usage plans' input parsing.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,7 @@ import { readFileSync } from 'node:fs';
 // The console's modules are browser ES modules in a folder without a package.json; node 18 would
 // load a `.js` there as CommonJS, so the module is imported from its source instead.
 const checksSource = readFileSync(new URL('../../src/admin/console/checks.js', import.meta.url), 'utf8');
-const { checkBackend, checkFrontend, fieldByPlace, messageForField, pathPlaceholders, stepOfField } = await import(
+const { checkBackend, checkFrontend, checkStageVariables, fieldByPlace, messageForField, parseHosts, parseLimit, pathPlaceholders, stageVariablesPayload, stepOfField } = await import(
   `data:text/javascript;base64,${Buffer.from(checksSource).toString('base64')}`
 );
 
@@ -57,4 +58,36 @@ test('admin API error fields lead to their step and input', () => {
   assert.equal(fieldByPlace('error_code.404.message', api), 'error_code #1.message');
   assert.equal(fieldByPlace('path', api), 'path');
   assert.equal(messageForField('service `shop` api `item`: field `error_code.404.message`: required but missing'), 'required but missing');
+});
+
+test('stage variables: a value needs a name, a name appears once per stage, blank rows are ignored', () => {
+  const rows = {
+    release: [{ name: 'greeting', value: 'hi' }, { name: '', value: '' }, { name: '', value: 'orphan' }, { name: ' greeting ', value: 'again' }],
+    test: [{ name: 'greeting', value: 'test hi' }],
+  };
+  assert.deepEqual(checkStageVariables(rows), [
+    { field: 'stage_variables.release #3.name', message: 'required: a variable needs a name' },
+    { field: 'stage_variables.release #4.name', message: 'greeting is already set on release; a name may appear once per stage' },
+  ]);
+  assert.deepEqual(checkStageVariables({ release: [{ name: 'a', value: '' }], test: [{ name: 'a', value: '' }] }), []);
+});
+
+test('stage variables are sent as the admin API names them: by stage, blank rows and empty stages dropped', () => {
+  const rows = { release: [{ name: ' greeting ', value: 'hi' }, { name: '', value: '' }], test: [], prepub: [{ name: '', value: '' }] };
+  assert.deepEqual(stageVariablesPayload(rows), { release: { greeting: 'hi' } });
+  // An empty value is a value.
+  assert.deepEqual(stageVariablesPayload({ test: [{ name: 'flag', value: '' }] }), { test: { flag: '' } });
+});
+
+test('hosts are read one per line or comma-separated', () => {
+  assert.deepEqual(parseHosts('api.example.com\n  shop.example.com, www.example.com\n\n'), ['api.example.com', 'shop.example.com', 'www.example.com']);
+  assert.deepEqual(parseHosts('  '), []);
+});
+
+test('usage-plan limits: blank is no limit, a whole number is a limit, anything else is refused', () => {
+  assert.equal(parseLimit(''), undefined);
+  assert.equal(parseLimit(' 100 '), 100);
+  // 0 is passed on: the admin API's own message says why it is refused.
+  assert.equal(parseLimit('0'), 0);
+  for (const bad of ['1.5', '-3', '1e3', 'ten']) assert.ok(Number.isNaN(parseLimit(bad)), bad);
 });

@@ -2,7 +2,11 @@
 // and the example `echo` function, driven as a user would: sign in with the token, create a
 // service (keyboard only), create an API through the four steps (the inline checks for a long
 // name, an undeclared path parameter, a missing function, and a server-side error), publish,
-// call the API from the test panel and from node, edit and publish again, roll back.
+// call the API from the test panel and from node, edit and publish again, roll back. Then the
+// pages around it: a stage variable set in the service settings reaches the function after a
+// publish; an OpenAPI file is imported (its unmappable PATCH reported); the generated docs are
+// viewed in their sandboxed frame; a key pair is created (its SecretKey shown once) and a usage
+// plan binds it to the service's release stage.
 //
 // Needs `cargo build --bins` first (it builds nothing). Overrides: SCFGATE_BIN,
 // SCF_EXAMPLE_FUNCTION, CHROMIUM (default /usr/bin/chromium), CARGO_TARGET_DIR.
@@ -80,7 +84,7 @@ async function callApi(address, pathAndQuery) {
   return { status: response.status, text, json };
 }
 
-test('the console creates, publishes, tests, edits and rolls back an API', { timeout: 180_000 }, async (t) => {
+test('the console creates, publishes, tests, edits and rolls back an API, and manages the service, its docs, usage plans and key pairs', { timeout: 180_000 }, async (t) => {
   for (const [what, file] of [['scfgate', gatewayBin], ['the example function', functionBin], ['chromium', chromiumPath]]) {
     assert.ok(existsSync(file), `${what} is missing at ${file} (run cargo build --bins; install chromium)`);
   }
@@ -281,6 +285,123 @@ test('the console creates, publishes, tests, edits and rolls back an API', { tim
     await page.getByRole('row', { name: /get-item/ }).getByText('/products/{id}').waitFor();
     await screenshot('rolled-back');
     if (process.env.CONSOLE_SCREENSHOT) copyFileSync(path.join(shots, `${String(shot).padStart(2, '0')}-rolled-back.png`), path.resolve(repo, process.env.CONSOLE_SCREENSHOT));
+
+    // --- Service settings, keyboard first: a variable without a name is caught before saving,
+    // a host with a port is refused by the admin API, both next to their inputs.
+    await page.getByRole('link', { name: 'Service settings' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Settings of shop' }).waitFor();
+    await page.getByRole('button', { name: 'Add variable to release' }).press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'release variable 1 name');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('hello from release');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-field="stage_variables.release #1.name"] ~ .field-error').getByText('required: a variable needs a name').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'release variable 1 name');
+    await page.keyboard.type('greeting');
+    await page.getByLabel('Custom domains (hosts)').fill('shop.example.com:8080');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.locator('[data-field="hosts"] ~ .field-error').getByText('a port is not allowed').waitFor();
+    await screenshot('settings-errors');
+    await page.getByLabel('Custom domains (hosts)').fill('');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('heading', { level: 1, name: 'shop' }).waitFor();
+
+    // --- Published, the variable is in the event the function receives.
+    await publish('stage variables', 3);
+    await page.getByRole('link', { name: 'Test API get-item' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Test get-item' }).waitFor();
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await page.locator('[data-testid="status"]').getByText('200').waitFor();
+    const variablesEvent = JSON.parse(await page.locator('[data-testid="event"]').textContent());
+    assert.deepEqual(variablesEvent.stageVariables, { greeting: 'hello from release' });
+    await screenshot('stage-variables-event');
+
+    // --- OpenAPI import from a local file: the GET is imported, the PATCH is reported.
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'shop' }).click();
+    await page.getByRole('heading', { level: 1, name: 'shop' }).waitFor();
+    await page.getByText('Import APIs from OpenAPI').click();
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.locator('[data-field="document"] ~ .field-error').getByText('required: paste a document or choose a file').waitFor();
+    const petsYaml = [
+      'openapi: 3.0.0',
+      'info: {title: pets, version: "1"}',
+      'paths:',
+      '  /pets:',
+      '    get:',
+      '      operationId: list-pets',
+      '      description: Every pet',
+      '      responses: {"200": {description: the pets}}',
+      '  /pets/{id}:',
+      '    patch:',
+      '      operationId: update-pet',
+      '      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]',
+      '      responses: {"200": {description: updated}}',
+      '',
+    ].join('\n');
+    await page.getByLabel('Or choose a file').setInputFiles({ name: 'pets.yaml', mimeType: 'application/yaml', buffer: Buffer.from(petsYaml) });
+    await page.getByText('Read pets.yaml').waitFor();
+    assert.equal(await page.getByLabel('OpenAPI document').inputValue(), petsYaml);
+    await page.getByLabel('Backend function').selectOption('default/echo:$LATEST');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    const report = page.locator('[data-testid="import-report"]');
+    await report.getByRole('heading', { name: 'Imported (1)', exact: true }).waitFor();
+    await report.getByRole('listitem').getByText('list-pets', { exact: true }).waitFor();
+    await report.getByRole('row', { name: /PATCH \/pets\/\{id\}/ }).getByText('method PATCH is not one an API can have').waitFor();
+    await page.getByRole('row', { name: /list-pets/ }).getByText('/pets', { exact: true }).waitFor();
+    await screenshot('openapi-import');
+    await publish('pets imported', 4);
+
+    // --- The generated docs, fetched with the token, in a sandboxed frame.
+    await page.getByRole('link', { name: 'View documentation (release)' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Documentation of shop (release)' }).waitFor();
+    const docsFrame = page.locator('iframe[title="API documentation of shop on release"]');
+    assert.equal(await docsFrame.getAttribute('sandbox'), '');
+    const docs = page.frameLocator('iframe[title="API documentation of shop on release"]');
+    await docs.getByRole('heading', { name: 'list-pets' }).waitFor();
+    await docs.locator('.endpoint code').getByText('/pets', { exact: true }).waitFor();
+    await docs.locator('.endpoint code').getByText('/products/{id}', { exact: true }).waitFor();
+    // Its inline stylesheet applies: the console's policy admits it by hash.
+    assert.equal(await docs.locator('body').evaluate((body) => getComputedStyle(body).maxWidth), '960px');
+    await screenshot('docs');
+
+    // --- A key pair: its SecretKey is shown once, then never again (not even after a reload).
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Key pairs' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Key pairs' }).waitFor();
+    await page.getByRole('button', { name: 'Create key pair' }).click();
+    await page.getByRole('heading', { name: /^Key pair AKID\w+ created$/ }).waitFor();
+    await page.getByText('Copy the SecretKey now: it is shown only this once.').waitFor();
+    const secretId = await page.locator('[data-testid="created-secret-id"]').inputValue();
+    const secretKey = await page.locator('[data-testid="created-secret-key"]').inputValue();
+    assert.match(secretId, /^AKID[A-Za-z0-9]{32}$/);
+    assert.match(secretKey, /^[A-Za-z0-9]{32}$/);
+    // Everything a user can see or copy on the page: its text and its inputs' values.
+    const visibleText = () => page.evaluate(() => [document.body.innerText, ...[...document.querySelectorAll('input, textarea')].map((input) => input.value)].join('\n'));
+    assert.ok((await visibleText()).includes(secretKey));
+    await screenshot('key-pair-created');
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Key pairs' }).waitFor();
+    await page.getByRole('row', { name: new RegExp(secretId) }).getByText('stored; never shown again').waitFor();
+    assert.ok(!(await visibleText()).includes(secretKey), 'the SecretKey is shown after a reload');
+
+    // --- A usage plan with that key on the service's release stage; a quota of 0 is refused inline.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage plans' }).click();
+    await page.getByText('No usage plans yet.').waitFor();
+    await page.getByRole('link', { name: 'Create usage plan' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Create usage plan' }).waitFor();
+    await page.getByLabel('Usage plan name').fill('gold');
+    await page.getByLabel('Max requests per second').fill('10');
+    await page.getByLabel('Quota per day').fill('0');
+    await page.getByLabel('shop / release').check();
+    await page.getByLabel(secretId).check();
+    await page.getByRole('button', { name: 'Create usage plan' }).click();
+    await page.locator('[data-field="quota_per_day"] ~ .field-error').getByText('must be at least 1').waitFor();
+    await page.getByLabel('Quota per day').fill('1000');
+    await page.getByRole('button', { name: 'Create usage plan' }).click();
+    const planRow = page.getByRole('row', { name: /gold/ });
+    await planRow.getByText('shop / release').waitFor();
+    await planRow.getByText(secretId).waitFor();
+    assert.deepEqual(await planRow.getByRole('cell').allTextContents(), ['gold', '10', '1000', 'shop / release', secretId, 'EditDelete']);
+    await screenshot('usage-plan');
 
     assert.deepEqual(foreign, [], 'the console fetched from elsewhere');
     assert.deepEqual(pageErrors, [], 'the page logged errors');

@@ -1,11 +1,15 @@
-// The console's shell and its views: hash routes (#/services, #/services/<id>, the API wizard,
-// the test panel, #/functions), the header's data-plane line, and the service page's publish,
-// release history and rollback. Every read and change goes through the admin API (api.js).
+// The console's shell and its views: hash routes (#/services, #/services/<id>, its settings, the
+// API wizard, the test panel, the generated docs, #/functions, #/usage-plans, #/secrets), the
+// header's data-plane line, and the service page's publish, release history, rollback and
+// OpenAPI import and export. Every read and change goes through the admin API (api.js).
 
-import { ApiError, call, download, segment, setTokenPrompt } from './api.js';
-import { busy, clearFieldErrors, confirmAction, errorBanner, field, formatTime, h, askToken, showFieldError, toast } from './ui.js';
+import { ApiError, call, download, segment, send, setTokenPrompt } from './api.js';
+import { busy, clearFieldErrors, confirmAction, describe, errorBanner, field, formatTime, h, askToken, refresh, setRefresh, showError, showFieldError, table, toast, withoutBlanks } from './ui.js';
 import { functionCreator, renderWizard } from './wizard.js';
-import { functionKey, messageForField } from './checks.js';
+import { functionKey } from './checks.js';
+import { serviceSettingsView } from './settings.js';
+import { importReport, openApiImportCard } from './openapi-import.js';
+import { secretsView, usagePlanFormView, usagePlansView } from './plans.js';
 
 const STAGES = ['release', 'test', 'prepub'];
 const PAGE_SIZE = 20;
@@ -17,10 +21,16 @@ const decode = decodeURIComponent;
 const routes = [
   [/^#\/services(?:\?offset=(\d+))?$/, (offset) => servicesView(Number(offset ?? 0))],
   [/^#\/services\/([^/?]+)$/, (id) => serviceView(decode(id))],
+  [/^#\/services\/([^/?]+)\/settings$/, (id) => serviceSettingsView(decode(id))],
+  [/^#\/services\/([^/?]+)\/stages\/([^/?]+)\/docs$/, (id, stage) => docsView(decode(id), decode(stage))],
   [/^#\/services\/([^/?]+)\/apis\/new$/, (id) => renderWizard(decode(id), null)],
   [/^#\/services\/([^/?]+)\/apis\/([^/?]+)\/edit$/, (id, name) => renderWizard(decode(id), decode(name))],
   [/^#\/services\/([^/?]+)\/apis\/([^/?]+)\/test$/, (id, name) => testView(decode(id), decode(name))],
   [/^#\/functions$/, () => functionsView()],
+  [/^#\/usage-plans$/, () => usagePlansView()],
+  [/^#\/usage-plans\/new$/, () => usagePlanFormView(null)],
+  [/^#\/usage-plans\/([^/?]+)\/edit$/, (name) => usagePlanFormView(decode(name))],
+  [/^#\/secrets$/, () => secretsView()],
 ];
 
 // A slow view must not replace a newer one the user has moved on to.
@@ -51,34 +61,10 @@ async function route(focusSelector) {
   document.title = `${main.querySelector('h1')?.textContent ?? 'Console'} · scfgate`;
 }
 
-/** Re-renders the current view after a change, keeping focus where the user was working. */
-export function refresh(focusSelector) {
-  return route(focusSelector);
-}
+setRefresh(route);
 
 function notFound() {
   return h('section', { class: 'page' }, h('h1', { tabindex: -1 }, 'Not found'), h('p', {}, h('a', { href: '#/services' }, 'Back to services')));
-}
-
-/** An error as a sentence for a banner. */
-export function describe(error) {
-  if (error instanceof ApiError) return error.message;
-  if (error instanceof TypeError) return `The admin API cannot be reached (${error.message}). Is scfgate still running?`;
-  return String(error?.message ?? error);
-}
-
-/** Shows an admin API error next to its field in `form`, or as a banner when it has none. */
-export function showError(form, error) {
-  if (error instanceof ApiError && error.field && showFieldError(form, error.field, messageForField(error.message))) {
-    form.querySelector(`[data-field="${CSS.escape(error.field)}"]`)?.focus();
-    return;
-  }
-  errorBanner(form, describe(error));
-}
-
-/** Drops empty strings, so a blank optional input means "not set". */
-function withoutBlanks(object) {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== '' && value !== undefined));
 }
 
 async function updateGatewayLine() {
@@ -96,17 +82,6 @@ function pager(total, offset, hashFor) {
   const previous = offset > 0 ? h('a', { class: 'button', href: hashFor(Math.max(0, offset - PAGE_SIZE)) }, 'Previous') : null;
   const next = last < total ? h('a', { class: 'button', href: hashFor(offset + PAGE_SIZE) }, 'Next') : null;
   return h('nav', { class: 'pager', 'aria-label': 'Pages' }, h('span', {}, `${offset + 1}–${last} of ${total}`), previous, next);
-}
-
-function table(caption, headings, rows, empty) {
-  if (rows.length === 0) return h('p', { class: 'empty' }, empty);
-  return h(
-    'table',
-    {},
-    h('caption', { class: 'sr-only' }, caption),
-    h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))),
-    h('tbody', {}, rows),
-  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,7 +149,12 @@ async function servicesView(offset) {
 
 async function serviceView(id) {
   const base = `/v1/services/${segment(id)}`;
-  const [service, apis, releases] = await Promise.all([call('GET', base), call('GET', `${base}/apis?limit=100`), call('GET', `${base}/releases?limit=100`)]);
+  const [service, apis, releases, functions] = await Promise.all([
+    call('GET', base),
+    call('GET', `${base}/apis?limit=100`),
+    call('GET', `${base}/releases?limit=100`),
+    call('GET', '/v1/functions?limit=100'),
+  ]);
   const stages = service.stages?.length ? service.stages : STAGES;
   const page = h('section', { class: 'page' });
 
@@ -289,7 +269,8 @@ async function serviceView(id) {
 
   const downloads = [];
   for (const stage of Object.keys(service.serving ?? {})) {
-    downloads.push(downloadButton(`Documentation (${stage})`, `${base}/stages/${segment(stage)}/docs?download=1`, `${id}-${stage}-docs.html`, page));
+    downloads.push(h('a', { class: 'button', href: `#/services/${segment(id)}/stages/${segment(stage)}/docs` }, `View documentation (${stage})`));
+    downloads.push(downloadButton(`Download documentation (${stage})`, `${base}/stages/${segment(stage)}/docs?download=1`, `${id}-${stage}-docs.html`, page));
   }
   downloads.push(downloadButton('OpenAPI (JSON)', `${base}/openapi?format=json`, `${id}.openapi.json`, page));
   downloads.push(downloadButton('OpenAPI (YAML)', `${base}/openapi?format=yaml`, `${id}.openapi.yaml`, page));
@@ -299,15 +280,17 @@ async function serviceView(id) {
     h(
       'div',
       { class: 'page-head' },
-      h('h1', { tabindex: -1 }, service.name),
+      h('div', { class: 'section-head' }, h('h1', { tabindex: -1 }, service.name), h('a', { class: 'button', href: `#/services/${segment(id)}/settings` }, 'Service settings')),
       h('p', { class: 'muted' }, h('span', { class: 'mono' }, service.id), service.description ? ` · ${service.description}` : '', service.hosts?.length ? ` · hosts ${service.hosts.join(', ')}` : ''),
     ),
+    importReport(id),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'apis-title' },
-      h('div', { class: 'section-head' }, h('h2', { id: 'apis-title' }, `APIs (${apis.total_count})`), h('a', { class: 'button primary', href: `#/services/${segment(id)}/apis/new` }, 'Create API')),
+      h('div', { class: 'section-head' }, h('h2', { id: 'apis-title', tabindex: -1 }, `APIs (${apis.total_count})`), h('a', { class: 'button primary', href: `#/services/${segment(id)}/apis/new` }, 'Create API')),
       h('p', { class: 'muted' }, 'These are the draft. Publish to a stage to serve them.'),
       table('APIs', ['Name', 'Method', 'Path', 'Backend', 'Description', 'Actions'], apiRows, 'No APIs yet: create one.'),
+      h('details', { class: 'nested import-details' }, h('summary', {}, 'Import APIs from OpenAPI'), openApiImportCard(id, functions.functions)),
     ),
     h(
       'section',
@@ -322,7 +305,13 @@ async function serviceView(id) {
       h('h2', { id: 'releases-title' }, 'Release history'),
       table('Releases, newest first', ['Release', 'Stage', 'Published', 'Description', 'APIs', 'Serving now', 'Actions'], releaseRows, 'Nothing published yet.'),
     ),
-    h('section', { class: 'card', 'aria-labelledby': 'docs-title' }, h('h2', { id: 'docs-title' }, 'Documentation and export'), h('div', { class: 'actions' }, downloads)),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'docs-title' },
+      h('h2', { id: 'docs-title' }, 'Documentation and export'),
+      Object.keys(service.serving ?? {}).length ? null : h('p', { class: 'muted' }, 'The documentation describes what a stage serves: publish to see it.'),
+      h('div', { class: 'actions' }, downloads),
+    ),
   );
   return page;
 }
@@ -339,6 +328,37 @@ function downloadButton(label, path, filename, page) {
     }),
   );
   return button;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generated documentation
+
+/**
+ * The docs page the admin API generates for what `stage` serves. The endpoint needs the token,
+ * so the page cannot simply link to it: its HTML is fetched with the token and shown in an
+ * <iframe sandbox srcdoc>. The empty sandbox gives the document an opaque origin and no scripts,
+ * so it can reach neither the console nor its token; console.rs's policy admits its stylesheet.
+ */
+async function docsView(id, stage) {
+  const base = `/v1/services/${segment(id)}`;
+  const service = await call('GET', base);
+  const response = await send('GET', `${base}/stages/${segment(stage)}/docs`);
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  const html = await response.text();
+  const page = h('section', { class: 'page' });
+  const frame = h('iframe', { class: 'docs-frame', sandbox: true, title: `API documentation of ${service.name} on ${stage}` });
+  frame.srcdoc = html;
+  page.append(
+    h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/services' }, 'Services'), ' / ', h('a', { href: `#/services/${segment(id)}` }, service.name), ' / ', h('span', { 'aria-current': 'page' }, `Documentation (${stage})`)),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('div', { class: 'section-head' }, h('h1', { tabindex: -1 }, `Documentation of ${service.name} (${stage})`), downloadButton('Download as HTML', `${base}/stages/${segment(stage)}/docs?download=1`, `${id}-${stage}-docs.html`, page)),
+      h('p', { class: 'muted' }, `What ${stage} serves now, as its callers see it.`),
+    ),
+    frame,
+  );
+  return page;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -110,3 +110,51 @@ export function fieldByPlace(field, api) {
 export function messageForField(message) {
   return String(message ?? '').replace(/^.*?field `[^`]*`: /, '');
 }
+
+/**
+ * Service settings: stage variables as edited (`{stage: [{name, value}]}`, rows in table order).
+ * Problems are named by place (`stage_variables.release #2.name`), as the editor's inputs are;
+ * a row left wholly blank is not a variable and is not a problem.
+ */
+export function checkStageVariables(variablesByStage) {
+  const problems = [];
+  for (const [stage, rows] of Object.entries(variablesByStage)) {
+    const seen = new Set();
+    rows.forEach((row, index) => {
+      const name = row.name.trim();
+      const at = `stage_variables.${stage} #${index + 1}.name`;
+      if (name === '' && row.value !== '') {
+        problems.push({ field: at, message: 'required: a variable needs a name' });
+      } else if (name !== '' && seen.has(name)) {
+        problems.push({ field: at, message: `${name} is already set on ${stage}; a name may appear once per stage` });
+      }
+      if (name !== '') seen.add(name);
+    });
+  }
+  return problems;
+}
+
+/** The edited rows as the admin API's `stage_variables`: blank rows and variable-less stages dropped. */
+export function stageVariablesPayload(variablesByStage) {
+  const payload = {};
+  for (const [stage, rows] of Object.entries(variablesByStage)) {
+    const named = rows.filter((row) => row.name.trim() !== '');
+    if (named.length) payload[stage] = Object.fromEntries(named.map((row) => [row.name.trim(), row.value]));
+  }
+  return payload;
+}
+
+/** Host names typed one per line or comma-separated, as a list without blanks. */
+export function parseHosts(text) {
+  return String(text ?? '')
+    .split(/[\s,]+/)
+    .map((host) => host.trim())
+    .filter(Boolean);
+}
+
+/** A usage-plan limit as typed: undefined when blank (no limit), else a whole number or NaN. */
+export function parseLimit(text) {
+  const trimmed = String(text ?? '').trim();
+  if (trimmed === '') return undefined;
+  return /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+}

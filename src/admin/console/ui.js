@@ -1,6 +1,10 @@
 // DOM helpers shared by the views: an element builder that never parses markup (values from the
-// API are always text), the live regions for toasts and errors, and the two modal dialogs
-// (admin token, confirmation). Dialogs are native <dialog>s: focus stays inside, Escape cancels.
+// API are always text), the live regions for toasts and errors, how an admin API error finds its
+// field, and the two modal dialogs (admin token, confirmation). Dialogs are native <dialog>s:
+// focus stays inside, Escape cancels.
+
+import { ApiError } from './api.js';
+import { messageForField } from './checks.js';
 
 /** `h('button', {type: 'button', onclick}, 'Save')`: attributes, properties and children. */
 export function h(tag, attributes = {}, ...children) {
@@ -147,4 +151,54 @@ export async function busy(button, work) {
   } finally {
     if (button && button.isConnected) button.disabled = false;
   }
+}
+
+/** An error as a sentence for a banner. */
+export function describe(error) {
+  if (error instanceof ApiError) return error.message;
+  if (error instanceof TypeError) return `The admin API cannot be reached (${error.message}). Is scfgate still running?`;
+  return String(error?.message ?? error);
+}
+
+/**
+ * Shows an admin API error next to its field in `form` (`fieldFor` maps the API's field name to
+ * the form's, e.g. `environments.stage` to `environments`), or as a banner when it has none.
+ */
+export function showError(form, error, fieldFor = (name) => name) {
+  const fieldName = error instanceof ApiError && error.field ? fieldFor(error.field) : null;
+  if (fieldName && showFieldError(form, fieldName, messageForField(error.message))) {
+    form.querySelector(`[data-field="${CSS.escape(fieldName)}"]`)?.focus();
+    return;
+  }
+  errorBanner(form, describe(error));
+}
+
+/** Drops empty strings, so a blank optional input means "not set". */
+export function withoutBlanks(object) {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== '' && value !== undefined));
+}
+
+/** A data table with a caption for screen readers, or `empty` as a sentence when there are no rows. */
+export function table(caption, headings, rows, empty) {
+  if (rows.length === 0) return h('p', { class: 'empty' }, empty);
+  return h(
+    'table',
+    {},
+    h('caption', { class: 'sr-only' }, caption),
+    h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))),
+    h('tbody', {}, rows),
+  );
+}
+
+// Set by app.js (which owns routing), so view modules can re-render without importing it.
+let rerender = async () => {};
+
+/** Tells `refresh` how to re-render the current view. */
+export function setRefresh(render) {
+  rerender = render;
+}
+
+/** Re-renders the current view after a change; `focusSelector` picks what gets focus afterwards. */
+export function refresh(focusSelector) {
+  return rerender(focusSelector);
 }
