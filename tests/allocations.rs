@@ -1,6 +1,7 @@
 //! Heap allocations per request in steady state, counted on the worker thread with a counting
-//! global allocator, for a pass-through GET and an integrated POST through a real worker (in this
-//! process) to a real keep-alive function endpoint (a thread here).
+//! global allocator, for a pass-through GET, an integrated POST, and a GET and a POST proxied to a
+//! web function, through a real worker (in this process) to a real keep-alive function endpoint
+//! or web function server (a thread here).
 //!
 //! The budget per request is asserted; each allocation the hot path still makes is justified in
 //! the budget's comment. A change that adds one fails here and must say why.
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use scfgate::backend::invoke::Endpoint;
 use scfgate::config::{validate, FunctionRuntime, Overrides};
+use scfgate::function_host::web_instances::{InstanceState, InstanceStatus, WebInstances};
 use scfgate::router::Router;
 use scfgate::{listener, runtime, worker};
 
@@ -104,8 +106,27 @@ fn complete_request(bytes: &[u8]) -> Option<usize> {
     (bytes.len() >= head_end + body).then_some(head_end + body)
 }
 
+/// How the test API reaches its function.
+#[derive(Clone, Copy)]
+enum Backend {
+    /// `runtime = "remote"`: the gateway POSTs the event; `true` for response integration.
+    Event { integrated: bool },
+    /// `runtime = "web"`: the gateway proxies the request itself (the endpoint stands in for the
+    /// web function's server, marked ready as its supervisor would).
+    Web,
+}
+
 /// Starts one worker in this process serving an API backed by the endpoint; returns its address.
-fn start_gateway(function_endpoint: SocketAddr, integrated: bool) -> SocketAddr {
+fn start_gateway(function_endpoint: SocketAddr, backend: Backend) -> SocketAddr {
+    let (integration, function) = match backend {
+        Backend::Event { integrated } => {
+            (format!("integrated_response = {integrated}"), format!("runtime = \"remote\"\ninvoke_url = \"http://{function_endpoint}/invoke\""))
+        }
+        Backend::Web => {
+            let code = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/functions/web");
+            (String::new(), format!("runtime = \"web\"\ncode = \"{}\"", code.display()))
+        }
+    };
     let config_text = format!(
         r#"
 [gateway]
@@ -120,11 +141,10 @@ name = "api"
 path = "/user/{{id}}"
 method = "ANY"
 function = {{ name = "fast" }}
-integrated_response = {integrated}
+{integration}
 [[function]]
 name = "fast"
-runtime = "remote"
-invoke_url = "http://{function_endpoint}/invoke"
+{function}
 "#
     );
     let config = validate::parse_str(&config_text, Path::new("/tmp/allocations.toml"), &Overrides::default()).unwrap();
@@ -136,7 +156,12 @@ invoke_url = "http://{function_endpoint}/invoke"
             FunctionRuntime::Remote { addr, host_header, path, .. } => {
                 Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web: None }
             }
-            FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => unreachable!("remote only"),
+            FunctionRuntime::Web { .. } => {
+                let instances = WebInstances::new(vec![function_endpoint], 1, 1, 1, Duration::from_secs(5));
+                instances.set_status(0, InstanceStatus { state: InstanceState::Ready, incarnation: 1 });
+                Endpoint { addr: function_endpoint, host_header: String::new(), path: String::new(), web: Some(Arc::new(instances)) }
+            }
+            FunctionRuntime::Custom { .. } | FunctionRuntime::TencentCloud(_) => unreachable!("remote or web only"),
         })
         .collect();
     let socket = listener::bind_one("127.0.0.1:0".parse().unwrap(), 128).unwrap();
@@ -178,9 +203,10 @@ fn complete_response(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Allocations per request on the worker thread, after a warm-up.
-fn allocations_per_request(integrated: bool, request: &[u8]) -> f64 {
+fn allocations_per_request(backend: Backend, request: &[u8]) -> f64 {
+    let integrated = matches!(backend, Backend::Event { integrated: true });
     let endpoint = start_function_endpoint(if integrated { INTEGRATED_REPLY } else { r#"{"hello":"world"}"# });
-    let gateway = start_gateway(endpoint, integrated);
+    let gateway = start_gateway(endpoint, backend);
     let mut stream = TcpStream::connect(gateway).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     send_requests(&mut stream, request, 300);
@@ -195,13 +221,19 @@ fn allocations_per_request(integrated: bool, request: &[u8]) -> f64 {
 fn steady_state_allocations_per_request() {
     // One test, run in sequence: the counter is process-wide and the two gateways share it.
     let get = b"GET /release/user/42?x=1&y=2 HTTP/1.1\r\nHost: a.example\r\nUser-Agent: alloc-test\r\nAccept: */*\r\n\r\n";
-    let passthrough = allocations_per_request(false, get);
+    let passthrough = allocations_per_request(Backend::Event { integrated: false }, get);
     let post = b"POST /release/user/42 HTTP/1.1\r\nHost: a.example\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"name\":\"alice\",\"age\":30}\r\n";
-    let integrated = allocations_per_request(true, post);
-    println!("allocations per request: pass-through GET {passthrough:.2}, integrated POST {integrated:.2}");
+    let integrated = allocations_per_request(Backend::Event { integrated: true }, post);
+    let web_get = allocations_per_request(Backend::Web, get);
+    let web_post = allocations_per_request(Backend::Web, post);
+    println!(
+        "allocations per request: pass-through GET {passthrough:.2}, integrated POST {integrated:.2}, web function GET {web_get:.2}, web function POST {web_post:.2}"
+    );
     // Budget: none. Buffers are per connection and reused; the event and the reply's mapping are
     // written straight into them; monoio's timer entries come from a reused slab. The 0.01 slack
     // admits only a rare amortised growth of such a slab, never one allocation per request.
     assert!(passthrough <= 0.01, "pass-through GET allocates {passthrough:.2} times per request");
     assert!(integrated <= 0.01, "integrated POST allocates {integrated:.2} times per request");
+    assert!(web_get <= 0.01, "a web function's GET allocates {web_get:.2} times per request");
+    assert!(web_post <= 0.01, "a web function's POST allocates {web_post:.2} times per request");
 }
