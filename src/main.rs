@@ -254,6 +254,11 @@ fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts, driver: run
 /// local functions, publishes it as the next generation and returns once every worker serves it
 /// (or after a bounded wait). SIGHUP reloads and the admin API's publishes both come here.
 fn apply(config: Config, control: &Control, hosts: &mut FunctionHosts, driver: runtime::ActiveDriver) -> Result<u64, String> {
+    if config.apis.iter().any(|api| api.websocket.is_some()) && !scfgate::websocket::push::is_running() {
+        // Its sockets, token and the functions' SCFGATE_PUSH_URL are set up once, at start: a
+        // WebSocket API served without them could never send its clients anything.
+        return Err("WebSocket APIs need the reverse-push endpoint (push_listen), which opens at start only when the configuration has a WebSocket API; restart scfgate to serve the first one".into());
+    }
     let current = control.latest();
     let config = Arc::new(config);
     let router = Arc::new(Router::build(&config).map_err(|error| error.0)?);

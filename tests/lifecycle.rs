@@ -77,6 +77,28 @@ fn reload_applies_new_routes_to_open_connections_and_refuses_invalid_files() {
 }
 
 #[test]
+fn a_reload_that_adds_the_first_websocket_api_is_refused_with_the_reason() {
+    let gateway = Gateway::builder(BASE).function("echo", "echo").start();
+    let websocket_api = r#"
+[[service.api]]
+name = "room"
+path = "/ws"
+protocol = "ws"
+register = { name = "echo" }
+transport = { name = "echo" }
+cleanup = { name = "echo" }
+"#;
+    gateway.dir.write("scfgate.toml", &BASE.replacen("[[function]]", &format!("{websocket_api}\n[[function]]"), 1));
+    hangup(&gateway);
+    assert!(gateway.output.wait_for_line("reload refused", Duration::from_secs(10)), "{}", gateway.output.text());
+    let refusal = gateway.output.lines().into_iter().find(|line| line.contains("reload refused")).unwrap();
+    assert!(refusal.contains("reverse-push endpoint") && refusal.contains("restart scfgate"), "{refusal}");
+    // The previous configuration keeps serving.
+    let mut client = gateway.connect();
+    assert_eq!(status_on(&mut client, &gateway, "/release/first"), 200);
+}
+
+#[test]
 fn reload_flag_validates_before_signalling() {
     let builder = Gateway::builder(BASE).function("echo", "echo");
     let pid_file = builder.dir().path.join("scfgate.pid");

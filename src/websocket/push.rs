@@ -48,6 +48,12 @@ pub fn function_environment() -> &'static [(String, String)] {
     FUNCTION_ENVIRONMENT.get().map_or(&[], Vec::as_slice)
 }
 
+/// Whether the push endpoint was opened at start (it opens only when the configuration then had a
+/// WebSocket API, and cannot be added to running workers and function processes later).
+pub fn is_running() -> bool {
+    FUNCTION_ENVIRONMENT.get().is_some()
+}
+
 /// What every worker's push tasks share, fixed at start.
 struct Shared {
     /// The bearer token; `None` only on a loopback `push_listen`.
