@@ -673,29 +673,35 @@ fn build_custom(
     if handler.is_empty() {
         return Err(site.error("handler", "may not be empty"));
     }
-    let instances =
-        site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
+    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout } = instance_settings(site, function)?;
+    Ok(FunctionRuntime::Custom { code, handler, instances, init_timeout, max_instances, idle_timeout })
+}
+
+/// The process keys every locally run runtime shares.
+struct InstanceSettings {
+    instances: usize,
+    max_instances: usize,
+    init_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+/// `instances`, `max_instances` (at least `instances`), `init_timeout` and `idle_timeout`, with
+/// their defaults.
+fn instance_settings(site: &Site, function: &file::Function) -> Result<InstanceSettings, ConfigError> {
+    let instances = site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
     let max_instances = function.max_instances.unwrap_or(instances);
     if max_instances < instances {
-        return Err(site.error(
-            "max_instances",
-            format!("must be at least `instances` ({instances}), got {max_instances}"),
-        ));
+        return Err(site.error("max_instances", format!("must be at least `instances` ({instances}), got {max_instances}")));
     }
-    Ok(FunctionRuntime::Custom {
-        code,
-        handler,
-        instances,
-        init_timeout: match function.init_timeout {
-            Some(seconds) => site.duration("init_timeout", seconds)?,
-            None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
-        },
-        max_instances,
-        idle_timeout: match function.idle_timeout {
-            Some(seconds) => site.duration("idle_timeout", seconds)?,
-            None => Duration::from_secs(DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS),
-        },
-    })
+    let init_timeout = match function.init_timeout {
+        Some(seconds) => site.duration("init_timeout", seconds)?,
+        None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
+    };
+    let idle_timeout = match function.idle_timeout {
+        Some(seconds) => site.duration("idle_timeout", seconds)?,
+        None => Duration::from_secs(DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS),
+    };
+    Ok(InstanceSettings { instances, max_instances, init_timeout, idle_timeout })
 }
 
 /// `runtime = "web"`: an HTTP server started from `scf_bootstrap` (Tencent's name for it, spec
@@ -707,15 +713,7 @@ fn build_web(
 ) -> Result<FunctionRuntime, ConfigError> {
     reject_foreign_keys(site, function, "web")?;
     let code = code_folder(site, function, base_dir, "scf_bootstrap", "a web function")?;
-    let instances =
-        site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
-    let max_instances = function.max_instances.unwrap_or(instances);
-    if max_instances < instances {
-        return Err(site.error(
-            "max_instances",
-            format!("must be at least `instances` ({instances}), got {max_instances}"),
-        ));
-    }
+    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout } = instance_settings(site, function)?;
     let port = match function.port {
         Some(0) => return Err(site.error("port", "must be a port number (1-65535); leave `port` out to let the gateway pick a free one")),
         Some(port) if instances > 1 => {
@@ -735,15 +733,9 @@ fn build_web(
     Ok(FunctionRuntime::Web {
         code,
         instances,
-        init_timeout: match function.init_timeout {
-            Some(seconds) => site.duration("init_timeout", seconds)?,
-            None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
-        },
+        init_timeout,
         max_instances,
-        idle_timeout: match function.idle_timeout {
-            Some(seconds) => site.duration("idle_timeout", seconds)?,
-            None => Duration::from_secs(DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS),
-        },
+        idle_timeout,
         // SCF runs one request per web function instance unless multi-concurrency is turned on.
         concurrency: site.at_least_one("concurrency", function.concurrency.unwrap_or(1))?,
         port,
@@ -823,6 +815,34 @@ struct InvokeEndpoint {
 
 /// Parses `http://host[:port][/path][?query]` and resolves the host once (start may block; the
 /// workers must not).
+/// Splits a URL's authority (`host`, `host:port`, `[v6]:port`; no user info) into host and port,
+/// `default_port` when none is written. `example` completes the messages ("like `…`").
+pub(crate) fn split_authority<'a>(authority: &'a str, default_port: u16, example: &str) -> Result<(&'a str, u16), String> {
+    let (host, port_text) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').ok_or("unbalanced `[` in the host")?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':').ok_or(format!("unexpected `{after}` after the IPv6 address"))?)),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("has no host; write it {example}"));
+    }
+    let port = match port_text {
+        None => default_port,
+        Some(text) => match text.parse::<u16>() {
+            Ok(port) if port != 0 && text.bytes().all(|byte| byte.is_ascii_digit()) => port,
+            _ => return Err(format!("`{text}` is not a port number (1-65535)")),
+        },
+    };
+    Ok((host, port))
+}
+
 fn parse_invoke_url(url: &str) -> Result<InvokeEndpoint, String> {
     const EXAMPLE: &str = "like `http://127.0.0.1:9000/invoke`";
     let lower = url.to_ascii_lowercase();
@@ -855,33 +875,7 @@ fn parse_invoke_url(url: &str) -> Result<InvokeEndpoint, String> {
         return Err("user info (`user@`) is not supported".to_owned());
     }
 
-    let (host, port_text) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let Some((host, after)) = bracketed.split_once(']') else {
-            return Err("unbalanced `[` in the host".to_owned());
-        };
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err(format!("unexpected `{after}` after the IPv6 address")),
-            },
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("has no host; write it {EXAMPLE}"));
-    }
-    let port = match port_text {
-        None => 80,
-        Some(text) => match text.parse::<u16>() {
-            Ok(port) if port != 0 && text.bytes().all(|b| b.is_ascii_digit()) => port,
-            _ => return Err(format!("`{text}` is not a port number (1-65535)")),
-        },
-    };
+    let (host, port) = split_authority(authority, 80, EXAMPLE)?;
     let addr = (host, port)
         .to_socket_addrs()
         .map_err(|error| format!("host `{host}` does not resolve: {error}"))?

@@ -109,28 +109,7 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, String, u16), String> {
     if let Some(bad) = authority.chars().find(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control()) {
         return Err(format!("character {bad:?} is not allowed: the endpoint is a scheme and a host only, {EXAMPLE}"));
     }
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']').ok_or("unbalanced `[` in the host")?;
-        match after {
-            "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').ok_or(format!("unexpected `{after}` after the IPv6 address"))?)),
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("has no host; write it {EXAMPLE}"));
-    }
-    let port = match port {
-        None => 443,
-        Some(text) => match text.parse::<u16>() {
-            Ok(port) if port != 0 && text.bytes().all(|byte| byte.is_ascii_digit()) => port,
-            _ => return Err(format!("`{text}` is not a port number (1-65535)")),
-        },
-    };
+    let (host, port) = super::split_authority(authority, 443, EXAMPLE)?;
     Ok((authority.to_ascii_lowercase(), host.to_ascii_lowercase(), port))
 }
 
