@@ -174,3 +174,41 @@ pub fn kill_group(group: i32) {
         libc::kill(-group, libc::SIGKILL);
     }
 }
+
+/// A process that ran this long before exiting is not counted as crash-looping.
+const STABLE_RUN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Consecutive failed starts after a process exited at `now`: counting again from 1 when it had
+/// run at least [`STABLE_RUN`], one more otherwise. Every runtime's supervisor uses it.
+pub fn failures_after_exit(started_at: Option<std::time::Instant>, failures: u32, now: std::time::Instant) -> u32 {
+    let ran_for = started_at.map(|started| now - started).unwrap_or_default();
+    if ran_for > STABLE_RUN {
+        1
+    } else {
+        failures + 1
+    }
+}
+
+/// The wait before the next start after `failures` consecutive failed ones: 100 ms doubling to
+/// 5 s, quick recovery from a one-off crash and no hot loop for a broken function.
+pub fn backoff(failures: u32) -> std::time::Duration {
+    let exponent = failures.saturating_sub(1).min(6);
+    std::time::Duration::from_millis(100 << exponent).min(std::time::Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_back_off_until_a_process_has_run_a_while() {
+        let steps: Vec<u64> = (1..=8).map(|failures| backoff(failures).as_millis() as u64).collect();
+        assert_eq!(steps, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        let now = std::time::Instant::now();
+        let crashed_at_start = now - std::time::Duration::from_millis(50);
+        assert_eq!(failures_after_exit(Some(crashed_at_start), 3, now), 4);
+        assert_eq!(failures_after_exit(None, 0, now), 1);
+        let ran_long = now - std::time::Duration::from_secs(11);
+        assert_eq!(failures_after_exit(Some(ran_long), 5, now), 1);
+    }
+}

@@ -31,8 +31,6 @@ use crate::http::{response, RequestHead};
 const SUPERVISOR_TICK: Duration = Duration::from_millis(20);
 /// Consecutive failed starts after which a function's waiting requests fail fast with 502.
 const CRASH_LOOP_FAILURES: u32 = 3;
-/// A process that ran this long before exiting is not counted as crash-looping.
-const STABLE_RUN: Duration = Duration::from_secs(10);
 /// How long an exit's log line waits for the rest of the process's stderr (a process it started
 /// may keep the pipe open).
 const EXIT_REPORT_WAIT: Duration = Duration::from_secs(1);
@@ -596,9 +594,8 @@ impl Host {
             state.restart_at = state.wanted.then_some(now);
             return;
         }
-        let ran_for = state.started_at.map(|started| now - started).unwrap_or_default();
-        state.failures = if ran_for > STABLE_RUN { 1 } else { state.failures + 1 };
-        let backoff = backoff(state.failures);
+                state.failures = process::failures_after_exit(state.started_at, state.failures, now);
+        let backoff = process::backoff(state.failures);
         state.restart_at = state.wanted.then_some(now + backoff);
         let request_id = held.map(|mut running| {
             running.invocation.finish(Outcome::Crashed(format!("function {} exited ({status}) while handling the request", slot.label)));
@@ -632,18 +629,12 @@ impl Host {
             }
             Err(error) => {
                 state.failures += 1;
-                let backoff = backoff(state.failures);
+                let backoff = process::backoff(state.failures);
                 tracing::error!(function = %slot.label, instance = instance.number, %error, retry_in_ms = backoff.as_millis() as u64, "cannot start the function's bootstrap");
                 state.restart_at = Some(now + backoff);
             }
         }
     }
-}
-
-/// 100 ms doubling to 5 s: quick recovery from a one-off crash, no hot loop for a broken function.
-fn backoff(failures: u32) -> Duration {
-    let exponent = failures.saturating_sub(1).min(6);
-    Duration::from_millis(100 << exponent).min(Duration::from_secs(5))
 }
 
 /// The invoke endpoint: `POST /invoke/{function id}` with the event as body, answered with the

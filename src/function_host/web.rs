@@ -33,8 +33,6 @@ const PROBE_LIMIT: Duration = Duration::from_millis(200);
 const DRAIN_SETTLE: Duration = Duration::from_millis(200);
 /// Consecutive failed starts of every wanted instance after which requests fail at once.
 const CRASH_LOOP_FAILURES: u32 = 3;
-/// A process that ran this long before exiting is not counted as crash-looping.
-const STABLE_RUN: Duration = Duration::from_secs(10);
 
 /// The loopback port of each instance slot of each web function, by function id (empty for
 /// other runtimes). A function that insists on a port gets it and runs one instance; every other
@@ -323,9 +321,8 @@ impl WebFunction {
                         slot.restart_at = slot.wanted.then_some(now);
                         return;
                     }
-                    let ran_for = slot.started_at.map(|started| now - started).unwrap_or_default();
-                    slot.failures = if ran_for > STABLE_RUN { 1 } else { slot.failures + 1 };
-                    let backoff = backoff(slot.failures);
+                                        slot.failures = process::failures_after_exit(slot.started_at, slot.failures, now);
+                    let backoff = process::backoff(slot.failures);
                     slot.restart_at = slot.wanted.then_some(now + backoff);
                     let restart_in_ms = slot.wanted.then_some(backoff.as_millis() as u64);
                     tracing::warn!(function = %spec.label, instance = number, port = slot.port, %status, restart_in_ms, "web function process exited");
@@ -386,7 +383,7 @@ impl WebFunction {
             }
             Err(error) => {
                 slot.failures += 1;
-                let backoff = backoff(slot.failures);
+                let backoff = process::backoff(slot.failures);
                 tracing::error!(function = %spec.label, instance = number, %error, retry_in_ms = backoff.as_millis() as u64, "cannot start the web function's scf_bootstrap");
                 slot.restart_at = Some(now + backoff);
             }
@@ -494,22 +491,4 @@ fn command(function: &Spec, port: u16) -> Command {
         .envs(function.identity.environment())
         .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)));
     command
-}
-
-/// 100 ms doubling to 5 s, as for custom-runtime processes: quick recovery from a one-off crash,
-/// no hot loop for a broken function.
-fn backoff(failures: u32) -> Duration {
-    let exponent = failures.saturating_sub(1).min(6);
-    Duration::from_millis(100 << exponent).min(Duration::from_secs(5))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_to_five_seconds() {
-        let steps: Vec<u64> = (1..=8).map(|failures| backoff(failures).as_millis() as u64).collect();
-        assert_eq!(steps, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-    }
 }
