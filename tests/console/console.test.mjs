@@ -224,6 +224,9 @@ test('the console creates, publishes, tests, edits and rolls back an API, and ma
     };
     await publish('first version', 1);
     await screenshot('published');
+    // No stray "null"/"undefined" where a part of the page had nothing to show.
+    const pageText = await page.locator('main').innerText();
+    assert.doesNotMatch(pageText, /\b(null|undefined)\b/, 'the service page shows a missing value as text');
 
     // --- The test panel: the echo function's event, pretty-printed.
     await page.getByRole('link', { name: 'Test API get-item' }).click();

@@ -283,7 +283,8 @@ async function serviceView(id) {
       h('div', { class: 'section-head' }, h('h1', { tabindex: -1 }, service.name), h('a', { class: 'button', href: `#/services/${segment(id)}/settings` }, 'Service settings')),
       h('p', { class: 'muted' }, h('span', { class: 'mono' }, service.id), service.description ? ` · ${service.description}` : '', service.hosts?.length ? ` · hosts ${service.hosts.join(', ')}` : ''),
     ),
-    importReport(id),
+    // `append` would write a missing report as the text "null".
+    importReport(id) ?? '',
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'apis-title' },
