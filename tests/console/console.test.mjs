@@ -385,6 +385,7 @@ test('the console creates, publishes, tests, edits and rolls back an API, and ma
     await page.getByRole('heading', { level: 1, name: 'Key pairs' }).waitFor();
     await page.getByRole('row', { name: new RegExp(secretId) }).getByText('stored; never shown again').waitFor();
     assert.ok(!(await visibleText()).includes(secretKey), 'the SecretKey is shown after a reload');
+    assert.doesNotMatch(await page.locator('main').innerText(), /\b(null|undefined)\b/, 'the key pairs page shows a missing value as text');
 
     // --- A usage plan with that key on the service's release stage; a quota of 0 is refused inline.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage plans' }).click();

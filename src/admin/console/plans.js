@@ -239,7 +239,7 @@ export async function secretsView() {
 
   page.append(
     h('div', { class: 'page-head' }, h('h1', { tabindex: -1 }, 'Key pairs'), h('p', { class: 'muted' }, 'SecretId and SecretKey pairs for key-pair authentication. A key pair works on the stages of the usage plans that hold it.')),
-    created ? createdNotice(created) : null,
+    created ? createdNotice(created) : '',
     form,
     h('h2', {}, `All key pairs (${secrets.total_count})`),
     table('Key pairs', ['SecretId', 'SecretKey', 'Created', 'Usage plans', 'Actions'], rows, 'No key pairs yet.'),
