@@ -309,9 +309,10 @@ async fn read_reply<S: AsyncReadRent>(connection: &mut BackendConnection<S>, max
 }
 
 fn parse_reply_head(buffer: &[u8]) -> Result<Option<ReplyHead>, ()> {
-    let mut fields = [httparse::EMPTY_HEADER; 64];
-    let mut reply = httparse::Response::new(&mut fields);
-    let head_length = match reply.parse(buffer) {
+    // Uninitialised, as for request heads: httparse fills only the slots it uses.
+    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
+    let mut reply = httparse::Response::new(&mut []);
+    let head_length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut reply, buffer, &mut fields) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(()),

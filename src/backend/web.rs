@@ -562,9 +562,10 @@ async fn read_response_head(connection: &mut BackendConnection, timeout: Duratio
 }
 
 fn parse_response_head(buffer: &[u8], head_request: bool) -> Result<Option<ResponseHead>, ()> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_RESPONSE_FIELDS];
-    let mut response = httparse::Response::new(&mut fields);
-    let length = match response.parse(buffer) {
+    // Uninitialised, as for request heads: httparse fills only the slots it uses.
+    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_RESPONSE_FIELDS];
+    let mut response = httparse::Response::new(&mut []);
+    let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buffer, &mut fields) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(()),
@@ -622,9 +623,11 @@ fn gateway_owned_response_field(name: &[u8], upgrade: bool) -> bool {
 /// Appends the client's response head: the function's status line and fields (less the
 /// gateway's own), the API's CORS and usage-plan fields, the request id, and the framing given.
 fn write_response_head(exchange: &mut Exchange<'_, impl Sized>, buffer: &[u8], head: &ResponseHead, upgrade: bool) -> Result<(), ()> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_RESPONSE_FIELDS];
-    let mut response = httparse::Response::new(&mut fields);
-    response.parse(&buffer[..head.length]).map_err(|_| ())?;
+    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_RESPONSE_FIELDS];
+    let mut response = httparse::Response::new(&mut []);
+    httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut response, &buffer[..head.length], &mut fields)
+        .map_err(|_| ())?;
     let out = &mut *exchange.out;
     out.extend_from_slice(b"HTTP/1.1 ");
     let mut digits = itoa_buffer();
