@@ -97,6 +97,16 @@ fn console_flow_publish_update_rollback_and_restart() {
     assert_ne!(gateway.get("/release/hello").status, 200);
     let first = expect(&admin(address, "POST", "/v1/services/service-flow01/releases", &json!({ "stage": "release", "description": "v1" })), 201);
     assert_eq!(first["release_id"], 1);
+    // Changes leave an audit trail in the gateway's log: who, what, and how it ended.
+    assert!(
+        gateway.output.wait_for(Duration::from_secs(5), |lines| lines.iter().any(|line| line.contains("admin change")
+            && line.contains("method=\"POST\"")
+            && line.contains("path=\"/v1/services/service-flow01/releases\"")
+            && line.contains("status=201")
+            && line.contains("client=\"127.0.0.1\""))),
+        "{}",
+        gateway.output.text()
+    );
     let answer = gateway.get("/release/hello");
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.json()["requestContext"]["serviceId"], "service-flow01");

@@ -116,6 +116,7 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
     fn serve(&self, stream: TcpStream) {
         let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
         let _ = stream.set_nodelay(true);
+        let peer = stream.peer_addr().map(|address| address.ip().to_string()).unwrap_or_default();
         let Ok(mut writer) = stream.try_clone() else { return };
         let mut reader = BufReader::new(stream);
         loop {
@@ -132,10 +133,16 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
             // for the token when the API answers 401).
             let response = match super::console::serve(&request) {
                 Some(file) => file,
-                None => match self.admit(&request) {
-                    Ok(()) => (self.handler)(request),
-                    Err(error) => Response::error(&error),
-                },
+                None => {
+                    let started = std::time::Instant::now();
+                    let (method, path) = (request.method.clone(), request.path.clone());
+                    let response = match self.admit(&request) {
+                        Ok(()) => (self.handler)(request),
+                        Err(error) => Response::error(&error),
+                    };
+                    audit(&peer, &method, &path, response.status, started.elapsed());
+                    response
+                }
             };
             if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
                 return;
@@ -228,6 +235,18 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, Ad
         })
         .collect();
     Ok(Some(Request { method, path: path.to_owned(), query, headers, body }))
+}
+
+/// The admin API's audit trail (log target `admin`): every change (any method but GET and HEAD)
+/// at info, with who sent it and how it ended, so an operator can tell who published what; reads
+/// at debug, as the console reads often.
+fn audit(peer: &str, method: &str, path: &str, status: u16, took: std::time::Duration) {
+    let took_ms = took.as_secs_f64() * 1000.0;
+    if method == "GET" || method == "HEAD" {
+        tracing::debug!(target: "admin", client = peer, method, path, status, took_ms, "admin request");
+    } else {
+        tracing::info!(target: "admin", client = peer, method, path, status, took_ms, "admin change");
+    }
 }
 
 fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool) -> std::io::Result<()> {
