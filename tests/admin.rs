@@ -307,6 +307,37 @@ paths:
 }
 
 #[test]
+fn a_flood_of_admin_connections_gets_503_and_hurts_nothing_else() {
+    let state = TempDir::new("admin-flood");
+    let (gateway, address) = start(EMPTY, &state, None);
+    // Connections that send nothing each hold one of the listener's threads.
+    let idle: Vec<std::net::TcpStream> = (0..64).map(|_| std::net::TcpStream::connect(address).unwrap()).collect();
+    // The listener counts a connection once it has accepted it: wait until the next is refused.
+    let refused = (0..200).find_map(|_| {
+        let response = admin(address, "GET", "/v1/services", &Value::Null);
+        if response.status == 503 {
+            return Some(response);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        None
+    });
+    let refused = refused.expect("the 65th connection was served");
+    assert_eq!(refused.json()["error"]["code"], "RequestLimitExceeded", "{}", refused.text());
+    // The data plane is another listener: untouched.
+    assert_eq!(gateway.get("/release/anything").status, 404);
+    // Once the idle ones leave, the admin API answers again.
+    drop(idle);
+    let answered = (0..200).any(|_| {
+        if admin(address, "GET", "/v1/services", &Value::Null).status == 200 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        false
+    });
+    assert!(answered, "the admin API did not recover after the idle connections closed");
+}
+
+#[test]
 fn the_admin_listener_off_loopback_needs_a_token() {
     let dir = TempDir::new("admin-token");
     let config = dir.write("scfgate.toml", EMPTY);

@@ -41,6 +41,8 @@ pub enum AdminError {
     VersionRequired,
     /// The request body is larger than the admin API accepts.
     TooLarge,
+    /// The admin listener already serves as many connections as it allows.
+    Busy,
     /// The configuration is valid but could not be put into service (a function host failed to
     /// start), or the state could not be written. Nothing changed.
     Failed(String),
@@ -66,6 +68,7 @@ impl AdminError {
             AdminError::BadRequest { .. } | AdminError::Invalid(_) => 400,
             AdminError::AlreadyExists(_) | AdminError::InUse(_) | AdminError::StaleVersion { .. } => 409,
             AdminError::TooLarge => 413,
+            AdminError::Busy => 503,
             AdminError::VersionRequired => 428,
             AdminError::Failed(_) => 500,
         }
@@ -85,6 +88,7 @@ impl AdminError {
             AdminError::StaleVersion { .. } => "FailedOperation.VersionConflict",
             AdminError::VersionRequired => "MissingParameter.Version",
             AdminError::TooLarge => "RequestSizeLimitExceeded",
+            AdminError::Busy => "RequestLimitExceeded",
             AdminError::Failed(_) => "FailedOperation",
         }
     }
@@ -112,6 +116,7 @@ impl AdminError {
                 "an update must say which version it is based on: send `If-Match: <version>` or a `version` field".into()
             }
             AdminError::TooLarge => "the request body is larger than the admin API accepts".into(),
+            AdminError::Busy => "the admin API is serving as many connections as it allows; try again".into(),
         }
     }
 

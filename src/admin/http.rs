@@ -14,6 +14,9 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Large enough for an OpenAPI document or a whole exported state.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Admin connections served at once, each on a thread of its own: past it a new connection gets
+/// 503 and is closed, so a flood of connections (before any token check) cannot exhaust threads.
+const MAX_CONNECTIONS: usize = 64;
 
 /// One request.
 #[derive(Debug)]
@@ -103,11 +106,22 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
     /// Accepts connections forever, each on its own thread.
     pub fn run(self, listener: TcpListener) {
         let server = Arc::new(self);
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let server = server.clone();
-            let spawned = std::thread::Builder::new().name("scfgate-admin-conn".into()).spawn(move || server.serve(stream));
+            let Ok(mut stream) = stream else { continue };
+            if open.fetch_add(1, std::sync::atomic::Ordering::AcqRel) >= MAX_CONNECTIONS {
+                open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+                let _ = write_response(&mut stream, &Response::error(&AdminError::Busy), false);
+                continue;
+            }
+            let (server, finished) = (server.clone(), open.clone());
+            let spawned = std::thread::Builder::new().name("scfgate-admin-conn".into()).spawn(move || {
+                server.serve(stream);
+                finished.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            });
             if let Err(error) = spawned {
+                open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
                 tracing::warn!(%error, "admin: cannot start a connection thread");
             }
         }
