@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use common::{closed_port, run_gateway, Gateway, GatewayBuilder, TempDir};
+use common::{closed_port, read_request, run_gateway, Gateway, GatewayBuilder, Recorded, TempDir};
 use hmac::{Hmac, KeyInit, Mac};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
@@ -25,23 +25,9 @@ const TOKEN: &str = "temporary-token-abc";
 // A stand-in for Tencent Cloud's API.
 // ---------------------------------------------------------------------------------------------
 
-/// One request the API received.
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("the Invoke body is JSON")
-    }
+/// The Invoke request's JSON body.
+fn invoke_body(request: &Recorded) -> Value {
+    serde_json::from_slice(&request.body).expect("the Invoke body is JSON")
 }
 
 /// How the API answers one request.
@@ -124,38 +110,7 @@ fn serve(stream: TcpStream, config: Arc<rustls::ServerConfig>, state: Arc<ApiSta
     let mut tls = rustls::StreamOwned::new(connection, stream);
     let mut buffer = Vec::new();
     loop {
-        let head_end = loop {
-            if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
-                break end + 4;
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            match tls.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(count) => buffer.extend_from_slice(&chunk[..count]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end - 4]).into_owned();
-        let mut lines = head.split("\r\n");
-        let mut request_line = lines.next().unwrap_or_default().split(' ');
-        let (method, target) = (request_line.next().unwrap_or_default().to_string(), request_line.next().unwrap_or_default().to_string());
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, value)| value.parse().ok())
-            .unwrap_or(0);
-        while buffer.len() < head_end + length {
-            let mut chunk = [0u8; 16 * 1024];
-            match tls.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(count) => buffer.extend_from_slice(&chunk[..count]),
-            }
-        }
-        let request = Recorded { method, target, headers, body: buffer[head_end..head_end + length].to_vec() };
-        buffer.drain(..head_end + length);
+        let Some(request) = read_request(&mut tls, &mut buffer) else { return };
         state.recorded.lock().unwrap().push(request.clone());
         match (state.responder)(&request) {
             Answer::Never => {
@@ -203,7 +158,7 @@ fn api_error(code: &str, message: &str) -> Answer {
 
 /// Answers by the invoked function's name: `echo` returns its event, the others as named.
 fn by_function_name(request: &Recorded) -> Answer {
-    let body = request.json();
+    let body = invoke_body(request);
     match body["FunctionName"].as_str().unwrap_or_default() {
         "echo" => invoke_result(body["ClientContext"].as_str().unwrap()),
         "integrated" => invoke_result(r#"{"statusCode":201,"headers":{"X-From":"cloud"},"body":"made in the cloud"}"#),
@@ -329,7 +284,7 @@ fn the_event_goes_to_scf_invoke_signed_and_retmsg_comes_back() {
     // The signature checks out against the body and timestamp the API received.
     assert_eq!(request.header("authorization"), Some(expected_authorization(request).as_str()));
 
-    let body = request.json();
+    let body = invoke_body(request);
     assert_eq!(
         (&body["FunctionName"], &body["Namespace"], &body["Qualifier"], &body["InvocationType"], &body["LogType"]),
         (&json!("echo"), &json!("default"), &json!("$LATEST"), &json!("RequestResponse"), &json!("None"))
@@ -390,7 +345,7 @@ fn answers_of_the_cloud_and_how_the_client_sees_them() {
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(gateway.get("/release/integrated").header("x-from"), Some("cloud"));
     // The untrusted endpoint never saw a request: the handshake failed first.
-    assert!(api.recorded().iter().all(|request| request.json()["FunctionName"] != "untrusted"));
+    assert!(api.recorded().iter().all(|request| invoke_body(request)["FunctionName"] != "untrusted"));
 }
 
 #[test]
@@ -409,7 +364,7 @@ fn connections_to_the_api_are_kept_alive_and_reused() {
 
 #[test]
 fn a_pooled_connection_the_api_closed_is_retried_on_a_new_one() {
-    let api = CloudApi::start(|request| invoke_result(request.json()["ClientContext"].as_str().unwrap()));
+    let api = CloudApi::start(|request| invoke_result(invoke_body(request)["ClientContext"].as_str().unwrap()));
     api.close_after_response();
     let gateway = gateway(&config(&[("closing", &at(&api))], &[]), &api);
     let mut client = gateway.connect();

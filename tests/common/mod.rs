@@ -812,47 +812,53 @@ impl Drop for RemoteEndpoint {
     }
 }
 
+/// Reads one HTTP/1.1 request (head and Content-Length body) from `stream`, with `buffer` holding
+/// bytes already read (and left holding what follows the request). `None`: the peer closed.
+pub fn read_request(stream: &mut impl Read, buffer: &mut Vec<u8>) -> Option<Recorded> {
+    let head_end = loop {
+        if let Some(end) = find(buffer, b"\r\n\r\n") {
+            break end + 4;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(count) => buffer.extend_from_slice(&chunk[..count]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end - 4]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut words = lines.next().unwrap_or_default().split(' ');
+    let method = words.next().unwrap_or_default().to_string();
+    let target = words.next().unwrap_or_default().to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        let mut chunk = [0u8; 16 * 1024];
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(count) => buffer.extend_from_slice(&chunk[..count]),
+        }
+    }
+    let body = buffer[head_end..head_end + length].to_vec();
+    buffer.drain(..head_end + length);
+    Some(Recorded { method, target, headers, body })
+}
+
 fn serve_endpoint_connection(mut stream: TcpStream, state: Arc<EndpointState>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
     let mut buffer: Vec<u8> = Vec::new();
     loop {
-        // Head.
-        let head_end = loop {
-            if let Some(end) = find(&buffer, b"\r\n\r\n") {
-                break end + 4;
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(count) => buffer.extend_from_slice(&chunk[..count]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buffer[..head_end - 4]).into_owned();
-        let mut lines = head.split("\r\n");
-        let request_line = lines.next().unwrap_or_default().to_string();
-        let mut words = request_line.split(' ');
-        let method = words.next().unwrap_or_default().to_string();
-        let target = words.next().unwrap_or_default().to_string();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, value)| value.parse().ok())
-            .unwrap_or(0);
-        while buffer.len() < head_end + length {
-            let mut chunk = [0u8; 16 * 1024];
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(count) => buffer.extend_from_slice(&chunk[..count]),
-            }
-        }
-        let body: Vec<u8> = buffer[head_end..head_end + length].to_vec();
-        buffer.drain(..head_end + length);
+        let Some(request) = read_request(&mut stream, &mut buffer) else { return };
+        let body = request.body.clone();
         state.requests.fetch_add(1, Ordering::SeqCst);
-        state.recorded.lock().unwrap().push(Recorded { method, target, headers, body: body.clone() });
+        state.recorded.lock().unwrap().push(request);
 
         let reply = state.reply.lock().unwrap().clone();
         if !reply.delay.is_zero() {
