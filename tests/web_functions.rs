@@ -384,6 +384,43 @@ fn a_function_slower_than_the_api_timeout_is_504() {
 }
 
 #[test]
+fn the_api_timeout_bounds_the_cold_start_wait_and_the_answer_together() {
+    // The function listens only once the test says so, 600 ms after the request arrived; then
+    // it takes 600 ms to answer. Each part is within the API's 1 s timeout, the whole is not:
+    // Tencent's backend timeout counts the whole call, so this is a 504.
+    let extra = r#"
+[[service.api]]
+name = "late"
+path = "/late"
+method = "GET"
+function = { name = "late" }
+timeout = 1
+
+[[function]]
+name = "late"
+runtime = "web"
+code = "late"
+init_timeout = 30
+"#;
+    let builder = Gateway::builder(&config(extra));
+    let go = builder.dir().path.join("late-go");
+    builder.dir().executable(
+        "late/scf_bootstrap",
+        &format!("#!/bin/sh\nwhile [ ! -e \"{}\" ]; do sleep 0.05; done\nexec \"{FUNCTION_BIN}\" web\n", go.display()),
+    );
+    let gateway = web_gateway(builder, &["app"]);
+    let mut client = gateway.connect();
+    client.send(&request_bytes("GET", "/release/late/slow?ms=600", &gateway.host(), &[], b""));
+    thread::sleep(Duration::from_millis(600));
+    std::fs::write(&go, b"").expect("let the function start");
+    let response = client.read_response();
+    assert_eq!((response.status, response.text().as_str()), (504, r#"{"message":"Gateway Time-out."}"#));
+    // Once warm, the same API answers within its timeout.
+    wait_ready(&gateway, 3);
+    assert_eq!(gateway.get("/release/late/fast").status, 200);
+}
+
+#[test]
 fn a_function_that_insists_on_its_port_gets_it() {
     let port = common::closed_port();
     let extra = format!(

@@ -15,7 +15,7 @@
 //! working size (a [`GatewayError`] carrying the function's name is built on the error path only).
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splitable};
@@ -130,12 +130,18 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
         return Outcome::Failed { error, request_consumed: false };
     }
     let timeout = exchange.api.timeout;
+    // One deadline bounds the whole call, as the API's backend timeout does in Tencent's
+    // gateway: waiting for an instance, sending the request and its response head. (A body
+    // streamed from the client restarts it once sent: a slow upload is the client's time.) It
+    // also keeps the clock reads and timers per request to a few.
+    let arrived = Instant::now();
+    let mut deadline = arrived + timeout;
     let Some(instances) = exchange.serving.web_instances.get(exchange.api.function).cloned().flatten() else {
         return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed: false };
     };
     // Waits for an instance to be ready, or to have room, as `web_choice` says; the lease
     // counts the request on its instance until the exchange ends.
-    let (lease, mut connection, reused) = match web_choice::acquire(&instances, exchange.function, timeout).await {
+    let (lease, mut connection, reused) = match web_choice::acquire(&instances, exchange.function, arrived, deadline).await {
         Ok(found) => found,
         Err(error) => return Outcome::Failed { error, request_consumed: false },
     };
@@ -143,13 +149,13 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
     // when a pooled one turns out to be closed (no response byte came back): pingora's "reused
     // only" rule, as for event functions (`backend::invoke`).
     let mut replayable = reused && body.done;
-    let mut sent = send_staged(&mut connection, exchange.staging, timeout).await;
+    let mut sent = send_staged(&mut connection, exchange.staging, deadline).await;
     if sent.is_err() && replayable {
         replayable = false;
-        match lease.connect_fresh(exchange.function, timeout).await {
+        match lease.connect_fresh(exchange.function, deadline).await {
             Ok(fresh) => {
                 connection = fresh;
-                sent = send_staged(&mut connection, exchange.staging, timeout).await;
+                sent = send_staged(&mut connection, exchange.staging, deadline).await;
             }
             Err(error) => return Outcome::Failed { error, request_consumed: false },
         }
@@ -165,19 +171,20 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
             Err(BodyStop::Stop(Stop::ClientGone)) => return Outcome::Ended { status: 0, bytes: 0 },
             Err(BodyStop::Stop(Stop::Failed(error))) => return Outcome::Failed { error, request_consumed: false },
         }
+        deadline = Instant::now() + timeout;
     }
     let request_consumed = body.done;
     let head_request = exchange.head.method.of_buffer(exchange.reader.request_bytes()) == b"HEAD";
     let head = loop {
-        match read_response_head(&mut connection, timeout, head_request).await {
+        match read_response_head(&mut connection, deadline, head_request).await {
             Ok(head) => break head,
             Err(HeadStop::Closed) if replayable && request_sent => {
                 replayable = false;
-                connection = match lease.connect_fresh(exchange.function, timeout).await {
+                connection = match lease.connect_fresh(exchange.function, deadline).await {
                     Ok(fresh) => fresh,
                     Err(error) => return Outcome::Failed { error, request_consumed },
                 };
-                if send_staged(&mut connection, exchange.staging, timeout).await.is_err() {
+                if send_staged(&mut connection, exchange.staging, deadline).await.is_err() {
                     return Outcome::Failed { error: closed_early(exchange.function), request_consumed };
                 }
             }
@@ -407,7 +414,7 @@ async fn stream_request_body<S: AsyncReadRent + AsyncWriteRent + Split>(
     exchange.reader.reserve_for_streaming(STEP);
     while !body.done {
         if exchange.reader.after_head(exchange.head.head_len).is_empty() {
-            let deadline = std::time::Instant::now() + exchange.idle_timeout;
+            let deadline = Instant::now() + exchange.idle_timeout;
             match exchange.reader.fill(exchange.stream, Some(deadline)).await {
                 Ok(_) => {}
                 Err(ReadError::Closed | ReadError::TimedOut | ReadError::Refused(_)) => return Err(BodyStop::Stop(Stop::ClientGone)),
@@ -418,7 +425,7 @@ async fn stream_request_body<S: AsyncReadRent + AsyncWriteRent + Split>(
         body.stage_buffered(exchange).map_err(|error| BodyStop::Stop(Stop::Failed(error)))?;
         exchange.reader.drop_after_head(exchange.head.head_len, body.staged_input);
         body.staged_input = 0;
-        if !exchange.staging.is_empty() && send_staged(connection, exchange.staging, timeout).await.is_err() {
+        if !exchange.staging.is_empty() && send_staged(connection, exchange.staging, Instant::now() + timeout).await.is_err() {
             return Err(BodyStop::Upstream);
         }
     }
@@ -471,10 +478,10 @@ fn closed_early(function: &Function) -> GatewayError {
     GatewayError::WebFunctionFailed(format!("web function {} closed the connection before answering", function.display_name()))
 }
 
-/// Writes `staging` to the function within `timeout`; the buffer comes back for reuse.
-async fn send_staged(connection: &mut BackendConnection, staging: &mut Vec<u8>, timeout: Duration) -> Result<(), ()> {
+/// Writes `staging` to the function by `deadline`; the buffer comes back for reuse.
+async fn send_staged(connection: &mut BackendConnection, staging: &mut Vec<u8>, deadline: Instant) -> Result<(), ()> {
     let buffer = std::mem::take(staging);
-    match monoio::time::timeout(timeout, connection.stream.write_all(buffer)).await {
+    match monoio::time::timeout_at(deadline.into(), connection.stream.write_all(buffer)).await {
         Ok((result, buffer)) => {
             *staging = buffer;
             result.map(|_| ()).map_err(|_| ())
@@ -487,8 +494,8 @@ async fn send_staged(connection: &mut BackendConnection, staging: &mut Vec<u8>, 
     }
 }
 
-/// Reads more of the function's response into the connection's buffer within `timeout`.
-async fn read_upstream(connection: &mut BackendConnection, timeout: Duration) -> io::Result<usize> {
+/// Reads more of the function's response into the connection's buffer by `deadline`.
+async fn read_upstream(connection: &mut BackendConnection, deadline: Instant) -> io::Result<usize> {
     let buffer = &mut connection.read_buffer;
     if buffer.capacity() - buffer.len() < 4096 {
         buffer.reserve(STEP);
@@ -496,7 +503,7 @@ async fn read_upstream(connection: &mut BackendConnection, timeout: Duration) ->
     let length = buffer.len();
     let capacity = buffer.capacity();
     let owned = std::mem::take(buffer);
-    match monoio::time::timeout(timeout, connection.stream.read(owned.slice_mut(length..capacity))).await {
+    match monoio::time::timeout_at(deadline.into(), connection.stream.read(owned.slice_mut(length..capacity))).await {
         Ok((result, slice)) => {
             connection.read_buffer = slice.into_inner();
             result
@@ -535,9 +542,8 @@ enum HeadStop {
     Invalid,
 }
 
-async fn read_response_head(connection: &mut BackendConnection, timeout: Duration, head_request: bool) -> Result<ResponseHead, HeadStop> {
+async fn read_response_head(connection: &mut BackendConnection, deadline: Instant, head_request: bool) -> Result<ResponseHead, HeadStop> {
     connection.read_buffer.clear();
-    let deadline = monoio::time::Instant::now() + timeout;
     loop {
         match parse_response_head(&connection.read_buffer, head_request) {
             Ok(Some(head)) if head.status == 100 || (102..200).contains(&head.status) => {
@@ -550,8 +556,7 @@ async fn read_response_head(connection: &mut BackendConnection, timeout: Duratio
             Ok(None) => {}
             Err(()) => return Err(HeadStop::Invalid),
         }
-        let left = deadline.saturating_duration_since(monoio::time::Instant::now());
-        match read_upstream(connection, left).await {
+        match read_upstream(connection, deadline).await {
             Ok(0) => return Err(if connection.read_buffer.is_empty() { HeadStop::Closed } else { HeadStop::Invalid }),
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::TimedOut => return Err(HeadStop::TimedOut),
@@ -711,7 +716,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
             }
             while bytes < length {
                 connection.read_buffer.clear();
-                match read_upstream(&mut connection, timeout).await {
+                match read_upstream(&mut connection, Instant::now() + timeout).await {
                     Ok(count) if count > 0 => {}
                     _ => return ended(bytes),
                 }
@@ -745,7 +750,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
                 if done {
                     break connection.read_buffer.is_empty();
                 }
-                match read_upstream(&mut connection, timeout).await {
+                match read_upstream(&mut connection, Instant::now() + timeout).await {
                     Ok(count) if count > 0 => {}
                     _ => return ended(bytes),
                 }
@@ -766,7 +771,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
                 connection.read_buffer.clear();
                 bytes += data as u64;
             }
-            match read_upstream(&mut connection, timeout).await {
+            match read_upstream(&mut connection, Instant::now() + timeout).await {
                 Ok(0) => {
                     if client_chunked {
                         exchange.out.extend_from_slice(b"0\r\n\r\n");

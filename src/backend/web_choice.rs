@@ -166,10 +166,10 @@ impl Lease {
         Lease { instances, slot, incarnation }
     }
 
-    /// A new connection to the same instance (a pooled one turned out to be closed).
-    pub async fn connect_fresh(&self, function: &Function, timeout: Duration) -> Result<BackendConnection, GatewayError> {
+    /// A new connection to the same instance (a pooled one turned out to be closed), by `deadline`.
+    pub async fn connect_fresh(&self, function: &Function, deadline: Instant) -> Result<BackendConnection, GatewayError> {
         let address = self.instances.board.address(self.slot);
-        match monoio::time::timeout(timeout, TcpStream::connect_addr(address)).await {
+        match monoio::time::timeout_at(deadline.into(), TcpStream::connect_addr(address)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 Ok(BackendConnection::new(stream))
@@ -222,19 +222,19 @@ impl Drop for Waiting {
     }
 }
 
-/// A connection to an instance of `function` for one request, and the request's lease on that
-/// instance; `true` when the connection came from the pool. Waits as the module docs say, at
-/// most `timeout` (the API's) in all.
-pub async fn acquire(instances: &Rc<WorkerInstances>, function: &Function, timeout: Duration) -> Result<(Lease, BackendConnection, bool), GatewayError> {
-    let arrived = Instant::now();
+/// A connection to an instance of `function` for one request that `arrived` then, and the
+/// request's lease on that instance; `true` when the connection came from the pool. Waits as the
+/// module docs say, until `timeout_at` (the API's timeout) at the latest.
+pub async fn acquire(instances: &Rc<WorkerInstances>, function: &Function, arrived: Instant, timeout_at: Instant) -> Result<(Lease, BackendConnection, bool), GatewayError> {
     let board = instances.board.clone();
-    let timeout_at = arrived + timeout;
     let cold_start_limit = arrived + board.init_timeout;
+    // The first look uses the caller's clock reading: the usual case (a ready instance, a
+    // pooled connection) reads the clock no more.
+    let mut now = arrived;
     let mut waiting: Option<Waiting> = None;
     let mut refused: Option<(usize, u64)> = None;
     let mut poll = FIRST_POLL;
     loop {
-        let now = Instant::now();
         match instances.pick(now - arrived, now < cold_start_limit, refused) {
             Pick::Instance { slot, incarnation } => {
                 let lease = Lease::new(instances.clone(), slot, incarnation);
@@ -242,8 +242,7 @@ pub async fn acquire(instances: &Rc<WorkerInstances>, function: &Function, timeo
                 if let Some(pooled) = instances.take_pooled(slot, incarnation) {
                     return Ok((lease, pooled, true));
                 }
-                let left = timeout_at.saturating_duration_since(now);
-                match monoio::time::timeout(left, TcpStream::connect_addr(board.address(slot))).await {
+                match monoio::time::timeout_at(timeout_at.into(), TcpStream::connect_addr(board.address(slot))).await {
                     Ok(Ok(stream)) => {
                         let _ = stream.set_nodelay(true);
                         return Ok((lease, BackendConnection::new(stream), false));
@@ -265,7 +264,7 @@ pub async fn acquire(instances: &Rc<WorkerInstances>, function: &Function, timeo
         if waiting.is_none() {
             waiting = Some(Waiting::new(instances));
         }
-        let now = Instant::now();
+        now = Instant::now();
         if now >= timeout_at {
             return Err(GatewayError::BackendTimeout);
         }
@@ -278,6 +277,7 @@ pub async fn acquire(instances: &Rc<WorkerInstances>, function: &Function, timeo
         }
         monoio::time::sleep(poll.min(timeout_at - now)).await;
         poll = (poll * 2).min(LONGEST_POLL);
+        now = Instant::now();
     }
 }
 
