@@ -15,6 +15,7 @@ use crate::backend::event::{write_event_with, EventInput};
 use crate::backend::integration::{ExtraHeaders, ResponseFraming};
 use crate::backend::invoke::HEADROOM;
 use crate::backend::{self, web, CallBuffers, CallTarget};
+use crate::buffer_pool::RequestBuffers;
 use crate::error::{ErrorContext, GatewayError};
 use crate::http::reader::{ReadError, RequestReader};
 use crate::http::{response, BodyFraming, RequestHead};
@@ -45,8 +46,9 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
         stream,
         reader: RequestReader::new(worker.serving().config().gateway.read_buffer_bytes),
         head: RequestHead::default(),
-        out: Vec::with_capacity(4096),
-        buffers: CallBuffers::new(),
+        out: Vec::new(),
+        buffers: CallBuffers::empty(),
+        holds_buffers: false,
         params: PathParams::default(),
         source_ip: SourceIp::new(peer),
         https,
@@ -59,6 +61,7 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
     worker.requests_finished(connection.unanswered);
+    connection.give_back_buffers();
 }
 
 /// Whether the client has closed its side: a write would still seem to succeed (the kernel
@@ -103,6 +106,11 @@ struct Connection<S> {
     /// Responses not yet written; pipelined responses are batched into one write.
     out: Vec<u8>,
     buffers: CallBuffers,
+    /// `out`, `buffers`, `policy` and the reader's decoding buffer are a set from the worker's
+    /// pool (`crate::buffer_pool`), taken when a request's head has arrived and given back when
+    /// the connection waits for its next request with nothing left to write. Between requests
+    /// they are empty, without capacity.
+    holds_buffers: bool,
     params: PathParams,
     source_ip: SourceIp,
     /// The current request's policy results; its `headers` go on every response to it.
@@ -153,6 +161,8 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                 if !self.out.is_empty() && !self.flush().await {
                     return;
                 }
+                // Nothing left to write: while it waits, the connection holds its read buffer only.
+                self.give_back_buffers();
                 let deadline = if self.reader.buffered() == 0 {
                     Instant::now() + settings.idle_timeout
                 } else {
@@ -164,6 +174,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                     Err(ReadError::Closed | ReadError::TimedOut) => return,
                 }
             }
+            self.take_buffers();
             worker.request_started();
             self.unanswered += 1;
             let access_log = tracing::enabled!(target: "access", tracing::Level::INFO);
@@ -442,6 +453,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
     /// Answers a request whose framing we refuse, then closes: the following bytes cannot be
     /// trusted to start a request.
     async fn refuse(&mut self, worker: &WorkerContext, error: GatewayError) {
+        self.take_buffers();
         // The head may be unparsed: nothing of it goes into the body.
         self.head = RequestHead::default();
         self.policy.clear();
@@ -464,6 +476,36 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
             tls = self.https,
         );
+    }
+
+    /// Takes a set of per-request buffers from the worker's pool, unless it holds one already.
+    fn take_buffers(&mut self) {
+        if self.holds_buffers {
+            return;
+        }
+        let set = self.worker.buffer_pool.take();
+        self.out = set.out;
+        self.buffers = set.call;
+        self.policy = set.policy;
+        // The reader's own is the empty one it was given back with.
+        drop(self.reader.replace_decoded(set.decoded));
+        self.holds_buffers = true;
+    }
+
+    /// Gives the per-request buffers back to the worker's pool (their contents are dropped).
+    fn give_back_buffers(&mut self) {
+        if !self.holds_buffers {
+            return;
+        }
+        self.holds_buffers = false;
+        let empty = RequestBuffers::empty();
+        let set = RequestBuffers {
+            out: std::mem::replace(&mut self.out, empty.out),
+            call: std::mem::replace(&mut self.buffers, empty.call),
+            policy: std::mem::replace(&mut self.policy, empty.policy),
+            decoded: self.reader.replace_decoded(empty.decoded),
+        };
+        self.worker.buffer_pool.give_back(set);
     }
 
     /// Writes everything in `out`; `false` if the client is gone.

@@ -162,6 +162,13 @@ impl RequestReader {
         &self.buffer[self.start + self.consumed..]
     }
 
+    /// Hands the reader `buffer` to decode chunked bodies into and returns the one it had: the
+    /// connection lends it its pooled buffer while it serves a request (`crate::buffer_pool`)
+    /// and takes it back, with an empty one, before it goes idle.
+    pub fn replace_decoded(&mut self, buffer: Vec<u8>) -> Vec<u8> {
+        std::mem::replace(&mut self.decoded, buffer)
+    }
+
     /// Marks the current request finished; buffered bytes after it start the next one.
     pub fn finish_request(&mut self) {
         self.start += self.consumed;
