@@ -414,7 +414,10 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             // A WebSocket API: the upgrade, then frames both ways until the connection ends.
             let pipelined = self.reader.pipelined();
             let upgrade = websocket::Upgrade { serving: &serving, api: resolved.api, buffer: bytes, head, pipelined, request_id: request_id.as_bytes(), extra_headers: &self.policy.headers };
-            websocket::serve(worker, upgrade, buffers, &mut self.stream, &mut self.out).await?;
+            // Boxed (one allocation per upgrade): the session's state is the largest of a
+            // connection's, and inline it would grow every connection's task, idle ones
+            // included, by its size (about 5.5 KB).
+            Box::pin(websocket::serve(worker, upgrade, buffers, &mut self.stream, &mut self.out)).await?;
             self.upgraded = true;
             return Ok(());
         }
