@@ -1,9 +1,10 @@
 //! One worker's free list of the buffers a client connection needs only while it serves a
-//! request ([`RequestBuffers`]): the response buffer, the backend call's buffers, the policy
-//! results and the chunked-body decoding buffer. A connection takes a set once a request's head
-//! has arrived and gives it back when it waits for its next request with nothing left to write,
-//! so an idle keep-alive connection holds only its read buffer; a set comes back with its
-//! capacity, so requests in steady state still allocate nothing.
+//! request ([`RequestBuffers`]): the read buffer, the response buffer, the backend call's
+//! buffers, the policy results and the chunked-body decoding buffer. A connection takes a set
+//! once a request's first bytes have arrived and gives it back when it waits for its next request
+//! with nothing buffered and nothing left to write, so an idle keep-alive connection holds only
+//! the small buffer it waits in; a set comes back with its capacity, so requests in steady state
+//! still allocate nothing.
 //!
 //! Owned by one worker ([`crate::worker::WorkerContext`]) and used from its thread only: a
 //! `RefCell`, no lock, no atomic.
@@ -17,14 +18,14 @@ use crate::policy::PolicyState;
 /// Sets kept for reuse per worker, at most. A set is out of the pool while its request is in
 /// progress, so the pool only has to cover the requests a worker serves at once; the sets a
 /// burst beyond that made are dropped as they come back, instead of staying allocated for the
-/// worker's whole life. At the usual size of a set (about 8.7 KB) a full pool holds about 2.2 MB.
+/// worker's whole life. At the usual size of a set (about 17 KB with the default 8 KiB read
+/// buffer) a full pool holds about 4.4 MB.
 pub const MAX_FREE_SETS: usize = 256;
 
-/// A set with a buffer grown past this many bytes (a large response, event or chunked body) is
-/// dropped rather than pooled: every set the pool hands out would otherwise come to hold that
-/// much, for good. A request that grew one moved at least this much data, next to which a fresh
-/// allocation for it is cheap; with the cap, a full pool holds at most `MAX_FREE_SETS` times
-/// 4 × 64 KiB.
+/// A set with a buffer grown past this many bytes (a large head or body read, response, event or
+/// chunked body) is dropped rather than pooled: every set the pool hands out would otherwise come
+/// to hold that much, for good. A request that grew one moved a lot of data, next to which a
+/// fresh allocation for the next such request is cheap.
 pub const MAX_POOLED_BYTES: usize = 64 * 1024;
 
 /// The response buffer's starting capacity.
@@ -32,6 +33,9 @@ const OUT_CAPACITY: usize = 4096;
 
 /// The buffers one request in progress uses, kept with their capacity from request to request.
 pub struct RequestBuffers {
+    /// The read buffer the request is read into (lent to the connection's `RequestReader`;
+    /// without capacity until a connection that uses it sizes it).
+    pub read: Vec<u8>,
     /// Responses not yet written.
     pub out: Vec<u8>,
     /// The outgoing event or request to the function, and its scratch.
@@ -45,16 +49,17 @@ pub struct RequestBuffers {
 impl RequestBuffers {
     /// A fresh set, sized for typical requests.
     pub fn new() -> Self {
-        RequestBuffers { out: Vec::with_capacity(OUT_CAPACITY), call: CallBuffers::new(), policy: PolicyState::default(), decoded: Vec::new() }
+        RequestBuffers { read: Vec::new(), out: Vec::with_capacity(OUT_CAPACITY), call: CallBuffers::new(), policy: PolicyState::default(), decoded: Vec::new() }
     }
 
     /// A set without capacity (allocates nothing): what a connection holds between requests.
     pub fn empty() -> Self {
-        RequestBuffers { out: Vec::new(), call: CallBuffers::empty(), policy: PolicyState::default(), decoded: Vec::new() }
+        RequestBuffers { read: Vec::new(), out: Vec::new(), call: CallBuffers::empty(), policy: PolicyState::default(), decoded: Vec::new() }
     }
 
     /// Forgets the last request's contents; capacity stays.
     fn clear(&mut self) {
+        self.read.clear();
         self.out.clear();
         self.call.request.clear();
         self.call.scratch.clear();
@@ -68,6 +73,7 @@ impl RequestBuffers {
     fn largest(&self) -> usize {
         let policy = &self.policy;
         [
+            self.read.capacity(),
             self.out.capacity(),
             self.call.request.capacity(),
             self.call.scratch.capacity(),
@@ -166,6 +172,9 @@ mod tests {
         assert_eq!(pool.free_sets(), 0);
         let mut grown = pool.take();
         grown.decoded.reserve(MAX_POOLED_BYTES + 1);
+        pool.give_back(grown);
+        let mut grown = pool.take();
+        grown.read.reserve(MAX_POOLED_BYTES + 1);
         pool.give_back(grown);
         assert_eq!(pool.free_sets(), 0);
     }
