@@ -94,7 +94,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
 
-    /// Initial read buffer per client connection in bytes (grows for larger requests).
+    /// Read buffer a client request is read into, in bytes (grows for larger requests; an idle
+    /// keep-alive connection waits in a 2 KiB one).
     #[arg(long, value_name = "BYTES")]
     pub read_buffer_bytes: Option<usize>,
 

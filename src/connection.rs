@@ -15,6 +15,7 @@ use crate::backend::event::{write_event_with, EventInput};
 use crate::backend::integration::{ExtraHeaders, ResponseFraming};
 use crate::backend::invoke::HEADROOM;
 use crate::backend::{self, web, CallBuffers, CallTarget};
+use crate::buffer_pool::RequestBuffers;
 use crate::error::{ErrorContext, GatewayError};
 use crate::http::reader::{ReadError, RequestReader};
 use crate::http::{response, BodyFraming, RequestHead};
@@ -41,12 +42,17 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
     worker: Rc<WorkerContext>,
     https: bool,
 ) {
+    let read_buffer_bytes = worker.serving().config().gateway.read_buffer_bytes;
     let mut connection = Connection {
         stream,
-        reader: RequestReader::new(worker.serving().config().gateway.read_buffer_bytes),
+        // It waits for its first request in its small buffer (see `idle_read`).
+        reader: RequestReader::with_buffer(Vec::with_capacity(read_buffer_bytes.min(IDLE_READ_BYTES)), read_buffer_bytes),
+        idle_read: Vec::new(),
+        read_buffer_bytes,
         head: RequestHead::default(),
-        out: Vec::with_capacity(4096),
-        buffers: CallBuffers::new(),
+        out: Vec::new(),
+        buffers: CallBuffers::empty(),
+        holds_buffers: false,
         params: PathParams::default(),
         source_ip: SourceIp::new(peer),
         https,
@@ -59,7 +65,16 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
     worker.requests_finished(connection.unanswered);
+    connection.give_back_buffers();
 }
+
+/// The size of the buffer an idle connection waits for its next request in (when
+/// `read_buffer_bytes` is larger; otherwise it keeps its read buffer). A request's first bytes
+/// are read into it, then copied to a full read buffer (`read_buffer_bytes`) from the worker's
+/// pool, so that an idle connection does not hold one. When more than this many bytes are there
+/// to read at once, the rest takes one more read; a request of at most this many bytes (most API
+/// requests) costs no more reads than before, only the copy.
+const IDLE_READ_BYTES: usize = 2048;
 
 /// Whether the client has closed its side: a write would still seem to succeed (the kernel
 /// takes it and the client answers with a reset), so look for the end of its stream instead.
@@ -99,10 +114,21 @@ struct Connection<S> {
     /// The TCP socket under `stream`.
     socket: std::os::fd::RawFd,
     reader: RequestReader,
+    /// While the connection holds a set of buffers, the small buffer it waits for a request in
+    /// (the reader has the set's full one); otherwise empty (the reader has the small one).
+    idle_read: Vec<u8>,
+    /// `read_buffer_bytes` when the connection started.
+    read_buffer_bytes: usize,
     head: RequestHead,
     /// Responses not yet written; pipelined responses are batched into one write.
     out: Vec<u8>,
     buffers: CallBuffers,
+    /// `out`, `buffers`, `policy` and the reader's read and decoding buffers are a set from the
+    /// worker's pool (`crate::buffer_pool`), taken when a request's first bytes have arrived and
+    /// given back when the connection waits for its next request with nothing buffered and
+    /// nothing left to write. Between requests they are empty, without capacity, and the reader
+    /// reads into the connection's small buffer.
+    holds_buffers: bool,
     params: PathParams,
     source_ip: SourceIp,
     /// The current request's policy results; its `headers` go on every response to it.
@@ -153,6 +179,9 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                 if !self.out.is_empty() && !self.flush().await {
                     return;
                 }
+                // Nothing left to write: unless part of a next head is buffered, the set goes back
+                // and the connection waits holding its small read buffer only.
+                self.give_back_buffers();
                 let deadline = if self.reader.buffered() == 0 {
                     Instant::now() + settings.idle_timeout
                 } else {
@@ -163,7 +192,10 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                     Err(ReadError::Refused(error)) => return self.refuse(worker, error).await,
                     Err(ReadError::Closed | ReadError::TimedOut) => return,
                 }
+                // A request has begun: its buffers, the full read buffer among them.
+                self.take_buffers();
             }
+            debug_assert!(self.holds_buffers, "a head is parsed only in a full read buffer");
             worker.request_started();
             self.unanswered += 1;
             let access_log = tracing::enabled!(target: "access", tracing::Level::INFO);
@@ -403,7 +435,10 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             // A WebSocket API: the upgrade, then frames both ways until the connection ends.
             let pipelined = self.reader.pipelined();
             let upgrade = websocket::Upgrade { serving: &serving, api: resolved.api, buffer: bytes, head, pipelined, request_id: request_id.as_bytes(), extra_headers: &self.policy.headers };
-            websocket::serve(worker, upgrade, buffers, &mut self.stream, &mut self.out).await?;
+            // Boxed (one allocation per upgrade): the session's state is the largest of a
+            // connection's, and inline it would grow every connection's task, idle ones
+            // included, by its size (about 5.5 KB).
+            Box::pin(websocket::serve(worker, upgrade, buffers, &mut self.stream, &mut self.out)).await?;
             self.upgraded = true;
             return Ok(());
         }
@@ -442,6 +477,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
     /// Answers a request whose framing we refuse, then closes: the following bytes cannot be
     /// trusted to start a request.
     async fn refuse(&mut self, worker: &WorkerContext, error: GatewayError) {
+        self.take_buffers();
         // The head may be unparsed: nothing of it goes into the body.
         self.head = RequestHead::default();
         self.policy.clear();
@@ -464,6 +500,53 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
             tls = self.https,
         );
+    }
+
+    /// Whether the reader waits for a request in a small buffer rather than a full one.
+    fn reads_idle_into_small_buffer(&self) -> bool {
+        self.read_buffer_bytes > IDLE_READ_BYTES
+    }
+
+    /// Takes a set of per-request buffers from the worker's pool, unless it holds one already;
+    /// what the reader has buffered moves to the set's read buffer.
+    fn take_buffers(&mut self) {
+        if self.holds_buffers {
+            return;
+        }
+        let mut set = self.worker.buffer_pool.take();
+        if self.reads_idle_into_small_buffer() {
+            if set.read.capacity() == 0 {
+                // A fresh set (or one another connection did not read into).
+                set.read = Vec::with_capacity(self.read_buffer_bytes);
+            }
+            self.idle_read = self.reader.replace_buffer(set.read);
+        }
+        self.out = set.out;
+        self.buffers = set.call;
+        self.policy = set.policy;
+        // The reader's own is the empty one it was given back with.
+        drop(self.reader.replace_decoded(set.decoded));
+        self.holds_buffers = true;
+    }
+
+    /// Gives the per-request buffers back to the worker's pool (their contents are dropped), unless
+    /// bytes of a next request are buffered (a pipelined head not yet whole): the set is kept
+    /// for it.
+    fn give_back_buffers(&mut self) {
+        if !self.holds_buffers || self.reader.buffered() > 0 {
+            return;
+        }
+        self.holds_buffers = false;
+        let empty = RequestBuffers::empty();
+        let read = if self.reads_idle_into_small_buffer() { self.reader.replace_buffer(std::mem::take(&mut self.idle_read)) } else { empty.read };
+        let set = RequestBuffers {
+            read,
+            out: std::mem::replace(&mut self.out, empty.out),
+            call: std::mem::replace(&mut self.buffers, empty.call),
+            policy: std::mem::replace(&mut self.policy, empty.policy),
+            decoded: self.reader.replace_decoded(empty.decoded),
+        };
+        self.worker.buffer_pool.give_back(set);
     }
 
     /// Writes everything in `out`; `false` if the client is gone.

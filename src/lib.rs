@@ -8,6 +8,8 @@
 //! - [`listener`]: one SO_REUSEPORT socket per worker per address.
 //! - [`worker`]: per-core state (routes, backend pool, request ids) and the accept loop.
 //! - [`connection`]: one client connection: keep-alive, pipelining, timeouts.
+//! - [`buffer_pool`]: a worker's free list of the buffers a connection needs only while it serves
+//!   a request, so idle keep-alive connections hold little.
 //! - [`http`]: the HTTP/1.1 wire format: request parsing, bodies, response writing.
 //! - [`router`]: host and stage selection; [`route`]: Tencent's path priorities in a trie.
 //! - [`policy`]: the API's frontend checks (protocol, key pair or OAuth, usage plans, params) and
@@ -27,6 +29,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod buffer_pool;
 pub mod calendar;
 pub mod check;
 pub mod cli;

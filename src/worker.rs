@@ -19,6 +19,7 @@ use monoio::net::{TcpListener, TcpStream};
 use crate::backend::invoke::Endpoint;
 use crate::backend::pool::Pool;
 use crate::backend::web_choice::WorkerInstances;
+use crate::buffer_pool::BufferPool;
 use crate::config::Config;
 use crate::control::{Control, Generation};
 use crate::policy::WorkerPolicy;
@@ -101,6 +102,9 @@ pub struct WorkerContext {
     accept_canceller: RefCell<Option<Canceller>>,
     /// This worker's WebSocket connections (reached by pushes) and connection ids.
     pub websocket: crate::websocket::WorkerSockets,
+    /// The buffers this worker's connections use while they serve a request, pooled between
+    /// requests so that idle connections do not each hold a set.
+    pub buffer_pool: BufferPool,
 }
 
 impl WorkerContext {
@@ -120,6 +124,7 @@ impl WorkerContext {
             draining: Cell::new(false),
             accept_canceller: RefCell::new(Some(Canceller::new())),
             websocket: crate::websocket::WorkerSockets::new(index),
+            buffer_pool: BufferPool::new(),
         }
     }
 

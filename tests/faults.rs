@@ -846,7 +846,7 @@ invoke_url = "{}"
         "{IDLE_CONNECTIONS} idle keep-alive connections: gateway RSS {rss_before} KiB -> {rss_after} KiB \
          ({per_connection} bytes per connection), descriptors {fds_before} -> {fds_after}"
     );
-    // The stated bound (README, Reliability): under 32 KiB of resident memory per idle connection.
-    assert!(per_connection < 32 * 1024, "{per_connection} bytes per idle connection");
+    // The stated bound (README, Reliability): under 16 KiB of resident memory per idle connection.
+    assert!(per_connection < 16 * 1024, "{per_connection} bytes per idle connection");
     drop(idle);
 }

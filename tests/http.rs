@@ -455,6 +455,35 @@ fn large_bodies_round_trip() {
 }
 
 #[test]
+fn requests_larger_than_an_idle_connections_buffer_are_read_whole() {
+    // An idle connection waits in a 2 KiB buffer and moves a request's first bytes to a full
+    // (pooled) one: heads and bodies past 2 KiB, alone and pipelined, on one connection.
+    let gateway = Gateway::builder(CONFIG).function("echo", "echo").start();
+    let host = gateway.host();
+    let mut client = gateway.connect();
+    let big_header = "h".repeat(3000);
+    let big_body = "b".repeat(6000);
+    for round in 0..3 {
+        client.send_request("GET", "/release/echo?n=small", &host, &[], b"");
+        assert_eq!(n_and_body(&client.read_response()).0, "small", "round {round}");
+        client.send_request("GET", "/release/echo?n=head", &host, &[("X-Big", &big_header)], b"");
+        let response = client.read_response();
+        assert_eq!(n_and_body(&response).0, "head", "round {round}");
+        assert_eq!(response.json()["headers"]["x-big"].as_str(), Some(big_header.as_str()));
+        client.send_request("POST", "/release/echo?n=body", &host, &[], big_body.as_bytes());
+        assert_eq!(n_and_body(&client.read_response()), ("body".into(), big_body.clone()), "round {round}");
+        // Pipelined: the first 2 KiB end inside the second request's head.
+        let mut bytes = common::request_bytes("POST", "/release/echo?n=1", &host, &[], &[b'x'; 2000]);
+        bytes.extend(common::request_bytes("GET", "/release/echo?n=2", &host, &[("X-Big", &big_header)], b""));
+        bytes.extend(common::request_bytes("GET", "/release/echo?n=3", &host, &[], b""));
+        client.send(&bytes);
+        assert_eq!(n_and_body(&client.read_response()), ("1".into(), "x".repeat(2000)), "round {round}");
+        assert_eq!(n_and_body(&client.read_response()).0, "2", "round {round}");
+        assert_eq!(n_and_body(&client.read_response()).0, "3", "round {round}");
+    }
+}
+
+#[test]
 fn the_epoll_driver_serves_http_the_same() {
     // `--driver legacy` (epoll, used where io_uring is unavailable): the same wire behaviour.
     let gateway = Gateway::builder(CONFIG)

@@ -20,7 +20,8 @@ use crate::worker::Serving;
 use integration::{ExtraHeaders, ResponseFraming};
 use invoke::{FailureKind, HEADROOM};
 
-/// Reused buffers for backend calls, owned by one client connection.
+/// Reused buffers for backend calls, used by one client connection while it serves a request
+/// (between requests they are back in the worker's `crate::buffer_pool`).
 pub struct CallBuffers {
     /// The outgoing request (head in the headroom, then the event).
     pub request: Vec<u8>,
@@ -32,6 +33,11 @@ impl CallBuffers {
     /// Buffers sized for typical events.
     pub fn new() -> Self {
         CallBuffers { request: Vec::with_capacity(HEADROOM + 4096), scratch: Vec::new() }
+    }
+
+    /// Buffers without capacity (allocates nothing).
+    pub const fn empty() -> Self {
+        CallBuffers { request: Vec::new(), scratch: Vec::new() }
     }
 }
 

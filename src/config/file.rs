@@ -78,7 +78,8 @@ pub struct Gateway {
     /// Client connections open at once, all workers together (nginx `worker_connections` times
     /// workers). Past it new connections get 503 and are closed. Default 65536.
     pub max_connections: Option<usize>,
-    /// Initial read buffer per client connection, in bytes (it grows for larger requests).
+    /// Read buffer a client request is read into, in bytes (it grows for larger requests; an idle
+    /// keep-alive connection waits in a 2 KiB one).
     /// Default 8192.
     pub read_buffer_bytes: Option<usize>,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT. Default 30.

@@ -60,8 +60,15 @@ pub struct RequestReader {
 impl RequestReader {
     /// A reader whose buffer starts at `capacity` bytes (it grows up to the limits the caller sets).
     pub fn new(capacity: usize) -> Self {
+        Self::with_buffer(Vec::with_capacity(capacity), capacity)
+    }
+
+    /// A reader that reads into `buffer` (emptied) first; `capacity` is what it sizes a buffer
+    /// it replaces to, as [`Self::new`]'s.
+    pub fn with_buffer(mut buffer: Vec<u8>, capacity: usize) -> Self {
+        buffer.clear();
         RequestReader {
-            buffer: Vec::with_capacity(capacity),
+            buffer,
             start: 0,
             consumed: 0,
             body: BodyLocation::InBuffer(0..0),
@@ -162,6 +169,26 @@ impl RequestReader {
         &self.buffer[self.start + self.consumed..]
     }
 
+    /// Reads into `buffer` from now on and returns the buffer it read into, emptied. What is
+    /// buffered moves along (the head's spans and the body's location are relative to the
+    /// request's start, so they stay valid). The connection reads a request into a pooled buffer
+    /// (`crate::buffer_pool`) and waits for the next one in a small one of its own.
+    pub fn replace_buffer(&mut self, mut buffer: Vec<u8>) -> Vec<u8> {
+        buffer.clear();
+        buffer.extend_from_slice(&self.buffer[self.start..]);
+        self.start = 0;
+        let mut old = std::mem::replace(&mut self.buffer, buffer);
+        old.clear();
+        old
+    }
+
+    /// Hands the reader `buffer` to decode chunked bodies into and returns the one it had: the
+    /// connection lends it its pooled buffer while it serves a request (`crate::buffer_pool`)
+    /// and takes it back, with an empty one, before it goes idle.
+    pub fn replace_decoded(&mut self, buffer: Vec<u8>) -> Vec<u8> {
+        std::mem::replace(&mut self.decoded, buffer)
+    }
+
     /// Marks the current request finished; buffered bytes after it start the next one.
     pub fn finish_request(&mut self) {
         self.start += self.consumed;
@@ -240,5 +267,37 @@ impl RequestReader {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(0),
             Err(_) => Err(ReadError::Closed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffered_requests_move_to_another_buffer_whole() {
+        let mut reader = RequestReader::with_buffer(Vec::with_capacity(16), 64);
+        let mut head = RequestHead::default();
+        reader.push_bytes(b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: h\r\n\r\nGET /c");
+        assert!(reader.try_head(&mut head, 1024).unwrap());
+        assert!(reader.try_body(&head, 1024).unwrap());
+        // Mid-request: the head's spans and the body's location stay valid.
+        let small = reader.replace_buffer(Vec::with_capacity(256));
+        assert!(small.is_empty());
+        assert_eq!(head.path.of_buffer(reader.request_bytes()), b"/a");
+        assert_eq!(reader.body(), b"hello");
+        reader.finish_request();
+        // Between requests (the next one not at the buffer's start): what follows moves along.
+        let full = reader.replace_buffer(small);
+        assert!(full.is_empty() && full.capacity() >= 256);
+        assert!(reader.try_head(&mut head, 1024).unwrap());
+        assert_eq!(head.path.of_buffer(reader.request_bytes()), b"/b");
+        reader.finish_request();
+        assert_eq!(reader.request_bytes(), b"GET /c");
+        reader.push_bytes(b" HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(reader.try_head(&mut head, 1024).unwrap());
+        assert_eq!(head.path.of_buffer(reader.request_bytes()), b"/c");
+        reader.finish_request();
+        assert_eq!(reader.buffered(), 0);
     }
 }
