@@ -7,6 +7,7 @@
 #   CHECK=0 loadtest/per-request.sh          # plain wrk: no per-response Lua (a lighter client)
 #   CONNECTIONS=16 ROUNDS=5 loadtest/per-request.sh
 #   SCFGATE_BIN=/path/to/other/scfgate loadtest/per-request.sh   # another build, same setup
+#   SCFGATE_ARGS="--ring-entries 64" loadtest/per-request.sh      # extra scfgate flags
 #
 # Placement as compare.sh's 1-worker runs: the proxy (1 worker) on CPU 0, the web function (one
 # thread) and wrk on CPU 1. scfgate starts the function (`runtime = "web"`, fixed port); nginx
@@ -88,7 +89,8 @@ http {
 EOF
 printf '%s' '{"hello":"world"}' >"$WORK/expected"
 
-taskset -c 0 "$SCFGATE_BIN" --config "$WORK/gateway.toml" --workers 1 --pool-size 64 >"$WORK/gateway.log" 2>&1 &
+# shellcheck disable=SC2086 # SCFGATE_ARGS is a list of flags
+taskset -c 0 "$SCFGATE_BIN" --config "$WORK/gateway.toml" --workers 1 --pool-size 64 ${SCFGATE_ARGS:-} >"$WORK/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 PIDS+=("$GATEWAY_PID")
 taskset -c 0 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
