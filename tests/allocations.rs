@@ -229,7 +229,8 @@ fn steady_state_allocations_per_request() {
     println!(
         "allocations per request: pass-through GET {passthrough:.2}, integrated POST {integrated:.2}, web function GET {web_get:.2}, web function POST {web_post:.2}"
     );
-    // Budget: none. Buffers are per connection and reused; the event and the reply's mapping are
+    // Budget: none. A request's buffers come from the worker's pool and go back to it whole
+    // (`src/buffer_pool.rs`); the event and the reply's mapping are
     // written straight into them; monoio's timer entries come from a reused slab. The 0.01 slack
     // admits only a rare amortised growth of such a slab, never one allocation per request.
     assert!(passthrough <= 0.01, "pass-through GET allocates {passthrough:.2} times per request");
