@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{repo_root, Gateway};
+use base64::Engine;
+use common::{http_date, repo_root, Gateway};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 
 #[test]
@@ -51,6 +53,22 @@ fn the_example_answers_as_its_readme_says() {
     let request = response.json();
     assert_eq!((request["path"].as_str(), request["query"].as_str()), (Some("/web/hi"), Some("x=1")));
     assert_eq!(request["headers"]["x-scf-name"], "web");
+
+    // The key-pair API admits a request signed with the example's demo key (what
+    // loadtest/wrk-signed.lua and k6-signed.js send) and refuses an unsigned one.
+    let date = http_date(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(b"example-secret-key-do-not-use").unwrap();
+    mac.update(format!("x-date: {date}\nsource: readme").as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let authorization = format!(r#"hmac id="AKIDexample", algorithm="hmac-sha1", headers="x-date source", signature="{signature}""#);
+    let signed = [("X-Date", date.as_str()), ("Source", "readme"), ("Authorization", authorization.as_str())];
+    let response = gateway.request("GET", "/release/signed/alice", &signed, b"");
+    assert_eq!((response.status, response.text().as_str()), (200, "Hello, alice!\n"));
+    let response = gateway.get("/release/signed/alice");
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (401, r#"{"message":"HMAC signature cannot be verified, a valid authorization header is required."}"#)
+    );
 
     // "/release/echo?scf_sleep_ms=6000 outlives the API's 5 s timeout: expect a 504".
     let response = gateway.get("/release/echo?scf_sleep_ms=6000");
