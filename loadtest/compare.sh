@@ -226,39 +226,8 @@ use_mode() {
     fi
 }
 
-write_nginx_conf() {
-    local workers=$1
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes $workers;
-daemon off;
-master_process on;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 8192; use epoll; multi_accept on; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    upstream backend {
-        server 127.0.0.1:$UPSTREAM_PORT;
-        keepalive $UPSTREAM_KEEPALIVE;
-    }
-    server {
-        listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
-}
+# shellcheck source=loadtest/nginx-proxy.sh
+source "$ROOT/loadtest/nginx-proxy.sh"
 
 cat >"$WORK/scfgate-event.toml" <<EOF
 [gateway]
@@ -374,7 +343,7 @@ start_servers() {
         start_pinned "$SERVER_CPUS" "$SCFGATE_BIN" --config "$WORK/scfgate-event.toml" --workers "$workers" --pool-size "$UPSTREAM_KEEPALIVE" --log info $SCFGATE_ARGS
         SCFGATE_PID=$STARTED_PID
     fi
-    write_nginx_conf "$workers"
+    write_nginx_conf "$WORK/nginx" "$workers" "$NGINX_PORT" "$UPSTREAM_PORT" "$UPSTREAM_KEEPALIVE"
     start_pinned "$SERVER_CPUS" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
     NGINX_PID=$STARTED_PID
     wait_http "$URL_DIRECT"

@@ -11,7 +11,7 @@
 #
 # Placement as compare.sh's 1-worker runs: the proxy (1 worker) on CPU 0, the web function (one
 # thread) and wrk on CPU 1. scfgate starts the function (`runtime = "web"`, fixed port); nginx
-# proxies to that same process (upstream keepalive 64, HTTP/1.1, logs off). The two proxies are
+# proxies to that same process (loadtest/nginx-proxy.sh: upstream keepalive 64, HTTP/1.1, logs off). The two proxies are
 # measured one after the other, ROUNDS times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 GATEWAY_PORT=$(free_port) FUNCTION_PORT=$(free_port) NGINX_PORT=$(free_port)
 
-mkdir -p "$WORK/fn" "$WORK/nginx"
+mkdir -p "$WORK/fn"
 printf '#!/bin/sh\nexec "%s" "127.0.0.1:$PORT" plain 1\n' "$BACKEND_BIN" >"$WORK/fn/scf_bootstrap"
 chmod 755 "$WORK/fn/scf_bootstrap"
 cat >"$WORK/gateway.toml" <<EOF
@@ -66,27 +66,9 @@ code = "$WORK/fn"
 port = $FUNCTION_PORT
 memory_limit_in_mb = 1024
 EOF
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 8192; use epoll; multi_accept on; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    upstream function { server 127.0.0.1:$FUNCTION_PORT; keepalive 64; }
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
-        location / { proxy_pass http://function; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    }
-}
-EOF
+# shellcheck source=loadtest/nginx-proxy.sh
+source "$ROOT/loadtest/nginx-proxy.sh"
+write_nginx_conf "$WORK/nginx" 1 "$NGINX_PORT" "$FUNCTION_PORT" 64
 printf '%s' '{"hello":"world"}' >"$WORK/expected"
 
 # shellcheck disable=SC2086 # SCFGATE_ARGS is a list of flags
