@@ -24,6 +24,7 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then cargo build --release --bins >&2; fi
 SCFGATE_BIN=${SCFGATE_BIN:-$TARGET_DIR/release/scfgate}
 BACKEND_BIN=$TARGET_DIR/release/scfgate-bench-backend
+RELAY_BIN=$TARGET_DIR/release/scfgate-bench-relay
 for tool in wrk nginx nstat taskset; do
     command -v "$tool" >/dev/null || { echo "per-request.sh: needs $tool (apt-get install wrk nginx-light iproute2 util-linux)" >&2; exit 1; }
 done
@@ -40,6 +41,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 GATEWAY_PORT=$(free_port) FUNCTION_PORT=$(free_port) NGINX_PORT=$(free_port)
+RELAY_PORT=$(free_port) EPOLL_RELAY_PORT=$(free_port)
 
 mkdir -p "$WORK/fn"
 printf '#!/bin/sh\nexec "%s" "127.0.0.1:$PORT" plain 1\n' "$BACKEND_BIN" >"$WORK/fn/scf_bootstrap"
@@ -78,8 +80,16 @@ PIDS+=("$GATEWAY_PID")
 taskset -c 0 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
+# The floor: a byte relay on scfgate's runtime set-up that parses nothing (loadtest/relay.rs).
+taskset -c 0 "$RELAY_BIN" "127.0.0.1:$RELAY_PORT" "127.0.0.1:$FUNCTION_PORT" auto 2>"$WORK/relay.log" &
+RELAY_PID=$!
+PIDS+=("$RELAY_PID")
+taskset -c 0 "$RELAY_BIN" "127.0.0.1:$EPOLL_RELAY_PORT" "127.0.0.1:$FUNCTION_PORT" legacy 2>"$WORK/epoll-relay.log" &
+EPOLL_RELAY_PID=$!
+PIDS+=("$EPOLL_RELAY_PID")
 for _ in $(seq 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/release/hello" && curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/hello" && break
+    curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/release/hello" && curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/hello" &&
+        curl -sf -o /dev/null "http://127.0.0.1:$RELAY_PORT/hello" && curl -sf -o /dev/null "http://127.0.0.1:$EPOLL_RELAY_PORT/hello" && break
     sleep 0.1
 done
 FUNCTION_PID=$(pgrep -f "scfgate-bench-backend 127.0.0.1:$FUNCTION_PORT" | head -1)
@@ -148,6 +158,8 @@ for round in $(seq "$ROUNDS"); do
     measure scfgate "http://127.0.0.1:$GATEWAY_PORT/release/hello" "$round" "$GATEWAY_PID"
     # shellcheck disable=SC2046
     measure nginx "http://127.0.0.1:$NGINX_PORT/hello" "$round" "$NGINX_PID" $(pgrep -P "$NGINX_PID")
+    measure "relay, io_uring" "http://127.0.0.1:$RELAY_PORT/hello" "$round" "$RELAY_PID"
+    measure "relay, epoll" "http://127.0.0.1:$EPOLL_RELAY_PORT/hello" "$round" "$EPOLL_RELAY_PID"
 done
 # Counting tracepoints costs the counted process CPU: a separate run, not one of the rounds above.
 if [[ $URING == 1 ]]; then
@@ -155,5 +167,7 @@ if [[ $URING == 1 ]]; then
 fi
 echo
 echo "CPU: utime and stime of the proxy's processes over wrk's run, per request. TCP segments: the machine's TcpOutSegs"
-echo "(all four hops of a request; 4.00 is the least: request and response on each connection). io_uring: perf"
+echo "(all four hops of a request; 4.00 is the least: request and response on each connection). relay: loadtest/relay.rs,"
+echo "a byte relay on scfgate's runtime set-up (1 worker; io_uring as scfgate, or epoll) that parses nothing: the floor of"
+echo "any proxy here. io_uring: perf"
 echo "tracepoints on scfgate, in a run of its own (round 0; counting slows it). Body checks: $([[ $CHECK == 1 ]] && echo "every response's body checked by check.lua" || echo "off (plain wrk)")."
