@@ -46,4 +46,13 @@ if ! command -v cargo >/dev/null 2>&1; then
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
 fi
+# scripts/test.sh runs clippy, which rustup's minimal profile (above) leaves out.
+if ! cargo clippy --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null 2>&1; then
+    echo "setup: adding clippy with rustup"
+    rustup component add clippy
+  else
+    echo "setup: WARNING: cargo has no clippy and there is no rustup to add it; scripts/test.sh will fail at clippy" >&2
+  fi
+fi
 echo "setup: $(cargo --version)"
