@@ -17,7 +17,7 @@
 # SKIP_BUILD=1 (use the binaries already in target/release, or $CARGO_TARGET_DIR/release),
 # UPSTREAM_KEEPALIVE (idle upstream connections each proxy worker keeps: nginx `keepalive N`,
 # scfgate `--pool-size N`; default 64), BASE_PORT (backend, nginx, scfgate and the web function
-# listen on it and the next three; default: four free ports picked from 21000-28999), MAX_OTHER_LOAD and RETRIES (a run
+# listen on it and the next three, the relay on the fifth; default: five free ports picked from 21000-28999), MAX_OTHER_LOAD and RETRIES (a run
 # during which other work used more than MAX_OTHER_LOAD percent of the CPUs, default 20, is
 # repeated up to RETRIES times, default 3; the least disturbed attempt counts), QUIET_WAIT and
 # QUIET_BUDGET (before each run, while the machine is more than MAX_OTHER_LOAD percent busy with
@@ -40,6 +40,11 @@
 #   direct   wrk -> backend; nginx: wrk -> nginx -> backend; scfgate: wrk -> scfgate -> backend
 #            (raw HTTP proxied with Tencent's X-Scf-* headers added, the stage prefix removed).
 #            Expected body everywhere: {"hello":"world"}.
+#   relay    wrk -> scfgate-bench-relay -> backend (loadtest/relay.rs): a byte relay with as many
+#            threads as the proxies have workers, on scfgate's runtime set-up, parsing nothing and
+#            keeping one backend connection per client connection. The floor of any proxy: no proxy
+#            in this placement can serve more. Web mode only (in event mode the proxies do
+#            different work: there is no like-for-like relay).
 # Every response's status and body are checked by loadtest/check.lua.
 set -euo pipefail
 
@@ -95,32 +100,34 @@ fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BACKEND_BIN=$TARGET_DIR/release/scfgate-bench-backend
 SCFGATE_BIN=$TARGET_DIR/release/scfgate
-[[ -x $BACKEND_BIN && -x $SCFGATE_BIN ]] || { log "missing $BACKEND_BIN or $SCFGATE_BIN"; exit 1; }
+RELAY_BIN=$TARGET_DIR/release/scfgate-bench-relay
+[[ -x $BACKEND_BIN && -x $SCFGATE_BIN && -x $RELAY_BIN ]] || { log "missing $BACKEND_BIN, $SCFGATE_BIN or $RELAY_BIN"; exit 1; }
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---- ports: SO_REUSEPORT lets a second listener share a busy port silently, so check first -----
 port_busy() { [[ -n $(ss -Hltn "( sport = :$1 )") ]]; }
 if [[ -n ${BASE_PORT:-} ]]; then
-    for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3)); do
+    for port in "$BASE_PORT" $((BASE_PORT + 1)) $((BASE_PORT + 2)) $((BASE_PORT + 3)) $((BASE_PORT + 4)); do
         if port_busy "$port"; then log "port $port is in use"; exit 1; fi
     done
 else
     for _ in $(seq 50); do
         BASE_PORT=$((21000 + RANDOM % 8000))
         port_busy "$BASE_PORT" || port_busy $((BASE_PORT + 1)) || port_busy $((BASE_PORT + 2)) ||
-            port_busy $((BASE_PORT + 3)) || break
+            port_busy $((BASE_PORT + 3)) || port_busy $((BASE_PORT + 4)) || break
     done
 fi
 BACKEND_PORT=$BASE_PORT
 NGINX_PORT=$((BASE_PORT + 1))
 SCFGATE_PORT=$((BASE_PORT + 2))
 WEB_PORT=$((BASE_PORT + 3))
+RELAY_PORT=$((BASE_PORT + 4))
 
 # ---- processes and cleanup ---------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/scfgate-compare.XXXXXX)
 chmod 755 "$WORK"
-BACKEND_PID="" NGINX_PID="" SCFGATE_PID="" WRK_PID=""
+BACKEND_PID="" NGINX_PID="" SCFGATE_PID="" RELAY_PID="" WRK_PID=""
 
 stop_pid() {
     local pid=$1
@@ -137,8 +144,9 @@ stop_servers() {
     stop_pid "$WRK_PID"
     stop_pid "$SCFGATE_PID"
     stop_pid "$NGINX_PID"
+    stop_pid "$RELAY_PID"
     stop_pid "$BACKEND_PID"
-    WRK_PID="" SCFGATE_PID="" NGINX_PID="" BACKEND_PID=""
+    WRK_PID="" SCFGATE_PID="" NGINX_PID="" RELAY_PID="" BACKEND_PID=""
 }
 
 cleanup() {
@@ -214,15 +222,18 @@ printf '%s' '{"hello":"world"}' >"$WORK/expected-web-backend"
 printf '%s' '{"hello":"world"}' >"$WORK/expected-web-scfgate"
 URL_NGINX="http://127.0.0.1:$NGINX_PORT/release/hello"
 URL_SCFGATE="http://127.0.0.1:$SCFGATE_PORT/release/hello"
-# Sets MODE, UPSTREAM_PORT (where the backend listens in this mode) and URL_DIRECT.
+URL_RELAY="http://127.0.0.1:$RELAY_PORT/hello"
+# Sets MODE, UPSTREAM_PORT (where the backend listens in this mode), URL_DIRECT and TARGETS.
 use_mode() {
     MODE=$1
     if [[ $MODE == web ]]; then
         UPSTREAM_PORT=$WEB_PORT
         URL_DIRECT="http://127.0.0.1:$WEB_PORT/hello"
+        TARGETS=(direct nginx scfgate relay)
     else
         UPSTREAM_PORT=$BACKEND_PORT
         URL_DIRECT="http://127.0.0.1:$BACKEND_PORT/release/hello"
+        TARGETS=(direct nginx scfgate)
     fi
 }
 
@@ -346,6 +357,11 @@ start_servers() {
     write_nginx_conf "$WORK/nginx" "$workers" "$NGINX_PORT" "$UPSTREAM_PORT" "$UPSTREAM_KEEPALIVE"
     start_pinned "$SERVER_CPUS" "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
     NGINX_PID=$STARTED_PID
+    if [[ $MODE == web ]]; then
+        start_pinned "$SERVER_CPUS" "$RELAY_BIN" "127.0.0.1:$RELAY_PORT" "127.0.0.1:$UPSTREAM_PORT" auto "$workers"
+        RELAY_PID=$STARTED_PID
+        wait_http "$URL_RELAY"
+    fi
     wait_http "$URL_DIRECT"
     wait_http "$URL_NGINX"
     wait_http "$URL_SCFGATE"
@@ -357,10 +373,11 @@ target_pids() {
         direct) echo "$BACKEND_PID" ;;
         nginx) echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID") ;;
         scfgate) echo "$SCFGATE_PID" ;;
+        relay) echo "$RELAY_PID" ;;
     esac
 }
 target_url() {
-    case $1 in direct) echo "$URL_DIRECT" ;; nginx) echo "$URL_NGINX" ;; scfgate) echo "$URL_SCFGATE" ;; esac
+    case $1 in direct) echo "$URL_DIRECT" ;; nginx) echo "$URL_NGINX" ;; scfgate) echo "$URL_SCFGATE" ;; relay) echo "$URL_RELAY" ;; esac
 }
 target_expected() {
     case $1 in scfgate) echo "$WORK/expected-$MODE-scfgate" ;; *) echo "$WORK/expected-$MODE-backend" ;; esac
@@ -487,7 +504,6 @@ RETRIED_TOTAL=0
 ROWS=()
 PLACEMENTS=()
 DRIVER=""
-TARGETS=(direct nginx scfgate)
 # How busy the machine was with other work just before the runs (1-second sample of /proc/stat).
 busy_percent() {
     local a b
@@ -578,17 +594,22 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "-" }'
 }
 table() {
-    echo "| mode | target | workers | conns | req/s | req/s spread | p50 | p99 | socket errors | non-2xx | body mismatches | CPU s / M req | backend conns | other load | scfgate/nginx | scfgate/direct |"
-    echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    local row mode target workers connections rest vs_nginx vs_direct
+    echo "| mode | target | workers | conns | req/s | req/s spread | p50 | p99 | socket errors | non-2xx | body mismatches | CPU s / M req | backend conns | other load | scfgate/nginx | scfgate/direct | scfgate/relay | relay/nginx |"
+    echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    local row mode target workers connections rest vs_nginx vs_direct vs_relay relay_vs_nginx
     for row in "${ROWS[@]}"; do
         IFS='|' read -r mode target workers connections rest <<<"$row"
-        vs_nginx="" vs_direct=""
+        vs_nginx="" vs_direct="" vs_relay="" relay_vs_nginx=""
         if [[ $target == scfgate ]]; then
             vs_nginx=$(ratio "${RPS[$mode/scfgate/$workers/$connections]}" "${RPS[$mode/nginx/$workers/$connections]}")
             vs_direct=$(ratio "${RPS[$mode/scfgate/$workers/$connections]}" "${RPS[$mode/direct/$workers/$connections]}")
+            [[ -z ${RPS[$mode/relay/$workers/$connections]:-} ]] ||
+                vs_relay=$(ratio "${RPS[$mode/scfgate/$workers/$connections]}" "${RPS[$mode/relay/$workers/$connections]}")
         fi
-        echo "| $mode | $target | $workers | $connections | ${rest//|/ | } | $vs_nginx | $vs_direct |"
+        if [[ $target == relay ]]; then
+            relay_vs_nginx=$(ratio "${RPS[$mode/relay/$workers/$connections]}" "${RPS[$mode/nginx/$workers/$connections]}")
+        fi
+        echo "| $mode | $target | $workers | $connections | ${rest//|/ | } | $vs_nginx | $vs_direct | $vs_relay | $relay_vs_nginx |"
     done
 }
 
@@ -607,9 +628,10 @@ TABLE=$(table)
     for placement in "${PLACEMENTS[@]}"; do echo "- placement, $placement"; done
     echo "- upstream keep-alive: nginx \`keepalive $UPSTREAM_KEEPALIVE\`, scfgate \`--pool-size $UPSTREAM_KEEPALIVE\` (idle connections kept per worker; more concurrent requests than that open extra connections, closed after use)"
     for mode in $MODES; do
-        echo "- $mode mode responses: direct ${RESPONSE_BYTES[$mode/direct]:-?}, nginx ${RESPONSE_BYTES[$mode/nginx]:-?}, scfgate ${RESPONSE_BYTES[$mode/scfgate]:-?}"
+        echo "- $mode mode responses: direct ${RESPONSE_BYTES[$mode/direct]:-?}, nginx ${RESPONSE_BYTES[$mode/nginx]:-?}, scfgate ${RESPONSE_BYTES[$mode/scfgate]:-?}${RESPONSE_BYTES[$mode/relay]:+, relay ${RESPONSE_BYTES[$mode/relay]}}"
     done
     echo "- event mode: the backend answers the integration JSON, which nginx passes through and scfgate maps to its body \`{\"hello\":\"world\"}\`; web mode: the backend answers \`{\"hello\":\"world\"}\` itself"
+    [[ " $MODES " != *" web "* ]] || echo "- relay (web mode): loadtest/relay.rs, a byte relay on scfgate's runtime set-up with as many threads as the proxies' workers, parsing nothing, one backend connection per client connection: the most any proxy can serve in this placement"
     echo "- CPU s / M req: utime+stime from /proc/PID/stat of the proxy (nginx: master and workers; direct: the backend) per million requests"
     echo "- other load: share of all CPUs used in user and system time during the run by anything but the proxy, the backend and wrk, plus hypervisor steal (other work on a shared machine). Before each run the script waited while other work kept the machine over $MAX_OTHER_LOAD% busy (${WAITED_TOTAL}s in all, of at most ${QUIET_BUDGET}s); runs above $MAX_OTHER_LOAD% were repeated up to $RETRIES times and the least disturbed attempt kept ($RETRIED_TOTAL repeats)"
     echo "- backend conns: established TCP connections from the process under load to the backend's port, halfway through the run (for the proxies: their upstream pool; for direct: wrk's)"

@@ -8,7 +8,9 @@
 //! It is a measuring instrument, not a proxy: no HTTP, no timeouts, no pooling (one upstream
 //! connection per client connection, kept as long as the client's).
 //!
-//! Usage: scfgate-bench-relay LISTEN_ADDR UPSTREAM_ADDR [auto|legacy]
+//! Usage: scfgate-bench-relay LISTEN_ADDR UPSTREAM_ADDR [auto|legacy] [THREADS]
+//! (THREADS, default 1: one runtime per thread, each with its own SO_REUSEPORT listener, as
+//! scfgate's workers).
 
 use std::net::SocketAddr;
 
@@ -23,7 +25,7 @@ const BUFFER_BYTES: usize = 16 * 1024;
 fn main() {
     let arguments: Vec<String> = std::env::args().collect();
     let (Some(listen), Some(upstream)) = (arguments.get(1), arguments.get(2)) else {
-        eprintln!("usage: scfgate-bench-relay LISTEN_ADDR UPSTREAM_ADDR [auto|legacy]");
+        eprintln!("usage: scfgate-bench-relay LISTEN_ADDR UPSTREAM_ADDR [auto|legacy] [THREADS]");
         std::process::exit(2);
     };
     let listen: SocketAddr = listen.parse().expect("LISTEN_ADDR");
@@ -32,18 +34,28 @@ fn main() {
         Some("legacy") => DriverChoice::Legacy,
         _ => DriverChoice::Auto,
     };
+    let threads: usize = arguments.get(4).and_then(|text| text.parse().ok()).unwrap_or(1).max(1);
     let driver = runtime::probe(choice).expect("driver");
-    eprintln!("scfgate-bench-relay {listen} -> {upstream}, driver: {}", driver.describe());
-    runtime::block_on(driver, 1024, async move {
-        let options = monoio::net::ListenerOpts::new().backlog(4096);
-        let listener = TcpListener::bind_with_config(listen, &options).expect("bind");
-        loop {
-            if let Ok((client, _)) = listener.accept().await {
-                monoio::spawn(relay(client, upstream));
-            }
-        }
-    })
-    .expect("runtime");
+    eprintln!("scfgate-bench-relay {listen} -> {upstream}, driver: {}, {threads} thread(s)", driver.describe());
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                runtime::block_on(driver, 1024, async move {
+                    let options = monoio::net::ListenerOpts::new().reuse_port(true).backlog(4096);
+                    let listener = TcpListener::bind_with_config(listen, &options).expect("bind");
+                    loop {
+                        if let Ok((client, _)) = listener.accept().await {
+                            monoio::spawn(relay(client, upstream));
+                        }
+                    }
+                })
+                .expect("runtime")
+            })
+        })
+        .collect();
+    for handle in handles {
+        let _ = handle.join();
+    }
 }
 
 async fn relay(client: TcpStream, upstream: SocketAddr) {
