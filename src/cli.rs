@@ -81,7 +81,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub pool_size: Option<usize>,
 
-    /// Seconds a pooled backend connection may sit idle and still be reused.
+    /// Seconds a pooled backend connection may sit idle; past it, it is closed and never reused.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub pool_idle_timeout: Option<Duration>,
 

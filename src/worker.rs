@@ -4,14 +4,15 @@
 //!
 //! A worker serves one configuration generation at a time ([`Serving`]); its control task checks
 //! `crate::control` on a short timer and swaps to a newly published generation between requests
-//! (a request in flight keeps the generation it started with), and on shutdown stops accepting
-//! and reports its requests in flight until they are done.
+//! (a request in flight keeps the generation it started with), closes pooled backend connections
+//! idle past `pool_idle_timeout`, and on shutdown stops accepting and reports its requests in
+//! flight until they are done.
 
 use std::cell::{Cell, RefCell};
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::io::Canceller;
 use monoio::net::{TcpListener, TcpStream};
@@ -27,6 +28,9 @@ use crate::router::Router;
 
 /// How often a worker looks for a new generation or a shutdown.
 const CONTROL_TICK: Duration = Duration::from_millis(50);
+/// How often a worker closes its pooled backend connections idle past `pool_idle_timeout` (so
+/// one is closed at most this long after it expired).
+const POOL_SWEEP: Duration = Duration::from_millis(500);
 
 /// One configuration generation as this worker serves it: shared read-only parts, plus this
 /// worker's own pools and policy state for it.
@@ -71,6 +75,13 @@ impl Serving {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.generation.config
+    }
+
+    /// Closes this worker's pooled backend connections (function endpoints, web function
+    /// instances, Tencent Cloud's API) idle past `pool_idle_timeout` at `now`; returns how many.
+    pub fn close_expired_connections(&self, now: Instant) -> usize {
+        let web: usize = self.web_instances.iter().flatten().map(|instances| instances.close_expired(now)).sum();
+        self.pool.borrow_mut().close_expired(now) + web + self.cloud.close_expired(now)
     }
 
     /// The compiled routes.
@@ -235,6 +246,7 @@ pub async fn serve_all(context: Rc<WorkerContext>, listeners: Vec<StdListener>, 
 /// requests in flight per web function instance, and at shutdown stops the accept loops and
 /// reports requests in flight.
 async fn control_task(context: Rc<WorkerContext>) {
+    let mut last_sweep = Instant::now();
     loop {
         let latest = context.control.latest_number();
         if latest != context.serving.borrow().generation.number {
@@ -251,6 +263,14 @@ async fn control_task(context: Rc<WorkerContext>) {
             context.draining.set(true);
             if let Some(canceller) = context.accept_canceller.borrow_mut().take() {
                 canceller.cancel();
+            }
+        }
+        let now = Instant::now();
+        if now.duration_since(last_sweep) >= POOL_SWEEP {
+            last_sweep = now;
+            let closed = context.serving().close_expired_connections(now);
+            if closed > 0 {
+                tracing::debug!(worker = context.index, closed, "closed pooled backend connections idle past pool_idle_timeout");
             }
         }
         let serving = context.serving.borrow().generation.number;

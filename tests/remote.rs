@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{closed_port, Framing, Gateway, RemoteEndpoint, Reply};
 
@@ -186,6 +186,31 @@ fn pooled_connections_idle_too_long_are_not_reused() {
     client.send_request("GET", "/release/remote", &gateway.host(), &[], b"");
     assert_eq!(client.read_response().status, 200);
     assert_eq!((endpoint.requests(), endpoint.connections()), (2, 2));
+}
+
+#[test]
+fn pooled_connections_idle_too_long_are_closed_without_traffic() {
+    // Each reply takes a while, so that four requests at once need four connections.
+    let endpoint = RemoteEndpoint::start(Reply::ok("{}").delay(Duration::from_millis(300)));
+    let gateway = Gateway::builder(&single_api_config(&endpoint.url("/"), "")).arg("--pool-idle-timeout", "1").start();
+    let mut clients: Vec<_> = (0..4).map(|_| gateway.connect()).collect();
+    for client in &mut clients {
+        client.send_request("GET", "/release/remote", &gateway.host(), &[], b"");
+    }
+    for client in &mut clients {
+        assert_eq!(client.read_response().status, 200);
+    }
+    assert_eq!((endpoint.connections(), endpoint.open_connections()), (4, 4), "four connections, pooled");
+    // No more requests: the gateway closes them itself once they have been idle for a second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while endpoint.open_connections() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(endpoint.open_connections(), 0, "idle pooled connections are closed after --pool-idle-timeout");
+    // The clients' own connections stay usable: the next request opens a new backend connection.
+    clients[0].send_request("GET", "/release/remote", &gateway.host(), &[], b"");
+    assert_eq!(clients[0].read_response().status, 200);
+    assert_eq!(endpoint.connections(), 5);
 }
 
 #[test]

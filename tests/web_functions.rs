@@ -448,3 +448,59 @@ port = {port}
     direct.stream.write_all(b"GET /direct HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(direct.read_response().json()["path"], "/direct");
 }
+
+/// Established TCP connections (IPv4) whose far end is `port` on this machine: the gateway's
+/// connections to a web function listening there.
+fn established_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.len() > 3 && fields[2].ends_with(&port) && fields[3] == "01"
+        })
+        .count()
+}
+
+#[test]
+fn pooled_connections_to_a_web_function_are_closed_after_the_pool_idle_timeout() {
+    let port = common::closed_port();
+    let extra = format!(
+        r#"
+[[service.api]]
+name = "fixed"
+path = "/fixed"
+method = "GET"
+function = {{ name = "fixed" }}
+
+[[function]]
+name = "fixed"
+runtime = "web"
+code = "fixed"
+port = {port}
+"#
+    );
+    let builder = Gateway::builder(&config(&extra)).arg("--pool-idle-timeout", "1");
+    let gateway = web_gateway(builder, &["app", "fixed"]);
+    wait_ready(&gateway, 3);
+    // Four requests at once, each answered after 300 ms: four connections to the function.
+    let mut clients: Vec<_> = (0..4).map(|_| gateway.connect()).collect();
+    for client in &mut clients {
+        client.send(&request_bytes("GET", "/release/fixed/slow?ms=300", &gateway.host(), &[], b""));
+    }
+    for client in &mut clients {
+        assert_eq!(client.read_response().status, 200);
+    }
+    assert_eq!(established_to(port), 4, "four pooled connections to the function");
+    // No more traffic: the gateway closes them once idle for a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while established_to(port) > 0 && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(established_to(port), 0, "idle pooled connections are closed after --pool-idle-timeout");
+    clients[0].send_request("GET", "/release/fixed/again", &gateway.host(), &[], b"");
+    let response = clients[0].read_response();
+    assert_eq!((response.status, response.json()["path"].as_str()), (200, Some("/fixed/again")));
+}

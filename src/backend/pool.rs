@@ -4,6 +4,10 @@
 //! Three verbs and a rule: [`Pool::take`] gives an idle connection (most recently used first, the
 //! one most likely still open), [`Pool::put`] returns one that is known reusable, and dropping a
 //! [`BackendConnection`] closes it. Only a connection that came from the pool may be retried.
+//! [`Pool::close_expired`], called by the worker's control task off the request path, closes the
+//! connections idle past the timeout: with most recently used first, the oldest would otherwise
+//! stay open (and, once the function has closed its end, half-closed) for as long as traffic
+//! never drains the pool down to them.
 //!
 //! Generic over the stream so that plain TCP (function endpoints) and TLS (Tencent Cloud's API,
 //! `backend::tencentcloud`) connections follow the same rules.
@@ -73,8 +77,50 @@ impl<S> Pool<S> {
         idle.push(connection);
     }
 
+    /// Closes every connection idle for `idle_timeout` or longer at `now`; returns how many.
+    pub fn close_expired(&mut self, now: Instant) -> usize {
+        let idle_timeout = self.idle_timeout;
+        let mut closed = 0;
+        for idle in &mut self.idle {
+            // Oldest first: `put` appends, `take` pops from the end.
+            let expired = idle.partition_point(|connection| now.saturating_duration_since(connection.idle_since) >= idle_timeout);
+            if expired > 0 {
+                idle.drain(..expired);
+                closed += expired;
+            }
+        }
+        closed
+    }
+
     /// Idle connections held for `endpoint` (for tests and metrics).
     pub fn idle_count(&self, endpoint: usize) -> usize {
         self.idle[endpoint].len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_expired_closes_the_connections_idle_too_long_and_keeps_the_rest() {
+        let mut pool: Pool<u32> = Pool::new(2, 8, Duration::from_secs(10));
+        for id in 0..3 {
+            pool.put(0, BackendConnection::new(id));
+        }
+        pool.put(1, BackendConnection::new(7));
+        let start = Instant::now();
+        for (connection, went_idle) in pool.idle[0].iter_mut().zip([start, start + Duration::from_secs(2), start + Duration::from_secs(8)]) {
+            connection.idle_since = went_idle;
+        }
+        pool.idle[1][0].idle_since = start + Duration::from_secs(5);
+
+        // At start + 12 s: idle 12, 10 and 4 s on endpoint 0, 7 s on endpoint 1.
+        assert_eq!(pool.close_expired(start + Duration::from_secs(12)), 2);
+        assert_eq!((pool.idle_count(0), pool.idle_count(1)), (1, 1));
+        assert_eq!(pool.idle[0][0].stream, 2);
+        assert_eq!(pool.close_expired(start + Duration::from_secs(12)), 0);
+        assert_eq!(pool.close_expired(start + Duration::from_secs(18)), 2);
+        assert_eq!((pool.idle_count(0), pool.idle_count(1)), (0, 0));
     }
 }

@@ -69,6 +69,11 @@ impl WorkerInstances {
         &self.board
     }
 
+    /// Closes the pooled connections idle past `pool_idle_timeout` (the worker's control task).
+    pub fn close_expired(&self, now: Instant) -> usize {
+        self.pool.borrow_mut().close_expired(now)
+    }
+
     /// Publishes this worker's counts to the board, when they changed (the worker's control task).
     pub fn report(&self, worker: usize) {
         let changed = self.waiting.get() != self.reported_waiting.get()

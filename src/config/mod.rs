@@ -131,7 +131,7 @@ pub struct GatewaySettings {
     pub shutdown_timeout: Duration,
     /// Pooled backend connections kept per endpoint per worker.
     pub pool_size: usize,
-    /// A pooled backend connection idle longer than this is not reused.
+    /// A pooled backend connection idle longer than this is closed and not reused.
     pub pool_idle_timeout: Duration,
     /// WebSocket APIs: the reverse-push endpoint and the frame limits.
     pub websocket: WebSocketSettings,

@@ -762,6 +762,8 @@ struct EndpointState {
     reply: Mutex<Reply>,
     close_after_response: AtomicBool,
     connections: AtomicUsize,
+    /// Connections accepted and not yet closed by the gateway (or by the endpoint).
+    open: AtomicUsize,
     requests: AtomicUsize,
     recorded: Mutex<Vec<Recorded>>,
     stop: AtomicBool,
@@ -781,6 +783,7 @@ impl RemoteEndpoint {
             reply: Mutex::new(reply),
             close_after_response: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
             recorded: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
@@ -793,8 +796,12 @@ impl RemoteEndpoint {
                 }
                 let Ok(stream) = stream else { continue };
                 shared.connections.fetch_add(1, Ordering::SeqCst);
+                shared.open.fetch_add(1, Ordering::SeqCst);
                 let state = shared.clone();
-                thread::spawn(move || serve_endpoint_connection(stream, state));
+                thread::spawn(move || {
+                    serve_endpoint_connection(stream, state.clone());
+                    state.open.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
         RemoteEndpoint { addr, state }
@@ -817,6 +824,11 @@ impl RemoteEndpoint {
 
     pub fn connections(&self) -> usize {
         self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now (accepted, and neither side has closed yet).
+    pub fn open_connections(&self) -> usize {
+        self.state.open.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> usize {

@@ -81,6 +81,11 @@ impl CloudConnections {
     pub fn idle_count(&self, id: usize) -> usize {
         self.pool.borrow().idle_count(id)
     }
+
+    /// Closes the connections idle past `pool_idle_timeout` (the worker's control task).
+    pub fn close_expired(&self, now: std::time::Instant) -> usize {
+        self.pool.borrow_mut().close_expired(now)
+    }
 }
 
 /// Invokes cloud function `function` with the event already written at
