@@ -164,10 +164,13 @@ fn build_event(input: &EventInput<'_>) -> Event {
     for header in &input.head.headers {
         let name = text(header.name.of_buffer(input.buffer)).to_ascii_lowercase();
         let value = text(header.value.of_buffer(input.buffer));
-        headers.entry(name).and_modify(|joined| {
-            joined.push(',');
-            joined.push_str(&value);
-        }).or_insert(value);
+        headers
+            .entry(name)
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(&value);
+            })
+            .or_insert(value);
     }
     let request_id = text(input.request_id);
     for (name, value) in [

@@ -203,23 +203,36 @@ fn bench_policies(criterion: &mut Criterion) {
         use rsa::traits::PublicKeyParts;
         let public = rsa_key.to_public_key();
         let trim = |bytes: Box<[u8]>| -> Vec<u8> { bytes.iter().copied().skip_while(|&byte| byte == 0).collect() };
-        format!(r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#, B64URL.encode(trim(public.e().to_be_bytes())), B64URL.encode(trim(public.n().to_be_bytes())))
+        format!(
+            r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#,
+            B64URL.encode(trim(public.e().to_be_bytes())),
+            B64URL.encode(trim(public.n().to_be_bytes()))
+        )
     };
     let ec_jwk = {
         let point = ec_key.verifying_key().to_sec1_point(false);
         let bytes = point.as_bytes();
-        format!(r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#, B64URL.encode(&bytes[1..33]), B64URL.encode(&bytes[33..]))
+        format!(
+            r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
+            B64URL.encode(&bytes[1..33]),
+            B64URL.encode(&bytes[33..])
+        )
     };
     let config = config(&rsa_jwk, &ec_jwk);
     let router = Router::build(&config).expect("routes");
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let claims = format!(r#"{{"sub":"alice","iss":"https://auth.example.com","aud":"bench","exp":{},"iat":{now}}}"#, now + 86_400);
+    let claims = format!(
+        r#"{{"sub":"alice","iss":"https://auth.example.com","aud":"bench","exp":{},"iat":{now}}}"#,
+        now + 86_400
+    );
     let rs256 = jwt(r#"{"alg":"RS256","typ":"JWT"}"#, &claims, |input| rsa_key.pkcs1v15_sign::<Sha256>(input).unwrap());
     let es256 = jwt(r#"{"alg":"ES256","typ":"JWT"}"#, &claims, |input| {
         let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&ec_key, input);
         signature.to_bytes().to_vec()
     });
-    let get = |path: &str, extra: &str| format!("GET {path} HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n{extra}\r\n");
+    let get = |path: &str, extra: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n{extra}\r\n")
+    };
     let cases = [
         prepare(&router, "none", get("/release/none", "")),
         prepare(&router, "params", get("/release/items/42?q=shoes&page=3", "X-Token: abc\r\n")),
@@ -228,7 +241,11 @@ fn bench_policies(criterion: &mut Criterion) {
         prepare(&router, "key_pair_sha1", key_pair_request("/release/signed", "hmac-sha1", now)),
         prepare(&router, "key_pair_sha256", key_pair_request("/release/signed", "hmac-sha256", now)),
         prepare(&router, "oauth_rs256", get("/release/rs256", &format!("Authorization: Bearer {rs256}\r\n"))),
-        prepare(&router, "oauth_es256", get("/release/es256", &format!("Authorization: Bearer id_token=\"{es256}\"\r\n"))),
+        prepare(
+            &router,
+            "oauth_es256",
+            get("/release/es256", &format!("Authorization: Bearer id_token=\"{es256}\"\r\n")),
+        ),
     ];
 
     let worker = RefCell::new(WorkerPolicy::new(&config, 0, 1));
@@ -238,7 +255,12 @@ fn bench_policies(criterion: &mut Criterion) {
         let path = &case.head.path.of_buffer(&case.raw)[case.resolved.api_path_start..];
         let request = Request { buffer: &case.raw, head: &case.head, path, captures: &case.captures, https: false };
         let target = Target { config: &config, api: case.resolved.api, stage: case.resolved.stage };
-        assert_eq!(policy::check(target, &request, &worker, &mut state, false), Ok(Checked::Proceed), "{} passes", case.name);
+        assert_eq!(
+            policy::check(target, &request, &worker, &mut state, false),
+            Ok(Checked::Proceed),
+            "{} passes",
+            case.name
+        );
         group.bench_function(BenchmarkId::from_parameter(case.name), |bencher| {
             bencher.iter(|| {
                 state.clear();
@@ -250,13 +272,21 @@ fn bench_policies(criterion: &mut Criterion) {
 
     let mut group = criterion.benchmark_group("policy/jwt_verify");
     for (name, api, token) in [("rs256", "rs256", &rs256), ("es256", "es256", &es256)] {
-        let Auth::OAuth(settings) = &config.apis.iter().find(|candidate| candidate.name == api).unwrap().policy.auth else {
+        let Auth::OAuth(settings) = &config.apis.iter().find(|candidate| candidate.name == api).unwrap().policy.auth
+        else {
             unreachable!("{api} is an OAuth API")
         };
         let (mut scratch, mut claims) = (Vec::new(), Vec::new());
         group.bench_function(BenchmarkId::from_parameter(name), |bencher| {
             bencher.iter(|| {
-                black_box(policy::oauth::verify_token(black_box(token.as_bytes()), settings, now as i64, &mut scratch, &mut claims)).unwrap()
+                black_box(policy::oauth::verify_token(
+                    black_box(token.as_bytes()),
+                    settings,
+                    now as i64,
+                    &mut scratch,
+                    &mut claims,
+                ))
+                .unwrap()
             })
         });
     }

@@ -136,7 +136,9 @@ fn lookup(c: &mut Criterion<ThreadTime>) {
         for (name, method, path, expected, matchit_can) in requests(count) {
             assert_eq!(table.lookup(method.as_bytes(), path.as_bytes(), &mut params), expected, "{name} {path}");
             group.bench_function(BenchmarkId::new("scfgate", name), |b| {
-                b.iter(|| black_box(table.lookup(black_box(method.as_bytes()), black_box(path.as_bytes()), &mut params)))
+                b.iter(|| {
+                    black_box(table.lookup(black_box(method.as_bytes()), black_box(path.as_bytes()), &mut params))
+                })
             });
             if !matchit_can {
                 continue;
@@ -150,7 +152,11 @@ fn lookup(c: &mut Criterion<ThreadTime>) {
             assert_eq!(matches!(subset_found, Lookup::Found(_)), expected_api.is_some(), "subset {name} {path}");
             group.bench_function(BenchmarkId::new("scfgate_subset", name), |b| {
                 b.iter(|| {
-                    black_box(subset_table.lookup(black_box(method.as_bytes()), black_box(path.as_bytes()), &mut params))
+                    black_box(subset_table.lookup(
+                        black_box(method.as_bytes()),
+                        black_box(path.as_bytes()),
+                        &mut params,
+                    ))
                 })
             });
             group.bench_function(BenchmarkId::new("matchit_subset", name), |b| {

@@ -64,7 +64,8 @@ fn write_events(c: &mut Criterion) {
     let binary: Vec<u8> = (0..1024u32).map(|index| index as u8).collect();
     let mut out = Vec::with_capacity(4096);
     let mut group = c.benchmark_group("websocket_data_event");
-    for (name, binary_message, data) in [("text_66b", false, text.as_bytes()), ("binary_1k_base64", true, &binary[..])] {
+    for (name, binary_message, data) in [("text_66b", false, text.as_bytes()), ("binary_1k_base64", true, &binary[..])]
+    {
         group.throughput(Throughput::Bytes(data.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| {

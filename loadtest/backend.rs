@@ -12,8 +12,7 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
 
-const INTEGRATED_BODY: &str =
-    r#"{"isBase64Encoded":false,"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"hello\":\"world\"}"}"#;
+const INTEGRATED_BODY: &str = r#"{"isBase64Encoded":false,"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"hello\":\"world\"}"}"#;
 const PLAIN_BODY: &str = r#"{"hello":"world"}"#;
 
 fn main() -> io::Result<()> {
@@ -24,12 +23,9 @@ fn main() -> io::Result<()> {
         _ => INTEGRATED_BODY,
     };
     let threads: usize = arguments.get(3).and_then(|text| text.parse().ok()).unwrap_or(1);
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
-        body.len(),
-        body
-    )
-    .into_bytes();
+    let reply =
+        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}", body.len(), body)
+            .into_bytes();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let reply = reply.clone();

@@ -49,12 +49,24 @@ pub struct RequestBuffers {
 impl RequestBuffers {
     /// A fresh set, sized for typical requests.
     pub fn new() -> Self {
-        RequestBuffers { read: Vec::new(), out: Vec::with_capacity(OUT_CAPACITY), call: CallBuffers::new(), policy: PolicyState::default(), decoded: Vec::new() }
+        RequestBuffers {
+            read: Vec::new(),
+            out: Vec::with_capacity(OUT_CAPACITY),
+            call: CallBuffers::new(),
+            policy: PolicyState::default(),
+            decoded: Vec::new(),
+        }
     }
 
     /// A set without capacity (allocates nothing): what a connection holds between requests.
     pub fn empty() -> Self {
-        RequestBuffers { read: Vec::new(), out: Vec::new(), call: CallBuffers::empty(), policy: PolicyState::default(), decoded: Vec::new() }
+        RequestBuffers {
+            read: Vec::new(),
+            out: Vec::new(),
+            call: CallBuffers::empty(),
+            policy: PolicyState::default(),
+            decoded: Vec::new(),
+        }
     }
 
     /// Forgets the last request's contents; capacity stays.

@@ -46,7 +46,10 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
     let mut connection = Connection {
         stream,
         // It waits for its first request in its small buffer (see `idle_read`).
-        reader: RequestReader::with_buffer(Vec::with_capacity(read_buffer_bytes.min(IDLE_READ_BYTES)), read_buffer_bytes),
+        reader: RequestReader::with_buffer(
+            Vec::with_capacity(read_buffer_bytes.min(IDLE_READ_BYTES)),
+            read_buffer_bytes,
+        ),
         idle_read: Vec::new(),
         read_buffer_bytes,
         head: RequestHead::default(),
@@ -296,7 +299,13 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
     /// the proxy (`backend::web`), which streams the body through. `None`: not such an API (the
     /// body is read and the request handled as usual). `Some(go_on)`: answered; whether the
     /// connection serves another request.
-    async fn serve_web(&mut self, worker: &WorkerContext, settings: &Limits, request_id: &RequestId, started: Option<Instant>) -> Option<bool> {
+    async fn serve_web(
+        &mut self,
+        worker: &WorkerContext,
+        settings: &Limits,
+        request_id: &RequestId,
+        started: Option<Instant>,
+    ) -> Option<bool> {
         let serving = worker.serving();
         if !serving.web_functions {
             return None;
@@ -318,7 +327,13 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         let path = self.head.path.of_buffer(bytes);
         let request_path = &path[resolved.api_path_start..];
         let request_path: &[u8] = if request_path.is_empty() { b"/" } else { request_path };
-        let view = policy::Request { buffer: bytes, head: &self.head, path: request_path, captures: &self.params, https: self.https };
+        let view = policy::Request {
+            buffer: bytes,
+            head: &self.head,
+            path: request_path,
+            captures: &self.params,
+            https: self.https,
+        };
         let target = policy::Target { config, api: resolved.api, stage: resolved.stage };
         let mut relayed: Option<(u16, u64)> = None;
         match policy::check(target, &view, &serving.policy, &mut self.policy, preflight) {
@@ -364,14 +379,21 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                         self.worker.requests_finished(self.unanswered);
                         self.unanswered = 0;
                         if let Some(started) = started {
-                            self.log_access(request_id, if status == 0 { 499 } else { status }, bytes as usize, started);
+                            self.log_access(
+                                request_id,
+                                if status == 0 { 499 } else { status },
+                                bytes as usize,
+                                started,
+                            );
                         }
                         return Some(false);
                     }
                 }
             }
         }
-        let (status, bytes) = relayed.unwrap_or_else(|| (response::status_of(&self.out[response_start..]), (self.out.len() - response_start) as u64));
+        let (status, bytes) = relayed.unwrap_or_else(|| {
+            (response::status_of(&self.out[response_start..]), (self.out.len() - response_start) as u64)
+        });
         // The proxy wrote its response itself; an answer of the gateway's is still in `out`.
         if !self.flush().await {
             return Some(false);
@@ -387,7 +409,12 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
     }
 
     /// Routes the request and calls its function; the response (or nothing, on error) goes to `out`.
-    async fn handle(&mut self, worker: &WorkerContext, request_id: &RequestId, close: bool) -> Result<(), GatewayError> {
+    async fn handle(
+        &mut self,
+        worker: &WorkerContext,
+        request_id: &RequestId,
+        close: bool,
+    ) -> Result<(), GatewayError> {
         // The generation this request is served with, start to finish, whatever a reload does.
         let serving = worker.serving();
         let (resolved, preflight) = self.route(&serving)?;
@@ -403,7 +430,8 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         let request_path: &[u8] = if request_path.is_empty() { b"/" } else { request_path };
 
         // Phase 3b: the API's frontend policies; a preflight is answered here.
-        let view = policy::Request { buffer: bytes, head, path: request_path, captures: &self.params, https: self.https };
+        let view =
+            policy::Request { buffer: bytes, head, path: request_path, captures: &self.params, https: self.https };
         let target = policy::Target { config, api: resolved.api, stage: resolved.stage };
         if policy::check(target, &view, &serving.policy, &mut self.policy, preflight)? == Checked::Preflight {
             cors::write_preflight(&mut self.out, &self.policy.headers, request_id.as_bytes(), close);
@@ -434,7 +462,15 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         if api.websocket.is_some() {
             // A WebSocket API: the upgrade, then frames both ways until the connection ends.
             let pipelined = self.reader.pipelined();
-            let upgrade = websocket::Upgrade { serving: &serving, api: resolved.api, buffer: bytes, head, pipelined, request_id: request_id.as_bytes(), extra_headers: &self.policy.headers };
+            let upgrade = websocket::Upgrade {
+                serving: &serving,
+                api: resolved.api,
+                buffer: bytes,
+                head,
+                pipelined,
+                request_id: request_id.as_bytes(),
+                extra_headers: &self.policy.headers,
+            };
             // Boxed (one allocation per upgrade): the session's state is the largest of a
             // connection's, and inline it would grow every connection's task, idle ones
             // included, by its size (about 5.5 KB).
@@ -442,7 +478,8 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             self.upgraded = true;
             return Ok(());
         }
-        let target = CallTarget { function: api.function, timeout: api.timeout, integrated_response: api.integrated_response };
+        let target =
+            CallTarget { function: api.function, timeout: api.timeout, integrated_response: api.integrated_response };
         let head_only = method == b"HEAD";
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
         let extra = ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors };
@@ -453,7 +490,10 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
     fn write_error(&mut self, error: &GatewayError, request_id: &RequestId, close: bool) {
         let bytes = self.reader.request_bytes();
         let path = if self.head.path.is_empty() { &b""[..] } else { self.head.path.of_buffer(bytes) };
-        let stage_end = path.get(1..).and_then(|rest| rest.iter().position(|&byte| byte == b'/')).map_or(path.len(), |slash| slash + 1);
+        let stage_end = path
+            .get(1..)
+            .and_then(|rest| rest.iter().position(|&byte| byte == b'/'))
+            .map_or(path.len(), |slash| slash + 1);
         let context = ErrorContext {
             path,
             host: self.head.authority().map(|span| span.of_buffer(bytes)).unwrap_or_default(),
@@ -538,7 +578,11 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         }
         self.holds_buffers = false;
         let empty = RequestBuffers::empty();
-        let read = if self.reads_idle_into_small_buffer() { self.reader.replace_buffer(std::mem::take(&mut self.idle_read)) } else { empty.read };
+        let read = if self.reads_idle_into_small_buffer() {
+            self.reader.replace_buffer(std::mem::take(&mut self.idle_read))
+        } else {
+            empty.read
+        };
         let set = RequestBuffers {
             read,
             out: std::mem::replace(&mut self.out, empty.out),

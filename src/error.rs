@@ -236,7 +236,9 @@ impl GatewayError {
                 escaped(out, detail.as_bytes());
                 out.extend_from_slice(b".\"}");
             }
-            GatewayError::HeadersTooLarge => out.extend_from_slice(br#"{"message":"Request Header Fields Too Large."}"#),
+            GatewayError::HeadersTooLarge => {
+                out.extend_from_slice(br#"{"message":"Request Header Fields Too Large."}"#)
+            }
             GatewayError::BodyTooLarge => out.extend_from_slice(br#"{"message":"Request Entity Too Large."}"#),
             GatewayError::UnsupportedTransferEncoding => {
                 out.extend_from_slice(br#"{"message":"Transfer-Encoding not implemented."}"#)
@@ -262,7 +264,9 @@ impl GatewayError {
             GatewayError::ResponseNotJson => {
                 out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"requestId ");
                 escaped(out, context.request_id);
-                out.extend_from_slice(b" , the function returned a value that is not JSON; pass-through APIs answer JSON only.\"}");
+                out.extend_from_slice(
+                    b" , the function returned a value that is not JSON; pass-through APIs answer JSON only.\"}",
+                );
             }
             GatewayError::InvalidIntegratedResponse => {
                 out.extend_from_slice(b"{\"errno\":403,\"error\":\"requestId ");
@@ -299,8 +303,12 @@ impl GatewayError {
                 br#"{"message":"Service Unavailable: every instance of the function is busy and its queue is full."}"#,
             ),
             // Tencent's frontend messages, spec §2.2 and §2.4.
-            GatewayError::ProtocolNotAllowed { https: false } => out.extend_from_slice(br#"{"message":"Not allow use HTTP protocol."}"#),
-            GatewayError::ProtocolNotAllowed { https: true } => out.extend_from_slice(br#"{"message":"Not allow use HTTPS protocol."}"#),
+            GatewayError::ProtocolNotAllowed { https: false } => {
+                out.extend_from_slice(br#"{"message":"Not allow use HTTP protocol."}"#)
+            }
+            GatewayError::ProtocolNotAllowed { https: true } => {
+                out.extend_from_slice(br#"{"message":"Not allow use HTTPS protocol."}"#)
+            }
             GatewayError::ParamMissing { position, name } => {
                 out.extend_from_slice(b"{\"message\":\"");
                 out.extend_from_slice(position.message_word().as_bytes());
@@ -344,9 +352,9 @@ impl GatewayError {
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(b".\"}");
             }
-            GatewayError::WebSocketVersion => {
-                out.extend_from_slice(br#"{"message":"Sec-WebSocket-Version not supported; this gateway speaks version 13."}"#)
-            }
+            GatewayError::WebSocketVersion => out.extend_from_slice(
+                br#"{"message":"Sec-WebSocket-Version not supported; this gateway speaks version 13."}"#,
+            ),
             GatewayError::WebSocketHandshake(detail) => {
                 out.extend_from_slice(b"{\"message\":\"Bad Request: ");
                 escaped(out, detail.as_bytes());
@@ -355,7 +363,9 @@ impl GatewayError {
             // Tencent documents no body for a refused connection; the function's own errNo and
             // errMsg are what its author would look for.
             GatewayError::WebSocketRefused { err_no, err_msg } => {
-                out.extend_from_slice(b"{\"message\":\"WebSocket connection refused by the register function.\",\"errNo\":");
+                out.extend_from_slice(
+                    b"{\"message\":\"WebSocket connection refused by the register function.\",\"errNo\":",
+                );
                 let mut digits = crate::http::response::itoa_buffer();
                 if *err_no < 0 {
                     out.push(b'-');
@@ -370,7 +380,9 @@ impl GatewayError {
             GatewayError::InvalidRegisterResponse => {
                 out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"requestId ");
                 escaped(out, context.request_id);
-                out.extend_from_slice(b" , the register function's value is not {\\\"errNo\\\": <number>, \\\"errMsg\\\": <text>}.\"}");
+                out.extend_from_slice(
+                    b" , the register function's value is not {\\\"errNo\\\": <number>, \\\"errMsg\\\": <text>}.\"}",
+                );
             }
         }
     }
@@ -392,15 +404,23 @@ impl GatewayError {
 fn key_pair_message(error: &KeyPairError) -> (&'static str, &str, &'static str) {
     let text = match error {
         KeyPairError::Algorithm(name) => return ("HMAC algorithm ", name, " not supported."),
-        KeyPairError::HeaderRequired(name) => return ("HMAC signature cannot be verified, a valid ", name, " header is required."),
-        KeyPairError::MissingAuthorization => "HMAC signature cannot be verified, a valid authorization header is required.",
+        KeyPairError::HeaderRequired(name) => {
+            return ("HMAC signature cannot be verified, a valid ", name, " header is required.")
+        }
+        KeyPairError::MissingAuthorization => {
+            "HMAC signature cannot be verified, a valid authorization header is required."
+        }
         KeyPairError::MultipleHeaders => "HMAC do not support multiple HTTP header.",
         KeyPairError::Format => "HMAC authorization format error.",
         KeyPairError::IdOrSignatureMissing => "HMAC id or signature missing.",
         KeyPairError::HeadersInvalid => "HMAC authorization headers is invalidate.",
         KeyPairError::DateRequired => "HMAC signature cannot be verified, a valid date or x-date header is required.",
-        KeyPairError::XDateInvalid => "HMAC signature cannot be verified, a valid x-date header is required for HMAC Authentication.",
-        KeyPairError::XDateOutOfDate => "HMAC signature cannot be verified, the x-date header is out of date for HMAC Authentication.",
+        KeyPairError::XDateInvalid => {
+            "HMAC signature cannot be verified, a valid x-date header is required for HMAC Authentication."
+        }
+        KeyPairError::XDateOutOfDate => {
+            "HMAC signature cannot be verified, the x-date header is out of date for HMAC Authentication."
+        }
         KeyPairError::UnknownKey => "HMAC apikey is invalid for API.",
         KeyPairError::SignatureMismatch => "HMAC signature does not match.",
         KeyPairError::NotBound => "HMAC signature cannot be verified.",

@@ -48,7 +48,10 @@ fn ensure_not_in_use(address: SocketAddr) -> io::Result<()> {
         socket.set_only_v6(true)?;
     }
     socket.bind(&address.into()).map_err(|error| {
-        io::Error::new(error.kind(), format!("cannot listen on {address}: {error} (is another scfgate or server running there?)"))
+        io::Error::new(
+            error.kind(),
+            format!("cannot listen on {address}: {error} (is another scfgate or server running there?)"),
+        )
     })
 }
 

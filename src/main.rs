@@ -44,8 +44,11 @@ fn main() -> ExitCode {
     }
     // With a state directory, the management plane's state decides what is served.
     let loaded = match args.state_dir() {
-        Some(dir) => Management::open(&args.config, &dir, &args.overrides(), args.check).map(|(management, config)| (Some(management), config)),
-        None => config::load(&args.config, &args.overrides()).map(|config| (None, config)).map_err(|error| error.to_string()),
+        Some(dir) => Management::open(&args.config, &dir, &args.overrides(), args.check)
+            .map(|(management, config)| (Some(management), config)),
+        None => config::load(&args.config, &args.overrides())
+            .map(|config| (None, config))
+            .map_err(|error| error.to_string()),
     };
     let (management, config) = match loaded {
         Ok(loaded) => loaded,
@@ -106,7 +109,8 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
     let admin = match args.admin_listen {
         Some(address) => {
             let token = scfgate::admin::admin_token(args.admin_token_file.as_deref(), address)?;
-            let listener = std::net::TcpListener::bind(address).map_err(|error| format!("cannot listen on {address} for the admin API: {error}"))?;
+            let listener = std::net::TcpListener::bind(address)
+                .map_err(|error| format!("cannot listen on {address} for the admin API: {error}"))?;
             Some((listener, token))
         }
         None => None,
@@ -119,10 +123,12 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
     let workers = config.gateway.workers;
     let tls = tls_config(&config)?;
     let bound = listener::bind_all(&config.gateway.listen, workers, args.backlog).map_err(|error| error.to_string())?;
-    let bound_tls = listener::bind_all(&config.gateway.tls_listen, workers, args.backlog).map_err(|error| error.to_string())?;
+    let bound_tls =
+        listener::bind_all(&config.gateway.tls_listen, workers, args.backlog).map_err(|error| error.to_string())?;
     // Before the function host starts: its processes are told where to push.
     let push = scfgate::websocket::push::bind(&config, args.backlog).map_err(|error| error.to_string())?;
-    let mut push_per_worker = push.map(scfgate::websocket::push::PushListeners::into_workers).unwrap_or_default().into_iter();
+    let mut push_per_worker =
+        push.map(scfgate::websocket::push::PushListeners::into_workers).unwrap_or_default().into_iter();
     let hosts = FunctionHosts::start(&config, driver, args.watch)?;
     let endpoints = hosts.endpoints(&config);
     let hosts = Arc::new(std::sync::Mutex::new(hosts));
@@ -222,12 +228,18 @@ fn signal_reload(args: &Args) -> ExitCode {
 /// then return so the function processes are stopped and the process exits.
 fn drain(control: &Control) {
     let timeout = control.latest().config.gateway.shutdown_timeout;
-    tracing::info!(timeout_s = timeout.as_secs_f64(), "shutting down: no new connections; finishing requests in flight");
+    tracing::info!(
+        timeout_s = timeout.as_secs_f64(),
+        "shutting down: no new connections; finishing requests in flight"
+    );
     control.start_draining();
     let deadline = std::time::Instant::now() + timeout;
     while !control.drained() {
         if std::time::Instant::now() >= deadline {
-            tracing::warn!(in_flight = control.requests_in_flight(), "shutdown timeout reached with requests still in flight");
+            tracing::warn!(
+                in_flight = control.requests_in_flight(),
+                "shutdown timeout reached with requests still in flight"
+            );
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -253,7 +265,12 @@ fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts, driver: run
 /// Puts a validated configuration into service: compiles its routes and TLS, starts changed
 /// local functions, publishes it as the next generation and returns once every worker serves it
 /// (or after a bounded wait). SIGHUP reloads and the admin API's publishes both come here.
-fn apply(config: Config, control: &Control, hosts: &mut FunctionHosts, driver: runtime::ActiveDriver) -> Result<u64, String> {
+fn apply(
+    config: Config,
+    control: &Control,
+    hosts: &mut FunctionHosts,
+    driver: runtime::ActiveDriver,
+) -> Result<u64, String> {
     if config.apis.iter().any(|api| api.websocket.is_some()) && !scfgate::websocket::push::is_running() {
         // Its sockets, token and the functions' SCFGATE_PUSH_URL are set up once, at start: a
         // WebSocket API served without them could never send its clients anything.
@@ -264,8 +281,13 @@ fn apply(config: Config, control: &Control, hosts: &mut FunctionHosts, driver: r
     let router = Arc::new(Router::build(&config).map_err(|error| error.0)?);
     let tls = tls_config(&config)?;
     let old = &current.config.gateway;
-    if config.gateway.listen != old.listen || config.gateway.tls_listen != old.tls_listen || config.gateway.workers != old.workers {
-        tracing::warn!("listen, tls_listen and workers changes take effect at the next restart; keeping the current listeners");
+    if config.gateway.listen != old.listen
+        || config.gateway.tls_listen != old.tls_listen
+        || config.gateway.workers != old.workers
+    {
+        tracing::warn!(
+            "listen, tls_listen and workers changes take effect at the next restart; keeping the current listeners"
+        );
     }
     hosts.update(&config, &current.config, driver)?;
     let endpoints = hosts.endpoints(&config);
@@ -310,14 +332,20 @@ impl FunctionHosts {
 
     /// Starts a new host when the local functions changed; the old one is stopped once the
     /// longest API timeout of the old configuration has passed.
-    fn update(&mut self, config: &Arc<Config>, old_config: &Config, driver: runtime::ActiveDriver) -> Result<(), String> {
+    fn update(
+        &mut self,
+        config: &Arc<Config>,
+        old_config: &Config,
+        driver: runtime::ActiveDriver,
+    ) -> Result<(), String> {
         let signature = local_functions_signature(config);
         if signature == self.signature {
             return Ok(());
         }
         let replacement = start_host(config, driver, self.watch)?;
         if let Some(old) = std::mem::replace(&mut self.current, replacement) {
-            let grace = old_config.apis.iter().map(|api| api.timeout).max().unwrap_or_default() + std::time::Duration::from_secs(1);
+            let grace = old_config.apis.iter().map(|api| api.timeout).max().unwrap_or_default()
+                + std::time::Duration::from_secs(1);
             std::thread::spawn(move || {
                 std::thread::sleep(grace);
                 old.stop();
@@ -363,8 +391,13 @@ impl FunctionHosts {
     }
 }
 
-fn start_host(config: &Arc<Config>, driver: runtime::ActiveDriver, watch: bool) -> Result<Option<FunctionHostHandle>, String> {
-    let host = function_host::start(config.clone(), driver).map_err(|error| format!("cannot start the function host: {error}"))?;
+fn start_host(
+    config: &Arc<Config>,
+    driver: runtime::ActiveDriver,
+    watch: bool,
+) -> Result<Option<FunctionHostHandle>, String> {
+    let host = function_host::start(config.clone(), driver)
+        .map_err(|error| format!("cannot start the function host: {error}"))?;
     if let (Some(host), true) = (&host, watch) {
         host.watch_code_folders().map_err(|error| format!("cannot start watching the code folders: {error}"))?;
     }
@@ -377,8 +410,12 @@ fn local_functions_signature(config: &Config) -> String {
         .functions
         .iter()
         .enumerate()
-        .filter(|(_, function)| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }))
-        .map(|(id, function)| format!("{id}:{}:{}:{:?}\n", function.display_name(), function.memory_mb, function.runtime))
+        .filter(|(_, function)| {
+            matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. })
+        })
+        .map(|(id, function)| {
+            format!("{id}:{}:{}:{:?}\n", function.display_name(), function.memory_mb, function.runtime)
+        })
         // Every process is told the account and region: a change restarts them.
         .chain([format!("{:?}", config.gateway.identity)])
         .collect()

@@ -43,7 +43,8 @@ impl Router {
     pub fn build(config: &Config) -> Result<Router, RouterError> {
         let host_less: Vec<usize> =
             (0..config.services.len()).filter(|&index| config.services[index].hosts.is_empty()).collect();
-        let mut hosts: Vec<&str> = config.services.iter().flat_map(|service| service.hosts.iter().map(String::as_str)).collect();
+        let mut hosts: Vec<&str> =
+            config.services.iter().flat_map(|service| service.hosts.iter().map(String::as_str)).collect();
         hosts.sort_unstable();
         hosts.dedup();
         let mut sites = Vec::new();
@@ -67,7 +68,13 @@ impl Router {
 
     /// Resolves a request to an API. `host` is the Host header value (port allowed), `path` the
     /// request path without the query. Fills `params` with ranges into `path[api_path_start..]`.
-    pub fn resolve(&self, host: &[u8], method: &[u8], path: &[u8], params: &mut PathParams) -> Result<Resolved, GatewayError> {
+    pub fn resolve(
+        &self,
+        host: &[u8],
+        method: &[u8],
+        path: &[u8],
+        params: &mut PathParams,
+    ) -> Result<Resolved, GatewayError> {
         let site = self.site_for(host).ok_or(GatewayError::UnknownHost)?;
         let stage_end = path[1..].iter().position(|&byte| byte == b'/').map_or(path.len(), |slash| slash + 1);
         let stage = Stage::from_bytes(&path[1..stage_end]).ok_or(GatewayError::UnknownStage)?;
@@ -133,7 +140,9 @@ impl Site {
                 .apis
                 .iter()
                 .enumerate()
-                .filter(|(_, api)| services.contains(&api.service) && config.services[api.service].stages.contains(&stage))
+                .filter(|(_, api)| {
+                    services.contains(&api.service) && config.services[api.service].stages.contains(&stage)
+                })
                 .map(|(id, api)| RouteSpec { api: id, path: &api.path, method: api.method })
                 .collect();
             if routes.is_empty() {
@@ -149,7 +158,13 @@ impl Site {
 fn describe(config: &Config, error: RouteError) -> String {
     let name = |id: ApiId| {
         let api = &config.apis[id];
-        format!("service `{}` api `{}` ({} {})", config.services[api.service].name, api.name, api.method.as_str(), api.path.path)
+        format!(
+            "service `{}` api `{}` ({} {})",
+            config.services[api.service].name,
+            api.name,
+            api.method.as_str(),
+            api.path.path
+        )
     };
     match error {
         RouteError::Conflict { api, with } => {
@@ -160,7 +175,9 @@ fn describe(config: &Config, error: RouteError) -> String {
                 name(with)
             )
         }
-        RouteError::TooManyParams { api } => format!("{}: {}: too many path parameters", config.source.display(), name(api)),
+        RouteError::TooManyParams { api } => {
+            format!("{}: {}: too many path parameters", config.source.display(), name(api))
+        }
     }
 }
 

@@ -73,7 +73,10 @@ pub fn server_config(certificates: &[CertificateSpec]) -> Result<Arc<rustls::Ser
     Ok(Arc::new(config))
 }
 
-fn load_certified_key(spec: &CertificateSpec, provider: &rustls::crypto::CryptoProvider) -> Result<CertifiedKey, TlsError> {
+fn load_certified_key(
+    spec: &CertificateSpec,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
     let read = |path: &Path| std::fs::read(path).map_err(|problem| error(path, format!("cannot read: {problem}")));
     let cert_pem = read(&spec.cert)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
@@ -123,7 +126,10 @@ fn check_validity(certificate: &CertificateDer<'_>, now: SystemTime) -> Result<(
         return Err(format!("the certificate expired ({} UTC)", crate::calendar::format_date_time(not_after)));
     }
     if now < not_before {
-        return Err(format!("the certificate is not valid before {} UTC", crate::calendar::format_date_time(not_before)));
+        return Err(format!(
+            "the certificate is not valid before {} UTC",
+            crate::calendar::format_date_time(not_before)
+        ));
     }
     Ok(())
 }
@@ -166,9 +172,8 @@ fn der_element(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 
 /// UTCTime (`YYMMDDHHMMSSZ`, tag 0x17) or GeneralizedTime (`YYYYMMDDHHMMSSZ`, tag 0x18).
 fn der_time(tag: u8, text: &[u8]) -> Option<i64> {
-    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
-        std::str::from_utf8(text.get(range)?).ok()?.parse().ok()
-    };
+    let digits =
+        |range: std::ops::Range<usize>| -> Option<i64> { std::str::from_utf8(text.get(range)?).ok()?.parse().ok() };
     let (year, rest) = match tag {
         0x17 => {
             let short = digits(0..2)?;
@@ -196,4 +201,3 @@ mod tests {
         assert_eq!(der_time(0x18, b"19991231000000Z"), Some(days_from_civil(1999, 12, 31) * 86_400));
     }
 }
-

@@ -61,15 +61,30 @@ impl Serving {
             .enumerate()
             .map(|(id, endpoint)| {
                 let board = endpoint.web.as_ref()?;
-                let kept = previous.and_then(|previous| previous.web_instances.get(id)?.clone()).filter(|kept| Arc::ptr_eq(kept.board(), board));
-                Some(kept.unwrap_or_else(|| Rc::new(WorkerInstances::new(board.clone(), config.gateway.pool_size, config.gateway.pool_idle_timeout))))
+                let kept = previous
+                    .and_then(|previous| previous.web_instances.get(id)?.clone())
+                    .filter(|kept| Arc::ptr_eq(kept.board(), board));
+                Some(kept.unwrap_or_else(|| {
+                    Rc::new(WorkerInstances::new(
+                        board.clone(),
+                        config.gateway.pool_size,
+                        config.gateway.pool_idle_timeout,
+                    ))
+                }))
             })
             .collect();
         let pool = Pool::new(generation.endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
         let policy = WorkerPolicy::new(config, worker, config.gateway.workers);
         let web_functions = config.functions.iter().any(crate::config::Function::is_web);
         let cloud = crate::backend::tencentcloud::CloudConnections::new(config);
-        Serving { pool: RefCell::new(pool), policy: RefCell::new(policy), web_functions, web_instances, cloud, generation }
+        Serving {
+            pool: RefCell::new(pool),
+            policy: RefCell::new(policy),
+            web_functions,
+            web_instances,
+            cloud,
+            generation,
+        }
     }
 
     /// The configuration.
@@ -227,7 +242,10 @@ pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
 pub async fn serve_all(context: Rc<WorkerContext>, listeners: Vec<StdListener>, tls_listeners: Vec<StdListener>) {
     monoio::spawn(control_task(context.clone()));
     let mut accept_loops = Vec::new();
-    let all = listeners.into_iter().map(|listener| (listener, false)).chain(tls_listeners.into_iter().map(|listener| (listener, true)));
+    let all = listeners
+        .into_iter()
+        .map(|listener| (listener, false))
+        .chain(tls_listeners.into_iter().map(|listener| (listener, true)));
     for (listener, tls) in all {
         match TcpListener::from_std(listener) {
             Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(listener, context.clone(), tls))),
@@ -270,7 +288,11 @@ async fn control_task(context: Rc<WorkerContext>) {
             last_sweep = now;
             let closed = context.serving().close_expired_connections(now);
             if closed > 0 {
-                tracing::debug!(worker = context.index, closed, "closed pooled backend connections idle past pool_idle_timeout");
+                tracing::debug!(
+                    worker = context.index,
+                    closed,
+                    "closed pooled backend connections idle past pool_idle_timeout"
+                );
             }
         }
         let serving = context.serving.borrow().generation.number;

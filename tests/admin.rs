@@ -34,7 +34,8 @@ fn start(config: &str, state: &TempDir, function: Option<(&str, &str)>) -> (Gate
     let gateway = builder.start();
     assert!(gateway.output.wait_for_line(ADMIN_MARK, Duration::from_secs(20)), "{}", gateway.output.text());
     let line = gateway.output.lines().into_iter().find(|line| line.contains(ADMIN_MARK)).unwrap();
-    let address = line[line.find(ADMIN_MARK).unwrap() + ADMIN_MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
+    let address =
+        line[line.find(ADMIN_MARK).unwrap() + ADMIN_MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
     (gateway, address)
 }
 
@@ -52,7 +53,13 @@ fn admin_with(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &
 
 fn admin_raw(address: SocketAddr, method: &str, path: &str, body: &[u8]) -> Response {
     let mut client = Client::connect(address);
-    client.send(&request_bytes(method, path, &address.to_string(), &[("Authorization", &format!("Bearer {TOKEN}"))], body));
+    client.send(&request_bytes(
+        method,
+        path,
+        &address.to_string(),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        body,
+    ));
     client.read_response()
 }
 
@@ -76,10 +83,14 @@ fn console_flow_publish_update_rollback_and_restart() {
     let missing = admin_with(address, "GET", "/v1/services", &[], &Value::Null);
     assert_eq!(missing.status, 401);
     assert_eq!(missing.json()["error"]["code"], "AuthFailure");
-    assert_eq!(admin_with(address, "GET", "/v1/services", &[("Authorization", "Bearer wrong")], &Value::Null).status, 401);
+    assert_eq!(
+        admin_with(address, "GET", "/v1/services", &[("Authorization", "Bearer wrong")], &Value::Null).status,
+        401
+    );
 
     // Step 1: a service.
-    let service = expect(&admin(address, "POST", "/v1/services", &json!({ "id": "service-flow01", "name": "flow" })), 201);
+    let service =
+        expect(&admin(address, "POST", "/v1/services", &json!({ "id": "service-flow01", "name": "flow" })), 201);
     assert_eq!(service["id"], "service-flow01");
 
     // Steps 2-3: an API naming a function that does not exist yet is refused, naming the field.
@@ -95,7 +106,15 @@ fn console_flow_publish_update_rollback_and_restart() {
 
     // A draft is not served until it is published.
     assert_ne!(gateway.get("/release/hello").status, 200);
-    let first = expect(&admin(address, "POST", "/v1/services/service-flow01/releases", &json!({ "stage": "release", "description": "v1" })), 201);
+    let first = expect(
+        &admin(
+            address,
+            "POST",
+            "/v1/services/service-flow01/releases",
+            &json!({ "stage": "release", "description": "v1" }),
+        ),
+        201,
+    );
     assert_eq!(first["release_id"], 1);
     // Changes leave an audit trail in the gateway's log: who, what, and how it ended.
     assert!(
@@ -122,16 +141,31 @@ fn console_flow_publish_update_rollback_and_restart() {
     changed["version"] = created["version"].clone();
     expect(&admin(address, "PUT", "/v1/services/service-flow01/apis/hello", &changed), 200);
     changed["version"] = created["version"].clone();
-    assert_eq!(admin(address, "PUT", "/v1/services/service-flow01/apis/hello", &changed).status, 409, "the same base version twice");
+    assert_eq!(
+        admin(address, "PUT", "/v1/services/service-flow01/apis/hello", &changed).status,
+        409,
+        "the same base version twice"
+    );
 
     // Still serving release 1 until the change is published.
     assert_eq!(gateway.get("/release/hello").status, 200);
-    expect(&admin(address, "POST", "/v1/services/service-flow01/releases", &json!({ "stage": "release", "description": "v2" })), 201);
+    expect(
+        &admin(
+            address,
+            "POST",
+            "/v1/services/service-flow01/releases",
+            &json!({ "stage": "release", "description": "v2" }),
+        ),
+        201,
+    );
     assert_eq!(gateway.get("/release/hello2").json()["requestContext"]["path"], "/hello2");
     assert_eq!(gateway.get("/release/hello").status, 404);
 
     // Rollback is one call.
-    let rolled = expect(&admin(address, "POST", "/v1/services/service-flow01/stages/release/rollback", &json!({ "release_id": 1 })), 200);
+    let rolled = expect(
+        &admin(address, "POST", "/v1/services/service-flow01/stages/release/rollback", &json!({ "release_id": 1 })),
+        200,
+    );
     assert_eq!(rolled["serving_stages"], json!(["release"]));
     assert_eq!(gateway.get("/release/hello").status, 200);
     assert_eq!(gateway.get("/release/hello2").status, 404);
@@ -150,8 +184,19 @@ fn console_flow_publish_update_rollback_and_restart() {
 
     // A function a served API uses cannot be deleted; the test panel reaches the data plane.
     let in_use = expect(&admin(address, "DELETE", "/v1/functions/default/echo", &Value::Null), 409);
-    assert!(in_use["error"]["message"].as_str().unwrap().contains("api `hello` of service `service-flow01`"), "{in_use}");
-    let tested = expect(&admin(address, "POST", "/v1/test-request", &json!({ "method": "GET", "path": "/release/hello?x=1", "headers": { "x-demo": "yes" } })), 200);
+    assert!(
+        in_use["error"]["message"].as_str().unwrap().contains("api `hello` of service `service-flow01`"),
+        "{in_use}"
+    );
+    let tested = expect(
+        &admin(
+            address,
+            "POST",
+            "/v1/test-request",
+            &json!({ "method": "GET", "path": "/release/hello?x=1", "headers": { "x-demo": "yes" } }),
+        ),
+        200,
+    );
     assert_eq!(tested["status"], 200);
     let event: Value = serde_json::from_str(tested["body"].as_str().unwrap()).unwrap();
     assert_eq!(event["headers"]["x-demo"], "yes");
@@ -236,7 +281,10 @@ fn seeded_state_exports_to_toml_openapi_and_escaped_docs() {
     let secret = expect(&admin(address, "GET", "/v1/secrets/AKIDshop", &Value::Null), 200);
     assert!(secret.get("key").is_none(), "{secret}");
     let created = expect(&admin(address, "POST", "/v1/secrets", &json!({})), 201);
-    assert!(created["id"].as_str().unwrap().starts_with("AKID") && created["key"].as_str().unwrap().len() == 32, "{created}");
+    assert!(
+        created["id"].as_str().unwrap().starts_with("AKID") && created["key"].as_str().unwrap().len() == 32,
+        "{created}"
+    );
     let listed = expect(&admin(address, "GET", "/v1/secrets?limit=1&offset=1", &Value::Null), 200);
     assert_eq!(listed["total_count"], 2);
     assert_eq!(listed["secrets"].as_array().unwrap().len(), 1);
@@ -247,7 +295,9 @@ fn seeded_state_exports_to_toml_openapi_and_escaped_docs() {
     assert_eq!(docs.status, 200);
     assert!(docs.header("content-type").unwrap().starts_with("text/html"));
     let html = docs.text();
-    for needle in ["/item/{id}", "the item&#39;s id", "no such item", "the id is unknown", "{&quot;id&quot;: 42}", "=/all", "ANY"] {
+    for needle in
+        ["/item/{id}", "the item&#39;s id", "no such item", "the id is unknown", "{&quot;id&quot;: 42}", "=/all", "ANY"]
+    {
         assert!(html.contains(needle), "{needle} missing from the docs page");
     }
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
@@ -297,9 +347,13 @@ paths:
       operationId: patch-pet
 "#;
     expect(&admin(address, "POST", "/v1/services", &json!({ "id": "service-pets01", "name": "pets" })), 201);
-    let report = expect(&admin_raw(address, "POST", "/v1/services/service-pets01/openapi?function=echo", petstore.as_bytes()), 200);
+    let report = expect(
+        &admin_raw(address, "POST", "/v1/services/service-pets01/openapi?function=echo", petstore.as_bytes()),
+        200,
+    );
     assert_eq!(report["imported"], json!(["show-pet"]), "{report}");
-    let skipped: Vec<&str> = report["skipped"].as_array().unwrap().iter().map(|item| item["at"].as_str().unwrap()).collect();
+    let skipped: Vec<&str> =
+        report["skipped"].as_array().unwrap().iter().map(|item| item["at"].as_str().unwrap()).collect();
     assert_eq!(skipped, ["PATCH /pets/{petId}", "GET /pets/{petId} parameter session"], "{report}");
     let pets = apis_of(address, "service-pets01");
     assert_eq!(pets[0]["param"], json!([{ "name": "petId", "position": "path", "type": "long" }]));
@@ -392,12 +446,21 @@ fn publishing_during_a_stream_of_keep_alive_requests_drops_none() {
         }
         expect(&admin(address, "POST", "/v1/services/service-shop01/releases", &json!({ "stage": "release" })), 201);
         let expected = if round % 2 == 0 { 200 } else { 404 };
-        assert_eq!(gateway.get("/release/extra").status, expected, "round {round}: a 201 from publish means it is served");
+        assert_eq!(
+            gateway.get("/release/extra").status,
+            expected,
+            "round {round}: a 201 from publish means it is served"
+        );
     }
     running.store(false, Ordering::Relaxed);
     for client in clients {
         client.join().unwrap();
     }
     assert!(served.load(Ordering::Relaxed) > 0);
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests that failed during publishes; output:\n{}", gateway.output.text());
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "requests that failed during publishes; output:\n{}",
+        gateway.output.text()
+    );
 }

@@ -78,7 +78,8 @@ fn start_function_endpoint(reply: &'static str) -> SocketAddr {
 }
 
 fn serve_fixed(mut stream: TcpStream, reply: &str) {
-    let response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}", reply.len());
+    let response =
+        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}", reply.len());
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -101,7 +102,9 @@ fn complete_request(bytes: &[u8]) -> Option<usize> {
     let head = std::str::from_utf8(&bytes[..head_end]).ok()?;
     let body: usize = head
         .lines()
-        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|value| value.trim().parse().unwrap_or(0)))
+        .find_map(|line| {
+            line.to_ascii_lowercase().strip_prefix("content-length:").map(|value| value.trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0);
     (bytes.len() >= head_end + body).then_some(head_end + body)
 }
@@ -119,9 +122,10 @@ enum Backend {
 /// Starts one worker in this process serving an API backed by the endpoint; returns its address.
 fn start_gateway(function_endpoint: SocketAddr, backend: Backend) -> SocketAddr {
     let (integration, function) = match backend {
-        Backend::Event { integrated } => {
-            (format!("integrated_response = {integrated}"), format!("runtime = \"remote\"\ninvoke_url = \"http://{function_endpoint}/invoke\""))
-        }
+        Backend::Event { integrated } => (
+            format!("integrated_response = {integrated}"),
+            format!("runtime = \"remote\"\ninvoke_url = \"http://{function_endpoint}/invoke\""),
+        ),
         Backend::Web => {
             let code = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/functions/web");
             (String::new(), format!("runtime = \"web\"\ncode = \"{}\"", code.display()))
@@ -159,7 +163,12 @@ name = "fast"
             FunctionRuntime::Web { .. } => {
                 let instances = WebInstances::new(vec![function_endpoint], 1, 1, 1, Duration::from_secs(5));
                 instances.set_status(0, InstanceStatus { state: InstanceState::Ready, incarnation: 1 });
-                Endpoint { addr: function_endpoint, host_header: String::new(), path: String::new(), web: Some(Arc::new(instances)) }
+                Endpoint {
+                    addr: function_endpoint,
+                    host_header: String::new(),
+                    path: String::new(),
+                    web: Some(Arc::new(instances)),
+                }
             }
             FunctionRuntime::Custom { .. } | FunctionRuntime::TencentCloud(_) => unreachable!("remote or web only"),
         })
@@ -220,7 +229,8 @@ fn allocations_per_request(backend: Backend, request: &[u8]) -> f64 {
 #[test]
 fn steady_state_allocations_per_request() {
     // One test, run in sequence: the counter is process-wide and the two gateways share it.
-    let get = b"GET /release/user/42?x=1&y=2 HTTP/1.1\r\nHost: a.example\r\nUser-Agent: alloc-test\r\nAccept: */*\r\n\r\n";
+    let get =
+        b"GET /release/user/42?x=1&y=2 HTTP/1.1\r\nHost: a.example\r\nUser-Agent: alloc-test\r\nAccept: */*\r\n\r\n";
     let passthrough = allocations_per_request(Backend::Event { integrated: false }, get);
     let post = b"POST /release/user/42 HTTP/1.1\r\nHost: a.example\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"name\":\"alice\",\"age\":30}\r\n";
     let integrated = allocations_per_request(Backend::Event { integrated: true }, post);

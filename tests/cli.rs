@@ -14,7 +14,12 @@ fn check_prints_the_example_route_table() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "service hello (service-hello01) on any host, stages /release, /test, /prepub", "{stdout}");
     // One line per API, in matching priority: the {param} route before the plain prefixes.
-    let position = |name: &str| lines.iter().position(|line| line.ends_with(&format!("[{name}]"))).unwrap_or_else(|| panic!("no [{name}] in:\n{stdout}"));
+    let position = |name: &str| {
+        lines
+            .iter()
+            .position(|line| line.ends_with(&format!("[{name}]")))
+            .unwrap_or_else(|| panic!("no [{name}] in:\n{stdout}"))
+    };
     assert!(position("say-hello") < position("hello-root"), "{stdout}");
     let say_hello = lines[position("say-hello")];
     for part in ["GET", "/hello/{name}", "param", "default/hello:$LATEST", "integrated", "timeout 15s"] {
@@ -79,13 +84,18 @@ fn check_lists_apis_in_priority_order() {
     let file = dir.write("scfgate.toml", ORDERED);
     let (status, stdout, stderr) = run_gateway(&["--config", file.to_str().unwrap(), "--check"]);
     assert!(status.success(), "exit {status}; stderr:\n{stderr}");
-    assert!(stdout.starts_with("service order (service-order) on api.example, api2.example, stages /test\n"), "{stdout}");
-    let names: Vec<&str> = stdout
-        .lines()
-        .filter_map(|line| line.rsplit_once('[').map(|(_, name)| name.trim_end_matches(']')))
-        .collect();
+    assert!(
+        stdout.starts_with("service order (service-order) on api.example, api2.example, stages /test\n"),
+        "{stdout}"
+    );
+    let names: Vec<&str> =
+        stdout.lines().filter_map(|line| line.rsplit_once('[').map(|(_, name)| name.trim_end_matches(']'))).collect();
     // Exact, priority prefix, {param} routes in file order, plain prefixes longest first.
-    assert_eq!(names, ["exact", "priority", "param-defined-first", "param-defined-second", "plain-long", "plain-short"], "{stdout}");
+    assert_eq!(
+        names,
+        ["exact", "priority", "param-defined-first", "param-defined-second", "plain-long", "plain-short"],
+        "{stdout}"
+    );
 }
 
 const VALID: &str = r#"[[service]]
@@ -170,12 +180,15 @@ fn broken_configurations_are_refused_with_file_api_and_field() {
 fn the_gateway_refuses_to_start_on_a_broken_configuration() {
     let dir = TempDir::new("cli-start");
     dir.function("fn", "echo");
-    let file = dir.write("scfgate.toml", &VALID.replace("function = { name = \"hello\" }", "function = { name = \"nope\" }"));
+    let file =
+        dir.write("scfgate.toml", &VALID.replace("function = { name = \"hello\" }", "function = { name = \"nope\" }"));
     let path = file.to_str().unwrap();
     let (status, _, stderr) = run_gateway(&["--config", path, "--listen", "127.0.0.1:0"]);
     assert_eq!(status.code(), Some(2), "stderr: {stderr}");
     assert!(
-        stderr.contains(&format!("{path}: service `cli` api `hello`: field `function`: no [[function]] is defined as `default/nope:$LATEST`")),
+        stderr.contains(&format!(
+            "{path}: service `cli` api `hello`: field `function`: no [[function]] is defined as `default/nope:$LATEST`"
+        )),
         "{stderr}"
     );
     assert!(!stderr.contains("listening"), "{stderr}");

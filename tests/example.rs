@@ -32,7 +32,12 @@ fn the_example_answers_as_its_readme_says() {
     assert_eq!(gateway.get("/release/hello/alice?scf_header_X-Demo=yes").header("x-demo"), Some("yes"));
 
     // The echo API returns the event it got.
-    let response = gateway.request("POST", "/release/echo?x=1", &[("Content-Type", "application/x-www-form-urlencoded")], br#"{"a":1}"#);
+    let response = gateway.request(
+        "POST",
+        "/release/echo?x=1",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        br#"{"a":1}"#,
+    );
     assert_eq!(response.status, 200);
     let event = response.json();
     assert_eq!(event["httpMethod"], "POST");
@@ -47,7 +52,11 @@ fn the_example_answers_as_its_readme_says() {
     assert_eq!(event["stageVariables"], json!({"greeting": "Hello"}));
 
     // The web function gets the request itself, without the stage, with Tencent's headers.
-    assert!(gateway.output.wait_for_line("web function ready", std::time::Duration::from_secs(20)), "{}", gateway.output.text());
+    assert!(
+        gateway.output.wait_for_line("web function ready", std::time::Duration::from_secs(20)),
+        "{}",
+        gateway.output.text()
+    );
     let response = gateway.get("/release/web/hi?x=1");
     assert_eq!(response.status, 200, "{}", response.text());
     let request = response.json();
@@ -60,7 +69,8 @@ fn the_example_answers_as_its_readme_says() {
     let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(b"example-secret-key-do-not-use").unwrap();
     mac.update(format!("x-date: {date}\nsource: readme").as_bytes());
     let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let authorization = format!(r#"hmac id="AKIDexample", algorithm="hmac-sha1", headers="x-date source", signature="{signature}""#);
+    let authorization =
+        format!(r#"hmac id="AKIDexample", algorithm="hmac-sha1", headers="x-date source", signature="{signature}""#);
     let signed = [("X-Date", date.as_str()), ("Source", "readme"), ("Authorization", authorization.as_str())];
     let response = gateway.request("GET", "/release/signed/alice", &signed, b"");
     assert_eq!((response.status, response.text().as_str()), (200, "Hello, alice!\n"));

@@ -159,7 +159,8 @@ fn slowloris_clients_are_cut_at_the_header_timeout_while_others_are_served() {
             failures.push(format!("slow client {index}: still open after {} bytes", outcome.bytes_sent));
         }
         if outcome.received.starts_with(b"HTTP/1.1 2") {
-            failures.push(format!("slow client {index}: was answered {:?}", String::from_utf8_lossy(&outcome.received)));
+            failures
+                .push(format!("slow client {index}: was answered {:?}", String::from_utf8_lossy(&outcome.received)));
         }
     }
     assert!(failures.is_empty(), "{} of {SLOW_CLIENTS} slow clients:\n{}", failures.len(), failures.join("\n"));
@@ -225,7 +226,9 @@ invoke_url = "{}"
     // Half a body, then the client is gone: the request never reaches a function.
     for api in ["echo", "remote", "slow-remote"] {
         let mut client = gateway.connect();
-        client.send(format!("POST /release/{api}?half=1 HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n\r\n").as_bytes());
+        client.send(
+            format!("POST /release/{api}?half=1 HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n\r\n").as_bytes(),
+        );
         client.send(&[b'h'; 50]);
         client.stream.shutdown(Shutdown::Both).unwrap();
     }
@@ -234,7 +237,9 @@ invoke_url = "{}"
     let before = gateway.output.count(INVOKED);
     let mut client = gateway.connect();
     client.send_request("GET", "/release/echo?n=gone&scf_sleep_ms=500", &host, &[], b"");
-    let invoked = gateway.output.wait_for(WAIT_LIMIT, |lines| lines.iter().filter(|line| line.contains(INVOKED)).count() > before);
+    let invoked = gateway
+        .output
+        .wait_for(WAIT_LIMIT, |lines| lines.iter().filter(|line| line.contains(INVOKED)).count() > before);
     assert!(invoked, "the function was not invoked");
     drop(client);
     // ... and the remote endpoint that answers after 500 ms.
@@ -264,14 +269,17 @@ invoke_url = "{}"
     for path in ["/release/echo", "/release/slow-remote"] {
         let logged = gateway.output.wait_for(WAIT_LIMIT, |lines| {
             lines.iter().any(|line| {
-                line.contains(" access: ") && common::log_field(line, "path") == Some(path) && common::log_field(line, "status") == Some("499")
+                line.contains(" access: ")
+                    && common::log_field(line, "path") == Some(path)
+                    && common::log_field(line, "status") == Some("499")
             })
         });
         assert!(logged, "no 499 access log line for the client that left {path}");
     }
     // The half-sent requests never reached an endpoint.
     for endpoint in [&fast, &slow] {
-        let halves = endpoint.recorded().iter().filter(|seen| String::from_utf8_lossy(&seen.body).contains("\"half\"")).count();
+        let halves =
+            endpoint.recorded().iter().filter(|seen| String::from_utf8_lossy(&seen.body).contains("\"half\"")).count();
         assert_eq!(halves, 0, "a request whose body never arrived was sent to the function");
     }
     assert!(gateway.is_running(), "the gateway exited");
@@ -293,8 +301,9 @@ fn misbehaving_functions_get_the_right_status_and_others_are_unaffected() {
     let huge_chunked = RemoteEndpoint::start(Reply::ok(&fifty_megabytes).framing(Framing::Chunked));
     drop(fifty_megabytes);
     // Half a reply, then the connection closes.
-    let early_close =
-        RemoteEndpoint::start(Reply::ok("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"partial\":").framing(Framing::Raw));
+    let early_close = RemoteEndpoint::start(
+        Reply::ok("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"partial\":").framing(Framing::Raw),
+    );
     let config = format!(
         r#"
 [[service]]
@@ -415,7 +424,8 @@ invoke_url = "{}"
                 let mut count = 0;
                 while !stop.load(Ordering::SeqCst) {
                     let n = format!("good-{stream}-{count}");
-                    let request = common::request_bytes("GET", &format!("/release/good?n={n}"), &addr.to_string(), &[], b"");
+                    let request =
+                        common::request_bytes("GET", &format!("/release/good?n={n}"), &addr.to_string(), &[], b"");
                     let response = if stream == 0 {
                         keep_alive.try_send(&request).and_then(|()| keep_alive.try_read_response(false))
                     } else {
@@ -476,7 +486,8 @@ invoke_url = "{}"
             None => contains.iter().all(|part| text.contains(&part.replace("{id}", &id))),
         };
         if response.status != *status || !body_ok {
-            failures.push(format!("{label}: got {} {text} (expected {status} {exact:?} {contains:?})", response.status));
+            failures
+                .push(format!("{label}: got {} {text} (expected {status} {exact:?} {contains:?})", response.status));
         }
     }
     // Good requests go on after the faults too.
@@ -591,7 +602,10 @@ fn serve_json(mut stream: TcpStream, reply: &str) {
             }
         }
         buffer.drain(..head_end + length);
-        let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}", reply.len());
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+            reply.len()
+        );
         if stream.write_all(response.as_bytes()).is_err() {
             return;
         }
@@ -627,9 +641,17 @@ invoke_url = "{}"
         for attempt in 0..3 {
             keep_alive.send_request("GET", "/release/remote", &gateway.host(), &[], b"");
             let response = keep_alive.read_response();
-            assert_eq!((response.status, response.text()), (status, body.to_string()), "{phase}, keep-alive request {attempt}");
+            assert_eq!(
+                (response.status, response.text()),
+                (status, body.to_string()),
+                "{phase}, keep-alive request {attempt}"
+            );
             let response = gateway.get("/release/remote");
-            assert_eq!((response.status, response.text()), (status, body.to_string()), "{phase}, new connection {attempt}");
+            assert_eq!(
+                (response.status, response.text()),
+                (status, body.to_string()),
+                "{phase}, new connection {attempt}"
+            );
         }
     };
     check("up", 200, r#"{"generation":1}"#);
@@ -676,7 +698,8 @@ fn open_one(gateway: &Gateway, n: usize) -> Result<Client, String> {
 fn connections_past_max_connections_are_refused_with_a_503_and_room_is_freed_on_close() {
     const MAX: usize = 20;
     // The harness runs two workers; each takes 10 of the 20.
-    let mut gateway = Gateway::builder(ECHO_CONFIG).function("echo", "echo").arg("--max-connections", &MAX.to_string()).start();
+    let mut gateway =
+        Gateway::builder(ECHO_CONFIG).function("echo", "echo").arg("--max-connections", &MAX.to_string()).start();
     let mut served: Vec<Client> = Vec::new();
     let mut refused = 0;
     let mut n = 0;
@@ -832,7 +855,10 @@ invoke_url = "{}"
     let fds_after = open_fds(pid);
 
     // The gateway holds them all ...
-    assert!(fds_after >= fds_before + IDLE_CONNECTIONS, "the gateway holds {fds_after} descriptors (before: {fds_before})");
+    assert!(
+        fds_after >= fds_before + IDLE_CONNECTIONS,
+        "the gateway holds {fds_after} descriptors (before: {fds_before})"
+    );
     // ... still accepts and serves new connections ...
     for _ in 0..20 {
         serve_one(&mut gateway.connect());

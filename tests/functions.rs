@@ -45,7 +45,12 @@ code = {}
     );
     let gateway = Gateway::start(&config);
     for round in 0..3 {
-        let response = gateway.request("POST", &format!("/release/bash/x?round={round}"), &[("Content-Type", "application/json")], br#"{"k":"v"}"#);
+        let response = gateway.request(
+            "POST",
+            &format!("/release/bash/x?round={round}"),
+            &[("Content-Type", "application/json")],
+            br#"{"k":"v"}"#,
+        );
         assert_eq!(response.status, 200, "{}", response.text());
         assert_eq!(response.header("content-type"), Some("application/json"));
         let value = response.json();
@@ -59,7 +64,11 @@ code = {}
         assert_eq!(event["queryString"], json!({"round": round.to_string()}));
         // The bootstrap read request_id from the /next reply's headers and logged it.
         let line = format!("tencent-bash request_id={}", response.request_id());
-        assert!(gateway.output.wait_for_line(&line, Duration::from_secs(10)), "no {line:?} in:\n{}", gateway.output.text());
+        assert!(
+            gateway.output.wait_for_line(&line, Duration::from_secs(10)),
+            "no {line:?} in:\n{}",
+            gateway.output.text()
+        );
     }
 }
 
@@ -186,7 +195,11 @@ fn a_timeout_is_a_504_and_the_function_serves_again() {
         // /short has `timeout = 1`; the function sleeps 3 s.
         client.send_request("GET", "/release/short?scf_sleep_ms=3000", &gateway.host(), &[], b"");
         let response = client.read_response();
-        assert_eq!((response.status, response.text()), (504, r#"{"message":"Gateway Time-out."}"#.to_string()), "round {round}");
+        assert_eq!(
+            (response.status, response.text()),
+            (504, r#"{"message":"Gateway Time-out."}"#.to_string()),
+            "round {round}"
+        );
         assert!(!response.closes(), "round {round}: a 504 closed the connection");
         response.request_id();
         // The same function answers the next request (on an API with the default 15 s timeout),
@@ -228,7 +241,11 @@ fn function_processes_do_not_inherit_client_connections() {
         let inode = server_socket_inode(gateway.addr().port(), client_port).expect("the connection in /proc/net/tcp");
         let held: Vec<String> = std::fs::read_dir(format!("/proc/{restarted}/fd"))
             .map(|entries| {
-                entries.flatten().filter_map(|entry| std::fs::read_link(entry.path()).ok()).map(|link| link.display().to_string()).collect()
+                entries
+                    .flatten()
+                    .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+                    .map(|link| link.display().to_string())
+                    .collect()
             })
             .unwrap_or_default();
 
@@ -253,7 +270,8 @@ fn server_socket_inode(gateway_port: u16, client_port: u16) -> Option<String> {
     table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let port = |address: &str| address.rsplit(':').next().and_then(|hex| u16::from_str_radix(hex, 16).ok());
-        (port(fields.get(1)?) == Some(gateway_port) && port(fields.get(2)?) == Some(client_port)).then(|| fields.get(9).map(|inode| inode.to_string()))?
+        (port(fields.get(1)?) == Some(gateway_port) && port(fields.get(2)?) == Some(client_port))
+            .then(|| fields.get(9).map(|inode| inode.to_string()))?
     })
 }
 
@@ -326,7 +344,9 @@ code = "ok"
         assert_eq!(response.status, 200, "round {round}: {}", response.text());
     }
     // The function's own stderr reaches the gateway's.
-    assert!(gateway.output.wait_for_line("scf-example-function[exit-at-start] exiting with status 1", Duration::from_secs(10)));
+    assert!(gateway
+        .output
+        .wait_for_line("scf-example-function[exit-at-start] exiting with status 1", Duration::from_secs(10)));
 }
 
 #[test]
@@ -384,7 +404,8 @@ instances = 3
 "#;
     let gateway = Gateway::builder(config).function("multi", "echo").start();
     // Three processes, one per instance.
-    let started: Vec<String> = gateway.output.lines().into_iter().filter(|line| line.contains("started function process")).collect();
+    let started: Vec<String> =
+        gateway.output.lines().into_iter().filter(|line| line.contains("started function process")).collect();
     let pids: HashSet<i32> = gateway.function_pids().into_iter().collect();
     assert_eq!(pids.len(), 3, "{started:?}");
     let instances: HashSet<&str> = started.iter().filter_map(|line| common::log_field(line, "instance")).collect();
@@ -448,7 +469,9 @@ code = "hello"
 fn requests_beyond_the_instances_wait_in_the_queue() {
     let gateway = Gateway::builder(ECHO_CONFIG).function("echo", "echo").start();
     // One instance, four requests at once: all are answered, none refused.
-    let requests = (0..4).map(|n| request_bytes("GET", &format!("/release/echo?scf_sleep_ms=300&n={n}"), &gateway.host(), &[], b"")).collect();
+    let requests = (0..4)
+        .map(|n| request_bytes("GET", &format!("/release/echo?scf_sleep_ms=300&n={n}"), &gateway.host(), &[], b""))
+        .collect();
     let responses = concurrently(gateway.addr(), requests);
     for (n, response) in responses.iter().enumerate() {
         assert_eq!(response.status, 200, "request {n}: {}", response.text());

@@ -43,7 +43,10 @@ fn start() -> Gateway {
 fn n_and_body(response: &common::Response) -> (String, String) {
     assert_eq!(response.status, 200, "{}", response.text());
     let event = response.json();
-    (event["queryString"]["n"].as_str().unwrap_or_default().to_string(), event["body"].as_str().unwrap_or_default().to_string())
+    (
+        event["queryString"]["n"].as_str().unwrap_or_default().to_string(),
+        event["body"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 #[test]
@@ -83,10 +86,7 @@ fn pipelined_requests_are_answered_in_order() {
     ));
     client.send(&bytes);
     let answers: Vec<(String, String)> = (0..3).map(|_| n_and_body(&client.read_response())).collect();
-    assert_eq!(
-        answers,
-        [("1".into(), "".into()), ("2".into(), "second".into()), ("3".into(), "third".into())]
-    );
+    assert_eq!(answers, [("1".into(), "".into()), ("2".into(), "second".into()), ("3".into(), "third".into())]);
 
     // Fifty in one write, the last asking to close.
     let mut bytes = Vec::new();
@@ -189,7 +189,13 @@ fn chunked_request_bodies_are_decoded() {
     ];
     for (encoded, decoded) in cases {
         let mut client = gateway.connect();
-        client.send_request("POST", "/release/echo?n=c", &host, &[("Transfer-Encoding", "chunked")], encoded.as_bytes());
+        client.send_request(
+            "POST",
+            "/release/echo?n=c",
+            &host,
+            &[("Transfer-Encoding", "chunked")],
+            encoded.as_bytes(),
+        );
         let response = client.read_response();
         assert_eq!(n_and_body(&response).1, decoded, "{encoded:?}");
         // The connection goes on after the body: the framing was understood exactly.
@@ -199,7 +205,8 @@ fn chunked_request_bodies_are_decoded() {
 
     // A body that trickles in, split inside sizes, data and CRLFs.
     let mut client = gateway.connect();
-    client.send(format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n").as_bytes());
+    client
+        .send(format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n").as_bytes());
     for piece in ["1", "0\r", "\nabcdefgh", "ijklmnop\r", "\n3\r\nxyz", "\r\n0\r\n", "\r\n"] {
         thread::sleep(Duration::from_millis(20));
         client.send(piece.as_bytes());
@@ -214,7 +221,10 @@ fn expect_100_continue() {
 
     // The body is not sent yet: the gateway says 100 Continue, then answers the request.
     let mut client = gateway.connect();
-    client.send(format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n").as_bytes());
+    client.send(
+        format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            .as_bytes(),
+    );
     let interim = client.read_response();
     assert_eq!((interim.status, interim.reason.as_str()), (100, "Continue"));
     client.send(b"hello");
@@ -222,7 +232,10 @@ fn expect_100_continue() {
 
     // Same with a chunked body.
     client.send(
-        format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-Continue\r\nTransfer-Encoding: chunked\r\n\r\n").as_bytes(),
+        format!(
+            "POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-Continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .as_bytes(),
     );
     assert_eq!(client.read_response().status, 100);
     client.send(b"3\r\nabc\r\n0\r\n\r\n");
@@ -230,15 +243,21 @@ fn expect_100_continue() {
 
     // The body came with the head: no 100, just the answer.
     let mut client = gateway.connect();
-    client.send(format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc").as_bytes());
+    client.send(
+        format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc")
+            .as_bytes(),
+    );
     let response = client.read_response();
     assert_eq!(n_and_body(&response).1, "abc");
 
     // A body over the limit is refused before the client sends it: 413, no 100.
     let mut client = gateway.connect();
     client.send(
-        format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n", MAX_BODY_BYTES + 1)
-            .as_bytes(),
+        format!(
+            "POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY_BYTES + 1
+        )
+        .as_bytes(),
     );
     let response = client.read_response();
     assert_eq!(response.status, 413);
@@ -252,7 +271,10 @@ fn expect_100_continue_is_ignored_for_http10() {
     // RFC 9110 §10.1.1: an HTTP/1.0 client's 100-continue expectation is ignored — no interim
     // response; the answer comes once the body has arrived.
     let mut client = gateway.connect();
-    client.send(format!("POST /release/echo HTTP/1.0\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n").as_bytes());
+    client.send(
+        format!("POST /release/echo HTTP/1.0\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            .as_bytes(),
+    );
     thread::sleep(Duration::from_millis(300));
     client.send(b"hello");
     let response = client.read_response();
@@ -269,7 +291,9 @@ fn refused_requests_get_an_error_and_the_connection_closes() {
     let head_too_large = r#"{"message":"Request Header Fields Too Large."}"#.to_string();
     let not_implemented = r#"{"message":"Transfer-Encoding not implemented."}"#.to_string();
     let get = |extra: &str| format!("GET /release/echo HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n").into_bytes();
-    let post = |extra: &str, body: &str| format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n{body}").into_bytes();
+    let post = |extra: &str, body: &str| {
+        format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n{body}").into_bytes()
+    };
     let many_headers: String = (0..101).map(|index| format!("X-{index}: v\r\n")).collect();
     let big_header = format!("X-Big: {}\r\n", "a".repeat(MAX_HEADER_BYTES));
     let half = "a".repeat(512);
@@ -342,7 +366,12 @@ fn refused_requests_get_an_error_and_the_connection_closes() {
     let body = "b".repeat(MAX_BODY_BYTES);
     let response = gateway.request("POST", "/release/echo", &[], body.as_bytes());
     assert_eq!(n_and_body(&response).1, body);
-    let response = gateway.request("POST", "/release/echo", &[("Transfer-Encoding", "chunked")], format!("400\r\n{body}\r\n0\r\n\r\n").as_bytes());
+    let response = gateway.request(
+        "POST",
+        "/release/echo",
+        &[("Transfer-Encoding", "chunked")],
+        format!("400\r\n{body}\r\n0\r\n\r\n").as_bytes(),
+    );
     assert_eq!(n_and_body(&response).1, body);
     // The gateway still serves after all of that.
     assert_eq!(gateway.get("/release/echo").status, 200);
@@ -398,7 +427,9 @@ fn idle_keep_alive_connections_are_closed() {
 
     // A client that stops in the middle of its body is disconnected too.
     let mut stalled = gateway.connect();
-    stalled.send(format!("POST /release/echo HTTP/1.1\r\nHost: {}\r\nContent-Length: 10\r\n\r\nhalf", gateway.host()).as_bytes());
+    stalled.send(
+        format!("POST /release/echo HTTP/1.1\r\nHost: {}\r\nContent-Length: 10\r\n\r\nhalf", gateway.host()).as_bytes(),
+    );
     assert!(stalled.closed_by_server(), "a client stalled mid-body was not disconnected");
 
     // A connection that never sends a byte is closed as well.
@@ -450,7 +481,10 @@ fn large_bodies_round_trip() {
     bytes.extend(common::request_bytes("GET", "/release/echo?n=small", &host, &[], b""));
     let mut client = gateway.connect();
     client.send(&bytes);
-    assert!(n_and_body(&client.read_response()) == ("big".into(), large), "the large pipelined body changed on the way");
+    assert!(
+        n_and_body(&client.read_response()) == ("big".into(), large),
+        "the large pipelined body changed on the way"
+    );
     assert_eq!(n_and_body(&client.read_response()).0, "small");
 }
 
@@ -502,14 +536,23 @@ fn the_epoll_driver_serves_http_the_same() {
     }
     // Pipelining, with a chunked body.
     let mut bytes = common::request_bytes("GET", "/release/echo?n=p1", &host, &[], b"");
-    bytes.extend(common::request_bytes("POST", "/release/echo?n=p2", &host, &[("Transfer-Encoding", "chunked")], b"2\r\nab\r\n0\r\n\r\n"));
+    bytes.extend(common::request_bytes(
+        "POST",
+        "/release/echo?n=p2",
+        &host,
+        &[("Transfer-Encoding", "chunked")],
+        b"2\r\nab\r\n0\r\n\r\n",
+    ));
     bytes.extend(common::request_bytes("GET", "/release/echo?n=p3", &host, &[], b""));
     client.send(&bytes);
     assert_eq!(n_and_body(&client.read_response()), ("p1".into(), "".into()));
     assert_eq!(n_and_body(&client.read_response()), ("p2".into(), "ab".into()));
     assert_eq!(n_and_body(&client.read_response()), ("p3".into(), "".into()));
     // 100-continue.
-    client.send(format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n").as_bytes());
+    client.send(
+        format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+            .as_bytes(),
+    );
     assert_eq!(client.read_response().status, 100);
     client.send(b"ok");
     assert_eq!(n_and_body(&client.read_response()).1, "ok");
@@ -517,7 +560,10 @@ fn the_epoll_driver_serves_http_the_same() {
     assert!(client.closed_by_server(), "an idle connection was not closed");
     // A refusal closes.
     let mut client = gateway.connect();
-    client.send(format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n", MAX_BODY_BYTES + 1).as_bytes());
+    client.send(
+        format!("POST /release/echo HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n", MAX_BODY_BYTES + 1)
+            .as_bytes(),
+    );
     assert_eq!(client.read_response().status, 413);
     assert!(client.closed_by_server());
 }

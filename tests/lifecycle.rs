@@ -62,17 +62,30 @@ fn reload_applies_new_routes_to_open_connections_and_refuses_invalid_files() {
 
     gateway.dir.write("scfgate.toml", &with_second_api());
     hangup(&gateway);
-    assert!(gateway.output.wait_for_line("configuration reloaded generation=2", Duration::from_secs(10)), "{}", gateway.output.text());
+    assert!(
+        gateway.output.wait_for_line("configuration reloaded generation=2", Duration::from_secs(10)),
+        "{}",
+        gateway.output.text()
+    );
     // The connection opened before the reload is still served, now with the new API.
     assert_eq!(status_on(&mut client, &gateway, "/release/second"), 200);
     assert_eq!(status_on(&mut client, &gateway, "/release/first"), 200);
 
     // An invalid file is refused with its error; the previous configuration keeps serving.
-    gateway.dir.write("scfgate.toml", &with_second_api().replace("method = \"GET\"\nfunction = { name = \"echo\" }\n\n[[function]]", "method = \"FETCH\"\nfunction = { name = \"echo\" }\n\n[[function]]"));
+    gateway.dir.write(
+        "scfgate.toml",
+        &with_second_api().replace(
+            "method = \"GET\"\nfunction = { name = \"echo\" }\n\n[[function]]",
+            "method = \"FETCH\"\nfunction = { name = \"echo\" }\n\n[[function]]",
+        ),
+    );
     hangup(&gateway);
     assert!(gateway.output.wait_for_line("reload refused", Duration::from_secs(10)), "{}", gateway.output.text());
     let refusal = gateway.output.lines().into_iter().find(|line| line.contains("reload refused")).unwrap();
-    assert!(refusal.contains("scfgate.toml") && refusal.contains("api `second`") && refusal.contains("field `method`"), "{refusal}");
+    assert!(
+        refusal.contains("scfgate.toml") && refusal.contains("api `second`") && refusal.contains("field `method`"),
+        "{refusal}"
+    );
     assert_eq!(status_on(&mut client, &gateway, "/release/second"), 200);
 }
 
@@ -180,7 +193,12 @@ fn clients_see_only_successes_through_reloads() {
         client.join().unwrap();
     }
     assert!(served.load(Ordering::Relaxed) > 0);
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests that failed during reloads; gateway output:\n{}", gateway.output.text());
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "requests that failed during reloads; gateway output:\n{}",
+        gateway.output.text()
+    );
 }
 
 #[test]

@@ -67,24 +67,35 @@ fn a_burst_scales_up_to_max_instances_and_back_down_after_idle_timeout() {
     // Six requests that each hold an instance for a while, all at once: the warm instance takes
     // one and the gateway starts the others, up to max_instances = 4.
     let host = gateway.host();
-    let burst = (0..6).map(|n| request_bytes("GET", &format!("/release/who?scf_sleep_ms=4000&n={n}"), &host, &[], b"")).collect();
+    let burst = (0..6)
+        .map(|n| request_bytes("GET", &format!("/release/who?scf_sleep_ms=4000&n={n}"), &host, &[], b""))
+        .collect();
     let responses = concurrently(gateway.addr(), burst);
     let answered_by: HashSet<i32> = responses.iter().map(pid_of).collect();
     assert!(answered_by.len() > 1, "the burst was served by one process only: {answered_by:?}");
     let started = gateway.function_pids();
     assert!(started.len() <= 4, "more processes than max_instances: {started:?}");
     assert!(answered_by.iter().all(|pid| started.contains(pid)), "{answered_by:?} not among the started {started:?}");
-    let scaled_up = gateway.output.lines().into_iter().find(|line| line.contains("scaled up")).expect("a `scaled up` log line");
+    let scaled_up =
+        gateway.output.lines().into_iter().find(|line| line.contains("scaled up")).expect("a `scaled up` log line");
     assert_eq!(log_field(&scaled_up, "function"), Some("default/who:$LATEST"), "{scaled_up}");
 
     // Idle for idle_timeout (1 s): the extra processes are stopped, the warm one stays.
     let extras: Vec<i32> = started.iter().copied().filter(|pid| *pid != warm[0]).collect();
-    assert!(eventually(LIMIT, || extras.iter().all(|&pid| process_is_gone(pid))), "extra processes {extras:?} still run:\n{}", gateway.output.text());
+    assert!(
+        eventually(LIMIT, || extras.iter().all(|&pid| process_is_gone(pid))),
+        "extra processes {extras:?} still run:\n{}",
+        gateway.output.text()
+    );
     assert!(!process_is_gone(warm[0]), "the warm instance was stopped too");
-    let scaled_down: Vec<String> = gateway.output.lines().into_iter().filter(|line| line.contains("scaled down")).collect();
+    let scaled_down: Vec<String> =
+        gateway.output.lines().into_iter().filter(|line| line.contains("scaled down")).collect();
     assert!(!scaled_down.is_empty(), "no `scaled down` log line:\n{}", gateway.output.text());
     assert_eq!(scaled_down.last().and_then(|line| log_field(line, "instances")), Some("1"), "{scaled_down:?}");
-    assert!(scaled_down.iter().all(|line| log_field(line, "function") == Some("default/who:$LATEST")), "{scaled_down:?}");
+    assert!(
+        scaled_down.iter().all(|line| log_field(line, "function") == Some("default/who:$LATEST")),
+        "{scaled_down:?}"
+    );
 
     // From then on, one request at a time is served by the warm instance alone.
     for n in 0..3 {
@@ -134,10 +145,15 @@ fn a_crash_fails_only_its_request_while_the_other_instance_keeps_serving() {
     // The crash is logged with the request and the function's last words, and the crashed
     // instance is restarted.
     assert!(gateway.output.wait_for_line("exited while handling a request", LIMIT), "{}", gateway.output.text());
-    let line = gateway.output.lines().into_iter().find(|line| line.contains("exited while handling a request")).unwrap();
+    let line =
+        gateway.output.lines().into_iter().find(|line| line.contains("exited while handling a request")).unwrap();
     assert_eq!(log_field(&line, "request_id"), Some(crashed.request_id()), "{line}");
     assert!(line.contains("scf_crash=1: exiting with status 3"), "no stderr tail in {line}");
-    assert!(gateway.output.wait_for(LIMIT, |lines| lines.iter().filter(|line| line.contains("started function process")).count() == 3));
+    assert!(gateway.output.wait_for(LIMIT, |lines| lines
+        .iter()
+        .filter(|line| line.contains("started function process"))
+        .count()
+        == 3));
     let after = gateway.function_pids();
     assert_eq!(before.iter().filter(|pid| process_is_gone(**pid)).count(), 1, "exactly one of {before:?} is gone");
     assert!(!process_is_gone(after[2]));
@@ -185,9 +201,16 @@ code = "ok"
     assert!(error.contains("function default/slow-start:$LATEST"), "{error}");
 
     // The log says which function, that init_timeout passed, and what the function wrote.
-    let reported = gateway.output.wait_for(LIMIT, |lines| lines.iter().any(|line| line.contains("did not become ready within init_timeout")));
+    let reported = gateway
+        .output
+        .wait_for(LIMIT, |lines| lines.iter().any(|line| line.contains("did not become ready within init_timeout")));
     assert!(reported, "{}", gateway.output.text());
-    let line = gateway.output.lines().into_iter().find(|line| line.contains("did not become ready within init_timeout")).unwrap();
+    let line = gateway
+        .output
+        .lines()
+        .into_iter()
+        .find(|line| line.contains("did not become ready within init_timeout"))
+        .unwrap();
     assert_eq!(log_field(&line, "function"), Some("default/slow-start:$LATEST"), "{line}");
     assert!(line.contains("stderr_tail=") && line.contains("will never report ready"), "no stderr tail in {line}");
     // Other functions are not affected.
@@ -226,12 +249,17 @@ fn function_output_is_logged_with_the_function_and_the_request_id() {
         client.read_response()
     });
     for stream in ["stdout", "stderr"] {
-        assert!(gateway.output.wait_for_line(&format!("{stream}: marker-42"), LIMIT), "no {stream} line:\n{}", gateway.output.text());
+        assert!(
+            gateway.output.wait_for_line(&format!("{stream}: marker-42"), LIMIT),
+            "no {stream} line:\n{}",
+            gateway.output.text()
+        );
     }
     let response = request.join().unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
     for (stream, level) in [("stdout", "INFO"), ("stderr", "WARN")] {
-        let line = gateway.output.lines().into_iter().find(|line| line.contains(&format!("{stream}: marker-42"))).unwrap();
+        let line =
+            gateway.output.lines().into_iter().find(|line| line.contains(&format!("{stream}: marker-42"))).unwrap();
         assert!(line.contains(level), "{stream} not logged at {level}: {line}");
         assert_eq!(log_field(&line, "function"), Some("ns/talk:2"), "{line}");
         assert_eq!(log_field(&line, "instance"), Some("0"), "{line}");
@@ -267,7 +295,11 @@ memory_limit_in_mb = 64
     let error = response.json()["error"].as_str().unwrap_or_default().to_string();
     assert!(error.contains("function default/small:$LATEST exited"), "{error}");
     // It died because the allocation was refused (Rust's message on stderr, now in the log).
-    assert!(gateway.output.wait_for_line("memory allocation of 1073741824 bytes failed", LIMIT), "{}", gateway.output.text());
+    assert!(
+        gateway.output.wait_for_line("memory allocation of 1073741824 bytes failed", LIMIT),
+        "{}",
+        gateway.output.text()
+    );
     // It is restarted, and the next request works.
     let response = gateway.get("/release/echo?n=next");
     assert_eq!(response.status, 200, "{}", response.text());
@@ -319,7 +351,8 @@ fn watch_restarts_a_function_whose_code_changed_and_no_request_fails() {
     let clients: Vec<_> = ["/release/other", "/release/app"]
         .into_iter()
         .map(|path| {
-            let (running, served, failures, addr, host) = (running.clone(), served.clone(), failures.clone(), gateway.addr(), gateway.host());
+            let (running, served, failures, addr, host) =
+                (running.clone(), served.clone(), failures.clone(), gateway.addr(), gateway.host());
             thread::spawn(move || {
                 let mut client = Client::connect(addr);
                 while running.load(Ordering::Relaxed) {
@@ -344,7 +377,8 @@ fn watch_restarts_a_function_whose_code_changed_and_no_request_fails() {
         .collect();
 
     gateway.dir.write("app/VERSION", "v2\n");
-    let reloaded = gateway.output.wait_for(LIMIT, |lines| lines.iter().any(|line| line.contains("reloaded function code")));
+    let reloaded =
+        gateway.output.wait_for(LIMIT, |lines| lines.iter().any(|line| line.contains("reloaded function code")));
     assert!(reloaded, "{}", gateway.output.text());
     let line = gateway.output.lines().into_iter().find(|line| line.contains("reloaded function code")).unwrap();
     assert_eq!(log_field(&line, "function"), Some("default/app:$LATEST"), "{line}");
@@ -355,7 +389,12 @@ fn watch_restarts_a_function_whose_code_changed_and_no_request_fails() {
         latest = Some(response);
         version.as_deref() == Some("v2")
     });
-    assert!(upgraded, "never answered by the new code; last answer {:?}:\n{}", latest.map(|response| response.text()), gateway.output.text());
+    assert!(
+        upgraded,
+        "never answered by the new code; last answer {:?}:\n{}",
+        latest.map(|response| response.text()),
+        gateway.output.text()
+    );
     thread::sleep(Duration::from_millis(500));
     running.store(false, Ordering::Relaxed);
     for client in clients {
@@ -367,13 +406,21 @@ fn watch_restarts_a_function_whose_code_changed_and_no_request_fails() {
     // The app's old processes are gone; the other function kept its process.
     let app_pids: Vec<i32> = old_pids.iter().copied().filter(|&pid| pid != other_pid(&gateway)).collect();
     assert_eq!(app_pids.len(), 2, "{old_pids:?}");
-    assert!(eventually(LIMIT, || app_pids.iter().all(|&pid| process_is_gone(pid))), "old app processes {app_pids:?} still run");
+    assert!(
+        eventually(LIMIT, || app_pids.iter().all(|&pid| process_is_gone(pid))),
+        "old app processes {app_pids:?} still run"
+    );
     assert!(!process_is_gone(other_pid(&gateway)));
 }
 
 /// The pid of the `other` function's only process (from its start log line).
 fn other_pid(gateway: &Gateway) -> i32 {
-    let lines: Vec<String> = gateway.output.lines().into_iter().filter(|line| line.contains("started function process") && line.contains("function=default/other")).collect();
+    let lines: Vec<String> = gateway
+        .output
+        .lines()
+        .into_iter()
+        .filter(|line| line.contains("started function process") && line.contains("function=default/other"))
+        .collect();
     assert_eq!(lines.len(), 1, "the other function was restarted: {lines:?}");
     log_field(&lines[0], "pid").and_then(|pid| pid.parse().ok()).expect("pid in the start line")
 }

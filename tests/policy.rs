@@ -33,7 +33,8 @@ fn now() -> i64 {
 /// `name: value` (name lower-cased) joined by `\n`; the signature is base64 of HMAC-SHA1 (or the
 /// algorithm named) with the SecretKey.
 fn authorization(secret_id: &str, secret_key: &str, algorithm: &str, headers: &[(&str, &str)]) -> String {
-    let sign_str = headers.iter().map(|(name, value)| format!("{}: {value}", name.to_lowercase())).collect::<Vec<_>>().join("\n");
+    let sign_str =
+        headers.iter().map(|(name, value)| format!("{}: {value}", name.to_lowercase())).collect::<Vec<_>>().join("\n");
     let digest = match algorithm {
         "hmac-sha1" => mac::<Hmac<sha1::Sha1>>(secret_key, &sign_str),
         "hmac-sha256" => mac::<Hmac<Sha256>>(secret_key, &sign_str),
@@ -41,7 +42,10 @@ fn authorization(secret_id: &str, secret_key: &str, algorithm: &str, headers: &[
         _ => mac::<Hmac<sha2::Sha512>>(secret_key, &sign_str),
     };
     let names = headers.iter().map(|(name, _)| name.to_lowercase()).collect::<Vec<_>>().join(" ");
-    format!("hmac id=\"{secret_id}\", algorithm=\"{algorithm}\", headers=\"{names}\", signature=\"{}\"", B64.encode(digest))
+    format!(
+        "hmac id=\"{secret_id}\", algorithm=\"{algorithm}\", headers=\"{names}\", signature=\"{}\"",
+        B64.encode(digest)
+    )
 }
 
 fn mac<M: Mac + KeyInit>(key: &str, message: &str) -> Vec<u8> {
@@ -56,7 +60,10 @@ fn signed(secret_id: &str, secret_key: &str, algorithm: &str, date: &str) -> Hea
     vec![
         ("X-Date".into(), date.into()),
         ("Source".into(), source.into()),
-        ("Authorization".into(), authorization(secret_id, secret_key, algorithm, &[("x-date", date), ("source", source)])),
+        (
+            "Authorization".into(),
+            authorization(secret_id, secret_key, algorithm, &[("x-date", date), ("source", source)]),
+        ),
     ]
 }
 
@@ -79,13 +86,21 @@ impl Keys {
         use rsa::traits::PublicKeyParts;
         let public = self.rsa.to_public_key();
         let trim = |bytes: Box<[u8]>| -> Vec<u8> { bytes.iter().copied().skip_while(|&byte| byte == 0).collect() };
-        format!(r#"{{"kty":"RSA","alg":"RS256","e":"{}","n":"{}"}}"#, B64URL.encode(trim(public.e().to_be_bytes())), B64URL.encode(trim(public.n().to_be_bytes())))
+        format!(
+            r#"{{"kty":"RSA","alg":"RS256","e":"{}","n":"{}"}}"#,
+            B64URL.encode(trim(public.e().to_be_bytes())),
+            B64URL.encode(trim(public.n().to_be_bytes()))
+        )
     }
 
     fn ec_jwk(&self) -> String {
         let point = self.ec.verifying_key().to_sec1_point(false);
         let bytes = point.as_bytes();
-        format!(r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#, B64URL.encode(&bytes[1..33]), B64URL.encode(&bytes[33..]))
+        format!(
+            r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
+            B64URL.encode(&bytes[1..33]),
+            B64URL.encode(&bytes[33..])
+        )
     }
 
     fn rs256(&self, claims: &Value) -> String {
@@ -391,7 +406,12 @@ fn declared_params_are_checked_and_sent() {
     }
 
     // The event carries the declared params only; absent ones as their default or "".
-    let response = request(gateway, "GET", "/release/items/42?q=a%20b&extra=1", &owned(&[("X-Token", "t1"), ("x-token", "t2"), ("X-Other", "o")]));
+    let response = request(
+        gateway,
+        "GET",
+        "/release/items/42?q=a%20b&extra=1",
+        &owned(&[("X-Token", "t1"), ("x-token", "t2"), ("X-Other", "o")]),
+    );
     assert_eq!(response.status, 200, "{}", response.text());
     let event = response.json();
     assert_eq!(event["pathParameters"], json!({"id": "42"}));
@@ -413,8 +433,10 @@ fn key_pair_signatures_as_tencent_documents() {
         edit(&mut headers);
         headers
     };
-    let set = |name: &'static str, value: String| move |headers: &mut Headers| {
-        headers.iter_mut().filter(|(key, _)| key == name).for_each(|(_, old)| *old = value.clone());
+    let set = |name: &'static str, value: String| {
+        move |headers: &mut Headers| {
+            headers.iter_mut().filter(|(key, _)| key == name).for_each(|(_, old)| *old = value.clone());
+        }
     };
     let stale = http_date(now() - 901);
     #[rustfmt::skip]
@@ -455,7 +477,14 @@ fn key_pair_signatures_as_tencent_documents() {
 
     // A `Date` header (not `X-Date`) is accepted unchecked, as Tencent documents.
     let old = http_date(now() - 86_400 * 30);
-    let headers = owned(&[("Date", &old), ("Source", "AndriodApp"), ("Authorization", &authorization("AKIDgold", SECRET_GOLD, "hmac-sha1", &[("date", &old), ("source", "AndriodApp")]))]);
+    let headers = owned(&[
+        ("Date", &old),
+        ("Source", "AndriodApp"),
+        (
+            "Authorization",
+            &authorization("AKIDgold", SECRET_GOLD, "hmac-sha1", &[("date", &old), ("source", "AndriodApp")]),
+        ),
+    ]);
     assert_eq!(outcome(&request(gateway, "GET", "/release/signed", &headers)), (200, String::new()));
 }
 
@@ -465,7 +494,8 @@ fn oauth_tokens_are_verified_locally() {
     let gateway = &setup.gateway;
     let keys = setup.keys;
     let now = now();
-    let claims = json!({"sub": "alice", "iss": "https://auth.example.com", "aud": "scfgate", "exp": now + 300, "iat": now});
+    let claims =
+        json!({"sub": "alice", "iss": "https://auth.example.com", "aud": "scfgate", "exp": now + 300, "iat": now});
     let good = keys.rs256(&claims);
     let with_claims = |edit: &dyn Fn(&mut Value)| {
         let mut edited = claims.clone();
@@ -521,7 +551,10 @@ fn browser_preflight(path: &str, host: &str) -> Vec<u8> {
             ("Access-Control-Request-Method", "POST"),
             ("Access-Control-Request-Headers", "content-type,source,x-date"),
             ("Origin", "https://app.example.com"),
-            ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"),
+            (
+                "User-Agent",
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+            ),
             ("Sec-Fetch-Mode", "cors"),
             ("Sec-Fetch-Site", "cross-site"),
             ("Sec-Fetch-Dest", "empty"),
@@ -558,7 +591,13 @@ fn cors_preflight_and_headers_on_every_response() {
         client.send_request("POST", path, &gateway.host(), headers, b"{}");
         client.read_response()
     };
-    client.send_request("POST", "/release/cors", &gateway.host(), &[("Origin", "https://app.example.com"), ("Content-Type", "application/json")], b"{}");
+    client.send_request(
+        "POST",
+        "/release/cors",
+        &gateway.host(),
+        &[("Origin", "https://app.example.com"), ("Content-Type", "application/json")],
+        b"{}",
+    );
     let real = client.read_response();
     assert_eq!(real.status, 200);
     assert_eq!(setup.remote.requests(), 1);
@@ -584,7 +623,10 @@ fn cors_preflight_and_headers_on_every_response() {
         assert_eq!(response.header("vary"), *vary, "case {index}");
         if allow_origin.is_some() {
             assert_eq!(response.header("access-control-max-age"), Some("86400"), "case {index}");
-            assert!(response.header("access-control-expose-headers").is_some_and(|list| list.contains("X-Api-ID")), "case {index}");
+            assert!(
+                response.header("access-control-expose-headers").is_some_and(|list| list.contains("X-Api-ID")),
+                "case {index}"
+            );
         }
     }
     let secure = request(gateway, "GET", "/release/secure", &[]);
@@ -592,7 +634,12 @@ fn cors_preflight_and_headers_on_every_response() {
 
     // Integrated responses get the gateway's CORS headers; the function's own are dropped so that
     // none is sent twice.
-    let integrated = request(gateway, "GET", "/release/cors-integrated?scf_header_Access-Control-Allow-Origin=https://fn.example&scf_header_X-Own=1", &[]);
+    let integrated = request(
+        gateway,
+        "GET",
+        "/release/cors-integrated?scf_header_Access-Control-Allow-Origin=https://fn.example&scf_header_X-Own=1",
+        &[],
+    );
     assert_eq!(integrated.status, 200, "{}", integrated.text());
     assert_eq!(integrated.header_all("access-control-allow-origin"), ["*"]);
     assert_eq!(integrated.header("x-own"), Some("1"));
@@ -618,7 +665,8 @@ fn rate_limit_counts_over_a_burst() {
     let headers = signed("AKIDburst", "burst-secret-key", "hmac-sha1", &date);
     let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
     const BURST: usize = 24;
-    let requests = (0..BURST).map(|_| request_bytes("GET", "/release/limited", &gateway.host(), &headers, b"")).collect();
+    let requests =
+        (0..BURST).map(|_| request_bytes("GET", "/release/limited", &gateway.host(), &headers, b"")).collect();
     let responses = concurrently(gateway.addr(), requests);
     let admitted = responses.iter().filter(|response| response.status == 200).count();
     let limited: Vec<&Response> = responses.iter().filter(|response| response.status == 429).collect();

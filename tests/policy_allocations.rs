@@ -130,15 +130,28 @@ fn date(unix: u64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let seconds = unix % 86_400;
-    format!("{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT", DAYS[days.rem_euclid(7) as usize], MONTHS[(month - 1) as usize], seconds / 3600, seconds / 60 % 60, seconds % 60)
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
 }
 
 #[test]
 fn passing_policies_allocate_nothing_per_request() {
     let key = <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate();
     let point = key.verifying_key().to_sec1_point(false);
-    let jwk = format!(r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#, B64URL.encode(&point.as_bytes()[1..33]), B64URL.encode(&point.as_bytes()[33..]));
-    let config = parse_str(&CONFIG.replace("EC_JWK", &jwk), Path::new("/nonexistent/alloc.toml"), &Overrides::default()).unwrap();
+    let jwk = format!(
+        r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
+        B64URL.encode(&point.as_bytes()[1..33]),
+        B64URL.encode(&point.as_bytes()[33..])
+    );
+    let config =
+        parse_str(&CONFIG.replace("EC_JWK", &jwk), Path::new("/nonexistent/alloc.toml"), &Overrides::default())
+            .unwrap();
     let router = Router::build(&config).unwrap();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
 
@@ -161,7 +174,11 @@ fn passing_policies_allocate_nothing_per_request() {
     let mut state = PolicyState::default();
     let mut event = Vec::new();
     let mut scratch = Vec::new();
-    for (name, raw, expected) in [("key pair + CORS + params + plans", signed.as_str(), Checked::Proceed), ("OAuth, cached", &bearer, Checked::Proceed), ("preflight", preflight, Checked::Preflight)] {
+    for (name, raw, expected) in [
+        ("key pair + CORS + params + plans", signed.as_str(), Checked::Proceed),
+        ("OAuth, cached", &bearer, Checked::Proceed),
+        ("preflight", preflight, Checked::Preflight),
+    ] {
         let raw = raw.as_bytes();
         let mut head = RequestHead::default();
         parse_request(raw, &mut head).unwrap();
@@ -211,7 +228,10 @@ fn passing_policies_allocate_nothing_per_request() {
         assert_eq!(after - before, 0, "{name}: {} allocations over 200 requests", after - before);
         if expected == Checked::Proceed {
             let parsed: serde_json::Value = serde_json::from_slice(&event).unwrap();
-            assert!(parsed["requestContext"]["identity"].as_object().is_some_and(|identity| !identity.is_empty()), "{name}: {parsed}");
+            assert!(
+                parsed["requestContext"]["identity"].as_object().is_some_and(|identity| !identity.is_empty()),
+                "{name}: {parsed}"
+            );
         }
     }
 }

@@ -71,7 +71,11 @@ fn connections_to_the_endpoint_are_reused() {
         assert_eq!(gateway.get("/release/remote").status, 200);
     }
     assert_eq!(endpoint.requests(), 20);
-    assert!(endpoint.connections() <= 2, "{} backend connections for 20 sequential requests on 2 workers", endpoint.connections());
+    assert!(
+        endpoint.connections() <= 2,
+        "{} backend connections for 20 sequential requests on 2 workers",
+        endpoint.connections()
+    );
 }
 
 #[test]
@@ -92,7 +96,9 @@ fn a_pooled_connection_the_endpoint_closed_is_retried() {
     let bodies: Vec<String> = endpoint
         .recorded()
         .iter()
-        .map(|seen| serde_json::from_slice::<serde_json::Value>(&seen.body).unwrap()["body"].as_str().unwrap().to_string())
+        .map(|seen| {
+            serde_json::from_slice::<serde_json::Value>(&seen.body).unwrap()["body"].as_str().unwrap().to_string()
+        })
         .collect();
     assert_eq!(bodies, ["request 0", "request 1", "request 2", "request 3", "request 4"]);
 }
@@ -136,7 +142,9 @@ fn replies_and_failures_of_the_endpoint() {
         ("slow", Some(Reply::ok("{}").delay(Duration::from_secs(3))), false, 504, r#"{"message":"Gateway Time-out."}"#.into()),
     ];
     let mut endpoints = Vec::new();
-    let mut config = String::from("[gateway]\nmax_response_bytes = 1000\n\n[[service]]\nid = \"service-remote\"\nname = \"remote\"\n");
+    let mut config = String::from(
+        "[gateway]\nmax_response_bytes = 1000\n\n[[service]]\nid = \"service-remote\"\nname = \"remote\"\n",
+    );
     let mut functions = String::new();
     for (index, (_, reply, integrated, _, _)) in cases.iter().enumerate() {
         let url = match reply {
@@ -151,7 +159,8 @@ fn replies_and_failures_of_the_endpoint() {
         config.push_str(&format!(
             "[[service.api]]\nname = \"case{index}\"\npath = \"/case{index}\"\nmethod = \"ANY\"\ntimeout = 1\nintegrated_response = {integrated}\nfunction = {{ name = \"f{index}\" }}\n\n"
         ));
-        functions.push_str(&format!("[[function]]\nname = \"f{index}\"\nruntime = \"remote\"\ninvoke_url = \"{url}\"\n\n"));
+        functions
+            .push_str(&format!("[[function]]\nname = \"f{index}\"\nruntime = \"remote\"\ninvoke_url = \"{url}\"\n\n"));
     }
     config.push_str(&functions);
     let gateway = Gateway::start(&config);
@@ -162,7 +171,11 @@ fn replies_and_failures_of_the_endpoint() {
             let response = gateway.get(&format!("/release/case{index}"));
             let expected = body.replace("{id}", response.request_id());
             if (response.status, response.text()) != (*status, expected.clone()) {
-                failures.push(format!("{label} #{attempt}: got {} {} (expected {status} {expected})", response.status, response.text()));
+                failures.push(format!(
+                    "{label} #{attempt}: got {} {} (expected {status} {expected})",
+                    response.status,
+                    response.text()
+                ));
             }
         }
     }

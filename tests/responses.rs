@@ -156,7 +156,11 @@ fn function_values_become_responses() {
             }
         }
         if response.header("content-length") != Some(response.body.len().to_string().as_str()) {
-            failures.push(format!("{target}: content-length {:?} for {} bytes", response.header("content-length"), response.body.len()));
+            failures.push(format!(
+                "{target}: content-length {:?} for {} bytes",
+                response.header("content-length"),
+                response.body.len()
+            ));
         }
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
@@ -202,13 +206,13 @@ fn every_response_has_a_unique_request_id() {
     };
     for round in 0..3 {
         for target in [
-            "/release/pass",                     // 200
-            "/release/hello/bob",                // 200 integrated
-            "/release/nowhere",                  // 404 no route
-            "/prod/pass",                        // 404 stage
-            "/release/not-integration",          // 403
-            "/release/pass?scf_raw=x",           // 502
-            "/release/pass?scf_error=e",         // 502
+            "/release/pass",             // 200
+            "/release/hello/bob",        // 200 integrated
+            "/release/nowhere",          // 404 no route
+            "/prod/pass",                // 404 stage
+            "/release/not-integration",  // 403
+            "/release/pass?scf_raw=x",   // 502
+            "/release/pass?scf_error=e", // 502
         ] {
             record(&format!("{target} #{round}"), &gateway.get(target));
         }

@@ -194,13 +194,24 @@ fn path_priorities_methods_and_stages() {
         match expected {
             Expect::Api { path: api_path, method: api_method, params } => {
                 if response.status != 200 {
-                    failures.push(format!("{label}: expected 200 from {api_path}, got {} {}", response.status, response.text()));
+                    failures.push(format!(
+                        "{label}: expected 200 from {api_path}, got {} {}",
+                        response.status,
+                        response.text()
+                    ));
                     continue;
                 }
                 let event = response.json();
-                let got = (&event["requestContext"]["path"], &event["requestContext"]["httpMethod"], &event["pathParameters"]);
+                let got = (
+                    &event["requestContext"]["path"],
+                    &event["requestContext"]["httpMethod"],
+                    &event["pathParameters"],
+                );
                 if got != (&json!(api_path), &json!(api_method), params) {
-                    failures.push(format!("{label}: expected {api_method} {api_path} {params}, got {} {} {}", got.1, got.0, got.2));
+                    failures.push(format!(
+                        "{label}: expected {api_method} {api_path} {params}, got {} {} {}",
+                        got.1, got.0, got.2
+                    ));
                 }
                 // The event's method is the request's own.
                 if event["httpMethod"] != json!(method) {
@@ -219,7 +230,11 @@ fn path_priorities_methods_and_stages() {
             }
             Expect::Error(status, body) => {
                 if response.status != *status || response.text() != *body {
-                    failures.push(format!("{label}: expected {status} {body}, got {} {}", response.status, response.text()));
+                    failures.push(format!(
+                        "{label}: expected {status} {body}, got {} {}",
+                        response.status,
+                        response.text()
+                    ));
                 }
                 if response.header("content-type") != Some("application/json") {
                     failures.push(format!("{label}: error content-type {:?}", response.header("content-type")));
@@ -274,7 +289,8 @@ fn service_for(gateway: &Gateway, host: &str, target: &str) -> Answer {
 fn services_bound_to_hosts() {
     let gateway = Gateway::builder(HOSTED).function("echo", "echo").start();
     let ok = |id: &str| -> Answer { Ok(id.to_string()) };
-    let unknown = |host: &str| -> Answer { Err((404, format!(r#"{{"message":"There is no api match host[{host}]."}}"#))) };
+    let unknown =
+        |host: &str| -> Answer { Err((404, format!(r#"{{"message":"There is no api match host[{host}]."}}"#))) };
     #[rustfmt::skip]
     let cases: Vec<(&str, &str, Answer)> = vec![
         // A service with `hosts` answers for its host.

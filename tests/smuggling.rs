@@ -287,7 +287,11 @@ fn framing_and_targets_follow_rfc_9112_and_nothing_is_smuggled() {
         match outcome {
             Served { status, event } => {
                 if response.status != *status {
-                    failures.push(format!("{label}: got {} {} (expected {status})", response.status, short(response.text())));
+                    failures.push(format!(
+                        "{label}: got {} {} (expected {status})",
+                        response.status,
+                        short(response.text())
+                    ));
                     continue;
                 }
                 if *status == 200 {
@@ -301,14 +305,24 @@ fn framing_and_targets_follow_rfc_9112_and_nothing_is_smuggled() {
                 }
                 // The framing was unambiguous: the pipelined request is the next request.
                 match client.try_read_response(false) {
-                    Ok(next) if next.status == 200 && next.json()["queryString"]["probe"].as_str() == Some(index.to_string().as_str()) => {}
-                    Ok(next) => failures.push(format!("{label}: the pipelined request got {} {}", next.status, short(next.text()))),
+                    Ok(next)
+                        if next.status == 200
+                            && next.json()["queryString"]["probe"].as_str() == Some(index.to_string().as_str()) => {}
+                    Ok(next) => failures.push(format!(
+                        "{label}: the pipelined request got {} {}",
+                        next.status,
+                        short(next.text())
+                    )),
                     Err(error) => failures.push(format!("{label}: the pipelined request got no response: {error}")),
                 }
             }
             Refused { status, body } => {
                 if response.status != *status || !response.text().starts_with(body) {
-                    failures.push(format!("{label}: got {} {} (expected {status} {body})", response.status, short(response.text())));
+                    failures.push(format!(
+                        "{label}: got {} {} (expected {status} {body})",
+                        response.status,
+                        short(response.text())
+                    ));
                 }
                 if !response.closes() {
                     failures.push(format!("{label}: no `connection: close`"));
@@ -328,7 +342,9 @@ fn framing_and_targets_follow_rfc_9112_and_nothing_is_smuggled() {
         let runs = probes.iter().filter(|probe| **probe == index.to_string()).count();
         let expected = usize::from(matches!(outcome, Served { .. }));
         if runs != expected {
-            failures.push(format!("{label}: the request pipelined after it reached the function {runs} times (expected {expected})"));
+            failures.push(format!(
+                "{label}: the request pipelined after it reached the function {runs} times (expected {expected})"
+            ));
         }
     }
     // And nothing else ran: the function saw exactly one event per answered request (a served
@@ -348,7 +364,10 @@ fn framing_and_targets_follow_rfc_9112_and_nothing_is_smuggled() {
     if !smuggled.is_empty() {
         failures.push(format!("a request hidden in a body was executed {} times", smuggled.len()));
     }
-    let failed = cases.iter().filter(|(label, _, _)| failures.iter().any(|failure| failure.starts_with(&format!("{label}:")))).count();
+    let failed = cases
+        .iter()
+        .filter(|(label, _, _)| failures.iter().any(|failure| failure.starts_with(&format!("{label}:"))))
+        .count();
     assert!(failures.is_empty(), "{failed} of {} cases failed:\n{}", cases.len(), failures.join("\n"));
 }
 
@@ -375,17 +394,28 @@ fn requests_pipelined_after_a_refused_one_are_never_executed() {
         let mut client = gateway.connect();
         let _ = client.try_send(&bytes);
         match client.try_read_response(false) {
-            Ok(first) if first.status == 200 && first.json()["queryString"]["before"].as_str() == Some(index.to_string().as_str()) => {}
-            Ok(first) => failures.push(format!("{label}: the request before it got {} {}", first.status, short(first.text()))),
+            Ok(first)
+                if first.status == 200
+                    && first.json()["queryString"]["before"].as_str() == Some(index.to_string().as_str()) => {}
+            Ok(first) => {
+                failures.push(format!("{label}: the request before it got {} {}", first.status, short(first.text())))
+            }
             Err(error) => failures.push(format!("{label}: the request before it got no response: {error}")),
         }
         match client.try_read_response(false) {
             Ok(response) if response.status == *status && response.closes() => {}
-            Ok(response) => failures.push(format!("{label}: got {} {} (expected {status}, closing)", response.status, short(response.text()))),
+            Ok(response) => failures.push(format!(
+                "{label}: got {} {} (expected {status}, closing)",
+                response.status,
+                short(response.text())
+            )),
             Err(error) => failures.push(format!("{label}: no response: {error}")),
         }
         if !client.closed_by_server() {
-            failures.push(format!("{label}: something followed the refusal: {:?}", String::from_utf8_lossy(client.leftover())));
+            failures.push(format!(
+                "{label}: something followed the refusal: {:?}",
+                String::from_utf8_lossy(client.leftover())
+            ));
         }
     }
     let executed = recorded_query(&endpoint, "after");

@@ -121,7 +121,10 @@ fn serve(stream: TcpStream, config: Arc<rustls::ServerConfig>, state: Arc<ApiSta
             }
             Answer::Json(status, body) => {
                 let body = body.to_string();
-                let reply = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
                 if tls.write_all(reply.as_bytes()).and_then(|()| tls.flush()).is_err() {
                     return;
                 }
@@ -137,18 +140,24 @@ fn serve(stream: TcpStream, config: Arc<rustls::ServerConfig>, state: Arc<ApiSta
 
 /// Tencent's success shape, `RetMsg` being the function's value as text.
 fn invoke_result(ret_msg: &str) -> Answer {
-    Answer::Json(200, json!({"Response": {"Result": {
+    Answer::Json(
+        200,
+        json!({"Response": {"Result": {
         "MemUsage": 7_000_000, "Log": "", "RetMsg": ret_msg, "BillDuration": 2,
         "FunctionRequestId": "f0e1d2c3", "Duration": 1.5, "ErrMsg": "", "InvokeResult": 0
-    }, "RequestId": "r-1"}}))
+    }, "RequestId": "r-1"}}),
+    )
 }
 
 /// A function that ran and failed with SCF status `code`.
 fn function_failure(code: i64, err_msg: &str) -> Answer {
-    Answer::Json(200, json!({"Response": {"Result": {
+    Answer::Json(
+        200,
+        json!({"Response": {"Result": {
         "MemUsage": 0, "Log": "", "RetMsg": "", "BillDuration": 3000,
         "FunctionRequestId": "f0e1d2c3", "Duration": 3000, "ErrMsg": err_msg, "InvokeResult": code
-    }, "RequestId": "r-2"}}))
+    }, "RequestId": "r-2"}}),
+    )
 }
 
 /// The API refusing the call.
@@ -185,7 +194,9 @@ fn config(functions: &[(&str, &str)], integrated: &[&str]) -> String {
         ));
     }
     for (name, extra) in functions {
-        text.push_str(&format!("[[function]]\nname = \"{name}\"\nruntime = \"tencentcloud\"\nregion = \"ap-guangzhou\"\n{extra}\n\n"));
+        text.push_str(&format!(
+            "[[function]]\nname = \"{name}\"\nruntime = \"tencentcloud\"\nregion = \"ap-guangzhou\"\n{extra}\n\n"
+        ));
     }
     text
 }
@@ -255,7 +266,8 @@ fn expected_authorization(request: &Recorded) -> String {
     let string_to_sign = format!("TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{}", sha256_hex(canonical.as_bytes()));
     let secret_date = hmac(format!("TC3{SECRET_KEY}").as_bytes(), date.as_bytes());
     let secret_signing = hmac(&hmac(&secret_date, b"scf"), b"tc3_request");
-    let signature: String = hmac(&secret_signing, string_to_sign.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
+    let signature: String =
+        hmac(&secret_signing, string_to_sign.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
     format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/{scope}, SignedHeaders={signed}, Signature={signature}")
 }
 
@@ -338,7 +350,11 @@ fn answers_of_the_cloud_and_how_the_client_sees_them() {
             let response = gateway.get(&format!("/release/{name}"));
             let expected = body.replace("{id}", response.request_id());
             if (response.status, response.text()) != (*status, expected.clone()) {
-                failures.push(format!("{name} #{attempt}: got {} {} (expected {status} {expected})", response.status, response.text()));
+                failures.push(format!(
+                    "{name} #{attempt}: got {} {} (expected {status} {expected})",
+                    response.status,
+                    response.text()
+                ));
             }
         }
     }

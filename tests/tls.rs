@@ -76,7 +76,11 @@ fn start() -> (Gateway, SocketAddr, Certificates) {
     (gateway, address, certificates)
 }
 
-fn client_config(trusted_pem: &str, versions: &[&'static rustls::SupportedProtocolVersion], sni: bool) -> Arc<rustls::ClientConfig> {
+fn client_config(
+    trusted_pem: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    sni: bool,
+) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(trusted_pem.as_bytes()) {
         roots.add(certificate.unwrap()).unwrap();
@@ -92,7 +96,12 @@ fn client_config(trusted_pem: &str, versions: &[&'static rustls::SupportedProtoc
 }
 
 /// Sends one request over TLS; returns the status line and body, or the TLS/IO error text.
-fn https_get(address: SocketAddr, config: Arc<rustls::ClientConfig>, name: &str, path: &str) -> Result<(String, String, Option<Vec<u8>>), String> {
+fn https_get(
+    address: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    name: &str,
+    path: &str,
+) -> Result<(String, String, Option<Vec<u8>>), String> {
     let server_name = ServerName::try_from(name.to_string()).unwrap();
     let connection = rustls::ClientConnection::new(config, server_name).map_err(|error| error.to_string())?;
     let socket = TcpStream::connect(address).unwrap();

@@ -62,14 +62,18 @@ memory_limit_in_mb = 256
 /// A gateway whose function folders hold `scf_bootstrap`s running the example function's web mode.
 fn web_gateway(builder: GatewayBuilder, folders: &[&str]) -> Gateway {
     for folder in folders {
-        builder.dir().executable(&format!("{folder}/scf_bootstrap"), &format!("#!/bin/sh\nexec \"{FUNCTION_BIN}\" web\n"));
+        builder
+            .dir()
+            .executable(&format!("{folder}/scf_bootstrap"), &format!("#!/bin/sh\nexec \"{FUNCTION_BIN}\" web\n"));
     }
     builder.start()
 }
 
 /// Waits until `count` web function instances have reported ready (in total, restarts included).
 fn wait_ready(gateway: &Gateway, count: usize) {
-    let ready = gateway.output.wait_for(READY_LIMIT, |lines| lines.iter().filter(|line| line.contains("web function ready")).count() >= count);
+    let ready = gateway.output.wait_for(READY_LIMIT, |lines| {
+        lines.iter().filter(|line| line.contains("web function ready")).count() >= count
+    });
     assert!(ready, "expected {count} web function instances ready; output:\n{}", gateway.output.text());
 }
 
@@ -100,7 +104,10 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.header("x-function-mode"), Some("web"), "the function's own headers pass through");
     let echo = response.json();
-    assert_eq!((echo["method"].as_str(), echo["path"].as_str(), echo["query"].as_str()), (Some("GET"), Some("/app/items/7"), Some("a=1&b=two")));
+    assert_eq!(
+        (echo["method"].as_str(), echo["path"].as_str(), echo["query"].as_str()),
+        (Some("GET"), Some("/app/items/7"), Some("a=1&b=two"))
+    );
     let headers = &echo["headers"];
     let request_id = response.request_id();
     #[rustfmt::skip]
@@ -118,11 +125,23 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
     assert!(headers.get("connection").is_none(), "hop-by-hop fields are not passed on: {headers}");
 
     // The same connection goes on: a body by Content-Length, then a chunked one.
-    client.send(&request_bytes("POST", "/release/app", &gateway.host(), &[("Content-Type", "text/plain")], b"plain body"));
+    client.send(&request_bytes(
+        "POST",
+        "/release/app",
+        &gateway.host(),
+        &[("Content-Type", "text/plain")],
+        b"plain body",
+    ));
     let echo = client.read_response().json();
     assert_eq!((echo["path"].as_str(), echo["body"].as_str()), (Some("/app"), Some("plain body")));
     assert_eq!(echo["headers"]["content-length"].as_str(), Some("10"));
-    client.send(&request_bytes("PUT", "/release/app/c", &gateway.host(), &[("Transfer-Encoding", "chunked")], b"4;x=y\r\nchun\r\n6\r\nked!!!\r\n0\r\nTrailer: t\r\n\r\n"));
+    client.send(&request_bytes(
+        "PUT",
+        "/release/app/c",
+        &gateway.host(),
+        &[("Transfer-Encoding", "chunked")],
+        b"4;x=y\r\nchun\r\n6\r\nked!!!\r\n0\r\nTrailer: t\r\n\r\n",
+    ));
     let echo = client.read_response().json();
     assert_eq!((echo["method"].as_str(), echo["body"].as_str()), (Some("PUT"), Some("chunked!!!")));
     assert_eq!(echo["headers"]["transfer-encoding"].as_str(), Some("chunked"));
@@ -234,7 +253,8 @@ fn hundred_megabyte_bodies_stream_both_ways_in_bounded_gateway_memory() {
     let mut upload_answer = String::new();
     let (before, peak) = peak_rss_during(pid, || {
         let mut client = gateway.connect();
-        let head = format!("POST /release/app/upload HTTP/1.1\r\nHost: {}\r\nContent-Length: {SIZE}\r\n\r\n", gateway.host());
+        let head =
+            format!("POST /release/app/upload HTTP/1.1\r\nHost: {}\r\nContent-Length: {SIZE}\r\n\r\n", gateway.host());
         client.send(head.as_bytes());
         let mut block = vec![0u8; 64 * 1024];
         let mut sent = 0u64;
@@ -257,7 +277,10 @@ fn hundred_megabyte_bodies_stream_both_ways_in_bounded_gateway_memory() {
     // Upload: chunked, 1 MiB chunks.
     let (before, peak) = peak_rss_during(pid, || {
         let mut client = gateway.connect();
-        let head = format!("POST /release/app/upload HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\n\r\n", gateway.host());
+        let head = format!(
+            "POST /release/app/upload HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+            gateway.host()
+        );
         client.send(head.as_bytes());
         let mut block = vec![0u8; 1024 * 1024];
         let mut sent = 0u64;
@@ -312,7 +335,8 @@ fn a_body_over_the_limit_is_refused_before_the_function_sees_it() {
 fn websocket_upgrades_pass_through_to_the_function() {
     use tungstenite::Message;
     let gateway = start("", &[]);
-    let (mut socket, response) = tungstenite::connect(format!("ws://{}/release/app/ws", gateway.addr())).expect("WebSocket handshake through the gateway");
+    let (mut socket, response) = tungstenite::connect(format!("ws://{}/release/app/ws", gateway.addr()))
+        .expect("WebSocket handshake through the gateway");
     assert_eq!(response.status(), 101);
     assert!(response.headers().contains_key("x-api-requestid"));
     socket.send(Message::Text("hello through the gateway".into())).unwrap();
@@ -368,7 +392,10 @@ init_timeout = 0.5
     assert_eq!(response.status, 502, "{}", response.text());
     let error = response.json()["error"].as_str().unwrap_or_default().to_string();
     // The request waited for init_timeout (0.5 s) for the function to listen, then gave up.
-    assert!(error.contains("web function default/deaf:$LATEST did not accept connections within its init_timeout"), "{error}");
+    assert!(
+        error.contains("web function default/deaf:$LATEST did not accept connections within its init_timeout"),
+        "{error}"
+    );
     assert!(gateway.output.wait_for_line("did not accept connections on its port within init_timeout", READY_LIMIT));
     // The other function is unaffected.
     wait_ready(&gateway, 2);
@@ -440,7 +467,11 @@ port = {port}
     );
     let gateway = web_gateway(Gateway::builder(&config(&extra)), &["app", "fixed"]);
     wait_ready(&gateway, 3);
-    assert!(gateway.output.lines().iter().any(|line| line.contains("web function ready") && line.contains(&format!("port={port}"))));
+    assert!(gateway
+        .output
+        .lines()
+        .iter()
+        .any(|line| line.contains("web function ready") && line.contains(&format!("port={port}"))));
     let response = gateway.get("/release/fixed/x");
     assert_eq!((response.status, response.json()["path"].as_str()), (200, Some("/fixed/x")));
     // The same port answers directly too: it is the function's own server.

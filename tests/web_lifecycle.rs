@@ -17,7 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{concurrently, fixture, log_field, process_is_gone, request_bytes, Client, Gateway, GatewayBuilder, Response, FUNCTION_BIN};
+use common::{
+    concurrently, fixture, log_field, process_is_gone, request_bytes, Client, Gateway, GatewayBuilder, Response,
+    FUNCTION_BIN,
+};
 
 /// An upper bound for anything the gateway does on its own (starting, scaling, restarting).
 const LIMIT: Duration = Duration::from_secs(30);
@@ -25,7 +28,10 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// Writes `<folder>/scf_bootstrap` running the example function's web mode, with `environment`
 /// (`NAME=value ...`) before it.
 fn web_function(builder: &GatewayBuilder, folder: &str, environment: &str) {
-    builder.dir().executable(&format!("{folder}/scf_bootstrap"), &format!("#!/bin/sh\n{environment} exec \"{FUNCTION_BIN}\" web\n"));
+    builder.dir().executable(
+        &format!("{folder}/scf_bootstrap"),
+        &format!("#!/bin/sh\n{environment} exec \"{FUNCTION_BIN}\" web\n"),
+    );
 }
 
 /// The pid a web function answered from.
@@ -98,7 +104,12 @@ fn a_request_sent_before_the_function_listens_waits_for_it() {
     web_function(&builder, "app", "SCF_EXAMPLE_LISTEN_DELAY_MS=1500");
     builder.dir().executable("deaf/scf_bootstrap", "#!/bin/sh\nexec sleep 1000\n");
     let gateway = builder.start();
-    assert_eq!(ready_lines(&gateway), 0, "the function was ready before the request was sent; the test proves nothing:\n{}", gateway.output.text());
+    assert_eq!(
+        ready_lines(&gateway),
+        0,
+        "the function was ready before the request was sent; the test proves nothing:\n{}",
+        gateway.output.text()
+    );
     let response = gateway.get("/release/app/first");
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["path"], "/app/first");
@@ -116,7 +127,10 @@ fn a_function_that_never_listens_is_a_502_naming_it_after_init_timeout() {
     let body = response.json();
     assert_eq!(body["message"], "Bad Gateway.");
     let error = body["error"].as_str().unwrap_or_default();
-    assert!(error.contains("web function default/deaf:$LATEST did not accept connections within its init_timeout (1 s)"), "{error}");
+    assert!(
+        error.contains("web function default/deaf:$LATEST did not accept connections within its init_timeout (1 s)"),
+        "{error}"
+    );
     assert!(gateway.output.wait_for_line("did not accept connections on its port within init_timeout", LIMIT));
     // The other function is unaffected.
     assert_eq!(gateway.get("/release/app").status, 200);
@@ -154,31 +168,53 @@ fn a_burst_scales_up_by_concurrency_to_max_instances_and_idle_extras_are_stopped
     // Six slow requests at once, one per instance at a time (concurrency = 1): the gateway starts
     // more instances, up to max_instances = 3.
     let host = gateway.host();
-    let burst = (0..6).map(|n| request_bytes("GET", &format!("/release/app/slow?ms=3000&n={n}"), &host, &[], b"")).collect();
+    let burst =
+        (0..6).map(|n| request_bytes("GET", &format!("/release/app/slow?ms=3000&n={n}"), &host, &[], b"")).collect();
     let responses = concurrently(gateway.addr(), burst);
     let answered_by: HashSet<i32> = responses.iter().map(pid_of).collect();
-    assert!(answered_by.len() > 1, "the burst was served by one instance only: {answered_by:?}\n{}", gateway.output.text());
+    assert!(
+        answered_by.len() > 1,
+        "the burst was served by one instance only: {answered_by:?}\n{}",
+        gateway.output.text()
+    );
     let started = started_pids(&gateway, "default/app:$LATEST");
     assert!(started.len() <= 3, "more processes than max_instances: {started:?}");
     assert!(answered_by.iter().all(|pid| started.contains(pid)), "{answered_by:?} not among the started {started:?}");
-    let scaled_up = gateway.output.lines().into_iter().find(|line| line.contains("scaled up")).expect("a `scaled up` log line");
+    let scaled_up =
+        gateway.output.lines().into_iter().find(|line| line.contains("scaled up")).expect("a `scaled up` log line");
     assert_eq!(log_field(&scaled_up, "function"), Some("default/app:$LATEST"), "{scaled_up}");
 
     // Idle past idle_timeout (1 s): the extras are stopped, the warm instance stays.
     let extras: Vec<i32> = started.iter().copied().filter(|pid| *pid != warm).collect();
-    assert!(eventually(LIMIT, || extras.iter().all(|&pid| process_is_gone(pid))), "extra processes {extras:?} still run:\n{}", gateway.output.text());
+    assert!(
+        eventually(LIMIT, || extras.iter().all(|&pid| process_is_gone(pid))),
+        "extra processes {extras:?} still run:\n{}",
+        gateway.output.text()
+    );
     assert!(!process_is_gone(warm), "the warm instance was stopped too");
-    let scaled_down: Vec<String> = gateway.output.lines().into_iter().filter(|line| line.contains("scaled down")).collect();
+    let scaled_down: Vec<String> =
+        gateway.output.lines().into_iter().filter(|line| line.contains("scaled down")).collect();
     assert!(!scaled_down.is_empty(), "no `scaled down` log line:\n{}", gateway.output.text());
     assert_eq!(scaled_down.last().and_then(|line| log_field(line, "instances")), Some("1"), "{scaled_down:?}");
-    assert!(scaled_down.iter().all(|line| log_field(line, "function") == Some("default/app:$LATEST")), "{scaled_down:?}");
-    assert!(!gateway.output.text().contains("web function process exited"), "a stopped extra was logged as a crash:\n{}", gateway.output.text());
+    assert!(
+        scaled_down.iter().all(|line| log_field(line, "function") == Some("default/app:$LATEST")),
+        "{scaled_down:?}"
+    );
+    assert!(
+        !gateway.output.text().contains("web function process exited"),
+        "a stopped extra was logged as a crash:\n{}",
+        gateway.output.text()
+    );
 
     // From then on, requests one at a time are served by the warm instance alone.
     for n in 0..3 {
         assert_eq!(pid_of(&gateway.get(&format!("/release/app/after?n={n}"))), warm);
     }
-    assert_eq!(started_pids(&gateway, "default/app:$LATEST").len(), started.len(), "serial requests started more processes");
+    assert_eq!(
+        started_pids(&gateway, "default/app:$LATEST").len(),
+        started.len(),
+        "serial requests started more processes"
+    );
 }
 
 const WATCHED: &str = r#"
@@ -228,11 +264,14 @@ fn watch_serves_a_web_functions_new_code_and_no_request_fails() {
     let clients: Vec<_> = ["/release/other", "/release/app"]
         .into_iter()
         .map(|path| {
-            let (running, served, failures, addr, host) = (running.clone(), served.clone(), failures.clone(), gateway.addr(), gateway.host());
+            let (running, served, failures, addr, host) =
+                (running.clone(), served.clone(), failures.clone(), gateway.addr(), gateway.host());
             thread::spawn(move || {
                 let mut client = Client::connect(addr);
                 while running.load(Ordering::Relaxed) {
-                    let outcome = client.try_send(&request_bytes("GET", path, &host, &[], b"")).and_then(|()| client.try_read_response(false));
+                    let outcome = client
+                        .try_send(&request_bytes("GET", path, &host, &[], b""))
+                        .and_then(|()| client.try_read_response(false));
                     match outcome {
                         Ok(response) if response.status == 200 => served.fetch_add(1, Ordering::Relaxed),
                         Ok(response) => {
@@ -261,9 +300,18 @@ fn watch_serves_a_web_functions_new_code_and_no_request_fails() {
         latest = Some(response);
         version.as_deref() == Some("v2")
     });
-    assert!(upgraded, "never answered by the new code; last answer {:?}:\n{}", latest.map(|response| response.text()), gateway.output.text());
+    assert!(
+        upgraded,
+        "never answered by the new code; last answer {:?}:\n{}",
+        latest.map(|response| response.text()),
+        gateway.output.text()
+    );
     // The old process stops once its requests are done.
-    assert!(eventually(LIMIT, || process_is_gone(old_app)), "the old app process {old_app} still runs:\n{}", gateway.output.text());
+    assert!(
+        eventually(LIMIT, || process_is_gone(old_app)),
+        "the old app process {old_app} still runs:\n{}",
+        gateway.output.text()
+    );
     thread::sleep(Duration::from_millis(500));
     running.store(false, Ordering::Relaxed);
     for client in clients {
@@ -316,16 +364,26 @@ code = {}
     web_function(&builder, "web", "");
     let gateway = builder.start();
     let echo = gateway.get("/release/web").json();
-    for (header, value) in [("x-scf-region", "ap-guangzhou"), ("x-scf-appid", "1250000000"), ("x-scf-uin", "100000000001")] {
+    for (header, value) in
+        [("x-scf-region", "ap-guangzhou"), ("x-scf-appid", "1250000000"), ("x-scf-uin", "100000000001")]
+    {
         assert_eq!(echo["headers"][header].as_str(), Some(value), "{header} in {echo}");
     }
     for (variable, value) in [("region", "ap-guangzhou"), ("appid", "1250000000"), ("uin", "100000000001")] {
-        assert_eq!(echo["tencentcloud"][variable].as_str(), Some(value), "TENCENTCLOUD_{variable} of the web function: {echo}");
+        assert_eq!(
+            echo["tencentcloud"][variable].as_str(),
+            Some(value),
+            "TENCENTCLOUD_{variable} of the web function: {echo}"
+        );
     }
     // The custom runtime's environment (spec §7.2), when curl is there to run the probe.
     if std::process::Command::new("curl").arg("--version").output().is_ok() {
         let probe = gateway.get("/release/probe").json();
-        for (variable, value) in [("TENCENTCLOUD_REGION", "ap-guangzhou"), ("TENCENTCLOUD_APPID", "1250000000"), ("TENCENTCLOUD_UIN", "100000000001")] {
+        for (variable, value) in [
+            ("TENCENTCLOUD_REGION", "ap-guangzhou"),
+            ("TENCENTCLOUD_APPID", "1250000000"),
+            ("TENCENTCLOUD_UIN", "100000000001"),
+        ] {
             assert_eq!(probe["env"][variable].as_str(), Some(value), "{variable} of the custom function: {probe}");
         }
     }
@@ -360,7 +418,8 @@ code = "app"
     let builder = Gateway::builder(config);
     web_function(&builder, "app", "");
     let gateway = builder.start();
-    let (mut socket, _) = tungstenite::connect(format!("ws://{}/release/app/ws", gateway.addr())).expect("WebSocket handshake through the gateway");
+    let (mut socket, _) = tungstenite::connect(format!("ws://{}/release/app/ws", gateway.addr()))
+        .expect("WebSocket handshake through the gateway");
     socket.send(Message::Text("still here".into())).unwrap();
     assert_eq!(socket.read().unwrap(), Message::Text("still here".into()));
     // Then nothing from the client: the gateway closes the connection (a read ends instead of
@@ -371,8 +430,14 @@ code = "app"
     }
     let ended = loop {
         match socket.read() {
-            Ok(Message::Close(_)) | Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break true,
-            Err(tungstenite::Error::Io(error)) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break false,
+            Ok(Message::Close(_)) | Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                break true
+            }
+            Err(tungstenite::Error::Io(error))
+                if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
+                break false
+            }
             Err(_) => break true,
             Ok(_) => {}
         }

@@ -66,7 +66,8 @@ fn start(gateway_extra: &str, api_extra: &str) -> Gateway {
 /// The push endpoint's address, from the gateway's log.
 fn push_address(gateway: &Gateway) -> SocketAddr {
     const MARK: &str = "scfgate WebSocket push endpoint on http://";
-    let line = gateway.output.lines().into_iter().find(|line| line.contains(MARK)).expect("the push endpoint is logged");
+    let line =
+        gateway.output.lines().into_iter().find(|line| line.contains(MARK)).expect("the push endpoint is logged");
     line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap()
 }
 
@@ -74,12 +75,18 @@ type Socket = WebSocket<TcpStream>;
 type HandshakeResponse = tungstenite::http::Response<Option<Vec<u8>>>;
 
 /// Opens a WebSocket to `path` with extra handshake headers.
-fn open(gateway: &Gateway, path: &str, headers: &[(&str, &str)]) -> Result<(Socket, HandshakeResponse), Box<HandshakeResponse>> {
+fn open(
+    gateway: &Gateway,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(Socket, HandshakeResponse), Box<HandshakeResponse>> {
     let stream = TcpStream::connect(gateway.addr()).unwrap();
     stream.set_read_timeout(Some(READ_LIMIT)).unwrap();
     let mut request = format!("ws://{}{path}", gateway.addr()).into_client_request().unwrap();
     for (name, value) in headers {
-        request.headers_mut().insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+        request
+            .headers_mut()
+            .insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
     }
     match tungstenite::client::client(request, stream) {
         Ok(done) => Ok(done),
@@ -193,10 +200,12 @@ fn register_refuses_or_accepts() {
     assert_eq!(open(&gateway, "/release/ws?scf_error=boom", &[]).unwrap_err().status(), 502);
     let not_a_reply = open(&gateway, "/release/ws?scf_raw=%7B%22ok%22%3Atrue%7D", &[]).unwrap_err();
     assert_eq!(not_a_reply.status(), 502);
-    assert!(String::from_utf8_lossy(not_a_reply.body().as_deref().unwrap()).contains("the register function's value is not"));
+    assert!(String::from_utf8_lossy(not_a_reply.body().as_deref().unwrap())
+        .contains("the register function's value is not"));
     assert_eq!(open(&gateway, "/release/ws?scf_sleep_ms=3000", &[]).unwrap_err().status(), 504);
     // Accepted: the 101 carries the subprotocol the register function chose among those offered.
-    let (mut socket, response) = open(&gateway, "/release/ws", &[("Sec-WebSocket-Protocol", "chat, superchat")]).unwrap();
+    let (mut socket, response) =
+        open(&gateway, "/release/ws", &[("Sec-WebSocket-Protocol", "chat, superchat")]).unwrap();
     assert_eq!(response.status(), 101);
     assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
     assert!(response.headers().contains_key("x-api-requestid"));
@@ -215,7 +224,10 @@ fn the_connect_event_and_the_data_event() {
     assert_eq!(context["websocketEnable"], true);
     assert_eq!(context["serviceName"], "chat");
     assert_eq!(context["serviceId"], "service-ws01");
-    assert_eq!((context["path"].as_str(), context["httpMethod"].as_str(), context["stage"].as_str()), (Some("/ws"), Some("GET"), Some("release")));
+    assert_eq!(
+        (context["path"].as_str(), context["httpMethod"].as_str(), context["stage"].as_str()),
+        (Some("/ws"), Some("GET"), Some("release"))
+    );
     let websocket = &event["websocket"];
     assert_eq!(websocket["action"], "connecting");
     assert_eq!(websocket["secWebSocketProtocol"], "chat,binary");
@@ -227,7 +239,10 @@ fn the_connect_event_and_the_data_event() {
 
     socket.send(Message::text("event")).unwrap();
     let data: Value = serde_json::from_str(&next_text(&mut socket)).unwrap();
-    assert_eq!(data, json!({"websocket": {"action": "data recv", "secConnectionID": id, "dataType": "text", "data": "event"}}));
+    assert_eq!(
+        data,
+        json!({"websocket": {"action": "data recv", "secConnectionID": id, "dataType": "text", "data": "event"}})
+    );
 }
 
 #[test]
@@ -571,7 +586,8 @@ fn wss_runs_over_tls_and_ws_is_refused_with_426() {
     let gateway = builder.start();
     const MARK: &str = "scfgate listening on https://";
     let line = gateway.output.lines().into_iter().find(|line| line.contains(MARK)).expect("an HTTPS listener");
-    let address: SocketAddr = line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
+    let address: SocketAddr =
+        line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
 
     // A wss API reached over plain HTTP: the protocol policy's 426.
     let refused = open(&gateway, "/release/ws", &[]).unwrap_err();
@@ -586,7 +602,8 @@ fn wss_runs_over_tls_and_ws_is_refused_with_426() {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let connection = rustls::ClientConnection::new(Arc::new(client), ServerName::try_from("ws.example").unwrap()).unwrap();
+    let connection =
+        rustls::ClientConnection::new(Arc::new(client), ServerName::try_from("ws.example").unwrap()).unwrap();
     let tcp = TcpStream::connect(address).unwrap();
     tcp.set_read_timeout(Some(READ_LIMIT)).unwrap();
     let stream = rustls::StreamOwned::new(connection, tcp);

@@ -67,7 +67,8 @@ pub const SMALL_GET: &[u8] =
     b"GET /release/hello/alice HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
 
 /// A browser-like GET with 15 header fields and a query string.
-pub const BROWSER_GET: &[u8] = b"GET /release/hello/alice?lang=en-US&ref=home%20page&utm_source=newsletter HTTP/1.1\r\n\
+pub const BROWSER_GET: &[u8] =
+    b"GET /release/hello/alice?lang=en-US&ref=home%20page&utm_source=newsletter HTTP/1.1\r\n\
 Host: api.example.com\r\n\
 Connection: keep-alive\r\n\
 Cache-Control: max-age=0\r\n\
@@ -108,7 +109,8 @@ pub fn json_body_1k() -> Vec<u8> {
     let mut body = String::from("{\"items\":[");
     let mut index = 0;
     loop {
-        let item = format!("{}{{\"id\":{index},\"name\":\"item-{index}\",\"ok\":true}}", if index > 0 { "," } else { "" });
+        let item =
+            format!("{}{{\"id\":{index},\"name\":\"item-{index}\",\"ok\":true}}", if index > 0 { "," } else { "" });
         // Leave room for the closing `],"pad":"…"}`.
         if body.len() + item.len() + 12 > 1024 {
             break;

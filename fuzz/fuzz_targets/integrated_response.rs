@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let passthrough = write_passthrough(data, framing, &mut out).is_ok();
     // JSON text is UTF-8 (RFC 8259 §8.1); serde_json's IgnoredAny skips strings without checking
     // that, so the two agree on UTF-8 input and we alone refuse the rest.
-    let serde_accepts = std::str::from_utf8(data).is_ok() && serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok();
+    let serde_accepts =
+        std::str::from_utf8(data).is_ok() && serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok();
     assert_eq!(passthrough, serde_accepts, "{:?}", String::from_utf8_lossy(data));
     out.clear();
     if write_integrated(data, framing, &mut out).is_err() {

@@ -39,7 +39,9 @@ fn route(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {
         ("GET", ["v1", "gateway"]) => Ok(gateway(inner)),
         ("GET", ["v1", "services"]) => list_services(inner, request),
         ("POST", ["v1", "services"]) => create_service(inner, request),
-        ("GET", ["v1", "services", id]) => Ok(Response::json(200, &service_json(&inner.state.services[service_index(inner, id)?]))),
+        ("GET", ["v1", "services", id]) => {
+            Ok(Response::json(200, &service_json(&inner.state.services[service_index(inner, id)?])))
+        }
         ("PUT", ["v1", "services", id]) => update_service(inner, request, id),
         ("DELETE", ["v1", "services", id]) => delete_service(inner, request, id),
         ("GET", ["v1", "services", id, "apis"]) => list_apis(inner, request, id),
@@ -91,15 +93,22 @@ fn route(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {
         }
         ("GET", ["v1", "usage-plans"]) => list(request, "usage_plans", &inner.state.usage_plans),
         ("POST", ["v1", "usage-plans"]) => create_usage_plan(inner, request),
-        ("GET", ["v1", "usage-plans", name]) => Ok(Response::json(200, &record_json(&inner.state.usage_plans[plan_index(inner, name)?]))),
+        ("GET", ["v1", "usage-plans", name]) => {
+            Ok(Response::json(200, &record_json(&inner.state.usage_plans[plan_index(inner, name)?])))
+        }
         ("PUT", ["v1", "usage-plans", name]) => update_usage_plan(inner, request, name),
         ("DELETE", ["v1", "usage-plans", name]) => delete_usage_plan(inner, request, name),
         ("GET", ["v1", "secrets"]) => {
             let (total, page) = page(request, &inner.state.secrets)?;
-            Ok(Response::json(200, &json!({ "total_count": total, "secrets": page.iter().map(secret_json).collect::<Vec<_>>() })))
+            Ok(Response::json(
+                200,
+                &json!({ "total_count": total, "secrets": page.iter().map(secret_json).collect::<Vec<_>>() }),
+            ))
         }
         ("POST", ["v1", "secrets"]) => create_secret(inner, request),
-        ("GET", ["v1", "secrets", id]) => Ok(Response::json(200, &secret_json(&inner.state.secrets[secret_index(inner, id)?]))),
+        ("GET", ["v1", "secrets", id]) => {
+            Ok(Response::json(200, &secret_json(&inner.state.secrets[secret_index(inner, id)?])))
+        }
         ("DELETE", ["v1", "secrets", id]) => delete_secret(inner, request, id),
         ("GET", ["v1", "export"]) => export(inner, request),
         ("POST", ["v1", "test-request"]) => test_request(inner, request),
@@ -117,7 +126,9 @@ fn to_value<T: Serialize>(value: &T) -> Value {
 /// Drops `null`s, so an absent key and a `null` read the same way (the file model has no nulls).
 fn clean(value: Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, value)| !value.is_null()).map(|(key, value)| (key, clean(value))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter().filter(|(_, value)| !value.is_null()).map(|(key, value)| (key, clean(value))).collect(),
+        ),
         Value::Array(items) => Value::Array(items.into_iter().map(clean).collect()),
         other => other,
     }
@@ -137,13 +148,16 @@ fn record_json<T: Serialize>(record: &Record<T>) -> Value {
 
 /// A request body read as a resource of the file model; also the `version` it carries.
 fn body_as<T: DeserializeOwned>(request: &Request, extra_read_only: &[&str]) -> Result<(T, Option<u64>), AdminError> {
-    let value: Value = serde_json::from_slice(&request.body).map_err(|error| AdminError::bad(format!("the body is not valid JSON: {error}")))?;
+    let value: Value = serde_json::from_slice(&request.body)
+        .map_err(|error| AdminError::bad(format!("the body is not valid JSON: {error}")))?;
     let Value::Object(mut map) = clean(value) else {
         return Err(AdminError::bad("the body must be a JSON object"));
     };
     let version = match map.get("version") {
         None => None,
-        Some(value) => Some(value.as_u64().ok_or_else(|| AdminError::field("version", "must be a non-negative integer"))?),
+        Some(value) => {
+            Some(value.as_u64().ok_or_else(|| AdminError::field("version", "must be a non-negative integer"))?)
+        }
     };
     for key in READ_ONLY.iter().chain(extra_read_only) {
         map.remove(*key);
@@ -171,14 +185,21 @@ fn sent_version(request: &Request, body_version: Option<u64>) -> Result<Option<u
         None => Ok(body_version),
         Some(value) => {
             let text = value.trim_start_matches("W/").trim_matches('"');
-            text.parse().map(Some).map_err(|_| AdminError::field("If-Match", format!("`{value}` is not a version number")))
+            text.parse()
+                .map(Some)
+                .map_err(|_| AdminError::field("If-Match", format!("`{value}` is not a version number")))
         }
     }
 }
 
 /// Refuses a change based on a version other than the current one. Updates must say which
 /// version they change; deletes may leave it out.
-fn check_version(resource: impl Into<String>, current: u64, sent: Option<u64>, required: bool) -> Result<(), AdminError> {
+fn check_version(
+    resource: impl Into<String>,
+    current: u64,
+    sent: Option<u64>,
+    required: bool,
+) -> Result<(), AdminError> {
     match sent {
         None if required => Err(AdminError::VersionRequired),
         Some(sent) if sent != current => Err(AdminError::StaleVersion { resource: resource.into(), sent, current }),
@@ -189,7 +210,9 @@ fn check_version(resource: impl Into<String>, current: u64, sent: Option<u64>, r
 fn page<'a, T>(request: &Request, items: &'a [T]) -> Result<(usize, &'a [T]), AdminError> {
     let number = |name: &str, default: usize| match request.query(name) {
         None => Ok(default),
-        Some(text) => text.parse::<usize>().map_err(|_| AdminError::field(name, format!("`{text}` is not a non-negative integer"))),
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| AdminError::field(name, format!("`{text}` is not a non-negative integer"))),
     };
     let offset = number("offset", 0)?.min(items.len());
     let limit = number("limit", DEFAULT_PAGE)?;
@@ -218,7 +241,9 @@ fn service_index(inner: &Inner, id: &str) -> Result<usize, AdminError> {
 }
 
 fn api_index(service: &ServiceRecord, name: &str) -> Result<usize, AdminError> {
-    service.api_index(name).ok_or_else(|| AdminError::NotFound(format!("service `{}` has no api named `{name}`", service.id())))
+    service
+        .api_index(name)
+        .ok_or_else(|| AdminError::NotFound(format!("service `{}` has no api named `{name}`", service.id())))
 }
 
 fn function_key(function: &file::Function) -> (String, String, String) {
@@ -266,7 +291,10 @@ fn secret_index(inner: &Inner, id: &str) -> Result<usize, AdminError> {
 }
 
 fn release_by_id<'a>(service: &'a ServiceRecord, id: &str) -> Result<&'a Release, AdminError> {
-    id.parse().ok().and_then(|id| service.release(id)).ok_or_else(|| AdminError::NotFound(format!("service `{}` has no release `{id}`", service.id())))
+    id.parse()
+        .ok()
+        .and_then(|id| service.release(id))
+        .ok_or_else(|| AdminError::NotFound(format!("service `{}` has no release `{id}`", service.id())))
 }
 
 fn check_stage(stage: &str) -> Result<(), AdminError> {
@@ -319,7 +347,10 @@ fn gateway(inner: &Inner) -> Response {
 
 fn list_services(inner: &Inner, request: &Request) -> Result<Response, AdminError> {
     let (total, page) = page(request, &inner.state.services)?;
-    Ok(Response::json(200, &json!({ "total_count": total, "services": page.iter().map(service_json).collect::<Vec<_>>() })))
+    Ok(Response::json(
+        200,
+        &json!({ "total_count": total, "services": page.iter().map(service_json).collect::<Vec<_>>() }),
+    ))
 }
 
 /// Tencent's service ids look like `service-0a1b2c3d`.
@@ -345,7 +376,12 @@ fn create_service(inner: &mut Inner, request: &Request) -> Result<Response, Admi
     spec.id = Some(id.clone());
     let version = next.next_revision();
     let apis = std::mem::take(&mut spec.apis).into_iter().map(|api| Record::new(api, version)).collect();
-    next.services.push(ServiceRecord { record: Record::new(spec, version), apis, releases: Vec::new(), serving: Default::default() });
+    next.services.push(ServiceRecord {
+        record: Record::new(spec, version),
+        apis,
+        releases: Vec::new(),
+        serving: Default::default(),
+    });
     inner.commit(next, Scope::Draft)?;
     Ok(created(service_json(&inner.state.services[service_index(inner, &id)?])))
 }
@@ -378,8 +414,16 @@ fn delete_service(inner: &mut Inner, request: &Request, id: &str) -> Result<Resp
             "service `{id}` is published to stage `{stage}`; take it offline first (DELETE /v1/services/{id}/stages/{stage})"
         )));
     }
-    if let Some(plan) = inner.state.usage_plans.iter().find(|plan| plan.spec.environments.iter().any(|environment| environment.service.as_deref() == Some(id))) {
-        return Err(AdminError::InUse(format!("usage plan `{}` is bound to service `{id}`", plan.spec.name.as_deref().unwrap_or_default())));
+    if let Some(plan) = inner
+        .state
+        .usage_plans
+        .iter()
+        .find(|plan| plan.spec.environments.iter().any(|environment| environment.service.as_deref() == Some(id)))
+    {
+        return Err(AdminError::InUse(format!(
+            "usage plan `{}` is bound to service `{id}`",
+            plan.spec.name.as_deref().unwrap_or_default()
+        )));
     }
     let mut next = inner.state.clone();
     next.next_revision();
@@ -418,7 +462,12 @@ fn update_api(inner: &mut Inner, request: &Request, id: &str, name: &str) -> Res
     let position = api_index(&inner.state.services[index], name)?;
     let (api, body_version): (file::Api, _) = body_as(request, &[])?;
     let current = &inner.state.services[index].apis[position];
-    check_version(format!("api `{name}` of service `{id}`"), current.version, sent_version(request, body_version)?, true)?;
+    check_version(
+        format!("api `{name}` of service `{id}`"),
+        current.version,
+        sent_version(request, body_version)?,
+        true,
+    )?;
     let new_name = api.name.clone().ok_or_else(|| AdminError::field("name", "required but missing"))?;
     if new_name != name && inner.state.services[index].api_index(&new_name).is_some() {
         return Err(AdminError::AlreadyExists(format!("service `{id}` already has an api named `{new_name}`")));
@@ -449,7 +498,12 @@ fn delete_api(inner: &mut Inner, request: &Request, id: &str, name: &str) -> Res
 // Releases: publish, rollback, take offline
 
 fn release_summary(service: &ServiceRecord, release: &Release) -> Value {
-    let serving: Vec<&String> = service.serving.iter().filter(|(_, serving)| serving.release_id == release.id).map(|(stage, _)| stage).collect();
+    let serving: Vec<&String> = service
+        .serving
+        .iter()
+        .filter(|(_, serving)| serving.release_id == release.id)
+        .map(|(stage, _)| stage)
+        .collect();
     json!({
         "release_id": release.id,
         "stage": release.stage,
@@ -465,7 +519,10 @@ fn list_releases(inner: &Inner, request: &Request, id: &str) -> Result<Response,
     // Newest first, as a console lists them.
     let newest_first: Vec<&Release> = service.releases.iter().rev().collect();
     let (total, page) = page(request, &newest_first)?;
-    Ok(Response::json(200, &json!({ "total_count": total, "releases": page.iter().map(|release| release_summary(service, release)).collect::<Vec<_>>() })))
+    Ok(Response::json(
+        200,
+        &json!({ "total_count": total, "releases": page.iter().map(|release| release_summary(service, release)).collect::<Vec<_>>() }),
+    ))
 }
 
 fn text_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, AdminError> {
@@ -479,12 +536,15 @@ fn text_field(body: &Map<String, Value>, key: &str) -> Result<Option<String>, Ad
 fn publish(inner: &mut Inner, request: &Request, id: &str) -> Result<Response, AdminError> {
     let index = service_index(inner, id)?;
     let body = body_object(request)?;
-    let stage = text_field(&body, "stage")?.ok_or_else(|| AdminError::field("stage", "required: release, test or prepub"))?;
+    let stage =
+        text_field(&body, "stage")?.ok_or_else(|| AdminError::field("stage", "required: release, test or prepub"))?;
     check_stage(&stage)?;
     let description = text_field(&body, "description")?.unwrap_or_default();
     let body_version = match body.get("version") {
         None => None,
-        Some(value) => Some(value.as_u64().ok_or_else(|| AdminError::field("version", "must be a non-negative integer"))?),
+        Some(value) => {
+            Some(value.as_u64().ok_or_else(|| AdminError::field("version", "must be a non-negative integer"))?)
+        }
     };
     let service = &inner.state.services[index];
     // Publishing what you reviewed: with a version, a draft changed since is refused.
@@ -492,13 +552,22 @@ fn publish(inner: &mut Inner, request: &Request, id: &str) -> Result<Response, A
     let draft = service.draft();
     let allowed = draft.stages.clone().unwrap_or_else(|| STAGES.iter().map(|stage| stage.to_string()).collect());
     if !allowed.contains(&stage) {
-        return Err(AdminError::field("stage", format!("service `{id}` lists stages {allowed:?}; add `{stage}` to its `stages` first")));
+        return Err(AdminError::field(
+            "stage",
+            format!("service `{id}` lists stages {allowed:?}; add `{stage}` to its `stages` first"),
+        ));
     }
     let mut next = inner.state.clone();
     next.next_revision();
     let service = &mut next.services[index];
     let release_id = service.releases.last().map_or(1, |release| release.id + 1);
-    service.releases.push(Release { id: release_id, stage: stage.clone(), created_at: now(), description, service: draft });
+    service.releases.push(Release {
+        id: release_id,
+        stage: stage.clone(),
+        created_at: now(),
+        description,
+        service: draft,
+    });
     service.serving.insert(stage.clone(), Serving { release_id, since: now() });
     let generation = inner.commit(next, Scope::DataPlane)?;
     let service = &inner.state.services[index];
@@ -527,7 +596,10 @@ fn rollback(inner: &mut Inner, request: &Request, id: &str, stage: &str) -> Resu
     let generation = inner.commit(next, Scope::DataPlane)?;
     tracing::info!(service = id, stage, release = release_id, generation, "rolled back");
     let service = &inner.state.services[index];
-    let mut value = release_summary(service, service.release(release_id).ok_or_else(|| AdminError::Failed("the release vanished".into()))?);
+    let mut value = release_summary(
+        service,
+        service.release(release_id).ok_or_else(|| AdminError::Failed("the release vanished".into()))?,
+    );
     value["generation"] = generation.into();
     Ok(Response::json(200, &value))
 }
@@ -548,15 +620,29 @@ fn unpublish(inner: &mut Inner, id: &str, stage: &str) -> Result<Response, Admin
 
 /// The first API (draft or served) that names the function, as `service `x` api `y``.
 fn function_user(state: &State, key: &(String, String, String)) -> Option<String> {
-    let uses = |api: &file::Api| [&api.function, &api.register, &api.transport, &api.cleanup].into_iter().flatten().any(|reference| reference_key(reference) == *key);
+    let uses = |api: &file::Api| {
+        [&api.function, &api.register, &api.transport, &api.cleanup]
+            .into_iter()
+            .flatten()
+            .any(|reference| reference_key(reference) == *key)
+    };
     for service in &state.services {
         if let Some(api) = service.apis.iter().find(|api| uses(&api.spec)) {
-            return Some(format!("api `{}` of service `{}`", api.spec.name.as_deref().unwrap_or_default(), service.id()));
+            return Some(format!(
+                "api `{}` of service `{}`",
+                api.spec.name.as_deref().unwrap_or_default(),
+                service.id()
+            ));
         }
         for serving in service.serving.values() {
             if let Some(release) = service.release(serving.release_id) {
                 if let Some(api) = release.service.apis.iter().find(|api| uses(api)) {
-                    return Some(format!("api `{}` of service `{}` release {}", api.name.as_deref().unwrap_or_default(), service.id(), release.id));
+                    return Some(format!(
+                        "api `{}` of service `{}` release {}",
+                        api.name.as_deref().unwrap_or_default(),
+                        service.id(),
+                        release.id
+                    ));
                 }
             }
         }
@@ -568,7 +654,10 @@ fn create_function(inner: &mut Inner, request: &Request) -> Result<Response, Adm
     let (function, _): (file::Function, _) = body_as(request, &[])?;
     let key = function_key(&function);
     if inner.state.functions.iter().any(|record| function_key(&record.spec) == key) {
-        return Err(AdminError::AlreadyExists(format!("a function is already defined as `{}/{}:{}`", key.0, key.1, key.2)));
+        return Err(AdminError::AlreadyExists(format!(
+            "a function is already defined as `{}/{}:{}`",
+            key.0, key.1, key.2
+        )));
     }
     let mut next = inner.state.clone();
     let version = next.next_revision();
@@ -578,14 +667,28 @@ fn create_function(inner: &mut Inner, request: &Request) -> Result<Response, Adm
     Ok(created(record_json(&inner.state.functions[index])))
 }
 
-fn update_function(inner: &mut Inner, request: &Request, namespace: &str, name: &str, qualifier: Option<&str>) -> Result<Response, AdminError> {
+fn update_function(
+    inner: &mut Inner,
+    request: &Request,
+    namespace: &str,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<Response, AdminError> {
     let index = function_index(inner, namespace, name, qualifier)?;
     let (function, body_version): (file::Function, _) = body_as(request, &[])?;
     let current = &inner.state.functions[index];
     let key = function_key(&current.spec);
-    check_version(format!("function `{}/{}:{}`", key.0, key.1, key.2), current.version, sent_version(request, body_version)?, true)?;
+    check_version(
+        format!("function `{}/{}:{}`", key.0, key.1, key.2),
+        current.version,
+        sent_version(request, body_version)?,
+        true,
+    )?;
     if function_key(&function) != key {
-        return Err(AdminError::field("name", "a function's namespace, name and qualifier cannot change; create another function"));
+        return Err(AdminError::field(
+            "name",
+            "a function's namespace, name and qualifier cannot change; create another function",
+        ));
     }
     let mut next = inner.state.clone();
     let version = next.next_revision();
@@ -594,11 +697,22 @@ fn update_function(inner: &mut Inner, request: &Request, namespace: &str, name: 
     Ok(Response::json(200, &record_json(&inner.state.functions[index])))
 }
 
-fn delete_function(inner: &mut Inner, request: &Request, namespace: &str, name: &str, qualifier: Option<&str>) -> Result<Response, AdminError> {
+fn delete_function(
+    inner: &mut Inner,
+    request: &Request,
+    namespace: &str,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<Response, AdminError> {
     let index = function_index(inner, namespace, name, qualifier)?;
     let current = &inner.state.functions[index];
     let key = function_key(&current.spec);
-    check_version(format!("function `{}/{}:{}`", key.0, key.1, key.2), current.version, sent_version(request, None)?, false)?;
+    check_version(
+        format!("function `{}/{}:{}`", key.0, key.1, key.2),
+        current.version,
+        sent_version(request, None)?,
+        false,
+    )?;
     if let Some(user) = function_user(&inner.state, &key) {
         return Err(AdminError::InUse(format!("function `{}/{}:{}` is used by {user}", key.0, key.1, key.2)));
     }
@@ -625,7 +739,12 @@ fn create_usage_plan(inner: &mut Inner, request: &Request) -> Result<Response, A
 fn update_usage_plan(inner: &mut Inner, request: &Request, name: &str) -> Result<Response, AdminError> {
     let index = plan_index(inner, name)?;
     let (plan, body_version): (file::UsagePlan, _) = body_as(request, &[])?;
-    check_version(format!("usage plan `{name}`"), inner.state.usage_plans[index].version, sent_version(request, body_version)?, true)?;
+    check_version(
+        format!("usage plan `{name}`"),
+        inner.state.usage_plans[index].version,
+        sent_version(request, body_version)?,
+        true,
+    )?;
     if plan.name.as_deref() != Some(name) {
         return Err(AdminError::field("name", "a usage plan's name cannot change"));
     }
@@ -638,7 +757,12 @@ fn update_usage_plan(inner: &mut Inner, request: &Request, name: &str) -> Result
 
 fn delete_usage_plan(inner: &mut Inner, request: &Request, name: &str) -> Result<Response, AdminError> {
     let index = plan_index(inner, name)?;
-    check_version(format!("usage plan `{name}`"), inner.state.usage_plans[index].version, sent_version(request, None)?, false)?;
+    check_version(
+        format!("usage plan `{name}`"),
+        inner.state.usage_plans[index].version,
+        sent_version(request, None)?,
+        false,
+    )?;
     let mut next = inner.state.clone();
     next.next_revision();
     next.usage_plans.remove(index);
@@ -682,8 +806,13 @@ fn create_secret(inner: &mut Inner, request: &Request) -> Result<Response, Admin
 fn delete_secret(inner: &mut Inner, request: &Request, id: &str) -> Result<Response, AdminError> {
     let index = secret_index(inner, id)?;
     check_version(format!("key pair `{id}`"), inner.state.secrets[index].version, sent_version(request, None)?, false)?;
-    if let Some(plan) = inner.state.usage_plans.iter().find(|plan| plan.spec.secret_ids.iter().any(|secret| secret == id)) {
-        return Err(AdminError::InUse(format!("key pair `{id}` is in usage plan `{}`", plan.spec.name.as_deref().unwrap_or_default())));
+    if let Some(plan) =
+        inner.state.usage_plans.iter().find(|plan| plan.spec.secret_ids.iter().any(|secret| secret == id))
+    {
+        return Err(AdminError::InUse(format!(
+            "key pair `{id}` is in usage plan `{}`",
+            plan.spec.name.as_deref().unwrap_or_default()
+        )));
     }
     let mut next = inner.state.clone();
     next.next_revision();
@@ -732,7 +861,8 @@ fn export_openapi(inner: &Inner, request: &Request, id: &str) -> Result<Response
     match request.query("format").unwrap_or("json") {
         "json" => Ok(Response::json(200, &document).attachment(&format!("{id}.openapi.json"))),
         "yaml" => {
-            let text = serde_saphyr::to_string(&document).map_err(|error| AdminError::Failed(format!("cannot write YAML: {error}")))?;
+            let text = serde_saphyr::to_string(&document)
+                .map_err(|error| AdminError::Failed(format!("cannot write YAML: {error}")))?;
             Ok(Response::text(200, "application/yaml; charset=utf-8", text).attachment(&format!("{id}.openapi.yaml")))
         }
         other => Err(AdminError::field("format", format!("`{other}` is not one of json, yaml"))),
@@ -744,11 +874,14 @@ fn import_openapi(inner: &mut Inner, request: &Request, id: &str) -> Result<Resp
     let text = std::str::from_utf8(&request.body).map_err(|_| AdminError::bad("the document is not UTF-8"))?;
     let document: Value = match serde_json::from_str(text) {
         Ok(value) => value,
-        Err(_) => serde_saphyr::from_str(text).map_err(|error| AdminError::bad(format!("the document is neither JSON nor YAML: {error}")))?,
+        Err(_) => serde_saphyr::from_str(text)
+            .map_err(|error| AdminError::bad(format!("the document is neither JSON nor YAML: {error}")))?,
     };
     let default_function = match request.query("function") {
         None => None,
-        Some(text) => Some(super::openapi::parse_function(text).map_err(|message| AdminError::field("function", message))?),
+        Some(text) => {
+            Some(super::openapi::parse_function(text).map_err(|message| AdminError::field("function", message))?)
+        }
     };
     let replace = matches!(request.query("replace"), Some("1" | "true"));
     let mut report = super::openapi::import(&document, default_function.as_ref()).map_err(AdminError::bad)?;
@@ -765,7 +898,9 @@ fn import_openapi(inner: &mut Inner, request: &Request, id: &str) -> Result<Resp
             Some(_) => {
                 report.skipped.push(super::openapi::Skipped {
                     at: format!("operationId {name}"),
-                    reason: format!("service `{id}` already has an api named `{name}` (import with ?replace=true to overwrite it)"),
+                    reason: format!(
+                        "service `{id}` already has an api named `{name}` (import with ?replace=true to overwrite it)"
+                    ),
                 });
                 continue;
             }
@@ -777,7 +912,9 @@ fn import_openapi(inner: &mut Inner, request: &Request, id: &str) -> Result<Resp
                 next = candidate;
                 imported.push(name);
             }
-            Err(error) => report.skipped.push(super::openapi::Skipped { at: format!("operationId {name}"), reason: error.message() }),
+            Err(error) => report
+                .skipped
+                .push(super::openapi::Skipped { at: format!("operationId {name}"), reason: error.message() }),
         }
     }
     if !imported.is_empty() {
@@ -798,24 +935,42 @@ fn test_request(inner: &Inner, request: &Request) -> Result<Response, AdminError
     if !path.starts_with('/') || path.bytes().any(|byte| byte <= b' ' || byte == 0x7f) {
         return Err(AdminError::field("path", "must start with `/` and hold no spaces or control characters"));
     }
-    let address = inner.data_plane.first().copied().ok_or_else(|| AdminError::Failed("the data plane has no HTTP listener".into()))?;
+    let address = inner
+        .data_plane
+        .first()
+        .copied()
+        .ok_or_else(|| AdminError::Failed("the data plane has no HTTP listener".into()))?;
     let target = match address {
-        std::net::SocketAddr::V4(v4) if v4.ip().is_unspecified() => std::net::SocketAddr::from(([127, 0, 0, 1], v4.port())),
-        std::net::SocketAddr::V6(v6) if v6.ip().is_unspecified() => std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, v6.port())),
+        std::net::SocketAddr::V4(v4) if v4.ip().is_unspecified() => {
+            std::net::SocketAddr::from(([127, 0, 0, 1], v4.port()))
+        }
+        std::net::SocketAddr::V6(v6) if v6.ip().is_unspecified() => {
+            std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, v6.port()))
+        }
         other => other,
     };
     let host = text_field(&body, "host")?.unwrap_or_else(|| target.to_string());
     let payload = text_field(&body, "body")?.unwrap_or_default();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", payload.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        payload.len()
+    );
     if let Some(headers) = body.get("headers") {
-        let Value::Object(headers) = headers else { return Err(AdminError::field("headers", "must be an object of name: value")) };
+        let Value::Object(headers) = headers else {
+            return Err(AdminError::field("headers", "must be an object of name: value"));
+        };
         for (name, value) in headers {
-            let Some(value) = value.as_str() else { return Err(AdminError::field("headers", format!("`{name}` must be a string"))) };
+            let Some(value) = value.as_str() else {
+                return Err(AdminError::field("headers", format!("`{name}` must be a string")));
+            };
             let lower = name.to_ascii_lowercase();
             if lower == "host" || lower == "content-length" || lower == "connection" || lower == "transfer-encoding" {
                 continue;
             }
-            if name.is_empty() || name.bytes().any(|byte| !byte.is_ascii_graphic() || byte == b':') || value.bytes().any(|byte| byte == b'\r' || byte == b'\n') {
+            if name.is_empty()
+                || name.bytes().any(|byte| !byte.is_ascii_graphic() || byte == b':')
+                || value.bytes().any(|byte| byte == b'\r' || byte == b'\n')
+            {
                 return Err(AdminError::field("headers", format!("`{name}` is not a valid header")));
             }
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -837,7 +992,9 @@ fn test_request(inner: &Inner, request: &Request) -> Result<Response, AdminError
     let headers: Map<String, Value> = response
         .headers
         .iter()
-        .map(|field| (field.name.to_ascii_lowercase(), Value::String(String::from_utf8_lossy(field.value).into_owned())))
+        .map(|field| {
+            (field.name.to_ascii_lowercase(), Value::String(String::from_utf8_lossy(field.value).into_owned()))
+        })
         .collect();
     Ok(Response::json(
         200,

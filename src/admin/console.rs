@@ -25,15 +25,51 @@ struct Asset {
 /// Every file the console is made of. `index.html` refers to the others by these paths.
 const ASSETS: &[Asset] = &[
     Asset { path: "/console/", content_type: "text/html; charset=utf-8", body: include_bytes!("console/index.html") },
-    Asset { path: "/console/style.css", content_type: "text/css; charset=utf-8", body: include_bytes!("console/style.css") },
-    Asset { path: "/console/app.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/app.js") },
-    Asset { path: "/console/api.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/api.js") },
-    Asset { path: "/console/ui.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/ui.js") },
-    Asset { path: "/console/wizard.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/wizard.js") },
-    Asset { path: "/console/checks.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/checks.js") },
-    Asset { path: "/console/settings.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/settings.js") },
-    Asset { path: "/console/openapi-import.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/openapi-import.js") },
-    Asset { path: "/console/plans.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("console/plans.js") },
+    Asset {
+        path: "/console/style.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("console/style.css"),
+    },
+    Asset {
+        path: "/console/app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/app.js"),
+    },
+    Asset {
+        path: "/console/api.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/api.js"),
+    },
+    Asset {
+        path: "/console/ui.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/ui.js"),
+    },
+    Asset {
+        path: "/console/wizard.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/wizard.js"),
+    },
+    Asset {
+        path: "/console/checks.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/checks.js"),
+    },
+    Asset {
+        path: "/console/settings.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/settings.js"),
+    },
+    Asset {
+        path: "/console/openapi-import.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/openapi-import.js"),
+    },
+    Asset {
+        path: "/console/plans.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/plans.js"),
+    },
     Asset { path: "/console/favicon.svg", content_type: "image/svg+xml", body: include_bytes!("console/favicon.svg") },
 ];
 
@@ -68,16 +104,17 @@ pub fn serve(request: &Request) -> Option<Response> {
             Some(response)
         }
         "/console/index.html" => asset("/console/"),
-        path if path.starts_with("/console/") => {
-            Some(asset(path).unwrap_or_else(|| Response::text(404, "text/plain; charset=utf-8", format!("the console has no file {path}\n"))))
-        }
+        path if path.starts_with("/console/") => Some(asset(path).unwrap_or_else(|| {
+            Response::text(404, "text/plain; charset=utf-8", format!("the console has no file {path}\n"))
+        })),
         _ => None,
     }
 }
 
 fn asset(path: &str) -> Option<Response> {
     let asset = ASSETS.iter().find(|asset| asset.path == path)?;
-    let mut response = Response { status: 200, content_type: asset.content_type, headers: Vec::new(), body: asset.body.to_vec() };
+    let mut response =
+        Response { status: 200, content_type: asset.content_type, headers: Vec::new(), body: asset.body.to_vec() };
     // Revalidate every time, so a new gateway binary's console is never mixed with an old one's.
     response.headers.push(("Cache-Control", "no-cache".into()));
     response.headers.push(("Content-Security-Policy", content_security_policy().into()));
@@ -90,7 +127,13 @@ mod tests {
     use super::*;
 
     fn get(path: &str) -> Option<Response> {
-        serve(&Request { method: "GET".into(), path: path.into(), query: Vec::new(), headers: Vec::new(), body: Vec::new() })
+        serve(&Request {
+            method: "GET".into(),
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        })
     }
 
     fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
@@ -115,7 +158,11 @@ mod tests {
             assert_eq!(response.content_type, expected_type(asset.path), "{}", asset.path);
             assert!(!response.body.is_empty(), "{}", asset.path);
             assert_eq!(header(&response, "Cache-Control"), Some("no-cache"), "{}", asset.path);
-            assert!(header(&response, "Content-Security-Policy").unwrap().starts_with("default-src 'self'"), "{}", asset.path);
+            assert!(
+                header(&response, "Content-Security-Policy").unwrap().starts_with("default-src 'self'"),
+                "{}",
+                asset.path
+            );
         }
         assert_eq!(get("/console/index.html").unwrap().body, get("/console/").unwrap().body);
     }
@@ -128,7 +175,13 @@ mod tests {
         assert_eq!(get("/console/missing.js").unwrap().status, 404);
         // Admin API paths and other methods go on to the authenticated API.
         assert!(get("/v1/services").is_none());
-        let post = Request { method: "POST".into(), path: "/console/".into(), query: Vec::new(), headers: Vec::new(), body: Vec::new() };
+        let post = Request {
+            method: "POST".into(),
+            path: "/console/".into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
         assert!(serve(&post).is_none());
     }
 
@@ -136,10 +189,21 @@ mod tests {
     fn the_policy_admits_the_generated_docs_stylesheet_and_no_other_inline_code() {
         // The docs page as the docs endpoint renders it, shown by the console in a srcdoc frame
         // that inherits the console's policy: each of its inline stylesheets must be admitted.
-        let service: crate::config::file::Service = serde_json::from_value(serde_json::json!({"id": "service-docs0001", "name": "docs"})).unwrap();
-        let release = crate::admin::store::Release { id: 1, stage: "release".into(), created_at: 0, description: String::new(), service: service.clone() };
+        let service: crate::config::file::Service =
+            serde_json::from_value(serde_json::json!({"id": "service-docs0001", "name": "docs"})).unwrap();
+        let release = crate::admin::store::Release {
+            id: 1,
+            stage: "release".into(),
+            created_at: 0,
+            description: String::new(),
+            service: service.clone(),
+        };
         let page = crate::admin::docs::render(&service, "release", &release);
-        let styles: Vec<&str> = page.split("<style>").skip(1).map(|rest| &rest[..rest.find("</style>").expect("an unclosed <style>")]).collect();
+        let styles: Vec<&str> = page
+            .split("<style>")
+            .skip(1)
+            .map(|rest| &rest[..rest.find("</style>").expect("an unclosed <style>")])
+            .collect();
         assert!(!styles.is_empty(), "the docs page has no stylesheet: drop the hash from the policy");
         let policy = content_security_policy();
         for style in styles {
@@ -147,8 +211,13 @@ mod tests {
             assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy} does not admit the docs stylesheet");
         }
         assert!(!page.contains("<script"), "the docs page has a script; the sandboxed frame would not run it");
-        assert!(!policy.contains("unsafe-inline") && !policy.contains("script-src") && !policy.contains("blob:"), "{policy}");
-        assert!(get("/console/").map(|response| header(&response, "Content-Security-Policy").unwrap() == policy).unwrap());
+        assert!(
+            !policy.contains("unsafe-inline") && !policy.contains("script-src") && !policy.contains("blob:"),
+            "{policy}"
+        );
+        assert!(get("/console/")
+            .map(|response| header(&response, "Content-Security-Policy").unwrap() == policy)
+            .unwrap());
     }
 
     /// `src="..."`, `href="..."` and `from '...'` / `import('...')` targets in a file.
@@ -185,11 +254,19 @@ mod tests {
                 if reference.starts_with('#') || reference.is_empty() {
                     continue;
                 }
-                let resolved = reference.strip_prefix("./").map(|name| format!("/console/{name}")).unwrap_or(reference.clone());
-                assert!(ASSETS.iter().any(|other| other.path == resolved), "{} refers to {reference}, which the console does not serve", asset.path);
+                let resolved =
+                    reference.strip_prefix("./").map(|name| format!("/console/{name}")).unwrap_or(reference.clone());
+                assert!(
+                    ASSETS.iter().any(|other| other.path == resolved),
+                    "{} refers to {reference}, which the console does not serve",
+                    asset.path
+                );
             }
         }
         // No inline script or style: the policy would refuse them.
-        assert!(!index.contains("<script>") && !index.contains("style=\"") && !index.contains("<style"), "inline code in index.html");
+        assert!(
+            !index.contains("<script>") && !index.contains("style=\"") && !index.contains("<style"),
+            "inline code in index.html"
+        );
     }
 }

@@ -29,10 +29,23 @@ pub fn render(service: &file::Service, stage: &str, release: &Release) -> String
         let _ = write!(page, "<p>{}</p>", escape(description));
     }
     let hosts = service.hosts.clone().unwrap_or_default();
-    let base = if hosts.is_empty() { format!("http://&lt;gateway&gt;/{}", escape(stage)) } else { hosts.iter().map(|host| format!("http://{}/{}", escape(host), escape(stage))).collect::<Vec<_>>().join(", ") };
-    let _ = write!(page, "<p>Base URL: <code>{base}</code> (an API's path follows it)</p></header>\n<nav><h2>APIs</h2><ul>");
+    let base = if hosts.is_empty() {
+        format!("http://&lt;gateway&gt;/{}", escape(stage))
+    } else {
+        hosts.iter().map(|host| format!("http://{}/{}", escape(host), escape(stage))).collect::<Vec<_>>().join(", ")
+    };
+    let _ = write!(
+        page,
+        "<p>Base URL: <code>{base}</code> (an API's path follows it)</p></header>\n<nav><h2>APIs</h2><ul>"
+    );
     for (index, api) in service.apis.iter().enumerate() {
-        let _ = write!(page, "<li><a href=\"#api-{index}\"><span class=\"method\">{}</span> {}</a> {}</li>", escape(&method(api)), escape(api.path.as_deref().unwrap_or_default()), escape(api.name.as_deref().unwrap_or_default()));
+        let _ = write!(
+            page,
+            "<li><a href=\"#api-{index}\"><span class=\"method\">{}</span> {}</a> {}</li>",
+            escape(&method(api)),
+            escape(api.path.as_deref().unwrap_or_default()),
+            escape(api.name.as_deref().unwrap_or_default())
+        );
     }
     page.push_str("</ul></nav>\n<main>\n");
     for (index, api) in service.apis.iter().enumerate() {
@@ -61,7 +74,12 @@ fn render_api(page: &mut String, index: usize, api: &file::Api) {
         other => escape(other),
     };
     let protocol = api.protocol.as_deref().unwrap_or("http&https");
-    let _ = write!(page, "<dl><dt>Authentication</dt><dd>{auth}</dd><dt>Protocol</dt><dd>{}</dd><dt>CORS</dt><dd>{}</dd>", escape(protocol), if api.cors == Some(true) { "enabled" } else { "disabled" });
+    let _ = write!(
+        page,
+        "<dl><dt>Authentication</dt><dd>{auth}</dd><dt>Protocol</dt><dd>{}</dd><dt>CORS</dt><dd>{}</dd>",
+        escape(protocol),
+        if api.cors == Some(true) { "enabled" } else { "disabled" }
+    );
     if let Some(kind) = &api.response_type {
         let _ = write!(page, "<dt>Response type</dt><dd>{}</dd>", escape(kind));
     }
@@ -84,7 +102,10 @@ fn render_api(page: &mut String, index: usize, api: &file::Api) {
         }
         page.push_str("</tbody></table>");
     }
-    for (title, sample) in [("Success response sample", &api.success_response_sample), ("Failure response sample", &api.failure_response_sample)] {
+    for (title, sample) in [
+        ("Success response sample", &api.success_response_sample),
+        ("Failure response sample", &api.failure_response_sample),
+    ] {
         if let Some(sample) = sample {
             let _ = write!(page, "<h3>{title}</h3><pre>{}</pre>", escape(sample));
         }
@@ -143,7 +164,10 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<script>alert('x')</script> & \"q\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
     }
 
     #[test]

@@ -155,7 +155,10 @@ mod tests {
         });
         assert_eq!(error.status(), 400);
         let body = error.body();
-        assert_eq!(body["error"]["message"], "service `shop` api `item`: field `function`: no [[function]] is defined as `default/shop:$LATEST`");
+        assert_eq!(
+            body["error"]["message"],
+            "service `shop` api `item`: field `function`: no [[function]] is defined as `default/shop:$LATEST`"
+        );
         assert_eq!(body["error"]["field"], "function");
     }
 }

@@ -78,7 +78,8 @@ impl Response {
 
     /// Offers the body as a file download named `name`.
     pub fn attachment(mut self, name: &str) -> Response {
-        let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+        let safe: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
         self.headers.push(("Content-Disposition", format!("attachment; filename=\"{safe}\"")));
         self
     }

@@ -71,8 +71,14 @@ impl Management {
     /// Opens the state directory (seeding it from the config file when it is empty) and returns
     /// the configuration the data plane should start with. `check_only` (`--check`) reads
     /// without locking or writing the directory, so it works beside a running gateway.
-    pub fn open(config_path: &Path, state_dir: &Path, overrides: &Overrides, check_only: bool) -> Result<(Arc<Management>, Config), String> {
-        let text = std::fs::read_to_string(config_path).map_err(|error| format!("{}: cannot read the file: {error}", config_path.display()))?;
+    pub fn open(
+        config_path: &Path,
+        state_dir: &Path,
+        overrides: &Overrides,
+        check_only: bool,
+    ) -> Result<(Arc<Management>, Config), String> {
+        let text = std::fs::read_to_string(config_path)
+            .map_err(|error| format!("{}: cannot read the file: {error}", config_path.display()))?;
         let parsed = config::validate::parse_file(&text, config_path).map_err(|error| error.to_string())?;
         let (store, stored) = Store::open(state_dir, !check_only)?;
         let state = match stored {
@@ -89,7 +95,8 @@ impl Management {
             None => {
                 let state = State::seeded_from(&parsed, config_path);
                 // The file's services must be valid before they become the state.
-                config::validate::validate(state.draft_file(&parsed), config_path, overrides).map_err(|error| error.to_string())?;
+                config::validate::validate(state.draft_file(&parsed), config_path, overrides)
+                    .map_err(|error| error.to_string())?;
                 if !check_only {
                     store.save(&state)?;
                 }
@@ -98,8 +105,14 @@ impl Management {
             }
         };
         let base = base_of(parsed);
-        let served = config::validate::validate(state.served_file(&base), config_path, overrides)
-            .map_err(|error| format!("{} (the state in {}): {}", config_path.display(), state_dir.display(), AdminError::Invalid(error).message()))?;
+        let served = config::validate::validate(state.served_file(&base), config_path, overrides).map_err(|error| {
+            format!(
+                "{} (the state in {}): {}",
+                config_path.display(),
+                state_dir.display(),
+                AdminError::Invalid(error).message()
+            )
+        })?;
         let management = Management {
             inner: Mutex::new(Inner {
                 store,
@@ -126,10 +139,12 @@ impl Management {
     /// again and served with the state's published services.
     pub fn reload_file(&self) -> Result<u64, String> {
         let mut inner = self.lock();
-        let text = std::fs::read_to_string(&inner.config_path).map_err(|error| format!("{}: cannot read the file: {error}", inner.config_path.display()))?;
+        let text = std::fs::read_to_string(&inner.config_path)
+            .map_err(|error| format!("{}: cannot read the file: {error}", inner.config_path.display()))?;
         let parsed = config::validate::parse_file(&text, &inner.config_path).map_err(|error| error.to_string())?;
         let base = base_of(parsed);
-        let config = config::validate::validate(inner.state.served_file(&base), &inner.config_path, &inner.overrides).map_err(|error| error.to_string())?;
+        let config = config::validate::validate(inner.state.served_file(&base), &inner.config_path, &inner.overrides)
+            .map_err(|error| error.to_string())?;
         let generation = inner.apply(config).map_err(|error| error.message())?;
         inner.base = base;
         Ok(generation)
@@ -158,9 +173,12 @@ impl Inner {
         let served = match scope {
             Scope::Draft => None,
             Scope::DataPlane => {
-                let config = config::validate::validate(next.served_file(&self.base), &self.config_path, &self.overrides).map_err(AdminError::Invalid)?;
+                let config =
+                    config::validate::validate(next.served_file(&self.base), &self.config_path, &self.overrides)
+                        .map_err(AdminError::Invalid)?;
                 // Services of different ids on one host may collide only once both are served.
-                Router::build(&config).map_err(|error| AdminError::Invalid(route_conflict(&self.config_path, error.0)))?;
+                Router::build(&config)
+                    .map_err(|error| AdminError::Invalid(route_conflict(&self.config_path, error.0)))?;
                 Some(config)
             }
         };
@@ -183,7 +201,9 @@ impl Inner {
 
     /// Checks the drafts of `state` as one config file, as the console shows errors inline.
     fn validate_draft(&self, state: &State) -> Result<(), AdminError> {
-        config::validate::validate(state.draft_file(&self.base), &self.config_path, &self.overrides).map(drop).map_err(AdminError::Invalid)
+        config::validate::validate(state.draft_file(&self.base), &self.config_path, &self.overrides)
+            .map(drop)
+            .map_err(AdminError::Invalid)
     }
 
     fn apply(&mut self, config: Config) -> Result<u64, AdminError> {
@@ -191,7 +211,9 @@ impl Inner {
             // Before the data plane runs (never reached: attach comes first), nothing to do.
             None => Ok(self.generation),
             Some(apply) => {
-                let generation = apply(config).map_err(|error| AdminError::Failed(format!("the change is valid but could not be put into service: {error}")))?;
+                let generation = apply(config).map_err(|error| {
+                    AdminError::Failed(format!("the change is valid but could not be put into service: {error}"))
+                })?;
                 self.generation = generation;
                 Ok(generation)
             }
@@ -226,7 +248,8 @@ pub fn admin_token(token_file: Option<&Path>, listen: SocketAddr) -> Result<Opti
         _ => match token_file {
             None => None,
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|error| format!("--admin-token-file {}: {error}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|error| format!("--admin-token-file {}: {error}", path.display()))?;
                 let token = text.lines().next().unwrap_or_default().trim().to_owned();
                 if token.is_empty() {
                     return Err(format!("--admin-token-file {}: the file is empty", path.display()));

@@ -32,7 +32,16 @@ const METHODS: [&str; 5] = ["get", "post", "put", "delete", "head"];
 /// Operation keys OpenAPI has and the gateway does not route.
 const UNSUPPORTED_METHODS: [&str; 3] = ["options", "patch", "trace"];
 /// API keys written as standard OpenAPI; every other key of the API travels in `x-scfgate`.
-const STANDARD_KEYS: [&str; 8] = ["name", "path", "method", "param", "description", "success_response_sample", "failure_response_sample", "function"];
+const STANDARD_KEYS: [&str; 8] = [
+    "name",
+    "path",
+    "method",
+    "param",
+    "description",
+    "success_response_sample",
+    "failure_response_sample",
+    "function",
+];
 
 fn schema_of(kind: &str) -> Value {
     match kind.to_ascii_lowercase().as_str() {
@@ -132,7 +141,13 @@ pub fn export(service: &file::Service, stage: Option<&str>) -> Value {
     document
 }
 
-fn operation(api: &file::Api, path: &str, marker: Option<&str>, method: &str, schemes: &mut Map<String, Value>) -> Value {
+fn operation(
+    api: &file::Api,
+    path: &str,
+    marker: Option<&str>,
+    method: &str,
+    schemes: &mut Map<String, Value>,
+) -> Value {
     let mut operation = json!({ "operationId": api.name });
     if let Some(description) = &api.description {
         operation["description"] = description.as_str().into();
@@ -158,7 +173,10 @@ fn operation(api: &file::Api, path: &str, marker: Option<&str>, method: &str, sc
         .collect();
     // OpenAPI requires every `{name}` of the path to be declared; these were not.
     for name in placeholders(path) {
-        let declared = api.params.iter().any(|param| param.name.as_deref() == Some(name) && param.position.as_deref().is_some_and(|position| position.eq_ignore_ascii_case("path")));
+        let declared = api.params.iter().any(|param| {
+            param.name.as_deref() == Some(name)
+                && param.position.as_deref().is_some_and(|position| position.eq_ignore_ascii_case("path"))
+        });
         if !declared {
             parameters.push(json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" }, "x-scfgate-undeclared": true }));
         }
@@ -173,7 +191,11 @@ fn operation(api: &file::Api, path: &str, marker: Option<&str>, method: &str, sc
     }
     let mut responses = json!({ "200": success });
     if api.failure_response_sample.is_some() || !api.error_codes.is_empty() {
-        let codes: Vec<String> = api.error_codes.iter().map(|code| format!("{}: {}", code.code.unwrap_or_default(), code.message.as_deref().unwrap_or_default())).collect();
+        let codes: Vec<String> = api
+            .error_codes
+            .iter()
+            .map(|code| format!("{}: {}", code.code.unwrap_or_default(), code.message.as_deref().unwrap_or_default()))
+            .collect();
         let mut failure = json!({ "description": if codes.is_empty() { "failure".to_owned() } else { format!("failure; error codes: {}", codes.join("; ")) } });
         if let Some(sample) = &api.failure_response_sample {
             failure["content"] = json!({ content_type: { "example": sample } });
@@ -187,7 +209,8 @@ fn operation(api: &file::Api, path: &str, marker: Option<&str>, method: &str, sc
             operation["security"] = json!([{ "scfgate_key_pair": [] }]);
         }
         Some("oauth") => {
-            schemes.insert("scfgate_oauth".into(), json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }));
+            schemes
+                .insert("scfgate_oauth".into(), json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }));
             operation["security"] = json!([{ "scfgate_oauth": [] }]);
         }
         _ => {}
@@ -219,7 +242,11 @@ fn operation(api: &file::Api, path: &str, marker: Option<&str>, method: &str, sc
 fn typed(text: &str, kind: Option<&str>) -> Value {
     match kind.map(str::to_ascii_lowercase).as_deref() {
         Some("int" | "long") => text.parse::<i64>().map(Value::from).unwrap_or_else(|_| text.into()),
-        Some("float" | "double") => text.parse::<f64>().ok().and_then(|number| serde_json::Number::from_f64(number).map(Value::Number)).unwrap_or_else(|| text.into()),
+        Some("float" | "double") => text
+            .parse::<f64>()
+            .ok()
+            .and_then(|number| serde_json::Number::from_f64(number).map(Value::Number))
+            .unwrap_or_else(|| text.into()),
         Some("boolean") => text.to_ascii_lowercase().parse::<bool>().map(Value::from).unwrap_or_else(|_| text.into()),
         _ => text.into(),
     }
@@ -248,7 +275,9 @@ fn placeholders(path: &str) -> Vec<&str> {
 
 fn clean(value: Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, value)| !value.is_null()).map(|(key, value)| (key, clean(value))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter().filter(|(_, value)| !value.is_null()).map(|(key, value)| (key, clean(value))).collect(),
+        ),
         Value::Array(items) => Value::Array(items.into_iter().map(clean).collect()),
         other => other,
     }
@@ -275,7 +304,11 @@ pub fn parse_function(text: &str) -> Result<file::FunctionRef, String> {
 pub fn import(document: &Value, default_function: Option<&file::FunctionRef>) -> Result<Report, String> {
     let version = document.get("openapi").and_then(Value::as_str).unwrap_or_default();
     if !version.starts_with("3.") {
-        let found = document.get("swagger").and_then(Value::as_str).map(|swagger| format!("Swagger {swagger}")).unwrap_or_else(|| format!("`openapi: {version}`"));
+        let found = document
+            .get("swagger")
+            .and_then(Value::as_str)
+            .map(|swagger| format!("Swagger {swagger}"))
+            .unwrap_or_else(|| format!("`openapi: {version}`"));
         return Err(format!("only OpenAPI 3.x documents can be imported; this one is {found}"));
     }
     let mut report = Report::default();
@@ -296,7 +329,10 @@ pub fn import(document: &Value, default_function: Option<&file::FunctionRef>) ->
             } else if UNSUPPORTED_METHODS.contains(&key.as_str()) {
                 report.skipped.push(Skipped {
                     at: format!("{} {path}", key.to_ascii_uppercase()),
-                    reason: format!("method {} is not one an API can have (GET, POST, PUT, DELETE, HEAD, ANY)", key.to_ascii_uppercase()),
+                    reason: format!(
+                        "method {} is not one an API can have (GET, POST, PUT, DELETE, HEAD, ANY)",
+                        key.to_ascii_uppercase()
+                    ),
                 });
             }
         }
@@ -305,9 +341,15 @@ pub fn import(document: &Value, default_function: Option<&file::FunctionRef>) ->
         operations.push((String::new(), String::new(), operation, &[]));
     }
     // An export's definition order first; other operations after, in document order.
-    operations.sort_by_key(|(_, _, operation, _)| operation.get("x-scfgate-order").and_then(Value::as_u64).unwrap_or(u64::MAX));
+    operations.sort_by_key(|(_, _, operation, _)| {
+        operation.get("x-scfgate-order").and_then(Value::as_u64).unwrap_or(u64::MAX)
+    });
     for (path, method, operation, shared) in operations {
-        let at = if path.is_empty() { "x-scfgate-operations".to_owned() } else { format!("{} {path}", method.to_ascii_uppercase()) };
+        let at = if path.is_empty() {
+            "x-scfgate-operations".to_owned()
+        } else {
+            format!("{} {path}", method.to_ascii_uppercase())
+        };
         match import_operation(&path, &method, operation, shared, default_function, &at, &mut report.skipped) {
             Ok(api) => report.apis.push(api),
             Err(reason) => report.skipped.push(Skipped { at, reason }),
@@ -333,25 +375,34 @@ fn import_operation(
     api.insert("name".into(), name.into());
     api.insert("path".into(), path.into());
     api.insert("method".into(), method.to_ascii_uppercase().into());
-    if let Some(description) = operation.get("description").or_else(|| operation.get("summary")).and_then(Value::as_str) {
+    if let Some(description) = operation.get("description").or_else(|| operation.get("summary")).and_then(Value::as_str)
+    {
         api.insert("description".into(), description.into());
     }
     let own: &[Value] = operation.get("parameters").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let mut params = Vec::new();
     // Operation-level parameters override path-level ones of the same name and location.
-    let overridden = |candidate: &Value| own.iter().any(|param| param.get("name") == candidate.get("name") && param.get("in") == candidate.get("in"));
+    let overridden = |candidate: &Value| {
+        own.iter().any(|param| param.get("name") == candidate.get("name") && param.get("in") == candidate.get("in"))
+    };
     for param in shared.iter().filter(|param| !overridden(param)).chain(own) {
         match import_param(param) {
             Ok(Some(param)) => params.push(param),
             Ok(None) => {}
-            Err(reason) => skipped.push(Skipped { at: format!("{at} parameter {}", param.get("name").and_then(Value::as_str).unwrap_or("?")), reason }),
+            Err(reason) => skipped.push(Skipped {
+                at: format!("{at} parameter {}", param.get("name").and_then(Value::as_str).unwrap_or("?")),
+                reason,
+            }),
         }
     }
     if !params.is_empty() {
         api.insert("param".into(), params.into());
     }
     if operation.get("requestBody").is_some() {
-        skipped.push(Skipped { at: format!("{at} requestBody"), reason: "request body schemas are not checked by the gateway; the body reaches the function as sent".into() });
+        skipped.push(Skipped {
+            at: format!("{at} requestBody"),
+            reason: "request body schemas are not checked by the gateway; the body reaches the function as sent".into(),
+        });
     }
     if let Some(responses) = operation.get("responses").and_then(Value::as_object) {
         for (status, response) in responses {
@@ -365,7 +416,9 @@ fn import_operation(
         }
     }
     let extension = operation.get("x-scfgate").and_then(Value::as_object).cloned().unwrap_or_default();
-    if operation.get("security").and_then(Value::as_array).is_some_and(|requirements| !requirements.is_empty()) && !extension.contains_key("auth") {
+    if operation.get("security").and_then(Value::as_array).is_some_and(|requirements| !requirements.is_empty())
+        && !extension.contains_key("auth")
+    {
         skipped.push(Skipped {
             at: format!("{at} security"),
             reason: "security requirements are not mapped; the API is imported with auth = none (set `auth` on it: key_pair or oauth)".into(),
@@ -384,7 +437,12 @@ fn import_operation(
             Some(function) => {
                 api.insert("function".into(), clean(serde_json::to_value(function).unwrap_or_default()));
             }
-            None => return Err("no backend function: give the operation `x-scfgate-function`, or import with ?function=<name>".into()),
+            None => {
+                return Err(
+                    "no backend function: give the operation `x-scfgate-function`, or import with ?function=<name>"
+                        .into(),
+                )
+            }
         },
     }
     serde_json::from_value(Value::Object(api)).map_err(|error| format!("x-scfgate: {error}"))
@@ -408,7 +466,12 @@ fn import_param(param: &Value) -> Result<Option<Value>, String> {
     if schema.get("$ref").is_some() {
         return Err("a schema `$ref` is not resolved".into());
     }
-    let kind = kind_of(&schema).ok_or_else(|| format!("type `{}` has no parameter type (string, int, long, float, double, boolean, date)", schema.get("type").and_then(Value::as_str).unwrap_or("?")))?;
+    let kind = kind_of(&schema).ok_or_else(|| {
+        format!(
+            "type `{}` has no parameter type (string, int, long, float, double, boolean, date)",
+            schema.get("type").and_then(Value::as_str).unwrap_or("?")
+        )
+    })?;
     let mut value = json!({ "name": name, "position": position, "type": kind });
     // A path parameter is always present, so the file model leaves `required` to the path.
     if position != "path" && param.get("required").and_then(Value::as_bool) == Some(true) {
@@ -429,7 +492,8 @@ fn import_param(param: &Value) -> Result<Option<Value>, String> {
 fn response_example(response: &Value) -> Option<String> {
     let content = response.get("content")?.as_object()?;
     content.values().find_map(|media| {
-        let example = media.get("example").or_else(|| media.get("examples")?.as_object()?.values().next()?.get("value"))?;
+        let example =
+            media.get("example").or_else(|| media.get("examples")?.as_object()?.values().next()?.get("value"))?;
         Some(match example {
             Value::String(text) => text.clone(),
             other => other.to_string(),
@@ -514,8 +578,17 @@ function = { name = "shop" }
         let function = parse_function("default/pets:$LATEST").unwrap();
         let report = import(&document, Some(&function)).unwrap();
         assert_eq!(report.apis.len(), 1);
-        let reasons: Vec<String> = report.skipped.iter().map(|skipped| format!("{}: {}", skipped.at, skipped.reason)).collect();
-        let expected = ["PATCH /pets", "POST /pets parameter session", "POST /pets parameter ?", "POST /pets parameter tags", "POST /pets requestBody", "POST /pets security", "GET /pets: no operationId"];
+        let reasons: Vec<String> =
+            report.skipped.iter().map(|skipped| format!("{}: {}", skipped.at, skipped.reason)).collect();
+        let expected = [
+            "PATCH /pets",
+            "POST /pets parameter session",
+            "POST /pets parameter ?",
+            "POST /pets parameter tags",
+            "POST /pets requestBody",
+            "POST /pets security",
+            "GET /pets: no operationId",
+        ];
         for needle in expected {
             assert!(reasons.iter().any(|reason| reason.contains(needle)), "{needle} not in {reasons:#?}");
         }

@@ -139,7 +139,14 @@ pub struct State {
 
 impl State {
     fn empty() -> State {
-        State { format: FORMAT, revision: 0, services: Vec::new(), functions: Vec::new(), usage_plans: Vec::new(), secrets: Vec::new() }
+        State {
+            format: FORMAT,
+            revision: 0,
+            services: Vec::new(),
+            functions: Vec::new(),
+            usage_plans: Vec::new(),
+            secrets: Vec::new(),
+        }
     }
 
     /// A first state from a config file: its services become drafts, and each is published
@@ -150,7 +157,8 @@ impl State {
         for service in &config.services {
             let mut spec = service.clone();
             let apis = std::mem::take(&mut spec.apis).into_iter().map(|api| Record::new(api, version)).collect();
-            let stages: Vec<String> = service.stages.clone().unwrap_or_else(|| STAGES.iter().map(|stage| stage.to_string()).collect());
+            let stages: Vec<String> =
+                service.stages.clone().unwrap_or_else(|| STAGES.iter().map(|stage| stage.to_string()).collect());
             let release = Release {
                 id: 1,
                 stage: stages.first().cloned().unwrap_or_default(),
@@ -159,7 +167,12 @@ impl State {
                 service: service.clone(),
             };
             let serving = stages.into_iter().map(|stage| (stage, Serving { release_id: 1, since: now() })).collect();
-            state.services.push(ServiceRecord { record: Record::new(spec, version), apis, releases: vec![release], serving });
+            state.services.push(ServiceRecord {
+                record: Record::new(spec, version),
+                apis,
+                releases: vec![release],
+                serving,
+            });
         }
         state.functions = config.functions.iter().map(|function| Record::new(function.clone(), version)).collect();
         state.usage_plans = config.usage_plans.iter().map(|plan| Record::new(plan.clone(), version)).collect();
@@ -220,7 +233,9 @@ impl State {
             .filter_map(|record| {
                 let mut plan = record.spec.clone();
                 plan.environments.retain(|environment| match (&environment.service, &environment.stage) {
-                    (Some(service), Some(stage)) => served.iter().any(|(id, served_stage)| id == service && served_stage == stage),
+                    (Some(service), Some(stage)) => {
+                        served.iter().any(|(id, served_stage)| id == service && served_stage == stage)
+                    }
                     _ => true,
                 });
                 (!plan.environments.is_empty()).then_some(plan)
@@ -248,7 +263,8 @@ impl Store {
     /// Opens (creating) the directory and, when `exclusive`, locks it. Returns the stored state,
     /// or `None` when the directory holds none yet.
     pub fn open(dir: &Path, exclusive: bool) -> Result<(Store, Option<State>), String> {
-        std::fs::create_dir_all(dir).map_err(|error| format!("cannot create the state directory {}: {error}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|error| format!("cannot create the state directory {}: {error}", dir.display()))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -258,7 +274,9 @@ impl Store {
             .open(&lock_path)
             .map_err(|error| format!("cannot open {}: {error}", lock_path.display()))?;
         // SAFETY: flock(2) on a descriptor this function owns; no memory is involved.
-        if exclusive && unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if exclusive
+            && unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) } != 0
+        {
             return Err(format!("the state directory {} is in use by another scfgate", dir.display()));
         }
         let store = Store { dir: dir.to_owned(), _lock: lock };
@@ -270,7 +288,11 @@ impl Store {
         };
         let state: State = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
         if state.format > FORMAT {
-            return Err(format!("{}: written by a newer scfgate (format {}; this one reads {FORMAT})", path.display(), state.format));
+            return Err(format!(
+                "{}: written by a newer scfgate (format {}; this one reads {FORMAT})",
+                path.display(),
+                state.format
+            ));
         }
         Ok((store, Some(state)))
     }
@@ -288,7 +310,8 @@ impl Store {
         let path = self.dir.join(STATE_FILE);
         let temporary = self.dir.join(format!("{STATE_FILE}.tmp"));
         let write = || -> std::io::Result<()> {
-            let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
+            let mut file =
+                std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
             file.write_all(&text)?;
             file.sync_all()?;
             std::fs::rename(&temporary, &path)?;
@@ -349,7 +372,13 @@ environments = [{ service = "service-a", stage = "release" }, { service = "servi
         let mut state = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
         let mut second = state.services[0].draft();
         second.apis.clear();
-        state.services[0].releases.push(Release { id: 2, stage: "test".into(), created_at: 0, description: String::new(), service: second });
+        state.services[0].releases.push(Release {
+            id: 2,
+            stage: "test".into(),
+            created_at: 0,
+            description: String::new(),
+            service: second,
+        });
         state.services[0].serving.insert("test".into(), Serving { release_id: 2, since: 0 });
         let served = state.served_file(&file(""));
         let stages: Vec<_> = served.services.iter().map(|service| service.stages.clone().unwrap()).collect();

@@ -154,7 +154,13 @@ pub fn write_event_with(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventI
 
 /// `queryStringParameters` or `headerParameters`: the declared params of that position only,
 /// absent ones as their default or `""` (spec §2.1).
-fn write_declared(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<'_>, policy: &PolicyFields<'_>, position: ParamPosition) {
+fn write_declared(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    input: &EventInput<'_>,
+    policy: &PolicyFields<'_>,
+    position: ParamPosition,
+) {
     out.push(b'{');
     let mut first = true;
     for (param, value) in policy.params.iter().zip(policy.values) {
@@ -172,7 +178,11 @@ fn write_declared(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<'
             ParamValue::Header => {
                 out.push(b'"');
                 let name = param.name.as_bytes();
-                let fields = input.head.headers.iter().filter(|field| field.name.of_buffer(input.buffer).eq_ignore_ascii_case(name));
+                let fields = input
+                    .head
+                    .headers
+                    .iter()
+                    .filter(|field| field.name.of_buffer(input.buffer).eq_ignore_ascii_case(name));
                 for (index, field) in fields.enumerate() {
                     if index > 0 {
                         out.push(b',');
@@ -181,7 +191,9 @@ fn write_declared(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventInput<'
                 }
                 out.push(b'"');
             }
-            ParamValue::Absent | ParamValue::Path => write_string(out, param.default.as_deref().unwrap_or("").as_bytes()),
+            ParamValue::Absent | ParamValue::Path => {
+                write_string(out, param.default.as_deref().unwrap_or("").as_bytes())
+            }
         }
     }
     out.push(b'}');
@@ -254,7 +266,9 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
 
 /// FNV-1a over the ASCII-lower-cased name: equal for names that compare equal ignoring case.
 fn name_hash(name: &[u8]) -> u64 {
-    name.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3))
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Writes the body as a JSON string; returns whether it had to be base64-encoded.
@@ -334,7 +348,13 @@ const NO_REPEAT: u32 = u32::MAX;
 
 /// Writes `queryString` from the pairs, each key at its first appearance: `next_same[i]` is the
 /// next pair with pair `i`'s key, and `repeated[i]` says pair `i`'s key appeared before it.
-fn write_query_pairs(out: &mut Vec<u8>, scratch: &mut Vec<u8>, pairs: &[(&[u8], &[u8])], next_same: &[u32], repeated: &[bool]) {
+fn write_query_pairs(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    pairs: &[(&[u8], &[u8])],
+    next_same: &[u32],
+    repeated: &[bool],
+) {
     out.push(b'{');
     let mut first = true;
     for (index, &(key, value)) in pairs.iter().enumerate() {
@@ -458,12 +478,15 @@ mod tests {
         for pair_count in [1usize, 10, 16, 17, 500] {
             // Keys k0..k6 repeat; every third pair has a key of its own.
             let pairs: Vec<(String, String)> = (0..pair_count)
-                .map(|index| (if index % 3 == 0 { format!("u{index}") } else { format!("k{}", index % 7) }, format!("v{index}")))
+                .map(|index| {
+                    (if index % 3 == 0 { format!("u{index}") } else { format!("k{}", index % 7) }, format!("v{index}"))
+                })
                 .collect();
             let query = pairs.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("&");
             let mut expected = serde_json::Map::new();
             for (key, _) in &pairs {
-                let values: Vec<&String> = pairs.iter().filter(|(other, _)| other == key).map(|(_, value)| value).collect();
+                let values: Vec<&String> =
+                    pairs.iter().filter(|(other, _)| other == key).map(|(_, value)| value).collect();
                 let value = if values.len() == 1 { json!(values[0]) } else { json!(values) };
                 expected.insert(key.clone(), value);
             }
@@ -477,7 +500,10 @@ mod tests {
     fn event_has_tencent_fields() {
         let raw = b"POST /release/echo?a=1&b=x%20y&a=2&flag HTTP/1.1\r\nHost: h\r\nX-Custom: One\r\nx-custom: two\r\nX-Api-RequestId: spoofed\r\n\r\n";
         let event = event_for(raw, b"{\"k\":1}", b"/echo");
-        assert_eq!(event["requestContext"], json!({"serviceId":"service-abc","path":"/echo","httpMethod":"ANY","requestId":"req-1","identity":{},"sourceIp":"127.0.0.1","stage":"release"}));
+        assert_eq!(
+            event["requestContext"],
+            json!({"serviceId":"service-abc","path":"/echo","httpMethod":"ANY","requestId":"req-1","identity":{},"sourceIp":"127.0.0.1","stage":"release"})
+        );
         assert_eq!(event["headers"]["x-custom"], "One,two");
         assert_eq!(event["headers"]["host"], "h");
         assert_eq!(event["headers"]["x-api-requestid"], "req-1");

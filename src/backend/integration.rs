@@ -361,7 +361,8 @@ mod tests {
 
     #[test]
     fn gateway_headers_join_the_response() {
-        let extra = ExtraHeaders { lines: b"access-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\n", replaces_cors: true };
+        let extra =
+            ExtraHeaders { lines: b"access-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\n", replaces_cors: true };
         let value = br#"{"statusCode":200,"headers":{"Access-Control-Allow-Origin":"https://fn.example","X-Own":"1"},"body":"hi"}"#;
         let mut out = Vec::new();
         write_integrated_with(value, FRAMING, extra, &mut out).unwrap();

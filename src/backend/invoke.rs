@@ -151,7 +151,10 @@ pub async fn invoke(
 /// opens (called only when needed), following the retry rule in the module doc; any stream works.
 /// `connect` is a function rather than a future so that its state is not held beside the pooled
 /// attempt's: this future lives inside every client connection's task.
-pub(crate) async fn exchange_with_retry<S: AsyncReadRent + AsyncWriteRent, C: Future<Output = Result<BackendConnection<S>, GatewayError>>>(
+pub(crate) async fn exchange_with_retry<
+    S: AsyncReadRent + AsyncWriteRent,
+    C: Future<Output = Result<BackendConnection<S>, GatewayError>>,
+>(
     pool: &RefCell<Pool<S>>,
     endpoint_index: usize,
     request: Vec<u8>,
@@ -232,7 +235,10 @@ struct ReplyHead {
     failure: Option<FailureKind>,
 }
 
-async fn read_reply<S: AsyncReadRent>(connection: &mut BackendConnection<S>, max_reply_bytes: usize) -> Result<Reply, Failure> {
+async fn read_reply<S: AsyncReadRent>(
+    connection: &mut BackendConnection<S>,
+    max_reply_bytes: usize,
+) -> Result<Reply, Failure> {
     connection.read_buffer.clear();
     let head = loop {
         match parse_reply_head(&connection.read_buffer) {
@@ -291,7 +297,12 @@ async fn read_reply<S: AsyncReadRent>(connection: &mut BackendConnection<S>, max
             }
         }
         let reusable = !head.close && connection.read_buffer.len() == end;
-        return Ok(Reply { status: head.status, failure: head.failure, body: ReplyBody::InBuffer(body_start..end), reusable });
+        return Ok(Reply {
+            status: head.status,
+            failure: head.failure,
+            body: ReplyBody::InBuffer(body_start..end),
+            reusable,
+        });
     }
     // No framing: the body runs to the end of the connection (RFC 9112 §6.3 rule 8).
     loop {
@@ -305,18 +316,24 @@ async fn read_reply<S: AsyncReadRent>(connection: &mut BackendConnection<S>, max
         }
     }
     let end = connection.read_buffer.len();
-    Ok(Reply { status: head.status, failure: head.failure, body: ReplyBody::InBuffer(body_start..end), reusable: false })
+    Ok(Reply {
+        status: head.status,
+        failure: head.failure,
+        body: ReplyBody::InBuffer(body_start..end),
+        reusable: false,
+    })
 }
 
 fn parse_reply_head(buffer: &[u8]) -> Result<Option<ReplyHead>, ()> {
     // Uninitialised, as for request heads: httparse fills only the slots it uses.
     let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
     let mut reply = httparse::Response::new(&mut []);
-    let head_length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut reply, buffer, &mut fields) {
-        Ok(httparse::Status::Complete(length)) => length,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(()),
-    };
+    let head_length =
+        match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut reply, buffer, &mut fields) {
+            Ok(httparse::Status::Complete(length)) => length,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err(()),
+        };
     let status = reply.code.ok_or(())?;
     let mut head = ReplyHead {
         status,

@@ -112,7 +112,9 @@ pub async fn invoke_value<R>(
     let (connection, reply) = outcome?;
     let body = reply.body(&connection);
     let result = match reply.failure {
-        Some(FailureKind::FunctionError) => Err(GatewayError::FunctionError(String::from_utf8_lossy(body).into_owned())),
+        Some(FailureKind::FunctionError) => {
+            Err(GatewayError::FunctionError(String::from_utf8_lossy(body).into_owned()))
+        }
         Some(FailureKind::Crashed) => Err(GatewayError::FunctionCrashed(String::from_utf8_lossy(body).into_owned())),
         Some(FailureKind::Busy) => Err(GatewayError::FunctionBusy),
         Some(FailureKind::TimedOut) => Err(GatewayError::BackendTimeout),

@@ -31,7 +31,12 @@ pub struct BackendConnection<S = TcpStream> {
 impl<S> BackendConnection<S> {
     /// Wraps a freshly connected stream.
     pub fn new(stream: S) -> Self {
-        BackendConnection { stream, read_buffer: Vec::with_capacity(8192), decoded: Vec::new(), idle_since: Instant::now() }
+        BackendConnection {
+            stream,
+            read_buffer: Vec::with_capacity(8192),
+            decoded: Vec::new(),
+            idle_since: Instant::now(),
+        }
     }
 }
 
@@ -83,7 +88,8 @@ impl<S> Pool<S> {
         let mut closed = 0;
         for idle in &mut self.idle {
             // Oldest first: `put` appends, `take` pops from the end.
-            let expired = idle.partition_point(|connection| now.saturating_duration_since(connection.idle_since) >= idle_timeout);
+            let expired =
+                idle.partition_point(|connection| now.saturating_duration_since(connection.idle_since) >= idle_timeout);
             if expired > 0 {
                 idle.drain(..expired);
                 closed += expired;
@@ -110,7 +116,9 @@ mod tests {
         }
         pool.put(1, BackendConnection::new(7));
         let start = Instant::now();
-        for (connection, went_idle) in pool.idle[0].iter_mut().zip([start, start + Duration::from_secs(2), start + Duration::from_secs(8)]) {
+        for (connection, went_idle) in
+            pool.idle[0].iter_mut().zip([start, start + Duration::from_secs(2), start + Duration::from_secs(8)])
+        {
             connection.idle_since = went_idle;
         }
         pool.idle[1][0].idle_since = start + Duration::from_secs(5);

@@ -141,10 +141,11 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
     };
     // Waits for an instance to be ready, or to have room, as `web_choice` says; the lease
     // counts the request on its instance until the exchange ends.
-    let (lease, mut connection, reused) = match web_choice::acquire(&instances, exchange.function, arrived, deadline).await {
-        Ok(found) => found,
-        Err(error) => return Outcome::Failed { error, request_consumed: false },
-    };
+    let (lease, mut connection, reused) =
+        match web_choice::acquire(&instances, exchange.function, arrived, deadline).await {
+            Ok(found) => found,
+            Err(error) => return Outcome::Failed { error, request_consumed: false },
+        };
     // A request that went out whole in its first write can be sent again on a fresh connection
     // when a pooled one turns out to be closed (no response byte came back): pingora's "reused
     // only" rule, as for event functions (`backend::invoke`).
@@ -188,9 +189,15 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
                     return Outcome::Failed { error: closed_early(exchange.function), request_consumed };
                 }
             }
-            Err(HeadStop::Closed) => return Outcome::Failed { error: closed_early(exchange.function), request_consumed },
-            Err(HeadStop::TimedOut) => return Outcome::Failed { error: GatewayError::BackendTimeout, request_consumed },
-            Err(HeadStop::Invalid) => return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed },
+            Err(HeadStop::Closed) => {
+                return Outcome::Failed { error: closed_early(exchange.function), request_consumed }
+            }
+            Err(HeadStop::TimedOut) => {
+                return Outcome::Failed { error: GatewayError::BackendTimeout, request_consumed }
+            }
+            Err(HeadStop::Invalid) => {
+                return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed }
+            }
         }
     };
     if head.status == 101 {
@@ -246,14 +253,16 @@ fn gateway_owned_request_field(name: &[u8]) -> bool {
         b"x-forwarded-for",
         b"x-forwarded-proto",
     ];
-    (name.len() >= 6 && name[..6].eq_ignore_ascii_case(b"x-scf-")) || OWNED.iter().any(|owned| name.eq_ignore_ascii_case(owned))
+    (name.len() >= 6 && name[..6].eq_ignore_ascii_case(b"x-scf-"))
+        || OWNED.iter().any(|owned| name.eq_ignore_ascii_case(owned))
 }
 
 /// Whether `name` is listed in one of the request's `Connection` fields (then it is hop-by-hop
 /// too, RFC 9110 §7.6.1).
 fn named_by_connection(bytes: &[u8], head: &RequestHead, name: &[u8]) -> bool {
     head.headers.iter().any(|field| {
-        field.name.of_buffer(bytes).eq_ignore_ascii_case(b"connection") && list_contains(field.value.of_buffer(bytes), name)
+        field.name.of_buffer(bytes).eq_ignore_ascii_case(b"connection")
+            && list_contains(field.value.of_buffer(bytes), name)
     })
 }
 
@@ -273,7 +282,8 @@ fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool) {
         out.extend_from_slice(head.query.of_buffer(bytes));
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let has_connection_field = head.headers.iter().any(|field| field.name.of_buffer(bytes).eq_ignore_ascii_case(b"connection"));
+    let has_connection_field =
+        head.headers.iter().any(|field| field.name.of_buffer(bytes).eq_ignore_ascii_case(b"connection"));
     let mut forwarded_for: Option<&[u8]> = None;
     let mut content_length_sent = false;
     for field in &head.headers {
@@ -383,7 +393,8 @@ impl RequestBody {
                 self.done = self.remaining == 0;
             }
             BodyFraming::Chunked => {
-                let (used, done, data) = reframe_chunked(&mut self.decoder, input, exchange.staging).map_err(GatewayError::from)?;
+                let (used, done, data) =
+                    reframe_chunked(&mut self.decoder, input, exchange.staging).map_err(GatewayError::from)?;
                 self.decoded += data as u64;
                 if self.decoded > exchange.max_body_bytes as u64 {
                     return Err(GatewayError::BodyTooLarge);
@@ -417,7 +428,9 @@ async fn stream_request_body<S: AsyncReadRent + AsyncWriteRent + Split>(
             let deadline = Instant::now() + exchange.idle_timeout;
             match exchange.reader.fill(exchange.stream, Some(deadline)).await {
                 Ok(_) => {}
-                Err(ReadError::Closed | ReadError::TimedOut | ReadError::Refused(_)) => return Err(BodyStop::Stop(Stop::ClientGone)),
+                Err(ReadError::Closed | ReadError::TimedOut | ReadError::Refused(_)) => {
+                    return Err(BodyStop::Stop(Stop::ClientGone))
+                }
             }
             continue;
         }
@@ -425,7 +438,9 @@ async fn stream_request_body<S: AsyncReadRent + AsyncWriteRent + Split>(
         body.stage_buffered(exchange).map_err(|error| BodyStop::Stop(Stop::Failed(error)))?;
         exchange.reader.drop_after_head(exchange.head.head_len, body.staged_input);
         body.staged_input = 0;
-        if !exchange.staging.is_empty() && send_staged(connection, exchange.staging, Instant::now() + timeout).await.is_err() {
+        if !exchange.staging.is_empty()
+            && send_staged(connection, exchange.staging, Instant::now() + timeout).await.is_err()
+        {
             return Err(BodyStop::Upstream);
         }
     }
@@ -436,7 +451,11 @@ async fn stream_request_body<S: AsyncReadRent + AsyncWriteRent + Split>(
 /// sender's chunk sizes, extensions and trailers are not passed on: the body is re-framed, so a
 /// function never parses framing the gateway did not check). Returns (input bytes used, the body
 /// ended, data bytes).
-fn reframe_chunked(decoder: &mut ChunkedDecoder, input: &[u8], out: &mut Vec<u8>) -> Result<(usize, bool, usize), ChunkedError> {
+fn reframe_chunked(
+    decoder: &mut ChunkedDecoder,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(usize, bool, usize), ChunkedError> {
     /// Room for a chunk-size line: up to 16 hex digits and CRLF.
     const ROOM: usize = 18;
     let mark = out.len();
@@ -475,7 +494,10 @@ fn hex_line(value: usize, line: &mut [u8; 18]) -> usize {
 // ---------------------------------------------------------------------------------------------
 
 fn closed_early(function: &Function) -> GatewayError {
-    GatewayError::WebFunctionFailed(format!("web function {} closed the connection before answering", function.display_name()))
+    GatewayError::WebFunctionFailed(format!(
+        "web function {} closed the connection before answering",
+        function.display_name()
+    ))
 }
 
 /// Writes `staging` to the function by `deadline`; the buffer comes back for reuse.
@@ -542,7 +564,11 @@ enum HeadStop {
     Invalid,
 }
 
-async fn read_response_head(connection: &mut BackendConnection, deadline: Instant, head_request: bool) -> Result<ResponseHead, HeadStop> {
+async fn read_response_head(
+    connection: &mut BackendConnection,
+    deadline: Instant,
+    head_request: bool,
+) -> Result<ResponseHead, HeadStop> {
     connection.read_buffer.clear();
     loop {
         match parse_response_head(&connection.read_buffer, head_request) {
@@ -570,7 +596,11 @@ fn parse_response_head(buffer: &[u8], head_request: bool) -> Result<Option<Respo
     // Uninitialised, as for request heads: httparse fills only the slots it uses.
     let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_RESPONSE_FIELDS];
     let mut response = httparse::Response::new(&mut []);
-    let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buffer, &mut fields) {
+    let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buffer,
+        &mut fields,
+    ) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(()),
@@ -620,14 +650,27 @@ fn parse_response_head(buffer: &[u8], head_request: bool) -> Result<Option<Respo
 /// Response fields the gateway owns: hop-by-hop and framing ones (redone for the client hop),
 /// and its own request id.
 fn gateway_owned_response_field(name: &[u8], upgrade: bool) -> bool {
-    const OWNED: [&[u8]; 8] =
-        [b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"content-length", b"x-api-requestid"];
+    const OWNED: [&[u8]; 8] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"content-length",
+        b"x-api-requestid",
+    ];
     (!upgrade && name.eq_ignore_ascii_case(b"upgrade")) || OWNED.iter().any(|owned| name.eq_ignore_ascii_case(owned))
 }
 
 /// Appends the client's response head: the function's status line and fields (less the
 /// gateway's own), the API's CORS and usage-plan fields, the request id, and the framing given.
-fn write_response_head(exchange: &mut Exchange<'_, impl Sized>, buffer: &[u8], head: &ResponseHead, upgrade: bool) -> Result<(), ()> {
+fn write_response_head(
+    exchange: &mut Exchange<'_, impl Sized>,
+    buffer: &[u8],
+    head: &ResponseHead,
+    upgrade: bool,
+) -> Result<(), ()> {
     let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_RESPONSE_FIELDS];
     let mut response = httparse::Response::new(&mut []);
     httparse::ParserConfig::default()
@@ -685,7 +728,9 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
     let mut digits = itoa_buffer();
     match head.body {
         ResponseBody::Length(length) => response::header(out, b"content-length", format_u64(length, &mut digits)),
-        ResponseBody::Chunked | ResponseBody::UntilClose if client_chunked => response::header(out, b"transfer-encoding", b"chunked"),
+        ResponseBody::Chunked | ResponseBody::UntilClose if client_chunked => {
+            response::header(out, b"transfer-encoding", b"chunked")
+        }
         _ => {}
     }
     if !keep_alive {
@@ -739,7 +784,9 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
                     reframe_chunked(&mut decoder, &connection.read_buffer, exchange.out)
                 } else {
                     let before = exchange.out.len();
-                    decoder.decode(&connection.read_buffer, exchange.out, usize::MAX).map(|(used, done)| (used, done, exchange.out.len() - before))
+                    decoder
+                        .decode(&connection.read_buffer, exchange.out, usize::MAX)
+                        .map(|(used, done)| (used, done, exchange.out.len() - before))
                 };
                 let Ok((used, done, data)) = result else { return ended(bytes) };
                 connection.read_buffer.drain(..used);
@@ -872,7 +919,11 @@ enum ClientHalf {
 /// function's write half) or sends nothing for `idle_timeout` (the gateway's
 /// `websocket_idle_timeout`, as for WebSocket APIs: client frames are what keep a connection
 /// alive, and a client that pings sends them).
-async fn copy_until_idle<R: AsyncReadRent, W: AsyncWriteRent>(from: &mut R, to: &mut W, idle_timeout: Duration) -> ClientHalf {
+async fn copy_until_idle<R: AsyncReadRent, W: AsyncWriteRent>(
+    from: &mut R,
+    to: &mut W,
+    idle_timeout: Duration,
+) -> ClientHalf {
     let mut buffer = Vec::with_capacity(16 * 1024);
     loop {
         match monoio::time::timeout(idle_timeout, from.read(buffer)).await {
@@ -929,7 +980,13 @@ mod tests {
     #[test]
     fn hex_lines() {
         let mut line = [0u8; 18];
-        for (value, text) in [(1usize, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (65536, "10000\r\n"), (usize::MAX, "ffffffffffffffff\r\n")] {
+        for (value, text) in [
+            (1usize, "1\r\n"),
+            (15, "f\r\n"),
+            (16, "10\r\n"),
+            (65536, "10000\r\n"),
+            (usize::MAX, "ffffffffffffffff\r\n"),
+        ] {
             let length = hex_line(value, &mut line);
             assert_eq!(&line[..length], text.as_bytes());
         }
@@ -941,9 +998,19 @@ mod tests {
         let cases: &[(&[u8], bool, ResponseBody, bool)] = &[
             (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false, ResponseBody::Length(5), false),
             (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, ResponseBody::Chunked, false),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", false, ResponseBody::Chunked, true),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+                false,
+                ResponseBody::Chunked,
+                true,
+            ),
             (b"HTTP/1.1 200 OK\r\n\r\n", false, ResponseBody::UntilClose, true),
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n", false, ResponseBody::Length(5), true),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+                false,
+                ResponseBody::Length(5),
+                true,
+            ),
             (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", false, ResponseBody::Length(5), true),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, ResponseBody::None, false),
             (b"HTTP/1.1 204 No Content\r\n\r\n", false, ResponseBody::None, false),
@@ -951,9 +1018,18 @@ mod tests {
         ];
         for (raw, head_request, body, close) in cases {
             let head = parse_response_head(raw, *head_request).unwrap().unwrap();
-            assert_eq!((head.body, head.close, head.length), (*body, *close, raw.len()), "{}", String::from_utf8_lossy(raw));
+            assert_eq!(
+                (head.body, head.close, head.length),
+                (*body, *close, raw.len()),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
-        for bad in [&b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"[..], b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"] {
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+        ] {
             assert!(parse_response_head(bad, false).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert!(parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Le", false).unwrap().is_none());
@@ -961,7 +1037,15 @@ mod tests {
 
     #[test]
     fn owned_request_fields() {
-        for name in ["X-Scf-Request-Id", "x-scf-anything", "X-Api-RequestId", "Connection", "Transfer-Encoding", "Expect", "X-Forwarded-Proto"] {
+        for name in [
+            "X-Scf-Request-Id",
+            "x-scf-anything",
+            "X-Api-RequestId",
+            "Connection",
+            "Transfer-Encoding",
+            "Expect",
+            "X-Forwarded-Proto",
+        ] {
             assert!(gateway_owned_request_field(name.as_bytes()), "{name}");
         }
         for name in ["Host", "Content-Type", "X-Scf", "Authorization", "Cookie", "X-Custom"] {

@@ -172,7 +172,11 @@ impl Lease {
     }
 
     /// A new connection to the same instance (a pooled one turned out to be closed), by `deadline`.
-    pub async fn connect_fresh(&self, function: &Function, deadline: Instant) -> Result<BackendConnection, GatewayError> {
+    pub async fn connect_fresh(
+        &self,
+        function: &Function,
+        deadline: Instant,
+    ) -> Result<BackendConnection, GatewayError> {
         let address = self.instances.board.address(self.slot);
         match monoio::time::timeout_at(deadline.into(), TcpStream::connect_addr(address)).await {
             Ok(Ok(stream)) => {
@@ -230,7 +234,12 @@ impl Drop for Waiting {
 /// A connection to an instance of `function` for one request that `arrived` then, and the
 /// request's lease on that instance; `true` when the connection came from the pool. Waits as the
 /// module docs say, until `timeout_at` (the API's timeout) at the latest.
-pub async fn acquire(instances: &Rc<WorkerInstances>, function: &Function, arrived: Instant, timeout_at: Instant) -> Result<(Lease, BackendConnection, bool), GatewayError> {
+pub async fn acquire(
+    instances: &Rc<WorkerInstances>,
+    function: &Function,
+    arrived: Instant,
+    timeout_at: Instant,
+) -> Result<(Lease, BackendConnection, bool), GatewayError> {
     let board = instances.board.clone();
     let cold_start_limit = arrived + board.init_timeout;
     // The first look uses the caller's clock reading: the usual case (a ready instance, a
@@ -292,7 +301,8 @@ mod tests {
     use crate::function_host::web_instances::InstanceStatus;
 
     fn board(states: &[InstanceState], concurrency: usize, max_instances: usize) -> Arc<WebInstances> {
-        let addresses = (0..states.len()).map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], 9000 + port as u16))).collect();
+        let addresses =
+            (0..states.len()).map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], 9000 + port as u16))).collect();
         let board = Arc::new(WebInstances::new(addresses, 1, concurrency, max_instances, Duration::from_secs(1)));
         for (slot, &state) in states.iter().enumerate() {
             board.set_status(slot, InstanceStatus { state, incarnation: 1 });
@@ -320,8 +330,11 @@ mod tests {
             (&[R, X], &[1, 0], 1, 1, Duration::ZERO, true, Some(0)),  // at max_instances: no wait
             (&[R, R], &[3, 2], 4, 2, Duration::ZERO, true, Some(1)),  // concurrency 4: room on both
         ];
-        for (number, (states, in_flight, concurrency, max_instances, waited, patient, expected)) in cases.iter().enumerate() {
-            let instances = WorkerInstances::new(board(states, *concurrency, *max_instances), 1, Duration::from_secs(1));
+        for (number, (states, in_flight, concurrency, max_instances, waited, patient, expected)) in
+            cases.iter().enumerate()
+        {
+            let instances =
+                WorkerInstances::new(board(states, *concurrency, *max_instances), 1, Duration::from_secs(1));
             for (slot, &count) in in_flight.iter().enumerate() {
                 instances.in_flight[slot].set(count);
             }
@@ -336,7 +349,8 @@ mod tests {
 
     #[test]
     fn other_workers_load_counts_and_refused_instances_are_skipped() {
-        let instances = WorkerInstances::new(board(&[InstanceState::Ready, InstanceState::Ready], 1, 2), 1, Duration::from_secs(1));
+        let instances =
+            WorkerInstances::new(board(&[InstanceState::Ready, InstanceState::Ready], 1, 2), 1, Duration::from_secs(1));
         // Another worker has a request on slot 0 (the summed load holds none of this worker's).
         instances.board.set_load(0, 1);
         assert!(matches!(instances.pick(Duration::ZERO, true, None), Pick::Instance { slot: 1, .. }));

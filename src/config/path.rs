@@ -29,9 +29,7 @@ pub fn parse_api_path(raw: &str) -> Result<ApiPath, String> {
         (Some(PathKind::Exact), rest)
     } else if raw.starts_with('~') {
         // nginx's `~` / `~*` regex locations: say what is wrong instead of "must start with /".
-        return Err(format!(
-            "`~` marks a regular expression: {REGEX_UNSUPPORTED}"
-        ));
+        return Err(format!("`~` marks a regular expression: {REGEX_UNSUPPORTED}"));
     } else {
         (None, raw)
     };
@@ -43,19 +41,14 @@ pub fn parse_api_path(raw: &str) -> Result<ApiPath, String> {
         });
     }
     if path.len() > MAX_PATH_BYTES {
-        return Err(format!(
-            "the path is {} bytes long; at most {MAX_PATH_BYTES} are allowed",
-            path.len()
-        ));
+        return Err(format!("the path is {} bytes long; at most {MAX_PATH_BYTES} are allowed", path.len()));
     }
     // Offsets in messages count from the start of the value as written, marker included.
     let marker_len = raw.len() - path.len();
     for (offset, character) in path.char_indices() {
         let offset = marker_len + offset;
         if character.is_whitespace() || character.is_control() {
-            return Err(format!(
-                "whitespace or control character {character:?} at byte {offset} is not allowed"
-            ));
+            return Err(format!("whitespace or control character {character:?} at byte {offset} is not allowed"));
         }
         if character == '?' || character == '#' {
             return Err(format!(
@@ -64,42 +57,26 @@ pub fn parse_api_path(raw: &str) -> Result<ApiPath, String> {
             ));
         }
         if REGEX_CHARS.contains(&character) {
-            return Err(format!(
-                "`{character}` at byte {offset}: {REGEX_UNSUPPORTED}"
-            ));
+            return Err(format!("`{character}` at byte {offset}: {REGEX_UNSUPPORTED}"));
         }
     }
 
     if let Some(kind) = kind_from_marker {
         if path.contains(['{', '}']) {
             return Err(match kind {
-                PathKind::Exact => {
-                    "`=` exact paths may not contain `{param}` placeholders".to_owned()
-                }
+                PathKind::Exact => "`=` exact paths may not contain `{param}` placeholders".to_owned(),
                 // Tencent: "以 ^~ 开始 … 后面不能跟正则表达式" (spec §1.1); params count as regex.
                 _ => "`^~` priority-prefix paths may not contain `{param}` placeholders (Tencent: \
                       `^~` may not be followed by a regular expression)"
                     .to_owned(),
             });
         }
-        return Ok(ApiPath {
-            kind,
-            path: path.to_owned(),
-            params: Vec::new(),
-        });
+        return Ok(ApiPath { kind, path: path.to_owned(), params: Vec::new() });
     }
 
     let params = parse_params(path)?;
-    let kind = if params.is_empty() {
-        PathKind::Prefix
-    } else {
-        PathKind::Param
-    };
-    Ok(ApiPath {
-        kind,
-        path: path.to_owned(),
-        params,
-    })
+    let kind = if params.is_empty() { PathKind::Prefix } else { PathKind::Param };
+    Ok(ApiPath { kind, path: path.to_owned(), params })
 }
 
 /// Collects the `{name}` placeholders of a path in order, checking names, balance and separation.
@@ -123,10 +100,7 @@ fn parse_params(path: &str) -> Result<Vec<String>, String> {
         if name.is_empty() {
             return Err(format!("empty placeholder `{{}}` at byte {at}"));
         }
-        if let Some(bad) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
-        {
+        if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
             return Err(format!(
                 "placeholder `{{{name}}}` at byte {at}: character {bad:?} is not allowed in a param \
                  name (letters, digits, `_` and `-` only)"
@@ -159,11 +133,7 @@ mod tests {
 
     /// Shorthand for an expected `ApiPath`.
     fn expect(kind: PathKind, path: &str, params: &[&str]) -> ApiPath {
-        ApiPath {
-            kind,
-            path: path.to_owned(),
-            params: params.iter().map(|p| (*p).to_owned()).collect(),
-        }
+        ApiPath { kind, path: path.to_owned(), params: params.iter().map(|p| (*p).to_owned()).collect() }
     }
 
     #[test]
@@ -244,14 +214,8 @@ mod tests {
         }
 
         let seventeen: String = (0..17).map(|i| format!("/{{p{i}}}")).collect();
-        assert_eq!(
-            parse_api_path(&seventeen),
-            Err("more than 16 `{param}` placeholders".to_owned())
-        );
+        assert_eq!(parse_api_path(&seventeen), Err("more than 16 `{param}` placeholders".to_owned()));
         let too_long = format!("/{}", "a".repeat(MAX_PATH_BYTES));
-        assert_eq!(
-            parse_api_path(&too_long),
-            Err("the path is 1025 bytes long; at most 1024 are allowed".to_owned())
-        );
+        assert_eq!(parse_api_path(&too_long), Err("the path is 1025 bytes long; at most 1024 are allowed".to_owned()));
     }
 }

@@ -15,10 +15,9 @@ use std::time::Duration;
 use super::file::{self, Seconds};
 use super::path::parse_api_path;
 use super::{
-    Api, ApiMethod, ApiPath, ApiPolicy, Auth, Config, Cors, DriverChoice, Function, FunctionId,
-    FunctionRuntime, GatewaySettings, OAuthSettings, Overrides, Param, ParamPosition, ParamType,
-    PathKind, Protocol, PushToken, Secret, Service, Stage, TencentIdentity, UsagePlan,
-    WebSocketFunctions, WebSocketSettings,
+    Api, ApiMethod, ApiPath, ApiPolicy, Auth, Config, Cors, DriverChoice, Function, FunctionId, FunctionRuntime,
+    GatewaySettings, OAuthSettings, Overrides, Param, ParamPosition, ParamType, PathKind, Protocol, PushToken, Secret,
+    Service, Stage, TencentIdentity, UsagePlan, WebSocketFunctions, WebSocketSettings,
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
@@ -106,9 +105,8 @@ impl ConfigError {
 
 /// Reads the file at `path` and validates it with [`parse_str`].
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        ConfigError::about_file(path, None, format!("cannot read the file: {error}"))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| ConfigError::about_file(path, None, format!("cannot read the file: {error}")))?;
     parse_str(&text, path, overrides)
 }
 
@@ -170,10 +168,7 @@ pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) 
         gateway,
         services,
         apis,
-        functions: functions
-            .into_iter()
-            .map(|(function, _)| function)
-            .collect(),
+        functions: functions.into_iter().map(|(function, _)| function).collect(),
         usage_plans,
         secrets,
         certificates,
@@ -198,7 +193,9 @@ fn build_certificates(
             }
             for host in &hosts {
                 let name = host.strip_prefix("*.").unwrap_or(host);
-                if name.is_empty() || !name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-') {
+                if name.is_empty()
+                    || !name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-')
+                {
                     return Err(site.error("hosts", format!("`{host}` is not a host name")));
                 }
             }
@@ -239,10 +236,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     }
     let before = &text[..offset];
     let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    (
-        before.matches('\n').count() + 1,
-        before[line_start..].chars().count() + 1,
-    )
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
 }
 
 /// Where in the file an error points: the file plus the service/API/function being checked.
@@ -278,13 +272,9 @@ impl<'a> Site<'a> {
     fn duration(&self, field: &str, seconds: Seconds) -> Result<Duration, ConfigError> {
         let Seconds(value) = seconds;
         if value.is_nan() || value <= 0.0 {
-            return Err(self.error(
-                field,
-                format!("must be a number of seconds greater than 0, got {value}"),
-            ));
+            return Err(self.error(field, format!("must be a number of seconds greater than 0, got {value}")));
         }
-        Duration::try_from_secs_f64(value)
-            .map_err(|_| self.error(field, format!("{value} seconds is too large")))
+        Duration::try_from_secs_f64(value).map_err(|_| self.error(field, format!("{value} seconds is too large")))
     }
 
     fn at_least_one(&self, field: &str, value: usize) -> Result<usize, ConfigError> {
@@ -298,11 +288,7 @@ impl<'a> Site<'a> {
 // ---------------------------------------------------------------------------------------------
 // [gateway]
 
-fn build_gateway(
-    section: file::Gateway,
-    overrides: &Overrides,
-    source: &Path,
-) -> Result<GatewaySettings, ConfigError> {
+fn build_gateway(section: file::Gateway, overrides: &Overrides, source: &Path) -> Result<GatewaySettings, ConfigError> {
     let site = Site::new(source, "[gateway]".to_owned());
     // A bad flag value is reported against the flag, so the user does not hunt for it in the file.
     let flags = Site::new(source, "command line".to_owned());
@@ -319,12 +305,7 @@ fn build_gateway(
                 .iter()
                 .map(|address| {
                     address.parse::<SocketAddr>().map_err(|_| {
-                        site.error(
-                            "listen",
-                            format!(
-                                "`{address}` is not an IP address and port like `127.0.0.1:8080`"
-                            ),
-                        )
+                        site.error("listen", format!("`{address}` is not an IP address and port like `127.0.0.1:8080`"))
                     })
                 })
                 .collect::<Result<_, _>>()?,
@@ -364,42 +345,32 @@ fn build_gateway(
         None => SCF_SYNC_PAYLOAD_BYTES,
     };
 
-    let at_least_one = |flag_value: Option<usize>, flag: &str, file_value: Option<usize>, key: &str, default: usize| {
-        match (flag_value, file_value) {
+    let at_least_one =
+        |flag_value: Option<usize>, flag: &str, file_value: Option<usize>, key: &str, default: usize| match (
+            flag_value, file_value,
+        ) {
             (Some(value), _) => flags.at_least_one(flag, value),
             (None, Some(value)) => site.at_least_one(key, value),
             (None, None) => Ok(default),
-        }
-    };
+        };
 
-    let duration = |flag_value: Option<Duration>,
-                    flag: &str,
-                    file_value: Option<Seconds>,
-                    key: &str,
-                    default_secs: u64| {
-        match (flag_value, file_value) {
-            (Some(value), _) if value.is_zero() => {
-                Err(flags.error(flag, "must be greater than 0 seconds"))
-            }
+    let duration =
+        |flag_value: Option<Duration>, flag: &str, file_value: Option<Seconds>, key: &str, default_secs: u64| match (
+            flag_value, file_value,
+        ) {
+            (Some(value), _) if value.is_zero() => Err(flags.error(flag, "must be greater than 0 seconds")),
             (Some(value), _) => Ok(value),
             (None, Some(seconds)) => site.duration(key, seconds),
             (None, None) => Ok(Duration::from_secs(default_secs)),
-        }
-    };
+        };
 
     Ok(GatewaySettings {
         listen,
         tls_listen,
         workers,
-        driver: overrides
-            .driver
-            .or(section.driver)
-            .unwrap_or(DriverChoice::Auto),
+        driver: overrides.driver.or(section.driver).unwrap_or(DriverChoice::Auto),
         max_header_bytes,
-        max_body_bytes: overrides
-            .max_body_bytes
-            .or(section.max_body_bytes)
-            .unwrap_or(SCF_SYNC_PAYLOAD_BYTES),
+        max_body_bytes: overrides.max_body_bytes.or(section.max_body_bytes).unwrap_or(SCF_SYNC_PAYLOAD_BYTES),
         max_response_bytes,
         idle_timeout: duration(
             overrides.idle_timeout,
@@ -415,10 +386,7 @@ fn build_gateway(
             "header_timeout",
             DEFAULT_HEADER_TIMEOUT_SECS,
         )?,
-        queue_depth: overrides
-            .queue_depth
-            .or(section.queue_depth)
-            .unwrap_or(DEFAULT_QUEUE_DEPTH),
+        queue_depth: overrides.queue_depth.or(section.queue_depth).unwrap_or(DEFAULT_QUEUE_DEPTH),
         max_connections: at_least_one(
             overrides.max_connections,
             "--max-connections",
@@ -440,10 +408,7 @@ fn build_gateway(
             "shutdown_timeout",
             DEFAULT_SHUTDOWN_TIMEOUT_SECS,
         )?,
-        pool_size: overrides
-            .pool_size
-            .or(section.pool_size)
-            .unwrap_or(DEFAULT_POOL_SIZE),
+        pool_size: overrides.pool_size.or(section.pool_size).unwrap_or(DEFAULT_POOL_SIZE),
         pool_idle_timeout: duration(
             overrides.pool_idle_timeout,
             "--pool-idle-timeout",
@@ -473,16 +438,25 @@ fn build_identity(
     let defaults = TencentIdentity::default();
     let region = region.unwrap_or(defaults.region);
     if region.is_empty() || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Err(site.error("region", format!("`{region}` is not a region name like `ap-guangzhou` (lower-case letters, digits and `-`)")));
+        return Err(site.error(
+            "region",
+            format!("`{region}` is not a region name like `ap-guangzhou` (lower-case letters, digits and `-`)"),
+        ));
     }
     let digits = |field: &str, value: Option<String>, default: String| {
         let value = value.unwrap_or(default);
         if value.is_empty() || value.len() > 20 || !value.chars().all(|c| c.is_ascii_digit()) {
-            return Err(site.error(field, format!("`{value}` is not a number like `1250000000` (digits only, as a string)")));
+            return Err(
+                site.error(field, format!("`{value}` is not a number like `1250000000` (digits only, as a string)"))
+            );
         }
         Ok(value)
     };
-    Ok(TencentIdentity { appid: digits("appid", appid, defaults.appid)?, uin: digits("uin", uin, defaults.uin)?, region })
+    Ok(TencentIdentity {
+        appid: digits("appid", appid, defaults.appid)?,
+        uin: digits("uin", uin, defaults.uin)?,
+        region,
+    })
 }
 
 /// `push_listen`, `push_token` (or `SCFGATE_PUSH_TOKEN`) and the frame limits. Whether a token is
@@ -515,7 +489,9 @@ fn build_websocket_settings(
     };
     // The token travels in an HTTP header: it must be a valid field value with no spaces.
     if let Some(bad) = push_token.as_deref().and_then(|token| token.chars().find(|c| !c.is_ascii_graphic())) {
-        return Err(site.error("push_token", format!("character {bad:?} is not allowed (printable ASCII without spaces)")));
+        return Err(
+            site.error("push_token", format!("character {bad:?} is not allowed (printable ASCII without spaces)"))
+        );
     }
     Ok(WebSocketSettings {
         push_listen,
@@ -545,32 +521,24 @@ fn build_functions(
 ) -> Result<Vec<(Function, FunctionKey)>, ConfigError> {
     let mut built: Vec<(Function, FunctionKey)> = Vec::with_capacity(functions.len());
     for (index, function) in functions.into_iter().enumerate() {
-        let namespace = function
-            .namespace
-            .clone()
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
-        let qualifier = function
-            .qualifier
-            .clone()
-            .unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned());
+        let namespace = function.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        let qualifier = function.qualifier.clone().unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned());
         let location = match &function.name {
             Some(name) if !name.is_empty() => format!("function `{namespace}/{name}:{qualifier}`"),
             _ => format!("function #{}", index + 1),
         };
         let site = Site::new(source, location);
         let name = site.required_text("name", function.name.clone())?;
-        for (field, value) in [
-            ("name", &name),
-            ("namespace", &namespace),
-            ("qualifier", &qualifier),
-        ] {
+        for (field, value) in [("name", &name), ("namespace", &namespace), ("qualifier", &qualifier)] {
             check_function_identifier(&site, field, value)?;
         }
         let key = (namespace.clone(), name.clone(), qualifier.clone());
         if built.iter().any(|(_, seen)| *seen == key) {
             return Err(site.error(
                 "name",
-                format!("`{namespace}/{name}:{qualifier}` is defined twice (namespace, name and qualifier must be unique)"),
+                format!(
+                    "`{namespace}/{name}:{qualifier}` is defined twice (namespace, name and qualifier must be unique)"
+                ),
             ));
         }
         let memory_mb = match function.memory_limit_in_mb.unwrap_or(DEFAULT_MEMORY_MB) {
@@ -579,10 +547,8 @@ fn build_functions(
         };
         let runtime = match function.runtime {
             None => {
-                return Err(site.error(
-                    "runtime",
-                    "required but missing; use \"custom\", \"remote\", \"web\" or \"tencentcloud\"",
-                ))
+                return Err(site
+                    .error("runtime", "required but missing; use \"custom\", \"remote\", \"web\" or \"tencentcloud\""))
             }
             Some(file::Runtime::Custom) => build_custom(&site, &function, base_dir)?,
             Some(file::Runtime::Remote) => build_remote(&site, &function)?,
@@ -598,16 +564,7 @@ fn build_functions(
                 ));
             }
         }
-        built.push((
-            Function {
-                namespace,
-                name,
-                qualifier,
-                memory_mb,
-                runtime,
-            },
-            key,
-        ));
+        built.push((Function { namespace, name, qualifier, memory_mb, runtime }, key));
     }
     Ok(built)
 }
@@ -618,10 +575,7 @@ fn check_function_identifier(site: &Site, field: &str, value: &str) -> Result<()
     if value.is_empty() {
         return Err(site.error(field, "may not be empty"));
     }
-    if let Some(bad) = value
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || *c == '/' || *c == ':')
-    {
+    if let Some(bad) = value.chars().find(|c| c.is_whitespace() || c.is_control() || *c == '/' || *c == ':') {
         return Err(site.error(field, format!("character {bad:?} is not allowed")));
     }
     Ok(())
@@ -654,22 +608,17 @@ const RUNTIME_KEYS: &[(&str, KeyPresent, &[&str])] = &[
 fn reject_foreign_keys(site: &Site, function: &file::Function, runtime: &str) -> Result<(), ConfigError> {
     let foreign = RUNTIME_KEYS.iter().find(|(_, present, runtimes)| !runtimes.contains(&runtime) && present(function));
     match foreign {
-        Some((key, _, _)) => Err(site.error(key, format!("not allowed for runtime = \"{runtime}\" (it belongs to another runtime)"))),
+        Some((key, _, _)) => {
+            Err(site.error(key, format!("not allowed for runtime = \"{runtime}\" (it belongs to another runtime)")))
+        }
         None => Ok(()),
     }
 }
 
-fn build_custom(
-    site: &Site,
-    function: &file::Function,
-    base_dir: &Path,
-) -> Result<FunctionRuntime, ConfigError> {
+fn build_custom(site: &Site, function: &file::Function, base_dir: &Path) -> Result<FunctionRuntime, ConfigError> {
     reject_foreign_keys(site, function, "custom")?;
     let code = code_folder(site, function, base_dir, "bootstrap", "a custom runtime")?;
-    let handler = function
-        .handler
-        .clone()
-        .unwrap_or_else(|| DEFAULT_HANDLER.to_owned());
+    let handler = function.handler.clone().unwrap_or_else(|| DEFAULT_HANDLER.to_owned());
     if handler.is_empty() {
         return Err(site.error("handler", "may not be empty"));
     }
@@ -691,7 +640,9 @@ fn instance_settings(site: &Site, function: &file::Function) -> Result<InstanceS
     let instances = site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
     let max_instances = function.max_instances.unwrap_or(instances);
     if max_instances < instances {
-        return Err(site.error("max_instances", format!("must be at least `instances` ({instances}), got {max_instances}")));
+        return Err(
+            site.error("max_instances", format!("must be at least `instances` ({instances}), got {max_instances}"))
+        );
     }
     let init_timeout = match function.init_timeout {
         Some(seconds) => site.duration("init_timeout", seconds)?,
@@ -706,11 +657,7 @@ fn instance_settings(site: &Site, function: &file::Function) -> Result<InstanceS
 
 /// `runtime = "web"`: an HTTP server started from `scf_bootstrap` (Tencent's name for it, spec
 /// §7.1), on a port of its own per instance unless it insists on one.
-fn build_web(
-    site: &Site,
-    function: &file::Function,
-    base_dir: &Path,
-) -> Result<FunctionRuntime, ConfigError> {
+fn build_web(site: &Site, function: &file::Function, base_dir: &Path) -> Result<FunctionRuntime, ConfigError> {
     reject_foreign_keys(site, function, "web")?;
     let code = code_folder(site, function, base_dir, "scf_bootstrap", "a web function")?;
     let InstanceSettings { instances, max_instances, init_timeout, idle_timeout } = instance_settings(site, function)?;
@@ -756,8 +703,7 @@ fn code_folder(
     check_bootstrap(&code, program, what).map_err(|message| site.error("code", message))?;
     // Canonical once it is known to exist: logs then show `/srv/app/functions/hello` rather than
     // `/srv/app/conf/../functions/hello`.
-    std::fs::canonicalize(&code)
-        .map_err(|error| site.error("code", format!("`{}`: {error}", code.display())))
+    std::fs::canonicalize(&code).map_err(|error| site.error("code", format!("`{}`: {error}", code.display())))
 }
 
 /// `code` relative to the config file's folder, made absolute so that the function host does not
@@ -769,26 +715,19 @@ fn absolute_code_dir(base_dir: &Path, code: &str) -> std::io::Result<PathBuf> {
 /// The function starts from `program` (`bootstrap`, or a web function's `scf_bootstrap`) in the
 /// code folder; checking it now turns a failure at first request into a failure at start.
 fn check_bootstrap(code: &Path, program: &str, what: &str) -> Result<(), String> {
-    let folder =
-        std::fs::metadata(code).map_err(|error| format!("folder `{}`: {error}", code.display()))?;
+    let folder = std::fs::metadata(code).map_err(|error| format!("folder `{}`: {error}", code.display()))?;
     if !folder.is_dir() {
         return Err(format!("`{}` is not a folder", code.display()));
     }
     let bootstrap = code.join(program);
     let metadata = std::fs::metadata(&bootstrap).map_err(|error| {
-        format!(
-            "`{}`: {error}; {what} folder needs an executable `{program}`",
-            bootstrap.display()
-        )
+        format!("`{}`: {error}; {what} folder needs an executable `{program}`", bootstrap.display())
     })?;
     if !metadata.is_file() {
         return Err(format!("`{}` is not a file", bootstrap.display()));
     }
     if metadata.permissions().mode() & 0o111 == 0 {
-        return Err(format!(
-            "`{}` is not executable (chmod +x it)",
-            bootstrap.display()
-        ));
+        return Err(format!("`{}` is not executable (chmod +x it)", bootstrap.display()));
     }
     Ok(())
 }
@@ -797,12 +736,7 @@ fn build_remote(site: &Site, function: &file::Function) -> Result<FunctionRuntim
     reject_foreign_keys(site, function, "remote")?;
     let url = site.required_text("invoke_url", function.invoke_url.clone())?;
     let endpoint = parse_invoke_url(&url).map_err(|message| site.error("invoke_url", message))?;
-    Ok(FunctionRuntime::Remote {
-        url,
-        addr: endpoint.addr,
-        host_header: endpoint.host_header,
-        path: endpoint.path,
-    })
+    Ok(FunctionRuntime::Remote { url, addr: endpoint.addr, host_header: endpoint.host_header, path: endpoint.path })
 }
 
 /// A resolved `invoke_url`.
@@ -817,7 +751,11 @@ struct InvokeEndpoint {
 /// workers must not).
 /// Splits a URL's authority (`host`, `host:port`, `[v6]:port`; no user info) into host and port,
 /// `default_port` when none is written. `example` completes the messages ("like `…`").
-pub(crate) fn split_authority<'a>(authority: &'a str, default_port: u16, example: &str) -> Result<(&'a str, u16), String> {
+pub(crate) fn split_authority<'a>(
+    authority: &'a str,
+    default_port: u16,
+    example: &str,
+) -> Result<(&'a str, u16), String> {
     let (host, port_text) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (host, after) = bracketed.split_once(']').ok_or("unbalanced `[` in the host")?;
         match after {
@@ -849,9 +787,7 @@ fn parse_invoke_url(url: &str) -> Result<InvokeEndpoint, String> {
     let rest = if lower.starts_with("http://") {
         &url["http://".len()..]
     } else if lower.starts_with("https://") {
-        return Err(format!(
-            "https is not supported yet; use an http:// endpoint {EXAMPLE}"
-        ));
+        return Err(format!("https is not supported yet; use an http:// endpoint {EXAMPLE}"));
     } else {
         return Err(format!("must be an http:// URL {EXAMPLE}"));
     };
@@ -882,11 +818,7 @@ fn parse_invoke_url(url: &str) -> Result<InvokeEndpoint, String> {
         .next()
         .ok_or_else(|| format!("host `{host}` resolves to no address"))?;
     // RFC 9110 §7.2: Host is the authority without user info, port included as written.
-    Ok(InvokeEndpoint {
-        addr,
-        host_header: authority.to_owned(),
-        path,
-    })
+    Ok(InvokeEndpoint { addr, host_header: authority.to_owned(), path })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -919,16 +851,12 @@ fn build_service(
     let stages = match service.stages {
         None => Stage::ALL.to_vec(),
         Some(names) if names.is_empty() => {
-            return Err(site.error(
-                "stages",
-                "at least one stage is required (release, test, prepub)",
-            ));
+            return Err(site.error("stages", "at least one stage is required (release, test, prepub)"));
         }
         Some(names) => {
             let mut stages = Vec::with_capacity(names.len());
             for stage_name in names {
-                let stage =
-                    parse_stage(&stage_name).map_err(|message| site.error("stages", message))?;
+                let stage = parse_stage(&stage_name).map_err(|message| site.error("stages", message))?;
                 if stages.contains(&stage) {
                     return Err(site.error("stages", format!("`{stage_name}` is listed twice")));
                 }
@@ -940,14 +868,10 @@ fn build_service(
 
     // One id may be served by several tables on disjoint stages: each stage then has its own API
     // set (the admin API's publish writes one table per release a stage serves).
-    if let Some(other) = earlier
-        .iter()
-        .find(|other| other.id == id && other.stages.iter().any(|stage| stages.contains(stage)))
+    if let Some(other) =
+        earlier.iter().find(|other| other.id == id && other.stages.iter().any(|stage| stages.contains(stage)))
     {
-        return Err(site.error(
-            "id",
-            format!("`{id}` is already the id of service `{}`", other.name),
-        ));
+        return Err(site.error("id", format!("`{id}` is already the id of service `{}`", other.name)));
     }
 
     let mut stage_variables: [Vec<(String, String)>; 3] = Default::default();
@@ -955,10 +879,7 @@ fn build_service(
         let field = format!("stage_variables.{stage_name}");
         let stage = parse_stage(&stage_name).map_err(|message| site.error(&field, message))?;
         if !stages.contains(&stage) {
-            return Err(site.error(
-                &field,
-                format!("this service is not published to stage `{stage_name}`"),
-            ));
+            return Err(site.error(&field, format!("this service is not published to stage `{stage_name}`")));
         }
         if variables.contains_key("") {
             return Err(site.error(&field, "a variable name may not be empty"));
@@ -987,9 +908,8 @@ fn build_service(
         }
         let shape = route_shape(&built.path);
         for (other, other_raw_path) in apis.iter().zip(&raw_paths) {
-            let overlap = other.method == built.method
-                || other.method == ApiMethod::Any
-                || built.method == ApiMethod::Any;
+            let overlap =
+                other.method == built.method || other.method == ApiMethod::Any || built.method == ApiMethod::Any;
             if overlap && route_shape(&other.path) == shape {
                 return Err(api_site.error(
                     "path",
@@ -1007,17 +927,7 @@ fn build_service(
         raw_paths.push(raw_path);
     }
 
-    Ok((
-        Service {
-            id,
-            name,
-            hosts,
-            stages,
-            stage_variables,
-            usage_plans: Default::default(),
-        },
-        apis,
-    ))
+    Ok((Service { id, name, hosts, stages, stage_variables, usage_plans: Default::default() }, apis))
 }
 
 /// What two APIs must share to shadow each other: the kind and the path with param names erased,
@@ -1031,8 +941,7 @@ fn route_shape(path: &ApiPath) -> (PathKind, String) {
 }
 
 fn parse_stage(name: &str) -> Result<Stage, String> {
-    Stage::from_bytes(name.as_bytes())
-        .ok_or_else(|| format!("`{name}` is not a stage; use release, test or prepub"))
+    Stage::from_bytes(name.as_bytes()).ok_or_else(|| format!("`{name}` is not a stage; use release, test or prepub"))
 }
 
 /// Host names are compared against the request's `Host` header, lower-cased and without its port.
@@ -1042,28 +951,17 @@ fn normalize_host(host: &str) -> Result<String, String> {
         return Err("a host name may not be empty".to_owned());
     }
     if lower.starts_with('[') {
-        let inside = lower
-            .strip_prefix('[')
-            .and_then(|rest| rest.strip_suffix(']'));
+        let inside = lower.strip_prefix('[').and_then(|rest| rest.strip_suffix(']'));
         return match inside.map(str::parse::<Ipv6Addr>) {
             Some(Ok(_)) => Ok(lower),
-            _ => Err(format!(
-                "`{host}` is not an IPv6 address in brackets (and a port is not allowed)"
-            )),
+            _ => Err(format!("`{host}` is not an IPv6 address in brackets (and a port is not allowed)")),
         };
     }
     if lower.contains(':') {
-        return Err(format!(
-            "`{host}`: a port is not allowed; hosts are matched without the Host header's port"
-        ));
+        return Err(format!("`{host}`: a port is not allowed; hosts are matched without the Host header's port"));
     }
-    if let Some(bad) = lower
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
-    {
-        return Err(format!(
-            "`{host}`: character {bad:?} is not allowed in a host name"
-        ));
+    if let Some(bad) = lower.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))) {
+        return Err(format!("`{host}`: character {bad:?} is not allowed in a host name"));
     }
     Ok(lower)
 }
@@ -1078,10 +976,9 @@ fn build_api(
     let name = site.required_text("name", api.name)?;
     let name_chars = name.chars().count();
     if name_chars > MAX_API_NAME_CHARS {
-        return Err(site.error(
-            "name",
-            format!("{name_chars} characters long; at most {MAX_API_NAME_CHARS} are allowed"),
-        ));
+        return Err(
+            site.error("name", format!("{name_chars} characters long; at most {MAX_API_NAME_CHARS} are allowed"))
+        );
     }
     let Some(raw_path) = api.path else {
         return Err(site.error("path", "required but missing"));
@@ -1094,23 +991,29 @@ fn build_api(
         method => site.required_text("method", method)?,
     };
     let method = ApiMethod::parse(&method_name).ok_or_else(|| {
-        site.error(
-            "method",
-            format!("`{method_name}` is not one of GET, POST, PUT, DELETE, HEAD, ANY"),
-        )
+        site.error("method", format!("`{method_name}` is not one of GET, POST, PUT, DELETE, HEAD, ANY"))
     })?;
     let (function, websocket) = if is_websocket {
         if method != ApiMethod::Get {
-            return Err(site.error("method", format!("a WebSocket API is reached with GET (RFC 6455 §4.1), not {method_name}")));
+            return Err(
+                site.error("method", format!("a WebSocket API is reached with GET (RFC 6455 §4.1), not {method_name}"))
+            );
         }
         if api.function.is_some() {
-            return Err(site.error("function", "a WebSocket API has `register`, `transport` and `cleanup` functions instead"));
+            return Err(
+                site.error("function", "a WebSocket API has `register`, `transport` and `cleanup` functions instead")
+            );
         }
         if api.integrated_response.is_some() {
-            return Err(site.error("integrated_response", "not used by WebSocket APIs (their functions' values are not HTTP responses)"));
+            return Err(site.error(
+                "integrated_response",
+                "not used by WebSocket APIs (their functions' values are not HTTP responses)",
+            ));
         }
         let resolve = |field: &str, reference: Option<file::FunctionRef>| match reference {
-            None => Err(site.error(field, format!("required for a WebSocket API; write `{field} = {{ name = \"...\" }}`"))),
+            None => {
+                Err(site.error(field, format!("required for a WebSocket API; write `{field} = {{ name = \"...\" }}`")))
+            }
             some => {
                 let id = resolve_function_field(site, field, some, functions)?;
                 if functions[id].0.is_web() {
@@ -1128,14 +1031,21 @@ fn build_api(
         };
         (functions.register, Some(functions))
     } else {
-        for (field, present) in [("register", api.register.is_some()), ("transport", api.transport.is_some()), ("cleanup", api.cleanup.is_some())] {
+        for (field, present) in [
+            ("register", api.register.is_some()),
+            ("transport", api.transport.is_some()),
+            ("cleanup", api.cleanup.is_some()),
+        ] {
             if present {
                 return Err(site.error(field, "only WebSocket APIs (protocol = \"ws\", \"wss\" or \"ws&wss\") have it"));
             }
         }
         let function = resolve_function(site, api.function, functions)?;
         if functions[function].0.is_web() && api.integrated_response.is_some() {
-            return Err(site.error("integrated_response", "not used with a web function (runtime = \"web\"): its HTTP response is passed through as it is"));
+            return Err(site.error(
+                "integrated_response",
+                "not used with a web function (runtime = \"web\"): its HTTP response is passed through as it is",
+            ));
         }
         (function, None)
     };
@@ -1166,7 +1076,11 @@ fn build_api(
 
 /// Step 4 of the console's API editor (response type, error codes): documentation only, but
 /// checked like everything else so the generated docs never show a nameless code.
-fn check_documentation(site: &Site, response_type: Option<&str>, error_codes: &[file::ErrorCode]) -> Result<(), ConfigError> {
+fn check_documentation(
+    site: &Site,
+    response_type: Option<&str>,
+    error_codes: &[file::ErrorCode],
+) -> Result<(), ConfigError> {
     if let Some(kind) = response_type {
         if !["json", "html", "text", "xml", "binary"].contains(&kind.to_ascii_lowercase().as_str()) {
             return Err(site.error("response_type", format!("`{kind}` is not one of json, html, text, xml, binary")));
@@ -1221,7 +1135,9 @@ fn build_auth(site: &Site, auth: Option<String>, settings: Option<file::OAuth>) 
         "key_pair" => Auth::KeyPair,
         "oauth" => {
             let Some(settings) = settings else {
-                return Err(site.error("oauth", "required when auth = \"oauth\": add `[service.api.oauth]` with `public_key`"));
+                return Err(
+                    site.error("oauth", "required when auth = \"oauth\": add `[service.api.oauth]` with `public_key`")
+                );
             };
             return Ok(Auth::OAuth(Box::new(build_oauth(site, settings)?)));
         }
@@ -1243,7 +1159,9 @@ fn build_oauth(site: &Site, settings: file::OAuth) -> Result<OAuthSettings, Conf
                 site.error("oauth.algorithm", format!("`{name}` is not one of RS256, RS384, RS512, ES256"))
             })?;
             if !jwk.key.supports(algorithm) {
-                return Err(site.error("oauth.algorithm", format!("{name} cannot be verified with the public_key's key type")));
+                return Err(
+                    site.error("oauth.algorithm", format!("{name} cannot be verified with the public_key's key type"))
+                );
             }
             if jwk.algorithm.is_some_and(|named| named != algorithm) {
                 return Err(site.error("oauth.algorithm", format!("{name} differs from the public_key's \"alg\"")));
@@ -1253,7 +1171,9 @@ fn build_oauth(site: &Site, settings: file::OAuth) -> Result<OAuthSettings, Conf
     };
     let token_location = match settings.token_location {
         None => super::TokenLocation::Authorization,
-        Some(text) => oauth::parse_token_location(&text).map_err(|message| site.error("oauth.token_location", message))?,
+        Some(text) => {
+            oauth::parse_token_location(&text).map_err(|message| site.error("oauth.token_location", message))?
+        }
     };
     let non_empty = |field: &str, value: Option<String>| match value {
         Some(text) if text.is_empty() => Err(site.error(field, "may not be empty; leave it out to accept any")),
@@ -1309,7 +1229,12 @@ fn build_cors(site: &Site, cors: Option<bool>, origins: Option<Vec<String>>) -> 
     Ok(Some(Cors { origins: normalized }))
 }
 
-fn build_params(site: &Site, params: Vec<file::Param>, path: &ApiPath, raw_path: &str) -> Result<Vec<Param>, ConfigError> {
+fn build_params(
+    site: &Site,
+    params: Vec<file::Param>,
+    path: &ApiPath,
+    raw_path: &str,
+) -> Result<Vec<Param>, ConfigError> {
     let mut built: Vec<Param> = Vec::with_capacity(params.len());
     for (index, param) in params.into_iter().enumerate() {
         let label = match &param.name {
@@ -1323,12 +1248,19 @@ fn build_params(site: &Site, params: Vec<file::Param>, path: &ApiPath, raw_path:
             "header" => ParamPosition::Header,
             "query" => ParamPosition::Query,
             "path" => ParamPosition::Path,
-            _ => return Err(site.error(&field("position"), format!("`{position_text}` is not one of header, query, path"))),
+            _ => {
+                return Err(
+                    site.error(&field("position"), format!("`{position_text}` is not one of header, query, path"))
+                )
+            }
         };
         let kind = match param.kind {
             None => ParamType::String,
             Some(text) => ParamType::parse(&text).ok_or_else(|| {
-                site.error(&field("type"), format!("`{text}` is not one of string, int, long, float, double, boolean, date"))
+                site.error(
+                    &field("type"),
+                    format!("`{text}` is not one of string, int, long, float, double, boolean, date"),
+                )
             })?,
         };
         let capture = match position {
@@ -1342,10 +1274,17 @@ fn build_params(site: &Site, params: Vec<file::Param>, path: &ApiPath, raw_path:
         };
         let same = |other: &Param| {
             other.position == position
-                && if position == ParamPosition::Header { other.name.eq_ignore_ascii_case(&name) } else { other.name == name }
+                && if position == ParamPosition::Header {
+                    other.name.eq_ignore_ascii_case(&name)
+                } else {
+                    other.name == name
+                }
         };
         if built.iter().any(same) {
-            return Err(site.error(&field("name"), format!("another {} param is named `{name}`", position_text.to_ascii_lowercase())));
+            return Err(site.error(
+                &field("name"),
+                format!("another {} param is named `{name}`", position_text.to_ascii_lowercase()),
+            ));
         }
         let required = param.required.unwrap_or(false);
         for (key, value) in [("default", &param.default), ("sample", &param.sample)] {
@@ -1356,9 +1295,21 @@ fn build_params(site: &Site, params: Vec<file::Param>, path: &ApiPath, raw_path:
             }
         }
         if required && param.default.is_some() {
-            return Err(site.error(&field("default"), "a required param is never absent, so its default would never be used; drop one of them"));
+            return Err(site.error(
+                &field("default"),
+                "a required param is never absent, so its default would never be used; drop one of them",
+            ));
         }
-        built.push(Param { name, position, kind, required, default: param.default, desc: param.desc, sample: param.sample, capture });
+        built.push(Param {
+            name,
+            position,
+            kind,
+            required,
+            default: param.default,
+            desc: param.desc,
+            sample: param.sample,
+            capture,
+        });
     }
     Ok(built)
 }
@@ -1386,7 +1337,11 @@ fn build_secrets(secrets: Vec<file::Secret>, source: &Path) -> Result<Vec<Secret
         }
         let key = match (secret.key, secret.key_env) {
             (Some(_), Some(_)) => return Err(site.error("key_env", "give `key` or `key_env`, not both")),
-            (None, None) => return Err(site.error("key", "required but missing; give `key`, or `key_env` naming an environment variable")),
+            (None, None) => {
+                return Err(
+                    site.error("key", "required but missing; give `key`, or `key_env` naming an environment variable")
+                )
+            }
             (Some(key), None) if key.is_empty() => return Err(site.error("key", "may not be empty")),
             (Some(key), None) => key,
             (None, Some(variable)) => match std::env::var(&variable) {
@@ -1436,7 +1391,9 @@ fn build_usage_plans(
             }
             keys.push(secret);
         }
-        for (field, value) in [("max_requests_per_second", plan.max_requests_per_second), ("quota_per_day", plan.quota_per_day)] {
+        for (field, value) in
+            [("max_requests_per_second", plan.max_requests_per_second), ("quota_per_day", plan.quota_per_day)]
+        {
             if value == Some(0) {
                 return Err(site.error(field, "must be at least 1; leave it out for no limit"));
             }
@@ -1516,33 +1473,18 @@ fn resolve_function_field(
     functions: &[(Function, FunctionKey)],
 ) -> Result<FunctionId, ConfigError> {
     let Some(reference) = reference else {
-        return Err(site.error(
-            field,
-            format!("required but missing; write `{field} = {{ name = \"...\" }}`"),
-        ));
+        return Err(site.error(field, format!("required but missing; write `{field} = {{ name = \"...\" }}`")));
     };
     let name = site.required_text(&format!("{field}.name"), reference.name)?;
     let key = (
-        reference
-            .namespace
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+        reference.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
         name,
-        reference
-            .qualifier
-            .unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned()),
+        reference.qualifier.unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned()),
     );
     functions
         .iter()
         .position(|(_, defined)| *defined == key)
-        .ok_or_else(|| {
-            site.error(
-                field,
-                format!(
-                    "no [[function]] is defined as `{}/{}:{}`",
-                    key.0, key.1, key.2
-                ),
-            )
-        })
+        .ok_or_else(|| site.error(field, format!("no [[function]] is defined as `{}/{}:{}`", key.0, key.1, key.2)))
 }
 
 #[cfg(test)]
@@ -1571,8 +1513,7 @@ mod tests {
                 std::fs::create_dir_all(&folder).unwrap();
                 let bootstrap = folder.join("bootstrap");
                 std::fs::write(&bootstrap, "#!/bin/sh\n").unwrap();
-                std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(mode))
-                    .unwrap();
+                std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(mode)).unwrap();
             }
             std::fs::create_dir_all(dir.join("functions/empty")).unwrap();
             let web = dir.join("functions/web/scf_bootstrap");
@@ -1702,10 +1643,7 @@ invoke_url = "http://127.0.0.1"
         let expected = Config {
             source: scratch.source(),
             gateway: GatewaySettings {
-                listen: vec![
-                    "127.0.0.1:8080".parse().unwrap(),
-                    "[::1]:8081".parse().unwrap(),
-                ],
+                listen: vec!["127.0.0.1:8080".parse().unwrap(), "[::1]:8081".parse().unwrap()],
                 tls_listen: vec![],
                 workers: 2,
                 driver: DriverChoice::Legacy,
@@ -1735,10 +1673,7 @@ invoke_url = "http://127.0.0.1"
                     hosts: vec!["api.example.com".into(), "127.0.0.1".into()],
                     stages: vec![Stage::Release, Stage::Test],
                     stage_variables: [
-                        vec![
-                            ("audience".into(), "world".into()),
-                            ("greeting".into(), "Hello".into()),
-                        ],
+                        vec![("audience".into(), "world".into()), ("greeting".into(), "Hello".into())],
                         vec![("greeting".into(), "Hi".into())],
                         vec![],
                     ],
@@ -1757,11 +1692,7 @@ invoke_url = "http://127.0.0.1"
                 Api {
                     service: 0,
                     name: "say-hello".into(),
-                    path: ApiPath {
-                        kind: PathKind::Param,
-                        path: "/hello/{name}".into(),
-                        params: vec!["name".into()],
-                    },
+                    path: ApiPath { kind: PathKind::Param, path: "/hello/{name}".into(), params: vec!["name".into()] },
                     method: ApiMethod::Get,
                     function: 0,
                     timeout: secs(2.5),
@@ -1772,11 +1703,7 @@ invoke_url = "http://127.0.0.1"
                 Api {
                     service: 0,
                     name: "echo".into(),
-                    path: ApiPath {
-                        kind: PathKind::Exact,
-                        path: "/echo".into(),
-                        params: vec![],
-                    },
+                    path: ApiPath { kind: PathKind::Exact, path: "/echo".into(), params: vec![] },
                     method: ApiMethod::Post,
                     function: 1,
                     timeout: secs(15.0),
@@ -1787,11 +1714,7 @@ invoke_url = "http://127.0.0.1"
                 Api {
                     service: 0,
                     name: "static".into(),
-                    path: ApiPath {
-                        kind: PathKind::PriorityPrefix,
-                        path: "/static".into(),
-                        params: vec![],
-                    },
+                    path: ApiPath { kind: PathKind::PriorityPrefix, path: "/static".into(), params: vec![] },
                     method: ApiMethod::Any,
                     function: 0,
                     timeout: secs(15.0),
@@ -1802,11 +1725,7 @@ invoke_url = "http://127.0.0.1"
                 Api {
                     service: 1,
                     name: "root".into(),
-                    path: ApiPath {
-                        kind: PathKind::Prefix,
-                        path: "/".into(),
-                        params: vec![],
-                    },
+                    path: ApiPath { kind: PathKind::Prefix, path: "/".into(), params: vec![] },
                     method: ApiMethod::Head,
                     function: 0,
                     timeout: secs(15.0),
@@ -1856,14 +1775,8 @@ invoke_url = "http://127.0.0.1"
         let scratch = Scratch::new("defaults");
         let config = parse_str(MINIMAL, &scratch.source(), &Overrides::default()).unwrap();
         let gateway = &config.gateway;
-        assert_eq!(
-            gateway.listen,
-            vec!["0.0.0.0:8080".parse::<SocketAddr>().unwrap()]
-        );
-        assert_eq!(
-            gateway.workers,
-            std::thread::available_parallelism().unwrap().get()
-        );
+        assert_eq!(gateway.listen, vec!["0.0.0.0:8080".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(gateway.workers, std::thread::available_parallelism().unwrap().get());
         assert_eq!(gateway.driver, DriverChoice::Auto);
         assert_eq!(gateway.max_header_bytes, 16384);
         assert_eq!(gateway.max_body_bytes, 6 * 1024 * 1024);
@@ -1876,46 +1789,25 @@ invoke_url = "http://127.0.0.1"
 
         let service = &config.services[0];
         assert!(service.hosts.is_empty());
-        assert_eq!(
-            service.stages,
-            vec![Stage::Release, Stage::Test, Stage::Prepub]
-        );
+        assert_eq!(service.stages, vec![Stage::Release, Stage::Test, Stage::Prepub]);
         assert!(service.stage_variables.iter().all(Vec::is_empty));
 
         let api = &config.apis[0];
-        assert_eq!(
-            (api.timeout, api.integrated_response, api.function),
-            (secs(15.0), false, 0)
-        );
+        assert_eq!((api.timeout, api.integrated_response, api.function), (secs(15.0), false, 0));
 
         let custom = &config.functions[0];
         assert_eq!(custom.display_name(), "default/hello:$LATEST");
         assert_eq!(custom.memory_mb, 128);
         match &custom.runtime {
-            FunctionRuntime::Custom {
-                handler,
-                instances,
-                init_timeout,
-                max_instances,
-                idle_timeout,
-                ..
-            } => {
-                assert_eq!(
-                    (handler.as_str(), *instances, *init_timeout),
-                    ("index.main_handler", 1, secs(30.0))
-                );
+            FunctionRuntime::Custom { handler, instances, init_timeout, max_instances, idle_timeout, .. } => {
+                assert_eq!((handler.as_str(), *instances, *init_timeout), ("index.main_handler", 1, secs(30.0)));
                 // No scaling unless asked for: `max_instances` defaults to `instances`.
                 assert_eq!((*max_instances, *idle_timeout), (1, secs(60.0)));
             }
             other => panic!("expected a custom runtime, got {other:?}"),
         }
         match &config.functions[1].runtime {
-            FunctionRuntime::Remote {
-                addr,
-                host_header,
-                path,
-                ..
-            } => {
+            FunctionRuntime::Remote { addr, host_header, path, .. } => {
                 assert_eq!(*addr, "127.0.0.1:80".parse::<SocketAddr>().unwrap());
                 assert_eq!((host_header.as_str(), path.as_str()), ("127.0.0.1", "/"));
             }
@@ -1942,28 +1834,13 @@ invoke_url = "http://127.0.0.1"
             read_buffer_bytes: Some(14),
             shutdown_timeout: Some(secs(15.0)),
         };
-        let gateway = parse_str(FULL, &scratch.source(), &overrides)
-            .unwrap()
-            .gateway;
+        let gateway = parse_str(FULL, &scratch.source(), &overrides).unwrap().gateway;
         assert_eq!(gateway.listen, overrides.listen);
         assert_eq!(gateway.workers, 5);
         assert_eq!(gateway.driver, DriverChoice::Uring);
-        assert_eq!(
-            (gateway.max_header_bytes, gateway.max_body_bytes),
-            (100, 200)
-        );
-        assert_eq!(
-            (gateway.idle_timeout, gateway.header_timeout),
-            (secs(7.0), secs(8.0))
-        );
-        assert_eq!(
-            (
-                gateway.pool_size,
-                gateway.pool_idle_timeout,
-                gateway.queue_depth
-            ),
-            (9, secs(11.0), 12)
-        );
+        assert_eq!((gateway.max_header_bytes, gateway.max_body_bytes), (100, 200));
+        assert_eq!((gateway.idle_timeout, gateway.header_timeout), (secs(7.0), secs(8.0)));
+        assert_eq!((gateway.pool_size, gateway.pool_idle_timeout, gateway.queue_depth), (9, secs(11.0), 12));
         assert_eq!(
             (gateway.max_connections, gateway.read_buffer_bytes, gateway.shutdown_timeout),
             (13, 14, secs(15.0))
@@ -2011,16 +1888,13 @@ invoke_url = "http://127.0.0.1"
                 Ok(_) => "<accepted>".to_owned(),
                 Err(error) => error.to_string(),
             };
-            let expected = format!("{}{expected}", file.display())
-                .replace("{dir}", &scratch.dir.display().to_string());
+            let expected = format!("{}{expected}", file.display()).replace("{dir}", &scratch.dir.display().to_string());
             let matches = match expected.strip_suffix('…') {
                 Some(prefix) => error.starts_with(prefix),
                 None => error == expected,
             };
             if !matches {
-                failures.push(format!(
-                    "`{replace}`:\n  got      {error}\n  expected {expected}"
-                ));
+                failures.push(format!("`{replace}`:\n  got      {error}\n  expected {expected}"));
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -2094,7 +1968,8 @@ invoke_url = "http://127.0.0.1"
     fn api_errors() {
         let long_name = "a".repeat(61);
         let long_name_line = format!("name = \"{long_name}\"");
-        let long_name_error = format!(": service `hello` api `{long_name}`: field `name`: 61 characters long; at most 60 are allowed");
+        let long_name_error =
+            format!(": service `hello` api `{long_name}`: field `name`: 61 characters long; at most 60 are allowed");
         #[rustfmt::skip]
         let cases: &[(&str, &str, &str)] = &[
             ("name = \"say-hello\"\n", "", ": service `hello` api #1: field `name`: required but missing"),
@@ -2257,14 +2132,10 @@ max_instances = 5
     fn whole_file_errors() {
         let scratch = Scratch::new("whole");
         let file = scratch.source();
-        let no_service =
-            parse_str("[gateway]\nworkers = 1\n", &file, &Overrides::default()).unwrap_err();
+        let no_service = parse_str("[gateway]\nworkers = 1\n", &file, &Overrides::default()).unwrap_err();
         assert_eq!(
             no_service.to_string(),
-            format!(
-                "{}: field `service`: no [[service]] is defined, so no request could be served",
-                file.display()
-            )
+            format!("{}: field `service`: no [[service]] is defined, so no request could be served", file.display())
         );
         let missing = load(&scratch.dir.join("absent.toml"), &Overrides::default()).unwrap_err();
         assert_eq!(
@@ -2283,18 +2154,16 @@ max_instances = 5
         let config = load(&scratch.source(), &Overrides::default()).unwrap();
         assert_eq!(config.source, scratch.source());
         match &config.functions[0].runtime {
-            FunctionRuntime::Custom { code, .. } => assert_eq!(
-                *code,
-                std::fs::canonicalize(scratch.dir.join("functions/hello")).unwrap()
-            ),
+            FunctionRuntime::Custom { code, .. } => {
+                assert_eq!(*code, std::fs::canonicalize(scratch.dir.join("functions/hello")).unwrap())
+            }
             other => panic!("expected a custom runtime, got {other:?}"),
         }
     }
 
     #[test]
     fn invoke_urls() {
-        let ok =
-            |url: &str| parse_invoke_url(url).map(|e| (e.addr.to_string(), e.host_header, e.path));
+        let ok = |url: &str| parse_invoke_url(url).map(|e| (e.addr.to_string(), e.host_header, e.path));
         #[rustfmt::skip]
         let cases: &[(&str, (&str, &str, &str))] = &[
             ("http://127.0.0.1", ("127.0.0.1:80", "127.0.0.1", "/")),
@@ -2305,25 +2174,14 @@ max_instances = 5
             ("http://[::1]/", ("[::1]:80", "[::1]", "/")),
         ];
         for (url, (addr, host, path)) in cases {
-            assert_eq!(
-                ok(url),
-                Ok(((*addr).to_owned(), (*host).to_owned(), (*path).to_owned())),
-                "{url}"
-            );
+            assert_eq!(ok(url), Ok(((*addr).to_owned(), (*host).to_owned(), (*path).to_owned())), "{url}");
         }
     }
 
     #[test]
     fn line_column_counts_characters() {
         let text = "a\nbé c\n";
-        let cases = [
-            (0, (1, 1)),
-            (2, (2, 1)),
-            (5, (2, 3)),
-            (4, (2, 2)),
-            (8, (3, 1)),
-            (99, (3, 1)),
-        ];
+        let cases = [(0, (1, 1)), (2, (2, 1)), (5, (2, 3)), (4, (2, 2)), (8, (3, 1)), (99, (3, 1))];
         for (offset, expected) in cases {
             assert_eq!(line_column(text, offset), expected, "offset {offset}");
         }
@@ -2410,7 +2268,10 @@ invoke_url = "http://127.0.0.1:9/invoke"
         let config = parse_str(POLICY, &scratch.source(), &Overrides::default()).unwrap();
         let item = &config.apis[0].policy;
         assert_eq!((item.protocol, matches!(item.auth, Auth::KeyPair)), (Protocol::Http, true));
-        assert_eq!(item.cors, Some(Cors { origins: vec!["https://app.example.com".into(), "http://localhost:3000".into()] }));
+        assert_eq!(
+            item.cors,
+            Some(Cors { origins: vec!["https://app.example.com".into(), "http://localhost:3000".into()] })
+        );
         let param = |name: &str, position, kind, required, default: Option<&str>, capture| Param {
             name: name.into(),
             position,
@@ -2446,7 +2307,15 @@ invoke_url = "http://127.0.0.1:9/invoke"
         let plans: Vec<_> = config
             .usage_plans
             .iter()
-            .map(|plan| (plan.name.as_str(), plan.secrets.clone(), plan.max_requests_per_second, plan.quota_per_day, plan.environments.clone()))
+            .map(|plan| {
+                (
+                    plan.name.as_str(),
+                    plan.secrets.clone(),
+                    plan.max_requests_per_second,
+                    plan.quota_per_day,
+                    plan.environments.clone(),
+                )
+            })
             .collect();
         assert_eq!(
             plans,
@@ -2513,7 +2382,8 @@ invoke_url = "http://127.0.0.1:9/invoke"
             ("key = \"gold-key\"", "key = \"gold-key\"\nkey_env = \"PATH\"", ": secret `AKIDgold`: field `key_env`: give `key` or `key_env`, not both".into()),
             ("key_env = \"PATH\"", "key_env = \"SCFGATE_TEST_SURELY_UNSET_VARIABLE\"", ": secret `AKIDpath`: field `key_env`: environment variable `SCFGATE_TEST_SURELY_UNSET_VARIABLE` is not set".into()),
         ];
-        let cases: Vec<(&str, &str, &str)> = cases.iter().map(|(find, replace, expected)| (*find, *replace, expected.as_str())).collect();
+        let cases: Vec<(&str, &str, &str)> =
+            cases.iter().map(|(find, replace, expected)| (*find, *replace, expected.as_str())).collect();
         check_errors_in(POLICY, "policy", &cases);
     }
 
@@ -2561,12 +2431,17 @@ invoke_url = "http://127.0.0.1:9003/"
         let api = &config.apis[0];
         assert_eq!(api.websocket, Some(WebSocketFunctions { register: 0, transport: 1, cleanup: 2 }));
         // The register function is the one a request invokes; the method defaults to GET.
-        assert_eq!((api.function, api.method, api.policy.protocol, api.timeout), (0, ApiMethod::Get, Protocol::HttpAndHttps, secs(5.0)));
+        assert_eq!(
+            (api.function, api.method, api.policy.protocol, api.timeout),
+            (0, ApiMethod::Get, Protocol::HttpAndHttps, secs(5.0))
+        );
         let settings = &config.gateway.websocket;
         assert_eq!(settings.push_listen, "127.0.0.1:9095".parse::<SocketAddr>().unwrap());
         assert_eq!((settings.max_message_bytes, settings.idle_timeout), (4096, secs(30.0)));
         // spec §5.2: ws is WebSocket over HTTP, wss over HTTPS, for the protocol policy (426).
-        for (protocol, expected) in [("ws", Protocol::Http), ("wss", Protocol::Https), ("WS&WSS", Protocol::HttpAndHttps)] {
+        for (protocol, expected) in
+            [("ws", Protocol::Http), ("wss", Protocol::Https), ("WS&WSS", Protocol::HttpAndHttps)]
+        {
             let text = WEBSOCKET.replacen("\"ws&wss\"", &format!("\"{protocol}\""), 1);
             let config = parse_str(&text, &scratch.source(), &Overrides::default()).unwrap();
             assert_eq!(config.apis[0].policy.protocol, expected, "{protocol}");
@@ -2575,11 +2450,19 @@ invoke_url = "http://127.0.0.1:9003/"
         let plain = FULL.replacen("workers = 2", "workers = 2\npush_listen = \"0.0.0.0:8095\"", 1);
         assert!(parse_str(&plain, &scratch.source(), &Overrides::default()).is_ok());
         // Defaults.
-        let text = WEBSOCKET.replacen("push_listen = \"127.0.0.1:9095\"\nwebsocket_max_message_bytes = 4096\nwebsocket_idle_timeout = 30\n", "", 1);
+        let text = WEBSOCKET.replacen(
+            "push_listen = \"127.0.0.1:9095\"\nwebsocket_max_message_bytes = 4096\nwebsocket_idle_timeout = 30\n",
+            "",
+            1,
+        );
         let settings = parse_str(&text, &scratch.source(), &Overrides::default()).unwrap().gateway.websocket;
         assert_eq!(settings.push_listen, "127.0.0.1:8095".parse::<SocketAddr>().unwrap());
         assert_eq!((settings.max_message_bytes, settings.idle_timeout), (1024 * 1024, secs(600.0)));
-        let text = WEBSOCKET.replacen("push_listen = \"127.0.0.1:9095\"", "push_listen = \"0.0.0.0:9095\"\npush_token = \"s3cret\"", 1);
+        let text = WEBSOCKET.replacen(
+            "push_listen = \"127.0.0.1:9095\"",
+            "push_listen = \"0.0.0.0:9095\"\npush_token = \"s3cret\"",
+            1,
+        );
         let settings = parse_str(&text, &scratch.source(), &Overrides::default()).unwrap().gateway.websocket;
         assert_eq!(settings.push_token, Some(PushToken("s3cret".into())));
         assert_eq!(format!("{:?}", settings.push_token), "Some(PushToken(..))");
@@ -2610,7 +2493,8 @@ invoke_url = "http://127.0.0.1:9003/"
             ("websocket_max_message_bytes = 4096", "websocket_max_message_bytes = 0", e(gateway, "field `websocket_max_message_bytes`: must be at least 1")),
             ("websocket_idle_timeout = 30", "websocket_idle_timeout = 0", e(gateway, "field `websocket_idle_timeout`: must be a number of seconds greater than 0, got 0")),
         ];
-        let cases: Vec<(&str, &str, &str)> = cases.iter().map(|(find, replace, expected)| (*find, *replace, expected.as_str())).collect();
+        let cases: Vec<(&str, &str, &str)> =
+            cases.iter().map(|(find, replace, expected)| (*find, *replace, expected.as_str())).collect();
         check_errors_in(WEBSOCKET, "websocket", &cases);
     }
 }

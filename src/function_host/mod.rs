@@ -19,8 +19,8 @@ mod output;
 mod process;
 mod runtime_api;
 mod state;
-pub mod web;
 mod watch;
+pub mod web;
 pub mod web_instances;
 
 use std::io;
@@ -77,7 +77,10 @@ pub fn invoke_path(function_id: usize) -> String {
 /// fails the start (or the reload) instead of a burst of traffic later, and scaling up is then
 /// only starting a process. The cost is one idle listening socket per possible instance.
 pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<FunctionHostHandle>> {
-    let local = config.functions.iter().any(|function| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }));
+    let local = config
+        .functions
+        .iter()
+        .any(|function| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }));
     if !local {
         return Ok(None);
     }
@@ -113,7 +116,14 @@ pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<Fun
     std::thread::Builder::new().name("scfgate-functions".into()).spawn(move || {
         let run = async move {
             // Web functions' processes are supervised beside the custom runtime's, on this thread.
-            monoio::spawn(web::supervise(config.clone(), web_ports, supervised_boards, host_processes.clone(), host_code_changes.clone(), host_stop.clone()));
+            monoio::spawn(web::supervise(
+                config.clone(),
+                web_ports,
+                supervised_boards,
+                host_processes.clone(),
+                host_code_changes.clone(),
+                host_stop.clone(),
+            ));
             let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes, host_code_changes));
             host.run(invoke_listener, host_stop).await;
         };

@@ -53,7 +53,8 @@ impl StderrTail {
     fn push(&self, line: &str) {
         let lines = &mut lock(&self.0).lines;
         lines.push_back(line.chars().take(TAIL_BYTES).collect());
-        while lines.len() > TAIL_LINES || (lines.len() > 1 && lines.iter().map(String::len).sum::<usize>() > TAIL_BYTES) {
+        while lines.len() > TAIL_LINES || (lines.len() > 1 && lines.iter().map(String::len).sum::<usize>() > TAIL_BYTES)
+        {
             lines.pop_front();
         }
     }
@@ -89,11 +90,20 @@ enum Stream {
 
 /// Starts the pumps for a freshly spawned process's pipes; they end when the pipes close (the
 /// process group is gone).
-pub fn pump(stdout: impl Read + Send + 'static, stderr: impl Read + Send + 'static, tags: &Arc<OutputTags>, tail: &StderrTail) {
-    for (stream, reader) in [(Stream::Stdout, Box::new(stdout) as Box<dyn Read + Send>), (Stream::Stderr, Box::new(stderr))] {
+pub fn pump(
+    stdout: impl Read + Send + 'static,
+    stderr: impl Read + Send + 'static,
+    tags: &Arc<OutputTags>,
+    tail: &StderrTail,
+) {
+    for (stream, reader) in
+        [(Stream::Stdout, Box::new(stdout) as Box<dyn Read + Send>), (Stream::Stderr, Box::new(stderr))]
+    {
         let tags = tags.clone();
         let tail = matches!(stream, Stream::Stderr).then(|| tail.clone());
-        let started = std::thread::Builder::new().name("scfgate-fn-output".into()).spawn(move || read_lines(reader, stream, &tags, tail.as_ref()));
+        let started = std::thread::Builder::new()
+            .name("scfgate-fn-output".into())
+            .spawn(move || read_lines(reader, stream, &tags, tail.as_ref()));
         if let Err(error) = started {
             // The pipe's read end is dropped with the closure: the function then gets EPIPE on
             // writing, which is better than blocking forever on a full pipe.
@@ -142,8 +152,12 @@ fn emit(raw: &[u8], stream: Stream, tags: &OutputTags, tail: Option<&StderrTail>
     // Displayed (unquoted) like the other fields; absent between invocations.
     let request_id = request_id.as_deref().map(tracing::field::display);
     match stream {
-        Stream::Stdout => tracing::info!(target: "function", function = %tags.function, instance = tags.instance, request_id, "{text}"),
-        Stream::Stderr => tracing::warn!(target: "function", function = %tags.function, instance = tags.instance, request_id, "{text}"),
+        Stream::Stdout => {
+            tracing::info!(target: "function", function = %tags.function, instance = tags.instance, request_id, "{text}")
+        }
+        Stream::Stderr => {
+            tracing::warn!(target: "function", function = %tags.function, instance = tags.instance, request_id, "{text}")
+        }
     }
 }
 
@@ -156,7 +170,9 @@ fn printable(raw: &[u8]) -> String {
     if !text.chars().any(|c| c.is_control() && c != '\t') {
         return text.to_owned();
     }
-    text.chars().map(|c| if c.is_control() && c != '\t' { c.escape_default().to_string() } else { c.to_string() }).collect()
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

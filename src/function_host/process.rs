@@ -97,7 +97,12 @@ pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<(Chi
 /// process starts: stdin closed, output logged with `output`'s tags (the stderr tail kept in the
 /// returned [`StderrTail`]), its memory limited to `memory_mb` plus headroom, in its own process
 /// group, set to die with the gateway, and registered for shutdown.
-pub fn spawn_command(mut command: Command, memory_mb: u32, output: &Arc<OutputTags>, registry: &ProcessRegistry) -> io::Result<(Child, StderrTail)> {
+pub fn spawn_command(
+    mut command: Command,
+    memory_mb: u32,
+    output: &Arc<OutputTags>,
+    registry: &ProcessRegistry,
+) -> io::Result<(Child, StderrTail)> {
     let memory_limit = data_limit(memory_mb);
     command
         .stdin(Stdio::null())
@@ -138,7 +143,11 @@ fn data_limit(memory_mb: u32) -> libc::rlimit {
     // SAFETY: getrlimit on a stack struct for this process.
     let mut current: libc::rlimit = unsafe { std::mem::zeroed() };
     // SAFETY: as above; on failure `current` stays zeroed and is not used.
-    let hard = if unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut current) } == 0 { current.rlim_max } else { libc::RLIM_INFINITY };
+    let hard = if unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut current) } == 0 {
+        current.rlim_max
+    } else {
+        libc::RLIM_INFINITY
+    };
     let limit = if hard == libc::RLIM_INFINITY { wanted } else { wanted.min(hard as u64) };
     libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t }
 }

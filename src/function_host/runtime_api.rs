@@ -58,7 +58,11 @@ async fn serve_connection(mut stream: TcpStream, slot: Rc<FunctionSlot>, instanc
                 let running = instance.state.borrow_mut().end();
                 match running {
                     Some(mut running) => {
-                        running.invocation.finish(if is_error { Outcome::Error(body) } else { Outcome::Response(body) });
+                        running.invocation.finish(if is_error {
+                            Outcome::Error(body)
+                        } else {
+                            Outcome::Response(body)
+                        });
                         write_reply(&mut out, 200, None, b"");
                     }
                     None => write_reply(&mut out, 400, None, br#"{"errorMessage":"no invocation in progress"}"#),

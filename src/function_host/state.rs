@@ -128,7 +128,9 @@ impl ExitReport {
             Some(request_id) => {
                 tracing::warn!(function = %slot.label, instance, %status, %request_id, restart_in_ms, ?stderr_tail, "function process exited while handling a request")
             }
-            None => tracing::warn!(function = %slot.label, instance, %status, restart_in_ms, ?stderr_tail, "function process exited"),
+            None => {
+                tracing::warn!(function = %slot.label, instance, %status, restart_in_ms, ?stderr_tail, "function process exited")
+            }
         }
     }
 }
@@ -232,12 +234,16 @@ impl FunctionSlot {
     /// Every wanted instance keeps dying before it takes work: waiting for one would only end
     /// in a 504.
     fn crash_looping(&self) -> bool {
-        let mut wanted = self.instances.iter().map(|instance| instance.state.borrow()).filter(|state| state.wanted).peekable();
+        let mut wanted =
+            self.instances.iter().map(|instance| instance.state.borrow()).filter(|state| state.wanted).peekable();
         wanted.peek().is_some() && wanted.all(|state| !state.ready && state.failures >= CRASH_LOOP_FAILURES)
     }
 
     fn crash_loop_message(&self) -> String {
-        format!("function {} is not running: its bootstrap keeps exiting or failing to start (see the gateway log)", self.label)
+        format!(
+            "function {} is not running: its bootstrap keeps exiting or failing to start (see the gateway log)",
+            self.label
+        )
     }
 
     /// Fails every queued invocation with `message`.
@@ -413,7 +419,12 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(config: &Config, listeners: Vec<Vec<StdListener>>, processes: ProcessRegistry, code_changes: Arc<[AtomicU64]>) -> Self {
+    pub fn new(
+        config: &Config,
+        listeners: Vec<Vec<StdListener>>,
+        processes: ProcessRegistry,
+        code_changes: Arc<[AtomicU64]>,
+    ) -> Self {
         let functions = config
             .functions
             .iter()
@@ -443,7 +454,11 @@ impl Host {
                                 Rc::new(Instance {
                                     number,
                                     port: socket.local_addr().map(|address| address.port()).unwrap_or(0),
-                                    output: Arc::new(OutputTags { function: label.clone(), instance: number, running_request: running_request.clone() }),
+                                    output: Arc::new(OutputTags {
+                                        function: label.clone(),
+                                        instance: number,
+                                        running_request: running_request.clone(),
+                                    }),
                                     state: RefCell::new(InstanceState {
                                         wanted: warm,
                                         restart_at: warm.then(Instant::now),
@@ -459,11 +474,21 @@ impl Host {
                 FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => None,
             })
             .collect();
-        Host { functions, listeners: RefCell::new(listeners), processes, code_changes, identity: config.gateway.identity.clone() }
+        Host {
+            functions,
+            listeners: RefCell::new(listeners),
+            processes,
+            code_changes,
+            identity: config.gateway.identity.clone(),
+        }
     }
 
     /// Serves the runtime APIs and the invoke endpoint, and supervises processes, forever.
-    pub async fn run(self: Rc<Self>, invoke_listener: StdListener, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    pub async fn run(
+        self: Rc<Self>,
+        invoke_listener: StdListener,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) {
         let listeners = std::mem::take(&mut *self.listeners.borrow_mut());
         for (slot, sockets) in self.functions.iter().zip(listeners) {
             let Some(slot) = slot else { continue };
@@ -516,8 +541,17 @@ impl Host {
     }
 
     /// Looks after one instance; true when its process was just found past its init timeout.
-    fn supervise_instance(&self, slot: &FunctionSlot, instance: &Instance, state: &mut InstanceState, now: Instant) -> bool {
-        let report_due = state.exit_report.as_ref().is_some_and(|report| report.stderr_tail.closed() || now - report.at >= EXIT_REPORT_WAIT);
+    fn supervise_instance(
+        &self,
+        slot: &FunctionSlot,
+        instance: &Instance,
+        state: &mut InstanceState,
+        now: Instant,
+    ) -> bool {
+        let report_due = state
+            .exit_report
+            .as_ref()
+            .is_some_and(|report| report.stderr_tail.closed() || now - report.at >= EXIT_REPORT_WAIT);
         if report_due {
             if let Some(report) = state.exit_report.take() {
                 report.log(slot, instance.number);
@@ -581,7 +615,14 @@ impl Host {
 
     /// A process exited: a planned stop is restarted at once if still wanted; anything else is a
     /// crash, which fails the invocation it held and restarts it after a backoff.
-    fn reaped(&self, slot: &FunctionSlot, instance: &Instance, state: &mut InstanceState, status: ExitStatus, now: Instant) {
+    fn reaped(
+        &self,
+        slot: &FunctionSlot,
+        instance: &Instance,
+        state: &mut InstanceState,
+        status: ExitStatus,
+        now: Instant,
+    ) {
         if let Some(child) = state.child.take() {
             self.processes.remove(child.id() as i32);
         }
@@ -594,14 +635,23 @@ impl Host {
             state.restart_at = state.wanted.then_some(now);
             return;
         }
-                state.failures = process::failures_after_exit(state.started_at, state.failures, now);
+        state.failures = process::failures_after_exit(state.started_at, state.failures, now);
         let backoff = process::backoff(state.failures);
         state.restart_at = state.wanted.then_some(now + backoff);
         let request_id = held.map(|mut running| {
-            running.invocation.finish(Outcome::Crashed(format!("function {} exited ({status}) while handling the request", slot.label)));
+            running.invocation.finish(Outcome::Crashed(format!(
+                "function {} exited ({status}) while handling the request",
+                slot.label
+            )));
             running.invocation.request_id
         });
-        let report = ExitReport { status, request_id, restart_in: state.wanted.then_some(backoff), stderr_tail: state.stderr_tail.clone(), at: now };
+        let report = ExitReport {
+            status,
+            request_id,
+            restart_in: state.wanted.then_some(backoff),
+            stderr_tail: state.stderr_tail.clone(),
+            at: now,
+        };
         if let Some(earlier) = state.exit_report.replace(report) {
             earlier.log(slot, instance.number);
         }
@@ -683,15 +733,15 @@ async fn serve_invoke_connection(mut stream: TcpStream, host: Rc<Host>) {
                 .map(|field| field.value.of_buffer(bytes))
         };
         let request_id = String::from_utf8_lossy(header(b"x-scf-request-id").unwrap_or_default()).into_owned();
-        let time_limit_ms = header(b"x-scf-timeout")
-            .and_then(|value| std::str::from_utf8(value).ok()?.parse().ok())
-            .unwrap_or(15_000);
+        let time_limit_ms =
+            header(b"x-scf-timeout").and_then(|value| std::str::from_utf8(value).ok()?.parse().ok()).unwrap_or(15_000);
         let event: Rc<[u8]> = Rc::from(reader.body());
         reader.finish_request();
         let (reply, outcome) = oneshot::channel();
         let expires_at = Instant::now() + Duration::from_millis(time_limit_ms);
         slot.submit(Invocation { request_id, event, time_limit_ms, expires_at, reply: Some(reply) });
-        let outcome = outcome.await.unwrap_or_else(|_| Outcome::Crashed(format!("function {} was stopped", slot.label)));
+        let outcome =
+            outcome.await.unwrap_or_else(|_| Outcome::Crashed(format!("function {} was stopped", slot.label)));
         match outcome {
             Outcome::Response(value) => write_reply(&mut out, 200, None, &value),
             Outcome::Error(text) => write_reply(&mut out, 500, Some(b"UserCodeError"), &text),

@@ -218,11 +218,18 @@ pub async fn supervise(
     let now = Instant::now();
     let mut functions: Vec<WebFunction> = Vec::new();
     for (id, ((function, ports), board)) in config.functions.iter().zip(ports).zip(boards).enumerate() {
-        let (FunctionRuntime::Web { code, init_timeout, instances, max_instances, idle_timeout, concurrency, .. }, Some(board)) = (&function.runtime, board) else {
+        let (
+            FunctionRuntime::Web { code, init_timeout, instances, max_instances, idle_timeout, concurrency, .. },
+            Some(board),
+        ) = (&function.runtime, board)
+        else {
             continue;
         };
-        let drain_limit = config.apis.iter().filter(|api| api.function == id).map(|api| api.timeout).max().unwrap_or_default() + Duration::from_secs(1);
-        let slots: Vec<Slot> = ports.iter().enumerate().map(|(number, &port)| Slot::new(port, number < *instances, now)).collect();
+        let drain_limit =
+            config.apis.iter().filter(|api| api.function == id).map(|api| api.timeout).max().unwrap_or_default()
+                + Duration::from_secs(1);
+        let slots: Vec<Slot> =
+            ports.iter().enumerate().map(|(number, &port)| Slot::new(port, number < *instances, now)).collect();
         functions.push(WebFunction {
             id,
             spec: Spec {
@@ -321,7 +328,7 @@ impl WebFunction {
                         slot.restart_at = slot.wanted.then_some(now);
                         return;
                     }
-                                        slot.failures = process::failures_after_exit(slot.started_at, slot.failures, now);
+                    slot.failures = process::failures_after_exit(slot.started_at, slot.failures, now);
                     let backoff = process::backoff(slot.failures);
                     slot.restart_at = slot.wanted.then_some(now + backoff);
                     let restart_in_ms = slot.wanted.then_some(backoff.as_millis() as u64);
@@ -371,7 +378,11 @@ impl WebFunction {
         }
         slot.restart_at = None;
         // Web requests do not pass through the host, so output lines carry no request id.
-        let output = Arc::new(OutputTags { function: spec.label.clone(), instance: number, running_request: RunningRequest::default() });
+        let output = Arc::new(OutputTags {
+            function: spec.label.clone(),
+            instance: number,
+            running_request: RunningRequest::default(),
+        });
         match process::spawn_command(command(spec, slot.port), spec.memory_mb, &output, processes) {
             Ok((child, stderr_tail)) => {
                 tracing::info!(function = %spec.label, instance = number, pid = child.id(), port = slot.port, "started function process");

@@ -84,17 +84,30 @@ pub struct WebInstances {
 
 impl std::fmt::Debug for WebInstances {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("WebInstances").field("addresses", &self.addresses).field("concurrency", &self.concurrency).finish_non_exhaustive()
+        formatter
+            .debug_struct("WebInstances")
+            .field("addresses", &self.addresses)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
     }
 }
 
 impl WebInstances {
     /// The board of a function whose instances listen on `addresses`, for `workers` workers.
-    pub fn new(addresses: Vec<SocketAddr>, workers: usize, concurrency: usize, max_instances: usize, init_timeout: Duration) -> Self {
+    pub fn new(
+        addresses: Vec<SocketAddr>,
+        workers: usize,
+        concurrency: usize,
+        max_instances: usize,
+        init_timeout: Duration,
+    ) -> Self {
         let lines_per_worker = (addresses.len() + 1).div_ceil(PER_LINE);
         let workers = workers.max(1);
         WebInstances {
-            instances: addresses.iter().map(|_| InstanceBoard { status: AtomicU64::new(0), load: AtomicUsize::new(0) }).collect(),
+            instances: addresses
+                .iter()
+                .map(|_| InstanceBoard { status: AtomicU64::new(0), load: AtomicUsize::new(0) })
+                .collect(),
             addresses: addresses.into_boxed_slice(),
             reports: (0..workers * lines_per_worker).map(|_| Line::default()).collect(),
             lines_per_worker,

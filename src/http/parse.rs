@@ -342,20 +342,50 @@ mod tests {
         // (request, expected framing or error) — RFC 9112 §6.1–6.3
         let cases: &[(&[u8], Result<BodyFraming, ParseError>)] = &[
             (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::Length(5))),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", Ok(BodyFraming::Length(5))),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", Err(ParseError::Malformed("conflicting Content-Length headers"))),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", Err(ParseError::Malformed("invalid Content-Length"))),
+            (
+                b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+                Ok(BodyFraming::Length(5)),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                Err(ParseError::Malformed("conflicting Content-Length headers")),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+                Err(ParseError::Malformed("invalid Content-Length")),
+            ),
             (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", Ok(BodyFraming::Chunked)),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", Err(ParseError::Malformed("both Content-Length and Transfer-Encoding"))),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Err(ParseError::UnsupportedTransferEncoding)),
+            (
+                b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                Err(ParseError::Malformed("both Content-Length and Transfer-Encoding")),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                Err(ParseError::UnsupportedTransferEncoding),
+            ),
             (b"GET / HTTP/1.1\r\n\r\n", Err(ParseError::Malformed("missing Host header"))),
             (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", Err(ParseError::Malformed("more than one Host header"))),
-            (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", Err(ParseError::Malformed("request target must be origin-form or absolute-form"))),
-            (b"GET /a/../b HTTP/1.1\r\nHost: a\r\n\r\n", Err(ParseError::Malformed("dot segments in the request path"))),
-            (b"GET /a/%2E%2e/b HTTP/1.1\r\nHost: a\r\n\r\n", Err(ParseError::Malformed("dot segments in the request path"))),
+            (
+                b"GET * HTTP/1.1\r\nHost: a\r\n\r\n",
+                Err(ParseError::Malformed("request target must be origin-form or absolute-form")),
+            ),
+            (
+                b"GET /a/../b HTTP/1.1\r\nHost: a\r\n\r\n",
+                Err(ParseError::Malformed("dot segments in the request path")),
+            ),
+            (
+                b"GET /a/%2E%2e/b HTTP/1.1\r\nHost: a\r\n\r\n",
+                Err(ParseError::Malformed("dot segments in the request path")),
+            ),
             (b"GET /a/..b HTTP/1.1\r\nHost: a\r\n\r\n", Ok(BodyFraming::None)),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\n", Err(ParseError::Malformed("both Content-Length and Transfer-Encoding"))),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\n\r\n", Err(ParseError::Malformed("Transfer-Encoding without chunked"))),
+            (
+                b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\n",
+                Err(ParseError::Malformed("both Content-Length and Transfer-Encoding")),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\n\r\n",
+                Err(ParseError::Malformed("Transfer-Encoding without chunked")),
+            ),
             (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: a\n\r\n", Ok(BodyFraming::None)),
             (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", Err(ParseError::Malformed("unsupported HTTP version"))),
         ];

@@ -235,7 +235,11 @@ impl RequestReader {
 
     /// Reads more bytes from `stream`, waiting until `deadline` at most. Returns how many bytes
     /// arrived (0: the peer closed).
-    pub async fn fill<S: AsyncReadRent>(&mut self, stream: &mut S, deadline: Option<Instant>) -> Result<usize, ReadError> {
+    pub async fn fill<S: AsyncReadRent>(
+        &mut self,
+        stream: &mut S,
+        deadline: Option<Instant>,
+    ) -> Result<usize, ReadError> {
         if self.start > 0 {
             // Keep the current request at the front so the buffer does not creep.
             self.buffer.copy_within(self.start.., 0);
@@ -278,7 +282,9 @@ mod tests {
     fn buffered_requests_move_to_another_buffer_whole() {
         let mut reader = RequestReader::with_buffer(Vec::with_capacity(16), 64);
         let mut head = RequestHead::default();
-        reader.push_bytes(b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: h\r\n\r\nGET /c");
+        reader.push_bytes(
+            b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: h\r\n\r\nGET /c",
+        );
         assert!(reader.try_head(&mut head, 1024).unwrap());
         assert!(reader.try_body(&head, 1024).unwrap());
         // Mid-request: the head's spans and the body's location stay valid.

@@ -28,7 +28,8 @@ pub const ALLOW_METHODS: &[u8] = b"GET,POST,PUT,DELETE,HEAD,OPTIONS,PATCH";
 
 /// `Access-Control-Allow-Headers` and `-Expose-Headers`: Tencent's default list, `Cache-Control`
 /// spelled without the stray space.
-pub const DEFAULT_HEADERS: &[u8] = b"X-Api-ID,X-Service-RateLimit,X-UsagePlan-RateLimit,X-UsagePlan-Quota,Cache-Control,\
+pub const DEFAULT_HEADERS: &[u8] =
+    b"X-Api-ID,X-Service-RateLimit,X-UsagePlan-RateLimit,X-UsagePlan-Quota,Cache-Control,\
 Connection,Content-Disposition,Date,Keep-Alive,Pragma,Via,Accept,Accept-Charset,Accept-Encoding,Accept-Language,\
 Authorization,Cookie,Expect,From,Host,If-Match,If-Modified-Since,If-None-Match,If-Range,If-Unmodified-Since,Range,\
 Origin,Referer,User-Agent,X-Forwarded-For,X-Forwarded-Host,X-Forwarded-Proto,Accept-Range,Age,Content-Range,\
@@ -140,7 +141,10 @@ mod tests {
             assert_eq!(get(&list, "access-control-allow-origin").as_deref(), *allow_origin, "{origins:?} {extra:?}");
             assert_eq!(get(&list, "vary").as_deref(), *vary, "{origins:?} {extra:?}");
             if allow_origin.is_some() {
-                assert_eq!(get(&list, "access-control-allow-methods").as_deref(), Some("GET,POST,PUT,DELETE,HEAD,OPTIONS,PATCH"));
+                assert_eq!(
+                    get(&list, "access-control-allow-methods").as_deref(),
+                    Some("GET,POST,PUT,DELETE,HEAD,OPTIONS,PATCH")
+                );
                 assert_eq!(get(&list, "access-control-allow-credentials").as_deref(), Some("true"));
                 assert_eq!(get(&list, "access-control-max-age").as_deref(), Some("86400"));
                 assert_eq!(get(&list, "access-control-expose-headers").unwrap().as_bytes(), DEFAULT_HEADERS);
@@ -150,7 +154,9 @@ mod tests {
 
     #[test]
     fn allow_headers_echo_a_preflights_request() {
-        let raw = |extra: &str| format!("OPTIONS /x HTTP/1.1\r\nOrigin: https://a.example\r\nAccess-Control-Request-Method: POST\r\n{extra}\r\n");
+        let raw = |extra: &str| {
+            format!("OPTIONS /x HTTP/1.1\r\nOrigin: https://a.example\r\nAccess-Control-Request-Method: POST\r\n{extra}\r\n")
+        };
         #[rustfmt::skip]
         let cases: &[(&str, bool, &[u8])] = &[
             ("Access-Control-Request-Headers: x-date, source, authorization\r\n", true, b"x-date, source, authorization"),

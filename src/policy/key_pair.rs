@@ -166,11 +166,21 @@ pub struct Granted {
 
 /// Authenticates `request` for a stage whose bound usage plans are `stage_plans`. `now` is Unix
 /// seconds.
-pub fn authenticate(config: &Config, stage_plans: &[PlanIndex], request: &Request<'_>, now: i64) -> Result<Granted, GatewayError> {
+pub fn authenticate(
+    config: &Config,
+    stage_plans: &[PlanIndex],
+    request: &Request<'_>,
+    now: i64,
+) -> Result<Granted, GatewayError> {
     verify(config, stage_plans, request, now).map_err(GatewayError::KeyPair)
 }
 
-fn verify(config: &Config, stage_plans: &[PlanIndex], request: &Request<'_>, now: i64) -> Result<Granted, KeyPairError> {
+fn verify(
+    config: &Config,
+    stage_plans: &[PlanIndex],
+    request: &Request<'_>,
+    now: i64,
+) -> Result<Granted, KeyPairError> {
     let authorization = match request.single_header(b"authorization") {
         Err(Repeated) => return Err(KeyPairError::MultipleHeaders),
         Ok(None) => return Err(KeyPairError::MissingAuthorization),
@@ -195,7 +205,9 @@ fn verify(config: &Config, stage_plans: &[PlanIndex], request: &Request<'_>, now
     for name in signed_names(credentials.headers) {
         match request.single_header(name) {
             Err(Repeated) => return Err(KeyPairError::MultipleHeaders),
-            Ok(None) => return Err(KeyPairError::HeaderRequired(String::from_utf8_lossy(name).to_ascii_lowercase().into())),
+            Ok(None) => {
+                return Err(KeyPairError::HeaderRequired(String::from_utf8_lossy(name).to_ascii_lowercase().into()))
+            }
             Ok(Some(_)) => {}
         }
     }
@@ -203,8 +215,9 @@ fn verify(config: &Config, stage_plans: &[PlanIndex], request: &Request<'_>, now
     let secret = config.secret(credentials.id).ok_or(KeyPairError::UnknownKey)?;
     // 64 bytes is SHA-512's output; the decoder wants room for its worst-case estimate.
     let mut signature = [0u8; 72];
-    let length =
-        SIGNATURE_BASE64.decode_slice(credentials.signature, &mut signature).map_err(|_| KeyPairError::SignatureMismatch)?;
+    let length = SIGNATURE_BASE64
+        .decode_slice(credentials.signature, &mut signature)
+        .map_err(|_| KeyPairError::SignatureMismatch)?;
     let signature = &signature[..length];
     let key = &config.secrets[secret].key;
     let names = credentials.headers;
@@ -334,7 +347,9 @@ pub fn parse_authorization(value: &[u8]) -> Result<Credentials<'_>, KeyPairError
             return Err(KeyPairError::Format);
         }
     }
-    let (Some(id), Some(signature)) = (id.filter(|id| !id.is_empty()), signature.filter(|signature| !signature.is_empty())) else {
+    let (Some(id), Some(signature)) =
+        (id.filter(|id| !id.is_empty()), signature.filter(|signature| !signature.is_empty()))
+    else {
         return Err(KeyPairError::IdOrSignatureMissing);
     };
     let algorithm = algorithm.ok_or(KeyPairError::Format)?;
@@ -351,16 +366,25 @@ fn is_tchar(byte: u8) -> bool {
 /// examples send) into Unix seconds.
 pub fn parse_http_date(value: &[u8]) -> Option<i64> {
     const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
-    const MONTHS: [&[u8]; 12] = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    const MONTHS: [&[u8]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let value = value.trim_ascii();
-    if value.len() != 29 || &value[3..5] != b", " || value[7] != b' ' || value[11] != b' ' || value[16] != b' ' || &value[25..] != b" GMT" {
+    if value.len() != 29
+        || &value[3..5] != b", "
+        || value[7] != b' '
+        || value[11] != b' '
+        || value[16] != b' '
+        || &value[25..] != b" GMT"
+    {
         return None;
     }
     if !DAYS.contains(&&value[..3]) || value[19] != b':' || value[22] != b':' {
         return None;
     }
     let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        value[range].iter().try_fold(0i64, |total, &byte| byte.is_ascii_digit().then(|| total * 10 + i64::from(byte - b'0')))
+        value[range]
+            .iter()
+            .try_fold(0i64, |total, &byte| byte.is_ascii_digit().then(|| total * 10 + i64::from(byte - b'0')))
     };
     let day = number(5..7)?;
     let month = MONTHS.iter().position(|name| *name == &value[8..11])? as i64 + 1;
@@ -371,7 +395,6 @@ pub fn parse_http_date(value: &[u8]) -> Option<i64> {
     }
     Some(crate::calendar::days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -384,7 +407,13 @@ mod tests {
     /// `signStr = "x-date: " + dateTime + "\n" + "source: " + source`,
     /// `base64.b64encode(hmac.new(SecretKey.encode(), signStr.encode(), hashlib.sha1).digest())`,
     /// `Authorization: hmac id="<SecretId>", algorithm="hmac-sha1", headers="x-date source", signature="<sign>"`.
-    pub(crate) fn tencent_python_sign(secret_id: &str, secret_key: &str, date: &str, source: &str, algorithm: HmacAlgorithm) -> String {
+    pub(crate) fn tencent_python_sign(
+        secret_id: &str,
+        secret_key: &str,
+        date: &str,
+        source: &str,
+        algorithm: HmacAlgorithm,
+    ) -> String {
         let sign_str = format!("x-date: {date}\nsource: {source}");
         let digest = match algorithm {
             HmacAlgorithm::Sha1 => mac::<Hmac<Sha1>>(secret_key, &sign_str),
@@ -393,7 +422,10 @@ mod tests {
             HmacAlgorithm::Sha512 => mac::<Hmac<Sha512>>(secret_key, &sign_str),
         };
         let sign = base64::engine::general_purpose::STANDARD.encode(digest);
-        format!("hmac id=\"{secret_id}\", algorithm=\"{}\", headers=\"x-date source\", signature=\"{sign}\"", algorithm.as_str())
+        format!(
+            "hmac id=\"{secret_id}\", algorithm=\"{}\", headers=\"x-date source\", signature=\"{sign}\"",
+            algorithm.as_str()
+        )
     }
 
     fn mac<M: Mac + KeyInit>(key: &str, message: &str) -> Vec<u8> {
@@ -438,8 +470,18 @@ mod tests {
 
     #[test]
     fn parses_authorization() {
-        fn ok(id: &'static str, algorithm: &'static str, headers: &'static str, signature: &'static str) -> Result<Credentials<'static>, KeyPairError> {
-            Ok(Credentials { id: id.as_bytes(), algorithm: algorithm.as_bytes(), headers: headers.as_bytes(), signature: signature.as_bytes() })
+        fn ok(
+            id: &'static str,
+            algorithm: &'static str,
+            headers: &'static str,
+            signature: &'static str,
+        ) -> Result<Credentials<'static>, KeyPairError> {
+            Ok(Credentials {
+                id: id.as_bytes(),
+                algorithm: algorithm.as_bytes(),
+                headers: headers.as_bytes(),
+                signature: signature.as_bytes(),
+            })
         }
         #[rustfmt::skip]
         let cases: &[(&str, Result<Credentials<'_>, KeyPairError>)] = &[
@@ -538,7 +580,8 @@ invoke_url = "http://127.0.0.1:9/invoke"
         let mut head = RequestHead::default();
         parse_request(raw.as_bytes(), &mut head).unwrap();
         let captures = PathParams::default();
-        let request = Request { buffer: raw.as_bytes(), head: &head, path: b"/signed", captures: &captures, https: false };
+        let request =
+            Request { buffer: raw.as_bytes(), head: &head, path: b"/signed", captures: &captures, https: false };
         verify(config, &config.services[0].usage_plans[stage.index()], &request, now)
     }
 

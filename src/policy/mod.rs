@@ -75,7 +75,11 @@ impl<'a> Request<'a> {
 pub struct Repeated;
 
 /// Every value of the header `name` (ASCII case-insensitive) of `head`, in order.
-pub fn header_values<'a>(buffer: &'a [u8], head: &'a RequestHead, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+pub fn header_values<'a>(
+    buffer: &'a [u8],
+    head: &'a RequestHead,
+    name: &'a [u8],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
     head.headers
         .iter()
         .filter(move |field| field.name.of_buffer(buffer).eq_ignore_ascii_case(name))
@@ -231,7 +235,15 @@ pub fn check(
         }
         Auth::OAuth(settings) => {
             let cache = &mut worker.borrow_mut().tokens;
-            oauth::authenticate(settings, api_id, request, unix_seconds(), cache, &mut state.scratch, &mut state.claims)?;
+            oauth::authenticate(
+                settings,
+                api_id,
+                request,
+                unix_seconds(),
+                cache,
+                &mut state.scratch,
+                &mut state.claims,
+            )?;
             state.caller = Caller::Token;
         }
     }

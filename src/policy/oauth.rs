@@ -73,7 +73,9 @@ impl Algorithm {
 
     /// Parses a JWS `alg` name (exact, as RFC 7518 spells it).
     pub fn parse(name: &str) -> Option<Algorithm> {
-        [Algorithm::Rs256, Algorithm::Rs384, Algorithm::Rs512, Algorithm::Es256].into_iter().find(|algorithm| algorithm.as_str() == name)
+        [Algorithm::Rs256, Algorithm::Rs384, Algorithm::Rs512, Algorithm::Es256]
+            .into_iter()
+            .find(|algorithm| algorithm.as_str() == name)
     }
 }
 
@@ -103,7 +105,8 @@ impl PublicKey {
     pub fn supports(&self, algorithm: Algorithm) -> bool {
         matches!(
             (self, algorithm),
-            (PublicKey::Rsa(_), Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512) | (PublicKey::P256(_), Algorithm::Es256)
+            (PublicKey::Rsa(_), Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512)
+                | (PublicKey::P256(_), Algorithm::Es256)
         )
     }
 
@@ -125,7 +128,8 @@ impl PublicKey {
             (PublicKey::Rsa(key), Algorithm::Rs512) => key.pkcs1v15_verify::<Sha512>(message, signature).is_ok(),
             (PublicKey::P256(key), Algorithm::Es256) => {
                 // JWS ECDSA signatures are R || S, 32 bytes each (RFC 7518 §3.4), not DER.
-                let signature = p256::ecdsa::Signature::from_slice(signature).map_err(|_| "ES256 signature is not 64 bytes of R || S")?;
+                let signature = p256::ecdsa::Signature::from_slice(signature)
+                    .map_err(|_| "ES256 signature is not 64 bytes of R || S")?;
                 key.verify(message, &signature).is_ok()
             }
             _ => return Err("the key cannot verify this algorithm"),
@@ -164,7 +168,8 @@ struct JwkFields {
 /// Decodes a public JWK (RFC 7517, as Tencent's console takes it: `{"kty":"RSA","e":"AQAB","n":"..."}`).
 /// The error says what is wrong, for the config error that names the field.
 pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
-    let fields: JwkFields = serde_json::from_str(text).map_err(|error| format!("is not a JWK (JSON object): {error}"))?;
+    let fields: JwkFields =
+        serde_json::from_str(text).map_err(|error| format!("is not a JWK (JSON object): {error}"))?;
     if fields.d.is_some() {
         return Err("is a private key (it has `d`); give the public JWK only".into());
     }
@@ -173,7 +178,10 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
     }
     let algorithm = match fields.alg.as_deref() {
         None => None,
-        Some(name) => Some(Algorithm::parse(name).ok_or_else(|| format!("has \"alg\": \"{name}\"; supported: RS256, RS384, RS512, ES256"))?),
+        Some(name) => Some(
+            Algorithm::parse(name)
+                .ok_or_else(|| format!("has \"alg\": \"{name}\"; supported: RS256, RS384, RS512, ES256"))?,
+        ),
     };
     let member = |name: &str, value: Option<String>| -> Result<Vec<u8>, String> {
         let value = value.ok_or_else(|| format!("has no `{name}`"))?;
@@ -183,12 +191,16 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
         Some("RSA") => {
             let modulus = member("n", fields.n)?;
             let exponent = member("e", fields.e)?;
-            let exponent = exponent.iter().position(|&byte| byte != 0).map_or(&exponent[exponent.len()..], |first| &exponent[first..]);
+            let exponent = exponent
+                .iter()
+                .position(|&byte| byte != 0)
+                .map_or(&exponent[exponent.len()..], |first| &exponent[first..]);
             if exponent.len() > 8 {
                 return Err("`e` is larger than 64 bits".into());
             }
             let modulus_bits = (modulus.len() * 8) as u32;
-            let n = rsa::BoxedUint::from_be_slice(&modulus, modulus_bits).map_err(|_| "`n` does not decode".to_string())?;
+            let n =
+                rsa::BoxedUint::from_be_slice(&modulus, modulus_bits).map_err(|_| "`n` does not decode".to_string())?;
             let e = rsa::BoxedUint::from_be_slice(exponent, 64).map_err(|_| "`e` does not decode".to_string())?;
             PublicKey::Rsa(rsa::PublicKey::new(n, e).map_err(|error| format!("is not a usable RSA key: {error}"))?)
         }
@@ -207,7 +219,10 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
             point[0] = 0x04;
             point[1..33].copy_from_slice(&x);
             point[33..].copy_from_slice(&y);
-            PublicKey::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).map_err(|_| "`x`/`y` is not a point on P-256".to_string())?)
+            PublicKey::P256(
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                    .map_err(|_| "`x`/`y` is not a point on P-256".to_string())?,
+            )
         }
         Some(other) => return Err(format!("has \"kty\": \"{other}\"; supported: RSA, EC")),
         None => return Err("has no `kty`".into()),
@@ -223,7 +238,8 @@ pub fn parse_token_location(text: &str) -> Result<TokenLocation, String> {
     let usage = "use `header:<Name>` (e.g. `header:Authorization`) or `cookie:<name>`";
     let (kind, name) = text.split_once(':').ok_or_else(|| format!("`{text}`: {usage}"))?;
     let name = name.trim();
-    let valid = !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte));
+    let valid =
+        !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte));
     if !valid {
         return Err(format!("`{text}`: `{name}` is not a header or cookie name; {usage}"));
     }
@@ -312,14 +328,19 @@ impl TokenCache {
     /// The claims of `token`, when it was verified for `api` and is still within its time bounds.
     pub fn get(&self, api: ApiId, token: &[u8], now: i64) -> Option<&[u8]> {
         let entry = self.slots[slot(api, token)].as_ref()?;
-        (entry.api == api && same_bytes(&entry.token, token) && entry.bounds.contain(now)).then_some(entry.claims.as_slice())
+        (entry.api == api && same_bytes(&entry.token, token) && entry.bounds.contain(now))
+            .then_some(entry.claims.as_slice())
     }
 
     /// Remembers a verified token. The slot's buffers are reused: once they have grown to a
     /// typical token's size, inserting allocates nothing.
     pub fn insert(&mut self, api: ApiId, token: &[u8], bounds: TimeBounds, claims: &[u8]) {
-        let entry = self.slots[slot(api, token)]
-            .get_or_insert_with(|| CachedToken { api, token: Vec::new(), bounds, claims: Vec::new() });
+        let entry = self.slots[slot(api, token)].get_or_insert_with(|| CachedToken {
+            api,
+            token: Vec::new(),
+            bounds,
+            claims: Vec::new(),
+        });
         entry.api = api;
         entry.bounds = bounds;
         entry.token.clear();
@@ -474,7 +495,8 @@ pub fn verify_token(
     claims: &mut Vec<u8>,
 ) -> Result<TimeBounds, &'static str> {
     let first_dot = memchr::memchr(b'.', token).ok_or("not header.payload.signature")?;
-    let second_dot = first_dot + 1 + memchr::memchr(b'.', &token[first_dot + 1..]).ok_or("not header.payload.signature")?;
+    let second_dot =
+        first_dot + 1 + memchr::memchr(b'.', &token[first_dot + 1..]).ok_or("not header.payload.signature")?;
     let signature_b64 = &token[second_dot + 1..];
     if memchr::memchr(b'.', signature_b64).is_some() {
         return Err("more than three parts (an encrypted JWE?)");
@@ -501,7 +523,10 @@ pub fn verify_token(
         return Err("payload is not a JSON object");
     }
     let parsed: Claims<'_> = serde_json::from_slice(claims).map_err(|_| "payload claims have the wrong types")?;
-    let bounds = TimeBounds { expires: parsed.exp.ok_or("no `exp` claim")?, not_before: parsed.nbf.unwrap_or(f64::NEG_INFINITY) };
+    let bounds = TimeBounds {
+        expires: parsed.exp.ok_or("no `exp` claim")?,
+        not_before: parsed.nbf.unwrap_or(f64::NEG_INFINITY),
+    };
     if (now as f64) >= bounds.expires {
         return Err("expired (`exp`)");
     }
@@ -588,7 +613,10 @@ pub(crate) mod tests {
     const NOW: i64 = 1_700_000_000;
 
     fn claims(extra: &str) -> String {
-        format!(r#"{{"sub":"alice","iss":"https://auth.example.com","aud":["other","scfgate"],"exp":{},"iat":{NOW}{extra}}}"#, NOW + 60)
+        format!(
+            r#"{{"sub":"alice","iss":"https://auth.example.com","aud":["other","scfgate"],"exp":{},"iat":{NOW}{extra}}}"#,
+            NOW + 60
+        )
     }
 
     fn check(settings: &OAuthSettings, raw: &str) -> Result<String, OAuthError> {
@@ -611,7 +639,9 @@ pub(crate) mod tests {
         let settings = settings(&rsa_jwk(rsa_key()), None, TokenLocation::Authorization);
         let header = r#"{"alg":"RS256","typ":"JWT"}"#;
         let good = sign(header, &claims(""), &rs256);
-        let request = |authorization: &str| format!("GET /release/x HTTP/1.1\r\nHost: h\r\nAuthorization: {authorization}\r\n\r\n");
+        let request = |authorization: &str| {
+            format!("GET /release/x HTTP/1.1\r\nHost: h\r\nAuthorization: {authorization}\r\n\r\n")
+        };
         let tampered = {
             let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
             parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims(r#","admin":true"#));
@@ -730,8 +760,12 @@ pub(crate) mod tests {
         for (jwk, expected) in cases {
             assert_eq!(parse_jwk(jwk).map(|_| ()), Err(expected.to_string()), "{jwk}");
         }
-        let ec = ec_jwk(&<p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate()).replace("{", r#"{"alg":"RS256","#);
-        assert_eq!(parse_jwk(&ec).map(|_| ()), Err("has \"alg\": \"RS256\", which its key type cannot verify".to_string()));
+        let ec = ec_jwk(&<p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate())
+            .replace("{", r#"{"alg":"RS256","#);
+        assert_eq!(
+            parse_jwk(&ec).map(|_| ()),
+            Err("has \"alg\": \"RS256\", which its key type cannot verify".to_string())
+        );
         let rsa = parse_jwk(&rsa_jwk(rsa_key())).unwrap();
         assert_eq!((format!("{:?}", rsa.key), rsa.algorithm), ("PublicKey::Rsa(3072 bits)".to_string(), None));
     }

@@ -31,7 +31,12 @@ pub enum ParamValue {
 
 /// Checks every declared param and records its value in `values` (one per param, same order).
 /// `scratch` holds decoded values while they are checked.
-pub fn check(params: &[Param], request: &Request<'_>, scratch: &mut Vec<u8>, values: &mut Vec<ParamValue>) -> Result<(), GatewayError> {
+pub fn check(
+    params: &[Param],
+    request: &Request<'_>,
+    scratch: &mut Vec<u8>,
+    values: &mut Vec<ParamValue>,
+) -> Result<(), GatewayError> {
     values.clear();
     for param in params {
         let value = match param.position {
@@ -178,7 +183,8 @@ fn is_date(value: &[u8]) -> bool {
     if value.len() < 10 || value[4] != b'-' || value[7] != b'-' {
         return false;
     }
-    let (Some(year), Some(month), Some(day)) = (digits(&value[0..4]), digits(&value[5..7]), digits(&value[8..10])) else {
+    let (Some(year), Some(month), Some(day)) = (digits(&value[0..4]), digits(&value[5..7]), digits(&value[8..10]))
+    else {
         return false;
     };
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
@@ -195,7 +201,8 @@ fn is_time(value: &[u8]) -> bool {
     if value.len() < 9 || value[2] != b':' || value[5] != b':' {
         return false;
     }
-    let (Some(hour), Some(minute), Some(second)) = (digits(&value[0..2]), digits(&value[3..5]), digits(&value[6..8])) else {
+    let (Some(hour), Some(minute), Some(second)) = (digits(&value[0..2]), digits(&value[3..5]), digits(&value[6..8]))
+    else {
         return false;
     };
     if hour > 23 || minute > 59 || second > 60 {
@@ -313,7 +320,13 @@ mod tests {
         check(std::slice::from_ref(&declared), &request, &mut Vec::new(), &mut values)?;
         Ok(match values[0] {
             ParamValue::Absent => None,
-            ParamValue::Header => Some(request.header_values(declared.name.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned()).collect::<Vec<_>>().join(",")),
+            ParamValue::Header => Some(
+                request
+                    .header_values(declared.name.as_bytes())
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             ParamValue::Query(span) => Some(String::from_utf8_lossy(span.of_buffer(buffer)).into_owned()),
             ParamValue::Path => Some("<path>".into()),
         })
@@ -324,7 +337,8 @@ mod tests {
         use ParamPosition::*;
         use ParamType::*;
         let missing = |position, name: &str| Err(GatewayError::ParamMissing { position, name: name.into() });
-        let invalid = |position, name: &str, kind| Err(GatewayError::ParamInvalid { position, name: name.into(), kind });
+        let invalid =
+            |position, name: &str, kind| Err(GatewayError::ParamInvalid { position, name: name.into(), kind });
         let found = |text: &str| Ok(Some(text.to_string()));
         type Case<'a> = (Param, &'a str, Result<Option<std::string::String>, GatewayError>);
         #[rustfmt::skip]

@@ -194,7 +194,13 @@ mod tests {
     }
 
     fn plan(rate: Option<u64>, quota: Option<u64>, keys: usize) -> UsagePlan {
-        UsagePlan { name: "p".into(), secrets: (0..keys).collect(), max_requests_per_second: rate, quota_per_day: quota, environments: vec![] }
+        UsagePlan {
+            name: "p".into(),
+            secrets: (0..keys).collect(),
+            max_requests_per_second: rate,
+            quota_per_day: quota,
+            environments: vec![],
+        }
     }
 
     #[test]
@@ -227,7 +233,10 @@ mod tests {
         let mut limiter = Limiter::new(&config, 0, 2);
         #[rustfmt::skip]
         let outcomes = run(&mut limiter, 0, &[0, 0, 0, 250, 750, 1000, 1000, 5000, 5000, 5000], 0);
-        assert_eq!(outcomes, [Ok(()), Ok(()), Err(Rate), Err(Rate), Ok(()), Ok(()), Err(Rate), Ok(()), Ok(()), Err(Rate)]);
+        assert_eq!(
+            outcomes,
+            [Ok(()), Ok(()), Err(Rate), Err(Rate), Ok(()), Ok(()), Err(Rate), Ok(()), Ok(()), Err(Rate)]
+        );
     }
 
     #[test]
@@ -259,7 +268,10 @@ mod tests {
         // A request refused by the rate does not count against the quota.
         let config = config(vec![plan(Some(1), Some(3), 1)]);
         let mut limiter = Limiter::new(&config, 0, 1);
-        assert_eq!(run(&mut limiter, 0, &[0, 0, 0, 1000, 2000, 3000], 7), [Ok(()), Err(Rate), Err(Rate), Ok(()), Ok(()), Err(Quota)]);
+        assert_eq!(
+            run(&mut limiter, 0, &[0, 0, 0, 1000, 2000, 3000], 7),
+            [Ok(()), Err(Rate), Err(Rate), Ok(()), Ok(()), Err(Quota)]
+        );
     }
 
     #[test]
@@ -268,6 +280,9 @@ mod tests {
         write_headers(&mut out, &plan(Some(500), Some(10_000), 0));
         write_retry_after(&mut out, Exceeded::Rate, 0);
         write_retry_after(&mut out, Exceeded::Quota, 86_400 * 3 + 86_000);
-        assert_eq!(String::from_utf8(out).unwrap(), "x-ratelimit-limit: 500\r\nx-usageplan-quota: 10000\r\nretry-after: 1\r\nretry-after: 400\r\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x-ratelimit-limit: 500\r\nx-usageplan-quota: 10000\r\nretry-after: 1\r\nretry-after: 400\r\n"
+        );
     }
 }

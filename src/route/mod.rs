@@ -156,16 +156,12 @@ impl PathParams {
 
     /// The range of the `index`-th capture in the looked-up path.
     pub fn get(&self, index: usize) -> Option<Range<usize>> {
-        self.spans[..self.len]
-            .get(index)
-            .map(|&(start, end)| start as usize..end as usize)
+        self.spans[..self.len].get(index).map(|&(start, end)| start as usize..end as usize)
     }
 
     /// The captures' ranges, in placeholder order.
     pub fn iter(&self) -> impl Iterator<Item = Range<usize>> + '_ {
-        self.spans[..self.len]
-            .iter()
-            .map(|&(start, end)| start as usize..end as usize)
+        self.spans[..self.len].iter().map(|&(start, end)| start as usize..end as usize)
     }
 
     /// Records capture `index`; `len` is set separately, once the whole route has matched.
@@ -229,10 +225,7 @@ impl RouteTable {
     /// Param routes. Routes are checked one by one in that order; the first problem is returned.
     pub fn build(routes: &[RouteSpec<'_>]) -> Result<RouteTable, RouteError> {
         check_routes(routes)?;
-        Ok(RouteTable {
-            trie: trie::Trie::build(routes),
-            route_count: routes.len(),
-        })
+        Ok(RouteTable { trie: trie::Trie::build(routes), route_count: routes.len() })
     }
 
     /// Picks the API for a request, following the rules in the [module docs](self).
@@ -278,14 +271,8 @@ fn check_routes(routes: &[RouteSpec<'_>]) -> Result<(), RouteError> {
             return Err(RouteError::TooManyParams { api: route.api });
         }
         let same_shape = seen.entry((route.path.kind, literals)).or_default();
-        if let Some(&(earlier, _)) = same_shape
-            .iter()
-            .find(|&&(_, method)| methods_overlap(method, route.method))
-        {
-            return Err(RouteError::Conflict {
-                api: route.api,
-                with: earlier,
-            });
+        if let Some(&(earlier, _)) = same_shape.iter().find(|&&(_, method)| methods_overlap(method, route.method)) {
+            return Err(RouteError::Conflict { api: route.api, with: earlier });
         }
         same_shape.push((route.api, route.method));
     }

@@ -27,9 +27,7 @@ fn placeholder_len(bytes: &[u8]) -> Option<usize> {
     if bytes.first() != Some(&b'{') {
         return None;
     }
-    let name_len = bytes[1..]
-        .iter()
-        .position(|&byte| byte == b'{' || byte == b'}')?;
+    let name_len = bytes[1..].iter().position(|&byte| byte == b'{' || byte == b'}')?;
     (name_len > 0 && bytes[1 + name_len] == b'}').then_some(name_len + 2)
 }
 
@@ -82,11 +80,7 @@ impl ParamPattern {
         let literals = split_literals(path);
         let placeholder_count = literals.len() - 1;
         debug_assert!(placeholder_count <= super::MAX_PATH_PARAMS);
-        let inner = if placeholder_count == 0 {
-            &[][..]
-        } else {
-            &literals[1..placeholder_count]
-        };
+        let inner = if placeholder_count == 0 { &[][..] } else { &literals[1..placeholder_count] };
         let separators = inner
             .iter()
             .map(|literal| Separator {
@@ -96,11 +90,7 @@ impl ParamPattern {
             .collect();
         ParamPattern {
             prefix: literals[0].into(),
-            suffix: if placeholder_count == 0 {
-                Box::default()
-            } else {
-                literals[placeholder_count].into()
-            },
+            suffix: if placeholder_count == 0 { Box::default() } else { literals[placeholder_count].into() },
             separators,
             placeholder_count,
         }
@@ -154,20 +144,14 @@ pub(super) fn starts_with(haystack: &[u8], prefix: &[u8]) -> bool {
 
 /// `haystack.ends_with(suffix)`, inlined for the same reason as [`starts_with`].
 fn ends_with(haystack: &[u8], suffix: &[u8]) -> bool {
-    haystack.len() >= suffix.len()
-        && haystack[haystack.len() - suffix.len()..]
-            .iter()
-            .zip(suffix)
-            .all(|(a, b)| a == b)
+    haystack.len() >= suffix.len() && haystack[haystack.len() - suffix.len()..].iter().zip(suffix).all(|(a, b)| a == b)
 }
 
 /// Start of the last occurrence of `separator` lying wholly inside `path[search]`.
 fn rightmost(separator: &Separator, path: &[u8], search: Range<usize>) -> Option<usize> {
     match &separator.finder {
         None => Some(search.end),
-        Some(finder) => finder
-            .rfind(&path[search.clone()])
-            .map(|offset| search.start + offset),
+        Some(finder) => finder.rfind(&path[search.clone()]).map(|offset| search.start + offset),
     }
 }
 
@@ -180,13 +164,8 @@ mod tests {
         let compiled = ParamPattern::compile(pattern.as_bytes());
         let mut params = PathParams::default();
         let matched = compiled.match_into(path.as_bytes(), &mut params);
-        let captures: Option<Vec<&str>> =
-            matched.then(|| params.iter().map(|range| &path[range]).collect());
-        assert_eq!(
-            captures.as_deref(),
-            expected,
-            "pattern {pattern:?} on {path:?}"
-        );
+        let captures: Option<Vec<&str>> = matched.then(|| params.iter().map(|range| &path[range]).collect());
+        assert_eq!(captures.as_deref(), expected, "pattern {pattern:?} on {path:?}");
     }
 
     #[test]

@@ -22,11 +22,7 @@ fn tokens(path: &[u8]) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut rest = path;
     while let Some(&byte) = rest.first() {
-        let closing = rest
-            .iter()
-            .skip(1)
-            .position(|&b| b == b'{' || b == b'}')
-            .map(|offset| offset + 1);
+        let closing = rest.iter().skip(1).position(|&b| b == b'{' || b == b'}').map(|offset| offset + 1);
         match closing {
             Some(close) if byte == b'{' && rest[close] == b'}' && close > 1 => {
                 tokens.push(Token::Placeholder);
@@ -43,17 +39,11 @@ fn tokens(path: &[u8]) -> Vec<Token> {
 
 /// Matches `tokens` against all of `path`, each placeholder trying its longest capture first, and
 /// appends the captures (offset by `offset`) on success.
-fn match_tokens(
-    tokens: &[Token],
-    path: &[u8],
-    offset: usize,
-    captures: &mut Vec<Range<usize>>,
-) -> bool {
+fn match_tokens(tokens: &[Token], path: &[u8], offset: usize, captures: &mut Vec<Range<usize>>) -> bool {
     match tokens.first() {
         None => path.is_empty(),
         Some(Token::Byte(byte)) => {
-            path.first() == Some(byte)
-                && match_tokens(&tokens[1..], &path[1..], offset + 1, captures)
+            path.first() == Some(byte) && match_tokens(&tokens[1..], &path[1..], offset + 1, captures)
         }
         Some(Token::Placeholder) => {
             for take in (1..=path.len()).rev() {
@@ -69,31 +59,19 @@ fn match_tokens(
 }
 
 /// Routes of `kind` whose path is a prefix of `path`, longest first.
-fn matching_prefixes<'r>(
-    routes: &'r [RouteSpec<'r>],
-    kind: PathKind,
-    path: &[u8],
-) -> Vec<&'r RouteSpec<'r>> {
-    let mut matching: Vec<_> = routes
-        .iter()
-        .filter(|route| route.path.kind == kind && path.starts_with(route.path.path.as_bytes()))
-        .collect();
+fn matching_prefixes<'r>(routes: &'r [RouteSpec<'r>], kind: PathKind, path: &[u8]) -> Vec<&'r RouteSpec<'r>> {
+    let mut matching: Vec<_> =
+        routes.iter().filter(|route| route.path.kind == kind && path.starts_with(route.path.path.as_bytes())).collect();
     matching.sort_by_key(|route| std::cmp::Reverse(route.path.path.len()));
     matching
 }
 
 /// What [`super::RouteTable::lookup`] must answer for these routes, with the captures as a list.
 #[doc(hidden)]
-pub fn reference_lookup(
-    routes: &[RouteSpec<'_>],
-    method: &[u8],
-    path: &[u8],
-) -> (Lookup, Vec<Range<usize>>) {
+pub fn reference_lookup(routes: &[RouteSpec<'_>], method: &[u8], path: &[u8]) -> (Lookup, Vec<Range<usize>>) {
     let mut path_matched = false;
 
-    let exact = routes
-        .iter()
-        .filter(|route| route.path.kind == PathKind::Exact && route.path.path.as_bytes() == path);
+    let exact = routes.iter().filter(|route| route.path.kind == PathKind::Exact && route.path.path.as_bytes() == path);
     let priority_prefix = matching_prefixes(routes, PathKind::PriorityPrefix, path);
     for route in exact.chain(priority_prefix) {
         path_matched = true;
@@ -102,10 +80,7 @@ pub fn reference_lookup(
         }
     }
 
-    for route in routes
-        .iter()
-        .filter(|route| route.path.kind == PathKind::Param)
-    {
+    for route in routes.iter().filter(|route| route.path.kind == PathKind::Param) {
         let mut captures = Vec::new();
         if match_tokens(&tokens(route.path.path.as_bytes()), path, 0, &mut captures) {
             path_matched = true;
@@ -122,14 +97,7 @@ pub fn reference_lookup(
         }
     }
 
-    (
-        if path_matched {
-            Lookup::MethodNotAllowed
-        } else {
-            Lookup::NotFound
-        },
-        Vec::new(),
-    )
+    (if path_matched { Lookup::MethodNotAllowed } else { Lookup::NotFound }, Vec::new())
 }
 
 /// What [`super::RouteTable::build`] must answer for these routes: routes are checked in order,
@@ -142,23 +110,14 @@ pub fn reference_check(routes: &[RouteSpec<'_>]) -> Result<(), RouteError> {
     };
     for (position, later) in routes.iter().enumerate() {
         let later_shape = shape(later);
-        if later_shape
-            .iter()
-            .filter(|&&token| token == Token::Placeholder)
-            .count()
-            > MAX_PATH_PARAMS
-        {
+        if later_shape.iter().filter(|&&token| token == Token::Placeholder).count() > MAX_PATH_PARAMS {
             return Err(RouteError::TooManyParams { api: later.api });
         }
         for earlier in &routes[..position] {
-            let overlap = earlier.method == later.method
-                || earlier.method == ApiMethod::Any
-                || later.method == ApiMethod::Any;
+            let overlap =
+                earlier.method == later.method || earlier.method == ApiMethod::Any || later.method == ApiMethod::Any;
             if earlier.path.kind == later.path.kind && shape(earlier) == later_shape && overlap {
-                return Err(RouteError::Conflict {
-                    api: later.api,
-                    with: earlier.api,
-                });
+                return Err(RouteError::Conflict { api: later.api, with: earlier.api });
             }
         }
     }
@@ -190,18 +149,8 @@ mod tests {
         }
     }
 
-    const KINDS: [PathKind; 4] = [
-        PathKind::Exact,
-        PathKind::PriorityPrefix,
-        PathKind::Param,
-        PathKind::Prefix,
-    ];
-    const METHODS: [ApiMethod; 4] = [
-        ApiMethod::Get,
-        ApiMethod::Post,
-        ApiMethod::Head,
-        ApiMethod::Any,
-    ];
+    const KINDS: [PathKind; 4] = [PathKind::Exact, PathKind::PriorityPrefix, PathKind::Param, PathKind::Prefix];
+    const METHODS: [ApiMethod; 4] = [ApiMethod::Get, ApiMethod::Post, ApiMethod::Head, ApiMethod::Any];
     const REQUEST_METHODS: [&[u8]; 4] = [b"GET", b"POST", b"HEAD", b"PUT"];
 
     /// A route path over a small alphabet, so that routes share prefixes and collide often; stray
@@ -258,11 +207,7 @@ mod tests {
             let mut routes: Vec<RouteSpec<'_>> = paths
                 .iter()
                 .enumerate()
-                .map(|(api, path)| RouteSpec {
-                    api,
-                    path,
-                    method: random.pick(&METHODS),
-                })
+                .map(|(api, path)| RouteSpec { api, path, method: random.pick(&METHODS) })
                 .collect();
             // Drop each route the reference refuses, checking the trie refuses it the same way.
             let table = loop {
@@ -271,14 +216,10 @@ mod tests {
                     (Ok(table), Ok(())) => break table,
                     (Err(error), Err(expected)) => {
                         assert_eq!(error, expected, "routes {routes:?}");
-                        let (RouteError::Conflict { api, .. } | RouteError::TooManyParams { api }) =
-                            error;
+                        let (RouteError::Conflict { api, .. } | RouteError::TooManyParams { api }) = error;
                         routes.retain(|route| route.api != api);
                     }
-                    (built, expected) => panic!(
-                        "build {:?} but reference {expected:?} for {routes:?}",
-                        built.err()
-                    ),
+                    (built, expected) => panic!("build {:?} but reference {expected:?} for {routes:?}", built.err()),
                 }
             };
             table.trie.check_invariants();
@@ -289,11 +230,7 @@ mod tests {
                 let method = random.pick(&REQUEST_METHODS);
                 let found = table.lookup(method, path.as_bytes(), &mut params);
                 let expected = reference_lookup(&routes, method, path.as_bytes());
-                assert_eq!(
-                    (found, params.iter().collect::<Vec<_>>()),
-                    expected,
-                    "{path:?} {routes:?}"
-                );
+                assert_eq!((found, params.iter().collect::<Vec<_>>()), expected, "{path:?} {routes:?}");
                 outcomes[match found {
                     Lookup::Found(_) => 0,
                     Lookup::MethodNotAllowed => 1,
@@ -302,10 +239,7 @@ mod tests {
             }
         }
         // The generators must actually reach every outcome, or the agreement says little.
-        assert!(
-            outcomes.iter().all(|&count| count > 1000),
-            "outcomes (found, 405, 404): {outcomes:?}"
-        );
+        assert!(outcomes.iter().all(|&count| count > 1000), "outcomes (found, 405, 404): {outcomes:?}");
     }
 
     #[test]
@@ -318,30 +252,16 @@ mod tests {
             for _ in 0..1 + random.below(6) {
                 pattern.push_str(random.pick(&["{p}", "{p}a", "{p}/", "{p}ab", "{p}/a/"]));
             }
-            let path = ApiPath {
-                kind: PathKind::Param,
-                path: pattern,
-                params: Vec::new(),
-            };
-            let routes = [RouteSpec {
-                api: 0,
-                path: &path,
-                method: ApiMethod::Any,
-            }];
+            let path = ApiPath { kind: PathKind::Param, path: pattern, params: Vec::new() };
+            let routes = [RouteSpec { api: 0, path: &path, method: ApiMethod::Any }];
             let table = RouteTable::build(&routes).unwrap();
             let mut params = PathParams::default();
             for _ in 0..20 {
-                let request: String = std::iter::once("/")
-                    .chain((0..random.below(28)).map(|_| random.pick(&["a", "b", "/"])))
-                    .collect();
+                let request: String =
+                    std::iter::once("/").chain((0..random.below(28)).map(|_| random.pick(&["a", "b", "/"]))).collect();
                 let found = table.lookup(b"GET", request.as_bytes(), &mut params);
                 let expected = reference_lookup(&routes, b"GET", request.as_bytes());
-                assert_eq!(
-                    (found, params.iter().collect::<Vec<_>>()),
-                    expected,
-                    "{:?} on {request:?}",
-                    path.path
-                );
+                assert_eq!((found, params.iter().collect::<Vec<_>>()), expected, "{:?} on {request:?}", path.path);
             }
         }
     }

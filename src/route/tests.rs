@@ -19,14 +19,7 @@ fn parse_route(route: &str) -> (ApiMethod, ApiPath) {
     } else {
         (PathKind::Prefix, path)
     };
-    (
-        ApiMethod::parse(method).expect("method"),
-        ApiPath {
-            kind,
-            path: path.to_string(),
-            params: Vec::new(),
-        },
-    )
+    (ApiMethod::parse(method).expect("method"), ApiPath { kind, path: path.to_string(), params: Vec::new() })
 }
 
 /// Builds `routes` (API id = position), or returns the build error.
@@ -34,20 +27,10 @@ fn build(routes: &[&str]) -> Result<(), RouteError> {
     with_table(routes, |_, _| ())
 }
 
-fn with_table<T>(
-    routes: &[&str],
-    then: impl FnOnce(&RouteTable, &[RouteSpec<'_>]) -> T,
-) -> Result<T, RouteError> {
+fn with_table<T>(routes: &[&str], then: impl FnOnce(&RouteTable, &[RouteSpec<'_>]) -> T) -> Result<T, RouteError> {
     let parsed: Vec<(ApiMethod, ApiPath)> = routes.iter().map(|route| parse_route(route)).collect();
-    let specs: Vec<RouteSpec<'_>> = parsed
-        .iter()
-        .enumerate()
-        .map(|(api, (method, path))| RouteSpec {
-            api,
-            path,
-            method: *method,
-        })
-        .collect();
+    let specs: Vec<RouteSpec<'_>> =
+        parsed.iter().enumerate().map(|(api, (method, path))| RouteSpec { api, path, method: *method }).collect();
     let table = RouteTable::build(&specs)?;
     table.trie.check_invariants();
     Ok(then(&table, &specs))
@@ -60,18 +43,9 @@ fn check(routes: &[&str], request: &str, expected: Lookup, captures: &[&str]) {
         let mut params = PathParams::default();
         let found = table.lookup(method.as_bytes(), path.as_bytes(), &mut params);
         let captured: Vec<&str> = params.iter().map(|range| &path[range]).collect();
-        assert_eq!(
-            (found, captured.as_slice()),
-            (expected, captures),
-            "{request} on {routes:?}"
-        );
-        let (reference, reference_captures) =
-            reference_lookup(specs, method.as_bytes(), path.as_bytes());
-        assert_eq!(
-            (reference, reference_captures),
-            (found, params.iter().collect()),
-            "reference disagrees"
-        );
+        assert_eq!((found, captured.as_slice()), (expected, captures), "{request} on {routes:?}");
+        let (reference, reference_captures) = reference_lookup(specs, method.as_bytes(), path.as_bytes());
+        assert_eq!((reference, reference_captures), (found, params.iter().collect()), "reference disagrees");
     })
     .expect("routes build");
 }
@@ -176,37 +150,19 @@ fn conflicts() {
 
 #[test]
 fn conflicts_name_api_ids_not_positions() {
-    let path = ApiPath {
-        kind: PathKind::Prefix,
-        path: "/user".into(),
-        params: Vec::new(),
-    };
+    let path = ApiPath { kind: PathKind::Prefix, path: "/user".into(), params: Vec::new() };
     let routes = [
-        RouteSpec {
-            api: 7,
-            path: &path,
-            method: ApiMethod::Get,
-        },
-        RouteSpec {
-            api: 3,
-            path: &path,
-            method: ApiMethod::Get,
-        },
+        RouteSpec { api: 7, path: &path, method: ApiMethod::Get },
+        RouteSpec { api: 3, path: &path, method: ApiMethod::Get },
     ];
-    assert_eq!(
-        RouteTable::build(&routes).err(),
-        Some(RouteError::Conflict { api: 3, with: 7 })
-    );
+    assert_eq!(RouteTable::build(&routes).err(), Some(RouteError::Conflict { api: 3, with: 7 }));
 }
 
 #[test]
 fn placeholder_limit() {
     let placeholders = |count: usize| format!("GET /{}", "{p}/".repeat(count));
     assert_eq!(build(&[&placeholders(MAX_PATH_PARAMS)]), Ok(())); // the limit itself is fine
-    assert_eq!(
-        build(&[&placeholders(MAX_PATH_PARAMS + 1)]),
-        Err(RouteError::TooManyParams { api: 0 })
-    );
+    assert_eq!(build(&[&placeholders(MAX_PATH_PARAMS + 1)]), Err(RouteError::TooManyParams { api: 0 }));
     let sixteen = "/a".repeat(MAX_PATH_PARAMS);
     let routes = [&*placeholders(MAX_PATH_PARAMS)];
     let captures = ["a"; MAX_PATH_PARAMS];
@@ -233,34 +189,16 @@ fn table_shape() {
 fn param_route_without_placeholders_leaves_no_stale_captures() {
     // Found by the agreement test: a Param-kind path with no valid placeholder matched after an
     // earlier Param route had matched with the wrong method and left its captures behind.
-    let any_user = ApiPath {
-        kind: PathKind::Param,
-        path: "/{user}".into(),
-        params: vec!["user".into()],
-    };
-    let literal = ApiPath {
-        kind: PathKind::Param,
-        path: "/ab/a".into(),
-        params: Vec::new(),
-    };
+    let any_user = ApiPath { kind: PathKind::Param, path: "/{user}".into(), params: vec!["user".into()] };
+    let literal = ApiPath { kind: PathKind::Param, path: "/ab/a".into(), params: Vec::new() };
     let routes = [
-        RouteSpec {
-            api: 0,
-            path: &any_user,
-            method: ApiMethod::Get,
-        },
-        RouteSpec {
-            api: 1,
-            path: &literal,
-            method: ApiMethod::Post,
-        },
+        RouteSpec { api: 0, path: &any_user, method: ApiMethod::Get },
+        RouteSpec { api: 1, path: &literal, method: ApiMethod::Post },
     ];
     let table = RouteTable::build(&routes).unwrap();
     let mut params = PathParams::default();
     assert_eq!(table.lookup(b"POST", b"/ab/a", &mut params), Found(1));
     assert!(params.is_empty());
-    assert_eq!(
-        table.lookup(b"POST", b"/ab/ab", &mut params),
-        MethodNotAllowed
-    ); // exact text only
+    assert_eq!(table.lookup(b"POST", b"/ab/ab", &mut params), MethodNotAllowed);
+    // exact text only
 }

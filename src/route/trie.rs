@@ -35,10 +35,7 @@ struct Span {
 impl Span {
     /// The span covering what `array` gained since it had `start` elements.
     fn since<T>(start: usize, array: &[T]) -> Span {
-        Span {
-            start: to_u32(start),
-            len: to_u32(array.len() - start),
-        }
+        Span { start: to_u32(start), len: to_u32(array.len() - start) }
     }
 
     fn range(self) -> Range<usize> {
@@ -121,24 +118,15 @@ impl Trie {
         let mut param_routes = Vec::new();
         for route in routes {
             let path = route.path.path.as_bytes();
-            let entry = RouteEntry {
-                api: route.api,
-                method: route.method,
-            };
+            let entry = RouteEntry { api: route.api, method: route.method };
             match route.path.kind {
                 PathKind::Exact => insert(&mut nodes, path).exact.push(entry),
                 PathKind::PriorityPrefix => insert(&mut nodes, path).priority_prefix.push(entry),
                 PathKind::Prefix => insert(&mut nodes, path).prefix.push(entry),
                 PathKind::Param => {
                     let pattern = ParamPattern::compile(path);
-                    insert(&mut nodes, pattern.literal_prefix())
-                        .params
-                        .push(to_u32(param_routes.len()));
-                    param_routes.push(ParamRoute {
-                        api: route.api,
-                        method: route.method,
-                        pattern,
-                    });
+                    insert(&mut nodes, pattern.literal_prefix()).params.push(to_u32(param_routes.len()));
+                    param_routes.push(ParamRoute { api: route.api, method: route.method, pattern });
                 }
             }
         }
@@ -160,15 +148,9 @@ impl Trie {
         // (node, nearest ancestor with PriorityPrefix routes, nearest ancestor with Prefix routes,
         // the Param candidates it inherits)
         let mut pending = vec![(ROOT, NO_NODE, NO_NODE, Span::default())];
-        while let Some((id, shorter_priority_prefix, shorter_prefix, inherited_params)) =
-            pending.pop()
-        {
+        while let Some((id, shorter_priority_prefix, shorter_prefix, inherited_params)) = pending.pop() {
             let built = &build_nodes[id as usize];
-            let mut node = Node {
-                shorter_priority_prefix,
-                shorter_prefix,
-                ..Node::default()
-            };
+            let mut node = Node { shorter_priority_prefix, shorter_prefix, ..Node::default() };
 
             let start = trie.label_bytes.len();
             trie.label_bytes.extend_from_slice(&built.label);
@@ -176,8 +158,7 @@ impl Trie {
 
             let start = trie.child_nodes.len();
             for &child in &built.children {
-                trie.child_first_bytes
-                    .push(build_nodes[child as usize].label[0]);
+                trie.child_first_bytes.push(build_nodes[child as usize].label[0]);
                 trie.child_nodes.push(child);
             }
             node.children = Span::since(start, &trie.child_nodes);
@@ -195,30 +176,16 @@ impl Trie {
             node.param_candidates = if built.params.is_empty() {
                 inherited_params
             } else {
-                let merged =
-                    merge_ascending(&trie.param_order[inherited_params.range()], &built.params);
+                let merged = merge_ascending(&trie.param_order[inherited_params.range()], &built.params);
                 let start = trie.param_order.len();
                 trie.param_order.extend_from_slice(&merged);
                 Span::since(start, &trie.param_order)
             };
 
-            let below_priority_prefix = if node.priority_prefix.is_empty() {
-                shorter_priority_prefix
-            } else {
-                id
-            };
-            let below_prefix = if node.prefix.is_empty() {
-                shorter_prefix
-            } else {
-                id
-            };
+            let below_priority_prefix = if node.priority_prefix.is_empty() { shorter_priority_prefix } else { id };
+            let below_prefix = if node.prefix.is_empty() { shorter_prefix } else { id };
             for &child in &built.children {
-                pending.push((
-                    child,
-                    below_priority_prefix,
-                    below_prefix,
-                    node.param_candidates,
-                ));
+                pending.push((child, below_priority_prefix, below_prefix, node.param_candidates));
             }
             trie.nodes[id as usize] = node;
         }
@@ -237,16 +204,10 @@ impl Trie {
             }
         }
 
-        let mut current = if node.priority_prefix.is_empty() {
-            node.shorter_priority_prefix
-        } else {
-            deepest
-        };
+        let mut current = if node.priority_prefix.is_empty() { node.shorter_priority_prefix } else { deepest };
         while current != NO_NODE {
             let candidate = &self.nodes[current as usize];
-            if let Some(api) =
-                self.first_accepting(candidate.priority_prefix, method, &mut path_matched)
-            {
+            if let Some(api) = self.first_accepting(candidate.priority_prefix, method, &mut path_matched) {
                 return Lookup::Found(api);
             }
             current = candidate.shorter_priority_prefix;
@@ -268,11 +229,7 @@ impl Trie {
         }
         params.clear();
 
-        let mut current = if node.prefix.is_empty() {
-            node.shorter_prefix
-        } else {
-            deepest
-        };
+        let mut current = if node.prefix.is_empty() { node.shorter_prefix } else { deepest };
         while current != NO_NODE {
             let candidate = &self.nodes[current as usize];
             if let Some(api) = self.first_accepting(candidate.prefix, method, &mut path_matched) {
@@ -315,18 +272,10 @@ impl Trie {
 
     /// The route among `entries` that accepts `method`; conflicts were refused at build, so there
     /// is at most one. Any route there at all means the path matched.
-    fn first_accepting(
-        &self,
-        entries: Span,
-        method: &[u8],
-        path_matched: &mut bool,
-    ) -> Option<ApiId> {
+    fn first_accepting(&self, entries: Span, method: &[u8], path_matched: &mut bool) -> Option<ApiId> {
         let entries = &self.entries[entries.range()];
         *path_matched |= !entries.is_empty();
-        entries
-            .iter()
-            .find(|entry| entry.method.accepts(method))
-            .map(|entry| entry.api)
+        entries.iter().find(|entry| entry.method.accepts(method)).map(|entry| entry.api)
     }
 
     /// Panics if a structural invariant the lookup relies on does not hold.
@@ -335,52 +284,25 @@ impl Trie {
         let mut pending = vec![(ROOT, Vec::new(), Vec::<NodeId>::new())];
         while let Some((id, key, ancestors)) = pending.pop() {
             let node = &self.nodes[id as usize];
-            assert_eq!(
-                node.label.is_empty(),
-                id == ROOT,
-                "only the root has an empty label"
-            );
+            assert_eq!(node.label.is_empty(), id == ROOT, "only the root has an empty label");
             let first_bytes = &self.child_first_bytes[node.children.range()];
-            assert!(
-                first_bytes.windows(2).all(|pair| pair[0] < pair[1]),
-                "children sorted, distinct"
-            );
+            assert!(first_bytes.windows(2).all(|pair| pair[0] < pair[1]), "children sorted, distinct");
             for (link, kind_of) in [
-                (
-                    node.shorter_priority_prefix,
-                    (|n: &Node| n.priority_prefix) as fn(&Node) -> Span,
-                ),
+                (node.shorter_priority_prefix, (|n: &Node| n.priority_prefix) as fn(&Node) -> Span),
                 (node.shorter_prefix, |n: &Node| n.prefix),
             ] {
-                let expected = ancestors
-                    .iter()
-                    .rev()
-                    .copied()
-                    .find(|&a| !kind_of(&self.nodes[a as usize]).is_empty());
-                assert_eq!(
-                    link,
-                    expected.unwrap_or(NO_NODE),
-                    "shorter link is the nearest such ancestor"
-                );
+                let expected = ancestors.iter().rev().copied().find(|&a| !kind_of(&self.nodes[a as usize]).is_empty());
+                assert_eq!(link, expected.unwrap_or(NO_NODE), "shorter link is the nearest such ancestor");
             }
             let candidates = &self.param_order[node.param_candidates.range()];
-            assert!(
-                candidates.windows(2).all(|pair| pair[0] < pair[1]),
-                "param candidates in definition order"
-            );
+            assert!(candidates.windows(2).all(|pair| pair[0] < pair[1]), "param candidates in definition order");
             for &index in candidates {
                 let prefix = self.param_routes[index as usize].pattern.literal_prefix();
-                assert!(
-                    key.starts_with(prefix),
-                    "param candidate's literal prefix is a prefix of the key"
-                );
+                assert!(key.starts_with(prefix), "param candidate's literal prefix is a prefix of the key");
             }
             for (position, &child) in self.child_nodes[node.children.range()].iter().enumerate() {
                 let label = &self.label_bytes[self.nodes[child as usize].label.range()];
-                assert_eq!(
-                    label[0], first_bytes[position],
-                    "first byte index matches the label"
-                );
+                assert_eq!(label[0], first_bytes[position], "first byte index matches the label");
                 let mut child_ancestors = ancestors.clone();
                 child_ancestors.push(id);
                 pending.push((child, [key.as_slice(), label].concat(), child_ancestors));
@@ -395,16 +317,11 @@ fn insert<'n>(nodes: &'n mut Vec<BuildNode>, key: &[u8]) -> &'n mut BuildNode {
     let mut id = ROOT as usize;
     let mut rest = key;
     while let Some(&first) = rest.first() {
-        let found = nodes[id]
-            .children
-            .binary_search_by_key(&first, |&child| nodes[child as usize].label[0]);
+        let found = nodes[id].children.binary_search_by_key(&first, |&child| nodes[child as usize].label[0]);
         let position = match found {
             Ok(position) => position,
             Err(position) => {
-                nodes.push(BuildNode {
-                    label: rest.to_vec(),
-                    ..BuildNode::default()
-                });
+                nodes.push(BuildNode { label: rest.to_vec(), ..BuildNode::default() });
                 let new = nodes.len() - 1;
                 nodes[id].children.insert(position, to_u32(new));
                 return &mut nodes[new];
@@ -415,11 +332,7 @@ fn insert<'n>(nodes: &'n mut Vec<BuildNode>, key: &[u8]) -> &'n mut BuildNode {
         if shared < nodes[child].label.len() {
             let tail = nodes[child].label.split_off(shared);
             let head = std::mem::replace(&mut nodes[child].label, tail);
-            nodes.push(BuildNode {
-                label: head,
-                children: vec![to_u32(child)],
-                ..BuildNode::default()
-            });
+            nodes.push(BuildNode { label: head, children: vec![to_u32(child)], ..BuildNode::default() });
             let middle = nodes.len() - 1;
             nodes[id].children[position] = to_u32(middle);
             id = middle;

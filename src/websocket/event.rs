@@ -195,7 +195,9 @@ pub fn parse_push(body: &[u8], payload: &mut Vec<u8>) -> Result<(ConnectionId, P
         return Err(SHAPE);
     }
     let id = fields.id.ok_or(PushError("secConnectionID is missing"))?;
-    let id = ConnectionId::decode(id.raw).filter(|_| !id.escaped).ok_or(PushError("secConnectionID is not a connection id"))?;
+    let id = ConnectionId::decode(id.raw)
+        .filter(|_| !id.escaped)
+        .ok_or(PushError("secConnectionID is not a connection id"))?;
     match fields.action.map(|action| action.raw) {
         Some(b"closing") => Ok((id, PushAction::Close)),
         Some(b"data send") => {
@@ -213,7 +215,8 @@ pub fn parse_push(body: &[u8], payload: &mut Vec<u8>) -> Result<(ConnectionId, P
                     .decode_vec(&text, payload)
                     .map_err(|_| PushError("data of a binary message must be base64"))?;
             } else {
-                unescape_with(data, |bytes| payload.extend_from_slice(bytes)).map_err(|_| PushError("data is not valid text"))?;
+                unescape_with(data, |bytes| payload.extend_from_slice(bytes))
+                    .map_err(|_| PushError("data is not valid text"))?;
             }
             Ok((id, PushAction::Send { binary }))
         }
@@ -295,12 +298,17 @@ mod tests {
         }
         let mut out = Vec::new();
         write_closing_event(&mut out, b"X");
-        assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), json!({"websocket": {"action": "closing", "secConnectionID": "X"}}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out).unwrap(),
+            json!({"websocket": {"action": "closing", "secConnectionID": "X"}})
+        );
     }
 
     #[test]
     fn register_replies() {
-        let accepted = |protocol: Option<&str>| Ok(Registration::Accepted { protocol: protocol.map(|text| text.as_bytes().to_vec()) });
+        let accepted = |protocol: Option<&str>| {
+            Ok(Registration::Accepted { protocol: protocol.map(|text| text.as_bytes().to_vec()) })
+        };
         let refused = |err_no, err_msg: &str| Ok(Registration::Refused { err_no, err_msg: err_msg.into() });
         #[rustfmt::skip]
         let cases: &[(&str, Result<Registration, Invalid>)] = &[

@@ -223,7 +223,8 @@ fn close_event(payload: &[u8]) -> Result<Event<'_>, Violation> {
             if !matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
                 return Err(violation(close_code::PROTOCOL_ERROR, "invalid close code"));
             }
-            std::str::from_utf8(reason).map_err(|_| violation(close_code::INVALID_DATA, "close reason is not UTF-8"))?;
+            std::str::from_utf8(reason)
+                .map_err(|_| violation(close_code::INVALID_DATA, "close reason is not UTF-8"))?;
             Ok(Event::Close { code: Some(code), reason })
         }
     }

@@ -61,7 +61,9 @@ pub fn validate(buffer: &[u8], head: &RequestHead) -> Result<Handshake, GatewayE
         return Err(GatewayError::WebSocketVersion);
     }
     if !upgrade || !connection_upgrade {
-        return Err(GatewayError::WebSocketHandshake("a WebSocket API expects `Upgrade: websocket` and `Connection: Upgrade`"));
+        return Err(GatewayError::WebSocketHandshake(
+            "a WebSocket API expects `Upgrade: websocket` and `Connection: Upgrade`",
+        ));
     }
     if head.http10 {
         return Err(GatewayError::WebSocketHandshake("a WebSocket handshake needs HTTP/1.1"));

@@ -108,7 +108,9 @@ mod tests {
 
     #[test]
     fn decode_refuses_what_is_not_an_id() {
-        for text in [&b""[..], b"short", b"AAAAAAAAAAAAAAAAAAAAAA", b"AAAAAAAAAAAAAAAAAAAAAA=!", b"AAAAAAAAAAAAAAAAAAAAAAAA"] {
+        for text in
+            [&b""[..], b"short", b"AAAAAAAAAAAAAAAAAAAAAA", b"AAAAAAAAAAAAAAAAAAAAAA=!", b"AAAAAAAAAAAAAAAAAAAAAAAA"]
+        {
             assert_eq!(ConnectionId::decode(text), None, "{}", String::from_utf8_lossy(text));
         }
     }

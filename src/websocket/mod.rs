@@ -55,7 +55,12 @@ pub struct WorkerSockets {
 impl WorkerSockets {
     /// The table of worker `index`.
     pub fn new(index: usize) -> Self {
-        WorkerSockets { index, ids: IdSource::new(index), connections: RefCell::new(HashMap::new()), forwarder: RefCell::new(None) }
+        WorkerSockets {
+            index,
+            ids: IdSource::new(index),
+            connections: RefCell::new(HashMap::new()),
+            forwarder: RefCell::new(None),
+        }
     }
 
     /// The worker's index (the one its connection ids carry).

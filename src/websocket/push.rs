@@ -103,7 +103,12 @@ pub fn bind(config: &Config, backlog: i32) -> io::Result<Option<PushListeners>> 
     let peers = private
         .iter()
         .map(|listener| {
-            Ok(Endpoint { addr: listener.local_addr()?, host_header: "scfgate-push".into(), path: forward_path.clone(), web: None })
+            Ok(Endpoint {
+                addr: listener.local_addr()?,
+                host_header: "scfgate-push".into(),
+                path: forward_path.clone(),
+                web: None,
+            })
         })
         .collect::<io::Result<Vec<_>>>()?;
     let token = settings.push_token.as_ref().map(|token| token.0.clone());
@@ -117,7 +122,9 @@ pub fn bind(config: &Config, backlog: i32) -> io::Result<Option<PushListeners>> 
 
     // A function on this machine reaches an unspecified address through loopback.
     let reachable = match address.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv6() => SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), address.port()),
+        ip if ip.is_unspecified() && ip.is_ipv6() => {
+            SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), address.port())
+        }
         ip if ip.is_unspecified() => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), address.port()),
         _ => address,
     };
@@ -140,7 +147,8 @@ pub struct Forwarder {
 /// and the watch that closes its WebSocket connections when shutdown begins.
 pub fn start(context: &Rc<WorkerContext>, push: WorkerPush) {
     let pool = Pool::new(push.shared.peers.len(), 16, Duration::from_secs(30));
-    *context.websocket.forwarder.borrow_mut() = Some(Rc::new(Forwarder { shared: push.shared, pool: RefCell::new(pool) }));
+    *context.websocket.forwarder.borrow_mut() =
+        Some(Rc::new(Forwarder { shared: push.shared, pool: RefCell::new(pool) }));
     for (listener, private) in [(push.public, false), (push.private, true)] {
         match TcpListener::from_std(listener) {
             Ok(listener) => {
@@ -198,7 +206,8 @@ async fn serve_connection(mut stream: TcpStream, context: Rc<WorkerContext>, pri
             let gateway = &serving.config().gateway;
             (gateway.max_header_bytes, gateway.max_body_bytes, gateway.idle_timeout)
         };
-        let read = read_request(&mut reader, &mut head, &mut stream, max_header_bytes, max_body_bytes, idle_timeout).await;
+        let read =
+            read_request(&mut reader, &mut head, &mut stream, max_header_bytes, max_body_bytes, idle_timeout).await;
         let answer = match &read {
             Ok(()) => handle(&context, &reader, &head, private, &mut payload).await,
             Err(ReadError::Refused(error)) => Answer::Refused(error.status(), refusal_text(error)),
@@ -263,7 +272,13 @@ async fn read_request(
     Ok(())
 }
 
-async fn handle(context: &WorkerContext, reader: &RequestReader, head: &RequestHead, private: bool, payload: &mut Vec<u8>) -> Answer {
+async fn handle(
+    context: &WorkerContext,
+    reader: &RequestReader,
+    head: &RequestHead,
+    private: bool,
+    payload: &mut Vec<u8>,
+) -> Answer {
     let Some(forwarder) = context.websocket.forwarder.borrow().clone() else {
         return Answer::Refused(503, "the push endpoint is not running on this worker");
     };
@@ -309,7 +324,9 @@ fn deliver(sockets: &WorkerSockets, id: &ConnectionId, action: PushAction, paylo
         PushAction::Send { binary } => match outbox.send(if binary { Opcode::Binary } else { Opcode::Text }, payload) {
             Ok(()) => Answer::Ok,
             Err(Refused::Closing) => Answer::Refused(410, "the connection is closing"),
-            Err(Refused::Backlog) => Answer::Refused(503, "the client is not reading: too much is already waiting to be sent to it"),
+            Err(Refused::Backlog) => {
+                Answer::Refused(503, "the client is not reading: too much is already waiting to be sent to it")
+            }
         },
     }
 }
@@ -337,14 +354,20 @@ async fn forward(forwarder: &Forwarder, target: usize, body: &[u8], request_id: 
 /// compared in constant time.
 fn authorized(bytes: &[u8], head: &RequestHead, token: Option<&str>) -> bool {
     let Some(token) = token else { return true };
-    let mut fields = head.headers.iter().filter(|field| field.name.of_buffer(bytes).eq_ignore_ascii_case(b"authorization"));
+    let mut fields =
+        head.headers.iter().filter(|field| field.name.of_buffer(bytes).eq_ignore_ascii_case(b"authorization"));
     let (Some(field), None) = (fields.next(), fields.next()) else { return false };
     let value = field.value.of_buffer(bytes);
-    let Some(given) = value.get(..7).filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer ")).map(|_| crate::http::parse::trim(&value[7..])) else {
+    let Some(given) = value
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|_| crate::http::parse::trim(&value[7..]))
+    else {
         return false;
     };
     let expected = token.as_bytes();
-    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0
+    given.len() == expected.len()
+        && given.iter().zip(expected).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0
 }
 
 #[cfg(test)]

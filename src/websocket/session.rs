@@ -89,10 +89,20 @@ where
     let settings = &config.gateway.websocket;
     let outbox = Rc::new(Outbox::new(settings.max_message_bytes.saturating_mul(4).max(1 << 20)));
     let registered = worker.websocket.register(id, outbox.clone());
-    let verdict = backend::invoke_value(serving, functions.register, api.timeout, buffers, upgrade.request_id, event::parse_registration).await;
+    let verdict = backend::invoke_value(
+        serving,
+        functions.register,
+        api.timeout,
+        buffers,
+        upgrade.request_id,
+        event::parse_registration,
+    )
+    .await;
     let protocol = match verdict? {
         Ok(Registration::Accepted { protocol }) => protocol,
-        Ok(Registration::Refused { err_no, err_msg }) => return Err(GatewayError::WebSocketRefused { err_no, err_msg }),
+        Ok(Registration::Refused { err_no, err_msg }) => {
+            return Err(GatewayError::WebSocketRefused { err_no, err_msg })
+        }
         Err(_) => return Err(GatewayError::InvalidRegisterResponse),
     };
     // RFC 6455 §4.1: a client fails the connection on a subprotocol it did not offer.
@@ -140,7 +150,8 @@ where
     buffers.request.resize(HEADROOM, 0);
     event::write_closing_event(&mut buffers.request, &id_text);
     let request_id = worker.next_request_id();
-    let cleanup = backend::invoke_value(serving, functions.cleanup, api.timeout, buffers, request_id.as_bytes(), |_| ()).await;
+    let cleanup =
+        backend::invoke_value(serving, functions.cleanup, api.timeout, buffers, request_id.as_bytes(), |_| ()).await;
     if let Err(error) = cleanup {
         tracing::warn!(connection = %String::from_utf8_lossy(&id_text), api = %api.name, ?error, "WebSocket cleanup function failed");
     }
@@ -249,7 +260,13 @@ impl Session<'_> {
     }
 
     /// The gateway sent a close frame: wait (bounded) for the client's, ignoring anything else.
-    async fn await_close<S: AsyncReadRent>(&self, half: &mut ReadHalf<'_, S>, buffer: &mut Vec<u8>, decoder: &mut Decoder, mut position: usize) {
+    async fn await_close<S: AsyncReadRent>(
+        &self,
+        half: &mut ReadHalf<'_, S>,
+        buffer: &mut Vec<u8>,
+        decoder: &mut Decoder,
+        mut position: usize,
+    ) {
         let deadline = Instant::now() + CLOSE_TIMEOUT;
         loop {
             let need = match decoder.next(buffer, &mut position) {
@@ -287,7 +304,13 @@ impl Session<'_> {
 /// Reads more bytes onto `buffer` (making room for a frame of `need` bytes) until `deadline`,
 /// or until `stop` says the reader must stop waiting. A read given up on takes its buffer with
 /// it (the kernel may still write into it), so `buffer` is replaced.
-async fn read_more<S: AsyncReadRent>(half: &mut ReadHalf<'_, S>, buffer: &mut Vec<u8>, need: usize, deadline: Instant, stop: Option<&Outbox>) -> Read {
+async fn read_more<S: AsyncReadRent>(
+    half: &mut ReadHalf<'_, S>,
+    buffer: &mut Vec<u8>,
+    need: usize,
+    deadline: Instant,
+    stop: Option<&Outbox>,
+) -> Read {
     let wanted = need.max(buffer.len() + 4096).max(MAX_HEAD);
     if buffer.capacity() < wanted {
         buffer.reserve(wanted - buffer.len());
@@ -295,7 +318,10 @@ async fn read_more<S: AsyncReadRent>(half: &mut ReadHalf<'_, S>, buffer: &mut Ve
     let length = buffer.len();
     let capacity = buffer.capacity();
     let owned = std::mem::take(buffer);
-    let read = monoio::time::timeout_at(monoio::time::Instant::from_std(deadline), half.read(owned.slice_mut(length..capacity)));
+    let read = monoio::time::timeout_at(
+        monoio::time::Instant::from_std(deadline),
+        half.read(owned.slice_mut(length..capacity)),
+    );
     let mut read = pin!(read);
     let outcome = poll_fn(|context| {
         if let Poll::Ready(done) = read.as_mut().poll(context) {

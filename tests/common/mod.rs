@@ -291,13 +291,25 @@ pub struct Gateway {
 impl Gateway {
     /// A builder for `config` (TOML). Relative `code` folders are relative to the temp dir.
     pub fn builder(config: &str) -> GatewayBuilder {
-        GatewayBuilder { dir: TempDir::new("gateway"), config: config.to_string(), file: None, args: Vec::new(), envs: Vec::new() }
+        GatewayBuilder {
+            dir: TempDir::new("gateway"),
+            config: config.to_string(),
+            file: None,
+            args: Vec::new(),
+            envs: Vec::new(),
+        }
     }
 
     /// A builder for an existing config file (e.g. the bundled example), used in place.
     pub fn builder_for_file(file: &Path) -> GatewayBuilder {
         let config = std::fs::read_to_string(file).unwrap_or_else(|error| panic!("read {}: {error}", file.display()));
-        GatewayBuilder { dir: TempDir::new("gateway"), config, file: Some(file.to_path_buf()), args: Vec::new(), envs: Vec::new() }
+        GatewayBuilder {
+            dir: TempDir::new("gateway"),
+            config,
+            file: Some(file.to_path_buf()),
+            args: Vec::new(),
+            envs: Vec::new(),
+        }
     }
 
     /// Starts a gateway whose config needs no function folders (remote functions, fixtures).
@@ -372,8 +384,9 @@ impl Gateway {
 
     /// Waits until `count` function processes have been started (logged).
     pub fn wait_for_function_starts(&self, count: usize) -> Vec<i32> {
-        let started =
-            self.output.wait_for(START_LIMIT, |lines| lines.iter().filter(|line| line.contains("started function process")).count() >= count);
+        let started = self.output.wait_for(START_LIMIT, |lines| {
+            lines.iter().filter(|line| line.contains("started function process")).count() >= count
+        });
         assert!(started, "expected {count} function processes to start; output:\n{}", self.output.text());
         self.function_pids()
     }
@@ -391,7 +404,8 @@ impl Gateway {
 
 /// A process's resident set size (`VmRSS` in `/proc/<pid>/status`), in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_else(|error| panic!("read /proc/{pid}/status: {error}"));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|error| panic!("read /proc/{pid}/status: {error}"));
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -476,7 +490,8 @@ pub fn request_bytes(method: &str, path: &str, host: &str, headers: &[(&str, &st
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    if !has("content-length") && !has("transfer-encoding") && (!body.is_empty() || method == "POST" || method == "PUT") {
+    if !has("content-length") && !has("transfer-encoding") && (!body.is_empty() || method == "POST" || method == "PUT")
+    {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
@@ -582,7 +597,10 @@ impl Client {
             if self.fill()? == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("connection closed before a whole response head; got {:?}", String::from_utf8_lossy(&self.buffer)),
+                    format!(
+                        "connection closed before a whole response head; got {:?}",
+                        String::from_utf8_lossy(&self.buffer)
+                    ),
                 ));
             }
         };
@@ -612,8 +630,9 @@ impl Client {
         if chunked {
             response.body = self.read_chunked()?;
         } else if let Some(length) = response.header("content-length") {
-            let length: usize =
-                length.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad content-length {length:?}")))?;
+            let length: usize = length
+                .parse()
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad content-length {length:?}")))?;
             while self.buffer.len() < length {
                 if self.fill()? == 0 {
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed inside a body"));
@@ -714,7 +733,13 @@ pub struct Reply {
 impl Reply {
     /// 200 with `body`.
     pub fn ok(body: &str) -> Reply {
-        Reply { status: 200, headers: Vec::new(), body: Some(body.as_bytes().to_vec()), framing: Framing::ContentLength, delay: Duration::ZERO }
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: Some(body.as_bytes().to_vec()),
+            framing: Framing::ContentLength,
+            delay: Duration::ZERO,
+        }
     }
 
     /// 200 echoing the event back.
@@ -964,7 +989,11 @@ pub fn closed_port() -> u16 {
 /// Runs `scfgate` with `args` to completion; returns (exit status, stdout, stderr).
 pub fn run_gateway(args: &[&str]) -> (ExitStatus, String, String) {
     let output = Command::new(GATEWAY_BIN).args(args).env_remove("SCFGATE_LOG").output().expect("run scfgate");
-    (output.status, String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// Sends `count` requests concurrently (one thread and connection each) and returns the

@@ -43,7 +43,6 @@
 //! `scf_status=N` statusCode N; `scf_b64=1` base64 body + `isBase64Encoded: true`;
 //! `scf_header_X=V` response header `X: V`.
 
-
 /// Writes one whole line to stderr in a single call, so lines of instances sharing the
 /// gateway's stderr do not interleave (eprintln! may write a line in pieces).
 macro_rules! log_line {
@@ -90,10 +89,7 @@ struct HttpResponse {
 impl HttpResponse {
     /// Header value by case-insensitive name.
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -130,10 +126,8 @@ impl RuntimeClient {
 
     fn exchange(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<HttpResponse> {
         let conn = self.conn.as_mut().expect("connected");
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: {NAME}\r\n",
-            self.host, self.port
-        );
+        let mut req =
+            format!("{method} {path} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: {NAME}\r\n", self.host, self.port);
         if method != "GET" {
             req.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
@@ -146,29 +140,18 @@ impl RuntimeClient {
         // Status line and headers.
         let mut line = String::new();
         if conn.read_line(&mut line)? == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed before a response",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before a response"));
         }
         let status = line
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse::<u16>().ok())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad status line {line:?}"),
-                )
-            })?;
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {line:?}")))?;
         let mut headers = Vec::new();
         loop {
             line.clear();
             if conn.read_line(&mut line)? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed in headers",
-                ));
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed in headers"));
             }
             let l = line.trim_end_matches(['\r', '\n']);
             if l.is_empty() {
@@ -178,16 +161,10 @@ impl RuntimeClient {
                 headers.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
-        let mut resp = HttpResponse {
-            status,
-            headers,
-            body: Vec::new(),
-        };
+        let mut resp = HttpResponse { status, headers, body: Vec::new() };
 
         // Body: Content-Length, or (without one) everything up to the connection's end.
-        let close = resp
-            .header("connection")
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let close = resp.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         match resp.header("content-length").map(|v| v.parse::<usize>()) {
             Some(Ok(n)) => {
                 resp.body.resize(n, 0);
@@ -196,12 +173,7 @@ impl RuntimeClient {
                     self.conn = None;
                 }
             }
-            Some(Err(_)) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "bad Content-Length",
-                ))
-            }
+            Some(Err(_)) => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad Content-Length")),
             None => {
                 conn.read_to_end(&mut resp.body)?;
                 self.conn = None;
@@ -214,11 +186,9 @@ impl RuntimeClient {
     fn post(&mut self, mode: &str, path: &str, body: &[u8]) {
         match self.request("POST", path, body) {
             Ok(r) if (200..300).contains(&r.status) => {}
-            Ok(r) => log_line!(
-                "{NAME}[{mode}] POST {path} answered {}: {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            ),
+            Ok(r) => {
+                log_line!("{NAME}[{mode}] POST {path} answered {}: {}", r.status, String::from_utf8_lossy(&r.body))
+            }
             Err(e) => log_line!("{NAME}[{mode}] POST {path} failed: {e}"),
         }
     }
@@ -245,11 +215,7 @@ fn scalar(v: &Value) -> Option<String> {
 
 /// A non-empty string at `event[obj][key]`.
 fn nonempty(event: &Value, obj: &str, key: &str) -> Option<String> {
-    event
-        .get(obj)
-        .and_then(|o| o.get(key))
-        .and_then(scalar)
-        .filter(|s| !s.is_empty())
+    event.get(obj).and_then(|o| o.get(key)).and_then(scalar).filter(|s| !s.is_empty())
 }
 
 /// Standard base64 (RFC 4648 alphabet, with padding).
@@ -257,11 +223,7 @@ fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -295,11 +257,7 @@ fn integrated(event: &Value, content_type: &str, body: &str) -> Value {
         }
     }
     let b64 = query(event, "scf_b64").as_deref() == Some("1");
-    let body = if b64 {
-        base64(body.as_bytes())
-    } else {
-        body.to_string()
-    };
+    let body = if b64 { base64(body.as_bytes()) } else { body.to_string() };
     json!({ "isBase64Encoded": b64, "statusCode": status, "headers": headers, "body": body })
 }
 
@@ -314,7 +272,9 @@ fn ws_register(event: &Value) -> Value {
     }
     if query(event, "echo_event").is_some() {
         // Pushed before the connection is accepted: the gateway holds it until the 101 is out.
-        push(&json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": event.to_string()}}));
+        push(
+            &json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": event.to_string()}}),
+        );
     }
     let mut websocket = json!({"action": "connecting", "secConnectionID": id});
     let offered = event["websocket"]["secWebSocketProtocol"].as_str().unwrap_or_default();
@@ -332,10 +292,16 @@ fn ws_transport(event: &Value) -> Outcome {
     let reply = match (data_type, data) {
         ("text", "fail") => return Outcome::Error(b"the transport function was asked to fail".to_vec()),
         ("text", "close") => json!({"websocket": {"action": "closing", "secConnectionID": id}}),
-        ("text", "event") => json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": event.to_string()}}),
-        ("text", text) => json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": format!("echo: {text}")}}),
+        ("text", "event") => {
+            json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": event.to_string()}})
+        }
+        ("text", text) => {
+            json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "text", "data": format!("echo: {text}")}})
+        }
         // Binary data arrives base64 and is pushed back as it came.
-        (_, base64) => json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "binary", "data": base64}}),
+        (_, base64) => {
+            json!({"websocket": {"action": "data send", "secConnectionID": id, "dataType": "binary", "data": base64}})
+        }
     };
     push(&reply);
     Outcome::Response(br#"{"errNo":0}"#.to_vec())
@@ -348,7 +314,8 @@ fn push(body: &Value) {
         log_line!("{NAME}: SCFGATE_PUSH_URL is not set (no WebSocket API?)");
         return;
     };
-    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(authority, path)| (authority, format!("/{path}")));
+    let (authority, path) =
+        rest.split_once('/').map_or((rest, "/".to_string()), |(authority, path)| (authority, format!("/{path}")));
     let body = body.to_string();
     let mut request = format!("POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
     if let Ok(token) = std::env::var("SCFGATE_PUSH_TOKEN") {
@@ -436,16 +403,11 @@ fn handle(mode: &str, version: &str, raw: &[u8]) -> Outcome {
     let event_json = if is_json { text } else { event.to_string() };
     let value = match mode {
         "hello" => {
-            let greeting =
-                nonempty(&event, "stageVariables", "greeting").unwrap_or_else(|| "Hello".into());
+            let greeting = nonempty(&event, "stageVariables", "greeting").unwrap_or_else(|| "Hello".into());
             let name = nonempty(&event, "pathParameters", "name")
                 .or_else(|| nonempty(&event, "queryString", "name"))
                 .unwrap_or_else(|| "world".into());
-            integrated(
-                &event,
-                "text/plain; charset=utf-8",
-                &format!("{greeting}, {name}!\n"),
-            )
+            integrated(&event, "text/plain; charset=utf-8", &format!("{greeting}, {name}!\n"))
         }
         "echo-integrated" => integrated(&event, "application/json", &event_json),
         "whoami" => json!({"pid": std::process::id(), "version": version}),
@@ -455,10 +417,7 @@ fn handle(mode: &str, version: &str, raw: &[u8]) -> Outcome {
 }
 
 fn main() {
-    let mode = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("_HANDLER").ok())
-        .unwrap_or_default();
+    let mode = std::env::args().nth(1).or_else(|| std::env::var("_HANDLER").ok()).unwrap_or_default();
     if !MODES.contains(&mode.as_str()) {
         log_line!(
             "{NAME}: unknown mode {mode:?} (give it as the argument or in _HANDLER); modes: {}",
@@ -481,29 +440,20 @@ fn main() {
     }
 
     let host = std::env::var("SCF_RUNTIME_API").unwrap_or_default();
-    let port = std::env::var("SCF_RUNTIME_API_PORT")
-        .ok()
-        .and_then(|p| p.trim().parse::<u16>().ok());
+    let port = std::env::var("SCF_RUNTIME_API_PORT").ok().and_then(|p| p.trim().parse::<u16>().ok());
     let (Some(port), false) = (port, host.is_empty()) else {
         log_line!("{NAME}[{mode}] SCF_RUNTIME_API and SCF_RUNTIME_API_PORT must be set (run it through the gateway)");
         exit(2);
     };
     // Read once: a new version shows only when the gateway restarts the process.
     let version = std::fs::read_to_string("VERSION").unwrap_or_default().lines().next().unwrap_or_default().to_string();
-    let mut client = RuntimeClient {
-        host,
-        port,
-        conn: None,
-    };
+    let mut client = RuntimeClient { host, port, conn: None };
 
     match client.request("POST", "/runtime/init/ready", b" ") {
         Ok(r) if (200..300).contains(&r.status) => {}
         Ok(r) => log_line!("{NAME}[{mode}] init/ready answered {}", r.status),
         Err(e) => {
-            log_line!(
-                "{NAME}[{mode}] cannot reach the runtime API at {}:{}: {e}",
-                client.host, client.port
-            );
+            log_line!("{NAME}[{mode}] cannot reach the runtime API at {}:{}: {e}", client.host, client.port);
             exit(1);
         }
     }
@@ -512,10 +462,7 @@ fn main() {
         let next = match client.request("GET", "/runtime/invocation/next", b"") {
             Ok(r) if r.status == 200 => r,
             Ok(r) => {
-                log_line!(
-                    "{NAME}[{mode}] invocation/next answered {}; exiting",
-                    r.status
-                );
+                log_line!("{NAME}[{mode}] invocation/next answered {}; exiting", r.status);
                 exit(1);
             }
             Err(e) => {

@@ -62,7 +62,10 @@ pub fn serve() -> ! {
             std::process::exit(1);
         }
     };
-    log_line!("scf-example-function[web] listening on 127.0.0.1:{port} as {}", std::env::var("SCF_FUNCTIONNAME").unwrap_or_default());
+    log_line!(
+        "scf-example-function[web] listening on 127.0.0.1:{port} as {}",
+        std::env::var("SCF_FUNCTIONNAME").unwrap_or_default()
+    );
     for stream in listener.incoming().flatten() {
         std::thread::spawn(move || {
             let _ = serve_connection(stream);
@@ -126,7 +129,10 @@ fn serve_connection(stream: TcpStream) -> io::Result<()> {
                 read_body(&request, &mut reader, |data| body.extend_from_slice(data))?;
                 let mut headers: BTreeMap<String, String> = BTreeMap::new();
                 for (name, value) in &request.headers {
-                    headers.entry(name.to_ascii_lowercase()).and_modify(|joined| *joined = format!("{joined}, {value}")).or_insert_with(|| value.clone());
+                    headers
+                        .entry(name.to_ascii_lowercase())
+                        .and_modify(|joined| *joined = format!("{joined}, {value}"))
+                        .or_insert_with(|| value.clone());
                 }
                 let echo = json!({
                     "pid": std::process::id(),
@@ -222,12 +228,18 @@ fn copy_exactly(reader: &mut BufReader<TcpStream>, mut left: u64, take: &mut imp
 /// The first line of `VERSION` in the working directory (the code folder), read once.
 fn version() -> &'static str {
     static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    VERSION.get_or_init(|| std::fs::read_to_string("VERSION").unwrap_or_default().lines().next().unwrap_or_default().to_string())
+    VERSION.get_or_init(|| {
+        std::fs::read_to_string("VERSION").unwrap_or_default().lines().next().unwrap_or_default().to_string()
+    })
 }
 
 fn respond_json(writer: &mut TcpStream, value: &Value) -> io::Result<()> {
     let body = value.to_string();
-    write!(writer, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-function-mode: web\r\n\r\n{body}", body.len())
+    write!(
+        writer,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-function-mode: web\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 /// RFC 6455 server side: the handshake, then each message echoed back until a close.
@@ -265,10 +277,10 @@ fn websocket_echo(request: &Request, mut reader: BufReader<TcpStream>, mut write
             *byte ^= mask[index % 4];
         }
         let reply_opcode = match opcode {
-            0x9 => 0xA,                  // ping -> pong
-            0x8 => 0x8,                  // close -> close, then done
-            0xA => continue,             // pong: nothing to say
-            other => other,              // text, binary, continuation: echoed as they came
+            0x9 => 0xA,      // ping -> pong
+            0x8 => 0x8,      // close -> close, then done
+            0xA => continue, // pong: nothing to say
+            other => other,  // text, binary, continuation: echoed as they came
         };
         let mut frame = vec![(start[0] & 0x80) | reply_opcode];
         match payload.len() {

@@ -162,7 +162,12 @@ async fn connect(
 /// The API's refusal as the client's error: a code that names a timeout is one (504); anything
 /// else (credentials, unknown function, bad parameters, limits) is 502, named for the operator
 /// in the log and, with the function, in the body.
-fn refused(settings: &Function, cloud: &TencentCloudFunction, code: RawString<'_>, message: RawString<'_>) -> GatewayError {
+fn refused(
+    settings: &Function,
+    cloud: &TencentCloudFunction,
+    code: RawString<'_>,
+    message: RawString<'_>,
+) -> GatewayError {
     let text = |raw: RawString<'_>| {
         let mut out = Vec::new();
         let _ = unescape_with(raw, |bytes| out.extend_from_slice(bytes));
@@ -194,11 +199,20 @@ fn decode(raw: RawString<'_>, max: usize, out: &mut Vec<u8>) -> Result<(), Gatew
 /// Writes the whole `Invoke` request into `buffers.scratch` and returns where it starts: the JSON
 /// body wrapping the event from `buffers.request[HEADROOM..]` as `ClientContext`, and before it the
 /// signed head. `buffers.request` is used as scratch for the head and is left holding it.
-fn frame_request(buffers: &mut CallBuffers, function: &Function, cloud: &TencentCloudFunction, timestamp: u64) -> usize {
+fn frame_request(
+    buffers: &mut CallBuffers,
+    function: &Function,
+    cloud: &TencentCloudFunction,
+    timestamp: u64,
+) -> usize {
     let CallBuffers { request: event_buffer, scratch: wire } = buffers;
     let credentials = &cloud.credentials;
     // Enough for the head's fixed text and numbers; a larger head still works (see below).
-    let headroom = 512 + cloud.host.len() + cloud.region.len() + credentials.secret_id().len() + credentials.token().map_or(0, str::len);
+    let headroom = 512
+        + cloud.host.len()
+        + cloud.region.len()
+        + credentials.secret_id().len()
+        + credentials.token().map_or(0, str::len);
     wire.clear();
     wire.resize(headroom, 0);
     write_invoke_body(wire, function, &event_buffer[HEADROOM..]);
@@ -290,7 +304,13 @@ mod tests {
 
     fn function() -> Function {
         let runtime = FunctionRuntime::TencentCloud(cloud(None));
-        Function { namespace: "default".into(), name: "hello".into(), qualifier: "$LATEST".into(), memory_mb: 128, runtime }
+        Function {
+            namespace: "default".into(),
+            name: "hello".into(),
+            qualifier: "$LATEST".into(),
+            memory_mb: 128,
+            runtime,
+        }
     }
 
     fn framed(cloud: &TencentCloudFunction, event: &[u8]) -> (String, serde_json::Value) {
@@ -312,15 +332,18 @@ mod tests {
         let headers: Vec<&str> = lines.collect();
         let length = serde_json::to_vec(&body).unwrap().len();
         assert_eq!(headers.len(), 8, "{headers:?}");
-        assert_eq!(&headers[..7], [
-            "host: scf.tencentcloudapi.com",
-            "content-type: application/json; charset=utf-8",
-            &format!("content-length: {length}"),
-            "x-tc-action: Invoke",
-            "x-tc-version: 2018-04-16",
-            "x-tc-timestamp: 1551113065",
-            "x-tc-region: ap-guangzhou",
-        ]);
+        assert_eq!(
+            &headers[..7],
+            [
+                "host: scf.tencentcloudapi.com",
+                "content-type: application/json; charset=utf-8",
+                &format!("content-length: {length}"),
+                "x-tc-action: Invoke",
+                "x-tc-version: 2018-04-16",
+                "x-tc-timestamp: 1551113065",
+                "x-tc-region: ap-guangzhou",
+            ]
+        );
         assert!(
             headers[7].starts_with("authorization: TC3-HMAC-SHA256 Credential=AKIDtest/2019-02-25/scf/tc3_request, SignedHeaders=content-type;host;x-tc-action, Signature="),
             "{}",

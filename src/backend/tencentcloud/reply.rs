@@ -85,7 +85,10 @@ fn parse_response<'a>(scanner: &mut Scanner<'a>) -> Result<InvokeAnswer<'a>, Inv
                 })?;
                 result = Some(match invoke_result.ok_or(Invalid)? {
                     0 => InvokeAnswer::Value(ret_msg),
-                    code => InvokeAnswer::FunctionFailed { code, message: if err_msg.raw.is_empty() { ret_msg } else { err_msg } },
+                    code => InvokeAnswer::FunctionFailed {
+                        code,
+                        message: if err_msg.raw.is_empty() { ret_msg } else { err_msg },
+                    },
                 });
             }
             _ => scanner.skip_value()?,

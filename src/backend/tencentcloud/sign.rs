@@ -166,7 +166,6 @@ pub fn utc_date(timestamp: u64) -> [u8; 10] {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,14 +175,21 @@ mod tests {
     /// 1551113065. The page spells the SecretKey out in step 3 as `Gu5t9xGARNpq86cd98joQYCN3EXAMPLE`
     /// and documents the hashed payload, the CanonicalRequest, its hash, the StringToSign and the
     /// signature below; these inputs give exactly those outputs.
-    const DOC_PAYLOAD: &[u8] = br#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+    const DOC_PAYLOAD: &[u8] =
+        br#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
     const DOC_HASHED_PAYLOAD: &str = "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064";
     const DOC_CANONICAL_REQUEST: &str = "POST\n/\n\ncontent-type:application/json; charset=utf-8\nhost:cvm.tencentcloudapi.com\n\ncontent-type;host\n35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064";
     const DOC_STRING_TO_SIGN: &str =
         "TC3-HMAC-SHA256\n1551113065\n2019-02-25/cvm/tc3_request\n5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031";
 
     fn doc_input(action: Option<&'static str>) -> SigningInput<'static> {
-        SigningInput { service: "cvm", host: "cvm.tencentcloudapi.com", action, timestamp: 1_551_113_065, payload: DOC_PAYLOAD }
+        SigningInput {
+            service: "cvm",
+            host: "cvm.tencentcloudapi.com",
+            action,
+            timestamp: 1_551_113_065,
+            payload: DOC_PAYLOAD,
+        }
     }
 
     #[test]
@@ -224,13 +230,18 @@ mod tests {
         // With x-tc-action, the lower-cased action joins the canonical headers.
         let mut canonical = Vec::new();
         doc_input(Some("DescribeInstances")).write_canonical_request(&mut canonical);
-        assert!(String::from_utf8(canonical).unwrap().contains("host:cvm.tencentcloudapi.com\nx-tc-action:describeinstances\n\ncontent-type;host;x-tc-action\n"));
+        assert!(String::from_utf8(canonical).unwrap().contains(
+            "host:cvm.tencentcloudapi.com\nx-tc-action:describeinstances\n\ncontent-type;host;x-tc-action\n"
+        ));
     }
 
     #[test]
     fn primitives_match_published_vectors() {
         // FIPS 180-2 appendix B.1: SHA-256("abc").
-        assert_eq!(&hex(&Sha256::digest(b"abc"))[..], b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            &hex(&Sha256::digest(b"abc"))[..],
+            b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         // RFC 4231 test case 2: HMAC-SHA-256 with key "Jefe".
         assert_eq!(
             &hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?"))[..],

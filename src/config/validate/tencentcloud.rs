@@ -14,8 +14,8 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use super::{reject_foreign_keys, ConfigError, FunctionRuntime, Site};
 use crate::config::file;
 use crate::config::tencentcloud::{
-    Credentials, TencentCloudFunction, DEFAULT_CA_FILE, DEFAULT_ENDPOINT, DEFAULT_SECRET_ID_ENV, DEFAULT_SECRET_KEY_ENV,
-    DEFAULT_TOKEN_ENV,
+    Credentials, TencentCloudFunction, DEFAULT_CA_FILE, DEFAULT_ENDPOINT, DEFAULT_SECRET_ID_ENV,
+    DEFAULT_SECRET_KEY_ENV, DEFAULT_TOKEN_ENV,
 };
 
 /// Builds a `tencentcloud` function's runtime settings.
@@ -87,8 +87,10 @@ fn credentials(site: &Site, function: &file::Function) -> Result<Credentials, Co
         _ => None,
     };
     // Both go into header values.
-    let sent = [("secret_id_env", &id_env, secret_id.as_str()), ("token_env", &token_env, token.as_deref().unwrap_or(""))];
-    if let Some((field, name, _)) = sent.iter().find(|(_, _, value)| value.bytes().any(|byte| byte.is_ascii_control())) {
+    let sent =
+        [("secret_id_env", &id_env, secret_id.as_str()), ("token_env", &token_env, token.as_deref().unwrap_or(""))];
+    if let Some((field, name, _)) = sent.iter().find(|(_, _, value)| value.bytes().any(|byte| byte.is_ascii_control()))
+    {
         return Err(site.error(field, format!("the environment variable `{name}` holds a control character")));
     }
     Ok(Credentials::new(secret_id, &secret_key, token))
@@ -106,7 +108,9 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, String, u16), String> {
     if authority.is_empty() {
         return Err(format!("has no host; write it {EXAMPLE}"));
     }
-    if let Some(bad) = authority.chars().find(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control()) {
+    if let Some(bad) =
+        authority.chars().find(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control())
+    {
         return Err(format!("character {bad:?} is not allowed: the endpoint is a scheme and a host only, {EXAMPLE}"));
     }
     let (host, port) = super::split_authority(authority, 443, EXAMPLE)?;
@@ -119,7 +123,8 @@ fn client_config(ca_file: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
     let pem = std::fs::read(ca_file).map_err(|error| format!("`{}`: cannot read: {error}", ca_file.display()))?;
     let mut roots = rustls::RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(&pem) {
-        let certificate = certificate.map_err(|error| format!("`{}`: not a PEM certificate file: {error}", ca_file.display()))?;
+        let certificate =
+            certificate.map_err(|error| format!("`{}`: not a PEM certificate file: {error}", ca_file.display()))?;
         // A bundle may hold a certificate webpki cannot use as an anchor; the rest still serve.
         let _ = roots.add(certificate);
     }
