@@ -46,13 +46,17 @@ if ! command -v cargo >/dev/null 2>&1; then
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
 fi
-# scripts/test.sh runs clippy, which rustup's minimal profile (above) leaves out.
-if ! cargo clippy --version >/dev/null 2>&1; then
-  if command -v rustup >/dev/null 2>&1; then
-    echo "setup: adding clippy with rustup"
-    rustup component add clippy
-  else
-    echo "setup: WARNING: cargo has no clippy and there is no rustup to add it; scripts/test.sh will fail at clippy" >&2
+# scripts/test.sh runs clippy and rustfmt, which rustup's minimal profile (above) leaves out.
+for tool in clippy fmt; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    component=$tool
+    [ "$tool" = fmt ] && component=rustfmt
+    if command -v rustup >/dev/null 2>&1; then
+      echo "setup: adding $component with rustup"
+      rustup component add "$component"
+    else
+      echo "setup: WARNING: cargo has no $component and there is no rustup to add it; scripts/test.sh will fail at it" >&2
+    fi
   fi
-fi
+done
 echo "setup: $(cargo --version)"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The project's test command (CI runs exactly this): unit and integration tests against the real
-# binary and real function processes, plus clippy with warnings denied.
+# The project's test command (CI runs exactly this): formatting (rustfmt.toml), unit and
+# integration tests against the real binary and real function processes, clippy with warnings
+# denied, and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup-debian.sh
 export CARGO_TERM_COLOR=never
+# Formatting first: it takes a second. `cargo fmt --all` (and in fuzz/) fixes what it reports.
+cargo fmt --all --check
+(cd fuzz && cargo fmt --check)
 cargo build --bins
 # The web console in headless Chromium, against the binaries just built (scripts/console-e2e.sh).
 bash scripts/console-e2e.sh
