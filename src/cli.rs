@@ -77,7 +77,7 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub header_timeout: Option<Duration>,
 
-    /// Idle keep-alive connections kept per function endpoint per worker.
+    /// Idle keep-alive connections kept per function endpoint (per web function instance) per worker.
     #[arg(long, value_name = "N")]
     pub pool_size: Option<usize>,
 
