@@ -447,10 +447,9 @@ init_timeout = 30
     assert_eq!(gateway.get("/release/late/fast").status, 200);
 }
 
-#[test]
-fn a_function_that_insists_on_its_port_gets_it() {
-    let port = common::closed_port();
-    let extra = format!(
+/// An API `/fixed` whose web function `fixed` (folder `fixed`) listens on `port` of its choosing.
+fn fixed_port_function(port: u16) -> String {
+    format!(
         r#"
 [[service.api]]
 name = "fixed"
@@ -464,7 +463,13 @@ runtime = "web"
 code = "fixed"
 port = {port}
 "#
-    );
+    )
+}
+
+#[test]
+fn a_function_that_insists_on_its_port_gets_it() {
+    let port = common::closed_port();
+    let extra = fixed_port_function(port);
     let gateway = web_gateway(Gateway::builder(&config(&extra)), &["app", "fixed"]);
     wait_ready(&gateway, 3);
     assert!(gateway
@@ -498,21 +503,7 @@ fn established_to(port: u16) -> usize {
 #[test]
 fn pooled_connections_to_a_web_function_are_closed_after_the_pool_idle_timeout() {
     let port = common::closed_port();
-    let extra = format!(
-        r#"
-[[service.api]]
-name = "fixed"
-path = "/fixed"
-method = "GET"
-function = {{ name = "fixed" }}
-
-[[function]]
-name = "fixed"
-runtime = "web"
-code = "fixed"
-port = {port}
-"#
-    );
+    let extra = fixed_port_function(port);
     let builder = Gateway::builder(&config(&extra)).arg("--pool-idle-timeout", "1");
     let gateway = web_gateway(builder, &["app", "fixed"]);
     wait_ready(&gateway, 3);
