@@ -1,6 +1,6 @@
 //! The floor of any proxy on this machine: a byte relay that pairs every client connection with
 //! one upstream connection and copies bytes both ways, parsing nothing. It runs on scfgate's own
-//! runtime set-up (one worker, the same io_uring ring flags, or epoll), so the CPU it spends per
+//! runtime set-up (the same io_uring ring flags, or epoll; a runtime per thread), so the CPU it spends per
 //! request is what the sockets and the I/O driver cost before any gateway code runs.
 //! `loadtest/per-request.sh` measures it beside scfgate and nginx; the gap between the relay and
 //! scfgate is what scfgate's HTTP handling costs.
