@@ -1,7 +1,7 @@
 //! Proleptic Gregorian calendar arithmetic on days since 1970-01-01 (Howard Hinnant's
 //! `days_from_civil` / `civil_from_days`), for the few places that read or write UTC dates without
 //! a time zone database: key-pair `Date`/`X-Date` headers, certificate validity, TC3 signing
-//! dates, generated docs.
+//! dates, generated docs; and the HTTP date key-pair clients sign with (tests and benches).
 
 /// Days since 1970-01-01 of `year-month-day` (month 1-12); negative before 1970.
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
@@ -34,9 +34,41 @@ pub fn format_date_time(seconds: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", clock / 3600, clock / 60 % 60, clock % 60)
 }
 
+/// The IMF-fixdate of seconds since the epoch (`Thu, 01 Jan 1970 00:00:00 GMT`, RFC 9110
+/// §5.6.7): what a key-pair client sends as `X-Date`, the inverse of
+/// `policy::key_pair::parse_http_date`.
+pub fn format_http_date(seconds: i64) -> String {
+    // 1970-01-01 was a Thursday.
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = seconds.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let clock = seconds.rem_euclid(86_400);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[month as usize - 1],
+        clock / 3600,
+        clock / 60 % 60,
+        clock % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::key_pair::parse_http_date;
+
+    #[test]
+    fn http_dates_format_as_they_parse() {
+        assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        // RFC 9110's example, and a leap day.
+        assert_eq!(format_http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(format_http_date(951_868_799), "Tue, 29 Feb 2000 23:59:59 GMT");
+        for seconds in (0..4_000_000_000_i64).step_by(86_400 * 37 + 3_607) {
+            assert_eq!(parse_http_date(format_http_date(seconds).as_bytes()), Some(seconds), "{seconds}");
+        }
+    }
 
     #[test]
     fn known_dates() {
