@@ -361,6 +361,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                     out: &mut self.out,
                     staging: &mut self.buffers.request,
                     close,
+                    draining: worker.draining_flag(),
                     max_body_bytes: settings.max_body_bytes,
                     idle_timeout: settings.idle_timeout,
                 };

@@ -67,6 +67,7 @@ impl Serving {
                 Some(kept.unwrap_or_else(|| {
                     Rc::new(WorkerInstances::new(
                         board.clone(),
+                        &config.functions[id].display_name(),
                         config.gateway.pool_size,
                         config.gateway.pool_idle_timeout,
                     ))
@@ -174,6 +175,11 @@ impl WorkerContext {
     /// Shutdown has begun: the current request's response closes its connection.
     pub fn is_draining(&self) -> bool {
         self.draining.get()
+    }
+
+    /// The flag behind [`is_draining`](Self::is_draining), for code that must look again later.
+    pub fn draining_flag(&self) -> &std::cell::Cell<bool> {
+        &self.draining
     }
 
     /// A request was read and is being handled.

@@ -23,6 +23,7 @@ use super::pool::{BackendConnection, Pool};
 use crate::error::GatewayError;
 use crate::http::body::ChunkedDecoder;
 use crate::http::response::{format_u64, itoa_buffer};
+use crate::http::response_head::{parse_response_head, ResponseBody};
 
 /// Bytes reserved before the event for the request head.
 pub const HEADROOM: usize = 512;
@@ -139,7 +140,7 @@ pub async fn invoke(
         match TcpStream::connect_addr(endpoint.addr).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
-                Ok(BackendConnection::new(stream))
+                Ok(BackendConnection::tcp(stream))
             }
             Err(_) => Err(GatewayError::BackendUnreachable),
         }
@@ -325,58 +326,31 @@ async fn read_reply<S: AsyncReadRent>(
 }
 
 fn parse_reply_head(buffer: &[u8]) -> Result<Option<ReplyHead>, ()> {
-    // Uninitialised, as for request heads: httparse fills only the slots it uses.
-    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
-    let mut reply = httparse::Response::new(&mut []);
-    let head_length =
-        match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut reply, buffer, &mut fields) {
-            Ok(httparse::Status::Complete(length)) => length,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(()),
-        };
-    let status = reply.code.ok_or(())?;
-    let mut head = ReplyHead {
-        status,
-        head_length,
-        content_length: None,
-        chunked: false,
-        close: reply.version == Some(0),
-        failure: None,
-    };
-    for field in reply.headers.iter() {
-        let name = field.name.as_bytes();
-        let value = crate::http::parse::trim(field.value);
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let text = std::str::from_utf8(value).map_err(|_| ())?;
-            let length: usize = text.parse().map_err(|_| ())?;
-            if head.content_length.is_some_and(|previous| previous != length) {
-                return Err(());
-            }
-            head.content_length = Some(length);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            head.chunked = value.eq_ignore_ascii_case(b"chunked");
-            if !head.chunked {
-                return Err(());
-            }
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            if value.eq_ignore_ascii_case(b"close") {
-                head.close = true;
-            } else if value.eq_ignore_ascii_case(b"keep-alive") {
-                head.close = false;
-            }
-        } else if name.eq_ignore_ascii_case(b"x-scf-error-type") {
-            head.failure = Some(match value {
+    let mut failure = None;
+    let head = parse_response_head(buffer, false, |name, value| {
+        if name.eq_ignore_ascii_case(b"x-scf-error-type") {
+            failure = Some(match crate::http::parse::trim(value) {
                 b"FunctionCrashed" => FailureKind::Crashed,
                 b"FunctionBusy" => FailureKind::Busy,
                 b"FunctionTimeout" => FailureKind::TimedOut,
                 _ => FailureKind::FunctionError,
             });
         }
-    }
-    // HEAD-less replies without a body by definition (RFC 9110 §6.4.1).
-    if status == 204 || status == 304 {
-        head.content_length = Some(0);
-        head.chunked = false;
-    }
-    Ok(Some(head))
+    })
+    .map_err(|_| ())?;
+    let Some(head) = head else { return Ok(None) };
+    let (content_length, chunked) = match head.body {
+        ResponseBody::None => (Some(0), false),
+        ResponseBody::Length(length) => (Some(usize::try_from(length).map_err(|_| ())?), false),
+        ResponseBody::Chunked => (None, true),
+        ResponseBody::UntilClose => (None, false),
+    };
+    Ok(Some(ReplyHead {
+        status: head.status,
+        head_length: head.length,
+        content_length,
+        chunked,
+        close: head.close,
+        failure,
+    }))
 }

@@ -3,6 +3,7 @@
 //! proxy the request itself to it ([`web`]).
 
 pub mod event;
+pub mod idle_watch;
 pub mod integration;
 pub mod invoke;
 pub mod json;

@@ -4,17 +4,23 @@
 //! Three verbs and a rule: [`Pool::take`] gives an idle connection (most recently used first, the
 //! one most likely still open), [`Pool::put`] returns one that is known reusable, and dropping a
 //! [`BackendConnection`] closes it. Only a connection that came from the pool may be retried.
-//! [`Pool::close_expired`], called by the worker's control task off the request path, closes the
-//! connections idle past the timeout: with most recently used first, the oldest would otherwise
-//! stay open (and, once the function has closed its end, half-closed) for as long as traffic
-//! never drains the pool down to them.
+//!
+//! An idle connection is watched (`super::idle_watch`): one that became readable while idle (the
+//! function spoke out of turn, or closed it) is closed, never handed out, so no response can
+//! reach a request it was not the answer to. [`Pool::close_expired`], called by the worker's
+//! control task off the request path, closes those and the connections idle past the timeout:
+//! with most recently used first, the oldest would otherwise stay open (and, once the function
+//! has closed its end, half-closed) for as long as traffic never drains the pool down to them.
 //!
 //! Generic over the stream so that plain TCP (function endpoints) and TLS (Tencent Cloud's API,
 //! `backend::tencentcloud`) connections follow the same rules.
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
+
+use super::idle_watch::IdleWatch;
 
 /// A connection to a function endpoint, with its own reused read buffer.
 pub struct BackendConnection<S = TcpStream> {
@@ -26,17 +32,69 @@ pub struct BackendConnection<S = TcpStream> {
     pub decoded: Vec<u8>,
     /// When it last went idle.
     pub idle_since: Instant,
+    /// The last request on it carried a body (which the function may have left unread).
+    pub carried_body: bool,
+    /// The socket under `stream`, watched while the connection is idle.
+    socket: Option<RawFd>,
+    /// Made when the connection first goes idle.
+    watch: Option<IdleWatch>,
 }
 
 impl<S> BackendConnection<S> {
-    /// Wraps a freshly connected stream.
+    /// Wraps a freshly connected stream; see [`with_socket`](Self::with_socket).
     pub fn new(stream: S) -> Self {
         BackendConnection {
             stream,
             read_buffer: Vec::with_capacity(8192),
             decoded: Vec::new(),
             idle_since: Instant::now(),
+            carried_body: false,
+            socket: None,
+            watch: None,
         }
+    }
+
+    /// Names the socket under the stream (a TLS stream hides it), so that the pool watches it
+    /// while idle. A connection without one is pooled unwatched (tests only).
+    pub fn with_socket(mut self, socket: RawFd) -> Self {
+        self.socket = Some(socket);
+        self
+    }
+
+    /// Arms the idle watch; `false` when it cannot be made (out of descriptors): such a
+    /// connection is not pooled.
+    fn arm(&mut self) -> bool {
+        let Some(socket) = self.socket else { return true };
+        if self.watch.is_none() {
+            match IdleWatch::new(socket) {
+                Ok(watch) => self.watch = Some(watch),
+                Err(_) => return false,
+            }
+        }
+        if let Some(watch) = &mut self.watch {
+            watch.ensure_armed();
+        }
+        true
+    }
+
+    /// Whether the connection became readable while idle.
+    fn spoke(&mut self) -> bool {
+        self.watch.as_mut().is_some_and(IdleWatch::spoke)
+    }
+}
+
+impl BackendConnection<TcpStream> {
+    /// A plain TCP connection, watched while idle.
+    pub fn tcp(stream: TcpStream) -> Self {
+        let socket = stream.as_raw_fd();
+        BackendConnection::new(stream).with_socket(socket)
+    }
+}
+
+impl Spoken {
+    fn record<S>(&mut self, connection: &BackendConnection<S>) {
+        self.closed += 1;
+        self.after_body += usize::from(connection.carried_body);
     }
 }
 
@@ -45,23 +103,45 @@ pub struct Pool<S = TcpStream> {
     idle: Vec<Vec<BackendConnection<S>>>,
     max_idle_per_endpoint: usize,
     idle_timeout: Duration,
+    /// Connections closed because they spoke while idle, and of those, how many had carried a
+    /// request body (the caller reads and resets these: [`Pool::take_spoken`]).
+    spoken: Spoken,
+}
+
+/// Idle connections that spoke out of turn, since last asked.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Spoken {
+    /// Closed in all.
+    pub closed: usize,
+    /// Of those, after a request that carried a body.
+    pub after_body: usize,
 }
 
 impl<S> Pool<S> {
     /// A pool for `endpoints` endpoints.
     pub fn new(endpoints: usize, max_idle_per_endpoint: usize, idle_timeout: Duration) -> Self {
-        Pool { idle: (0..endpoints).map(|_| Vec::new()).collect(), max_idle_per_endpoint, idle_timeout }
+        Pool {
+            idle: (0..endpoints).map(|_| Vec::new()).collect(),
+            max_idle_per_endpoint,
+            idle_timeout,
+            spoken: Spoken::default(),
+        }
     }
 
-    /// An idle connection to `endpoint`, if one is fresh enough.
+    /// An idle connection to `endpoint` that is fresh enough and has stayed silent.
     pub fn take(&mut self, endpoint: usize) -> Option<BackendConnection<S>> {
         let idle = &mut self.idle[endpoint];
-        while let Some(connection) = idle.pop() {
-            if connection.idle_since.elapsed() < self.idle_timeout {
-                return Some(connection);
+        while let Some(mut connection) = idle.pop() {
+            if connection.idle_since.elapsed() >= self.idle_timeout {
+                // Expired: dropped, so closed. The older ones below it are older still.
+                idle.clear();
+                break;
             }
-            // Expired: dropped, so closed. The older ones below it are older still.
-            idle.clear();
+            if connection.spoke() {
+                self.spoken.record(&connection);
+                continue;
+            }
+            return Some(connection);
         }
         None
     }
@@ -69,7 +149,7 @@ impl<S> Pool<S> {
     /// Returns a connection that finished a whole response and may be reused.
     pub fn put(&mut self, endpoint: usize, mut connection: BackendConnection<S>) {
         let idle = &mut self.idle[endpoint];
-        if idle.len() >= self.max_idle_per_endpoint {
+        if idle.len() >= self.max_idle_per_endpoint || !connection.arm() {
             return;
         }
         connection.idle_since = Instant::now();
@@ -82,7 +162,8 @@ impl<S> Pool<S> {
         idle.push(connection);
     }
 
-    /// Closes every connection idle for `idle_timeout` or longer at `now`; returns how many.
+    /// Closes every connection idle for `idle_timeout` or longer at `now`, and every one that
+    /// spoke while idle; returns how many.
     pub fn close_expired(&mut self, now: Instant) -> usize {
         let idle_timeout = self.idle_timeout;
         let mut closed = 0;
@@ -94,8 +175,22 @@ impl<S> Pool<S> {
                 idle.drain(..expired);
                 closed += expired;
             }
+            let spoken = &mut self.spoken;
+            idle.retain_mut(|connection| {
+                let silent = !connection.spoke();
+                if !silent {
+                    spoken.record(connection);
+                    closed += 1;
+                }
+                silent
+            });
         }
         closed
+    }
+
+    /// The idle connections closed for speaking out of turn since the last call.
+    pub fn take_spoken(&mut self) -> Spoken {
+        std::mem::take(&mut self.spoken)
     }
 
     /// Idle connections held for `endpoint` (for tests and metrics).

@@ -29,14 +29,13 @@ use crate::http::body::{ChunkedDecoder, ChunkedError};
 use crate::http::parse::{trim, BodyFraming, RequestHead};
 use crate::http::reader::{ReadError, RequestReader};
 use crate::http::response::{self, format_u64, itoa_buffer};
+use crate::http::response_head::{parse_response_head, ResponseBody, ResponseHead, MAX_FIELDS};
 use crate::worker::Serving;
 
 /// A body is passed on in steps of at most this many bytes (each step is read, then written).
 const STEP: usize = 64 * 1024;
 /// Largest response head accepted from a function (spec §7.1: Tencent allows 4 KB of headers).
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
-/// Most response header fields accepted from a function.
-const MAX_RESPONSE_FIELDS: usize = 100;
 
 /// The request being proxied, and what the connection lends for it.
 pub struct Exchange<'a, S> {
@@ -68,6 +67,9 @@ pub struct Exchange<'a, S> {
     pub staging: &'a mut Vec<u8>,
     /// This response closes the client connection (the client asked, or shutdown began).
     pub close: bool,
+    /// Set once shutdown begins (the worker's): a response whose head is written after that
+    /// closes the client connection too.
+    pub draining: &'a std::cell::Cell<bool>,
     /// `--max-body-bytes`.
     pub max_body_bytes: usize,
     /// How long the client may pause while sending its body.
@@ -122,8 +124,20 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
             return Outcome::Failed { error: GatewayError::BodyTooLarge, request_consumed: false };
         }
     }
+    let Some(instances) = exchange.serving.web_instances.get(exchange.api.function).cloned().flatten() else {
+        return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed: false };
+    };
     let upgrade = is_websocket_upgrade(exchange.reader.request_bytes(), exchange.head);
-    write_request_head(&mut exchange, upgrade);
+    let carries_body = framing != BodyFraming::None;
+    // A body the function may leave unread would be read by it as the next request on this
+    // connection, and its answer handed to the next client: such a request asks the function to
+    // close the connection after answering (and it is not pooled). That is a body on a method
+    // that gives it no meaning (RFC 9110 §9.3: functions commonly ignore it), or any body once
+    // this function has shown that it leaves bodies unread (`web_choice`).
+    let close_after = carries_body
+        && (!method_defines_body(exchange.head.method.of_buffer(exchange.reader.request_bytes()))
+            || instances.closes_after_bodies());
+    write_request_head(&mut exchange, upgrade, close_after);
     let mut body = RequestBody::new(framing);
     // The body's first step goes out with the head when it is already here (small requests: one write).
     if let Err(error) = body.stage_buffered(&mut exchange) {
@@ -136,9 +150,6 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
     // also keeps the clock reads and timers per request to a few.
     let arrived = Instant::now();
     let mut deadline = arrived + timeout;
-    let Some(instances) = exchange.serving.web_instances.get(exchange.api.function).cloned().flatten() else {
-        return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed: false };
-    };
     // Waits for an instance to be ready, or to have room, as `web_choice` says; the lease
     // counts the request on its instance until the exchange ends.
     let (lease, mut connection, reused) =
@@ -207,7 +218,17 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
         }
         return relay_upgrade(&mut exchange, connection, &head).await;
     }
-    relay_response(&mut exchange, connection, &head, request_consumed, &lease).await
+    // The connection may serve another request only if this one reached the function whole and
+    // nothing of it can be mistaken for a next request.
+    connection.carried_body = carries_body;
+    let reusable = request_sent && request_consumed && !close_after;
+    relay_response(&mut exchange, connection, &head, request_consumed, &lease, reusable).await
+}
+
+/// Whether a request body has a meaning for `method` (RFC 9110 §9.3: for GET, HEAD, DELETE,
+/// OPTIONS and TRACE it has none, and servers commonly leave it unread).
+fn method_defines_body(method: &[u8]) -> bool {
+    !matches!(method, b"GET" | b"HEAD" | b"DELETE" | b"OPTIONS" | b"TRACE")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,8 +287,9 @@ fn named_by_connection(bytes: &[u8], head: &RequestHead, name: &[u8]) -> bool {
     })
 }
 
-/// Writes the head the function sees into `staging`.
-fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool) {
+/// Writes the head the function sees into `staging`; `close` asks the function to close the
+/// connection after its answer.
+fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool, close: bool) {
     let bytes = exchange.reader.request_bytes();
     let head = exchange.head;
     let out = &mut *exchange.staging;
@@ -297,7 +319,13 @@ fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool) {
         if name.eq_ignore_ascii_case(b"content-length") {
             content_length_sent = true;
         }
-        if gateway_owned_request_field(name) || (has_connection_field && named_by_connection(bytes, head, name)) {
+        // A name with an underscore is dropped (nginx's `underscores_in_headers off`): servers
+        // that map fields to variables (CGI, WSGI, PHP) read `X_Scf_Name` as `X-Scf-Name`, and
+        // `Transfer_Encoding` as framing, past the gateway's own checks.
+        if gateway_owned_request_field(name)
+            || name.contains(&b'_')
+            || (has_connection_field && named_by_connection(bytes, head, name))
+        {
             continue;
         }
         response::header(out, name, value);
@@ -313,6 +341,8 @@ fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool) {
     if upgrade {
         response::header(out, b"upgrade", b"websocket");
         response::header(out, b"connection", b"upgrade");
+    } else if close {
+        response::header(out, b"connection", b"close");
     }
     // Tencent's headers (spec §7.1), values as SCF sends them (timeout in milliseconds).
     let function = exchange.function;
@@ -538,25 +568,6 @@ async fn read_upstream(connection: &mut BackendConnection, deadline: Instant) ->
 // The response.
 // ---------------------------------------------------------------------------------------------
 
-/// How the function framed its response body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ResponseBody {
-    None,
-    Length(u64),
-    Chunked,
-    /// Until the function closes the connection (RFC 9112 §6.3 rule 8).
-    UntilClose,
-}
-
-/// A parsed response head; its bytes stay at the start of the connection's read buffer.
-struct ResponseHead {
-    status: u16,
-    length: usize,
-    body: ResponseBody,
-    /// The function will close the connection after this response.
-    close: bool,
-}
-
 enum HeadStop {
     /// Closed (or reset) before a single response byte.
     Closed,
@@ -571,7 +582,7 @@ async fn read_response_head(
 ) -> Result<ResponseHead, HeadStop> {
     connection.read_buffer.clear();
     loop {
-        match parse_response_head(&connection.read_buffer, head_request) {
+        match parse_response_head(&connection.read_buffer, head_request, |_, _| {}) {
             Ok(Some(head)) if head.status == 100 || (102..200).contains(&head.status) => {
                 // Interim (100 Continue, 103 Early Hints): dropped, the final response follows.
                 connection.read_buffer.drain(..head.length);
@@ -580,7 +591,7 @@ async fn read_response_head(
             Ok(Some(head)) => return Ok(head),
             Ok(None) if connection.read_buffer.len() > MAX_RESPONSE_HEAD => return Err(HeadStop::Invalid),
             Ok(None) => {}
-            Err(()) => return Err(HeadStop::Invalid),
+            Err(_) => return Err(HeadStop::Invalid),
         }
         match read_upstream(connection, deadline).await {
             Ok(0) => return Err(if connection.read_buffer.is_empty() { HeadStop::Closed } else { HeadStop::Invalid }),
@@ -590,61 +601,6 @@ async fn read_response_head(
             Err(_) => return Err(HeadStop::Invalid),
         }
     }
-}
-
-fn parse_response_head(buffer: &[u8], head_request: bool) -> Result<Option<ResponseHead>, ()> {
-    // Uninitialised, as for request heads: httparse fills only the slots it uses.
-    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_RESPONSE_FIELDS];
-    let mut response = httparse::Response::new(&mut []);
-    let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut response,
-        buffer,
-        &mut fields,
-    ) {
-        Ok(httparse::Status::Complete(length)) => length,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(()),
-    };
-    let status = response.code.ok_or(())?;
-    let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut close = response.version == Some(0);
-    for field in response.headers.iter() {
-        let name = field.name.as_bytes();
-        let value = trim(field.value);
-        if name.eq_ignore_ascii_case(b"content-length") {
-            if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
-                return Err(());
-            }
-            let parsed = value.iter().fold(0u64, |total, &digit| total * 10 + u64::from(digit - b'0'));
-            if content_length.is_some_and(|previous| previous != parsed) {
-                return Err(());
-            }
-            content_length = Some(parsed);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            // Only chunked is understood; anything else cannot be framed safely.
-            if !list_contains(value, b"chunked") {
-                return Err(());
-            }
-            chunked = true;
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            close |= list_contains(value, b"close");
-        }
-    }
-    // RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304, whatever the fields say; chunked wins
-    // over a Content-Length (and the connection is not reused after such a response).
-    let body = if head_request || status < 200 || status == 204 || status == 304 {
-        ResponseBody::None
-    } else if chunked {
-        close |= content_length.is_some();
-        ResponseBody::Chunked
-    } else if let Some(length) = content_length {
-        ResponseBody::Length(length)
-    } else {
-        close = true;
-        ResponseBody::UntilClose
-    };
-    Ok(Some(ResponseHead { status, length, body, close }))
 }
 
 /// Response fields the gateway owns: hop-by-hop and framing ones (redone for the client hop),
@@ -671,7 +627,7 @@ fn write_response_head(
     head: &ResponseHead,
     upgrade: bool,
 ) -> Result<(), ()> {
-    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_RESPONSE_FIELDS];
+    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut response = httparse::Response::new(&mut []);
     httparse::ParserConfig::default()
         .parse_response_with_uninit_headers(&mut response, &buffer[..head.length], &mut fields)
@@ -687,8 +643,20 @@ fn write_response_head(
     }
     out.extend_from_slice(b"\r\n");
     let head_request = head.body == ResponseBody::None;
+    let connection_values = || {
+        response.headers.iter().filter(|field| field.name.eq_ignore_ascii_case("connection")).map(|field| field.value)
+    };
+    let has_connection_field = connection_values().next().is_some();
     for field in response.headers.iter() {
         let name = field.name.as_bytes();
+        // Fields the function's `Connection` names are hop-by-hop (RFC 9110 §7.6.1): for the
+        // hop to the gateway only (but a 101's `Upgrade`, which the client needs).
+        if has_connection_field
+            && !(upgrade && name.eq_ignore_ascii_case(b"upgrade"))
+            && connection_values().any(|value| list_contains(value, name))
+        {
+            continue;
+        }
         let keep_length = head_request && name.eq_ignore_ascii_case(b"content-length") && head.status != 204;
         if (gateway_owned_response_field(name, upgrade) && !keep_length)
             || (exchange.extra.replaces_cors && name.len() >= 15 && name[..15].eq_ignore_ascii_case(b"access-control-"))
@@ -709,6 +677,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
     head: &ResponseHead,
     request_consumed: bool,
     lease: &Lease,
+    reusable: bool,
 ) -> Outcome {
     let timeout = exchange.api.timeout;
     let http10 = exchange.head.http10;
@@ -717,7 +686,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
     // to an HTTP/1.1 client; an HTTP/1.0 client gets it until the close.
     let client_chunked = !http10 && matches!(head.body, ResponseBody::Chunked | ResponseBody::UntilClose);
     let delimited = !matches!(head.body, ResponseBody::Chunked | ResponseBody::UntilClose) || client_chunked;
-    let keep_alive = !exchange.close && request_consumed && delimited;
+    let keep_alive = !exchange.close && !exchange.draining.get() && request_consumed && delimited;
     let buffer = std::mem::take(&mut connection.read_buffer);
     let written = write_response_head(exchange, &buffer, head, false);
     connection.read_buffer = buffer;
@@ -838,7 +807,10 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
         },
     };
     // Back to the pool only after a whole, cleanly delimited response with nothing after it.
-    if complete && !head.close && connection.read_buffer.is_empty() {
+    if complete && !connection.read_buffer.is_empty() {
+        // Bytes after a whole response: the function spoke out of turn (this connection closes).
+        lease.spoke_out_of_turn(&connection);
+    } else if reusable && complete && !head.close {
         lease.release(connection);
     }
     if keep_alive {
@@ -990,49 +962,6 @@ mod tests {
             let length = hex_line(value, &mut line);
             assert_eq!(&line[..length], text.as_bytes());
         }
-    }
-
-    #[test]
-    fn response_framing() {
-        // (response head, HEAD request, body framing, closes) — RFC 9112 §6.3.
-        let cases: &[(&[u8], bool, ResponseBody, bool)] = &[
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false, ResponseBody::Length(5), false),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, ResponseBody::Chunked, false),
-            (
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
-                false,
-                ResponseBody::Chunked,
-                true,
-            ),
-            (b"HTTP/1.1 200 OK\r\n\r\n", false, ResponseBody::UntilClose, true),
-            (
-                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
-                false,
-                ResponseBody::Length(5),
-                true,
-            ),
-            (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", false, ResponseBody::Length(5), true),
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, ResponseBody::None, false),
-            (b"HTTP/1.1 204 No Content\r\n\r\n", false, ResponseBody::None, false),
-            (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", false, ResponseBody::None, false),
-        ];
-        for (raw, head_request, body, close) in cases {
-            let head = parse_response_head(raw, *head_request).unwrap().unwrap();
-            assert_eq!(
-                (head.body, head.close, head.length),
-                (*body, *close, raw.len()),
-                "{}",
-                String::from_utf8_lossy(raw)
-            );
-        }
-        for bad in [
-            &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"[..],
-            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
-        ] {
-            assert!(parse_response_head(bad, false).is_err(), "{}", String::from_utf8_lossy(bad));
-        }
-        assert!(parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Le", false).unwrap().is_none());
     }
 
     #[test]

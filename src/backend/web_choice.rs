@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use super::pool::{BackendConnection, Pool};
+use super::pool::{BackendConnection, Pool, Spoken};
 use crate::config::Function;
 use crate::error::GatewayError;
 use crate::function_host::web_instances::{InstanceState, WebInstances};
@@ -46,11 +46,17 @@ pub struct WorkerInstances {
     pool: RefCell<Pool>,
     /// Per instance: the incarnation (process) the pooled connections lead to.
     pooled_incarnation: Box<[Cell<u64>]>,
+    /// The function answered on an idle connection after a request that carried a body: it
+    /// leaves bodies unread and takes them for requests. From then on, on this worker, a
+    /// request with a body asks the function to close its connection after the answer.
+    close_after_bodies: Cell<bool>,
+    /// The function's name, for the log.
+    label: Box<str>,
 }
 
 impl WorkerInstances {
     /// This worker's side of `board`, pooling up to `pool_size` idle connections per instance.
-    pub fn new(board: Arc<WebInstances>, pool_size: usize, pool_idle_timeout: Duration) -> Self {
+    pub fn new(board: Arc<WebInstances>, label: &str, pool_size: usize, pool_idle_timeout: Duration) -> Self {
         let slots = board.slots();
         let cells = |value| (0..slots).map(|_| Cell::new(value)).collect::<Box<[_]>>();
         WorkerInstances {
@@ -60,7 +66,29 @@ impl WorkerInstances {
             reported_waiting: Cell::new(0),
             pool: RefCell::new(Pool::new(slots, pool_size, pool_idle_timeout)),
             pooled_incarnation: (0..slots).map(|_| Cell::new(0)).collect(),
+            close_after_bodies: Cell::new(false),
+            label: label.into(),
             board,
+        }
+    }
+
+    /// Whether a request with a body must ask the function to close the connection after its
+    /// answer (see `close_after_bodies`).
+    pub fn closes_after_bodies(&self) -> bool {
+        self.close_after_bodies.get()
+    }
+
+    /// Learns from the pooled connections closed for speaking while idle.
+    fn note_spoken(&self, spoken: Spoken) {
+        if spoken.closed == 0 {
+            return;
+        }
+        tracing::debug!(function = %self.label, closed = spoken.closed, "closed connections the function wrote to out of turn");
+        if spoken.after_body > 0 && !self.close_after_bodies.replace(true) {
+            tracing::warn!(
+                function = %self.label,
+                "web function answered on an idle connection after a request body: it leaves bodies unread and reads them as requests; requests with a body now get `Connection: close`, so that no answer reaches the wrong client"
+            );
         }
     }
 
@@ -71,7 +99,10 @@ impl WorkerInstances {
 
     /// Closes the pooled connections idle past `pool_idle_timeout` (the worker's control task).
     pub fn close_expired(&self, now: Instant) -> usize {
-        self.pool.borrow_mut().close_expired(now)
+        let mut pool = self.pool.borrow_mut();
+        let closed = pool.close_expired(now);
+        self.note_spoken(pool.take_spoken());
+        closed
     }
 
     /// Publishes this worker's counts to the board, when they changed (the worker's control task).
@@ -144,7 +175,11 @@ impl WorkerInstances {
             self.pooled_incarnation[slot].set(incarnation);
             return None;
         }
-        pool.take(slot)
+        let taken = pool.take(slot);
+        let spoken = pool.take_spoken();
+        drop(pool);
+        self.note_spoken(spoken);
+        taken
     }
 }
 
@@ -181,7 +216,7 @@ impl Lease {
         match monoio::time::timeout_at(deadline.into(), TcpStream::connect_addr(address)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                Ok(BackendConnection::new(stream))
+                Ok(BackendConnection::tcp(stream))
             }
             Ok(Err(_)) => Err(GatewayError::WebFunctionFailed(format!(
                 "web function {} stopped accepting connections (port {}); it is restarting, see the gateway log",
@@ -205,6 +240,14 @@ impl Lease {
             self.instances.pooled_incarnation[self.slot].set(self.incarnation);
         }
         self.instances.pool.borrow_mut().put(self.slot, connection);
+    }
+}
+
+impl Lease {
+    /// The function sent bytes after a whole response on `connection` (which is then closed):
+    /// counted as a pooled connection that spoke while idle.
+    pub fn spoke_out_of_turn(&self, connection: &BackendConnection) {
+        self.instances.note_spoken(Spoken { closed: 1, after_body: usize::from(connection.carried_body) });
     }
 }
 
@@ -259,7 +302,7 @@ pub async fn acquire(
                 match monoio::time::timeout_at(timeout_at.into(), TcpStream::connect_addr(board.address(slot))).await {
                     Ok(Ok(stream)) => {
                         let _ = stream.set_nodelay(true);
-                        return Ok((lease, BackendConnection::new(stream), false));
+                        return Ok((lease, BackendConnection::tcp(stream), false));
                     }
                     // It stopped since it was published ready; the supervisor sees that within a
                     // tick. Meanwhile another instance, or a wait.
@@ -334,7 +377,7 @@ mod tests {
             cases.iter().enumerate()
         {
             let instances =
-                WorkerInstances::new(board(states, *concurrency, *max_instances), 1, Duration::from_secs(1));
+                WorkerInstances::new(board(states, *concurrency, *max_instances), "test", 1, Duration::from_secs(1));
             for (slot, &count) in in_flight.iter().enumerate() {
                 instances.in_flight[slot].set(count);
             }
@@ -349,15 +392,19 @@ mod tests {
 
     #[test]
     fn other_workers_load_counts_and_refused_instances_are_skipped() {
-        let instances =
-            WorkerInstances::new(board(&[InstanceState::Ready, InstanceState::Ready], 1, 2), 1, Duration::from_secs(1));
+        let instances = WorkerInstances::new(
+            board(&[InstanceState::Ready, InstanceState::Ready], 1, 2),
+            "test",
+            1,
+            Duration::from_secs(1),
+        );
         // Another worker has a request on slot 0 (the summed load holds none of this worker's).
         instances.board.set_load(0, 1);
         assert!(matches!(instances.pick(Duration::ZERO, true, None), Pick::Instance { slot: 1, .. }));
         // Slot 1 just refused this request: slot 0, full but the only one (max_instances reached).
         assert!(matches!(instances.pick(Duration::ZERO, true, Some((1, 1))), Pick::Instance { slot: 0, .. }));
         // A function whose every instance keeps failing: no waiting.
-        let failing = WorkerInstances::new(board(&[InstanceState::Starting], 1, 1), 1, Duration::from_secs(1));
+        let failing = WorkerInstances::new(board(&[InstanceState::Starting], 1, 1), "test", 1, Duration::from_secs(1));
         failing.board.set_failing(true);
         assert!(matches!(failing.pick(Duration::ZERO, true, None), Pick::Failing));
     }

@@ -180,9 +180,16 @@ pub struct GatewayBuilder {
     file: Option<PathBuf>,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    workers: usize,
 }
 
 impl GatewayBuilder {
+    /// Worker threads (the harness runs 2 unless told otherwise).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
     /// A custom-runtime function folder `<dir>/<folder>` running the example function in `mode`;
     /// the config names it as `code = "<folder>"` (relative to the config file).
     pub fn function(self, folder: &str, mode: &str) -> Self {
@@ -224,7 +231,7 @@ impl GatewayBuilder {
         command
             .arg("--config")
             .arg(&config_path)
-            .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+            .args(["--listen", "127.0.0.1:0", "--workers", &self.workers.to_string()])
             .args(&self.args)
             .envs(self.envs.iter().map(|(name, value)| (name, value)))
             .env_remove("SCFGATE_LOG")
@@ -297,6 +304,7 @@ impl Gateway {
             file: None,
             args: Vec::new(),
             envs: Vec::new(),
+            workers: 2,
         }
     }
 
@@ -309,6 +317,7 @@ impl Gateway {
             file: Some(file.to_path_buf()),
             args: Vec::new(),
             envs: Vec::new(),
+            workers: 2,
         }
     }
 

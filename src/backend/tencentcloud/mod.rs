@@ -11,6 +11,7 @@ pub mod reply;
 pub mod sign;
 
 use std::cell::RefCell;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -150,8 +151,11 @@ async fn connect(
 ) -> Result<BackendConnection<CloudStream>, GatewayError> {
     let stream = TcpStream::connect_addr(cloud.addr).await.map_err(|_| GatewayError::BackendUnreachable)?;
     let _ = stream.set_nodelay(true);
+    let socket = stream.as_raw_fd();
     match connector.connect(cloud.server_name.clone(), stream).await {
-        Ok(stream) => Ok(BackendConnection::new(stream)),
+        // Watched while idle through its socket: a TLS record (or a close) arriving between
+        // calls is not the answer to the next one.
+        Ok(stream) => Ok(BackendConnection::new(stream).with_socket(socket)),
         Err(error) => {
             tracing::warn!(endpoint = %cloud.endpoint, %error, "TLS handshake with Tencent Cloud's API failed");
             Err(GatewayError::BackendUnreachable)
