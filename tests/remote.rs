@@ -124,6 +124,10 @@ fn replies_and_failures_of_the_endpoint() {
         ("not HTTP", Some(Reply::ok("SURPRISE\r\n\r\n").framing(Framing::Raw)), false, 502, r#"{"message":"Bad Gateway."}"#.into()),
         ("truncated", Some(Reply::ok("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}").framing(Framing::Raw)), false, 502, r#"{"message":"Bad Gateway."}"#.into()),
         ("closed without a reply", Some(Reply::ok("").framing(Framing::Raw)), false, 502, r#"{"message":"Bad Gateway."}"#.into()),
+        // Framing that cannot be trusted is refused, as web functions' replies are (one parser).
+        ("signed length", Some(Reply::ok("HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n{}").framing(Framing::Raw)), false, 502, r#"{"message":"Bad Gateway."}"#.into()),
+        ("length list", Some(Reply::ok("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n{}").framing(Framing::Raw)), false, 502, r#"{"message":"Bad Gateway."}"#.into()),
+        ("coding before chunked", Some(Reply::ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n").framing(Framing::Raw)), false, 502, r#"{"message":"Bad Gateway."}"#.into()),
         // X-Scf-Error-Type marks a failed invocation, as on SCF's HTTP functions.
         ("user error", Some(Reply::ok("boom").status(500).header("X-Scf-Error-Type", "UserCodeError")), false, 502, r#"{"errorCode":-1,"errorMessage":"boom","requestId":"{id}"}"#.into()),
         ("function timeout", Some(Reply::ok("late").status(504).header("X-Scf-Error-Type", "FunctionTimeout")), false, 504, r#"{"message":"Gateway Time-out."}"#.into()),

@@ -98,6 +98,10 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
         ("X-Api-Requestid", "forged"),
         ("X-Forwarded-For", "203.0.113.9"),
         ("X-Custom", "kept"),
+        // Look-alikes that servers mapping fields to variables (CGI, WSGI) read as the real ones.
+        ("X_Scf_Name", "forged"),
+        ("Transfer_Encoding", "chunked"),
+        ("X_Custom", "dropped"),
     ];
     client.send(&request_bytes("GET", "/release/app/items/7?a=1&b=two", &gateway.host(), &forged, b""));
     let response = client.read_response();
@@ -123,6 +127,15 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
         assert_eq!(headers[name].as_str(), Some(value), "{name} in {headers}");
     }
     assert!(headers.get("connection").is_none(), "hop-by-hop fields are not passed on: {headers}");
+    let underscored: Vec<&String> = headers.as_object().unwrap().keys().filter(|name| name.contains('_')).collect();
+    assert!(underscored.is_empty(), "fields with underscores reached the function: {underscored:?}");
+
+    // The function's own hop-by-hop fields (named in its `Connection`) stay on its hop.
+    client.send(&request_bytes("GET", "/release/app/hop", &gateway.host(), &[], b""));
+    let response = client.read_response();
+    assert_eq!((response.status, response.text()), (200, r#"{"hop":true}"#.to_string()));
+    assert_eq!(response.header("x-end-to-end"), Some("kept"));
+    assert_eq!(response.header("x-hop-secret"), None, "{:?}", response.headers);
 
     // The same connection goes on: a body by Content-Length, then a chunked one.
     client.send(&request_bytes(

@@ -117,6 +117,29 @@ fn a_request_sent_before_the_function_listens_waits_for_it() {
 }
 
 #[test]
+fn a_response_written_after_shutdown_began_closes_its_connection() {
+    let builder = Gateway::builder(SLOW_START);
+    web_function(&builder, "app", "");
+    builder.dir().executable("deaf/scf_bootstrap", "#!/bin/sh\nexec sleep 1000\n");
+    let mut gateway = builder.start();
+    assert!(gateway.output.wait_for_line("web function ready", LIMIT), "{}", gateway.output.text());
+    let (address, host) = (gateway.addr(), gateway.host());
+    let slow = thread::spawn(move || {
+        let mut client = Client::connect(address);
+        client.send(&request_bytes("GET", "/release/app/slow?ms=1500", &host, &[], b""));
+        client.read_response()
+    });
+    // SIGTERM while the function takes its time: the request is in flight (a later one would be
+    // refused anyway), its answer the connection's last.
+    thread::sleep(Duration::from_millis(500));
+    let status = gateway.terminate();
+    let response = slow.join().unwrap();
+    assert_eq!(response.status, 200, "the request in flight finished: {}", response.text());
+    assert_eq!(response.header("connection"), Some("close"), "{:?}", response.headers);
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
 fn a_function_that_never_listens_is_a_502_naming_it_after_init_timeout() {
     let builder = Gateway::builder(SLOW_START);
     web_function(&builder, "app", "");

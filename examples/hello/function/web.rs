@@ -11,6 +11,8 @@
 //!   `{"bytes": N, "checksum": C}`, C being the sum of the bytes modulo 2^64.
 //! * `.../crash`: the process exits with status 3 at once, answering nothing.
 //! * `.../slow?ms=N`: waits N ms, then answers as the echo does.
+//! * `.../hop`: `{"hop":true}` with a field of its own named in `Connection` (`x-hop-secret`,
+//!   hop-by-hop, which the gateway must not pass on) beside `x-end-to-end`.
 //! * `.../ws`: a WebSocket (RFC 6455) echo: text and binary messages come back as sent.
 //! * anything else: `{"method", "path", "query", "headers" (names lower-cased, repeated fields
 //!   joined with ", "), "body"}` of the request, plus `"pid"` (which process answered) and
@@ -112,6 +114,16 @@ fn serve_connection(stream: TcpStream) -> io::Result<()> {
                     return Ok(());
                 }
                 writer.write_all(b"0\r\n\r\n")?;
+            }
+            "hop" => {
+                // A hop-by-hop field of its own, named in `Connection` (RFC 9110 §7.6.1).
+                read_body(&request, &mut reader, |_| {})?;
+                let body = r#"{"hop":true}"#;
+                write!(
+                    writer,
+                    "HTTP/1.1 200 OK\r\nconnection: x-hop-secret, keep-alive\r\nx-hop-secret: internal\r\nx-end-to-end: kept\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )?;
             }
             "upload" => {
                 let (mut bytes, mut checksum) = (0u64, 0u64);
