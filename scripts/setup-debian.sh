@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing scfgate needs on a fresh Debian/Ubuntu machine:
-# a C compiler (mimalloc, aws-lc), curl (Tencent's bash bootstrap in the tests), Rust, and
+# a C compiler (mimalloc, aws-lc), curl (Tencent's bash bootstrap in the tests), python3 (the
+# tests' careless web function and standard-library servers), Rust, and
 # chromium, node and npm for the web console's end-to-end tests.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
@@ -9,6 +10,7 @@ need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
