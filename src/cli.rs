@@ -77,6 +77,11 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub header_timeout: Option<Duration>,
 
+    /// Seconds a write to a client may make no progress (the client does not read) before its
+    /// connection is closed and what it held is released (nginx `send_timeout`).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub send_timeout: Option<Duration>,
+
     /// Idle keep-alive connections kept per function endpoint (per web function instance) per worker.
     #[arg(long, value_name = "N")]
     pub pool_size: Option<usize>,
@@ -155,6 +160,7 @@ impl Args {
             max_body_bytes: self.max_body_bytes,
             idle_timeout: self.idle_timeout,
             header_timeout: self.header_timeout,
+            send_timeout: self.send_timeout,
             pool_size: self.pool_size,
             pool_idle_timeout: self.pool_idle_timeout,
             queue_depth: self.queue_depth,

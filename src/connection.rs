@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::TcpStream;
 
 use crate::backend::event::{write_event_with, EventInput};
@@ -151,6 +151,7 @@ struct Limits {
     max_body_bytes: usize,
     idle_timeout: std::time::Duration,
     header_timeout: std::time::Duration,
+    send_timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -162,6 +163,7 @@ impl Limits {
             max_body_bytes: settings.max_body_bytes,
             idle_timeout: settings.idle_timeout,
             header_timeout: settings.header_timeout,
+            send_timeout: settings.send_timeout,
         }
     }
 }
@@ -362,6 +364,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                     staging: &mut self.buffers.request,
                     close,
                     draining: worker.draining_flag(),
+                    send_timeout: settings.send_timeout,
                     max_body_bytes: settings.max_body_bytes,
                     idle_timeout: settings.idle_timeout,
                 };
@@ -596,12 +599,10 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
 
     /// Writes everything in `out`; `false` if the client is gone.
     async fn flush(&mut self) -> bool {
-        let buffer = std::mem::take(&mut self.out);
-        let (result, mut buffer) = self.stream.write_all(buffer).await;
-        buffer.clear();
-        self.out = buffer;
+        let send_timeout = self.worker.serving().config().gateway.send_timeout;
+        let written = crate::send::flush(&mut self.stream, &mut self.out, send_timeout).await;
         self.worker.requests_finished(self.unanswered);
         self.unanswered = 0;
-        result.is_ok()
+        written
     }
 }

@@ -7,7 +7,8 @@
 //! - [`runtime`]: one monoio runtime per worker thread, io_uring or epoll.
 //! - [`listener`]: one SO_REUSEPORT socket per worker per address.
 //! - [`worker`]: per-core state (routes, backend pool, request ids) and the accept loop.
-//! - [`connection`]: one client connection: keep-alive, pipelining, timeouts.
+//! - [`connection`]: one client connection: keep-alive, pipelining, timeouts; [`send`]: writes to
+//!   clients, bounded by `--send-timeout`.
 //! - [`buffer_pool`]: a worker's free list of the buffers a connection needs only while it serves
 //!   a request, so idle keep-alive connections hold little.
 //! - [`http`]: the HTTP/1.1 wire format: request parsing, bodies, response writing.
@@ -44,6 +45,7 @@ pub mod policy;
 pub mod route;
 pub mod router;
 pub mod runtime;
+pub mod send;
 pub mod tls;
 pub mod websocket;
 pub mod worker;

@@ -70,6 +70,8 @@ pub struct Exchange<'a, S> {
     /// Set once shutdown begins (the worker's): a response whose head is written after that
     /// closes the client connection too.
     pub draining: &'a std::cell::Cell<bool>,
+    /// `--send-timeout`: a write to the client that makes no progress this long ends the exchange.
+    pub send_timeout: Duration,
     /// `--max-body-bytes`.
     pub max_body_bytes: usize,
     /// How long the client may pause while sending its body.
@@ -448,7 +450,7 @@ async fn stream_request_body<S: AsyncReadRent + AsyncWriteRent + Split>(
         // RFC 9110 §10.1.1: the client waits for this before sending its body; the gateway
         // answers it (the `Expect` field is not passed on), so the body comes at once.
         exchange.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-        if !flush(exchange.stream, exchange.out).await {
+        if !crate::send::flush(exchange.stream, exchange.out, exchange.send_timeout).await {
             return Err(BodyStop::Stop(Stop::ClientGone));
         }
     }
@@ -713,7 +715,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
     let mut bytes: u64 = 0;
     let complete = match head.body {
         ResponseBody::None => {
-            if !flush(exchange.stream, exchange.out).await {
+            if !crate::send::flush(exchange.stream, exchange.out, exchange.send_timeout).await {
                 return ended(0);
             }
             true
@@ -725,7 +727,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
             exchange.out.extend_from_slice(&connection.read_buffer[..take]);
             connection.read_buffer.drain(..take);
             bytes += take as u64;
-            if !flush(exchange.stream, exchange.out).await {
+            if !crate::send::flush(exchange.stream, exchange.out, exchange.send_timeout).await {
                 return ended(bytes);
             }
             while bytes < length {
@@ -736,7 +738,9 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
                 }
                 let take = (connection.read_buffer.len() as u64).min(length - bytes) as usize;
                 let buffer = std::mem::take(&mut connection.read_buffer);
-                let (result, slice) = exchange.stream.write_all(buffer.slice(..take)).await;
+                let (result, slice) =
+                    crate::send::write_all(exchange.stream, buffer.slice(..take), exchange.send_timeout).await;
+                let Some(slice) = slice else { return ended(bytes) };
                 connection.read_buffer = slice.into_inner();
                 connection.read_buffer.drain(..take);
                 if result.is_err() {
@@ -760,7 +764,7 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
                 let Ok((used, done, data)) = result else { return ended(bytes) };
                 connection.read_buffer.drain(..used);
                 bytes += data as u64;
-                if !flush(exchange.stream, exchange.out).await {
+                if !crate::send::flush(exchange.stream, exchange.out, exchange.send_timeout).await {
                     return ended(bytes);
                 }
                 if done {
@@ -792,13 +796,13 @@ async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
                     if client_chunked {
                         exchange.out.extend_from_slice(b"0\r\n\r\n");
                     }
-                    if !flush(exchange.stream, exchange.out).await {
+                    if !crate::send::flush(exchange.stream, exchange.out, exchange.send_timeout).await {
                         return ended(bytes);
                     }
                     break false;
                 }
                 Ok(_) => {
-                    if !flush(exchange.stream, exchange.out).await {
+                    if !crate::send::flush(exchange.stream, exchange.out, exchange.send_timeout).await {
                         return ended(bytes);
                     }
                 }
@@ -839,7 +843,7 @@ async fn relay_upgrade<S: AsyncReadRent + AsyncWriteRent + Split>(
     // Frames the function sent right behind its 101.
     exchange.out.extend_from_slice(&early_frames[head.length..]);
     early_frames.clear();
-    if !flush(exchange.stream, exchange.out).await {
+    if !crate::send::flush(exchange.stream, exchange.out, exchange.send_timeout).await {
         return Outcome::Ended { status: 101, bytes: 0 };
     }
     // Frames the client sent right behind its upgrade request.
@@ -859,7 +863,8 @@ async fn relay_upgrade<S: AsyncReadRent + AsyncWriteRent + Split>(
     let mut bytes = 0;
     {
         let to_function = std::pin::pin!(copy_until_idle(&mut client_read, &mut function_write, idle_timeout));
-        let mut to_client = std::pin::pin!(monoio::io::copy(&mut function_read, &mut client_write));
+        let mut to_client =
+            std::pin::pin!(copy_to_client(&mut function_read, &mut client_write, exchange.send_timeout));
         monoio::select! {
             client_half = to_function => match client_half {
                 // The client closed its half: the function may still answer until it closes.
@@ -876,6 +881,29 @@ async fn relay_upgrade<S: AsyncReadRent + AsyncWriteRent + Split>(
     let _ = function_write.shutdown().await;
     let _ = client_write.shutdown().await;
     Outcome::Ended { status: 101, bytes }
+}
+
+/// Copies the function's bytes to the client until the function closes (or the client stops
+/// reading for `send_timeout`); returns how many.
+async fn copy_to_client<R: AsyncReadRent, W: AsyncWriteRent>(
+    from: &mut R,
+    to: &mut W,
+    send_timeout: Duration,
+) -> io::Result<u64> {
+    let mut buffer = Vec::with_capacity(16 * 1024);
+    let mut copied = 0;
+    loop {
+        let (read, returned) = from.read(buffer).await;
+        let count = read?;
+        if count == 0 {
+            return Ok(copied);
+        }
+        let (written, returned) = crate::send::write_all(to, returned, send_timeout).await;
+        written?;
+        copied += count as u64;
+        buffer = returned.unwrap_or_default();
+        buffer.clear();
+    }
 }
 
 /// How the client's half of a relayed WebSocket ended.
@@ -915,18 +943,6 @@ async fn copy_until_idle<R: AsyncReadRent, W: AsyncWriteRent>(
             }
         }
     }
-}
-
-/// Writes everything in `out` to the client; `false` when it is gone.
-async fn flush<S: AsyncWriteRent>(stream: &mut S, out: &mut Vec<u8>) -> bool {
-    if out.is_empty() {
-        return true;
-    }
-    let buffer = std::mem::take(out);
-    let (result, mut buffer) = stream.write_all(buffer).await;
-    buffer.clear();
-    *out = buffer;
-    result.is_ok()
 }
 
 #[cfg(test)]

@@ -73,6 +73,9 @@ pub struct Gateway {
     pub idle_timeout: Option<Seconds>,
     /// Seconds a client has to send a whole request head (nginx `client_header_timeout`). Default 10.
     pub header_timeout: Option<Seconds>,
+    /// Seconds a write to a client may make no progress before its connection is closed (nginx
+    /// `send_timeout`). Default 60.
+    pub send_timeout: Option<Seconds>,
     /// Requests that may wait per busy local function before 503. Default 1024.
     pub queue_depth: Option<usize>,
     /// Client connections open at once, all workers together (nginx `worker_connections` times

@@ -74,6 +74,8 @@ pub struct Overrides {
     pub idle_timeout: Option<Duration>,
     /// `--header-timeout` (seconds on the command line).
     pub header_timeout: Option<Duration>,
+    /// `--send-timeout` (seconds on the command line).
+    pub send_timeout: Option<Duration>,
     /// `--pool-size`.
     pub pool_size: Option<usize>,
     /// `--pool-idle-timeout`.
@@ -121,6 +123,8 @@ pub struct GatewaySettings {
     pub idle_timeout: Duration,
     /// A client that has not sent a whole request head this long after its first byte is cut off.
     pub header_timeout: Duration,
+    /// A write to a client that makes no progress this long closes its connection.
+    pub send_timeout: Duration,
     /// Requests that may wait for a busy local function, per function, before 503.
     pub queue_depth: usize,
     /// Client connections open at once, all workers together; each worker takes its share.

@@ -42,6 +42,8 @@ const DEFAULT_POOL_SIZE: usize = 1024;
 const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 const DEFAULT_READ_BUFFER_BYTES: usize = 8 * 1024;
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+/// nginx's `send_timeout` default.
+const DEFAULT_SEND_TIMEOUT_SECS: u64 = 60;
 const DEFAULT_POOL_IDLE_TIMEOUT_SECS: u64 = 30;
 /// Tencent's default backend timeout, "默认为15秒" (spec §6.1).
 const DEFAULT_API_TIMEOUT_SECS: u64 = 15;
@@ -390,6 +392,13 @@ fn build_gateway(section: file::Gateway, overrides: &Overrides, source: &Path) -
             section.header_timeout,
             "header_timeout",
             DEFAULT_HEADER_TIMEOUT_SECS,
+        )?,
+        send_timeout: duration(
+            overrides.send_timeout,
+            "--send-timeout",
+            section.send_timeout,
+            "send_timeout",
+            DEFAULT_SEND_TIMEOUT_SECS,
         )?,
         queue_depth: overrides.queue_depth.or(section.queue_depth).unwrap_or(DEFAULT_QUEUE_DEPTH),
         max_connections: at_least_one(
@@ -1657,6 +1666,7 @@ invoke_url = "http://127.0.0.1"
                 max_response_bytes: 2048,
                 idle_timeout: secs(1.5),
                 header_timeout: secs(5.0),
+                send_timeout: secs(DEFAULT_SEND_TIMEOUT_SECS as f64),
                 queue_depth: 7,
                 max_connections: DEFAULT_MAX_CONNECTIONS,
                 read_buffer_bytes: DEFAULT_READ_BUFFER_BYTES,
@@ -1831,6 +1841,7 @@ invoke_url = "http://127.0.0.1"
             max_body_bytes: Some(200),
             idle_timeout: Some(secs(7.0)),
             header_timeout: Some(secs(8.0)),
+            send_timeout: Some(secs(16.0)),
             pool_size: Some(9),
             pool_idle_timeout: Some(secs(11.0)),
             queue_depth: Some(12),
@@ -1845,6 +1856,7 @@ invoke_url = "http://127.0.0.1"
         assert_eq!(gateway.driver, DriverChoice::Uring);
         assert_eq!((gateway.max_header_bytes, gateway.max_body_bytes), (100, 200));
         assert_eq!((gateway.idle_timeout, gateway.header_timeout), (secs(7.0), secs(8.0)));
+        assert_eq!(gateway.send_timeout, secs(16.0));
         assert_eq!((gateway.pool_size, gateway.pool_idle_timeout, gateway.queue_depth), (9, secs(11.0), 12));
         assert_eq!(
             (gateway.max_connections, gateway.read_buffer_bytes, gateway.shutdown_timeout),

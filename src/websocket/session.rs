@@ -16,7 +16,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 
 use super::event::{self, Offer, Registration};
 use super::frame::{close_code, Decoded, Decoder, Event, Opcode, MAX_HEAD};
@@ -109,12 +109,11 @@ where
     let protocol = protocol.filter(|chosen| handshake::offered_protocols(upgrade.buffer, upgrade.head, chosen));
     let accept = handshake::accept_key(handshake.key.of_buffer(upgrade.buffer));
     handshake::write_switching(out, &accept, protocol.as_deref(), upgrade.extra_headers, upgrade.request_id);
-    let (switched, mut returned) = stream.write_all(std::mem::take(out)).await;
-    returned.clear();
-    *out = returned;
+    let send_timeout = config.gateway.send_timeout;
+    let switched = crate::send::flush(stream, out, send_timeout).await;
     tracing::debug!(connection = %String::from_utf8_lossy(&id_text), api = %api.name, "WebSocket connection open");
 
-    if switched.is_ok() {
+    if switched {
         let session = Session {
             worker,
             serving,
@@ -127,7 +126,7 @@ where
         };
         let (reader, writer) = split(stream);
         let mut reading = pin!(session.read(reader, buffers, upgrade.pipelined));
-        let mut writing = pin!(write_loop(writer, &outbox));
+        let mut writing = pin!(write_loop(writer, &outbox, send_timeout));
         // Both run until the reader is done; then the writer gets `CLOSE_TIMEOUT` to flush the
         // rest (a client that stopped reading must not hold the session open forever).
         let mut writer_done = false;
@@ -350,13 +349,13 @@ async fn read_more<S: AsyncReadRent>(
 
 /// Writes what the outbox holds until it is finished, then shuts the write side down (a TCP FIN,
 /// or TLS close_notify first), so the client sees the end before the cleanup function runs.
-async fn write_loop<S: AsyncWriteRent>(mut half: WriteHalf<'_, S>, outbox: &Outbox) {
+/// A write that makes no progress for `send_timeout` fails the connection.
+async fn write_loop<S: AsyncWriteRent>(mut half: WriteHalf<'_, S>, outbox: &Outbox, send_timeout: Duration) {
     let mut batch = Vec::with_capacity(4096);
     while poll_fn(|context| outbox.poll_batch(context, &mut batch)).await {
-        let (result, mut returned) = half.write_all(batch).await;
-        returned.clear();
-        batch = returned;
-        if result.is_err() {
+        // A client that stops reading for `send_timeout` fails the connection (its outbox is
+        // bounded too, `outbox`).
+        if !crate::send::flush(&mut half, &mut batch, send_timeout).await {
             outbox.fail();
             return;
         }
