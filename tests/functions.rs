@@ -133,6 +133,43 @@ fn invocation_metadata_and_environment_reach_the_function() {
     }
 }
 
+/// A custom-runtime function `env` whose bootstrap records its environment, with an
+/// `environment` table.
+const ENVIRONMENT_CONFIG: &str = r#"
+[[service]]
+id = "service-env"
+name = "env"
+[[service.api]]
+name = "env"
+path = "/env"
+method = "GET"
+function = { name = "env" }
+
+[[function]]
+name = "env"
+runtime = "custom"
+code = "env"
+environment = { GREETING = "hello from the table", DATABASE_URL = "postgres://db.internal/app" }
+"#;
+
+#[test]
+fn a_function_gets_its_environment_table() {
+    let builder = Gateway::builder(ENVIRONMENT_CONFIG);
+    builder.dir().environment_recorder("env/bootstrap", "echo");
+    let gateway = builder.start();
+    let response = gateway.get("/release/env");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let environment = gateway.dir.recorded_environment("env");
+    for (name, value) in [
+        ("GREETING", "hello from the table"),
+        ("DATABASE_URL", "postgres://db.internal/app"),
+        ("SCF_FUNCTIONNAME", "env"),
+        ("_HANDLER", "index.main_handler"),
+    ] {
+        assert_eq!(environment.get(name).map(String::as_str), Some(value), "{name} in {environment:#?}");
+    }
+}
+
 const ECHO_CONFIG: &str = r#"
 [[service]]
 id = "service-functions"

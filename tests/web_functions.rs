@@ -485,6 +485,44 @@ fn a_function_that_insists_on_its_port_gets_it() {
     assert_eq!(direct.read_response().json()["path"], "/direct");
 }
 
+/// A web function `env` whose `scf_bootstrap` records its environment, with an `environment`
+/// table.
+const ENVIRONMENT_CONFIG: &str = r#"
+[[service]]
+id = "service-web-env"
+name = "web-env"
+[[service.api]]
+name = "env"
+path = "/env"
+method = "GET"
+function = { name = "env" }
+
+[[function]]
+name = "env"
+runtime = "web"
+code = "env"
+environment = { GREETING = "hello from the table", DATABASE_URL = "postgres://db.internal/app" }
+"#;
+
+#[test]
+fn a_web_function_gets_its_environment_table() {
+    let builder = Gateway::builder(ENVIRONMENT_CONFIG);
+    builder.dir().environment_recorder("env/scf_bootstrap", "web");
+    let gateway = builder.start();
+    wait_ready(&gateway, 1);
+    let response = gateway.get("/release/env");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let environment = gateway.dir.recorded_environment("env");
+    for (name, value) in [
+        ("GREETING", "hello from the table"),
+        ("DATABASE_URL", "postgres://db.internal/app"),
+        ("SCF_FUNCTIONNAME", "env"),
+    ] {
+        assert_eq!(environment.get(name).map(String::as_str), Some(value), "{name} in {environment:#?}");
+    }
+    assert!(environment.get("PORT").is_some_and(|port| port.parse::<u16>().is_ok()), "{environment:#?}");
+}
+
 /// Established TCP connections (IPv4) whose far end is `port` on this machine: the gateway's
 /// connections to a web function listening there.
 fn established_to(port: u16) -> usize {

@@ -352,6 +352,12 @@ pub struct Function {
     /// `web` only: requests one instance takes at once before the gateway starts another (SCF:
     /// 单实例多并发; off by default, so one request per instance). Default 1.
     pub concurrency: Option<usize>,
+    /// `custom` and `web`: `[function.environment]`, variables its processes get on top of what
+    /// the platform sets (SCF: 环境变量, `Environment.Variables`), e.g.
+    /// `environment = { DB_HOST = "10.0.0.5" }`. Names as SCF allows them; the platform's
+    /// prefixes (`SCF_`, `QCLOUD_`, `TENCENTCLOUD_`, `SCFGATE_`) are refused.
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub environment: BTreeMap<String, String>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
     pub invoke_url: Option<String>,
     /// `web` only: the fixed loopback port the function's server listens on, for a server that

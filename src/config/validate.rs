@@ -21,7 +21,10 @@ use super::{
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
+mod local;
 mod tencentcloud;
+
+use local::{instance_settings, InstanceSettings};
 
 /// Tencent's console limit on an API name.
 const MAX_API_NAME_CHARS: usize = 60;
@@ -49,11 +52,6 @@ const DEFAULT_NAMESPACE: &str = "default";
 const DEFAULT_QUALIFIER: &str = "$LATEST";
 const DEFAULT_MEMORY_MB: u32 = 128;
 const DEFAULT_HANDLER: &str = "index.main_handler";
-const DEFAULT_INSTANCES: usize = 1;
-const DEFAULT_INIT_TIMEOUT_SECS: u64 = 30;
-/// Like SCF, which reclaims an instance some minutes after its last invocation; shorter here,
-/// since a local machine has less to spare.
-const DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS: u64 = 60;
 /// The reverse-push endpoint: loopback, so that by default only this machine's functions can push.
 const DEFAULT_PUSH_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8095));
 /// The environment variable that holds the push token (it wins over `push_token` in the file).
@@ -601,6 +599,7 @@ const RUNTIME_KEYS: &[(&str, KeyPresent, &[&str])] = &[
     ("max_instances", |function| function.max_instances.is_some(), &["custom", "web"]),
     ("idle_timeout", |function| function.idle_timeout.is_some(), &["custom", "web"]),
     ("concurrency", |function| function.concurrency.is_some(), &["web"]),
+    ("environment", |function| !function.environment.is_empty(), &["custom", "web"]),
     ("region", |function| function.region.is_some(), &["tencentcloud"]),
     ("endpoint", |function| function.endpoint.is_some(), &["tencentcloud"]),
     ("ca_file", |function| function.ca_file.is_some(), &["tencentcloud"]),
@@ -627,37 +626,9 @@ fn build_custom(site: &Site, function: &file::Function, base_dir: &Path) -> Resu
     if handler.is_empty() {
         return Err(site.error("handler", "may not be empty"));
     }
-    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout } = instance_settings(site, function)?;
-    Ok(FunctionRuntime::Custom { code, handler, instances, init_timeout, max_instances, idle_timeout })
-}
-
-/// The process keys every locally run runtime shares.
-struct InstanceSettings {
-    instances: usize,
-    max_instances: usize,
-    init_timeout: Duration,
-    idle_timeout: Duration,
-}
-
-/// `instances`, `max_instances` (at least `instances`), `init_timeout` and `idle_timeout`, with
-/// their defaults.
-fn instance_settings(site: &Site, function: &file::Function) -> Result<InstanceSettings, ConfigError> {
-    let instances = site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
-    let max_instances = function.max_instances.unwrap_or(instances);
-    if max_instances < instances {
-        return Err(
-            site.error("max_instances", format!("must be at least `instances` ({instances}), got {max_instances}"))
-        );
-    }
-    let init_timeout = match function.init_timeout {
-        Some(seconds) => site.duration("init_timeout", seconds)?,
-        None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
-    };
-    let idle_timeout = match function.idle_timeout {
-        Some(seconds) => site.duration("idle_timeout", seconds)?,
-        None => Duration::from_secs(DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS),
-    };
-    Ok(InstanceSettings { instances, max_instances, init_timeout, idle_timeout })
+    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout, environment } =
+        instance_settings(site, function, false)?;
+    Ok(FunctionRuntime::Custom { code, handler, instances, init_timeout, max_instances, idle_timeout, environment })
 }
 
 /// `runtime = "web"`: an HTTP server started from `scf_bootstrap` (Tencent's name for it, spec
@@ -665,7 +636,8 @@ fn instance_settings(site: &Site, function: &file::Function) -> Result<InstanceS
 fn build_web(site: &Site, function: &file::Function, base_dir: &Path) -> Result<FunctionRuntime, ConfigError> {
     reject_foreign_keys(site, function, "web")?;
     let code = code_folder(site, function, base_dir, "scf_bootstrap", "a web function")?;
-    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout } = instance_settings(site, function)?;
+    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout, environment } =
+        instance_settings(site, function, true)?;
     let port = match function.port {
         Some(0) => return Err(site.error("port", "must be a port number (1-65535); leave `port` out to let the gateway pick a free one")),
         Some(port) if instances > 1 => {
@@ -691,6 +663,7 @@ fn build_web(site: &Site, function: &file::Function, base_dir: &Path) -> Result<
         // SCF runs one request per web function instance unless multi-concurrency is turned on.
         concurrency: site.at_least_one("concurrency", function.concurrency.unwrap_or(1))?,
         port,
+        environment,
     })
 }
 
@@ -1752,6 +1725,7 @@ invoke_url = "http://127.0.0.1"
                         init_timeout: secs(3.0),
                         max_instances: 5,
                         idle_timeout: secs(45.0),
+                        environment: vec![],
                     },
                 },
                 Function {
@@ -2028,6 +2002,8 @@ invoke_url = "http://127.0.0.1"
             ("runtime = \"remote\"", "runtime = \"remote\"\ninit_timeout = 1", ": function `tools/echo:1`: field `init_timeout`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\nmax_instances = 2", ": function `tools/echo:1`: field `max_instances`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\nidle_timeout = 1", ": function `tools/echo:1`: field `idle_timeout`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\nenvironment = { A = \"b\" }", ": function `tools/echo:1`: field `environment`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("idle_timeout = 45", "idle_timeout = 45\nenvironment = { SCF_NAMESPACE = \"x\" }", ": function `default/hello:$LATEST`: field `environment.SCF_NAMESPACE`: names starting with `SCF_` are set by the platform (SCF reserves `SCF_`, `QCLOUD_` and `TENCENTCLOUD_`; `SCFGATE_` is the gateway's)"),
             ("invoke_url = \"http://127.0.0.1:9000/invoke?x=1\"\n", "", ": function `tools/echo:1`: field `invoke_url`: required but missing"),
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"https://127.0.0.1/invoke\"", ": function `tools/echo:1`: field `invoke_url`: https is not supported yet; use an http:// endpoint like `http://127.0.0.1:9000/invoke`"),
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"ftp://127.0.0.1/\"", ": function `tools/echo:1`: field `invoke_url`: must be an http:// URL like `http://127.0.0.1:9000/invoke`"),
@@ -2075,6 +2051,7 @@ idle_timeout = 2
 concurrency = 4
 init_timeout = 5
 memory_limit_in_mb = 512
+environment = { LOG_LEVEL = "debug" }
 "#;
 
     #[test]
@@ -2086,8 +2063,8 @@ memory_limit_in_mb = 512
         assert_eq!(
             runtimes,
             [
-                format!("Web {{ code: {code:?}, instances: 1, init_timeout: 30s, max_instances: 1, idle_timeout: 60s, concurrency: 1, port: Some(9000) }}"),
-                format!("Web {{ code: {code:?}, instances: 3, init_timeout: 5s, max_instances: 5, idle_timeout: 2s, concurrency: 4, port: None }}"),
+                format!("Web {{ code: {code:?}, instances: 1, init_timeout: 30s, max_instances: 1, idle_timeout: 60s, concurrency: 1, port: Some(9000), environment: [] }}"),
+                format!("Web {{ code: {code:?}, instances: 3, init_timeout: 5s, max_instances: 5, idle_timeout: 2s, concurrency: 4, port: None, environment: [(\"LOG_LEVEL\", \"debug\")] }}"),
             ]
         );
         assert!(config.functions.iter().all(Function::is_web));

@@ -65,6 +65,8 @@ pub struct Launch<'a> {
     pub qualifier: &'a str,
     /// `SCF_FUNCTIONMEMORYSIZE` (MB).
     pub memory_mb: u32,
+    /// The function's `environment` table.
+    pub environment: &'a [(String, String)],
     /// The port of this instance's runtime API.
     pub runtime_api_port: u16,
     /// `TENCENTCLOUD_REGION`, `TENCENTCLOUD_APPID`, `TENCENTCLOUD_UIN`.
@@ -79,6 +81,8 @@ pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<(Chi
     let mut command = Command::new(launch.code.join("bootstrap"));
     command
         .current_dir(launch.code)
+        // The function's own variables first: the platform's, set after them, cannot be replaced.
+        .envs(launch.environment.iter().map(|(name, value)| (name, value)))
         .env("SCF_RUNTIME_API", "127.0.0.1")
         .env("SCF_RUNTIME_API_PORT", launch.runtime_api_port.to_string())
         .env("_HANDLER", launch.handler)

@@ -204,6 +204,8 @@ pub struct FunctionSlot {
     namespace: String,
     qualifier: String,
     pub memory_mb: u32,
+    /// The function's `environment` table.
+    environment: Vec<(String, String)>,
     init_timeout: Duration,
     /// `instances`: the warm ones, numbered `0..min_instances`, never stopped for idleness.
     min_instances: usize,
@@ -430,7 +432,9 @@ impl Host {
             .iter()
             .zip(&listeners)
             .map(|(function, sockets)| match &function.runtime {
-                FunctionRuntime::Custom { code, handler, init_timeout, instances, idle_timeout, .. } => {
+                FunctionRuntime::Custom {
+                    code, handler, init_timeout, instances, idle_timeout, environment, ..
+                } => {
                     let label: Arc<str> = function.display_name().into();
                     Some(Rc::new(FunctionSlot {
                         label: label.to_string(),
@@ -440,6 +444,7 @@ impl Host {
                         namespace: function.namespace.clone(),
                         qualifier: function.qualifier.clone(),
                         memory_mb: function.memory_mb,
+                        environment: environment.clone(),
                         init_timeout: *init_timeout,
                         min_instances: *instances,
                         idle_timeout: *idle_timeout,
@@ -665,6 +670,7 @@ impl Host {
             namespace: &slot.namespace,
             qualifier: &slot.qualifier,
             memory_mb: slot.memory_mb,
+            environment: &slot.environment,
             runtime_api_port: instance.port,
             identity: &self.identity,
             output: &instance.output,

@@ -108,6 +108,8 @@ struct Spec {
     qualifier: String,
     memory_mb: u32,
     identity: TencentIdentity,
+    /// The function's `environment` table.
+    environment: Vec<(String, String)>,
     init_timeout: Duration,
     /// `instances`: never scaled down below this.
     min_instances: usize,
@@ -219,7 +221,16 @@ pub async fn supervise(
     let mut functions: Vec<WebFunction> = Vec::new();
     for (id, ((function, ports), board)) in config.functions.iter().zip(ports).zip(boards).enumerate() {
         let (
-            FunctionRuntime::Web { code, init_timeout, instances, max_instances, idle_timeout, concurrency, .. },
+            FunctionRuntime::Web {
+                code,
+                init_timeout,
+                instances,
+                max_instances,
+                idle_timeout,
+                concurrency,
+                environment,
+                ..
+            },
             Some(board),
         ) = (&function.runtime, board)
         else {
@@ -240,6 +251,7 @@ pub async fn supervise(
                 qualifier: function.qualifier.clone(),
                 memory_mb: function.memory_mb,
                 identity: config.gateway.identity.clone(),
+                environment: environment.clone(),
                 init_timeout: *init_timeout,
                 min_instances: *instances,
                 max_instances: *max_instances,
@@ -493,6 +505,7 @@ fn command(function: &Spec, port: u16) -> Command {
     let mut command = Command::new(function.code.join("scf_bootstrap"));
     command
         .current_dir(&function.code)
+        .envs(function.environment.iter().map(|(name, value)| (name, value)))
         .env("PORT", port.to_string())
         .env("SCF_FUNCTIONNAME", &function.name)
         .env("SCF_NAMESPACE", &function.namespace)

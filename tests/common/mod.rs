@@ -75,6 +75,31 @@ impl TempDir {
         path
     }
 
+    /// Writes an executable `relative` (`<folder>/bootstrap` or `<folder>/scf_bootstrap`) that
+    /// saves the environment the gateway started it with, then runs the example function in
+    /// `mode`; [`recorded_environment`] reads what it saved (once the function has answered).
+    pub fn environment_recorder(&self, relative: &str, mode: &str) {
+        // /proc/$$/environ is the shell's environment as exec'd, before it adds any of its own.
+        let script =
+            format!("#!/bin/sh\ncp /proc/$$/environ \"$(dirname \"$0\")/environ\"\nexec \"{FUNCTION_BIN}\" {mode}\n");
+        self.executable(relative, &script);
+    }
+
+    /// What the [`environment_recorder`] in `folder` saved: every variable, by name.
+    pub fn recorded_environment(&self, folder: &str) -> std::collections::BTreeMap<String, String> {
+        let path = self.path.join(folder).join("environ");
+        let bytes = std::fs::read(&path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+        bytes
+            .split(|&byte| byte == 0)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let entry = String::from_utf8_lossy(entry);
+                let (name, value) = entry.split_once('=').unwrap_or((&entry, ""));
+                (name.to_string(), value.to_string())
+            })
+            .collect()
+    }
+
     /// Writes a file (creating folders) and returns its path.
     pub fn write(&self, relative: &str, text: &str) -> PathBuf {
         let path = self.path.join(relative);
