@@ -355,7 +355,9 @@ pub struct Function {
     /// `custom` and `web`: `[function.environment]`, variables its processes get on top of what
     /// the platform sets (SCF: 环境变量, `Environment.Variables`), e.g.
     /// `environment = { DB_HOST = "10.0.0.5" }`. Names as SCF allows them; the platform's
-    /// prefixes (`SCF_`, `QCLOUD_`, `TENCENTCLOUD_`, `SCFGATE_`) are refused.
+    /// prefixes (`SCF_`, `QCLOUD_`, `TENCENTCLOUD_`, `SCFGATE_`) are refused. This is how a
+    /// function gets a variable: of the gateway's own environment it gets only a short
+    /// allow-list (`function_host::process::PASSED_THROUGH`).
     #[serde(default, skip_serializing_if = "is_empty")]
     pub environment: BTreeMap<String, String>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.

@@ -22,7 +22,7 @@ use monoio::io::AsyncWriteRentExt;
 use monoio::net::{TcpListener, TcpStream};
 
 use super::output::{OutputTags, RunningRequest, StderrTail};
-use super::process::{self, Launch, ProcessRegistry};
+use super::process::{self, FunctionEnvironment, Launch, ProcessRegistry};
 use crate::config::{Config, FunctionRuntime, TencentIdentity};
 use crate::http::reader::RequestReader;
 use crate::http::{response, RequestHead};
@@ -666,13 +666,15 @@ impl Host {
         let launch = Launch {
             code: &slot.code,
             handler: &slot.handler,
-            name: &slot.name,
-            namespace: &slot.namespace,
-            qualifier: &slot.qualifier,
-            memory_mb: slot.memory_mb,
-            environment: &slot.environment,
             runtime_api_port: instance.port,
-            identity: &self.identity,
+            function: FunctionEnvironment {
+                name: &slot.name,
+                namespace: &slot.namespace,
+                qualifier: &slot.qualifier,
+                memory_mb: slot.memory_mb,
+                identity: &self.identity,
+                environment: &slot.environment,
+            },
             output: &instance.output,
         };
         match process::spawn(&launch, &self.processes) {

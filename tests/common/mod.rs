@@ -25,6 +25,55 @@ pub const GATEWAY_BIN: &str = env!("CARGO_BIN_EXE_scfgate");
 /// The example function (examples/hello/function/main.rs), run by the generated bootstraps.
 pub const FUNCTION_BIN: &str = env!("CARGO_BIN_EXE_scf-example-function");
 
+/// The `PATH` gateways under test run with, and so what their functions get: the example
+/// function's folder first, so that the bootstraps (examples/hello, tests/fixtures/example-
+/// function) find `scf-example-function` on it whatever the target folder is.
+pub fn gateway_path() -> String {
+    let folder = Path::new(FUNCTION_BIN).parent().expect("the example function's folder");
+    match std::env::var("PATH") {
+        Ok(path) if !path.is_empty() => format!("{}:{path}", folder.display()),
+        _ => folder.display().to_string(),
+    }
+}
+
+/// Variables of the gateway's own environment, by name and value, that no function may see: the
+/// admin API's token, Tencent Cloud API keys, a key pair's secret (`[[secret]] key_env =
+/// "PAIR_SECRET_KEY"`) and something only the operator exported.
+pub const GATEWAY_SECRETS: &[(&str, &str)] = &[
+    ("SCFGATE_ADMIN_TOKEN", "admin-token-3f9c1e"),
+    ("TENCENTCLOUD_SECRET_ID", "AKIDoperator7d2b"),
+    ("TENCENTCLOUD_SECRET_KEY", "operator-secret-key-91c2"),
+    ("PAIR_SECRET_KEY", "pair-secret-55d0"),
+    ("OPERATOR_ONLY", "operator-only-value-0b7e"),
+];
+
+/// Variables of the gateway's environment on the allow-list of those functions get (README,
+/// "What a local function's environment holds"), besides `PATH`.
+pub const GATEWAY_ALLOWED: &[(&str, &str)] = &[("TZ", "Asia/Shanghai"), ("LC_TIME", "C")];
+
+/// Checks what a function got of the environment of a gateway started with
+/// [`GatewayBuilder::operator_environment`]: none of [`GATEWAY_SECRETS`] (neither the name nor
+/// the value under any name), [`GATEWAY_ALLOWED`] and `PATH` as the gateway had them, and no
+/// other variable but the allow-list's and `own` (the platform's and the function's
+/// `environment` table's).
+pub fn assert_only_allowed_environment(environment: &std::collections::BTreeMap<String, String>, own: &[&str]) {
+    for (name, value) in GATEWAY_SECRETS {
+        assert!(!environment.contains_key(*name), "{name} reached the function: {environment:#?}");
+        let leaked: Vec<&String> = environment.keys().filter(|key| environment[*key].contains(value)).collect();
+        assert!(leaked.is_empty(), "the value of {name} reached the function in {leaked:?}: {environment:#?}");
+    }
+    const ALLOWED: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR"];
+    let others: Vec<&String> = environment
+        .keys()
+        .filter(|name| !ALLOWED.contains(&name.as_str()) && !name.starts_with("LC_") && !own.contains(&name.as_str()))
+        .collect();
+    assert!(others.is_empty(), "variables neither the platform's, the function's nor allowed: {others:?}");
+    assert_eq!(environment.get("PATH"), Some(&gateway_path()), "PATH is passed through");
+    for (name, value) in GATEWAY_ALLOWED {
+        assert_eq!(environment.get(*name).map(String::as_str), Some(*value), "{name} is passed through");
+    }
+}
+
 /// Upper bound for the gateway to say it is listening.
 const START_LIMIT: Duration = Duration::from_secs(20);
 /// Upper bound for one response (functions that sleep on purpose stay well under it).
@@ -234,6 +283,15 @@ impl GatewayBuilder {
         self
     }
 
+    /// The gateway's environment also holds [`GATEWAY_SECRETS`] and [`GATEWAY_ALLOWED`], as an
+    /// operator's shell might.
+    pub fn operator_environment(mut self) -> Self {
+        for (name, value) in GATEWAY_SECRETS.iter().chain(GATEWAY_ALLOWED) {
+            self = self.env(name, value);
+        }
+        self
+    }
+
     /// The temp dir, to add files before starting.
     pub fn dir(&self) -> &TempDir {
         &self.dir
@@ -251,11 +309,10 @@ impl GatewayBuilder {
             .arg(&config_path)
             .args(["--listen", "127.0.0.1:0", "--workers", "2"])
             .args(&self.args)
+            .env("PATH", gateway_path())
             .envs(self.envs.iter().map(|(name, value)| (name, value)))
             .env_remove("SCFGATE_LOG")
             .env_remove("RUST_LOG")
-            // For tests/fixtures/example-function/bootstrap, whatever the target dir is.
-            .env("SCF_EXAMPLE_FUNCTION", FUNCTION_BIN)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
