@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::durations::{INIT_TIMEOUT, ONE_DAY};
 use super::{ConfigError, Site};
 use crate::config::file;
 
@@ -52,11 +53,11 @@ pub(super) fn instance_settings(
         );
     }
     let init_timeout = match function.init_timeout {
-        Some(seconds) => site.duration("init_timeout", seconds)?,
+        Some(seconds) => site.duration("init_timeout", seconds, INIT_TIMEOUT)?,
         None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
     };
     let idle_timeout = match function.idle_timeout {
-        Some(seconds) => site.duration("idle_timeout", seconds)?,
+        Some(seconds) => site.duration("idle_timeout", seconds, ONE_DAY)?,
         None => Duration::from_secs(DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS),
     };
     let environment = environment(site, &function.environment, web)?;
