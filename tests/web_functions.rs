@@ -530,7 +530,7 @@ fn a_web_function_gets_its_environment_table_and_none_of_the_gateways_secrets() 
         assert_eq!(environment.get(name).map(String::as_str), Some(value), "{name} in {environment:#?}");
     }
     assert!(environment.get("PORT").is_some_and(|port| port.parse::<u16>().is_ok()), "{environment:#?}");
-    common::assert_only_allowed_environment(
+    common::environment::assert_only_allowed_environment(
         &environment,
         &[
             "GREETING",
