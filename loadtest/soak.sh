@@ -105,7 +105,8 @@ trap 'exit 130' INT TERM
 # ---- the gateway ---------------------------------------------------------------------------------
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # The example function logs a line per invocation (millions here): those stay out of the log.
-SCF_EXAMPLE_FUNCTION=$FUNCTION_BIN "$SCFGATE_BIN" --config examples/hello/scfgate.toml --listen "127.0.0.1:$PORT" \
+# The example's bootstraps find scf-example-function on the PATH the gateway passes on.
+PATH="$TARGET_DIR/release:$PATH" "$SCFGATE_BIN" --config examples/hello/scfgate.toml --listen "127.0.0.1:$PORT" \
     > >(grep --line-buffered -v '^scf-example-function\[[a-z-]*\] request_id=' >"$SOAK_DIR/scfgate.log") 2>&1 &
 GATEWAY_PID=$!
 for _ in $(seq 1 300); do

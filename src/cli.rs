@@ -171,10 +171,8 @@ impl Args {
     }
 }
 
+/// A number of seconds, within the range the config file's durations have (one day at most):
+/// clap's error then names the flag.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !seconds.is_finite() || seconds <= 0.0 {
-        return Err("must be a positive number of seconds".into());
-    }
-    Ok(Duration::from_secs_f64(seconds))
+    crate::config::validate::durations::ONE_DAY.parse_flag(text)
 }

@@ -464,3 +464,40 @@ fn publishing_during_a_stream_of_keep_alive_requests_drops_none() {
         gateway.output.text()
     );
 }
+
+#[test]
+fn durations_past_their_range_are_refused_naming_the_field() {
+    let state = TempDir::new("admin-durations");
+    let (_gateway, address) = start(EMPTY, &state, None);
+    expect(&admin(address, "POST", "/v1/services", &json!({ "id": "service-time01", "name": "time" })), 201);
+
+    // A function's init_timeout: SCF allows at most 300 s.
+    let mut function = echo_function(&state);
+    for (value, shown) in [(json!(301), "301"), (json!(i64::MAX), "9.223372036854776e18")] {
+        function["init_timeout"] = value;
+        let refused = expect(&admin(address, "POST", "/v1/functions", &function), 400);
+        assert_eq!(refused["error"]["field"], "init_timeout", "{refused}");
+        assert_eq!(
+            refused["error"]["message"],
+            format!("function `default/echo:$LATEST`: field `init_timeout`: must be a number of seconds greater than 0 and at most 300 (SCF's limit on a function's init timeout), got {shown}")
+        );
+    }
+    function["init_timeout"] = json!(30);
+    expect(&admin(address, "POST", "/v1/functions", &function), 201);
+
+    // An API's timeout: Tencent allows at most 1800 s. i64::MAX used to be stored, and then every
+    // request to the API got 504 at once (its deadline overflowed).
+    let mut api = json!({ "name": "slow", "path": "=/slow", "method": "GET", "function": { "name": "echo" } });
+    for (value, shown) in [(json!(i64::MAX), "9.223372036854776e18"), (json!(1800.5), "1800.5")] {
+        api["timeout"] = value;
+        let refused = expect(&admin(address, "POST", "/v1/services/service-time01/apis", &api), 400);
+        assert_eq!(refused["error"]["field"], "timeout", "{refused}");
+        assert_eq!(
+            refused["error"]["message"],
+            format!("service `time` api `slow`: field `timeout`: must be a number of seconds greater than 0 and at most 1800 (Tencent's limit on an API's backend timeout), got {shown}")
+        );
+    }
+    api["timeout"] = json!(1800);
+    let created = expect(&admin(address, "POST", "/v1/services/service-time01/apis", &api), 201);
+    assert_eq!(created["timeout"], 1800, "{created}");
+}

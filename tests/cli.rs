@@ -130,7 +130,7 @@ fn broken_configurations_are_refused_with_file_api_and_field() {
         ("undefined qualifier", "function = { name = \"hello\" }", "function = { name = \"hello\", qualifier = \"2\" }".into(), format!(": {api}: field `function`: no [[function]] is defined as `default/hello:2`")),
         // Methods are Tencent's six.
         ("method", "method = \"GET\"", "method = \"PATCH\"".into(), format!(": {api}: field `method`: `PATCH` is not one of GET, POST, PUT, DELETE, HEAD, ANY")),
-        ("timeout", "timeout = 5", "timeout = 0".into(), format!(": {api}: field `timeout`: must be a number of seconds greater than 0, got 0")),
+        ("timeout", "timeout = 5", "timeout = 0".into(), format!(": {api}: field `timeout`: must be a number of seconds greater than 0 and at most 1800 (Tencent's limit on an API's backend timeout), got 0")),
         // Stages are release, test and prepub.
         ("stage", "stages = [\"release\", \"test\"]", "stages = [\"prod\"]".into(), ": service `cli`: field `stages`: `prod` is not a stage; use release, test or prepub".into()),
         // Two APIs with the same path and method.
@@ -198,4 +198,100 @@ fn the_gateway_refuses_to_start_on_a_broken_configuration() {
     let (status, _, stderr) = run_gateway(&["--config", missing.to_str().unwrap(), "--check"]);
     assert_eq!(status.code(), Some(2));
     assert!(stderr.contains(&format!("{}: cannot read the file", missing.display())), "{stderr}");
+}
+
+/// Every duration the file takes, at a value in range.
+const DURATIONS: &str = r#"[gateway]
+idle_timeout = 75
+header_timeout = 10
+pool_idle_timeout = 30
+shutdown_timeout = 20
+websocket_idle_timeout = 600
+
+[[service]]
+id = "service-cli"
+name = "cli"
+
+[[service.api]]
+name = "hello"
+path = "/hello"
+method = "GET"
+timeout = 15
+function = { name = "hello" }
+
+[[function]]
+name = "hello"
+runtime = "custom"
+code = "fn"
+init_timeout = 30
+idle_timeout = 45
+"#;
+
+#[test]
+fn durations_past_their_range_are_refused_naming_the_field_and_the_range() {
+    let api = "service `cli` api `hello`";
+    let function = "function `default/hello:$LATEST`";
+    // i64::MAX seconds used to pass, then overflowed every deadline: each request got 504 at once.
+    let overflow = "9223372036854775807";
+    let day = "greater than 0 and at most 86400 (one day)";
+    // (the line in DURATIONS, the value it gets, where the error points, the range it states)
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, String, &str)] = &[
+        // spec tencent-migration §3: an API's backend timeout (serviceTimeout) is 1-1800 s.
+        ("timeout = 15", "1801", format!("{api}: field `timeout`"), "greater than 0 and at most 1800 (Tencent's limit on an API's backend timeout)"),
+        ("timeout = 15", overflow, format!("{api}: field `timeout`"), "greater than 0 and at most 1800 (Tencent's limit on an API's backend timeout)"),
+        // spec tencent-migration §1.9: SCF's init timeout is 3-300 s.
+        ("init_timeout = 30", "301", format!("{function}: field `init_timeout`"), "greater than 0 and at most 300 (SCF's limit on a function's init timeout)"),
+        ("init_timeout = 30", overflow, format!("{function}: field `init_timeout`"), "greater than 0 and at most 300 (SCF's limit on a function's init timeout)"),
+        ("idle_timeout = 45", "86401", format!("{function}: field `idle_timeout`"), day),
+        ("idle_timeout = 75", overflow, "[gateway]: field `idle_timeout`".into(), day),
+        ("header_timeout = 10", "86401", "[gateway]: field `header_timeout`".into(), day),
+        ("pool_idle_timeout = 30", overflow, "[gateway]: field `pool_idle_timeout`".into(), day),
+        ("shutdown_timeout = 20", "1e300", "[gateway]: field `shutdown_timeout`".into(), day),
+        ("websocket_idle_timeout = 600", overflow, "[gateway]: field `websocket_idle_timeout`".into(), day),
+    ];
+    let dir = TempDir::new("cli-durations");
+    dir.function("fn", "echo");
+    let base = dir.write("base.toml", DURATIONS);
+    let (status, stdout, stderr) = run_gateway(&["--config", base.to_str().unwrap(), "--check"]);
+    assert!(status.success() && stdout.contains("configuration is valid"), "the base config is refused: {stderr}");
+
+    let mut failures = Vec::new();
+    for (index, (line, value, site, range)) in cases.iter().enumerate() {
+        let line = format!("\n{line}\n");
+        assert_eq!(DURATIONS.matches(&line).count(), 1, "{line:?} must occur once");
+        let key = line.trim().split(" = ").next().unwrap();
+        let file =
+            dir.write(&format!("case{index}.toml"), &DURATIONS.replacen(&line, &format!("\n{key} = {value}\n"), 1));
+        let path = file.to_str().unwrap();
+        let (status, _, stderr) = run_gateway(&["--config", path, "--check"]);
+        // The value as written, or as a float prints when it is too long for that.
+        let shown = if value.len() > 15 { format!("{:?}", value.parse::<f64>().unwrap()) } else { value.to_string() };
+        let expected = format!("error: {path}: {site}: must be a number of seconds {range}, got {shown}");
+        if status.code() != Some(2) || !stderr.starts_with(&expected) {
+            failures.push(format!("{key} = {value}: exit {status}, stderr {stderr:?}\n  expected {expected:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn duration_flags_past_their_range_are_refused_naming_the_flag() {
+    let dir = TempDir::new("cli-duration-flags");
+    dir.function("fn", "echo");
+    let file = dir.write("scfgate.toml", DURATIONS);
+    let path = file.to_str().unwrap();
+    for flag in ["--idle-timeout", "--header-timeout", "--pool-idle-timeout", "--shutdown-timeout"] {
+        // A value in range is taken.
+        let (status, stdout, stderr) = run_gateway(&["--config", path, "--check", flag, "2.5"]);
+        assert!(status.success() && stdout.contains("configuration is valid"), "{flag} 2.5: {stderr}");
+        for value in ["86401", "9223372036854775807", "1e300"] {
+            let (status, _, stderr) = run_gateway(&["--config", path, "--check", flag, value]);
+            assert_eq!(status.code(), Some(2), "{flag} {value}: {stderr}");
+            let expected = format!(
+                "invalid value '{value}' for '{flag} <SECONDS>': must be a number of seconds greater than 0 and at most 86400 (one day)"
+            );
+            assert!(stderr.contains(&expected), "{flag} {value}: {stderr}\nexpected it to contain {expected:?}");
+        }
+    }
 }

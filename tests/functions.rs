@@ -133,6 +133,71 @@ fn invocation_metadata_and_environment_reach_the_function() {
     }
 }
 
+/// A custom-runtime function `env` whose bootstrap records its environment, with an
+/// `environment` table, and a key pair whose secret is in the gateway's environment.
+const ENVIRONMENT_CONFIG: &str = r#"
+[[service]]
+id = "service-env"
+name = "env"
+[[service.api]]
+name = "env"
+path = "/env"
+method = "GET"
+function = { name = "env" }
+
+[[function]]
+name = "env"
+runtime = "custom"
+code = "env"
+environment = { GREETING = "hello from the table", DATABASE_URL = "postgres://db.internal/app" }
+
+[[secret]]
+id = "AKIDpair"
+key_env = "PAIR_SECRET_KEY"
+"#;
+
+#[test]
+fn a_function_gets_its_environment_table_and_none_of_the_gateways_secrets() {
+    let builder = Gateway::builder(ENVIRONMENT_CONFIG).operator_environment();
+    builder.dir().environment_recorder("env/bootstrap", "echo");
+    let gateway = builder.start();
+    let response = gateway.get("/release/env");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let environment = gateway.dir.recorded_environment("env");
+    for (name, value) in [
+        ("GREETING", "hello from the table"),
+        ("DATABASE_URL", "postgres://db.internal/app"),
+        ("SCF_FUNCTIONNAME", "env"),
+        ("SCF_NAMESPACE", "default"),
+        ("SCF_FUNCTIONVERSION", "$LATEST"),
+        ("SCF_FUNCTIONMEMORYSIZE", "128"),
+        ("SCF_RUNTIME_API", "127.0.0.1"),
+        ("_HANDLER", "index.main_handler"),
+        ("TENCENTCLOUD_RUNENV", "SCF"),
+        ("TENCENTCLOUD_REGION", "local"),
+    ] {
+        assert_eq!(environment.get(name).map(String::as_str), Some(value), "{name} in {environment:#?}");
+    }
+    common::environment::assert_only_allowed_environment(
+        &environment,
+        &[
+            "GREETING",
+            "DATABASE_URL",
+            "SCF_FUNCTIONNAME",
+            "SCF_NAMESPACE",
+            "SCF_FUNCTIONVERSION",
+            "SCF_FUNCTIONMEMORYSIZE",
+            "SCF_RUNTIME_API",
+            "SCF_RUNTIME_API_PORT",
+            "_HANDLER",
+            "TENCENTCLOUD_RUNENV",
+            "TENCENTCLOUD_REGION",
+            "TENCENTCLOUD_APPID",
+            "TENCENTCLOUD_UIN",
+        ],
+    );
+}
+
 const ECHO_CONFIG: &str = r#"
 [[service]]
 id = "service-functions"

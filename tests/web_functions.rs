@@ -498,6 +498,69 @@ fn a_function_that_insists_on_its_port_gets_it() {
     assert_eq!(direct.read_response().json()["path"], "/direct");
 }
 
+/// A web function `env` whose `scf_bootstrap` records its environment, with an `environment`
+/// table, and a key pair whose secret is in the gateway's environment.
+const ENVIRONMENT_CONFIG: &str = r#"
+[[service]]
+id = "service-web-env"
+name = "web-env"
+[[service.api]]
+name = "env"
+path = "/env"
+method = "GET"
+function = { name = "env" }
+
+[[function]]
+name = "env"
+runtime = "web"
+code = "env"
+environment = { GREETING = "hello from the table", DATABASE_URL = "postgres://db.internal/app" }
+
+[[secret]]
+id = "AKIDpair"
+key_env = "PAIR_SECRET_KEY"
+"#;
+
+#[test]
+fn a_web_function_gets_its_environment_table_and_none_of_the_gateways_secrets() {
+    let builder = Gateway::builder(ENVIRONMENT_CONFIG).operator_environment();
+    builder.dir().environment_recorder("env/scf_bootstrap", "web");
+    let gateway = builder.start();
+    wait_ready(&gateway, 1);
+    let response = gateway.get("/release/env");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let environment = gateway.dir.recorded_environment("env");
+    for (name, value) in [
+        ("GREETING", "hello from the table"),
+        ("DATABASE_URL", "postgres://db.internal/app"),
+        ("SCF_FUNCTIONNAME", "env"),
+        ("SCF_NAMESPACE", "default"),
+        ("SCF_FUNCTIONVERSION", "$LATEST"),
+        ("SCF_FUNCTIONMEMORYSIZE", "128"),
+        ("TENCENTCLOUD_RUNENV", "SCF"),
+        ("TENCENTCLOUD_REGION", "local"),
+    ] {
+        assert_eq!(environment.get(name).map(String::as_str), Some(value), "{name} in {environment:#?}");
+    }
+    assert!(environment.get("PORT").is_some_and(|port| port.parse::<u16>().is_ok()), "{environment:#?}");
+    common::environment::assert_only_allowed_environment(
+        &environment,
+        &[
+            "GREETING",
+            "DATABASE_URL",
+            "PORT",
+            "SCF_FUNCTIONNAME",
+            "SCF_NAMESPACE",
+            "SCF_FUNCTIONVERSION",
+            "SCF_FUNCTIONMEMORYSIZE",
+            "TENCENTCLOUD_RUNENV",
+            "TENCENTCLOUD_REGION",
+            "TENCENTCLOUD_APPID",
+            "TENCENTCLOUD_UIN",
+        ],
+    );
+}
+
 /// Established TCP connections (IPv4) whose far end is `port` on this machine: the gateway's
 /// connections to a web function listening there.
 fn established_to(port: u16) -> usize {

@@ -158,7 +158,8 @@ pub struct Api {
     pub transport: Option<FunctionRef>,
     /// WebSocket APIs: the function invoked when the connection ends (console: 清理函数).
     pub cleanup: Option<FunctionRef>,
-    /// Backend timeout in seconds (console: 后端超时, API field `ServiceTimeout`). Default 15.
+    /// Backend timeout in seconds (console: 后端超时, API field `ServiceTimeout`). Default 15, at
+    /// most 1800 (Tencent's limit).
     pub timeout: Option<Seconds>,
     /// Response integration (console: 响应集成, `ServiceScfIsIntegratedResponse`). Default false.
     pub integrated_response: Option<bool>,
@@ -343,7 +344,8 @@ pub struct Function {
     /// `custom` and `web`: warm processes kept running (SCF: provisioned concurrency). Default 1.
     pub instances: Option<usize>,
     /// `custom` and `web`: seconds a started process may take to ask for its first event
-    /// (`custom`) or to accept connections on its port (`web`) (SCF: 初始化超时时间). Default 30.
+    /// (`custom`) or to accept connections on its port (`web`) (SCF: 初始化超时时间). Default 30,
+    /// at most 300 (SCF's limit).
     pub init_timeout: Option<Seconds>,
     /// `custom` and `web`: most processes run at once; the gateway starts more than `instances`
     /// when requests wait and every process is busy (SCF: 最大独占配额, reserved concurrency).
@@ -355,6 +357,14 @@ pub struct Function {
     /// `web` only: requests one instance takes at once before the gateway starts another (SCF:
     /// 单实例多并发; off by default, so one request per instance). Default 1.
     pub concurrency: Option<usize>,
+    /// `custom` and `web`: `[function.environment]`, variables its processes get on top of what
+    /// the platform sets (SCF: 环境变量, `Environment.Variables`), e.g.
+    /// `environment = { DB_HOST = "10.0.0.5" }`. Names as SCF allows them; the platform's
+    /// prefixes (`SCF_`, `QCLOUD_`, `TENCENTCLOUD_`, `SCFGATE_`) are refused. This is how a
+    /// function gets a variable: of the gateway's own environment it gets only a short
+    /// allow-list (`function_host::process::PASSED_THROUGH`).
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub environment: BTreeMap<String, String>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
     pub invoke_url: Option<String>,
     /// `web` only: the fixed loopback port the function's server listens on, for a server that
@@ -390,7 +400,8 @@ where
 }
 
 /// A duration in seconds, written as a TOML integer or float (`15`, `0.5`). Range checks happen in
-/// `validate.rs`, where the error can name the field.
+/// `validate/durations.rs` (more than 0, at most a cap per field), where the error can name the
+/// field.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Seconds(pub f64);
 

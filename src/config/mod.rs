@@ -607,6 +607,8 @@ pub enum FunctionRuntime {
         max_instances: usize,
         /// How long a process beyond `instances` may idle before it is stopped.
         idle_timeout: Duration,
+        /// The function's `environment` table, in name order.
+        environment: Vec<(String, String)>,
     },
     /// Local processes of the folder's `scf_bootstrap`, each an HTTP server the gateway proxies
     /// requests to (SCF web functions).
@@ -626,6 +628,8 @@ pub enum FunctionRuntime {
         concurrency: usize,
         /// The port the function insists on (then it runs one instance); `None`: the gateway picks.
         port: Option<u16>,
+        /// The function's `environment` table, in name order.
+        environment: Vec<(String, String)>,
     },
     /// An HTTP endpoint that takes the event as a POST body and answers the function's value.
     Remote {

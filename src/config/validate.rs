@@ -21,7 +21,12 @@ use super::{
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
+pub mod durations;
+mod local;
 mod tencentcloud;
+
+use durations::{API_TIMEOUT, ONE_DAY};
+use local::{instance_settings, InstanceSettings};
 
 /// Tencent's console limit on an API name.
 const MAX_API_NAME_CHARS: usize = 60;
@@ -51,11 +56,6 @@ const DEFAULT_NAMESPACE: &str = "default";
 const DEFAULT_QUALIFIER: &str = "$LATEST";
 const DEFAULT_MEMORY_MB: u32 = 128;
 const DEFAULT_HANDLER: &str = "index.main_handler";
-const DEFAULT_INSTANCES: usize = 1;
-const DEFAULT_INIT_TIMEOUT_SECS: u64 = 30;
-/// Like SCF, which reclaims an instance some minutes after its last invocation; shorter here,
-/// since a local machine has less to spare.
-const DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS: u64 = 60;
 /// The reverse-push endpoint: loopback, so that by default only this machine's functions can push.
 const DEFAULT_PUSH_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8095));
 /// The environment variable that holds the push token (it wins over `push_token` in the file).
@@ -276,14 +276,6 @@ impl<'a> Site<'a> {
         }
     }
 
-    fn duration(&self, field: &str, seconds: Seconds) -> Result<Duration, ConfigError> {
-        let Seconds(value) = seconds;
-        if value.is_nan() || value <= 0.0 {
-            return Err(self.error(field, format!("must be a number of seconds greater than 0, got {value}")));
-        }
-        Duration::try_from_secs_f64(value).map_err(|_| self.error(field, format!("{value} seconds is too large")))
-    }
-
     fn at_least_one(&self, field: &str, value: usize) -> Result<usize, ConfigError> {
         if value == 0 {
             return Err(self.error(field, "must be at least 1"));
@@ -365,9 +357,8 @@ fn build_gateway(section: file::Gateway, overrides: &Overrides, source: &Path) -
         |flag_value: Option<Duration>, flag: &str, file_value: Option<Seconds>, key: &str, default_secs: u64| match (
             flag_value, file_value,
         ) {
-            (Some(value), _) if value.is_zero() => Err(flags.error(flag, "must be greater than 0 seconds")),
-            (Some(value), _) => Ok(value),
-            (None, Some(seconds)) => site.duration(key, seconds),
+            (Some(value), _) => flags.flag_duration(flag, value, ONE_DAY),
+            (None, Some(seconds)) => site.duration(key, seconds, ONE_DAY),
             (None, None) => Ok(Duration::from_secs(default_secs)),
         };
 
@@ -515,7 +506,7 @@ fn build_websocket_settings(
             max_message_bytes.unwrap_or(DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES),
         )?,
         idle_timeout: match idle_timeout {
-            Some(seconds) => site.duration("websocket_idle_timeout", seconds)?,
+            Some(seconds) => site.duration("websocket_idle_timeout", seconds, ONE_DAY)?,
             None => Duration::from_secs(DEFAULT_WEBSOCKET_IDLE_TIMEOUT_SECS),
         },
     })
@@ -610,6 +601,7 @@ const RUNTIME_KEYS: &[(&str, KeyPresent, &[&str])] = &[
     ("max_instances", |function| function.max_instances.is_some(), &["custom", "web"]),
     ("idle_timeout", |function| function.idle_timeout.is_some(), &["custom", "web"]),
     ("concurrency", |function| function.concurrency.is_some(), &["web"]),
+    ("environment", |function| !function.environment.is_empty(), &["custom", "web"]),
     ("region", |function| function.region.is_some(), &["tencentcloud"]),
     ("endpoint", |function| function.endpoint.is_some(), &["tencentcloud"]),
     ("ca_file", |function| function.ca_file.is_some(), &["tencentcloud"]),
@@ -636,37 +628,9 @@ fn build_custom(site: &Site, function: &file::Function, base_dir: &Path) -> Resu
     if handler.is_empty() {
         return Err(site.error("handler", "may not be empty"));
     }
-    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout } = instance_settings(site, function)?;
-    Ok(FunctionRuntime::Custom { code, handler, instances, init_timeout, max_instances, idle_timeout })
-}
-
-/// The process keys every locally run runtime shares.
-struct InstanceSettings {
-    instances: usize,
-    max_instances: usize,
-    init_timeout: Duration,
-    idle_timeout: Duration,
-}
-
-/// `instances`, `max_instances` (at least `instances`), `init_timeout` and `idle_timeout`, with
-/// their defaults.
-fn instance_settings(site: &Site, function: &file::Function) -> Result<InstanceSettings, ConfigError> {
-    let instances = site.at_least_one("instances", function.instances.unwrap_or(DEFAULT_INSTANCES))?;
-    let max_instances = function.max_instances.unwrap_or(instances);
-    if max_instances < instances {
-        return Err(
-            site.error("max_instances", format!("must be at least `instances` ({instances}), got {max_instances}"))
-        );
-    }
-    let init_timeout = match function.init_timeout {
-        Some(seconds) => site.duration("init_timeout", seconds)?,
-        None => Duration::from_secs(DEFAULT_INIT_TIMEOUT_SECS),
-    };
-    let idle_timeout = match function.idle_timeout {
-        Some(seconds) => site.duration("idle_timeout", seconds)?,
-        None => Duration::from_secs(DEFAULT_INSTANCE_IDLE_TIMEOUT_SECS),
-    };
-    Ok(InstanceSettings { instances, max_instances, init_timeout, idle_timeout })
+    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout, environment } =
+        instance_settings(site, function, false)?;
+    Ok(FunctionRuntime::Custom { code, handler, instances, init_timeout, max_instances, idle_timeout, environment })
 }
 
 /// `runtime = "web"`: an HTTP server started from `scf_bootstrap` (Tencent's name for it, spec
@@ -674,7 +638,8 @@ fn instance_settings(site: &Site, function: &file::Function) -> Result<InstanceS
 fn build_web(site: &Site, function: &file::Function, base_dir: &Path) -> Result<FunctionRuntime, ConfigError> {
     reject_foreign_keys(site, function, "web")?;
     let code = code_folder(site, function, base_dir, "scf_bootstrap", "a web function")?;
-    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout } = instance_settings(site, function)?;
+    let InstanceSettings { instances, max_instances, init_timeout, idle_timeout, environment } =
+        instance_settings(site, function, true)?;
     let port = match function.port {
         Some(0) => return Err(site.error("port", "must be a port number (1-65535); leave `port` out to let the gateway pick a free one")),
         Some(port) if instances > 1 => {
@@ -700,6 +665,7 @@ fn build_web(site: &Site, function: &file::Function, base_dir: &Path) -> Result<
         // SCF runs one request per web function instance unless multi-concurrency is turned on.
         concurrency: site.at_least_one("concurrency", function.concurrency.unwrap_or(1))?,
         port,
+        environment,
     })
 }
 
@@ -1064,7 +1030,7 @@ fn build_api(
         (function, None)
     };
     let timeout = match api.timeout {
-        Some(seconds) => site.duration("timeout", seconds)?,
+        Some(seconds) => site.duration("timeout", seconds, API_TIMEOUT)?,
         None => Duration::from_secs(DEFAULT_API_TIMEOUT_SECS),
     };
     check_documentation(site, api.response_type.as_deref(), &api.error_codes)?;
@@ -1762,6 +1728,7 @@ invoke_url = "http://127.0.0.1"
                         init_timeout: secs(3.0),
                         max_instances: 5,
                         idle_timeout: secs(45.0),
+                        environment: vec![],
                     },
                 },
                 Function {
@@ -1874,9 +1841,10 @@ invoke_url = "http://127.0.0.1"
         let cases: &[(Overrides, &str)] = &[
             (Overrides { workers: Some(0), ..Default::default() }, "command line: field `--workers`: must be at least 1"),
             (Overrides { max_header_bytes: Some(0), ..Default::default() }, "command line: field `--max-header-bytes`: must be at least 1"),
-            (Overrides { idle_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--idle-timeout`: must be greater than 0 seconds"),
-            (Overrides { header_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--header-timeout`: must be greater than 0 seconds"),
-            (Overrides { pool_idle_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--pool-idle-timeout`: must be greater than 0 seconds"),
+            (Overrides { idle_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--idle-timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got 0"),
+            (Overrides { header_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--header-timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got 0"),
+            (Overrides { pool_idle_timeout: Some(Duration::ZERO), ..Default::default() }, "command line: field `--pool-idle-timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got 0"),
+            (Overrides { shutdown_timeout: Some(Duration::from_secs(86_401)), ..Default::default() }, "command line: field `--shutdown-timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got 86401"),
         ];
         for (overrides, expected) in cases {
             let error = parse_str(FULL, &file, overrides).unwrap_err();
@@ -1945,10 +1913,10 @@ invoke_url = "http://127.0.0.1"
             ("workers = 2", "workers = 0", ": [gateway]: field `workers`: must be at least 1"),
             ("max_header_bytes = 8192", "max_header_bytes = 0", ": [gateway]: field `max_header_bytes`: must be at least 1"),
             ("max_response_bytes = 2048", "max_response_bytes = 0", ": [gateway]: field `max_response_bytes`: must be at least 1"),
-            ("idle_timeout = 1.5", "idle_timeout = 0", ": [gateway]: field `idle_timeout`: must be a number of seconds greater than 0, got 0"),
-            ("header_timeout = 5", "header_timeout = -1", ": [gateway]: field `header_timeout`: must be a number of seconds greater than 0, got -1"),
-            ("pool_idle_timeout = 20", "pool_idle_timeout = nan", ": [gateway]: field `pool_idle_timeout`: must be a number of seconds greater than 0, got NaN"),
-            ("pool_idle_timeout = 20", "pool_idle_timeout = inf", ": [gateway]: field `pool_idle_timeout`: inf seconds is too large"),
+            ("idle_timeout = 1.5", "idle_timeout = 0", ": [gateway]: field `idle_timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got 0"),
+            ("header_timeout = 5", "header_timeout = -1", ": [gateway]: field `header_timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got -1"),
+            ("pool_idle_timeout = 20", "pool_idle_timeout = nan", ": [gateway]: field `pool_idle_timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got NaN"),
+            ("pool_idle_timeout = 20", "pool_idle_timeout = inf", ": [gateway]: field `pool_idle_timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got inf"),
             ("workers = 2", "workers = 2\nregion = \"AP Guangzhou\"", ": [gateway]: field `region`: `AP Guangzhou` is not a region name like `ap-guangzhou` (lower-case letters, digits and `-`)"),
             ("workers = 2", "workers = 2\nappid = \"12x\"", ": [gateway]: field `appid`: `12x` is not a number like `1250000000` (digits only, as a string)"),
             ("workers = 2", "workers = 2\nuin = \"\"", ": [gateway]: field `uin`: `` is not a number like `1250000000` (digits only, as a string)"),
@@ -2001,7 +1969,7 @@ invoke_url = "http://127.0.0.1"
             ("function = { name = \"hello\" }\ntimeout", "function = { qualifier = \"1\" }\ntimeout", ": service `hello` api `say-hello`: field `function.name`: required but missing"),
             ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hola\" }\ntimeout", ": service `hello` api `say-hello`: field `function`: no [[function]] is defined as `default/hola:$LATEST`"),
             ("function = { name = \"echo\", namespace = \"tools\", qualifier = \"1\" }", "function = { name = \"echo\", namespace = \"tools\" }", ": service `hello` api `echo`: field `function`: no [[function]] is defined as `tools/echo:$LATEST`"),
-            ("timeout = 2.5", "timeout = 0", ": service `hello` api `say-hello`: field `timeout`: must be a number of seconds greater than 0, got 0"),
+            ("timeout = 2.5", "timeout = 0", ": service `hello` api `say-hello`: field `timeout`: must be a number of seconds greater than 0 and at most 1800 (Tencent's limit on an API's backend timeout), got 0"),
             // spec §1.1: path + method identify an API; `{param}` names do not change what matches.
             ("path = \"=/echo\"\nmethod = \"post\"", "path = \"/hello/{who}\"\nmethod = \"get\"", ": service `hello` api `echo`: field `path`: `GET /hello/{who}` conflicts with api `say-hello` (`GET /hello/{name}`): same path and overlapping method"),
             ("path = \"^~/static\"", "path = \"/hello/{x}\"", ": service `hello` api `static`: field `path`: `ANY /hello/{x}` conflicts with api `say-hello` (`GET /hello/{name}`): same path and overlapping method"),
@@ -2029,9 +1997,9 @@ invoke_url = "http://127.0.0.1"
             ("code = \"functions/hello\"", "code = \"functions\"", ": function `default/hello:$LATEST`: field `code`: `{dir}/functions/bootstrap`: No such file or directory (os error 2); a custom runtime folder needs an executable `bootstrap`"),
             ("handler = \"app.handle\"", "handler = \"\"", ": function `default/hello:$LATEST`: field `handler`: may not be empty"),
             ("instances = 2", "instances = 0", ": function `default/hello:$LATEST`: field `instances`: must be at least 1"),
-            ("init_timeout = 3", "init_timeout = 0.0", ": function `default/hello:$LATEST`: field `init_timeout`: must be a number of seconds greater than 0, got 0"),
+            ("init_timeout = 3", "init_timeout = 0.0", ": function `default/hello:$LATEST`: field `init_timeout`: must be a number of seconds greater than 0 and at most 300 (SCF's limit on a function's init timeout), got 0"),
             ("max_instances = 5", "max_instances = 1", ": function `default/hello:$LATEST`: field `max_instances`: must be at least `instances` (2), got 1"),
-            ("idle_timeout = 45", "idle_timeout = -1", ": function `default/hello:$LATEST`: field `idle_timeout`: must be a number of seconds greater than 0, got -1"),
+            ("idle_timeout = 45", "idle_timeout = -1", ": function `default/hello:$LATEST`: field `idle_timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got -1"),
             // A key of the other runtime is refused by name.
             ("instances = 2", "instances = 2\ninvoke_url = \"http://127.0.0.1/\"", ": function `default/hello:$LATEST`: field `invoke_url`: not allowed for runtime = \"custom\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\ncode = \"x\"", ": function `tools/echo:1`: field `code`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
@@ -2040,6 +2008,8 @@ invoke_url = "http://127.0.0.1"
             ("runtime = \"remote\"", "runtime = \"remote\"\ninit_timeout = 1", ": function `tools/echo:1`: field `init_timeout`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\nmax_instances = 2", ": function `tools/echo:1`: field `max_instances`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
             ("runtime = \"remote\"", "runtime = \"remote\"\nidle_timeout = 1", ": function `tools/echo:1`: field `idle_timeout`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("runtime = \"remote\"", "runtime = \"remote\"\nenvironment = { A = \"b\" }", ": function `tools/echo:1`: field `environment`: not allowed for runtime = \"remote\" (it belongs to another runtime)"),
+            ("idle_timeout = 45", "idle_timeout = 45\nenvironment = { SCF_NAMESPACE = \"x\" }", ": function `default/hello:$LATEST`: field `environment.SCF_NAMESPACE`: names starting with `SCF_` are set by the platform (SCF reserves `SCF_`, `QCLOUD_` and `TENCENTCLOUD_`; `SCFGATE_` is the gateway's)"),
             ("invoke_url = \"http://127.0.0.1:9000/invoke?x=1\"\n", "", ": function `tools/echo:1`: field `invoke_url`: required but missing"),
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"https://127.0.0.1/invoke\"", ": function `tools/echo:1`: field `invoke_url`: https is not supported yet; use an http:// endpoint like `http://127.0.0.1:9000/invoke`"),
             ("\"http://127.0.0.1:9000/invoke?x=1\"", "\"ftp://127.0.0.1/\"", ": function `tools/echo:1`: field `invoke_url`: must be an http:// URL like `http://127.0.0.1:9000/invoke`"),
@@ -2087,6 +2057,7 @@ idle_timeout = 2
 concurrency = 4
 init_timeout = 5
 memory_limit_in_mb = 512
+environment = { LOG_LEVEL = "debug" }
 "#;
 
     #[test]
@@ -2098,8 +2069,8 @@ memory_limit_in_mb = 512
         assert_eq!(
             runtimes,
             [
-                format!("Web {{ code: {code:?}, instances: 1, init_timeout: 30s, max_instances: 1, idle_timeout: 60s, concurrency: 1, port: Some(9000) }}"),
-                format!("Web {{ code: {code:?}, instances: 3, init_timeout: 5s, max_instances: 5, idle_timeout: 2s, concurrency: 4, port: None }}"),
+                format!("Web {{ code: {code:?}, instances: 1, init_timeout: 30s, max_instances: 1, idle_timeout: 60s, concurrency: 1, port: Some(9000), environment: [] }}"),
+                format!("Web {{ code: {code:?}, instances: 3, init_timeout: 5s, max_instances: 5, idle_timeout: 2s, concurrency: 4, port: None, environment: [(\"LOG_LEVEL\", \"debug\")] }}"),
             ]
         );
         assert!(config.functions.iter().all(Function::is_web));
@@ -2127,7 +2098,7 @@ max_instances = 5
             ("max_instances = 5", "max_instances = 2", &format!("{app} `max_instances`: must be at least `instances` (3), got 2")),
             ("port = 9000", "port = 9000\nmax_instances = 2", &format!("{site} `max_instances`: 2 instances cannot all listen on port 9000; leave `port` out (each instance then gets its own port in `PORT`) or leave `max_instances` out")),
             ("concurrency = 4", "concurrency = 0", &format!("{app} `concurrency`: must be at least 1")),
-            ("idle_timeout = 2", "idle_timeout = 0", &format!("{app} `idle_timeout`: must be a number of seconds greater than 0, got 0")),
+            ("idle_timeout = 2", "idle_timeout = 0", &format!("{app} `idle_timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got 0")),
             ("function = { name = \"site\" }", "function = { name = \"site\" }\nintegrated_response = true", ": service `web` api `site`: field `integrated_response`: not used with a web function (runtime = \"web\"): its HTTP response is passed through as it is"),
         ];
         check_errors_in(WEB, "web", cases);
@@ -2508,7 +2479,7 @@ invoke_url = "http://127.0.0.1:9003/"
             ("push_listen = \"127.0.0.1:9095\"", "push_listen = \"127.0.0.1:9095\"\npush_token = \"\"", e(gateway, "field `push_token`: may not be empty")),
             ("push_listen = \"127.0.0.1:9095\"", "push_listen = \"127.0.0.1:9095\"\npush_token = \"two words\"", e(gateway, "field `push_token`: character ' ' is not allowed (printable ASCII without spaces)")),
             ("websocket_max_message_bytes = 4096", "websocket_max_message_bytes = 0", e(gateway, "field `websocket_max_message_bytes`: must be at least 1")),
-            ("websocket_idle_timeout = 30", "websocket_idle_timeout = 0", e(gateway, "field `websocket_idle_timeout`: must be a number of seconds greater than 0, got 0")),
+            ("websocket_idle_timeout = 30", "websocket_idle_timeout = 0", e(gateway, "field `websocket_idle_timeout`: must be a number of seconds greater than 0 and at most 86400 (one day), got 0")),
         ];
         let cases: Vec<(&str, &str, &str)> =
             cases.iter().map(|(find, replace, expected)| (*find, *replace, expected.as_str())).collect();

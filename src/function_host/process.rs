@@ -2,6 +2,15 @@
 //! its output pipes, and the registry of live process groups that shutdown uses so no function
 //! outlives the gateway.
 //!
+//! **Environment.** A function is code the gateway's operator did not necessarily write, so it
+//! inherits nothing of the gateway's environment, which holds the admin API's token
+//! (`SCFGATE_ADMIN_TOKEN`), Tencent Cloud API keys (`TENCENTCLOUD_SECRET_KEY`), key-pair secrets
+//! named by `key_env`, and whatever else the operator exported. [`function_command`] starts
+//! from an empty environment and adds, in this order (a later one wins): the few variables of
+//! [`PASSED_THROUGH`] that the gateway has, the function's own `environment` table, and what SCF
+//! sets for a function (spec tencent-migration §1.5, apigw-scf §7.2). Both custom runtimes and
+//! web functions start through it.
+//!
 //! **Memory limit.** `memory_limit_in_mb` is enforced with `RLIMIT_DATA` (soft and hard) set in
 //! the child before exec, at the limit plus [`MEMORY_HEADROOM_MB`]. Since Linux 4.7 it counts the
 //! process's private writable memory: heap, anonymous `mmap`, thread stacks. It does not count
@@ -14,6 +23,7 @@
 //! needs a delegated cgroup the gateway can move its children into; that is not done here.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -51,12 +61,32 @@ impl ProcessRegistry {
     }
 }
 
-/// What a started process needs to know about itself.
-pub struct Launch<'a> {
-    /// The function's code folder (holds `bootstrap`; becomes the working directory).
-    pub code: &'a Path,
-    /// `_HANDLER`.
-    pub handler: &'a str,
+/// The only variables a function process takes from the gateway's environment (with every
+/// `LC_*`), none of them a secret. SCF sets each of them for its functions too (spec
+/// tencent-migration §1.5); here they come from the machine the gateway runs on:
+/// - `PATH`: interpreters and tools found by name (`#!/usr/bin/env python3`; Tencent's own
+///   `scf_bootstrap` templates run `npm run start`, spec §2).
+/// - `HOME`, `USER`, `LOGNAME`, `SHELL`: who the process runs as; package managers and
+///   language runtimes look for their caches and settings under `HOME`.
+/// - `LANG`, `LC_*`: the locale, without which text is ASCII to some runtimes.
+/// - `TZ`: the local time zone the operator chose.
+/// - `TMPDIR`: where temporary files go, when the gateway was told to put them elsewhere.
+///
+/// Anything else a function needs goes in its `environment` table, where it is visible in the
+/// config. Left out on purpose, among others: proxy settings (`HTTP_PROXY` may carry a
+/// password), `SSH_AUTH_SOCK`, `LD_PRELOAD`/`LD_LIBRARY_PATH` and the gateway's own `SCFGATE_*`
+/// and `RUST_LOG`.
+pub const PASSED_THROUGH: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR"];
+
+/// Whether the gateway's variable `name` reaches function processes: [`PASSED_THROUGH`] and
+/// `LC_*`.
+pub fn passed_through(name: &OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    name.starts_with(b"LC_") || PASSED_THROUGH.iter().any(|allowed| allowed.as_bytes() == name)
+}
+
+/// What SCF tells any function process about its function, custom runtime or web alike.
+pub struct FunctionEnvironment<'a> {
     /// `SCF_FUNCTIONNAME`.
     pub name: &'a str,
     /// `SCF_NAMESPACE`.
@@ -65,10 +95,44 @@ pub struct Launch<'a> {
     pub qualifier: &'a str,
     /// `SCF_FUNCTIONMEMORYSIZE` (MB).
     pub memory_mb: u32,
-    /// The port of this instance's runtime API.
-    pub runtime_api_port: u16,
     /// `TENCENTCLOUD_REGION`, `TENCENTCLOUD_APPID`, `TENCENTCLOUD_UIN`.
     pub identity: &'a TencentIdentity,
+    /// The function's `environment` table.
+    pub environment: &'a [(String, String)],
+}
+
+/// A command for `program`, run in `code`, whose environment holds only what the module doc
+/// lists: the caller adds its runtime's own variables (`_HANDLER`, `PORT`, ...) after these.
+pub fn function_command(program: &Path, code: &Path, function: &FunctionEnvironment<'_>) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(code)
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(name, _)| passed_through(name)))
+        // The table may replace a passed-through variable (its own `PATH`, `TZ`); validation
+        // keeps it off the platform's names, which are set after it anyway.
+        .envs(function.environment.iter().map(|(name, value)| (name, value)))
+        .env("SCF_FUNCTIONNAME", function.name)
+        .env("SCF_NAMESPACE", function.namespace)
+        .env("SCF_FUNCTIONVERSION", function.qualifier)
+        .env("SCF_FUNCTIONMEMORYSIZE", function.memory_mb.to_string())
+        .env("TENCENTCLOUD_RUNENV", "SCF")
+        .envs(function.identity.environment())
+        // With WebSocket APIs: where to push (`SCFGATE_PUSH_URL`) and the token it needs.
+        .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)));
+    command
+}
+
+/// What a started custom-runtime process needs to know about itself.
+pub struct Launch<'a> {
+    /// The function's code folder (holds `bootstrap`; becomes the working directory).
+    pub code: &'a Path,
+    /// `_HANDLER`.
+    pub handler: &'a str,
+    /// The port of this instance's runtime API.
+    pub runtime_api_port: u16,
+    /// Its function's name, memory size, identity and `environment` table.
+    pub function: FunctionEnvironment<'a>,
     /// How its stdout and stderr lines are tagged in the log.
     pub output: &'a Arc<OutputTags>,
 }
@@ -76,21 +140,12 @@ pub struct Launch<'a> {
 /// Starts `bootstrap` in its own process group, set to die with the gateway, with its memory
 /// limit; its output is logged and the tail of its stderr kept in the returned [`StderrTail`].
 pub fn spawn(launch: &Launch<'_>, registry: &ProcessRegistry) -> io::Result<(Child, StderrTail)> {
-    let mut command = Command::new(launch.code.join("bootstrap"));
+    let mut command = function_command(&launch.code.join("bootstrap"), launch.code, &launch.function);
     command
-        .current_dir(launch.code)
         .env("SCF_RUNTIME_API", "127.0.0.1")
         .env("SCF_RUNTIME_API_PORT", launch.runtime_api_port.to_string())
-        .env("_HANDLER", launch.handler)
-        .env("SCF_FUNCTIONNAME", launch.name)
-        .env("SCF_NAMESPACE", launch.namespace)
-        .env("SCF_FUNCTIONVERSION", launch.qualifier)
-        .env("SCF_FUNCTIONMEMORYSIZE", launch.memory_mb.to_string())
-        .env("TENCENTCLOUD_RUNENV", "SCF")
-        .envs(launch.identity.environment())
-        // With WebSocket APIs: where to push (`SCFGATE_PUSH_URL`) and the token it needs.
-        .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)));
-    spawn_command(command, launch.memory_mb, launch.output, registry)
+        .env("_HANDLER", launch.handler);
+    spawn_command(command, launch.function.memory_mb, launch.output, registry)
 }
 
 /// Starts a prepared command (program, working directory, environment) the way every function
@@ -208,6 +263,20 @@ pub fn backoff(failures: u32) -> std::time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_allow_list_is_passed_through() {
+        #[rustfmt::skip]
+        let cases = [
+            ("PATH", true), ("HOME", true), ("LANG", true), ("LC_ALL", true), ("LC_TIME", true),
+            ("TZ", true), ("TMPDIR", true),
+            ("SCFGATE_ADMIN_TOKEN", false), ("TENCENTCLOUD_SECRET_KEY", false), ("HTTP_PROXY", false),
+            ("SSH_AUTH_SOCK", false), ("LD_PRELOAD", false), ("PATHS", false), ("path", false), ("LC", false),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(passed_through(OsStr::new(name)), expected, "{name}");
+        }
+    }
 
     #[test]
     fn restarts_back_off_until_a_process_has_run_a_while() {

@@ -22,7 +22,7 @@ use monoio::io::AsyncWriteRentExt;
 use monoio::net::{TcpListener, TcpStream};
 
 use super::output::{OutputTags, RunningRequest, StderrTail};
-use super::process::{self, Launch, ProcessRegistry};
+use super::process::{self, FunctionEnvironment, Launch, ProcessRegistry};
 use crate::config::{Config, FunctionRuntime, TencentIdentity};
 use crate::http::reader::RequestReader;
 use crate::http::{response, RequestHead};
@@ -204,6 +204,8 @@ pub struct FunctionSlot {
     namespace: String,
     qualifier: String,
     pub memory_mb: u32,
+    /// The function's `environment` table.
+    environment: Vec<(String, String)>,
     init_timeout: Duration,
     /// `instances`: the warm ones, numbered `0..min_instances`, never stopped for idleness.
     min_instances: usize,
@@ -430,7 +432,9 @@ impl Host {
             .iter()
             .zip(&listeners)
             .map(|(function, sockets)| match &function.runtime {
-                FunctionRuntime::Custom { code, handler, init_timeout, instances, idle_timeout, .. } => {
+                FunctionRuntime::Custom {
+                    code, handler, init_timeout, instances, idle_timeout, environment, ..
+                } => {
                     let label: Arc<str> = function.display_name().into();
                     Some(Rc::new(FunctionSlot {
                         label: label.to_string(),
@@ -440,6 +444,7 @@ impl Host {
                         namespace: function.namespace.clone(),
                         qualifier: function.qualifier.clone(),
                         memory_mb: function.memory_mb,
+                        environment: environment.clone(),
                         init_timeout: *init_timeout,
                         min_instances: *instances,
                         idle_timeout: *idle_timeout,
@@ -661,12 +666,15 @@ impl Host {
         let launch = Launch {
             code: &slot.code,
             handler: &slot.handler,
-            name: &slot.name,
-            namespace: &slot.namespace,
-            qualifier: &slot.qualifier,
-            memory_mb: slot.memory_mb,
             runtime_api_port: instance.port,
-            identity: &self.identity,
+            function: FunctionEnvironment {
+                name: &slot.name,
+                namespace: &slot.namespace,
+                qualifier: &slot.qualifier,
+                memory_mb: slot.memory_mb,
+                identity: &self.identity,
+                environment: &slot.environment,
+            },
             output: &instance.output,
         };
         match process::spawn(&launch, &self.processes) {

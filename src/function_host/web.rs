@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::output::{OutputTags, RunningRequest, StderrTail};
-use super::process::{self, ProcessRegistry};
+use super::process::{self, FunctionEnvironment, ProcessRegistry};
 use super::web_instances::{InstanceState, InstanceStatus, WebInstances};
 use crate::config::{Config, FunctionRuntime, TencentIdentity};
 
@@ -108,6 +108,8 @@ struct Spec {
     qualifier: String,
     memory_mb: u32,
     identity: TencentIdentity,
+    /// The function's `environment` table.
+    environment: Vec<(String, String)>,
     init_timeout: Duration,
     /// `instances`: never scaled down below this.
     min_instances: usize,
@@ -219,7 +221,16 @@ pub async fn supervise(
     let mut functions: Vec<WebFunction> = Vec::new();
     for (id, ((function, ports), board)) in config.functions.iter().zip(ports).zip(boards).enumerate() {
         let (
-            FunctionRuntime::Web { code, init_timeout, instances, max_instances, idle_timeout, concurrency, .. },
+            FunctionRuntime::Web {
+                code,
+                init_timeout,
+                instances,
+                max_instances,
+                idle_timeout,
+                concurrency,
+                environment,
+                ..
+            },
             Some(board),
         ) = (&function.runtime, board)
         else {
@@ -240,6 +251,7 @@ pub async fn supervise(
                 qualifier: function.qualifier.clone(),
                 memory_mb: function.memory_mb,
                 identity: config.gateway.identity.clone(),
+                environment: environment.clone(),
                 init_timeout: *init_timeout,
                 min_instances: *instances,
                 max_instances: *max_instances,
@@ -486,20 +498,19 @@ impl WebFunction {
     }
 }
 
-/// `scf_bootstrap` with the environment SCF gives a web function: the port to listen on (`PORT`;
-/// Tencent's own servers listen on 9000 without being told, hence `port = 9000` for them) and
-/// the function's identity, as the custom runtime gets it.
+/// `scf_bootstrap` with the environment SCF gives a web function (`process::function_command`)
+/// and the port to listen on (`PORT`; Tencent's own servers listen on 9000 without being told,
+/// hence `port = 9000` for them).
 fn command(function: &Spec, port: u16) -> Command {
-    let mut command = Command::new(function.code.join("scf_bootstrap"));
-    command
-        .current_dir(&function.code)
-        .env("PORT", port.to_string())
-        .env("SCF_FUNCTIONNAME", &function.name)
-        .env("SCF_NAMESPACE", &function.namespace)
-        .env("SCF_FUNCTIONVERSION", &function.qualifier)
-        .env("SCF_FUNCTIONMEMORYSIZE", function.memory_mb.to_string())
-        .env("TENCENTCLOUD_RUNENV", "SCF")
-        .envs(function.identity.environment())
-        .envs(crate::websocket::push::function_environment().iter().map(|(name, value)| (name, value)));
+    let environment = FunctionEnvironment {
+        name: &function.name,
+        namespace: &function.namespace,
+        qualifier: &function.qualifier,
+        memory_mb: function.memory_mb,
+        identity: &function.identity,
+        environment: &function.environment,
+    };
+    let mut command = process::function_command(&function.code.join("scf_bootstrap"), &function.code, &environment);
+    command.env("PORT", port.to_string());
     command
 }

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod environment;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -24,6 +26,17 @@ use serde_json::Value;
 pub const GATEWAY_BIN: &str = env!("CARGO_BIN_EXE_scfgate");
 /// The example function (examples/hello/function/main.rs), run by the generated bootstraps.
 pub const FUNCTION_BIN: &str = env!("CARGO_BIN_EXE_scf-example-function");
+
+/// The `PATH` gateways under test run with, and so what their functions get: the example
+/// function's folder first, so that the bootstraps (examples/hello, tests/fixtures/example-
+/// function) find `scf-example-function` on it whatever the target folder is.
+pub fn gateway_path() -> String {
+    let folder = Path::new(FUNCTION_BIN).parent().expect("the example function's folder");
+    match std::env::var("PATH") {
+        Ok(path) if !path.is_empty() => format!("{}:{path}", folder.display()),
+        _ => folder.display().to_string(),
+    }
+}
 
 /// Upper bound for the gateway to say it is listening.
 const START_LIMIT: Duration = Duration::from_secs(20);
@@ -233,11 +246,10 @@ impl GatewayBuilder {
             .arg(&config_path)
             .args(["--listen", "127.0.0.1:0", "--workers", &self.workers.to_string()])
             .args(&self.args)
+            .env("PATH", gateway_path())
             .envs(self.envs.iter().map(|(name, value)| (name, value)))
             .env_remove("SCFGATE_LOG")
             .env_remove("RUST_LOG")
-            // For tests/fixtures/example-function/bootstrap, whatever the target dir is.
-            .env("SCF_EXAMPLE_FUNCTION", FUNCTION_BIN)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

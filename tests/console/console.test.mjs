@@ -9,7 +9,8 @@
 // plan binds it to the service's release stage.
 //
 // Needs `cargo build --bins` first (it builds nothing). Overrides: SCFGATE_BIN,
-// SCF_EXAMPLE_FUNCTION, CHROMIUM (default /usr/bin/chromium), CARGO_TARGET_DIR.
+// SCF_EXAMPLE_FUNCTION (an scf-example-function binary: its folder goes first on the gateway's
+// PATH, which functions get), CHROMIUM (default /usr/bin/chromium), CARGO_TARGET_DIR.
 // Screenshots of each step go to a temp folder (printed); CONSOLE_SCREENSHOT=docs/console.png
 // also saves the final one there.
 
@@ -50,7 +51,7 @@ async function startGateway(scratch) {
   const child = spawn(
     gatewayBin,
     ['--config', config, '--listen', '127.0.0.1:0', '--workers', '1', '--admin-listen', '127.0.0.1:0', '--state-dir', path.join(scratch, 'state')],
-    { env: { ...process.env, SCFGATE_ADMIN_TOKEN: TOKEN, SCF_EXAMPLE_FUNCTION: functionBin, SCFGATE_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, SCFGATE_ADMIN_TOKEN: TOKEN, PATH: `${path.dirname(functionBin)}${path.delimiter}${process.env.PATH ?? ''}`, SCFGATE_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   const addresses = await new Promise((resolve, reject) => {
