@@ -22,12 +22,31 @@ const EMPTY: &str = "# services come from the admin API\n";
 
 /// Starts a gateway with the admin API on loopback, its state in `state`.
 fn start(config: &str, state: &TempDir, function: Option<(&str, &str)>) -> (Gateway, SocketAddr) {
-    let token_file = state.write("admin.token", &format!("{TOKEN}\n"));
+    start_with(config, state, function, true, &[])
+}
+
+/// Starts a gateway with the admin API on loopback, its state in `state`, with the token or
+/// without one (as `scripts/run-example.sh` runs it), and extra flags (name, value, ...).
+fn start_with(
+    config: &str,
+    state: &TempDir,
+    function: Option<(&str, &str)>,
+    token: bool,
+    flags: &[&str],
+) -> (Gateway, SocketAddr) {
     let state_dir = state.path.join("state");
-    let mut builder = Gateway::builder(config)
-        .arg("--admin-listen", "127.0.0.1:0")
-        .arg("--admin-token-file", token_file.to_str().unwrap())
-        .arg("--state-dir", state_dir.to_str().unwrap());
+    let mut builder =
+        Gateway::builder(config).arg("--admin-listen", "127.0.0.1:0").arg("--state-dir", state_dir.to_str().unwrap());
+    if token {
+        let token_file = state.write("admin.token", &format!("{TOKEN}\n"));
+        builder = builder.arg("--admin-token-file", token_file.to_str().unwrap());
+    } else {
+        // An empty variable counts as none, whatever the test's own environment holds.
+        builder = builder.env("SCFGATE_ADMIN_TOKEN", "");
+    }
+    for pair in flags.chunks(2) {
+        builder = builder.arg(pair[0], pair[1]);
+    }
     if let Some((folder, mode)) = function {
         builder = builder.function(folder, mode);
     }
@@ -48,6 +67,14 @@ fn admin_with(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &
     let body = if body.is_null() { Vec::new() } else { serde_json::to_vec(body).unwrap() };
     let mut client = Client::connect(address);
     client.send(&request_bytes(method, path, &address.to_string(), headers, &body));
+    client.read_response()
+}
+
+/// One call naming `host` in its `Host` header, without the token.
+fn call_as(address: SocketAddr, host: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let body: &[u8] = if method == "POST" { b"{}" } else { b"" };
+    let mut client = Client::connect(address);
+    client.send(&request_bytes(method, path, host, headers, body));
     client.read_response()
 }
 
@@ -408,6 +435,57 @@ fn the_admin_listener_off_loopback_needs_a_token() {
     ]);
     assert!(!status.success());
     assert!(stderr.contains("needs a token"), "{stderr}");
+}
+
+#[test]
+fn without_a_token_a_dns_rebinding_host_is_refused_and_loopback_names_work() {
+    let state = TempDir::new("admin-rebind");
+    let (_gateway, address) = start_with(SHOP, &state, Some(("echo", "echo")), false, &[]);
+    let port = address.port();
+    let secrets = |host: &str| call_as(address, host, "GET", "/v1/secrets", &[]).json()["total_count"].clone();
+
+    // A page on rebind.evil.example whose name now resolves to 127.0.0.1: the browser sends
+    // that name as Host and the page's origin, which match each other.
+    let rebound = format!("rebind.evil.example:{port}");
+    let origin = format!("http://{rebound}");
+    let created = call_as(address, &rebound, "POST", "/v1/secrets", &[("Origin", &origin)]);
+    assert_eq!(created.status, 403, "{}", created.text());
+    let error = &created.json()["error"];
+    assert_eq!(error["code"], "AuthFailure.InvalidHost", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains(&rebound) && message.contains(&format!("localhost:{port}")), "{message}");
+    let export = call_as(address, &rebound, "GET", "/v1/export", &[("Origin", &origin)]);
+    assert_eq!(export.status, 403, "{}", export.text());
+    assert!(!export.text().contains("shop-secret-key"), "the export leaked a SecretKey");
+    assert_eq!(call_as(address, &rebound, "GET", "/console/", &[]).status, 403);
+    assert_eq!(secrets(&format!("127.0.0.1:{port}")), 1, "the refused call created a key pair");
+
+    // The console, from http://127.0.0.1:PORT/ and http://localhost:PORT/: the page, then a
+    // change the page makes (a same-origin fetch sends Origin).
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let root = call_as(address, &host, "GET", "/", &[]);
+        assert_eq!((root.status, root.header("location")), (302, Some("/console/")), "{host}");
+        let page = call_as(address, &host, "GET", "/console/", &[]);
+        assert_eq!(page.status, 200, "{host}: {}", page.text());
+        assert!(page.header("content-type").unwrap().starts_with("text/html"));
+        let origin = format!("http://{host}");
+        let created = call_as(address, &host, "POST", "/v1/secrets", &[("Origin", &origin)]);
+        assert_eq!(created.status, 201, "{host}: {}", created.text());
+    }
+    // Loopback names without the port, and [::1], are the same listener too.
+    for host in ["localhost", "127.0.0.1", "[::1]", &format!("[::1]:{port}"), &format!("LocalHost:{port}")] {
+        assert_eq!(secrets(host), 3, "{host}");
+    }
+    // Another port on a loopback name is not this listener's origin.
+    assert_eq!(call_as(address, "localhost:1", "GET", "/v1/secrets", &[]).status, 403);
+
+    // With a token the token protects, and any name reaches the admin API (remote use).
+    let other = TempDir::new("admin-rebind-token");
+    let (_gateway, address) = start(EMPTY, &other, None);
+    let bearer = format!("Bearer {TOKEN}");
+    let remote = call_as(address, "admin.example.com:9180", "GET", "/v1/secrets", &[("Authorization", &bearer)]);
+    assert_eq!(remote.status, 200, "{}", remote.text());
+    assert_eq!(call_as(address, "admin.example.com:9180", "GET", "/v1/secrets", &[]).status, 401);
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! The admin listener's HTTP/1.1: a blocking server, one thread per connection, on its own
 //! threads (never a worker's). Admin traffic is a few requests a minute, so simplicity wins over
 //! the data plane's machinery. It parses requests (httparse, Content-Length bodies only), checks
-//! the bearer token in constant time, and writes responses; what a request means is `api`'s.
+//! the bearer token in constant time (or, without one, that `Host` is a loopback name), and writes
+//! responses; what a request means is `api`'s.
 
 use std::io::{BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,6 +133,7 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
         let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr().map(|address| address.ip().to_string()).unwrap_or_default();
+        let port = stream.local_addr().map(|address| address.port()).unwrap_or_default();
         let Ok(mut writer) = stream.try_clone() else { return };
         let mut reader = BufReader::new(stream);
         loop {
@@ -145,9 +147,16 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
             };
             let keep_alive = !request.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
             // The console's files hold no secret: served before the token check (the page asks
-            // for the token when the API answers 401).
-            let response = match super::console::serve(&request) {
-                Some(file) => file,
+            // for the token when the API answers 401), but not to a name that is not this one.
+            let console = match self.check_host(&request, port) {
+                Ok(()) => super::console::serve(&request),
+                Err(error) => {
+                    audit(&peer, &request.method, &request.path, error.status(), std::time::Duration::ZERO);
+                    Some(Response::error(&error))
+                }
+            };
+            let response = match console {
+                Some(response) => response,
                 None => {
                     let started = std::time::Instant::now();
                     let (method, path) = (request.method.clone(), request.path.clone());
@@ -163,6 +172,18 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
                 return;
             }
         }
+    }
+
+    /// Without a token, only requests that name this listener by a loopback name. Loopback alone
+    /// does not keep browsers out: a page whose own name an attacker re-resolves to 127.0.0.1
+    /// (DNS rebinding) reaches this listener with its name as `Host` and a matching `Origin`.
+    /// With a token the token protects, and remote operators may use any name.
+    fn check_host(&self, request: &Request, port: u16) -> Result<(), AdminError> {
+        let host = request.header("host").unwrap_or_default();
+        if self.token.is_some() || loopback_host(host, port) {
+            return Ok(());
+        }
+        Err(AdminError::ForeignHost { host: host.to_owned(), port })
     }
 
     /// The token, and no cross-origin browser calls (a page elsewhere must not drive the admin
@@ -185,6 +206,26 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
             _ => Err(AdminError::Unauthorized),
         }
     }
+}
+
+/// Whether a `Host` value names a loopback listener on `port`: `localhost`, an address in
+/// 127.0.0.0/8 or `[::1]`, without a port or with this one. Names compare case-insensitively
+/// (RFC 3986 §3.2.2).
+fn loopback_host(host: &str, port: u16) -> bool {
+    let (loopback, after) = match host.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((address, after)) => (address.parse::<Ipv6Addr>().is_ok_and(|address| address.is_loopback()), after),
+            None => return false,
+        },
+        None => {
+            let (name, after) = host.find(':').map_or((host, ""), |colon| host.split_at(colon));
+            let loopback = name.eq_ignore_ascii_case("localhost")
+                || name.parse::<Ipv4Addr>().is_ok_and(|address| address.is_loopback());
+            (loopback, after)
+        }
+    };
+    let same_port = after.is_empty() || after.strip_prefix(':').and_then(|text| text.parse::<u16>().ok()) == Some(port);
+    loopback && same_port
 }
 
 /// Compares without an early exit, so the time taken does not tell how much of a guess matched.
@@ -333,6 +374,34 @@ mod tests {
         assert_eq!(percent_decode("%24LATEST"), "$LATEST");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn loopback_host_names() {
+        let cases = [
+            // The names a browser sends for this listener (tests/admin.rs drives them end to end).
+            ("127.0.0.1:9180", true),
+            ("127.0.0.1", true),
+            ("localhost:9180", true),
+            ("LOCALHOST", true),
+            ("127.3.4.5:9180", true),
+            ("[::1]:9180", true),
+            ("[::1]", true),
+            // Another port is another origin; anything else could be a rebinding page's name.
+            ("127.0.0.1:9181", false),
+            ("localhost:", false),
+            ("rebind.evil.example:9180", false),
+            ("localhost.evil.example:9180", false),
+            ("127.0.0.1.nip.io:9180", false),
+            ("10.0.0.1:9180", false),
+            ("[::2]:9180", false),
+            ("[::1", false),
+            ("::1", false),
+            ("", false),
+        ];
+        for (host, expected) in cases {
+            assert_eq!(loopback_host(host, 9180), expected, "{host:?}");
+        }
     }
 
     #[test]
