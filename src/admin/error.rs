@@ -49,7 +49,7 @@ pub enum AdminError {
     VersionRequired,
     /// The request body is larger than the admin API accepts.
     TooLarge,
-    /// The admin listener already serves as many connections as it allows.
+    /// The admin listener has as many connections open as it allows, each being answered.
     Busy,
     /// The configuration is valid but could not be put into service (a function host failed to
     /// start), or the state could not be written. Nothing changed.
@@ -135,7 +135,9 @@ impl AdminError {
                 "an update must say which version it is based on: send `If-Match: <version>` or a `version` field".into()
             }
             AdminError::TooLarge => "the request body is larger than the admin API accepts".into(),
-            AdminError::Busy => "the admin API is serving as many connections as it allows; try again".into(),
+            AdminError::Busy => {
+                "every connection the admin API allows is in the middle of a request; try again".into()
+            }
         }
     }
 

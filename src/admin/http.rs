@@ -9,14 +9,16 @@ use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::connections::{Connections, Slot};
 use super::error::AdminError;
 
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Large enough for an OpenAPI document or a whole exported state.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Admin connections served at once, each on a thread of its own: past it a new connection gets
-/// 503 and is closed, so a flood of connections (before any token check) cannot exhaust threads.
+/// Admin connections open at once, each on a thread of its own, so a flood of connections (before
+/// any token check) cannot exhaust threads. Past it the one that has waited longest for a request
+/// is closed, or the new one gets 503 when all are being answered (see `connections`).
 const MAX_CONNECTIONS: usize = 64;
 
 /// One request.
@@ -108,28 +110,25 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
     /// Accepts connections forever, each on its own thread.
     pub fn run(self, listener: TcpListener) {
         let server = Arc::new(self);
-        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let connections = Connections::new(MAX_CONNECTIONS);
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            if open.fetch_add(1, std::sync::atomic::Ordering::AcqRel) >= MAX_CONNECTIONS {
-                open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            let Some(slot) = connections.admit(&stream) else {
                 let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
                 let _ = write_response(&mut stream, &Response::error(&AdminError::Busy), false);
                 continue;
-            }
-            let (server, finished) = (server.clone(), open.clone());
-            let spawned = std::thread::Builder::new().name("scfgate-admin-conn".into()).spawn(move || {
-                server.serve(stream);
-                finished.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-            });
+            };
+            let server = server.clone();
+            let spawned = std::thread::Builder::new()
+                .name("scfgate-admin-conn".into())
+                .spawn(move || server.serve(stream, &slot));
             if let Err(error) = spawned {
-                open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
                 tracing::warn!(%error, "admin: cannot start a connection thread");
             }
         }
     }
 
-    fn serve(&self, stream: TcpStream) {
+    fn serve(&self, stream: TcpStream, slot: &Slot) {
         let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr().map(|address| address.ip().to_string()).unwrap_or_default();
@@ -145,6 +144,10 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
                     return;
                 }
             };
+            if !slot.busy() {
+                // Closed to make room for a new connection while this request arrived.
+                return;
+            }
             let keep_alive = !request.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
             // The console's files hold no secret: served before the token check (the page asks
             // for the token when the API answers 401), but not to a name that is not this one.
@@ -171,6 +174,7 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
             if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
                 return;
             }
+            slot.waiting();
         }
     }
 

@@ -8,12 +8,14 @@
 //! services, APIs, releases, functions, usage plans and key pairs.
 //!
 //! - [`store`]: `state.json`, versions, releases, and the config files derived from them.
-//! - [`api`]: the endpoints; [`http`]: the small blocking HTTP/1.1 server; [`error`]: failures
-//!   and their one status mapping.
+//! - [`api`]: the endpoints; [`http`]: the small blocking HTTP/1.1 server, with [`connections`]
+//!   deciding which connection gives way when too many are open; [`error`]: failures and their
+//!   one status mapping.
 //! - [`docs`]: per service and stage HTML documentation; [`openapi`]: OpenAPI 3.0 export/import.
 //! - [`console`]: the web console's files, served at `/console/`.
 
 pub mod api;
+pub mod connections;
 pub mod console;
 pub mod docs;
 pub mod error;
