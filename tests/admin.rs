@@ -493,6 +493,49 @@ fn without_a_token_a_dns_rebinding_host_is_refused_and_loopback_names_work() {
     assert_eq!(call_as(address, "admin.example.com:9180", "GET", "/v1/secrets", &[]).status, 401);
 }
 
+/// The release ids `GET .../releases` lists (newest first) and the ids in `state.json` on disk.
+fn release_ids(address: SocketAddr, state: &TempDir, service: &str) -> (Vec<u64>, Vec<u64>) {
+    let listed = expect(&admin(address, "GET", &format!("/v1/services/{service}/releases"), &Value::Null), 200);
+    let listed = listed["releases"].as_array().unwrap().iter().map(|release| release["release_id"].as_u64().unwrap());
+    let text = std::fs::read_to_string(state.path.join("state/state.json")).unwrap();
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    let record = stored["services"].as_array().unwrap().iter().find(|record| record["spec"]["id"] == service).unwrap();
+    let stored = record["releases"].as_array().unwrap().iter().map(|release| release["id"].as_u64().unwrap());
+    (listed.collect(), stored.collect())
+}
+
+#[test]
+fn the_release_history_keeps_the_newest_and_every_served_release() {
+    let state = TempDir::new("admin-history");
+    let (gateway, address) = start_with(SHOP, &state, Some(("echo", "echo")), true, &["--max-releases", "3"]);
+    let service = "service-shop01";
+    let releases = format!("/v1/services/{service}/releases");
+    // Seeding published release 1 to both stages; `test` keeps serving it while `release` moves on.
+    for _ in 0..6 {
+        expect(&admin(address, "POST", &releases, &json!({ "stage": "release" })), 201);
+    }
+    assert_eq!(release_ids(address, &state, service), (vec![7, 6, 5, 1], vec![1, 5, 6, 7]));
+    let listed = expect(&admin(address, "GET", &releases, &Value::Null), 200);
+    assert_eq!(listed["total_count"], 4);
+    assert_eq!(listed["releases"][3]["serving_stages"], json!(["test"]));
+    assert_eq!(gateway.get("/test/item/7").status, 200, "the served old release is not served");
+
+    // A kept release rolls back; a dropped one is a 404 that says why.
+    let rollback = format!("/v1/services/{service}/stages/release/rollback");
+    expect(&admin(address, "POST", &rollback, &json!({ "release_id": 5 })), 200);
+    let dropped = expect(&admin(address, "POST", &rollback, &json!({ "release_id": 3 })), 404);
+    let message = dropped["error"]["message"].as_str().unwrap();
+    assert!(message.contains("release 3") && message.contains("no longer kept"), "{message}");
+    assert_eq!(admin(address, "GET", &format!("{releases}/3"), &Value::Null).status, 404);
+    assert_eq!(admin(address, "GET", &format!("{releases}/1"), &Value::Null).status, 200);
+
+    // Once `test` moves on, release 1 goes; release 5, which `release` serves again, stays.
+    expect(&admin(address, "POST", &releases, &json!({ "stage": "test" })), 201);
+    assert_eq!(release_ids(address, &state, service), (vec![8, 7, 6, 5], vec![5, 6, 7, 8]));
+    assert_eq!(gateway.get("/release/item/7").status, 200);
+    assert_eq!(gateway.get("/test/item/7").status, 200);
+}
+
 #[test]
 fn publishing_during_a_stream_of_keep_alive_requests_drops_none() {
     let state = TempDir::new("admin-state");

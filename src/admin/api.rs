@@ -291,10 +291,10 @@ fn secret_index(inner: &Inner, id: &str) -> Result<usize, AdminError> {
 }
 
 fn release_by_id<'a>(service: &'a ServiceRecord, id: &str) -> Result<&'a Release, AdminError> {
-    id.parse()
-        .ok()
-        .and_then(|id| service.release(id))
-        .ok_or_else(|| AdminError::NotFound(format!("service `{}` has no release `{id}`", service.id())))
+    let Ok(id) = id.parse() else {
+        return Err(AdminError::NotFound(format!("service `{}` has no release `{id}`", service.id())));
+    };
+    service.kept_release(id).map_err(AdminError::NotFound)
 }
 
 fn check_stage(stage: &str) -> Result<(), AdminError> {
@@ -586,10 +586,7 @@ fn rollback(inner: &mut Inner, request: &Request, id: &str, stage: &str) -> Resu
         .get("release_id")
         .and_then(Value::as_u64)
         .ok_or_else(|| AdminError::field("release_id", "required: the id of an earlier release (GET .../releases)"))?;
-    let service = &inner.state.services[index];
-    if service.release(release_id).is_none() {
-        return Err(AdminError::NotFound(format!("service `{id}` has no release `{release_id}`")));
-    }
+    inner.state.services[index].kept_release(release_id).map_err(AdminError::NotFound)?;
     let mut next = inner.state.clone();
     next.next_revision();
     next.services[index].serving.insert(stage.to_owned(), Serving { release_id, since: now() });

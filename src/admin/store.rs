@@ -1,6 +1,6 @@
 //! The management plane's state and where it lives: one `state.json` in the state directory,
 //! replaced atomically on every change. It holds the draft services (in the config file's own
-//! model, `crate::config::file`), every release ever published and which release each stage
+//! model, `crate::config::file`), the release history (bounded by `--max-releases`) and which release each stage
 //! serves, and the functions, usage plans and key pairs.
 //!
 //! What the data plane serves is derived from it by [`State::served_file`]; what the console
@@ -89,7 +89,8 @@ pub struct ServiceRecord {
     pub record: Record<file::Service>,
     /// The draft APIs, each versioned on its own so two people can edit two APIs at once.
     pub apis: Vec<Record<file::Api>>,
-    /// Every release, oldest first. Releases are kept.
+    /// The release history, oldest first: the newest `--max-releases`, and older ones only while
+    /// a stage serves them ([`ServiceRecord::prune_releases`]).
     pub releases: Vec<Release>,
     /// Stage name -> the release it serves. A stage absent here serves nothing of the service.
     pub serving: BTreeMap<String, Serving>,
@@ -111,6 +112,37 @@ impl ServiceRecord {
     /// A release by id.
     pub fn release(&self, id: u64) -> Option<&Release> {
         self.releases.iter().find(|release| release.id == id)
+    }
+
+    /// A release by id, or why there is none: never published, or dropped from the history.
+    pub fn kept_release(&self, id: u64) -> Result<&Release, String> {
+        self.release(id).ok_or_else(|| {
+            let service = self.id();
+            // Ids are given in order and never reused, so a missing one below the newest was dropped.
+            match self.releases.last() {
+                Some(newest) if id >= 1 && id < newest.id => format!(
+                    "service `{service}`: release {id} is no longer kept (the history keeps the newest \
+                     --max-releases releases and those a stage serves; GET /v1/services/{service}/releases \
+                     lists them)"
+                ),
+                _ => format!("service `{service}` has no release `{id}`"),
+            }
+        })
+    }
+
+    /// Drops the releases that are neither among the newest `keep` nor served by a stage;
+    /// returns how many.
+    pub fn prune_releases(&mut self, keep: usize) -> usize {
+        let before = self.releases.len();
+        let first_kept = before.saturating_sub(keep);
+        let serving = &self.serving;
+        let mut index = 0;
+        self.releases.retain(|release| {
+            let kept = index >= first_kept || serving.values().any(|serving| serving.release_id == release.id);
+            index += 1;
+            kept
+        });
+        before - self.releases.len()
     }
 
     /// The draft API named `name`.
@@ -178,6 +210,11 @@ impl State {
         state.usage_plans = config.usage_plans.iter().map(|plan| Record::new(plan.clone(), version)).collect();
         state.secrets = config.secrets.iter().map(|secret| Record::new(secret.clone(), version)).collect();
         state
+    }
+
+    /// [`ServiceRecord::prune_releases`] for every service; returns how many were dropped.
+    pub fn prune_releases(&mut self, keep: usize) -> usize {
+        self.services.iter_mut().map(|service| service.prune_releases(keep)).sum()
     }
 
     /// Takes the next revision (the version of whatever changes now).
@@ -391,6 +428,29 @@ environments = [{ service = "service-a", stage = "release" }, { service = "servi
         let config = crate::config::validate::validate(served, Path::new("scfgate.toml"), &Default::default()).unwrap();
         assert_eq!(config.services.len(), 2);
         assert_eq!(config.apis.len(), 1);
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_releases_and_every_served_one() {
+        let mut state = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
+        let service = &mut state.services[0];
+        for id in 2..=6 {
+            let release = Release { id, ..service.releases[0].clone() };
+            service.releases.push(release);
+        }
+        // Seeding made release 1 serve `release` and `test`; `release` moves to 6.
+        service.serving.insert("release".into(), Serving { release_id: 6, since: 0 });
+        let ids = |service: &ServiceRecord| service.releases.iter().map(|release| release.id).collect::<Vec<_>>();
+        assert_eq!(service.prune_releases(2), 3);
+        assert_eq!(ids(service), [1, 5, 6]);
+        assert!(service.kept_release(5).is_ok());
+        assert!(service.kept_release(3).unwrap_err().contains("release 3 is no longer kept"));
+        assert!(service.kept_release(7).unwrap_err().contains("has no release `7`"));
+        // Nothing more to drop until `test` stops serving release 1.
+        assert_eq!(service.prune_releases(2), 0);
+        service.serving.remove("test");
+        assert_eq!(service.prune_releases(2), 1);
+        assert_eq!(ids(service), [5, 6]);
     }
 
     #[test]
