@@ -493,15 +493,24 @@ fn without_a_token_a_dns_rebinding_host_is_refused_and_loopback_names_work() {
     assert_eq!(call_as(address, "admin.example.com:9180", "GET", "/v1/secrets", &[]).status, 401);
 }
 
-/// The release ids `GET .../releases` lists (newest first) and the ids in `state.json` on disk.
+/// The release ids `GET .../releases` lists (newest first) and the ids in `state.json` on disk,
+/// whose snapshot files are the only ones in `releases/`.
 fn release_ids(address: SocketAddr, state: &TempDir, service: &str) -> (Vec<u64>, Vec<u64>) {
     let listed = expect(&admin(address, "GET", &format!("/v1/services/{service}/releases"), &Value::Null), 200);
     let listed = listed["releases"].as_array().unwrap().iter().map(|release| release["release_id"].as_u64().unwrap());
     let text = std::fs::read_to_string(state.path.join("state/state.json")).unwrap();
     let stored: Value = serde_json::from_str(&text).unwrap();
     let record = stored["services"].as_array().unwrap().iter().find(|record| record["spec"]["id"] == service).unwrap();
-    let stored = record["releases"].as_array().unwrap().iter().map(|release| release["id"].as_u64().unwrap());
-    (listed.collect(), stored.collect())
+    let releases = record["releases"].as_array().unwrap();
+    let mut named: Vec<&str> = releases.iter().map(|release| release["snapshot"].as_str().unwrap()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(state.path.join("state/releases"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    named.sort_unstable();
+    files.sort_unstable();
+    assert_eq!(files, named, "the release files on disk are not those of the kept releases");
+    (listed.collect(), releases.iter().map(|release| release["id"].as_u64().unwrap()).collect())
 }
 
 #[test]

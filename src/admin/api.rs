@@ -58,7 +58,7 @@ fn route(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {
             let service = &inner.state.services[service_index(inner, id)?];
             let release = release_by_id(service, release)?;
             let mut value = release_summary(service, release);
-            value["service"] = clean(to_value(&release.service));
+            value["service"] = clean(to_value(&*release.service));
             Ok(Response::json(200, &value))
         }
         ("GET", ["v1", "services", id, "stages"]) => {
@@ -561,13 +561,7 @@ fn publish(inner: &mut Inner, request: &Request, id: &str) -> Result<Response, A
     next.next_revision();
     let service = &mut next.services[index];
     let release_id = service.releases.last().map_or(1, |release| release.id + 1);
-    service.releases.push(Release {
-        id: release_id,
-        stage: stage.clone(),
-        created_at: now(),
-        description,
-        service: draft,
-    });
+    service.releases.push(Release::new(id, release_id, stage.clone(), description, draft));
     service.serving.insert(stage.clone(), Serving { release_id, since: now() });
     let generation = inner.commit(next, Scope::DataPlane)?;
     let service = &inner.state.services[index];
@@ -852,7 +846,7 @@ fn export_openapi(inner: &Inner, request: &Request, id: &str) -> Result<Response
     let service = &inner.state.services[service_index(inner, id)?];
     let source = match request.query("stage") {
         None => service.draft(),
-        Some(stage) => served_release(service, stage)?.service.clone(),
+        Some(stage) => file::Service::clone(&served_release(service, stage)?.service),
     };
     let document = super::openapi::export(&source, request.query("stage"));
     match request.query("format").unwrap_or("json") {

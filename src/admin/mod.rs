@@ -87,7 +87,7 @@ impl Management {
         let text = std::fs::read_to_string(config_path)
             .map_err(|error| format!("{}: cannot read the file: {error}", config_path.display()))?;
         let parsed = config::validate::parse_file(&text, config_path).map_err(|error| error.to_string())?;
-        let (store, stored) = Store::open(state_dir, !check_only)?;
+        let (mut store, stored) = Store::open(state_dir, !check_only)?;
         let state = match stored {
             Some(mut state) => {
                 let dropped = state.prune_releases(max_releases);
