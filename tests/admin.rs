@@ -2,7 +2,9 @@
 //! edits are validated with the config file's messages, a publish is served at once by the data
 //! plane, releases survive a restart and roll back, stale edits are refused, and the state
 //! exports to a config file, to OpenAPI and to HTML documentation. A steady stream of keep-alive
-//! requests sees no error while publishes happen.
+//! requests sees no error while publishes happen. Without a token only loopback `Host` names are
+//! answered (DNS rebinding); idle connections cannot lock others out; the release history keeps
+//! the newest `--max-releases` and every served release, on disk too.
 
 mod common;
 
