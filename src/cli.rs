@@ -134,6 +134,11 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Releases kept per service in the state directory: the newest N, plus any release a stage
+    /// still serves. Older ones are dropped (and can no longer be rolled back to).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_releases: u64,
+
     /// Log filter, e.g. `info`, `debug`, `scfgate=debug` (also `RUST_LOG`).
     #[arg(long, value_name = "FILTER", env = "SCFGATE_LOG", default_value = "info")]
     pub log: String,

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     }
     // With a state directory, the management plane's state decides what is served.
     let loaded = match args.state_dir() {
-        Some(dir) => Management::open(&args.config, &dir, &args.overrides(), args.check)
+        Some(dir) => Management::open(&args.config, &dir, &args.overrides(), args.max_releases, args.check)
             .map(|(management, config)| (Some(management), config)),
         None => config::load(&args.config, &args.overrides())
             .map(|config| (None, config))

@@ -2,11 +2,14 @@
 //! edits are validated with the config file's messages, a publish is served at once by the data
 //! plane, releases survive a restart and roll back, stale edits are refused, and the state
 //! exports to a config file, to OpenAPI and to HTML documentation. A steady stream of keep-alive
-//! requests sees no error while publishes happen.
+//! requests sees no error while publishes happen. Without a token only loopback `Host` names are
+//! answered (DNS rebinding); idle connections cannot lock others out; the release history keeps
+//! the newest `--max-releases` and every served release, on disk too.
 
 mod common;
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,12 +25,31 @@ const EMPTY: &str = "# services come from the admin API\n";
 
 /// Starts a gateway with the admin API on loopback, its state in `state`.
 fn start(config: &str, state: &TempDir, function: Option<(&str, &str)>) -> (Gateway, SocketAddr) {
-    let token_file = state.write("admin.token", &format!("{TOKEN}\n"));
+    start_with(config, state, function, true, &[])
+}
+
+/// Starts a gateway with the admin API on loopback, its state in `state`, with the token or
+/// without one (as `scripts/run-example.sh` runs it), and extra flags (name, value, ...).
+fn start_with(
+    config: &str,
+    state: &TempDir,
+    function: Option<(&str, &str)>,
+    token: bool,
+    flags: &[&str],
+) -> (Gateway, SocketAddr) {
     let state_dir = state.path.join("state");
-    let mut builder = Gateway::builder(config)
-        .arg("--admin-listen", "127.0.0.1:0")
-        .arg("--admin-token-file", token_file.to_str().unwrap())
-        .arg("--state-dir", state_dir.to_str().unwrap());
+    let mut builder =
+        Gateway::builder(config).arg("--admin-listen", "127.0.0.1:0").arg("--state-dir", state_dir.to_str().unwrap());
+    if token {
+        let token_file = state.write("admin.token", &format!("{TOKEN}\n"));
+        builder = builder.arg("--admin-token-file", token_file.to_str().unwrap());
+    } else {
+        // An empty variable counts as none, whatever the test's own environment holds.
+        builder = builder.env("SCFGATE_ADMIN_TOKEN", "");
+    }
+    for pair in flags.chunks(2) {
+        builder = builder.arg(pair[0], pair[1]);
+    }
     if let Some((folder, mode)) = function {
         builder = builder.function(folder, mode);
     }
@@ -48,6 +70,14 @@ fn admin_with(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &
     let body = if body.is_null() { Vec::new() } else { serde_json::to_vec(body).unwrap() };
     let mut client = Client::connect(address);
     client.send(&request_bytes(method, path, &address.to_string(), headers, &body));
+    client.read_response()
+}
+
+/// One call naming `host` in its `Host` header, without the token.
+fn call_as(address: SocketAddr, host: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let body: &[u8] = if method == "POST" { b"{}" } else { b"" };
+    let mut client = Client::connect(address);
+    client.send(&request_bytes(method, path, host, headers, body));
     client.read_response()
 }
 
@@ -361,34 +391,38 @@ paths:
 }
 
 #[test]
-fn a_flood_of_admin_connections_gets_503_and_hurts_nothing_else() {
-    let state = TempDir::new("admin-flood");
+fn idle_admin_connections_cannot_lock_others_out() {
+    let state = TempDir::new("admin-idle");
     let (gateway, address) = start(EMPTY, &state, None);
-    // Connections that send nothing each hold one of the listener's threads.
-    let idle: Vec<std::net::TcpStream> = (0..64).map(|_| std::net::TcpStream::connect(address).unwrap()).collect();
-    // The listener counts a connection once it has accepted it: wait until the next is refused.
-    let refused = (0..200).find_map(|_| {
-        let response = admin(address, "GET", "/v1/services", &Value::Null);
-        if response.status == 503 {
-            return Some(response);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-        None
-    });
-    let refused = refused.expect("the 65th connection was served");
-    assert_eq!(refused.json()["error"]["code"], "RequestLimitExceeded", "{}", refused.text());
+    // More connections than the listener holds at once (64), opened before any token check:
+    // most send nothing, some half a request head (slowloris).
+    let mut idle: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(address).unwrap()).collect();
+    for stream in idle.iter_mut().skip(40).take(8) {
+        stream.write_all(b"GET /v1/services HTTP/1.1\r\nHost: ").unwrap();
+    }
+    // A request on a new connection is answered, not refused and not left waiting until the idle
+    // ones time out (30 s). The bound below is liveness only.
+    let mut client = Client::connect(address);
+    client.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    client.send(&request_bytes(
+        "GET",
+        "/v1/services",
+        &address.to_string(),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        b"",
+    ));
+    let answered = client.try_read_response(false).expect("no answer while idle connections are open");
+    assert_eq!(answered.status, 200, "{}", answered.text());
+    // To make room, the connection that had waited longest for a request was closed.
+    let oldest = &mut idle[0];
+    oldest.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let closed = match oldest.read(&mut [0u8; 1]) {
+        Ok(read) => read == 0,
+        Err(error) => !matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    };
+    assert!(closed, "the oldest idle connection is still open");
     // The data plane is another listener: untouched.
     assert_eq!(gateway.get("/release/anything").status, 404);
-    // Once the idle ones leave, the admin API answers again.
-    drop(idle);
-    let answered = (0..200).any(|_| {
-        if admin(address, "GET", "/v1/services", &Value::Null).status == 200 {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-        false
-    });
-    assert!(answered, "the admin API did not recover after the idle connections closed");
 }
 
 #[test]
@@ -408,6 +442,109 @@ fn the_admin_listener_off_loopback_needs_a_token() {
     ]);
     assert!(!status.success());
     assert!(stderr.contains("needs a token"), "{stderr}");
+}
+
+#[test]
+fn without_a_token_a_dns_rebinding_host_is_refused_and_loopback_names_work() {
+    let state = TempDir::new("admin-rebind");
+    let (_gateway, address) = start_with(SHOP, &state, Some(("echo", "echo")), false, &[]);
+    let port = address.port();
+    let secrets = |host: &str| call_as(address, host, "GET", "/v1/secrets", &[]).json()["total_count"].clone();
+
+    // A page on rebind.evil.example whose name now resolves to 127.0.0.1: the browser sends
+    // that name as Host and the page's origin, which match each other.
+    let rebound = format!("rebind.evil.example:{port}");
+    let origin = format!("http://{rebound}");
+    let created = call_as(address, &rebound, "POST", "/v1/secrets", &[("Origin", &origin)]);
+    assert_eq!(created.status, 403, "{}", created.text());
+    let error = &created.json()["error"];
+    assert_eq!(error["code"], "AuthFailure.InvalidHost", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains(&rebound) && message.contains(&format!("localhost:{port}")), "{message}");
+    let export = call_as(address, &rebound, "GET", "/v1/export", &[("Origin", &origin)]);
+    assert_eq!(export.status, 403, "{}", export.text());
+    assert!(!export.text().contains("shop-secret-key"), "the export leaked a SecretKey");
+    assert_eq!(call_as(address, &rebound, "GET", "/console/", &[]).status, 403);
+    assert_eq!(secrets(&format!("127.0.0.1:{port}")), 1, "the refused call created a key pair");
+
+    // The console, from http://127.0.0.1:PORT/ and http://localhost:PORT/: the page, then a
+    // change the page makes (a same-origin fetch sends Origin).
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let root = call_as(address, &host, "GET", "/", &[]);
+        assert_eq!((root.status, root.header("location")), (302, Some("/console/")), "{host}");
+        let page = call_as(address, &host, "GET", "/console/", &[]);
+        assert_eq!(page.status, 200, "{host}: {}", page.text());
+        assert!(page.header("content-type").unwrap().starts_with("text/html"));
+        let origin = format!("http://{host}");
+        let created = call_as(address, &host, "POST", "/v1/secrets", &[("Origin", &origin)]);
+        assert_eq!(created.status, 201, "{host}: {}", created.text());
+    }
+    // Loopback names without the port, and [::1], are the same listener too.
+    for host in ["localhost", "127.0.0.1", "[::1]", &format!("[::1]:{port}"), &format!("LocalHost:{port}")] {
+        assert_eq!(secrets(host), 3, "{host}");
+    }
+    // Another port on a loopback name is not this listener's origin.
+    assert_eq!(call_as(address, "localhost:1", "GET", "/v1/secrets", &[]).status, 403);
+
+    // With a token the token protects, and any name reaches the admin API (remote use).
+    let other = TempDir::new("admin-rebind-token");
+    let (_gateway, address) = start(EMPTY, &other, None);
+    let bearer = format!("Bearer {TOKEN}");
+    let remote = call_as(address, "admin.example.com:9180", "GET", "/v1/secrets", &[("Authorization", &bearer)]);
+    assert_eq!(remote.status, 200, "{}", remote.text());
+    assert_eq!(call_as(address, "admin.example.com:9180", "GET", "/v1/secrets", &[]).status, 401);
+}
+
+/// The release ids `GET .../releases` lists (newest first) and the ids in `state.json` on disk,
+/// whose snapshot files are the only ones in `releases/`.
+fn release_ids(address: SocketAddr, state: &TempDir, service: &str) -> (Vec<u64>, Vec<u64>) {
+    let listed = expect(&admin(address, "GET", &format!("/v1/services/{service}/releases"), &Value::Null), 200);
+    let listed = listed["releases"].as_array().unwrap().iter().map(|release| release["release_id"].as_u64().unwrap());
+    let text = std::fs::read_to_string(state.path.join("state/state.json")).unwrap();
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    let record = stored["services"].as_array().unwrap().iter().find(|record| record["spec"]["id"] == service).unwrap();
+    let releases = record["releases"].as_array().unwrap();
+    let mut named: Vec<&str> = releases.iter().map(|release| release["snapshot"].as_str().unwrap()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(state.path.join("state/releases"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    named.sort_unstable();
+    files.sort_unstable();
+    assert_eq!(files, named, "the release files on disk are not those of the kept releases");
+    (listed.collect(), releases.iter().map(|release| release["id"].as_u64().unwrap()).collect())
+}
+
+#[test]
+fn the_release_history_keeps_the_newest_and_every_served_release() {
+    let state = TempDir::new("admin-history");
+    let (gateway, address) = start_with(SHOP, &state, Some(("echo", "echo")), true, &["--max-releases", "3"]);
+    let service = "service-shop01";
+    let releases = format!("/v1/services/{service}/releases");
+    // Seeding published release 1 to both stages; `test` keeps serving it while `release` moves on.
+    for _ in 0..6 {
+        expect(&admin(address, "POST", &releases, &json!({ "stage": "release" })), 201);
+    }
+    assert_eq!(release_ids(address, &state, service), (vec![7, 6, 5, 1], vec![1, 5, 6, 7]));
+    let listed = expect(&admin(address, "GET", &releases, &Value::Null), 200);
+    assert_eq!(listed["total_count"], 4);
+    assert_eq!(listed["releases"][3]["serving_stages"], json!(["test"]));
+    assert_eq!(gateway.get("/test/item/7").status, 200, "the served old release is not served");
+
+    // A kept release rolls back; a dropped one is a 404 that says why.
+    let rollback = format!("/v1/services/{service}/stages/release/rollback");
+    expect(&admin(address, "POST", &rollback, &json!({ "release_id": 5 })), 200);
+    let dropped = expect(&admin(address, "POST", &rollback, &json!({ "release_id": 3 })), 404);
+    let message = dropped["error"]["message"].as_str().unwrap();
+    assert!(message.contains("release 3") && message.contains("no longer kept"), "{message}");
+    assert_eq!(admin(address, "GET", &format!("{releases}/3"), &Value::Null).status, 404);
+    assert_eq!(admin(address, "GET", &format!("{releases}/1"), &Value::Null).status, 200);
+
+    // Once `test` moves on, release 1 goes; release 5, which `release` serves again, stays.
+    expect(&admin(address, "POST", &releases, &json!({ "stage": "test" })), 201);
+    assert_eq!(release_ids(address, &state, service), (vec![8, 7, 6, 5], vec![5, 6, 7, 8]));
+    assert_eq!(gateway.get("/release/item/7").status, 200);
+    assert_eq!(gateway.get("/test/item/7").status, 200);
 }
 
 #[test]

@@ -58,7 +58,7 @@ fn route(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {
             let service = &inner.state.services[service_index(inner, id)?];
             let release = release_by_id(service, release)?;
             let mut value = release_summary(service, release);
-            value["service"] = clean(to_value(&release.service));
+            value["service"] = clean(to_value(&*release.service));
             Ok(Response::json(200, &value))
         }
         ("GET", ["v1", "services", id, "stages"]) => {
@@ -291,10 +291,10 @@ fn secret_index(inner: &Inner, id: &str) -> Result<usize, AdminError> {
 }
 
 fn release_by_id<'a>(service: &'a ServiceRecord, id: &str) -> Result<&'a Release, AdminError> {
-    id.parse()
-        .ok()
-        .and_then(|id| service.release(id))
-        .ok_or_else(|| AdminError::NotFound(format!("service `{}` has no release `{id}`", service.id())))
+    let Ok(id) = id.parse() else {
+        return Err(AdminError::NotFound(format!("service `{}` has no release `{id}`", service.id())));
+    };
+    service.kept_release(id).map_err(AdminError::NotFound)
 }
 
 fn check_stage(stage: &str) -> Result<(), AdminError> {
@@ -561,13 +561,7 @@ fn publish(inner: &mut Inner, request: &Request, id: &str) -> Result<Response, A
     next.next_revision();
     let service = &mut next.services[index];
     let release_id = service.releases.last().map_or(1, |release| release.id + 1);
-    service.releases.push(Release {
-        id: release_id,
-        stage: stage.clone(),
-        created_at: now(),
-        description,
-        service: draft,
-    });
+    service.releases.push(Release::new(id, release_id, stage.clone(), description, draft));
     service.serving.insert(stage.clone(), Serving { release_id, since: now() });
     let generation = inner.commit(next, Scope::DataPlane)?;
     let service = &inner.state.services[index];
@@ -586,10 +580,7 @@ fn rollback(inner: &mut Inner, request: &Request, id: &str, stage: &str) -> Resu
         .get("release_id")
         .and_then(Value::as_u64)
         .ok_or_else(|| AdminError::field("release_id", "required: the id of an earlier release (GET .../releases)"))?;
-    let service = &inner.state.services[index];
-    if service.release(release_id).is_none() {
-        return Err(AdminError::NotFound(format!("service `{id}` has no release `{release_id}`")));
-    }
+    inner.state.services[index].kept_release(release_id).map_err(AdminError::NotFound)?;
     let mut next = inner.state.clone();
     next.next_revision();
     next.services[index].serving.insert(stage.to_owned(), Serving { release_id, since: now() });
@@ -855,7 +846,7 @@ fn export_openapi(inner: &Inner, request: &Request, id: &str) -> Result<Response
     let service = &inner.state.services[service_index(inner, id)?];
     let source = match request.query("stage") {
         None => service.draft(),
-        Some(stage) => served_release(service, stage)?.service.clone(),
+        Some(stage) => file::Service::clone(&served_release(service, stage)?.service),
     };
     let document = super::openapi::export(&source, request.query("stage"));
     match request.query("format").unwrap_or("json") {

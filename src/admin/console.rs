@@ -191,13 +191,8 @@ mod tests {
         // that inherits the console's policy: each of its inline stylesheets must be admitted.
         let service: crate::config::file::Service =
             serde_json::from_value(serde_json::json!({"id": "service-docs0001", "name": "docs"})).unwrap();
-        let release = crate::admin::store::Release {
-            id: 1,
-            stage: "release".into(),
-            created_at: 0,
-            description: String::new(),
-            service: service.clone(),
-        };
+        let release =
+            crate::admin::store::Release::new("service-docs0001", 1, "release".into(), String::new(), service.clone());
         let page = crate::admin::docs::render(&service, "release", &release);
         let styles: Vec<&str> = page
             .split("<style>")

@@ -11,6 +11,14 @@ pub enum AdminError {
     Unauthorized,
     /// A browser page of another origin tried to call the admin API.
     CrossOrigin,
+    /// Without a token, a request that names something other than this loopback listener as its
+    /// `Host`: a DNS-rebinding page (its own name, re-resolved to 127.0.0.1) would send its name.
+    ForeignHost {
+        /// The `Host` the request named (empty when it named none).
+        host: String,
+        /// The listener's port.
+        port: u16,
+    },
     /// The resource does not exist.
     NotFound(String),
     /// No such endpoint, or not with this method.
@@ -41,7 +49,7 @@ pub enum AdminError {
     VersionRequired,
     /// The request body is larger than the admin API accepts.
     TooLarge,
-    /// The admin listener already serves as many connections as it allows.
+    /// The admin listener has as many connections open as it allows, each being answered.
     Busy,
     /// The configuration is valid but could not be put into service (a function host failed to
     /// start), or the state could not be written. Nothing changed.
@@ -63,7 +71,7 @@ impl AdminError {
     pub fn status(&self) -> u16 {
         match self {
             AdminError::Unauthorized => 401,
-            AdminError::CrossOrigin => 403,
+            AdminError::CrossOrigin | AdminError::ForeignHost { .. } => 403,
             AdminError::NotFound(_) | AdminError::NoEndpoint => 404,
             AdminError::BadRequest { .. } | AdminError::Invalid(_) => 400,
             AdminError::AlreadyExists(_) | AdminError::InUse(_) | AdminError::StaleVersion { .. } => 409,
@@ -79,6 +87,7 @@ impl AdminError {
         match self {
             AdminError::Unauthorized => "AuthFailure",
             AdminError::CrossOrigin => "AuthFailure.CrossOrigin",
+            AdminError::ForeignHost { .. } => "AuthFailure.InvalidHost",
             AdminError::NotFound(_) => "ResourceNotFound",
             AdminError::NoEndpoint => "InvalidAction",
             AdminError::BadRequest { .. } => "InvalidParameter",
@@ -98,6 +107,16 @@ impl AdminError {
         match self {
             AdminError::Unauthorized => "a valid admin token is required: send `Authorization: Bearer <token>`".into(),
             AdminError::CrossOrigin => "cross-origin requests to the admin API are refused".into(),
+            AdminError::ForeignHost { host, port } => {
+                let named = if host.is_empty() { "no Host".to_owned() } else { format!("Host `{host}`") };
+                format!(
+                    "the admin API has no token, so it answers only requests addressed to a loopback name of \
+                     this machine, and this one has {named}: use localhost:{port}, 127.0.0.1:{port} (any \
+                     127.0.0.0/8 address) or [::1]:{port}, with or without the port (another name could be a \
+                     web page's own, re-resolved to 127.0.0.1: DNS rebinding); set {} to admit other names",
+                    super::TOKEN_ENV
+                )
+            }
             AdminError::NotFound(message) | AdminError::AlreadyExists(message) | AdminError::InUse(message) | AdminError::Failed(message) => {
                 message.clone()
             }
@@ -116,7 +135,9 @@ impl AdminError {
                 "an update must say which version it is based on: send `If-Match: <version>` or a `version` field".into()
             }
             AdminError::TooLarge => "the request body is larger than the admin API accepts".into(),
-            AdminError::Busy => "the admin API is serving as many connections as it allows; try again".into(),
+            AdminError::Busy => {
+                "every connection the admin API allows is in the middle of a request; try again".into()
+            }
         }
     }
 

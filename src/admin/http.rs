@@ -1,21 +1,24 @@
 //! The admin listener's HTTP/1.1: a blocking server, one thread per connection, on its own
 //! threads (never a worker's). Admin traffic is a few requests a minute, so simplicity wins over
 //! the data plane's machinery. It parses requests (httparse, Content-Length bodies only), checks
-//! the bearer token in constant time, and writes responses; what a request means is `api`'s.
+//! the bearer token in constant time (or, without one, that `Host` is a loopback name), and writes
+//! responses; what a request means is `api`'s.
 
 use std::io::{BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::connections::{Connections, Slot};
 use super::error::AdminError;
 
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Large enough for an OpenAPI document or a whole exported state.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Admin connections served at once, each on a thread of its own: past it a new connection gets
-/// 503 and is closed, so a flood of connections (before any token check) cannot exhaust threads.
+/// Admin connections open at once, each on a thread of its own, so a flood of connections (before
+/// any token check) cannot exhaust threads. Past it the one that has waited longest for a request
+/// is closed, or the new one gets 503 when all are being answered (see `connections`).
 const MAX_CONNECTIONS: usize = 64;
 
 /// One request.
@@ -107,31 +110,29 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
     /// Accepts connections forever, each on its own thread.
     pub fn run(self, listener: TcpListener) {
         let server = Arc::new(self);
-        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let connections = Connections::new(MAX_CONNECTIONS);
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            if open.fetch_add(1, std::sync::atomic::Ordering::AcqRel) >= MAX_CONNECTIONS {
-                open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            let Some(slot) = connections.admit(&stream) else {
                 let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
                 let _ = write_response(&mut stream, &Response::error(&AdminError::Busy), false);
                 continue;
-            }
-            let (server, finished) = (server.clone(), open.clone());
-            let spawned = std::thread::Builder::new().name("scfgate-admin-conn".into()).spawn(move || {
-                server.serve(stream);
-                finished.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-            });
+            };
+            let server = server.clone();
+            let spawned = std::thread::Builder::new()
+                .name("scfgate-admin-conn".into())
+                .spawn(move || server.serve(stream, &slot));
             if let Err(error) = spawned {
-                open.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
                 tracing::warn!(%error, "admin: cannot start a connection thread");
             }
         }
     }
 
-    fn serve(&self, stream: TcpStream) {
+    fn serve(&self, stream: TcpStream, slot: &Slot) {
         let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr().map(|address| address.ip().to_string()).unwrap_or_default();
+        let port = stream.local_addr().map(|address| address.port()).unwrap_or_default();
         let Ok(mut writer) = stream.try_clone() else { return };
         let mut reader = BufReader::new(stream);
         loop {
@@ -143,11 +144,22 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
                     return;
                 }
             };
+            if !slot.busy() {
+                // Closed to make room for a new connection while this request arrived.
+                return;
+            }
             let keep_alive = !request.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
             // The console's files hold no secret: served before the token check (the page asks
-            // for the token when the API answers 401).
-            let response = match super::console::serve(&request) {
-                Some(file) => file,
+            // for the token when the API answers 401), but not to a name that is not this one.
+            let console = match self.check_host(&request, port) {
+                Ok(()) => super::console::serve(&request),
+                Err(error) => {
+                    audit(&peer, &request.method, &request.path, error.status(), std::time::Duration::ZERO);
+                    Some(Response::error(&error))
+                }
+            };
+            let response = match console {
+                Some(response) => response,
                 None => {
                     let started = std::time::Instant::now();
                     let (method, path) = (request.method.clone(), request.path.clone());
@@ -162,7 +174,20 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
             if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
                 return;
             }
+            slot.waiting();
         }
+    }
+
+    /// Without a token, only requests that name this listener by a loopback name. Loopback alone
+    /// does not keep browsers out: a page whose own name an attacker re-resolves to 127.0.0.1
+    /// (DNS rebinding) reaches this listener with its name as `Host` and a matching `Origin`.
+    /// With a token the token protects, and remote operators may use any name.
+    fn check_host(&self, request: &Request, port: u16) -> Result<(), AdminError> {
+        let host = request.header("host").unwrap_or_default();
+        if self.token.is_some() || loopback_host(host, port) {
+            return Ok(());
+        }
+        Err(AdminError::ForeignHost { host: host.to_owned(), port })
     }
 
     /// The token, and no cross-origin browser calls (a page elsewhere must not drive the admin
@@ -185,6 +210,26 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
             _ => Err(AdminError::Unauthorized),
         }
     }
+}
+
+/// Whether a `Host` value names a loopback listener on `port`: `localhost`, an address in
+/// 127.0.0.0/8 or `[::1]`, without a port or with this one. Names compare case-insensitively
+/// (RFC 3986 §3.2.2).
+fn loopback_host(host: &str, port: u16) -> bool {
+    let (loopback, after) = match host.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((address, after)) => (address.parse::<Ipv6Addr>().is_ok_and(|address| address.is_loopback()), after),
+            None => return false,
+        },
+        None => {
+            let (name, after) = host.find(':').map_or((host, ""), |colon| host.split_at(colon));
+            let loopback = name.eq_ignore_ascii_case("localhost")
+                || name.parse::<Ipv4Addr>().is_ok_and(|address| address.is_loopback());
+            (loopback, after)
+        }
+    };
+    let same_port = after.is_empty() || after.strip_prefix(':').and_then(|text| text.parse::<u16>().ok()) == Some(port);
+    loopback && same_port
 }
 
 /// Compares without an early exit, so the time taken does not tell how much of a guess matched.
@@ -333,6 +378,34 @@ mod tests {
         assert_eq!(percent_decode("%24LATEST"), "$LATEST");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn loopback_host_names() {
+        let cases = [
+            // The names a browser sends for this listener (tests/admin.rs drives them end to end).
+            ("127.0.0.1:9180", true),
+            ("127.0.0.1", true),
+            ("localhost:9180", true),
+            ("LOCALHOST", true),
+            ("127.3.4.5:9180", true),
+            ("[::1]:9180", true),
+            ("[::1]", true),
+            // Another port is another origin; anything else could be a rebinding page's name.
+            ("127.0.0.1:9181", false),
+            ("localhost:", false),
+            ("rebind.evil.example:9180", false),
+            ("localhost.evil.example:9180", false),
+            ("127.0.0.1.nip.io:9180", false),
+            ("10.0.0.1:9180", false),
+            ("[::2]:9180", false),
+            ("[::1", false),
+            ("::1", false),
+            ("", false),
+        ];
+        for (host, expected) in cases {
+            assert_eq!(loopback_host(host, 9180), expected, "{host:?}");
+        }
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //! services, APIs, releases, functions, usage plans and key pairs.
 //!
 //! - [`store`]: `state.json`, versions, releases, and the config files derived from them.
-//! - [`api`]: the endpoints; [`http`]: the small blocking HTTP/1.1 server; [`error`]: failures
-//!   and their one status mapping.
+//! - [`api`]: the endpoints; [`http`]: the small blocking HTTP/1.1 server, with [`connections`]
+//!   deciding which connection gives way when too many are open; [`error`]: failures and their
+//!   one status mapping.
 //! - [`docs`]: per service and stage HTML documentation; [`openapi`]: OpenAPI 3.0 export/import.
 //! - [`console`]: the web console's files, served at `/console/`.
 
 pub mod api;
+pub mod connections;
 pub mod console;
 pub mod docs;
 pub mod error;
@@ -52,6 +54,8 @@ struct Inner {
     base: file::ConfigFile,
     config_path: PathBuf,
     overrides: Overrides,
+    /// Releases kept per service besides those a stage serves (`--max-releases`).
+    max_releases: usize,
     apply: Option<Apply>,
     /// Where the data plane listens (for the console's test requests).
     data_plane: Vec<SocketAddr>,
@@ -70,19 +74,27 @@ enum Scope {
 impl Management {
     /// Opens the state directory (seeding it from the config file when it is empty) and returns
     /// the configuration the data plane should start with. `check_only` (`--check`) reads
-    /// without locking or writing the directory, so it works beside a running gateway.
+    /// without locking or writing the directory, so it works beside a running gateway. A history
+    /// longer than `max_releases` (lowered since it was written) is trimmed and stored now.
     pub fn open(
         config_path: &Path,
         state_dir: &Path,
         overrides: &Overrides,
+        max_releases: u64,
         check_only: bool,
     ) -> Result<(Arc<Management>, Config), String> {
+        let max_releases = usize::try_from(max_releases).unwrap_or(usize::MAX);
         let text = std::fs::read_to_string(config_path)
             .map_err(|error| format!("{}: cannot read the file: {error}", config_path.display()))?;
         let parsed = config::validate::parse_file(&text, config_path).map_err(|error| error.to_string())?;
-        let (store, stored) = Store::open(state_dir, !check_only)?;
+        let (mut store, stored) = Store::open(state_dir, !check_only)?;
         let state = match stored {
-            Some(state) => {
+            Some(mut state) => {
+                let dropped = state.prune_releases(max_releases);
+                if dropped > 0 && !check_only {
+                    store.save(&state)?;
+                    tracing::info!(dropped, max_releases, "dropped releases past --max-releases that no stage serves");
+                }
                 if !parsed.services.is_empty() || !parsed.functions.is_empty() {
                     tracing::info!(
                         state_dir = %state_dir.display(),
@@ -120,6 +132,7 @@ impl Management {
                 base,
                 config_path: config_path.to_owned(),
                 overrides: overrides.clone(),
+                max_releases,
                 apply: None,
                 data_plane: Vec::new(),
                 generation: 1,
@@ -167,8 +180,11 @@ impl Management {
 
 impl Inner {
     /// Validates `next` (drafts always; what the data plane would serve for [`Scope::DataPlane`]),
-    /// stores it, and applies it. Either all of that happens or nothing changes.
-    fn commit(&mut self, next: State, scope: Scope) -> Result<Option<u64>, AdminError> {
+    /// stores it, and applies it. Either all of that happens or nothing changes. Releases past
+    /// `--max-releases` that no stage serves are dropped on the way, so the history stays bounded
+    /// whatever the change (a publish adds one; a rollback or publish may free an old one).
+    fn commit(&mut self, mut next: State, scope: Scope) -> Result<Option<u64>, AdminError> {
+        next.prune_releases(self.max_releases);
         self.validate_draft(&next)?;
         let served = match scope {
             Scope::Draft => None,

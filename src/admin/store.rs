@@ -1,24 +1,31 @@
-//! The management plane's state and where it lives: one `state.json` in the state directory,
-//! replaced atomically on every change. It holds the draft services (in the config file's own
-//! model, `crate::config::file`), every release ever published and which release each stage
-//! serves, and the functions, usage plans and key pairs.
+//! The management plane's state and where it lives: `state.json` in the state directory,
+//! replaced atomically on every change, and one file per release under `releases/`. `state.json`
+//! holds the draft services (in the config file's own model, `crate::config::file`), the release
+//! history (bounded by `--max-releases`) and which release each stage serves, and the functions,
+//! usage plans and key pairs. A release's snapshot of its service never changes, so it is
+//! written once, when it is published, and removed when the history drops it: a change rewrites
+//! only `state.json`, whose size does not grow with the history.
 //!
 //! What the data plane serves is derived from it by [`State::served_file`]; what the console
 //! edits is checked whole by [`State::draft_file`]. Both go through `config::validate`, the code
 //! that checks a config file, so an API accepted here is one a file could hold.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::file;
 
-/// The layout version of `state.json`; a state written by a newer layout is refused.
-const FORMAT: u32 = 1;
+/// The layout version of `state.json`; a state written by a newer layout is refused. 1 held each
+/// release's snapshot inline; 2 keeps it in `releases/` (a state of 1 is upgraded when opened).
+const FORMAT: u32 = 2;
 const STATE_FILE: &str = "state.json";
+const RELEASES_DIR: &str = "releases";
 const LOCK_FILE: &str = "lock";
 
 /// Every stage, in Tencent's names.
@@ -68,8 +75,47 @@ pub struct Release {
     pub created_at: u64,
     /// What the publisher wrote (console: 发布描述).
     pub description: String,
-    /// The service and its APIs as they were when published.
-    pub service: file::Service,
+    /// The snapshot's file in `releases/`: named once, when the release is made, and never
+    /// reused, so a file that exists holds this release. Empty in a format-1 state.
+    #[serde(default)]
+    pub snapshot: String,
+    /// The service and its APIs as they were when published. Not in `state.json` (format 1 had
+    /// it there) but in `snapshot`; shared, so copying the state for a change copies none.
+    #[serde(skip_serializing, default, deserialize_with = "shared")]
+    pub service: Arc<file::Service>,
+}
+
+impl Release {
+    /// Release `id` of service `service_id`, made now from `service`.
+    pub fn new(service_id: &str, id: u64, stage: String, description: String, service: file::Service) -> Release {
+        Release {
+            id,
+            stage,
+            created_at: now(),
+            description,
+            snapshot: snapshot_name(service_id, id),
+            service: Arc::new(service),
+        }
+    }
+}
+
+fn shared<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<file::Service>, D::Error> {
+    file::Service::deserialize(deserializer).map(Arc::new)
+}
+
+/// `<service>.<release>.<time>-<count>.json`: readable, and unique even when a release id is
+/// given again (after a publish that could not be applied, or to a service deleted and made
+/// anew), so a snapshot file is never overwritten.
+fn snapshot_name(service_id: &str, id: u64) -> String {
+    static MADE: AtomicU64 = AtomicU64::new(0);
+    let service: String = service_id
+        .chars()
+        .take(64)
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
+    format!("{service}.{id}.{nanos:x}-{}.json", MADE.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Which release a stage serves.
@@ -89,7 +135,8 @@ pub struct ServiceRecord {
     pub record: Record<file::Service>,
     /// The draft APIs, each versioned on its own so two people can edit two APIs at once.
     pub apis: Vec<Record<file::Api>>,
-    /// Every release, oldest first. Releases are kept.
+    /// The release history, oldest first: the newest `--max-releases`, and older ones only while
+    /// a stage serves them ([`ServiceRecord::prune_releases`]).
     pub releases: Vec<Release>,
     /// Stage name -> the release it serves. A stage absent here serves nothing of the service.
     pub serving: BTreeMap<String, Serving>,
@@ -111,6 +158,37 @@ impl ServiceRecord {
     /// A release by id.
     pub fn release(&self, id: u64) -> Option<&Release> {
         self.releases.iter().find(|release| release.id == id)
+    }
+
+    /// A release by id, or why there is none: never published, or dropped from the history.
+    pub fn kept_release(&self, id: u64) -> Result<&Release, String> {
+        self.release(id).ok_or_else(|| {
+            let service = self.id();
+            // Ids are given in order and never reused, so a missing one below the newest was dropped.
+            match self.releases.last() {
+                Some(newest) if id >= 1 && id < newest.id => format!(
+                    "service `{service}`: release {id} is no longer kept (the history keeps the newest \
+                     --max-releases releases and those a stage serves; GET /v1/services/{service}/releases \
+                     lists them)"
+                ),
+                _ => format!("service `{service}` has no release `{id}`"),
+            }
+        })
+    }
+
+    /// Drops the releases that are neither among the newest `keep` nor served by a stage;
+    /// returns how many.
+    pub fn prune_releases(&mut self, keep: usize) -> usize {
+        let before = self.releases.len();
+        let first_kept = before.saturating_sub(keep);
+        let serving = &self.serving;
+        let mut index = 0;
+        self.releases.retain(|release| {
+            let kept = index >= first_kept || serving.values().any(|serving| serving.release_id == release.id);
+            index += 1;
+            kept
+        });
+        before - self.releases.len()
     }
 
     /// The draft API named `name`.
@@ -159,13 +237,13 @@ impl State {
             let apis = std::mem::take(&mut spec.apis).into_iter().map(|api| Record::new(api, version)).collect();
             let stages: Vec<String> =
                 service.stages.clone().unwrap_or_else(|| STAGES.iter().map(|stage| stage.to_string()).collect());
-            let release = Release {
-                id: 1,
-                stage: stages.first().cloned().unwrap_or_default(),
-                created_at: now(),
-                description: format!("seeded from {}", source.display()),
-                service: service.clone(),
-            };
+            let release = Release::new(
+                service.id.as_deref().unwrap_or_default(),
+                1,
+                stages.first().cloned().unwrap_or_default(),
+                format!("seeded from {}", source.display()),
+                service.clone(),
+            );
             let serving = stages.into_iter().map(|stage| (stage, Serving { release_id: 1, since: now() })).collect();
             state.services.push(ServiceRecord {
                 record: Record::new(spec, version),
@@ -178,6 +256,11 @@ impl State {
         state.usage_plans = config.usage_plans.iter().map(|plan| Record::new(plan.clone(), version)).collect();
         state.secrets = config.secrets.iter().map(|secret| Record::new(secret.clone(), version)).collect();
         state
+    }
+
+    /// [`ServiceRecord::prune_releases`] for every service; returns how many were dropped.
+    pub fn prune_releases(&mut self, keep: usize) -> usize {
+        self.services.iter_mut().map(|service| service.prune_releases(keep)).sum()
     }
 
     /// Takes the next revision (the version of whatever changes now).
@@ -220,7 +303,7 @@ impl State {
             }
             for (release_id, stages) in by_release {
                 let Some(release) = record.release(release_id) else { continue };
-                let mut service = release.service.clone();
+                let mut service = file::Service::clone(&release.service);
                 // The table serves exactly the stages on this release, with their variables only.
                 service.stage_variables.retain(|stage, _| stages.contains(stage));
                 service.stages = Some(stages);
@@ -252,18 +335,23 @@ impl State {
     }
 }
 
-/// The state directory: `state.json` and a lock that keeps a second gateway out of it.
+/// The state directory: `state.json`, the release snapshots in `releases/`, and a lock that
+/// keeps a second gateway out of it.
 pub struct Store {
     dir: PathBuf,
+    /// The files in `releases/`, as found at open and written or removed since.
+    snapshots: HashSet<String>,
     /// Held (flock) for the life of the store.
     _lock: std::fs::File,
 }
 
 impl Store {
     /// Opens (creating) the directory and, when `exclusive`, locks it. Returns the stored state,
-    /// or `None` when the directory holds none yet.
+    /// or `None` when the directory holds none yet. Opened `exclusive`, a format-1 state is
+    /// rewritten in this layout, and files of `releases/` that the state does not name (left by
+    /// a crash between writing a snapshot and `state.json`) are removed.
     pub fn open(dir: &Path, exclusive: bool) -> Result<(Store, Option<State>), String> {
-        std::fs::create_dir_all(dir)
+        std::fs::create_dir_all(dir.join(RELEASES_DIR))
             .map_err(|error| format!("cannot create the state directory {}: {error}", dir.display()))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = std::fs::OpenOptions::new()
@@ -279,20 +367,48 @@ impl Store {
         {
             return Err(format!("the state directory {} is in use by another scfgate", dir.display()));
         }
-        let store = Store { dir: dir.to_owned(), _lock: lock };
+        let releases = dir.join(RELEASES_DIR);
+        let snapshots = std::fs::read_dir(&releases)
+            .and_then(|entries| {
+                entries.map(|entry| entry.map(|entry| entry.file_name().to_string_lossy().into_owned())).collect()
+            })
+            .map_err(|error| format!("cannot read {}: {error}", releases.display()))?;
+        let mut store = Store { dir: dir.to_owned(), snapshots, _lock: lock };
         let path = dir.join(STATE_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok((store, None)),
             Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
         };
-        let state: State = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+        let mut state: State = serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
         if state.format > FORMAT {
             return Err(format!(
                 "{}: written by a newer scfgate (format {}; this one reads {FORMAT})",
                 path.display(),
                 state.format
             ));
+        }
+        for service in &mut state.services {
+            let id = service.id().to_owned();
+            for release in &mut service.releases {
+                if release.snapshot.is_empty() {
+                    // Format 1: the snapshot came inline; it gets a file at the next save.
+                    release.snapshot = snapshot_name(&id, release.id);
+                    continue;
+                }
+                release.service = Arc::new(store.read_snapshot(&release.snapshot).map_err(|error| {
+                    format!("{} names release {} of service `{id}` in {error}", path.display(), release.id)
+                })?);
+            }
+        }
+        if exclusive {
+            if state.format < FORMAT {
+                state.format = FORMAT;
+                store.save(&state)?;
+                tracing::info!(state_dir = %dir.display(), "state directory upgraded: release snapshots moved to {RELEASES_DIR}/");
+            } else {
+                store.collect(&state);
+            }
         }
         Ok((store, Some(state)))
     }
@@ -302,23 +418,86 @@ impl Store {
         &self.dir
     }
 
-    /// Writes `state` so that a crash leaves either the old or the new file, never a torn one:
-    /// a temporary file, fsync, rename over `state.json`, fsync of the directory. Owner-only,
-    /// because key pairs are in it.
-    pub fn save(&self, state: &State) -> Result<(), String> {
+    fn read_snapshot(&self, name: &str) -> Result<file::Service, String> {
+        let path = self.dir.join(RELEASES_DIR).join(name);
+        if name.starts_with('.') || name.contains('/') {
+            return Err(format!("{}, not a file of {RELEASES_DIR}/", path.display()));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+        serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+    }
+
+    /// Stores `state`. The snapshots of new releases are written and made durable first, then
+    /// `state.json`, so whatever `state.json` names exists; a crash leaves the old or the new
+    /// `state.json`, never a torn one. Then the snapshots it no longer names are removed. Only
+    /// `state.json` and new snapshots are written: the history's size does not weigh on a change.
+    /// Owner-only, because key pairs are in `state.json`.
+    pub fn save(&mut self, state: &State) -> Result<(), String> {
+        let releases = self.dir.join(RELEASES_DIR);
+        let mut wrote = false;
+        for release in state.services.iter().flat_map(|service| &service.releases) {
+            if self.snapshots.contains(&release.snapshot) {
+                continue;
+            }
+            let path = releases.join(&release.snapshot);
+            let text = serde_json::to_vec_pretty(&*release.service)
+                .map_err(|error| format!("cannot encode release {}: {error}", release.id))?;
+            write_durably(&path, &text).map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+            self.snapshots.insert(release.snapshot.clone());
+            wrote = true;
+        }
+        if wrote {
+            sync_directory(&releases).map_err(|error| format!("cannot write {}: {error}", releases.display()))?;
+        }
         let text = serde_json::to_vec_pretty(state).map_err(|error| format!("cannot encode the state: {error}"))?;
         let path = self.dir.join(STATE_FILE);
-        let temporary = self.dir.join(format!("{STATE_FILE}.tmp"));
-        let write = || -> std::io::Result<()> {
-            let mut file =
-                std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, &path)?;
-            std::fs::File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|error| format!("cannot write {}: {error}", path.display()))
+        write_durably(&path, &text)
+            .and_then(|()| sync_directory(&self.dir))
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        self.collect(state);
+        Ok(())
     }
+
+    /// Removes the files of `releases/` that `state` does not name: releases the history dropped,
+    /// those of deleted services, and a publish's that could not be applied. Best effort: a file
+    /// left behind is removed next time.
+    fn collect(&mut self, state: &State) {
+        let named: HashSet<&str> = state
+            .services
+            .iter()
+            .flat_map(|service| &service.releases)
+            .map(|release| release.snapshot.as_str())
+            .collect();
+        let releases = self.dir.join(RELEASES_DIR);
+        self.snapshots.retain(|name| {
+            if named.contains(name.as_str()) {
+                return true;
+            }
+            match std::fs::remove_file(releases.join(name)) {
+                Ok(()) => false,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+                Err(error) => {
+                    tracing::warn!(%error, file = %releases.join(name).display(), "cannot remove a release snapshot no longer kept");
+                    true
+                }
+            }
+        });
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file, fsync and rename, owner-only; the
+/// directory's own fsync is the caller's.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+fn sync_directory(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Seconds since the epoch.
@@ -372,13 +551,7 @@ environments = [{ service = "service-a", stage = "release" }, { service = "servi
         let mut state = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
         let mut second = state.services[0].draft();
         second.apis.clear();
-        state.services[0].releases.push(Release {
-            id: 2,
-            stage: "test".into(),
-            created_at: 0,
-            description: String::new(),
-            service: second,
-        });
+        state.services[0].releases.push(Release::new("service-a", 2, "test".into(), String::new(), second));
         state.services[0].serving.insert("test".into(), Serving { release_id: 2, since: 0 });
         let served = state.served_file(&file(""));
         let stages: Vec<_> = served.services.iter().map(|service| service.stages.clone().unwrap()).collect();
@@ -394,10 +567,82 @@ environments = [{ service = "service-a", stage = "release" }, { service = "servi
     }
 
     #[test]
+    fn pruning_keeps_the_newest_releases_and_every_served_one() {
+        let mut state = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
+        let service = &mut state.services[0];
+        for id in 2..=6 {
+            let release = Release { id, ..service.releases[0].clone() };
+            service.releases.push(release);
+        }
+        // Seeding made release 1 serve `release` and `test`; `release` moves to 6.
+        service.serving.insert("release".into(), Serving { release_id: 6, since: 0 });
+        let ids = |service: &ServiceRecord| service.releases.iter().map(|release| release.id).collect::<Vec<_>>();
+        assert_eq!(service.prune_releases(2), 3);
+        assert_eq!(ids(service), [1, 5, 6]);
+        assert!(service.kept_release(5).is_ok());
+        assert!(service.kept_release(3).unwrap_err().contains("release 3 is no longer kept"));
+        assert!(service.kept_release(7).unwrap_err().contains("has no release `7`"));
+        // Nothing more to drop until `test` stops serving release 1.
+        assert_eq!(service.prune_releases(2), 0);
+        service.serving.remove("test");
+        assert_eq!(service.prune_releases(2), 1);
+        assert_eq!(ids(service), [5, 6]);
+    }
+
+    #[test]
+    fn release_snapshots_have_files_of_their_own_that_go_with_their_release() {
+        let dir = std::env::temp_dir().join(format!("scfgate-store-snapshots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let files = || {
+            let mut names: Vec<String> = std::fs::read_dir(dir.join(RELEASES_DIR))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let stored =
+            || serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(dir.join(STATE_FILE)).unwrap());
+        // A state of format 1, with the snapshot inline, is upgraded when opened.
+        let seeded = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
+        let mut old = serde_json::to_value(&seeded).unwrap();
+        old["format"] = 1.into();
+        let release = &mut old["services"][0]["releases"][0];
+        release.as_object_mut().unwrap().remove("snapshot");
+        release["service"] = serde_json::to_value(&*seeded.services[0].releases[0].service).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(STATE_FILE), serde_json::to_vec(&old).unwrap()).unwrap();
+        let (mut store, state) = Store::open(&dir, true).unwrap();
+        let mut state = state.unwrap();
+        assert_eq!(state.services[0].releases[0].service.apis.len(), 1);
+        assert_eq!(files(), [state.services[0].releases[0].snapshot.clone()]);
+        let upgraded = stored().unwrap();
+        assert_eq!(upgraded["format"], FORMAT);
+        assert!(upgraded["services"][0]["releases"][0].get("service").is_none(), "{upgraded}");
+
+        // A new release adds a file; one the history drops takes its file with it.
+        let draft = state.services[0].draft();
+        state.services[0].releases.push(Release::new("service-a", 2, "test".into(), String::new(), draft));
+        store.save(&state).unwrap();
+        assert_eq!(files().len(), 2);
+        state.services[0].releases.remove(0);
+        store.save(&state).unwrap();
+        assert_eq!(files(), [state.services[0].releases[0].snapshot.clone()]);
+
+        // Reopened, snapshots are read from their files, and a file nothing names is removed.
+        drop(store);
+        std::fs::write(dir.join(RELEASES_DIR).join("left-by-a-crash.json"), "{}").unwrap();
+        let (_store, reopened) = Store::open(&dir, true).unwrap();
+        assert_eq!(reopened.unwrap().services[0].releases[0].service.apis.len(), 1);
+        assert_eq!(files(), [state.services[0].releases[0].snapshot.clone()]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn saved_state_reopens_and_the_directory_is_locked() {
         let dir = std::env::temp_dir().join(format!("scfgate-store-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let (store, state) = Store::open(&dir, true).unwrap();
+        let (mut store, state) = Store::open(&dir, true).unwrap();
         assert!(state.is_none());
         let state = State::seeded_from(&file(TWO_APIS), Path::new("scfgate.toml"));
         store.save(&state).unwrap();

@@ -114,7 +114,7 @@ pub struct Gateway {
 }
 
 /// `[[service]]`: an API Gateway service (console: 服务).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// Service ID (console: 服务 ID, e.g. `service-abc123`), sent as `requestContext.serviceId`.
