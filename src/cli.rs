@@ -69,6 +69,11 @@ pub struct Args {
     #[arg(long, value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
 
+    /// Bytes of request bodies event APIs may hold at once, all workers together (each takes an
+    /// equal share); a body that does not fit gets 503 with Retry-After. Default: 64 MiB per worker.
+    #[arg(long, value_name = "BYTES")]
+    pub body_memory: Option<usize>,
+
     /// Seconds a keep-alive connection may wait for its next request before it is closed.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub idle_timeout: Option<Duration>,
@@ -163,6 +168,7 @@ impl Args {
             driver: self.driver,
             max_header_bytes: self.max_header_bytes,
             max_body_bytes: self.max_body_bytes,
+            body_memory: self.body_memory,
             idle_timeout: self.idle_timeout,
             header_timeout: self.header_timeout,
             send_timeout: self.send_timeout,

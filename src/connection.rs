@@ -152,6 +152,10 @@ struct Limits {
     idle_timeout: std::time::Duration,
     header_timeout: std::time::Duration,
     send_timeout: std::time::Duration,
+    /// A body larger than the read buffer counts against the worker's body budget.
+    read_buffer_bytes: usize,
+    /// This worker's share of `--body-memory`.
+    body_memory_share: usize,
 }
 
 impl Limits {
@@ -164,6 +168,8 @@ impl Limits {
             idle_timeout: settings.idle_timeout,
             header_timeout: settings.header_timeout,
             send_timeout: settings.send_timeout,
+            read_buffer_bytes: settings.read_buffer_bytes,
+            body_memory_share: settings.body_memory / settings.workers.max(1),
         }
     }
 }
@@ -213,7 +219,22 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                 Some(true) => continue,
                 Some(false) => return,
             }
-            // Phase 2: the body.
+            // Phase 2: the body, held whole for the event. One larger than the read buffer is
+            // admitted only within the worker's share of `--body-memory` (`crate::memory`),
+            // refused before any of it is read (and before a `100 Continue` invites it). It
+            // counts as the copies of it the request holds: the body, the event, the answer.
+            let mut body_held = worker.body_budget.reservation();
+            if let BodyFraming::Length(length) = self.head.framing {
+                let length = usize::try_from(length).unwrap_or(usize::MAX);
+                if length > settings.read_buffer_bytes && length <= settings.max_body_bytes {
+                    let buffer = self.reader.held_bytes().max(self.head.head_len + length + 4096);
+                    let needed = buffer + (crate::memory::COPIES_PER_BODY - 1) * length;
+                    if !body_held.grow_to(needed, settings.body_memory_share) {
+                        return self.refuse(worker, GatewayError::BodyMemoryExhausted).await;
+                    }
+                    self.reader.reserve_body(self.head.head_len, length);
+                }
+            }
             if self.head.expect_continue && !self.reader.body_is_buffered(&self.head) {
                 match self.reader.try_body(&self.head, settings.max_body_bytes) {
                     Err(error) => return self.refuse(worker, error).await,
@@ -238,6 +259,13 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                     Ok(_) => {}
                     Err(ReadError::Refused(error)) => return self.refuse(worker, error).await,
                     Err(ReadError::Closed | ReadError::TimedOut) => return,
+                }
+                // A chunked body's size shows only as it arrives.
+                let held = crate::memory::COPIES_PER_BODY * self.reader.held_bytes();
+                if held > settings.read_buffer_bytes.max(body_held.bytes())
+                    && !body_held.grow_to(held, settings.body_memory_share)
+                {
+                    return self.refuse(worker, GatewayError::BodyMemoryExhausted).await;
                 }
             }
             // Phases 3-5: route, invoke, respond. Once shutdown has begun, this response closes

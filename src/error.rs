@@ -57,6 +57,9 @@ pub enum GatewayError {
     FunctionCrashed(String),
     /// Every instance is busy and the function's queue is full (503).
     FunctionBusy,
+    /// The worker holds as many request bodies as `--body-memory` allows (503, with
+    /// `Retry-After`; the body is left unread, so the connection closes).
+    BodyMemoryExhausted,
     /// A web function refused the connection, or closed it before its response head (502); the
     /// text names the function.
     WebFunctionFailed(String),
@@ -175,7 +178,7 @@ impl GatewayError {
             | GatewayError::FunctionCrashed(_)
             | GatewayError::WebFunctionFailed(_)
             | GatewayError::CloudRefused(_) => 502,
-            GatewayError::FunctionBusy => 503,
+            GatewayError::FunctionBusy | GatewayError::BodyMemoryExhausted => 503,
             GatewayError::BackendTimeout => 504,
             GatewayError::ProtocolNotAllowed { .. } => 426,
             GatewayError::ParamInvalid { .. } => 400,
@@ -210,7 +213,7 @@ impl GatewayError {
             | GatewayError::WebSocketHeaderMissing(_)
             | GatewayError::WebSocketVersion
             | GatewayError::WebSocketHandshake(_) => Side::Client,
-            GatewayError::FunctionBusy => Side::Gateway,
+            GatewayError::FunctionBusy | GatewayError::BodyMemoryExhausted => Side::Gateway,
             _ => Side::Backend,
         }
     }
@@ -224,6 +227,7 @@ impl GatewayError {
                 | GatewayError::HeadersTooLarge
                 | GatewayError::BodyTooLarge
                 | GatewayError::UnsupportedTransferEncoding
+                | GatewayError::BodyMemoryExhausted
         )
     }
 
@@ -301,6 +305,9 @@ impl GatewayError {
             }
             GatewayError::FunctionBusy => out.extend_from_slice(
                 br#"{"message":"Service Unavailable: every instance of the function is busy and its queue is full."}"#,
+            ),
+            GatewayError::BodyMemoryExhausted => out.extend_from_slice(
+                br#"{"message":"Service Unavailable: the gateway is holding as many request bodies as it may; retry shortly."}"#,
             ),
             // Tencent's frontend messages, spec §2.2 and §2.4.
             GatewayError::ProtocolNotAllowed { https: false } => {
@@ -393,6 +400,8 @@ impl GatewayError {
         match self {
             GatewayError::WebSocketVersion => out.extend_from_slice(b"sec-websocket-version: 13\r\n"),
             GatewayError::MethodNotAllowed(allowed) => allowed.write_header(out),
+            // Bodies in progress finish within seconds (or their clients are cut off).
+            GatewayError::BodyMemoryExhausted => out.extend_from_slice(b"retry-after: 1\r\n"),
             _ => {}
         }
     }

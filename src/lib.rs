@@ -10,7 +10,8 @@
 //! - [`connection`]: one client connection: keep-alive, pipelining, timeouts; [`send`]: writes to
 //!   clients, bounded by `--send-timeout`.
 //! - [`buffer_pool`]: a worker's free list of the buffers a connection needs only while it serves
-//!   a request, so idle keep-alive connections hold little.
+//!   a request, so idle keep-alive connections hold little; [`memory`]: the worker's budget for
+//!   request bodies held whole, and giving freed memory back to the system.
 //! - [`http`]: the HTTP/1.1 wire format: request parsing, bodies, response writing.
 //! - [`router`]: host and stage selection; [`route`]: Tencent's path priorities in a trie.
 //! - [`policy`]: the API's frontend checks (protocol, key pair or OAuth, usage plans, params) and
@@ -41,6 +42,7 @@ pub mod error;
 pub mod function_host;
 pub mod http;
 pub mod listener;
+pub mod memory;
 pub mod policy;
 pub mod route;
 pub mod router;

@@ -132,6 +132,9 @@ pub struct WorkerContext {
     /// The buffers this worker's connections use while they serve a request, pooled between
     /// requests so that idle connections do not each hold a set.
     pub buffer_pool: BufferPool,
+    /// The request bodies this worker holds whole (event APIs), against its share of
+    /// `--body-memory` (`crate::memory`).
+    pub body_budget: crate::memory::BodyBudget,
 }
 
 impl WorkerContext {
@@ -152,6 +155,7 @@ impl WorkerContext {
             accept_canceller: RefCell::new(Some(Canceller::new())),
             websocket: crate::websocket::WorkerSockets::new(index),
             buffer_pool: BufferPool::new(),
+            body_budget: crate::memory::BodyBudget::default(),
         }
     }
 
@@ -300,6 +304,9 @@ async fn control_task(context: Rc<WorkerContext>) {
                     "closed pooled backend connections idle past pool_idle_timeout"
                 );
             }
+            // Off the request path: pages freed since (large bodies served, connections closed)
+            // go back to the system even if no request comes to make the allocator do it.
+            crate::memory::return_freed_memory();
         }
         let serving = context.serving.borrow().generation.number;
         context.control.report(context.index, serving, context.in_flight.get(), context.draining.get());

@@ -69,6 +69,9 @@ pub struct Gateway {
     pub max_body_bytes: Option<usize>,
     /// Largest function response in bytes. Default 6 MiB, SCF's synchronous response limit.
     pub max_response_bytes: Option<usize>,
+    /// Bytes of request bodies event APIs may hold at once, all workers together; a body that
+    /// does not fit gets 503 with `Retry-After`. Default 64 MiB per worker.
+    pub body_memory: Option<usize>,
     /// Seconds a keep-alive connection may sit idle (nginx `keepalive_timeout`). Default 60.
     pub idle_timeout: Option<Seconds>,
     /// Seconds a client has to send a whole request head (nginx `client_header_timeout`). Default 10.

@@ -70,6 +70,8 @@ pub struct Overrides {
     pub max_header_bytes: Option<usize>,
     /// `--max-body-bytes`.
     pub max_body_bytes: Option<usize>,
+    /// `--body-memory`.
+    pub body_memory: Option<usize>,
     /// `--idle-timeout` (seconds on the command line).
     pub idle_timeout: Option<Duration>,
     /// `--header-timeout` (seconds on the command line).
@@ -117,6 +119,9 @@ pub struct GatewaySettings {
     pub max_header_bytes: usize,
     /// Largest request body accepted; past it, 413.
     pub max_body_bytes: usize,
+    /// Bytes of request bodies held whole (event APIs) at once, all workers together; each
+    /// worker takes an equal share (`crate::memory`). Past it, 503.
+    pub body_memory: usize,
     /// Largest function response accepted from a backend; past it, 502.
     pub max_response_bytes: usize,
     /// A keep-alive connection with no request for this long is closed.

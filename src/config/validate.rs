@@ -49,6 +49,8 @@ const DEFAULT_READ_BUFFER_BYTES: usize = 8 * 1024;
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 /// nginx's `send_timeout` default.
 const DEFAULT_SEND_TIMEOUT_SECS: u64 = 60;
+/// `body_memory` per worker: ten bodies of SCF's 6 MiB at once.
+const DEFAULT_BODY_MEMORY_PER_WORKER: usize = 64 << 20;
 const DEFAULT_POOL_IDLE_TIMEOUT_SECS: u64 = 30;
 /// Tencent's default backend timeout, "默认为15秒" (spec §6.1).
 const DEFAULT_API_TIMEOUT_SECS: u64 = 15;
@@ -369,6 +371,13 @@ fn build_gateway(section: file::Gateway, overrides: &Overrides, source: &Path) -
         driver: overrides.driver.or(section.driver).unwrap_or(DriverChoice::Auto),
         max_header_bytes,
         max_body_bytes: overrides.max_body_bytes.or(section.max_body_bytes).unwrap_or(SCF_SYNC_PAYLOAD_BYTES),
+        body_memory: at_least_one(
+            overrides.body_memory,
+            "--body-memory",
+            section.body_memory,
+            "body_memory",
+            DEFAULT_BODY_MEMORY_PER_WORKER.saturating_mul(workers),
+        )?,
         max_response_bytes,
         idle_timeout: duration(
             overrides.idle_timeout,
@@ -1629,6 +1638,7 @@ invoke_url = "http://127.0.0.1"
                 driver: DriverChoice::Legacy,
                 max_header_bytes: 8192,
                 max_body_bytes: 1024,
+                body_memory: 2 * DEFAULT_BODY_MEMORY_PER_WORKER,
                 max_response_bytes: 2048,
                 idle_timeout: secs(1.5),
                 header_timeout: secs(5.0),
@@ -1809,6 +1819,7 @@ invoke_url = "http://127.0.0.1"
             idle_timeout: Some(secs(7.0)),
             header_timeout: Some(secs(8.0)),
             send_timeout: Some(secs(16.0)),
+            body_memory: Some(17),
             pool_size: Some(9),
             pool_idle_timeout: Some(secs(11.0)),
             queue_depth: Some(12),
@@ -1823,7 +1834,7 @@ invoke_url = "http://127.0.0.1"
         assert_eq!(gateway.driver, DriverChoice::Uring);
         assert_eq!((gateway.max_header_bytes, gateway.max_body_bytes), (100, 200));
         assert_eq!((gateway.idle_timeout, gateway.header_timeout), (secs(7.0), secs(8.0)));
-        assert_eq!(gateway.send_timeout, secs(16.0));
+        assert_eq!((gateway.send_timeout, gateway.body_memory), (secs(16.0), 17));
         assert_eq!((gateway.pool_size, gateway.pool_idle_timeout, gateway.queue_depth), (9, secs(11.0), 12));
         assert_eq!(
             (gateway.max_connections, gateway.read_buffer_bytes, gateway.shutdown_timeout),

@@ -512,8 +512,15 @@ impl Host {
             }
             Err(error) => tracing::error!(%error, "cannot serve the invoke endpoint"),
         }
+        let mut ticks: u32 = 0;
         while !stop.load(std::sync::atomic::Ordering::Acquire) {
             self.supervise();
+            ticks = ticks.wrapping_add(1);
+            if ticks.is_multiple_of(25) {
+                // Events of large bodies passed through here: their pages go back to the system
+                // when the host falls idle, as the workers' do (`crate::memory`).
+                crate::memory::return_freed_memory();
+            }
             monoio::time::sleep(SUPERVISOR_TICK).await;
         }
         // Stopped: no restarts from here; whatever is still running is killed.
@@ -803,6 +810,11 @@ pub async fn send(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
     let buffer = std::mem::take(out);
     let (result, mut buffer) = stream.write_all(buffer).await;
     buffer.clear();
+    // A large event or value grew it: the connection may stay open (a worker's pooled one, a
+    // function's long poll) for long after, and should not keep that much.
+    if buffer.capacity() > 64 * 1024 {
+        buffer = Vec::with_capacity(4096);
+    }
     *out = buffer;
     result.is_ok()
 }

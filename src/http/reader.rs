@@ -119,6 +119,22 @@ impl RequestReader {
         }
     }
 
+    /// Sizes the buffer for a `Content-Length` body of `length` bytes after a head of `head_len`
+    /// bytes, exactly (plus room for a pipelined request's start), so that reading it does not
+    /// grow the buffer by doubling to up to twice the body. Returns the bytes the buffer holds.
+    pub fn reserve_body(&mut self, head_len: usize, length: usize) -> usize {
+        let wanted = self.start + head_len + length + 4096;
+        if self.buffer.capacity() < wanted {
+            self.buffer.reserve_exact(wanted - self.buffer.len());
+        }
+        self.held_bytes()
+    }
+
+    /// Bytes this reader's buffers hold (their capacity): what a body being read costs.
+    pub fn held_bytes(&self) -> usize {
+        self.buffer.capacity() + self.decoded.capacity()
+    }
+
     /// Frames the body from what is buffered. `Ok(false)`: more bytes are needed. Refuses bodies
     /// over `max_body_bytes` with 413.
     pub fn try_body(&mut self, head: &RequestHead, max_body_bytes: usize) -> Result<bool, GatewayError> {

@@ -170,6 +170,7 @@ mod tests {
                 max_response_bytes: 1,
                 idle_timeout: Duration::from_secs(1),
                 header_timeout: Duration::from_secs(1),
+                body_memory: 1 << 20,
                 send_timeout: Duration::from_secs(60),
                 queue_depth: 1,
                 max_connections: 1,
