@@ -214,9 +214,9 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Outcome)> {
             Served { status: 200, event: &[("/path", "/echo"), ("/queryString/abs", "1")] }),
         // §3.2.2: the authority of an absolute-form target wins over Host.
         ("absolute-form authority over Host", b"GET http://alpha.example/release/whoami HTTP/1.1\r\nHost: beta.example\r\n\r\n".to_vec(),
-            Served { status: 200, event: &[("/requestContext/serviceId", "service-alpha")] }),
+            Served { status: 200, event: &[("/requestContext/serviceId", "service-alpha"), ("/headers/host", "alpha.example")] }),
         ("absolute-form without Host", b"GET http://alpha.example/release/whoami HTTP/1.1\r\n\r\n".to_vec(),
-            Served { status: 200, event: &[("/requestContext/serviceId", "service-alpha")] }),
+            Served { status: 200, event: &[("/requestContext/serviceId", "service-alpha"), ("/headers/host", "alpha.example")] }),
         ("absolute-form without a path", get("http://smuggling.test"), Refused { status: 400, body: ANY_BAD_REQUEST }),
         ("absolute-form of another scheme", get("ftp://smuggling.test/release/echo"), Refused { status: 400, body: BAD_TARGET }),
         ("asterisk-form", raw("OPTIONS * HTTP/1.1", &[], ""), Refused { status: 400, body: BAD_TARGET }),

@@ -130,6 +130,12 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
     let underscored: Vec<&String> = headers.as_object().unwrap().keys().filter(|name| name.contains('_')).collect();
     assert!(underscored.is_empty(), "fields with underscores reached the function: {underscored:?}");
 
+    // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host, for the function too.
+    client
+        .send(format!("GET http://alpha.test/release/app/abs HTTP/1.1\r\nHost: {}\r\n\r\n", gateway.host()).as_bytes());
+    let echo = client.read_response().json();
+    assert_eq!((echo["path"].as_str(), echo["headers"]["host"].as_str()), (Some("/app/abs"), Some("alpha.test")));
+
     // The function's own hop-by-hop fields (named in its `Connection`) stay on its hop.
     client.send(&request_bytes("GET", "/release/app/hop", &gateway.host(), &[], b""));
     let response = client.read_response();

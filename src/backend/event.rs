@@ -233,6 +233,13 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
         write_string_contents(out, name);
         out[name_start..].make_ascii_lowercase();
         out.extend_from_slice(b"\":\"");
+        // RFC 9112 §3.2.2: an absolute-form target's authority replaces `Host` (it is what the
+        // request was routed by).
+        if let Some(authority) = input.head.target_authority.filter(|_| name.eq_ignore_ascii_case(b"host")) {
+            write_string_contents(out, authority.of_buffer(buffer));
+            out.push(b'"');
+            continue;
+        }
         write_string_contents(out, header.value.of_buffer(buffer));
         for (later_index, later) in headers.iter().enumerate().skip(index + 1) {
             if same_name(index, later_index) {
@@ -241,6 +248,16 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
             }
         }
         out.push(b'"');
+    }
+    if let Some(authority) = input.head.target_authority.filter(|_| input.head.host.is_none()) {
+        // HTTP/1.0 may send an absolute-form target without `Host`: the function sees it as one.
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_string(out, b"host");
+        out.push(b':');
+        write_string(out, authority.of_buffer(buffer));
     }
     let gateway_headers: [(&[u8], &[u8]); 6] = [
         (b"x-api-requestid", input.request_id),

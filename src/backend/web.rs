@@ -321,6 +321,12 @@ fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool, close: b
         if name.eq_ignore_ascii_case(b"content-length") {
             content_length_sent = true;
         }
+        if let Some(authority) = head.target_authority.filter(|_| name.eq_ignore_ascii_case(b"host")) {
+            // RFC 9112 §3.2.2: an absolute-form target's authority replaces `Host` (it is what
+            // the request was routed by).
+            response::header(out, name, authority.of_buffer(bytes));
+            continue;
+        }
         // A name with an underscore is dropped (nginx's `underscores_in_headers off`): servers
         // that map fields to variables (CGI, WSGI, PHP) read `X_Scf_Name` as `X-Scf-Name`, and
         // `Transfer_Encoding` as framing, past the gateway's own checks.
@@ -331,6 +337,10 @@ fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool, close: b
             continue;
         }
         response::header(out, name, value);
+    }
+    if let Some(authority) = head.target_authority.filter(|_| head.host.is_none()) {
+        // HTTP/1.0 may send an absolute-form target without `Host`: the function sees it as one.
+        response::header(out, b"host", authority.of_buffer(bytes));
     }
     let mut digits = itoa_buffer();
     match head.framing {
