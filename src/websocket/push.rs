@@ -18,7 +18,6 @@ use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use monoio::io::AsyncWriteRentExt;
 use monoio::net::{TcpListener, TcpStream};
 
 use super::event::{self, PushAction, PushError};
@@ -201,10 +200,10 @@ async fn serve_connection(mut stream: TcpStream, context: Rc<WorkerContext>, pri
     let mut out = Vec::with_capacity(256);
     let mut payload = Vec::new();
     loop {
-        let (max_header_bytes, max_body_bytes, idle_timeout) = {
+        let (max_header_bytes, max_body_bytes, idle_timeout, send_timeout) = {
             let serving = context.serving();
             let gateway = &serving.config().gateway;
-            (gateway.max_header_bytes, gateway.max_body_bytes, gateway.idle_timeout)
+            (gateway.max_header_bytes, gateway.max_body_bytes, gateway.idle_timeout, gateway.send_timeout)
         };
         let read =
             read_request(&mut reader, &mut head, &mut stream, max_header_bytes, max_body_bytes, idle_timeout).await;
@@ -231,10 +230,7 @@ async fn serve_connection(mut stream: TcpStream, context: Rc<WorkerContext>, pri
         if read.is_ok() {
             reader.finish_request();
         }
-        let (written, mut returned) = stream.write_all(std::mem::take(&mut out)).await;
-        returned.clear();
-        out = returned;
-        if written.is_err() || close {
+        if !crate::send::flush(&mut stream, &mut out, send_timeout).await || close {
             return;
         }
     }
