@@ -14,7 +14,7 @@ use scfgate::backend::invoke::Endpoint;
 use scfgate::cli::Args;
 use scfgate::config::{self, Config, FunctionRuntime};
 use scfgate::control::{Control, Generation};
-use scfgate::function_host::{self, FunctionHostHandle};
+use scfgate::function_host::{self, FunctionHost, Reach};
 use scfgate::router::Router;
 use scfgate::{listener, runtime, worker};
 
@@ -175,7 +175,7 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
     }
     if let Some(management) = &management {
         let (control, hosts) = (control.clone(), hosts.clone());
-        let apply: scfgate::admin::Apply = Box::new(move |config| apply(config, &control, &mut lock(&hosts), driver));
+        let apply: scfgate::admin::Apply = Box::new(move |config| apply(config, &control, &mut lock(&hosts)));
         management.attach(apply, bound.addresses.clone());
         if let Some((listener, token)) = admin {
             let address = listener.local_addr().map_err(|error| error.to_string())?;
@@ -190,7 +190,7 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
                     Ok(generation) => tracing::info!(generation, "configuration reloaded"),
                     Err(error) => tracing::error!("reload refused, still serving the previous configuration: {error}"),
                 },
-                None => reload(&args, &control, &mut lock(&hosts), driver),
+                None => reload(&args, &control, &mut lock(&hosts)),
             }
             continue;
         }
@@ -248,10 +248,10 @@ fn drain(control: &Control) {
 
 /// SIGHUP: load and validate the file again; on success every worker switches to it between
 /// requests (requests in flight finish on the old one); on failure the old one keeps serving.
-fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts, driver: runtime::ActiveDriver) {
+fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts) {
     let result = config::load(&args.config, &args.overrides()).map_err(|error| error.to_string()).and_then(|config| {
         let (apis, functions) = (config.apis.len(), config.functions.len());
-        apply(config, control, hosts, driver).map(|generation| (generation, apis, functions))
+        apply(config, control, hosts).map(|generation| (generation, apis, functions))
     });
     match result {
         Ok((generation, apis, functions)) => tracing::info!(generation, apis, functions, "configuration reloaded"),
@@ -265,12 +265,7 @@ fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts, driver: run
 /// Puts a validated configuration into service: compiles its routes and TLS, starts changed
 /// local functions, publishes it as the next generation and returns once every worker serves it
 /// (or after a bounded wait). SIGHUP reloads and the admin API's publishes both come here.
-fn apply(
-    config: Config,
-    control: &Control,
-    hosts: &mut FunctionHosts,
-    driver: runtime::ActiveDriver,
-) -> Result<u64, String> {
+fn apply(config: Config, control: &Control, hosts: &mut FunctionHosts) -> Result<u64, String> {
     if config.apis.iter().any(|api| api.websocket.is_some()) && !scfgate::websocket::push::is_running() {
         // Its sockets, token and the functions' SCFGATE_PUSH_URL are set up once, at start: a
         // WebSocket API served without them could never send its clients anything.
@@ -289,7 +284,7 @@ fn apply(
             "listen, tls_listen and workers changes take effect at the next restart; keeping the current listeners"
         );
     }
-    hosts.update(&config, &current.config, driver)?;
+    hosts.update(&config)?;
     let endpoints = hosts.endpoints(&config);
     let number = current.number + 1;
     control.publish(Generation { number, config, router, endpoints, tls });
@@ -313,45 +308,44 @@ fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, Stri
     scfgate::tls::server_config(&config.certificates).map(Some).map_err(|error| error.to_string())
 }
 
-/// The function host serving the current configuration's local functions, and the ones a reload
-/// replaced, kept until their last requests could have finished.
+/// The function host, started when a configuration first has a local function; from then on it
+/// runs every configuration's local functions, keeping those a reload did not change
+/// (`function_host::units`).
 struct FunctionHosts {
-    current: Option<FunctionHostHandle>,
-    /// What the current host runs: a reload with the same local functions keeps it (and its warm
-    /// processes).
-    signature: String,
-    /// `--watch`: every host started restarts a function's processes when its code changes.
+    host: Option<FunctionHost>,
+    driver: runtime::ActiveDriver,
+    /// `--watch`: the host restarts a function's processes when its code changes.
     watch: bool,
+    /// How each function id of the configuration last applied is reached locally.
+    reach: Vec<Option<Reach>>,
 }
 
 impl FunctionHosts {
     fn start(config: &Arc<Config>, driver: runtime::ActiveDriver, watch: bool) -> Result<Self, String> {
-        let current = start_host(config, driver, watch)?;
-        Ok(FunctionHosts { current, signature: local_functions_signature(config), watch })
+        let mut hosts = FunctionHosts { host: None, driver, watch, reach: Vec::new() };
+        hosts.update(config)?;
+        Ok(hosts)
     }
 
-    /// Starts a new host when the local functions changed; the old one is stopped once the
-    /// longest API timeout of the old configuration has passed.
-    fn update(
-        &mut self,
-        config: &Arc<Config>,
-        old_config: &Config,
-        driver: runtime::ActiveDriver,
-    ) -> Result<(), String> {
-        let signature = local_functions_signature(config);
-        if signature == self.signature {
-            return Ok(());
-        }
-        let replacement = start_host(config, driver, self.watch)?;
-        if let Some(old) = std::mem::replace(&mut self.current, replacement) {
-            let grace = old_config.apis.iter().map(|api| api.timeout).max().unwrap_or_default()
-                + std::time::Duration::from_secs(1);
-            std::thread::spawn(move || {
-                std::thread::sleep(grace);
-                old.stop();
-            });
-        }
-        self.signature = signature;
+    /// Runs `config`'s local functions: new ones start, changed ones restart, removed ones stop
+    /// once their requests are done, the rest keep running.
+    fn update(&mut self, config: &Config) -> Result<(), String> {
+        let local = config
+            .functions
+            .iter()
+            .any(|function| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }));
+        let host = match &mut self.host {
+            Some(host) => host,
+            None if !local => {
+                self.reach = vec![None; config.functions.len()];
+                return Ok(());
+            }
+            None => self.host.insert(
+                FunctionHost::start(self.driver, self.watch)
+                    .map_err(|error| format!("cannot start the function host: {error}"))?,
+            ),
+        };
+        self.reach = host.update(config)?;
         Ok(())
     }
 
@@ -359,66 +353,38 @@ impl FunctionHosts {
         let endpoints = config
             .functions
             .iter()
-            .enumerate()
-            .map(|(id, function)| match &function.runtime {
-                FunctionRuntime::Remote { addr, host_header, path, .. } => {
+            .zip(&self.reach)
+            .map(|(function, reach)| match (&function.runtime, reach) {
+                (FunctionRuntime::Remote { addr, host_header, path, .. }, _) => {
                     Endpoint { addr: *addr, host_header: host_header.clone(), path: path.clone(), web: None }
                 }
                 // Reached through `backend::tencentcloud`'s own TLS pool; listed so ids line up.
-                FunctionRuntime::TencentCloud(cloud) => {
+                (FunctionRuntime::TencentCloud(cloud), _) => {
                     Endpoint { addr: cloud.addr, host_header: cloud.host.clone(), path: "/".into(), web: None }
                 }
-                FunctionRuntime::Custom { .. } => Endpoint {
-                    addr: self.current.as_ref().expect("a host runs every local function").invoke_address,
+                (_, Some(Reach::Invoke { unit })) => Endpoint {
+                    addr: self.host.as_ref().expect("a host runs every local function").invoke_address,
                     host_header: "scfgate-function-host".into(),
-                    path: function_host::invoke_path(id),
+                    path: function_host::invoke_path(*unit),
                     web: None,
                 },
-                FunctionRuntime::Web { .. } => {
-                    let host = self.current.as_ref().expect("a host runs every local function");
-                    let web = host.web_instances[id].clone().expect("a web function has instances");
-                    Endpoint { addr: web.address(0), host_header: String::new(), path: String::new(), web: Some(web) }
-                }
+                (_, Some(Reach::Web { board })) => Endpoint {
+                    addr: board.address(0),
+                    host_header: String::new(),
+                    path: String::new(),
+                    web: Some(board.clone()),
+                },
+                (_, None) => unreachable!("every local function has a unit once update succeeded"),
             })
             .collect();
         Arc::new(endpoints)
     }
 
     fn stop_all(&self) {
-        if let Some(host) = &self.current {
+        if let Some(host) = &self.host {
             host.stop();
         }
     }
-}
-
-fn start_host(
-    config: &Arc<Config>,
-    driver: runtime::ActiveDriver,
-    watch: bool,
-) -> Result<Option<FunctionHostHandle>, String> {
-    let host = function_host::start(config.clone(), driver)
-        .map_err(|error| format!("cannot start the function host: {error}"))?;
-    if let (Some(host), true) = (&host, watch) {
-        host.watch_code_folders().map_err(|error| format!("cannot start watching the code folders: {error}"))?;
-    }
-    Ok(host)
-}
-
-/// The local functions and their positions (function ids), as text to compare across reloads.
-fn local_functions_signature(config: &Config) -> String {
-    config
-        .functions
-        .iter()
-        .enumerate()
-        .filter(|(_, function)| {
-            matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. })
-        })
-        .map(|(id, function)| {
-            format!("{id}:{}:{}:{:?}\n", function.display_name(), function.memory_mb, function.runtime)
-        })
-        // Every process is told the account and region: a change restarts them.
-        .chain([format!("{:?}", config.gateway.identity)])
-        .collect()
 }
 
 fn pin_to_core(core: usize) {

@@ -61,9 +61,11 @@ impl Serving {
             .enumerate()
             .map(|(id, endpoint)| {
                 let board = endpoint.web.as_ref()?;
-                let kept = previous
-                    .and_then(|previous| previous.web_instances.get(id)?.clone())
-                    .filter(|kept| Arc::ptr_eq(kept.board(), board));
+                // A web function a reload kept has the same board, wherever its id moved: its
+                // pooled connections and counts carry over.
+                let kept = previous.and_then(|previous| {
+                    previous.web_instances.iter().flatten().find(|kept| Arc::ptr_eq(kept.board(), board)).cloned()
+                });
                 Some(kept.unwrap_or_else(|| {
                     Rc::new(WorkerInstances::new(
                         board.clone(),

@@ -154,21 +154,22 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
     let mut deadline = arrived + timeout;
     // Waits for an instance to be ready, or to have room, as `web_choice` says; the lease
     // counts the request on its instance until the exchange ends.
-    let (lease, mut connection, reused) =
-        match web_choice::acquire(&instances, exchange.function, arrived, deadline).await {
+    let (mut lease, mut connection, reused) =
+        match web_choice::acquire(&instances, exchange.function, arrived, deadline, None).await {
             Ok(found) => found,
             Err(error) => return Outcome::Failed { error, request_consumed: false },
         };
     // A request that went out whole in its first write can be sent again on a fresh connection
     // when a pooled one turns out to be closed (no response byte came back): pingora's "reused
-    // only" rule, as for event functions (`backend::invoke`).
+    // only" rule, as for event functions (`backend::invoke`). Its instance may have just died:
+    // the fresh connection may then go to another instance, or wait for it to restart.
     let mut replayable = reused && body.done;
     let mut sent = send_staged(&mut connection, exchange.staging, deadline).await;
     if sent.is_err() && replayable {
         replayable = false;
-        match lease.connect_fresh(exchange.function, deadline).await {
-            Ok(fresh) => {
-                connection = fresh;
+        match web_choice::reconnect(lease, &instances, exchange.function, deadline).await {
+            Ok((again, fresh)) => {
+                (lease, connection) = (again, fresh);
                 sent = send_staged(&mut connection, exchange.staging, deadline).await;
             }
             Err(error) => return Outcome::Failed { error, request_consumed: false },
@@ -194,8 +195,8 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
             Ok(head) => break head,
             Err(HeadStop::Closed) if replayable && request_sent => {
                 replayable = false;
-                connection = match lease.connect_fresh(exchange.function, deadline).await {
-                    Ok(fresh) => fresh,
+                (lease, connection) = match web_choice::reconnect(lease, &instances, exchange.function, deadline).await {
+                    Ok(again) => again,
                     Err(error) => return Outcome::Failed { error, request_consumed },
                 };
                 if send_staged(&mut connection, exchange.staging, deadline).await.is_err() {

@@ -243,6 +243,29 @@ impl Lease {
     }
 }
 
+/// A fresh connection for a request whose pooled connection turned out dead (nothing of the
+/// answer came back, so sending it again is safe): to the same instance, or, when that refuses
+/// (its process just died, and the supervisor has not said so yet), to another instance or to
+/// this one once restarted, waiting as [`acquire`] does until `timeout_at`. Only the request
+/// the dead process was serving gets a 502, never one that merely found it gone.
+pub async fn reconnect(
+    lease: Lease,
+    instances: &Rc<WorkerInstances>,
+    function: &Function,
+    timeout_at: Instant,
+) -> Result<(Lease, BackendConnection), GatewayError> {
+    match lease.connect_fresh(function, timeout_at).await {
+        Ok(connection) => Ok((lease, connection)),
+        Err(GatewayError::BackendTimeout) => Err(GatewayError::BackendTimeout),
+        Err(_) => {
+            let refused = (lease.slot, lease.incarnation);
+            drop(lease);
+            let (lease, connection, _) = acquire(instances, function, Instant::now(), timeout_at, Some(refused)).await?;
+            Ok((lease, connection))
+        }
+    }
+}
+
 impl Lease {
     /// The function sent bytes after a whole response on `connection` (which is then closed):
     /// counted as a pooled connection that spoke while idle.
@@ -276,12 +299,14 @@ impl Drop for Waiting {
 
 /// A connection to an instance of `function` for one request that `arrived` then, and the
 /// request's lease on that instance; `true` when the connection came from the pool. Waits as the
-/// module docs say, until `timeout_at` (the API's timeout) at the latest.
+/// module docs say, until `timeout_at` (the API's timeout) at the latest. `refused`: an instance
+/// (and incarnation) known not to accept connections, passed over until it restarts.
 pub async fn acquire(
     instances: &Rc<WorkerInstances>,
     function: &Function,
     arrived: Instant,
     timeout_at: Instant,
+    refused: Option<(usize, u64)>,
 ) -> Result<(Lease, BackendConnection, bool), GatewayError> {
     let board = instances.board.clone();
     let cold_start_limit = arrived + board.init_timeout;
@@ -289,7 +314,7 @@ pub async fn acquire(
     // pooled connection) reads the clock no more.
     let mut now = arrived;
     let mut waiting: Option<Waiting> = None;
-    let mut refused: Option<(usize, u64)> = None;
+    let mut refused = refused;
     let mut poll = FIRST_POLL;
     loop {
         match instances.pick(now - arrived, now < cold_start_limit, refused) {

@@ -1,11 +1,15 @@
-//! Local functions (`runtime = "custom"`): their `bootstrap` processes, the SCF custom-runtime API
-//! they poll, and the loopback invoke endpoint the workers send events to; and the processes of
-//! web functions (`runtime = "web"`, [`web`]), which the workers reach on their own ports.
+//! Local functions: custom runtimes (`runtime = "custom"`), their `bootstrap` processes, the SCF
+//! custom-runtime API they poll and the loopback invoke endpoint the workers send events to; and
+//! web functions (`runtime = "web"`, [`web`]), whose processes the workers reach on their own
+//! ports.
 //!
-//! One host thread owns every local function; the workers reach it over loopback HTTP through the
-//! same pooled invoke client they use for remote functions. A function process is a resource
-//! shared by all cores (one invocation at a time per instance), so it is owned by one thread
-//! rather than locked; the hop costs a loopback round trip, small beside a process's work.
+//! One host thread ([`host`]) runs every local function for the gateway's whole life, each as a
+//! unit of its own ([`units`]): a reload compares each function with the unit that runs it, and
+//! starts what is new, restarts what changed, retires what went away once its last requests are
+//! done, and leaves the rest alone, warm, their requests in flight undisturbed. A function
+//! process is a resource shared by all cores (one invocation at a time per instance), so it is
+//! owned by one thread rather than locked; the hop costs a loopback round trip, small beside a
+//! process's work.
 //!
 //! Per function: between `instances` and `max_instances` processes, each with its own
 //! runtime-API port; a bounded queue of waiting invocations; a supervisor that scales with the
@@ -14,122 +18,134 @@
 //! with `--watch` a changed code folder restarts that function's processes (`watch`). Web
 //! functions get the same life from their own supervisor (`web`), which shares each function's
 //! instance states and loads with the workers through a board of atomics (`web_instances`).
+//! Every process the gateway starts is reaped by the supervisor that started it, on every path.
 
+mod host;
 mod output;
 mod process;
 mod runtime_api;
 mod state;
+mod units;
 mod watch;
 pub mod web;
 pub mod web_instances;
+mod wire;
 
-use std::io;
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::rc::Rc;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub use process::ProcessRegistry;
+pub use units::Reach;
 
-use crate::config::{Config, FunctionRuntime};
+use crate::config::Config;
 use crate::runtime::ActiveDriver;
+use units::{Change, Units};
 
-/// What the rest of the gateway needs from a running host.
-pub struct FunctionHostHandle {
-    /// Where workers send `POST /invoke/{function id}`.
+/// How long a reload waits for the host thread to take its changes (it does within a tick).
+const APPLY_WAIT: Duration = Duration::from_secs(2);
+
+/// The changes the main thread hands the host thread, numbered so it can wait for them.
+#[derive(Default)]
+pub struct Inbox {
+    pending: Mutex<(u64, Vec<Change>)>,
+    applied: AtomicU64,
+}
+
+impl Inbox {
+    /// Queues `changes`; returns their number.
+    fn post(&self, changes: Vec<Change>) -> u64 {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.0 += 1;
+        pending.1.extend(changes);
+        pending.0
+    }
+
+    /// The changes queued since the last call, with the number of the last post.
+    fn take(&self) -> Option<(u64, Vec<Change>)> {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pending.1.is_empty() && pending.0 == self.applied.load(Ordering::Acquire) {
+            return None;
+        }
+        Some((pending.0, std::mem::take(&mut pending.1)))
+    }
+
+    /// The host carried out everything up to post `number`.
+    fn applied(&self, number: u64) {
+        self.applied.store(number, Ordering::Release);
+    }
+
+    /// Waits (bounded) until post `number` has been carried out.
+    fn wait(&self, number: u64) {
+        let deadline = Instant::now() + APPLY_WAIT;
+        while self.applied.load(Ordering::Acquire) < number && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// The gateway's side of the function host: the units it runs, and the thread that runs them.
+pub struct FunctionHost {
+    /// Where workers send `POST /invoke/{unit}`.
     pub invoke_address: SocketAddr,
     /// Live function processes, for shutdown.
     pub processes: ProcessRegistry,
-    /// By function id: a web function's instances as the workers see them (`None` for others).
-    pub web_instances: Vec<Option<Arc<web_instances::WebInstances>>>,
+    inbox: Arc<Inbox>,
+    units: Units,
     stop: Arc<AtomicBool>,
-    /// The code folder of each local function, by function id, for `--watch`.
-    code_folders: Vec<(usize, PathBuf)>,
-    /// Per function id: bumped when its code folder changed; the host restarts its processes.
-    code_changes: Arc<[AtomicU64]>,
+    /// `--watch`: the watcher of the code folders, told of them at each reload.
+    watcher: Option<watch::Watcher>,
 }
 
-impl FunctionHostHandle {
-    /// Stops the host: its processes are killed and its thread ends (after a reload replaced it,
-    /// or at shutdown).
+impl FunctionHost {
+    /// Binds the invoke endpoint and starts the host thread (with `--watch`, the watcher too);
+    /// no function runs until [`update`](Self::update).
+    pub fn start(driver: ActiveDriver, watch: bool) -> std::io::Result<FunctionHost> {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("valid address");
+        let invoke_listener = crate::listener::bind_one(loopback, 1024)?;
+        let invoke_address = invoke_listener.local_addr()?;
+        let processes = ProcessRegistry::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let inbox = Arc::new(Inbox::default());
+        let (host_inbox, host_processes, host_stop) = (inbox.clone(), processes.clone(), stop.clone());
+        std::thread::Builder::new().name("scfgate-functions".into()).spawn(move || {
+            let run = host::run(host_inbox, invoke_listener, host_processes, host_stop);
+            if let Err(error) = crate::runtime::block_on(driver, 256, run) {
+                tracing::error!(%error, "function host runtime failed to start");
+            }
+        })?;
+        let watcher = if watch { Some(watch::Watcher::start(stop.clone())?) } else { None };
+        Ok(FunctionHost { invoke_address, processes, inbox, units: Units::default(), stop, watcher })
+    }
+
+    /// Runs `config`'s local functions (see the module docs) and returns how each function id
+    /// is reached. Ports for new units are bound first: when that fails, nothing changes.
+    pub fn update(&mut self, config: &Config) -> Result<Vec<Option<Reach>>, String> {
+        let (plan, next) =
+            self.units.plan(config).map_err(|error| format!("cannot bind the local functions' ports: {error}"))?;
+        let number = self.inbox.post(plan.changes);
+        self.inbox.wait(number);
+        self.units.commit(next);
+        if let Some(watcher) = &self.watcher {
+            watcher.set(plan.code_folders);
+        }
+        Ok(plan.reach)
+    }
+
+    /// Whether any local function runs.
+    pub fn runs_any(&self) -> bool {
+        self.units.any()
+    }
+
+    /// Stops the host at shutdown: its processes are killed (and reaped) and its thread ends.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.processes.kill_all();
     }
-
-    /// `--watch`: starts a thread that restarts a function's processes when a file under its
-    /// code folder changes; it ends when the host stops.
-    pub fn watch_code_folders(&self) -> io::Result<()> {
-        watch::start(self.code_folders.clone(), self.code_changes.clone(), self.stop.clone())
-    }
 }
 
-/// The request target of function `id` on the invoke endpoint.
-pub fn invoke_path(function_id: usize) -> String {
-    format!("/invoke/{function_id}")
-}
-
-/// Binds the invoke endpoint and one runtime-API port per instance on loopback, then starts the
-/// host thread, which starts the processes. Returns `None` when no function runs locally.
-///
-/// Ports are bound for `max_instances` up front, not when scaling: a port that cannot be bound
-/// fails the start (or the reload) instead of a burst of traffic later, and scaling up is then
-/// only starting a process. The cost is one idle listening socket per possible instance.
-pub fn start(config: Arc<Config>, driver: ActiveDriver) -> io::Result<Option<FunctionHostHandle>> {
-    let local = config
-        .functions
-        .iter()
-        .any(|function| matches!(function.runtime, FunctionRuntime::Custom { .. } | FunctionRuntime::Web { .. }));
-    if !local {
-        return Ok(None);
-    }
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("valid address");
-    let invoke_listener = crate::listener::bind_one(loopback, 1024)?;
-    let invoke_address = invoke_listener.local_addr()?;
-    let mut instance_listeners: Vec<Vec<TcpListener>> = Vec::new();
-    let mut code_folders = Vec::new();
-    for (id, function) in config.functions.iter().enumerate() {
-        let count = match &function.runtime {
-            FunctionRuntime::Custom { max_instances, code, .. } => {
-                code_folders.push((id, code.clone()));
-                *max_instances
-            }
-            FunctionRuntime::Web { code, .. } => {
-                code_folders.push((id, code.clone()));
-                0
-            }
-            FunctionRuntime::Remote { .. } | FunctionRuntime::TencentCloud(_) => 0,
-        };
-        let listeners = (0..count).map(|_| crate::listener::bind_one(loopback, 64)).collect::<io::Result<Vec<_>>>()?;
-        instance_listeners.push(listeners);
-    }
-    let web_ports = web::choose_ports(&config)?;
-    let web_instances = web::boards(&config, &web_ports);
-    let supervised_boards = web_instances.clone();
-    let processes = ProcessRegistry::default();
-    let host_processes = processes.clone();
-    let stop = Arc::new(AtomicBool::new(false));
-    let host_stop = stop.clone();
-    let code_changes: Arc<[AtomicU64]> = config.functions.iter().map(|_| AtomicU64::new(0)).collect();
-    let host_code_changes = code_changes.clone();
-    std::thread::Builder::new().name("scfgate-functions".into()).spawn(move || {
-        let run = async move {
-            // Web functions' processes are supervised beside the custom runtime's, on this thread.
-            monoio::spawn(web::supervise(
-                config.clone(),
-                web_ports,
-                supervised_boards,
-                host_processes.clone(),
-                host_code_changes.clone(),
-                host_stop.clone(),
-            ));
-            let host = Rc::new(state::Host::new(&config, instance_listeners, host_processes, host_code_changes));
-            host.run(invoke_listener, host_stop).await;
-        };
-        if let Err(error) = crate::runtime::block_on(driver, 256, run) {
-            tracing::error!(%error, "function host runtime failed to start");
-        }
-    })?;
-    Ok(Some(FunctionHostHandle { invoke_address, processes, web_instances, stop, code_folders, code_changes }))
+/// The request target of a custom-runtime unit on the invoke endpoint.
+pub fn invoke_path(unit: u64) -> String {
+    format!("/invoke/{unit}")
 }

@@ -8,22 +8,33 @@ use std::rc::Rc;
 use futures_channel::oneshot;
 use monoio::net::{TcpListener, TcpStream};
 
-use super::state::{read_request, send, write_reply, FunctionSlot, Instance, Outcome};
+use super::state::{FunctionSlot, Instance, Outcome};
+use super::wire::{read_request, send, write_reply};
 use crate::http::reader::RequestReader;
 use crate::http::{response, RequestHead};
 
-/// Accepts the instance's connections (a restarted process reconnects to the same port).
-pub async fn serve_instance(listener: TcpListener, slot: Rc<FunctionSlot>, instance: Rc<Instance>) {
+/// Accepts the instance's connections (a restarted process reconnects to the same port) until
+/// `stopped` resolves: its unit is gone, and the listener closes with this task.
+pub async fn serve_instance(
+    listener: TcpListener,
+    slot: Rc<FunctionSlot>,
+    instance: Rc<Instance>,
+    stopped: oneshot::Receiver<()>,
+) {
+    let mut stopped = std::pin::pin!(stopped);
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let _ = stream.set_nodelay(true);
-                monoio::spawn(serve_connection(stream, slot.clone(), instance.clone()));
-            }
-            Err(error) => {
-                tracing::warn!(function = %slot.label, %error, "runtime API accept failed");
-                monoio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+        monoio::select! {
+            _ = stopped.as_mut() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    monoio::spawn(serve_connection(stream, slot.clone(), instance.clone()));
+                }
+                Err(error) => {
+                    tracing::warn!(function = %slot.label, %error, "runtime API accept failed");
+                    monoio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
         }
     }
 }

@@ -1,16 +1,17 @@
-//! The host thread's state: per function a queue and its instances; per instance its process, the
-//! parked `/next` long-poll and the invocation it holds. Single-threaded (`Rc`/`RefCell`).
+//! One custom-runtime function as the host thread runs it (a unit, `super::units`): its queue
+//! and its instances; per instance its process, the parked `/next` long-poll and the invocation
+//! it holds. Single-threaded (`Rc`/`RefCell`).
 //!
-//! The supervisor (a 20 ms tick) owns each instance's life: it starts the `instances` warm
-//! processes and restarts crashed ones with backoff; `dispatch` marks more instances wanted, up
-//! to `max_instances`, while invocations wait and every instance is busy; instances beyond
-//! `instances` idle longer than `idle_timeout` are stopped; a code change (`--watch`) restarts
-//! each instance once it holds no invocation.
+//! The host's supervisor (a 20 ms tick, `super::host`) owns each instance's life: it starts the
+//! `instances` warm processes and restarts crashed ones with backoff; `dispatch` marks more
+//! instances wanted, up to `max_instances`, while invocations wait and every instance is busy;
+//! instances beyond `instances` idle longer than `idle_timeout` are stopped; a code change
+//! (`--watch`) restarts each instance once it holds no invocation; a unit retired by a reload
+//! stops its processes once its last invocations are done.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,22 +19,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
-use monoio::io::AsyncWriteRentExt;
-use monoio::net::{TcpListener, TcpStream};
 
 use super::output::{OutputTags, RunningRequest, StderrTail};
-use super::process::{self, FunctionEnvironment, Launch, ProcessRegistry};
-use crate::config::{Config, FunctionRuntime, TencentIdentity};
-use crate::http::reader::RequestReader;
-use crate::http::{response, RequestHead};
+use super::process;
+use super::units::{CustomSpec, CustomTuning};
 
-/// How often the supervisor looks at processes, deadlines and restarts.
-const SUPERVISOR_TICK: Duration = Duration::from_millis(20);
 /// Consecutive failed starts after which a function's waiting requests fail fast with 502.
 const CRASH_LOOP_FAILURES: u32 = 3;
-/// How long an exit's log line waits for the rest of the process's stderr (a process it started
-/// may keep the pipe open).
-const EXIT_REPORT_WAIT: Duration = Duration::from_secs(1);
+/// A retired unit whose instances hold no invocation stops this long after it was retired:
+/// workers still serving the configuration before the reload may send it one more meanwhile.
+const RETIRE_SETTLE: Duration = Duration::from_millis(500);
 
 /// The end of one invocation.
 pub enum Outcome {
@@ -74,7 +69,7 @@ impl Invocation {
 
 pub struct Running {
     pub invocation: Invocation,
-    deadline: Instant,
+    pub(super) deadline: Instant,
 }
 
 /// One instance: a runtime-API port and, while it is wanted, a process behind it.
@@ -83,44 +78,44 @@ pub struct Running {
 /// together in [`InstanceState::begin`] and [`InstanceState::end`].
 #[derive(Default)]
 pub struct InstanceState {
-    child: Option<Child>,
-    started_at: Option<Instant>,
+    pub(super) child: Option<Child>,
+    pub(super) started_at: Option<Instant>,
     /// Asked for work at least once since it started (`/next` or `/init/ready`).
     pub ready: bool,
     /// A parked `/next`: send to wake it when work is assigned.
     pub waiter: Option<oneshot::Sender<()>>,
-    current: Option<Running>,
-    restart_at: Option<Instant>,
-    failures: u32,
+    pub(super) current: Option<Running>,
+    pub(super) restart_at: Option<Instant>,
+    pub(super) failures: u32,
     /// Should have a process: the `instances` warm ones always, extras while there is work.
-    wanted: bool,
+    pub(super) wanted: bool,
     /// Killed on purpose (scaled down, or restarted for new code): its exit is no crash.
-    stopping: bool,
+    pub(super) stopping: bool,
     /// Its code changed (`--watch`): restart it as soon as it holds no invocation.
-    restart_when_idle: bool,
+    pub(super) restart_when_idle: bool,
     /// When it last started, finished an invocation or was started: idleness is measured from it.
-    last_active: Option<Instant>,
+    pub(super) last_active: Option<Instant>,
     /// The request id the output pumps tag this instance's lines with.
-    running_request: RunningRequest,
+    pub(super) running_request: RunningRequest,
     /// The last lines of the current process's stderr.
-    stderr_tail: StderrTail,
+    pub(super) stderr_tail: StderrTail,
     /// An unplanned exit not logged yet: it waits for the process's last stderr lines.
-    exit_report: Option<ExitReport>,
+    pub(super) exit_report: Option<ExitReport>,
 }
 
 /// An unplanned exit, logged with the process's last stderr lines once they have been read
 /// (the client that lost its request was answered at once; only the log line waits).
-struct ExitReport {
-    status: ExitStatus,
+pub(super) struct ExitReport {
+    pub(super) status: ExitStatus,
     /// The request the process held when it died.
-    request_id: Option<String>,
-    restart_in: Option<Duration>,
-    stderr_tail: StderrTail,
-    at: Instant,
+    pub(super) request_id: Option<String>,
+    pub(super) restart_in: Option<Duration>,
+    pub(super) stderr_tail: StderrTail,
+    pub(super) at: Instant,
 }
 
 impl ExitReport {
-    fn log(self, slot: &FunctionSlot, instance: usize) {
+    pub(super) fn log(self, slot: &FunctionSlot, instance: usize) {
         let ExitReport { status, request_id, restart_in, stderr_tail, .. } = self;
         let stderr_tail = stderr_tail.text();
         let restart_in_ms = restart_in.map(|backoff| backoff.as_millis() as u64);
@@ -146,7 +141,7 @@ impl InstanceState {
     }
 
     /// Whether new work may be assigned here: a process that is wanted and not being stopped.
-    fn accepts_work(&self) -> bool {
+    pub(super) fn accepts_work(&self) -> bool {
         self.wanted && !self.stopping && !self.restart_when_idle && self.child.is_some()
     }
 
@@ -176,7 +171,7 @@ impl InstanceState {
 
     /// Kills the process on purpose (its parked `/next` is dropped, so it gets no more work);
     /// it is restarted once reaped if it is still `wanted`.
-    fn stop_process(&mut self) {
+    pub(super) fn stop_process(&mut self) {
         self.waiter = None;
         match &self.child {
             Some(child) => {
@@ -192,40 +187,170 @@ pub struct Instance {
     pub number: usize,
     pub port: u16,
     /// How the process's output is tagged (shares `running_request` with the state).
-    output: Arc<OutputTags>,
+    pub(super) output: Arc<OutputTags>,
     pub state: RefCell<InstanceState>,
 }
 
+/// When a reload retired a unit, and how long its last invocations may take.
+#[derive(Debug, Clone, Copy)]
+struct Retirement {
+    since: Instant,
+    grace: Duration,
+    /// Its processes have been told to stop.
+    stopping: bool,
+}
+
 pub struct FunctionSlot {
+    /// Its number (`super::units`): the invoke path is `/invoke/{unit}`.
+    pub unit: u64,
     pub label: String,
-    code: PathBuf,
-    handler: String,
-    name: String,
-    namespace: String,
-    qualifier: String,
+    /// What its processes are started with.
+    pub(super) spec: CustomSpec,
     pub memory_mb: u32,
-    /// The function's `environment` table.
-    environment: Vec<(String, String)>,
-    init_timeout: Duration,
-    /// `instances`: the warm ones, numbered `0..min_instances`, never stopped for idleness.
-    min_instances: usize,
-    idle_timeout: Duration,
-    queue_depth: usize,
+    /// The settings that apply to running processes (a reload may change them).
+    tuning: RefCell<CustomTuning>,
     pub queue: RefCell<VecDeque<Invocation>>,
     /// `max_instances` of them, each with its own port; those beyond the wanted ones have no process.
     pub instances: Vec<Rc<Instance>>,
-    /// The last code change (`--watch`) this slot has acted on.
-    code_version: Cell<u64>,
+    /// Bumped by `--watch` when the code changed, and the last bump acted on.
+    code_version: Arc<AtomicU64>,
+    code_seen: Cell<u64>,
+    retirement: Cell<Option<Retirement>>,
+    /// Dropped when the unit is gone: ends its runtime-API accept loops (and their listeners).
+    listener_stops: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
 impl FunctionSlot {
+    /// A unit for a custom-runtime function, one instance per runtime-API listener; returns it
+    /// with the listeners, each paired with the receiver that ends its accept loop.
+    pub fn new(
+        unit: u64,
+        spec: CustomSpec,
+        tuning: CustomTuning,
+        listeners: Vec<StdListener>,
+        code_version: Arc<AtomicU64>,
+    ) -> (Rc<FunctionSlot>, Vec<(StdListener, oneshot::Receiver<()>)>) {
+        let label = spec.label.clone();
+        let mut stops = Vec::with_capacity(listeners.len());
+        let mut served = Vec::with_capacity(listeners.len());
+        let instances = listeners
+            .into_iter()
+            .enumerate()
+            .map(|(number, socket)| {
+                let running_request = RunningRequest::default();
+                let warm = number < tuning.instances;
+                let port = socket.local_addr().map(|address| address.port()).unwrap_or(0);
+                let (stop, stopped) = oneshot::channel();
+                stops.push(stop);
+                served.push((socket, stopped));
+                Rc::new(Instance {
+                    number,
+                    port,
+                    output: Arc::new(OutputTags {
+                        function: label.clone(),
+                        instance: number,
+                        running_request: running_request.clone(),
+                    }),
+                    state: RefCell::new(InstanceState {
+                        wanted: warm,
+                        restart_at: warm.then(Instant::now),
+                        running_request,
+                        ..Default::default()
+                    }),
+                })
+            })
+            .collect();
+        let code_seen = Cell::new(code_version.load(Ordering::Acquire));
+        let slot = Rc::new(FunctionSlot {
+            unit,
+            label: label.to_string(),
+            memory_mb: spec.memory_mb,
+            spec,
+            tuning: RefCell::new(tuning),
+            queue: RefCell::new(VecDeque::new()),
+            instances,
+            code_version,
+            code_seen,
+            retirement: Cell::new(None),
+            listener_stops: RefCell::new(stops),
+        });
+        (slot, served)
+    }
+
+    /// New settings from a reload: the warm instances it now wants start; extras beyond them
+    /// fall to idleness as usual.
+    pub fn retune(&self, tuning: CustomTuning) {
+        let warm = tuning.instances.min(self.instances.len());
+        *self.tuning.borrow_mut() = tuning;
+        let now = Instant::now();
+        for instance in &self.instances[..warm] {
+            let mut state = instance.state.borrow_mut();
+            if !state.wanted {
+                state.wanted = true;
+                state.restart_at = state.restart_at.or(Some(now));
+            }
+        }
+        tracing::info!(function = %self.label, "applied new settings to the running function");
+    }
+
+    /// A reload replaced or removed the function: it stops once its last invocations are done,
+    /// after `grace` at the latest.
+    pub fn retire(&self, grace: Duration) {
+        self.retirement.set(Some(Retirement { since: Instant::now(), grace, stopping: false }));
+    }
+
+    /// Whether `--watch` saw its code change since the last call.
+    pub(super) fn code_changed(&self) -> bool {
+        let version = self.code_version.load(Ordering::Acquire);
+        version != self.code_seen.replace(version)
+    }
+
+    /// Retired: stops its processes once its last invocations are done (or its grace is over),
+    /// failing what is still queued. Returns whether the unit is gone: stopped, every process
+    /// reaped.
+    pub(super) fn retire_step(&self, now: Instant) -> bool {
+        let Some(mut retirement) = self.retirement.get() else { return false };
+        if !retirement.stopping {
+            let busy = !self.queue.borrow().is_empty()
+                || self.instances.iter().any(|instance| instance.state.borrow().current.is_some());
+            let elapsed = now.saturating_duration_since(retirement.since);
+            if (busy || elapsed < RETIRE_SETTLE) && elapsed < retirement.grace {
+                return false;
+            }
+            retirement.stopping = true;
+            self.retirement.set(Some(retirement));
+            self.fail_queue(&format!("function {} was replaced or removed by a reload", self.label));
+            for instance in &self.instances {
+                let mut state = instance.state.borrow_mut();
+                state.wanted = false;
+                state.restart_at = None;
+                state.stop_process();
+            }
+            tracing::info!(function = %self.label, unit = self.unit, "stopping a function a reload replaced or removed");
+        }
+        let gone = self.instances.iter().all(|instance| instance.state.borrow().child.is_none());
+        if gone {
+            self.listener_stops.borrow_mut().clear();
+        }
+        gone
+    }
+
+    /// Whether a reload retired it.
+    pub fn retired(&self) -> bool {
+        self.retirement.get().is_some()
+    }
+
+    pub(super) fn init_timeout(&self) -> Duration {
+        self.tuning.borrow().init_timeout
+    }
+
     /// Queues an invocation (or refuses it when the queue is full) and hands out work.
     pub fn submit(&self, mut invocation: Invocation) {
         if self.crash_looping() {
             invocation.finish(Outcome::Crashed(self.crash_loop_message()));
             return;
         }
-        if self.queue.borrow().len() >= self.queue_depth {
+        if self.queue.borrow().len() >= self.tuning.borrow().queue_depth {
             invocation.finish(Outcome::Busy);
             return;
         }
@@ -257,7 +382,7 @@ impl FunctionSlot {
     }
 
     /// Fails every queued invocation when the function is crash-looping.
-    fn fail_queue_if_crash_looping(&self) {
+    pub(super) fn fail_queue_if_crash_looping(&self) {
         if self.crash_looping() {
             self.fail_queue(&self.crash_loop_message());
         }
@@ -265,7 +390,7 @@ impl FunctionSlot {
 
     /// An instance did not get ready within `init_timeout`: when no instance is ready to take
     /// the queued invocations, they get a 502 now rather than a 504 later.
-    fn fail_queue_after_init_timeout(&self) {
+    pub(super) fn fail_queue_after_init_timeout(&self) {
         let any_ready = self.instances.iter().any(|instance| {
             let state = instance.state.borrow();
             state.ready && state.accepts_work()
@@ -274,7 +399,7 @@ impl FunctionSlot {
             self.fail_queue(&format!(
                 "function {} did not become ready within its init_timeout ({} s); see the gateway log",
                 self.label,
-                self.init_timeout.as_secs_f64()
+                self.init_timeout().as_secs_f64()
             ));
         }
     }
@@ -301,7 +426,7 @@ impl FunctionSlot {
     /// take, up to `max_instances`.
     fn scale_up(&self) {
         let waiting = self.queue.borrow().len();
-        if waiting == 0 || self.crash_looping() {
+        if waiting == 0 || self.crash_looping() || self.retired() {
             return;
         }
         // Instances on their way (starting, or restarting after a crash) will take work soon.
@@ -341,12 +466,16 @@ impl FunctionSlot {
     /// Stops extra instances (those numbered from `instances` on) that have been idle longer than
     /// `idle_timeout`. The warm ones are never stopped for idleness, and dispatch fills the
     /// lowest-numbered instances first, so the extras are the first to fall idle.
-    fn scale_down(&self, now: Instant) {
+    pub(super) fn scale_down(&self, now: Instant) {
+        let (warm, idle_timeout) = {
+            let tuning = self.tuning.borrow();
+            (tuning.instances, tuning.idle_timeout)
+        };
         let mut stopped = 0;
-        for instance in &self.instances[self.min_instances.min(self.instances.len())..] {
+        for instance in &self.instances[warm.min(self.instances.len())..] {
             let mut state = instance.state.borrow_mut();
             let idle_for = state.last_active.map(|at| now.saturating_duration_since(at)).unwrap_or_default();
-            if state.idle() && idle_for > self.idle_timeout {
+            if state.idle() && idle_for > idle_timeout {
                 state.wanted = false;
                 state.stop_process();
                 stopped += 1;
@@ -354,13 +483,13 @@ impl FunctionSlot {
         }
         if stopped > 0 {
             let running = self.instances.iter().filter(|instance| instance.state.borrow().wanted).count();
-            tracing::info!(function = %self.label, instances = running, stopped, idle_timeout_s = self.idle_timeout.as_secs_f64(), "scaled down: stopped idle instances");
+            tracing::info!(function = %self.label, instances = running, stopped, idle_timeout_s = idle_timeout.as_secs_f64(), "scaled down: stopped idle instances");
         }
     }
 
     /// Its code changed: every instance restarts on the new code, a busy one once its current
     /// invocation is done. Earlier failed starts are forgiven (the new code may fix them).
-    fn restart_for_new_code(&self) {
+    pub(super) fn restart_for_new_code(&self) {
         for instance in &self.instances {
             let mut state = instance.state.borrow_mut();
             state.failures = 0;
@@ -368,7 +497,7 @@ impl FunctionSlot {
                 state.restart_when_idle = true;
             }
         }
-        tracing::info!(function = %self.label, code = %self.code.display(), "reloaded function code: restarting its instances");
+        tracing::info!(function = %self.label, code = %self.spec.code.display(), "reloaded function code: restarting its instances");
     }
 
     /// The next queued invocation whose client is still waiting.
@@ -403,418 +532,8 @@ impl FunctionSlot {
     }
 }
 
-fn deadline_for(invocation: &Invocation) -> Instant {
+pub(super) fn deadline_for(invocation: &Invocation) -> Instant {
     // A little grace past the API's timeout: the worker answers 504 itself; this only frees the instance.
     invocation.expires_at + Duration::from_millis(200)
 }
 
-/// Everything the host thread owns.
-pub struct Host {
-    /// By function id; `None` for functions that do not run locally.
-    pub functions: Vec<Option<Rc<FunctionSlot>>>,
-    listeners: RefCell<Vec<Vec<StdListener>>>,
-    processes: ProcessRegistry,
-    /// Per function id, bumped by the `--watch` thread when the code folder changed.
-    code_changes: Arc<[AtomicU64]>,
-    /// The account and region every process is told about (`TENCENTCLOUD_*`).
-    identity: TencentIdentity,
-}
-
-impl Host {
-    pub fn new(
-        config: &Config,
-        listeners: Vec<Vec<StdListener>>,
-        processes: ProcessRegistry,
-        code_changes: Arc<[AtomicU64]>,
-    ) -> Self {
-        let functions = config
-            .functions
-            .iter()
-            .zip(&listeners)
-            .map(|(function, sockets)| match &function.runtime {
-                FunctionRuntime::Custom {
-                    code, handler, init_timeout, instances, idle_timeout, environment, ..
-                } => {
-                    let label: Arc<str> = function.display_name().into();
-                    Some(Rc::new(FunctionSlot {
-                        label: label.to_string(),
-                        code: code.clone(),
-                        handler: handler.clone(),
-                        name: function.name.clone(),
-                        namespace: function.namespace.clone(),
-                        qualifier: function.qualifier.clone(),
-                        memory_mb: function.memory_mb,
-                        environment: environment.clone(),
-                        init_timeout: *init_timeout,
-                        min_instances: *instances,
-                        idle_timeout: *idle_timeout,
-                        queue_depth: config.gateway.queue_depth,
-                        queue: RefCell::new(VecDeque::new()),
-                        instances: sockets
-                            .iter()
-                            .enumerate()
-                            .map(|(number, socket)| {
-                                let running_request = RunningRequest::default();
-                                let warm = number < *instances;
-                                Rc::new(Instance {
-                                    number,
-                                    port: socket.local_addr().map(|address| address.port()).unwrap_or(0),
-                                    output: Arc::new(OutputTags {
-                                        function: label.clone(),
-                                        instance: number,
-                                        running_request: running_request.clone(),
-                                    }),
-                                    state: RefCell::new(InstanceState {
-                                        wanted: warm,
-                                        restart_at: warm.then(Instant::now),
-                                        running_request,
-                                        ..Default::default()
-                                    }),
-                                })
-                            })
-                            .collect(),
-                        code_version: Cell::new(0),
-                    }))
-                }
-                FunctionRuntime::Remote { .. } | FunctionRuntime::Web { .. } | FunctionRuntime::TencentCloud(_) => None,
-            })
-            .collect();
-        Host {
-            functions,
-            listeners: RefCell::new(listeners),
-            processes,
-            code_changes,
-            identity: config.gateway.identity.clone(),
-        }
-    }
-
-    /// Serves the runtime APIs and the invoke endpoint, and supervises processes, forever.
-    pub async fn run(
-        self: Rc<Self>,
-        invoke_listener: StdListener,
-        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) {
-        let listeners = std::mem::take(&mut *self.listeners.borrow_mut());
-        for (slot, sockets) in self.functions.iter().zip(listeners) {
-            let Some(slot) = slot else { continue };
-            for (instance, socket) in slot.instances.iter().zip(sockets) {
-                match TcpListener::from_std(socket) {
-                    Ok(listener) => {
-                        monoio::spawn(super::runtime_api::serve_instance(listener, slot.clone(), instance.clone()));
-                    }
-                    Err(error) => tracing::error!(function = %slot.label, %error, "cannot serve the runtime API"),
-                }
-            }
-        }
-        match TcpListener::from_std(invoke_listener) {
-            Ok(listener) => {
-                monoio::spawn(serve_invocations(listener, self.clone()));
-            }
-            Err(error) => tracing::error!(%error, "cannot serve the invoke endpoint"),
-        }
-        let mut ticks: u32 = 0;
-        while !stop.load(std::sync::atomic::Ordering::Acquire) {
-            self.supervise();
-            ticks = ticks.wrapping_add(1);
-            if ticks.is_multiple_of(25) {
-                // Events of large bodies passed through here: their pages go back to the system
-                // when the host falls idle, as the workers' do (`crate::memory`).
-                crate::memory::return_freed_memory();
-            }
-            monoio::time::sleep(SUPERVISOR_TICK).await;
-        }
-        // Stopped: no restarts from here; whatever is still running is killed.
-        self.processes.kill_all();
-    }
-
-    /// Reaps exited processes, enforces time limits and init timeouts, scales, and (re)starts
-    /// processes.
-    fn supervise(&self) {
-        let now = Instant::now();
-        for (id, slot) in self.functions.iter().enumerate() {
-            let Some(slot) = slot else { continue };
-            let code_version = self.code_changes.get(id).map_or(0, |changes| changes.load(Ordering::Acquire));
-            if code_version != slot.code_version.get() {
-                slot.code_version.set(code_version);
-                slot.restart_for_new_code();
-            }
-            let mut init_timed_out = false;
-            for instance in &slot.instances {
-                let mut state = instance.state.borrow_mut();
-                init_timed_out |= self.supervise_instance(slot, instance, &mut state, now);
-            }
-            if init_timed_out {
-                slot.fail_queue_after_init_timeout();
-            }
-            slot.fail_queue_if_crash_looping();
-            slot.dispatch();
-            slot.scale_down(now);
-        }
-    }
-
-    /// Looks after one instance; true when its process was just found past its init timeout.
-    fn supervise_instance(
-        &self,
-        slot: &FunctionSlot,
-        instance: &Instance,
-        state: &mut InstanceState,
-        now: Instant,
-    ) -> bool {
-        let report_due = state
-            .exit_report
-            .as_ref()
-            .is_some_and(|report| report.stderr_tail.closed() || now - report.at >= EXIT_REPORT_WAIT);
-        if report_due {
-            if let Some(report) = state.exit_report.take() {
-                report.log(slot, instance.number);
-            }
-        }
-        if let Some(child) = state.child.as_mut() {
-            let pid = child.id() as i32;
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    self.reaped(slot, instance, state, status, now);
-                    return false;
-                }
-                Ok(None) => {}
-                Err(error) => tracing::error!(function = %slot.label, %error, "cannot check a function process"),
-            }
-            if state.stopping {
-                return false;
-            }
-            if let Some(running) = state.current.as_mut() {
-                if now >= running.deadline {
-                    tracing::warn!(function = %slot.label, instance = instance.number, request_id = %running.invocation.request_id, "function ran past its time limit; stopping the process");
-                    running.invocation.finish(Outcome::TimedOut);
-                    state.end();
-                    process::kill_group(pid);
-                    return false;
-                }
-            }
-            if state.restart_when_idle && state.current.is_none() {
-                state.stop_process();
-                return false;
-            }
-            if !state.ready && state.started_at.is_some_and(|started| now - started > slot.init_timeout) {
-                // Once: the process is killed and reaped as a failed start.
-                state.started_at = None;
-                tracing::error!(
-                    function = %slot.label,
-                    instance = instance.number,
-                    init_timeout_s = slot.init_timeout.as_secs_f64(),
-                    stderr_tail = ?state.stderr_tail.text(),
-                    "function did not become ready within init_timeout (it never asked for an invocation); restarting it"
-                );
-                process::kill_group(pid);
-                return true;
-            }
-            return false;
-        }
-        if state.restart_when_idle {
-            // No process to stop: the next start runs the new code; one waiting out a backoff
-            // starts now.
-            state.restart_when_idle = false;
-            if state.wanted {
-                state.restart_at = Some(now);
-            }
-        }
-        if state.wanted && state.restart_at.is_some_and(|at| now >= at) {
-            state.restart_at = None;
-            self.start_process(slot, instance, state, now);
-        }
-        false
-    }
-
-    /// A process exited: a planned stop is restarted at once if still wanted; anything else is a
-    /// crash, which fails the invocation it held and restarts it after a backoff.
-    fn reaped(
-        &self,
-        slot: &FunctionSlot,
-        instance: &Instance,
-        state: &mut InstanceState,
-        status: ExitStatus,
-        now: Instant,
-    ) {
-        if let Some(child) = state.child.take() {
-            self.processes.remove(child.id() as i32);
-        }
-        state.ready = false;
-        state.waiter = None;
-        state.restart_when_idle = false;
-        let held = state.end();
-        if std::mem::take(&mut state.stopping) && held.is_none() {
-            tracing::debug!(function = %slot.label, instance = instance.number, %status, "function process stopped");
-            state.restart_at = state.wanted.then_some(now);
-            return;
-        }
-        state.failures = process::failures_after_exit(state.started_at, state.failures, now);
-        let backoff = process::backoff(state.failures);
-        state.restart_at = state.wanted.then_some(now + backoff);
-        let request_id = held.map(|mut running| {
-            running.invocation.finish(Outcome::Crashed(format!(
-                "function {} exited ({status}) while handling the request",
-                slot.label
-            )));
-            running.invocation.request_id
-        });
-        let report = ExitReport {
-            status,
-            request_id,
-            restart_in: state.wanted.then_some(backoff),
-            stderr_tail: state.stderr_tail.clone(),
-            at: now,
-        };
-        if let Some(earlier) = state.exit_report.replace(report) {
-            earlier.log(slot, instance.number);
-        }
-    }
-
-    fn start_process(&self, slot: &FunctionSlot, instance: &Instance, state: &mut InstanceState, now: Instant) {
-        let launch = Launch {
-            code: &slot.code,
-            handler: &slot.handler,
-            runtime_api_port: instance.port,
-            function: FunctionEnvironment {
-                name: &slot.name,
-                namespace: &slot.namespace,
-                qualifier: &slot.qualifier,
-                memory_mb: slot.memory_mb,
-                identity: &self.identity,
-                environment: &slot.environment,
-            },
-            output: &instance.output,
-        };
-        match process::spawn(&launch, &self.processes) {
-            Ok((child, stderr_tail)) => {
-                tracing::info!(function = %slot.label, instance = instance.number, pid = child.id(), runtime_api_port = instance.port, "started function process");
-                state.child = Some(child);
-                state.stderr_tail = stderr_tail;
-                state.started_at = Some(now);
-                state.last_active = Some(now);
-            }
-            Err(error) => {
-                state.failures += 1;
-                let backoff = process::backoff(state.failures);
-                tracing::error!(function = %slot.label, instance = instance.number, %error, retry_in_ms = backoff.as_millis() as u64, "cannot start the function's bootstrap");
-                state.restart_at = Some(now + backoff);
-            }
-        }
-    }
-}
-
-/// The invoke endpoint: `POST /invoke/{function id}` with the event as body, answered with the
-/// function's value (200) or a failure marked by `X-Scf-Error-Type`.
-async fn serve_invocations(listener: TcpListener, host: Rc<Host>) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let _ = stream.set_nodelay(true);
-                monoio::spawn(serve_invoke_connection(stream, host.clone()));
-            }
-            Err(error) => {
-                tracing::warn!(%error, "invoke endpoint accept failed");
-                monoio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-}
-
-async fn serve_invoke_connection(mut stream: TcpStream, host: Rc<Host>) {
-    let mut reader = RequestReader::new(16 * 1024);
-    let mut head = RequestHead::default();
-    let mut out = Vec::with_capacity(4096);
-    loop {
-        if !read_request(&mut reader, &mut head, &mut stream).await {
-            return;
-        }
-        let bytes = reader.request_bytes();
-        let path = head.path.of_buffer(bytes);
-        let slot = path
-            .strip_prefix(b"/invoke/")
-            .and_then(|id| std::str::from_utf8(id).ok()?.parse::<usize>().ok())
-            .and_then(|id| host.functions.get(id)?.clone());
-        let Some(slot) = slot else {
-            write_reply(&mut out, 404, None, b"no such local function");
-            reader.finish_request();
-            if !send(&mut stream, &mut out).await {
-                return;
-            }
-            continue;
-        };
-        let header = |name: &[u8]| {
-            head.headers
-                .iter()
-                .find(|field| field.name.of_buffer(bytes).eq_ignore_ascii_case(name))
-                .map(|field| field.value.of_buffer(bytes))
-        };
-        let request_id = String::from_utf8_lossy(header(b"x-scf-request-id").unwrap_or_default()).into_owned();
-        let time_limit_ms =
-            header(b"x-scf-timeout").and_then(|value| std::str::from_utf8(value).ok()?.parse().ok()).unwrap_or(15_000);
-        let event: Rc<[u8]> = Rc::from(reader.body());
-        reader.finish_request();
-        let (reply, outcome) = oneshot::channel();
-        let expires_at = Instant::now() + Duration::from_millis(time_limit_ms);
-        slot.submit(Invocation { request_id, event, time_limit_ms, expires_at, reply: Some(reply) });
-        let outcome =
-            outcome.await.unwrap_or_else(|_| Outcome::Crashed(format!("function {} was stopped", slot.label)));
-        match outcome {
-            Outcome::Response(value) => write_reply(&mut out, 200, None, &value),
-            Outcome::Error(text) => write_reply(&mut out, 500, Some(b"UserCodeError"), &text),
-            Outcome::Crashed(text) => write_reply(&mut out, 502, Some(b"FunctionCrashed"), text.as_bytes()),
-            Outcome::TimedOut => write_reply(&mut out, 504, Some(b"FunctionTimeout"), b"function timed out"),
-            Outcome::Busy => write_reply(&mut out, 503, Some(b"FunctionBusy"), b"function queue is full"),
-        }
-        if !send(&mut stream, &mut out).await {
-            return;
-        }
-    }
-}
-
-/// Reads one whole request (head and body) with no deadline; `false` when the peer went away or
-/// sent something unusable.
-pub async fn read_request(reader: &mut RequestReader, head: &mut RequestHead, stream: &mut TcpStream) -> bool {
-    loop {
-        match reader.try_head(head, 64 * 1024) {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(_) => return false,
-        }
-        if reader.fill(stream, None).await.is_err() {
-            return false;
-        }
-    }
-    loop {
-        match reader.try_body(head, 64 << 20) {
-            Ok(true) => return true,
-            Ok(false) => {}
-            Err(_) => return false,
-        }
-        if reader.fill(stream, None).await.is_err() {
-            return false;
-        }
-    }
-}
-
-/// Appends a reply with an optional `X-Scf-Error-Type`.
-pub fn write_reply(out: &mut Vec<u8>, status: u16, error_type: Option<&[u8]>, body: &[u8]) {
-    response::start(out, status);
-    if let Some(error_type) = error_type {
-        response::header(out, b"x-scf-error-type", error_type);
-    }
-    response::end_head(out, body.len(), false);
-    out.extend_from_slice(body);
-}
-
-/// Writes and clears `out`; `false` when the peer is gone.
-pub async fn send(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
-    let buffer = std::mem::take(out);
-    let (result, mut buffer) = stream.write_all(buffer).await;
-    buffer.clear();
-    // A large event or value grew it: the connection may stay open (a worker's pooled one, a
-    // function's long poll) for long after, and should not keep that much.
-    if buffer.capacity() > 64 * 1024 {
-        buffer = Vec::with_capacity(4096);
-    }
-    *out = buffer;
-    result.is_ok()
-}

@@ -1,7 +1,8 @@
 //! `--watch` (development): a thread that polls each local function's code folder every 500 ms
 //! and, when something under it changed and then stayed unchanged for one more poll, bumps that
 //! function's counter; the host thread sees it on its next tick and restarts that function's
-//! processes (`FunctionSlot::restart_for_new_code`). Other functions are not touched.
+//! processes (`FunctionSlot::restart_for_new_code`). Other functions are not touched. The list
+//! of folders follows reloads.
 //!
 //! Polling file metadata (names, sizes, modification times) needs no platform API and sees
 //! changes on any file system, network and container mounts included; inotify would be quicker
@@ -14,7 +15,7 @@ use std::hash::{Hash, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_millis(500);
@@ -22,33 +23,55 @@ const POLL: Duration = Duration::from_millis(500);
 /// costs a bounded walk every poll.
 const MAX_ENTRIES: usize = 20_000;
 
-/// Starts the watcher thread for `folders` (function id, code folder); it ends once `stop` is set.
-pub fn start(folders: Vec<(usize, PathBuf)>, changes: Arc<[AtomicU64]>, stop: Arc<AtomicBool>) -> io::Result<()> {
-    std::thread::Builder::new().name("scfgate-watch".into()).spawn(move || {
-        let mut watched: Vec<Watched> = folders
-            .into_iter()
-            .map(|(id, folder)| {
-                let fingerprint = fingerprint(&folder);
-                Watched { id, folder, fingerprint, settling: false }
-            })
-            .collect();
-        tracing::info!(folders = watched.len(), "watching local functions' code folders for changes (--watch)");
-        while !stop.load(Ordering::Acquire) {
-            std::thread::sleep(POLL);
-            for watched in &mut watched {
-                if watched.poll() {
-                    if let Some(counter) = changes.get(watched.id) {
-                        counter.fetch_add(1, Ordering::AcqRel);
+/// The watcher's list of code folders, which reloads replace ([`Watcher::set`]).
+#[derive(Clone, Default)]
+pub struct Watcher {
+    watched: Arc<Mutex<Vec<Watched>>>,
+}
+
+impl Watcher {
+    /// Starts the watcher thread; it ends once `stop` is set.
+    pub fn start(stop: Arc<AtomicBool>) -> io::Result<Watcher> {
+        let watcher = Watcher::default();
+        let polled = watcher.clone();
+        std::thread::Builder::new().name("scfgate-watch".into()).spawn(move || {
+            tracing::info!("watching local functions' code folders for changes (--watch)");
+            while !stop.load(Ordering::Acquire) {
+                std::thread::sleep(POLL);
+                for watched in polled.lock().iter_mut() {
+                    if watched.poll() {
+                        watched.counter.fetch_add(1, Ordering::AcqRel);
                     }
                 }
             }
+        })?;
+        Ok(watcher)
+    }
+
+    /// Watches `folders` (each with the counter its unit reads) from now on: a folder watched
+    /// already keeps its state; a new one is looked at now, so a change made right after this
+    /// returns is seen.
+    pub fn set(&self, folders: Vec<(PathBuf, Arc<AtomicU64>)>) {
+        let mut watched = self.lock();
+        let mut next = Vec::with_capacity(folders.len());
+        for (folder, counter) in folders {
+            let kept = watched.iter().position(|old| Arc::ptr_eq(&old.counter, &counter) && old.folder == folder);
+            next.push(match kept {
+                Some(index) => watched.swap_remove(index),
+                None => Watched { fingerprint: fingerprint(&folder), folder, counter, settling: false },
+            });
         }
-    })?;
-    Ok(())
+        *watched = next;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Watched>> {
+        self.watched.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 struct Watched {
-    id: usize,
+    /// Bumped when the folder changed; its unit restarts its processes.
+    counter: Arc<AtomicU64>,
     folder: PathBuf,
     fingerprint: Fingerprint,
     /// Changed at the last poll: report it once it stops changing (an editor or `cp -r` may
@@ -128,7 +151,12 @@ mod tests {
         let _ = std::fs::remove_dir_all(&folder);
         std::fs::create_dir_all(folder.join("lib")).unwrap();
         std::fs::write(folder.join("bootstrap"), "v1").unwrap();
-        let mut watched = Watched { id: 0, fingerprint: fingerprint(&folder), folder: folder.clone(), settling: false };
+        let mut watched = Watched {
+            counter: Arc::default(),
+            fingerprint: fingerprint(&folder),
+            folder: folder.clone(),
+            settling: false,
+        };
         assert!(!watched.poll(), "nothing changed");
 
         // Each kind of change: seen at one poll, reported at the next one that sees no change.

@@ -9,20 +9,27 @@
 //! (`crate::backend::web`) over its own pooled connections. What the two sides share is the
 //! function's [`WebInstances`] board: this supervisor publishes each instance's state there,
 //! and reads the requests every worker has in flight. It runs on the function host thread,
-//! beside the custom runtime's supervisor, and shares only the process registry with it.
+//! beside the custom runtime's supervisor, and shares only the process registry with it. A
+//! reload hands it new functions, new settings for running ones and retirements
+//! (`super::units`); a function it is not told about keeps running as it was. A function that
+//! insists on a port (`port = 9000`) starts a process only once the port is free, so its
+//! replacement waits for the process it replaces to stop instead of failing to bind.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::output::{OutputTags, RunningRequest, StderrTail};
 use super::process::{self, FunctionEnvironment, ProcessRegistry};
+use super::units::{Change, WebSpec, WebTuning};
 use super::web_instances::{InstanceState, InstanceStatus, WebInstances};
-use crate::config::{Config, FunctionRuntime, TencentIdentity};
+use crate::config::TencentIdentity;
 
 /// How often processes are looked at (exits, readiness, load, restarts).
 const TICK: Duration = Duration::from_millis(20);
@@ -34,32 +41,32 @@ const DRAIN_SETTLE: Duration = Duration::from_millis(200);
 /// Consecutive failed starts of every wanted instance after which requests fail at once.
 const CRASH_LOOP_FAILURES: u32 = 3;
 
-/// The loopback port of each instance slot of each web function, by function id (empty for
-/// other runtimes). A function that insists on a port gets it and runs one instance; every other
-/// function gets `max_instances` free ports, found by binding `127.0.0.1:0`, plus one spare: with
-/// `--watch`, new code starts there and is ready before an old instance stops.
-pub fn choose_ports(config: &Config) -> io::Result<Vec<Vec<u16>>> {
-    // Every probe socket stays bound until all ports are chosen, so no two instances get the same
-    // one; the function binds its port moments later (a port taken in between shows up as a
-    // process that cannot start, and is retried like any other failed start).
-    let mut probes: Vec<TcpListener> = Vec::new();
-    let mut ports = Vec::with_capacity(config.functions.len());
-    for function in &config.functions {
-        let chosen = match &function.runtime {
-            FunctionRuntime::Web { port: Some(port), .. } => vec![*port],
-            FunctionRuntime::Web { max_instances, port: None, .. } => (0..*max_instances + 1)
-                .map(|_| {
-                    let probe = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
-                    let port = probe.local_addr()?.port();
-                    probes.push(probe);
-                    Ok(port)
-                })
-                .collect::<io::Result<Vec<u16>>>()?,
-            _ => Vec::new(),
-        };
-        ports.push(chosen);
+/// Chooses the loopback ports of new web functions' instance slots. A function that insists on
+/// a port gets it and runs one instance; every other function gets `max_instances` free ports,
+/// found by binding `127.0.0.1:0`, plus one spare: with `--watch`, new code starts there and is
+/// ready before an old instance stops. Every probe socket stays bound as long as the chooser, so
+/// no two slots get the same port; the function binds its port moments later (a port taken in
+/// between shows up as a process that cannot start, and is retried like any other failed start).
+#[derive(Default)]
+pub struct PortChooser {
+    probes: Vec<TcpListener>,
+}
+
+impl PortChooser {
+    /// The ports of a new function's slots: `port` alone, or `max_instances + 1` free ones.
+    pub fn choose(&mut self, port: Option<u16>, max_instances: usize) -> io::Result<Vec<u16>> {
+        if let Some(port) = port {
+            return Ok(vec![port]);
+        }
+        (0..max_instances + 1)
+            .map(|_| {
+                let probe = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
+                let port = probe.local_addr()?.port();
+                self.probes.push(probe);
+                Ok(port)
+            })
+            .collect()
     }
-    Ok(ports)
 }
 
 /// The address the gateway reaches an instance on.
@@ -67,36 +74,30 @@ pub fn instance_address(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
 }
 
-/// The boards of `config`'s web functions, by function id (`None` for other runtimes), for the
-/// instance ports `ports` (from [`choose_ports`]).
-pub fn boards(config: &Config, ports: &[Vec<u16>]) -> Vec<Option<Arc<WebInstances>>> {
-    config
-        .functions
-        .iter()
-        .zip(ports)
-        .map(|(function, ports)| match &function.runtime {
-            FunctionRuntime::Web { concurrency, max_instances, init_timeout, .. } => Some(Arc::new(WebInstances::new(
-                ports.iter().map(|&port| instance_address(port)).collect(),
-                config.gateway.workers,
-                *concurrency,
-                *max_instances,
-                *init_timeout,
-            ))),
-            _ => None,
-        })
-        .collect()
+/// Whether nothing listens on loopback `port` (a process of ours may bind it), checked by
+/// binding it as servers do (`SO_REUSEADDR`, so connections lingering in TIME_WAIT do not count).
+fn port_is_free(port: u16) -> bool {
+    let Ok(socket) = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None) else { return false };
+    let _ = socket.set_reuse_address(true);
+    socket.bind(&instance_address(port).into()).is_ok()
 }
 
 /// One web function: what its processes are started with, its instance slots, and its board.
 struct WebFunction {
-    id: usize,
+    /// Its number (`super::units`).
+    unit: u64,
     spec: Spec,
     slots: Vec<Slot>,
     board: Arc<WebInstances>,
-    /// The last code change (`--watch`) acted on; processes started since run this code.
+    /// Bumped by `--watch` when its code changed.
+    code_counter: Arc<AtomicU64>,
+    /// The last code change acted on; processes started since run this code.
     code_version: u64,
     /// Per slot, the load just summed from the workers' reports (reused between ticks).
     loads: Vec<usize>,
+    /// A reload replaced or removed it: its instances drain and stop, and it is dropped once
+    /// every process has been reaped.
+    retired: bool,
 }
 
 /// What starting, scaling and logging an instance needs of its function.
@@ -119,6 +120,30 @@ struct Spec {
     /// The longest a request to it may take (its APIs' longest timeout, plus a second): a
     /// draining instance is stopped after this even if a worker still counts a request on it.
     drain_limit: Duration,
+    /// It insists on its port: a process starts there only once the port is free.
+    fixed_port: bool,
+}
+
+impl Spec {
+    fn new(spec: WebSpec, tuning: &WebTuning) -> Self {
+        Spec {
+            label: spec.label,
+            code: spec.code,
+            name: spec.name,
+            namespace: spec.namespace,
+            qualifier: spec.qualifier,
+            memory_mb: spec.memory_mb,
+            identity: spec.identity,
+            environment: spec.environment,
+            init_timeout: spec.init_timeout,
+            min_instances: tuning.instances,
+            max_instances: spec.max_instances,
+            idle_timeout: tuning.idle_timeout,
+            concurrency: spec.concurrency,
+            drain_limit: tuning.drain_limit,
+            fixed_port: spec.port.is_some(),
+        }
+    }
 }
 
 /// One instance slot: a port, and while it is wanted (or draining) a process behind it.
@@ -151,6 +176,8 @@ struct Slot {
     replaces: Option<usize>,
     /// What the workers were last told.
     published: InstanceStatus,
+    /// Its fixed port is still held by another process (logged once).
+    waiting_for_port: bool,
 }
 
 impl Slot {
@@ -172,6 +199,7 @@ impl Slot {
             stopping: false,
             replaces: None,
             published: InstanceStatus { state: InstanceState::Stopped, incarnation: 0 },
+            waiting_for_port: false,
         }
     }
 
@@ -207,83 +235,84 @@ impl Slot {
     }
 }
 
-/// Supervises every web function of `config` until `stop` is set (the host then kills every
-/// registered process). `code_changes` is bumped per function id by `--watch`.
-pub async fn supervise(
-    config: Arc<Config>,
-    ports: Vec<Vec<u16>>,
-    boards: Vec<Option<Arc<WebInstances>>>,
-    processes: ProcessRegistry,
-    code_changes: Arc<[AtomicU64]>,
-    stop: Arc<AtomicBool>,
-) {
-    let now = Instant::now();
+/// Supervises the web functions `changes` brings (filled by the host thread at reloads) until
+/// `stop` is set (the host then kills every registered process).
+pub async fn supervise(changes: Rc<RefCell<Vec<Change>>>, processes: ProcessRegistry, stop: Arc<AtomicBool>) {
     let mut functions: Vec<WebFunction> = Vec::new();
-    for (id, ((function, ports), board)) in config.functions.iter().zip(ports).zip(boards).enumerate() {
-        let (
-            FunctionRuntime::Web {
-                code,
-                init_timeout,
-                instances,
-                max_instances,
-                idle_timeout,
-                concurrency,
-                environment,
-                ..
-            },
-            Some(board),
-        ) = (&function.runtime, board)
-        else {
-            continue;
-        };
-        let drain_limit =
-            config.apis.iter().filter(|api| api.function == id).map(|api| api.timeout).max().unwrap_or_default()
-                + Duration::from_secs(1);
-        let slots: Vec<Slot> =
-            ports.iter().enumerate().map(|(number, &port)| Slot::new(port, number < *instances, now)).collect();
-        functions.push(WebFunction {
-            id,
-            spec: Spec {
-                label: function.display_name().into(),
-                code: code.clone(),
-                name: function.name.clone(),
-                namespace: function.namespace.clone(),
-                qualifier: function.qualifier.clone(),
-                memory_mb: function.memory_mb,
-                identity: config.gateway.identity.clone(),
-                environment: environment.clone(),
-                init_timeout: *init_timeout,
-                min_instances: *instances,
-                max_instances: *max_instances,
-                idle_timeout: *idle_timeout,
-                concurrency: *concurrency,
-                drain_limit,
-            },
-            loads: vec![0; slots.len()],
-            slots,
-            board,
-            code_version: code_changes.get(id).map_or(0, |changes| changes.load(Ordering::Acquire)),
-        });
-    }
-    if functions.is_empty() {
-        return;
-    }
-    for function in &mut functions {
-        function.publish();
-    }
     while !stop.load(Ordering::Acquire) {
-        for function in &mut functions {
-            let code_version = code_changes.get(function.id).map_or(0, |changes| changes.load(Ordering::Acquire));
-            function.tick(code_version, &processes).await;
+        let pending = std::mem::take(&mut *changes.borrow_mut());
+        for change in pending {
+            apply(&mut functions, change);
         }
+        for function in &mut functions {
+            function.tick(&processes).await;
+        }
+        // Retired and every process reaped: gone (workers still holding its board see it stopped).
+        functions.retain(|function| !(function.retired && function.slots.iter().all(|slot| slot.child.is_none())));
         monoio::time::sleep(TICK).await;
+    }
+    // Stopped: the host killed every process; reap them.
+    for slot in functions.iter_mut().flat_map(|function| function.slots.iter_mut()) {
+        if let Some(mut child) = slot.child.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Carries out one change of a reload.
+fn apply(functions: &mut Vec<WebFunction>, change: Change) {
+    match change {
+        Change::StartWeb { unit, spec, tuning, ports, board, code_version } => {
+            let now = Instant::now();
+            let slots: Vec<Slot> =
+                ports.iter().enumerate().map(|(number, &port)| Slot::new(port, number < tuning.instances, now)).collect();
+            let mut function = WebFunction {
+                unit,
+                spec: Spec::new(spec, &tuning),
+                loads: vec![0; slots.len()],
+                slots,
+                board,
+                code_version: code_version.load(Ordering::Acquire),
+                code_counter: code_version,
+                retired: false,
+            };
+            function.publish();
+            functions.push(function);
+        }
+        Change::TuneWeb { unit, tuning } => {
+            if let Some(function) = functions.iter_mut().find(|function| function.unit == unit) {
+                function.spec.min_instances = tuning.instances;
+                function.spec.idle_timeout = tuning.idle_timeout;
+                function.spec.drain_limit = tuning.drain_limit;
+                tracing::info!(function = %function.spec.label, "applied new settings to the running web function");
+            }
+        }
+        Change::Retire { unit, .. } => {
+            if let Some(function) = functions.iter_mut().find(|function| function.unit == unit) {
+                function.retire(Instant::now());
+            }
+        }
+        Change::StartCustom { .. } | Change::TuneCustom { .. } => {}
     }
 }
 
 impl WebFunction {
-    async fn tick(&mut self, code_version: u64, processes: &ProcessRegistry) {
+    /// A reload replaced or removed it: every instance takes no more requests and stops once its
+    /// requests are done (`drain_limit` at the latest); none starts again.
+    fn retire(&mut self, now: Instant) {
+        self.retired = true;
+        for slot in &mut self.slots {
+            slot.replaces = None;
+            slot.restart_at = None;
+            slot.drain(false, now);
+        }
+        tracing::info!(function = %self.spec.label, unit = self.unit, "stopping a web function a reload replaced or removed");
+    }
+
+    async fn tick(&mut self, processes: &ProcessRegistry) {
         let now = Instant::now();
-        if code_version != self.code_version {
+        let code_version = self.code_counter.load(Ordering::Acquire);
+        if code_version != self.code_version && !self.retired {
             self.code_version = code_version;
             for slot in &mut self.slots {
                 slot.failures = 0;
@@ -300,8 +329,8 @@ impl WebFunction {
         for number in 0..self.slots.len() {
             self.supervise_slot(number, processes, now).await;
         }
-        let rolling = self.roll_new_code(now);
-        if !rolling {
+        let rolling = !self.retired && self.roll_new_code(now);
+        if !rolling && !self.retired {
             let demand = self.loads.iter().sum::<usize>() + waiting;
             self.scale(demand, now);
         }
@@ -388,6 +417,16 @@ impl WebFunction {
         if !slot.wanted || slot.restart_at.is_none_or(|at| now < at) {
             return;
         }
+        if spec.fixed_port && !port_is_free(slot.port) {
+            // The process this one replaces (a reload, new code) still holds the port: starting
+            // now would only fail to bind. Requests wait for the instance meanwhile.
+            if !slot.waiting_for_port {
+                slot.waiting_for_port = true;
+                tracing::info!(function = %spec.label, instance = number, port = slot.port, "waiting for the web function's port to be free before starting it");
+            }
+            return;
+        }
+        slot.waiting_for_port = false;
         slot.restart_at = None;
         // Web requests do not pass through the host, so output lines carry no request id.
         let output = Arc::new(OutputTags {
