@@ -195,7 +195,8 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
             Ok(head) => break head,
             Err(HeadStop::Closed) if replayable && request_sent => {
                 replayable = false;
-                (lease, connection) = match web_choice::reconnect(lease, &instances, exchange.function, deadline).await {
+                (lease, connection) = match web_choice::reconnect(lease, &instances, exchange.function, deadline).await
+                {
                     Ok(again) => again,
                     Err(error) => return Outcome::Failed { error, request_consumed },
                 };

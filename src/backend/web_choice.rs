@@ -260,7 +260,8 @@ pub async fn reconnect(
         Err(_) => {
             let refused = (lease.slot, lease.incarnation);
             drop(lease);
-            let (lease, connection, _) = acquire(instances, function, Instant::now(), timeout_at, Some(refused)).await?;
+            let (lease, connection, _) =
+                acquire(instances, function, Instant::now(), timeout_at, Some(refused)).await?;
             Ok((lease, connection))
         }
     }

@@ -360,4 +360,3 @@ async fn serve_invoke_connection(mut stream: TcpStream, host: Rc<Host>) {
         }
     }
 }
-

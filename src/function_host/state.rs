@@ -536,4 +536,3 @@ pub(super) fn deadline_for(invocation: &Invocation) -> Instant {
     // A little grace past the API's timeout: the worker answers 504 itself; this only frees the instance.
     invocation.expires_at + Duration::from_millis(200)
 }
-

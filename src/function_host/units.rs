@@ -255,7 +255,13 @@ fn describe(config: &Config, id: usize, function: &Function) -> Option<Wanted> {
     let identity = config.gateway.identity.clone();
     match &function.runtime {
         FunctionRuntime::Custom {
-            code, handler, instances, init_timeout, max_instances, idle_timeout, environment,
+            code,
+            handler,
+            instances,
+            init_timeout,
+            max_instances,
+            idle_timeout,
+            environment,
         } => Some(Wanted::Custom {
             spec: CustomSpec {
                 label,
@@ -277,7 +283,14 @@ fn describe(config: &Config, id: usize, function: &Function) -> Option<Wanted> {
             },
         }),
         FunctionRuntime::Web {
-            code, instances, init_timeout, max_instances, idle_timeout, concurrency, port, environment,
+            code,
+            instances,
+            init_timeout,
+            max_instances,
+            idle_timeout,
+            concurrency,
+            port,
+            environment,
         } => Some(Wanted::Web {
             spec: WebSpec {
                 label,
@@ -319,7 +332,9 @@ fn keep(unit: u64, old: &Kind, new: Wanted) -> Result<(Kind, Option<Change>), Wa
             let change = (*old_tuning != tuning).then(|| Change::TuneCustom { unit, tuning: tuning.clone() });
             Ok((Kind::Custom { spec, tuning }, change))
         }
-        (Kind::Web { spec: old_spec, tuning: old_tuning, board }, Wanted::Web { spec, tuning }) if *old_spec == spec => {
+        (Kind::Web { spec: old_spec, tuning: old_tuning, board }, Wanted::Web { spec, tuning })
+            if *old_spec == spec =>
+        {
             let change = (*old_tuning != tuning).then(|| Change::TuneWeb { unit, tuning: tuning.clone() });
             Ok((Kind::Web { spec, tuning, board: board.clone() }, change))
         }
@@ -341,13 +356,8 @@ fn start(
             let listeners = (0..spec.max_instances)
                 .map(|_| crate::listener::bind_one(loopback, 64))
                 .collect::<std::io::Result<Vec<_>>>()?;
-            let change = Change::StartCustom {
-                unit,
-                spec: spec.clone(),
-                tuning: tuning.clone(),
-                listeners,
-                code_version,
-            };
+            let change =
+                Change::StartCustom { unit, spec: spec.clone(), tuning: tuning.clone(), listeners, code_version };
             Ok((change, Kind::Custom { spec, tuning }))
         }
         Wanted::Web { spec, tuning } => {

@@ -264,8 +264,11 @@ fn apply(functions: &mut Vec<WebFunction>, change: Change) {
     match change {
         Change::StartWeb { unit, spec, tuning, ports, board, code_version } => {
             let now = Instant::now();
-            let slots: Vec<Slot> =
-                ports.iter().enumerate().map(|(number, &port)| Slot::new(port, number < tuning.instances, now)).collect();
+            let slots: Vec<Slot> = ports
+                .iter()
+                .enumerate()
+                .map(|(number, &port)| Slot::new(port, number < tuning.instances, now))
+                .collect();
             let mut function = WebFunction {
                 unit,
                 spec: Spec::new(spec, &tuning),
