@@ -193,7 +193,7 @@ impl Units {
             let code = code_of(function);
             let kept = match self.running.get(&key) {
                 Some(previous) => keep(previous.unit, &previous.kind, wanted).map(|kept| (previous, kept)),
-                None => Err(wanted),
+                None => Err(Box::new(wanted)),
             };
             let running = match kept {
                 Ok((previous, (kind, retune))) => {
@@ -204,7 +204,7 @@ impl Units {
                     let unit = next.next_unit;
                     next.next_unit += 1;
                     let code_version = Arc::new(AtomicU64::new(0));
-                    let (change, kind) = start(unit, wanted, config, &mut chosen_ports, code_version.clone())?;
+                    let (change, kind) = start(unit, *wanted, config, &mut chosen_ports, code_version.clone())?;
                     changes.push(change);
                     Running { unit, kind, code, code_version }
                 }
@@ -326,7 +326,7 @@ fn describe(config: &Config, id: usize, function: &Function) -> Option<Wanted> {
 /// `new` as run by the unit `unit` that runs `old`, with the change that retunes it (if its
 /// settings moved), when that needs no restart of its processes; otherwise `new` back. A kept
 /// web function keeps its board: workers keep using it, and with it their pooled connections.
-fn keep(unit: u64, old: &Kind, new: Wanted) -> Result<(Kind, Option<Change>), Wanted> {
+fn keep(unit: u64, old: &Kind, new: Wanted) -> Result<(Kind, Option<Change>), Box<Wanted>> {
     match (old, new) {
         (Kind::Custom { spec: old_spec, tuning: old_tuning }, Wanted::Custom { spec, tuning }) if *old_spec == spec => {
             let change = (*old_tuning != tuning).then(|| Change::TuneCustom { unit, tuning: tuning.clone() });
@@ -338,7 +338,7 @@ fn keep(unit: u64, old: &Kind, new: Wanted) -> Result<(Kind, Option<Change>), Wa
             let change = (*old_tuning != tuning).then(|| Change::TuneWeb { unit, tuning: tuning.clone() });
             Ok((Kind::Web { spec, tuning, board: board.clone() }, change))
         }
-        (_, new) => Err(new),
+        (_, new) => Err(Box::new(new)),
     }
 }
 
@@ -379,5 +379,142 @@ fn start(
             };
             Ok((change, Kind::Web { spec, tuning, board }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{validate, Overrides};
+
+    /// A folder holding the functions' code (`a`, `b`: custom; `w`: web), made once per run.
+    fn folder() -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = std::env::temp_dir().join(format!("scfgate-units-{}", std::process::id()));
+        for (name, file) in [("a", "bootstrap"), ("b", "bootstrap"), ("w", "scf_bootstrap")] {
+            std::fs::create_dir_all(folder.join(name)).unwrap();
+            let path = folder.join(name).join(file);
+            std::fs::write(&path, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        folder
+    }
+
+    fn parse(text: &str) -> Config {
+        validate::parse_str(text, &folder().join("units.toml"), &Overrides::default()).unwrap()
+    }
+
+    /// A configuration with a custom function `a` and a web function `w`, plus `more` TOML.
+    fn config(a: &str, w: &str, more: &str) -> Config {
+        let text = format!(
+            r#"
+[[service]]
+id = "service-units"
+name = "units"
+[[service.api]]
+name = "a"
+path = "/a"
+method = "GET"
+function = {{ name = "a" }}
+[[service.api]]
+name = "w"
+path = "/w"
+method = "GET"
+function = {{ name = "w" }}
+{more}
+[[function]]
+name = "a"
+runtime = "custom"
+code = "a"
+{a}
+[[function]]
+name = "w"
+runtime = "web"
+code = "w"
+{w}
+"#
+        );
+        parse(&text)
+    }
+
+    /// What a plan does, in words: `start`, `tune`, `retire` per change, in order.
+    fn kinds(plan: &Plan) -> Vec<&'static str> {
+        plan.changes
+            .iter()
+            .map(|change| match change {
+                Change::StartCustom { .. } | Change::StartWeb { .. } => "start",
+                Change::TuneCustom { .. } | Change::TuneWeb { .. } => "tune",
+                Change::Retire { .. } => "retire",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reload_restarts_only_what_changed() {
+        const OTHER: &str = "[[function]]\nname = \"b\"\nruntime = \"custom\"\ncode = \"b\"\n";
+        // (case, function a's keys, function w's keys, more TOML, changes, a kept, w kept)
+        type Case<'a> = (&'a str, &'a str, &'a str, &'a str, &'a [&'a str], bool, bool);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("nothing changed", "", "", "", &[], true, true),
+            ("another function added", "", "", OTHER, &["start"], true, true),
+            ("instances of a", "instances = 2\nmax_instances = 2", "", "", &["start", "retire"], false, true),
+            ("idle_timeout of a", "idle_timeout = 5", "", "", &["tune"], true, true),
+            ("environment of w", "", "environment = { X = \"1\" }", "", &["start", "retire"], true, false),
+            ("instances of w", "", "instances = 2\nmax_instances = 2", "", &["start", "retire"], true, false),
+            ("idle_timeout of w", "", "idle_timeout = 9", "", &["tune"], true, true),
+            ("handler of a", "handler = \"other.main\"", "", "", &["start", "retire"], false, true),
+        ];
+        for (case, a, w, more, expected, a_kept, w_kept) in cases {
+            let mut units = Units::default();
+            let base = config("", "", "");
+            let (plan, next) = units.plan(&base).unwrap();
+            assert_eq!(kinds(&plan), ["start", "start"], "{case}: the first plan starts both");
+            let before = plan.reach.clone();
+            units.commit(next);
+
+            let reloaded = config(a, w, more);
+            let (plan, next) = units.plan(&reloaded).unwrap();
+            assert_eq!(kinds(&plan), *expected, "{case}");
+            // By name: a function added before them moves their ids.
+            let same = |name: &str| {
+                let old = base.functions.iter().position(|function| function.name == name).unwrap();
+                let new = reloaded.functions.iter().position(|function| function.name == name).unwrap();
+                match (&before[old], &plan.reach[new]) {
+                    (Some(Reach::Invoke { unit: old }), Some(Reach::Invoke { unit: new })) => old == new,
+                    (Some(Reach::Web { board: old }), Some(Reach::Web { board: new })) => Arc::ptr_eq(old, new),
+                    _ => false,
+                }
+            };
+            assert_eq!((same("a"), same("w")), (*a_kept, *w_kept), "{case}");
+            units.commit(next);
+            assert!(
+                units.plan(&config(a, w, more)).unwrap().0.changes.is_empty(),
+                "{case}: a second reload changes nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn a_removed_function_is_retired_and_a_moved_one_kept() {
+        let mut units = Units::default();
+        let (plan, next) = units.plan(&config("", "", "")).unwrap();
+        let first = plan.reach.clone();
+        units.commit(next);
+        // `b` first in the file: `a` and `w` move to ids 1 and 2, and keep their units.
+        let moved =
+            config("", "", "[[function]]\nname = \"b\"\nruntime = \"remote\"\ninvoke_url = \"http://127.0.0.1:9/\"\n");
+        let (plan, next) = units.plan(&moved).unwrap();
+        assert!(plan.changes.is_empty(), "{:?}", kinds(&plan));
+        let position = |name: &str| moved.functions.iter().position(|function| function.name == name).unwrap();
+        assert!(
+            matches!((&first[0], &plan.reach[position("a")]), (Some(Reach::Invoke { unit: old }), Some(Reach::Invoke { unit: new })) if old == new)
+        );
+        units.commit(next);
+        // Gone from the file: retired.
+        let text = "[[service]]\nid = \"service-units\"\nname = \"units\"\n";
+        let empty = parse(text);
+        let (plan, _) = units.plan(&empty).unwrap();
+        assert_eq!(kinds(&plan), ["retire", "retire"]);
     }
 }
