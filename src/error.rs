@@ -282,13 +282,7 @@ impl GatewayError {
                 escaped(out, context.request_id);
                 out.extend_from_slice(b" , the function's response is larger than the gateway accepts.\"}");
             }
-            GatewayError::FunctionError(text) => {
-                out.extend_from_slice(b"{\"errorCode\":-1,\"errorMessage\":\"");
-                escaped(out, text.as_bytes());
-                out.extend_from_slice(b"\",\"requestId\":\"");
-                escaped(out, context.request_id);
-                out.extend_from_slice(b"\"}");
-            }
+            GatewayError::FunctionError(text) => write_function_error(text, context.request_id, out),
             GatewayError::FunctionCrashed(text) | GatewayError::WebFunctionFailed(text) => {
                 out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"");
                 escaped(out, text.as_bytes());
@@ -405,6 +399,36 @@ impl GatewayError {
             _ => {}
         }
     }
+}
+
+/// `{"errorCode":-1,"errorMessage":...,"requestId":...}`: SCF's answer to a failed invocation.
+/// A runtime that reports its error in SCF's own shape (a JSON object with `errorMessage`, as
+/// scfgate's standard runtimes do) has its `errorMessage`, `stackTrace` and `statusCode` kept;
+/// any other text is the message.
+fn write_function_error(text: &str, request_id: &[u8], out: &mut Vec<u8>) {
+    use crate::backend::json::write_string_contents as escaped;
+    let reported: Option<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(text).ok().filter(|object: &serde_json::Map<_, _>| object.contains_key("errorMessage"));
+    let field = |name: &str| reported.as_ref().and_then(|object| object.get(name));
+    out.extend_from_slice(b"{\"errorCode\":-1,\"errorMessage\":\"");
+    match field("errorMessage") {
+        Some(serde_json::Value::String(message)) => escaped(out, message.as_bytes()),
+        Some(other) => escaped(out, other.to_string().as_bytes()),
+        None => escaped(out, text.as_bytes()),
+    }
+    out.extend_from_slice(b"\",\"requestId\":\"");
+    escaped(out, request_id);
+    out.push(b'"');
+    if let Some(serde_json::Value::String(stack)) = field("stackTrace") {
+        out.extend_from_slice(b",\"stackTrace\":\"");
+        escaped(out, stack.as_bytes());
+        out.push(b'"');
+    }
+    if let Some(serde_json::Value::Number(status)) = field("statusCode") {
+        out.extend_from_slice(b",\"statusCode\":");
+        out.extend_from_slice(status.to_string().as_bytes());
+    }
+    out.push(b'}');
 }
 
 /// Tencent's message for each key-pair failure (spec §2.4, the 401 row; `NoUsagePlan` is its 403),

@@ -309,8 +309,8 @@ pub struct FunctionRef {
 }
 
 /// How a `[[function]]` runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
 pub enum Runtime {
     /// Local `bootstrap` processes speaking the SCF custom-runtime API (SCF: Custom Runtime).
     Custom,
@@ -321,6 +321,33 @@ pub enum Runtime {
     Web,
     /// A function in Tencent Cloud, invoked through SCF's `Invoke` API (API 3.0, TC3-signed).
     Tencentcloud,
+    /// Any other name: one of Tencent's standard runtimes as SCF writes it (`Python3.9`,
+    /// `Nodejs16.13`, ...), checked at validation (`validate::standard`).
+    Standard(String),
+}
+
+impl From<String> for Runtime {
+    fn from(name: String) -> Self {
+        match name.as_str() {
+            "custom" => Runtime::Custom,
+            "remote" => Runtime::Remote,
+            "web" => Runtime::Web,
+            "tencentcloud" => Runtime::Tencentcloud,
+            _ => Runtime::Standard(name),
+        }
+    }
+}
+
+impl From<Runtime> for String {
+    fn from(runtime: Runtime) -> Self {
+        match runtime {
+            Runtime::Custom => "custom".into(),
+            Runtime::Remote => "remote".into(),
+            Runtime::Web => "web".into(),
+            Runtime::Tencentcloud => "tencentcloud".into(),
+            Runtime::Standard(name) => name,
+        }
+    }
 }
 
 /// `[[function]]`: an SCF function the APIs can name.
@@ -333,7 +360,8 @@ pub struct Function {
     pub namespace: Option<String>,
     /// Version or alias (SCF: `Qualifier`). Default `$LATEST`.
     pub qualifier: Option<String>,
-    /// `custom`, `remote`, `web` or `tencentcloud`. Required.
+    /// `custom`, `remote`, `web`, `tencentcloud`, or a Tencent standard runtime (`Python3.9`,
+    /// `Nodejs16.13`, ...). Required.
     pub runtime: Option<Runtime>,
     /// Memory size (SCF: `MemorySize`, env `SCF_FUNCTIONMEMORYSIZE`): reported to the function
     /// and, for `custom`, enforced on each process (see `function_host::process`). Default 128.
@@ -341,9 +369,12 @@ pub struct Function {
     /// `custom` and `web`: folder holding an executable `bootstrap` (`custom`) or `scf_bootstrap`
     /// (`web`) (SCF: the code package), relative to the config file's folder. Required for both.
     pub code: Option<String>,
-    /// `custom` only: passed to `bootstrap` as `_HANDLER` (SCF: 执行方法). Default
-    /// `index.main_handler`.
+    /// `custom`: passed to `bootstrap` as `_HANDLER`; a standard runtime: the handler to call,
+    /// `file.function` (SCF: 执行方法). Default `index.main_handler`.
     pub handler: Option<String>,
+    /// A standard runtime: the interpreter to run it with (a path, or a name found on `PATH`).
+    /// Default `python3` (`python2` for `Python2.7`) or `node`.
+    pub interpreter: Option<String>,
     /// `custom` and `web`: warm processes kept running (SCF: provisioned concurrency). Default 1.
     pub instances: Option<usize>,
     /// `custom` and `web`: seconds a started process may take to ask for its first event

@@ -595,14 +595,48 @@ impl Function {
     }
 }
 
+/// How a custom-runtime function's processes start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launcher {
+    /// The code folder's own `bootstrap` (SCF: Custom Runtime).
+    Bootstrap,
+    /// One of Tencent's standard runtimes: scfgate's own runtime for the language, which calls
+    /// the handler (`function_host::standard`).
+    Standard(StandardRuntime),
+}
+
+/// A Tencent standard runtime as a function asked for it, and what runs it here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandardRuntime {
+    /// The name as the function wrote it (`Python3.9`), given to it as `SCF_RUNTIME`.
+    pub name: String,
+    /// Its language.
+    pub language: Language,
+    /// The interpreter found for it (absolute).
+    pub interpreter: PathBuf,
+}
+
+/// The languages of the standard runtimes scfgate runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// `Python2.7`, `Python3.6` and later: `main_handler(event, context)`, context a dict.
+    Python,
+    /// `Nodejs10.15` and later: `main_handler(event, context[, callback])`, async or not.
+    Node,
+}
+
 /// Where a function's code runs.
 #[derive(Debug, Clone)]
 pub enum FunctionRuntime {
-    /// Local processes of the folder's `bootstrap`, speaking the SCF custom-runtime API.
+    /// Local processes speaking the SCF custom-runtime API: the folder's `bootstrap`, or scfgate's
+    /// runtime for a Tencent standard runtime (`runtime = "Python3.9"`, `"Nodejs16.13"`, ...).
     Custom {
-        /// Folder holding an executable `bootstrap` (absolute, resolved against the config file).
+        /// The code folder (absolute, resolved against the config file): an executable
+        /// `bootstrap`, or the handler's file for a standard runtime.
         code: PathBuf,
-        /// `_HANDLER` given to the bootstrap (default `index.main_handler`).
+        /// What starts the processes.
+        launcher: Launcher,
+        /// `_HANDLER` (default `index.main_handler`): for a standard runtime, `file.function`.
         handler: String,
         /// Warm processes kept running.
         instances: usize,

@@ -16,13 +16,14 @@ use super::file::{self, Seconds};
 use super::path::parse_api_path;
 use super::{
     Api, ApiMethod, ApiPath, ApiPolicy, Auth, Config, Cors, DriverChoice, Function, FunctionId, FunctionRuntime,
-    GatewaySettings, OAuthSettings, Overrides, Param, ParamPosition, ParamType, PathKind, Protocol, PushToken, Secret,
-    Service, Stage, TencentIdentity, UsagePlan, WebSocketFunctions, WebSocketSettings,
+    GatewaySettings, Launcher, OAuthSettings, Overrides, Param, ParamPosition, ParamType, PathKind, Protocol,
+    PushToken, Secret, Service, Stage, TencentIdentity, UsagePlan, WebSocketFunctions, WebSocketSettings,
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
 pub mod durations;
 mod local;
+mod standard;
 mod tencentcloud;
 
 use durations::{API_TIMEOUT, ONE_DAY};
@@ -559,7 +560,7 @@ fn build_functions(
             0 => return Err(site.error("memory_limit_in_mb", "must be at least 1")),
             megabytes => megabytes,
         };
-        let runtime = match function.runtime {
+        let runtime = match function.runtime.clone() {
             None => {
                 return Err(site
                     .error("runtime", "required but missing; use \"custom\", \"remote\", \"web\" or \"tencentcloud\""))
@@ -568,6 +569,7 @@ fn build_functions(
             Some(file::Runtime::Remote) => build_remote(&site, &function)?,
             Some(file::Runtime::Web) => build_web(&site, &function, base_dir)?,
             Some(file::Runtime::Tencentcloud) => tencentcloud::build(&site, &function, base_dir)?,
+            Some(file::Runtime::Standard(name)) => standard::build(&site, &function, base_dir, &name)?,
         };
         if let FunctionRuntime::Web { port: Some(port), .. } = runtime {
             let taken = built.iter().find(|(other, _)| matches!(other.runtime, FunctionRuntime::Web { port: Some(other_port), .. } if other_port == port));
@@ -601,16 +603,17 @@ type KeyPresent = fn(&file::Function) -> bool;
 /// The `[[function]]` keys that only some runtimes take, and which ones: declared once here, so
 /// every other runtime refuses a new key without a list of its own to update.
 const RUNTIME_KEYS: &[(&str, KeyPresent, &[&str])] = &[
-    ("code", |function| function.code.is_some(), &["custom", "web"]),
-    ("handler", |function| function.handler.is_some(), &["custom"]),
-    ("instances", |function| function.instances.is_some(), &["custom", "web"]),
-    ("init_timeout", |function| function.init_timeout.is_some(), &["custom", "web"]),
+    ("code", |function| function.code.is_some(), &["custom", "web", "standard"]),
+    ("handler", |function| function.handler.is_some(), &["custom", "standard"]),
+    ("interpreter", |function| function.interpreter.is_some(), &["standard"]),
+    ("instances", |function| function.instances.is_some(), &["custom", "web", "standard"]),
+    ("init_timeout", |function| function.init_timeout.is_some(), &["custom", "web", "standard"]),
     ("invoke_url", |function| function.invoke_url.is_some(), &["remote"]),
     ("port", |function| function.port.is_some(), &["web"]),
-    ("max_instances", |function| function.max_instances.is_some(), &["custom", "web"]),
-    ("idle_timeout", |function| function.idle_timeout.is_some(), &["custom", "web"]),
+    ("max_instances", |function| function.max_instances.is_some(), &["custom", "web", "standard"]),
+    ("idle_timeout", |function| function.idle_timeout.is_some(), &["custom", "web", "standard"]),
     ("concurrency", |function| function.concurrency.is_some(), &["web"]),
-    ("environment", |function| !function.environment.is_empty(), &["custom", "web"]),
+    ("environment", |function| !function.environment.is_empty(), &["custom", "web", "standard"]),
     ("region", |function| function.region.is_some(), &["tencentcloud"]),
     ("endpoint", |function| function.endpoint.is_some(), &["tencentcloud"]),
     ("ca_file", |function| function.ca_file.is_some(), &["tencentcloud"]),
@@ -639,7 +642,16 @@ fn build_custom(site: &Site, function: &file::Function, base_dir: &Path) -> Resu
     }
     let InstanceSettings { instances, max_instances, init_timeout, idle_timeout, environment } =
         instance_settings(site, function, false)?;
-    Ok(FunctionRuntime::Custom { code, handler, instances, init_timeout, max_instances, idle_timeout, environment })
+    Ok(FunctionRuntime::Custom {
+        code,
+        launcher: Launcher::Bootstrap,
+        handler,
+        instances,
+        init_timeout,
+        max_instances,
+        idle_timeout,
+        environment,
+    })
 }
 
 /// `runtime = "web"`: an HTTP server started from `scf_bootstrap` (Tencent's name for it, spec
@@ -1470,9 +1482,13 @@ fn resolve_function_field(
         name,
         reference.qualifier.unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned()),
     );
-    functions
-        .iter()
-        .position(|(_, defined)| *defined == key)
+    let find = |key: &FunctionKey| functions.iter().position(|(_, defined)| defined == key);
+    find(&key)
+        // `$DEFAULT` is the alias SCF gives every function, pointing at `$LATEST` until the user
+        // moves it: an API that names it reaches the `$LATEST` function nobody declared an alias for.
+        .or_else(|| {
+            (key.2 == "$DEFAULT").then(|| find(&(key.0.clone(), key.1.clone(), DEFAULT_QUALIFIER.to_owned()))).flatten()
+        })
         .ok_or_else(|| site.error(field, format!("no [[function]] is defined as `{}/{}:{}`", key.0, key.1, key.2)))
 }
 
@@ -1733,6 +1749,7 @@ invoke_url = "http://127.0.0.1"
                     memory_mb: 256,
                     runtime: FunctionRuntime::Custom {
                         code: std::fs::canonicalize(scratch.dir.join("functions/hello")).unwrap(),
+                        launcher: Launcher::Bootstrap,
                         handler: "app.handle".into(),
                         instances: 2,
                         init_timeout: secs(3.0),
@@ -1908,7 +1925,7 @@ invoke_url = "http://127.0.0.1"
             ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),
             ("header_timeout = 5", "header_timeout = \"5s\"", ":9:18: invalid type: string \"5s\", expected a number of seconds (integer or float)"),
             ("driver = \"legacy\"", "driver = \"epoll\"", ":4:10: unknown variant `epoll`, expected one of `auto`, `uring`, `legacy`"),
-            ("runtime = \"custom\"", "runtime = \"python3.9\"", ":59:11: unknown variant `python3.9`, expected one of `custom`, `remote`, `web`, `tencentcloud`"),
+            ("runtime = \"custom\"", "runtime = 3", ":59:11: invalid type: integer `3`, expected a string"),
             ("greeting = \"Hi\"", "greeting = 1", ":25:12: invalid type: integer `1`, expected a string"),
         ];
         check_errors("toml", cases);

@@ -263,6 +263,7 @@ impl Host {
         let spec = &slot.spec;
         let launch = Launch {
             code: &spec.code,
+            launcher: &spec.launcher,
             handler: &spec.handler,
             runtime_api_port: instance.port,
             function: FunctionEnvironment {

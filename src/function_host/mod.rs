@@ -24,6 +24,7 @@ mod host;
 mod output;
 mod process;
 mod runtime_api;
+mod standard;
 mod state;
 mod units;
 mod watch;

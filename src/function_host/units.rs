@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::web_instances::WebInstances;
-use crate::config::{Config, Function, FunctionRuntime, TencentIdentity};
+use crate::config::{Config, Function, FunctionRuntime, Launcher, TencentIdentity};
 
 /// A function's identity: what makes two configurations' functions the same one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -46,6 +46,8 @@ pub struct CustomSpec {
     pub label: Arc<str>,
     pub code: PathBuf,
     pub handler: String,
+    /// Its own `bootstrap`, or scfgate's runtime for a standard runtime.
+    pub launcher: Launcher,
     pub name: String,
     pub namespace: String,
     pub qualifier: String,
@@ -256,6 +258,7 @@ fn describe(config: &Config, id: usize, function: &Function) -> Option<Wanted> {
     match &function.runtime {
         FunctionRuntime::Custom {
             code,
+            launcher,
             handler,
             instances,
             init_timeout,
@@ -267,6 +270,7 @@ fn describe(config: &Config, id: usize, function: &Function) -> Option<Wanted> {
                 label,
                 code: code.clone(),
                 handler: handler.clone(),
+                launcher: launcher.clone(),
                 name: function.name.clone(),
                 namespace: function.namespace.clone(),
                 qualifier: function.qualifier.clone(),
@@ -353,6 +357,12 @@ fn start(
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     match kind {
         Wanted::Custom { spec, tuning } => {
+            if let Launcher::Standard(runtime) = &spec.launcher {
+                // Which interpreter serves it: the version may not be the one it asked for.
+                let version =
+                    super::standard::version(&runtime.interpreter).unwrap_or_else(|| "unknown version".into());
+                tracing::info!(function = %spec.label, asked = %runtime.name, runs_on = %version, interpreter = %runtime.interpreter.display(), "standard runtime");
+            }
             let listeners = (0..spec.max_instances)
                 .map(|_| crate::listener::bind_one(loopback, 64))
                 .collect::<std::io::Result<Vec<_>>>()?;
