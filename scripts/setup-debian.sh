@@ -38,6 +38,23 @@ if [ ${#need_console[@]} -gt 0 ]; then
   fi
 fi
 
+# Tests run Tencent's web-function templates: Flask (tests/fixtures/templates/flask) and
+# Express (tests/fixtures/templates/express, its dependencies from the npm registry).
+if ! python3 -c 'import flask' >/dev/null 2>&1; then
+  echo "setup: installing Flask (web-function template tests)"
+  python3 -m pip install --quiet flask >/dev/null 2>&1 || {
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get install -y -qq python3-flask >/dev/null
+  } || echo "setup: WARNING: could not install Flask; the Flask template test will fail" >&2
+fi
+express_dir="$(dirname "${BASH_SOURCE[0]}")/../tests/fixtures/templates/express"
+if command -v npm >/dev/null 2>&1 && [ ! -d "$express_dir/node_modules/express" ]; then
+  echo "setup: installing Express for the web-function template tests (npm ci)"
+  (cd "$express_dir" && npm ci --no-audit --no-fund --silent) \
+    || echo "setup: WARNING: npm ci failed in $express_dir; the Express template test will fail" >&2
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"

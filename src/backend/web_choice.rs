@@ -337,10 +337,13 @@ pub async fn acquire(
                 }
             }
             Pick::Failing => {
-                return Err(GatewayError::WebFunctionFailed(format!(
-                    "web function {} is not running: its scf_bootstrap keeps exiting or failing to start (see the gateway log)",
-                    function.display_name()
-                )))
+                return Err(GatewayError::WebFunctionFailed(match board.failure() {
+                    Some(reason) => reason.to_string(),
+                    None => format!(
+                        "web function {} is not running: its scf_bootstrap keeps exiting or failing to start (see the gateway log)",
+                        function.display_name()
+                    ),
+                }))
             }
             Pick::Wait => {}
         }
@@ -431,7 +434,7 @@ mod tests {
         assert!(matches!(instances.pick(Duration::ZERO, true, Some((1, 1))), Pick::Instance { slot: 0, .. }));
         // A function whose every instance keeps failing: no waiting.
         let failing = WorkerInstances::new(board(&[InstanceState::Starting], 1, 1), "test", 1, Duration::from_secs(1));
-        failing.board.set_failing(true);
+        failing.board.set_failing(true, None);
         assert!(matches!(failing.pick(Duration::ZERO, true, None), Pick::Failing));
     }
 }

@@ -27,6 +27,7 @@ mod runtime_api;
 mod standard;
 mod state;
 mod units;
+mod var_lang;
 mod watch;
 pub mod web;
 pub mod web_instances;

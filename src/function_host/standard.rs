@@ -10,8 +10,9 @@
 //! error shape (`{"errorCode":-1,"errorMessage":...,"stackTrace":...,"statusCode":...}`), the
 //! traceback going to the log with the request id.
 //!
-//! The runtimes are written out once per gateway, to a private folder (mode 0700) under the
-//! system's temporary folder, and run from there: the code folder is left as the user shipped it.
+//! The runtimes are written out to a private folder (mode 0700) under the system's temporary
+//! folder, and run from there: the code folder is left as the user shipped it. Web functions'
+//! bootstraps mapped from SCF's image paths go there too (`super::var_lang`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -26,32 +27,47 @@ const PYTHON: &str = include_str!("runtimes/python_runtime.py");
 /// The Node.js runtime.
 const NODE: &str = include_str!("runtimes/node_runtime.js");
 
-/// The folder the runtimes were written to, once.
+/// scfgate's private folder for what it runs functions with, made once.
 static FOLDER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
-/// The path of `language`'s runtime, written out on first use.
-fn script(language: Language) -> io::Result<PathBuf> {
-    let folder = FOLDER.get_or_init(|| write_runtimes().map_err(|error| error.to_string()));
-    let folder =
-        folder.as_ref().map_err(|error| io::Error::other(format!("cannot write scfgate's runtimes: {error}")))?;
-    Ok(folder.join(match language {
-        Language::Python => "python_runtime.py",
-        Language::Node => "node_runtime.js",
-    }))
+fn folder() -> io::Result<&'static Path> {
+    let folder = FOLDER.get_or_init(|| make_folder().map_err(|error| error.to_string()));
+    match folder {
+        Ok(folder) => Ok(folder),
+        Err(error) => Err(io::Error::other(format!("cannot write scfgate's runtimes: {error}"))),
+    }
 }
 
-fn write_runtimes() -> io::Result<PathBuf> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+fn make_folder() -> io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
     let folder = std::env::temp_dir().join(format!("scfgate-runtimes-{}", std::process::id()));
-    // Left by an earlier gateway with this pid: written anew.
+    // Left by an earlier gateway with this pid: made anew.
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::DirBuilder::new().mode(0o700).create(&folder)?;
-    for (name, text) in [("python_runtime.py", PYTHON), ("node_runtime.js", NODE)] {
-        let path = folder.join(name);
-        std::fs::write(&path, text)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
     Ok(folder)
+}
+
+/// Writes `text` as `name` in scfgate's private folder, with `mode`, whole or not at all (a
+/// process starting from it never reads half of it); returns its path.
+pub fn write_private(name: &str, text: &str, mode: u32) -> io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = folder()?.join(name);
+    if std::fs::read_to_string(&path).is_ok_and(|existing| existing == text) {
+        return Ok(path);
+    }
+    let partial = path.with_extension(format!("partial-{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+    std::fs::write(&partial, text)?;
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(mode))?;
+    std::fs::rename(&partial, &path)?;
+    Ok(path)
+}
+
+/// The path of `language`'s runtime, written out when first needed.
+fn script(language: Language) -> io::Result<PathBuf> {
+    match language {
+        Language::Python => write_private("python_runtime.py", PYTHON, 0o600),
+        Language::Node => write_private("node_runtime.js", NODE, 0o600),
+    }
 }
 
 /// The command that runs `runtime`'s handler from `code`: the interpreter on scfgate's runtime,

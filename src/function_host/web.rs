@@ -40,6 +40,11 @@ const PROBE_LIMIT: Duration = Duration::from_millis(200);
 const DRAIN_SETTLE: Duration = Duration::from_millis(200);
 /// Consecutive failed starts of every wanted instance after which requests fail at once.
 const CRASH_LOOP_FAILURES: u32 = 3;
+/// The port SCF's web functions listen on, whatever `PORT` says (spec tencent-migration §2).
+const TENCENT_PORT: u16 = 9000;
+/// How long a starting instance may listen elsewhere than its port before the gateway concludes
+/// it listens on [`TENCENT_PORT`] instead (it is then stopped, and requests told the fix).
+const WRONG_PORT_GRACE: Duration = Duration::from_millis(300);
 
 /// Chooses the loopback ports of new web functions' instance slots. A function that insists on
 /// a port gets it and runs one instance; every other function gets `max_instances` free ports,
@@ -98,6 +103,8 @@ struct WebFunction {
     /// A reload replaced or removed it: its instances drain and stop, and it is dropped once
     /// every process has been reaped.
     retired: bool,
+    /// Why it cannot start, when known: told to requests while it is failing.
+    failure: Option<String>,
 }
 
 /// What starting, scaling and logging an instance needs of its function.
@@ -178,6 +185,8 @@ struct Slot {
     published: InstanceStatus,
     /// Its fixed port is still held by another process (logged once).
     waiting_for_port: bool,
+    /// Nothing listened on [`TENCENT_PORT`] when its process started.
+    tencent_port_free_at_start: bool,
 }
 
 impl Slot {
@@ -200,6 +209,7 @@ impl Slot {
             replaces: None,
             published: InstanceStatus { state: InstanceState::Stopped, incarnation: 0 },
             waiting_for_port: false,
+            tencent_port_free_at_start: false,
         }
     }
 
@@ -278,6 +288,7 @@ fn apply(functions: &mut Vec<WebFunction>, change: Change) {
                 code_version: code_version.load(Ordering::Acquire),
                 code_counter: code_version,
                 retired: false,
+                failure: None,
             };
             function.publish();
             functions.push(function);
@@ -353,7 +364,10 @@ impl WebFunction {
         }
         let mut wanted = self.slots.iter().filter(|slot| slot.wanted).peekable();
         let failing = wanted.peek().is_some() && wanted.all(|slot| !slot.ready && slot.failures >= CRASH_LOOP_FAILURES);
-        self.board.set_failing(failing);
+        if !failing && self.slots.iter().any(|slot| slot.ready) {
+            self.failure = None;
+        }
+        self.board.set_failing(failing, if failing { self.failure.as_deref() } else { None });
     }
 
     async fn supervise_slot(&mut self, number: usize, processes: &ProcessRegistry, now: Instant) {
@@ -408,6 +422,19 @@ impl WebFunction {
                     // New code is serving: the instance it replaces takes no more requests.
                     self.slots[old].drain(false, now);
                 }
+            } else if slot.port != TENCENT_PORT
+                && slot.tencent_port_free_at_start
+                && slot.started_at.is_some_and(|started| now - started >= WRONG_PORT_GRACE)
+                && !port_is_free(TENCENT_PORT)
+            {
+                // Tencent's contract is port 9000, and its templates listen there whatever `PORT`
+                // says (`export PORT=9000`): say so at once rather than wait out init_timeout.
+                let message = format!("web function {} listens on port {TENCENT_PORT} (SCF's port) instead of the PORT it was given ({}): set `port = {TENCENT_PORT}` in its [[function]] (it then runs one instance)", spec.label, slot.port);
+                tracing::error!(function = %spec.label, instance = number, port = slot.port, "{message}");
+                self.failure = Some(message);
+                slot.failures = slot.failures.max(CRASH_LOOP_FAILURES);
+                slot.started_at = None;
+                process::kill_group(pid);
             } else if slot.started_at.is_some_and(|started| now - started > spec.init_timeout) {
                 let stderr_tail = slot.stderr_tail.as_ref().map(StderrTail::text).unwrap_or_default();
                 tracing::error!(function = %spec.label, instance = number, port = slot.port, init_timeout_s = spec.init_timeout.as_secs_f64(), %stderr_tail, "web function did not accept connections on its port within init_timeout; restarting it");
@@ -437,9 +464,12 @@ impl WebFunction {
             instance: number,
             running_request: RunningRequest::default(),
         });
-        match process::spawn_command(command(spec, slot.port), spec.memory_mb, &output, processes) {
+        let started = command(spec, slot.port)
+            .and_then(|command| process::spawn_command(command, spec.memory_mb, &output, processes));
+        match started {
             Ok((child, stderr_tail)) => {
                 tracing::info!(function = %spec.label, instance = number, pid = child.id(), port = slot.port, "started function process");
+                slot.tencent_port_free_at_start = slot.port != TENCENT_PORT && port_is_free(TENCENT_PORT);
                 slot.stderr_tail = Some(stderr_tail);
                 slot.child = Some(child);
                 slot.started_at = Some(now);
@@ -451,6 +481,7 @@ impl WebFunction {
                 let backoff = process::backoff(slot.failures);
                 tracing::error!(function = %spec.label, instance = number, %error, retry_in_ms = backoff.as_millis() as u64, "cannot start the web function's scf_bootstrap");
                 slot.restart_at = Some(now + backoff);
+                self.failure = Some(format!("web function {} cannot start: {error}", spec.label));
             }
         }
     }
@@ -543,7 +574,7 @@ impl WebFunction {
 /// `scf_bootstrap` with the environment SCF gives a web function (`process::function_command`)
 /// and the port to listen on (`PORT`; Tencent's own servers listen on 9000 without being told,
 /// hence `port = 9000` for them).
-fn command(function: &Spec, port: u16) -> Command {
+fn command(function: &Spec, port: u16) -> io::Result<Command> {
     let environment = FunctionEnvironment {
         name: &function.name,
         namespace: &function.namespace,
@@ -552,7 +583,9 @@ fn command(function: &Spec, port: u16) -> Command {
         identity: &function.identity,
         environment: &function.environment,
     };
-    let mut command = process::function_command(&function.code.join("scf_bootstrap"), &function.code, &environment);
+    // Tencent's templates call interpreters by their paths in SCF's image: mapped to this machine's.
+    let bootstrap = super::var_lang::bootstrap(&function.code)?;
+    let mut command = process::function_command(&bootstrap, &function.code, &environment);
     command.env("PORT", port.to_string());
-    command
+    Ok(command)
 }

@@ -74,6 +74,8 @@ pub struct WebInstances {
     workers: usize,
     /// Every wanted instance keeps failing to start and none is ready: waiting is pointless.
     failing: AtomicBool,
+    /// Why, when the supervisor knows (read only by requests that fail for it).
+    failure: std::sync::Mutex<Option<std::sync::Arc<str>>>,
     /// Requests one instance takes before another is wanted.
     pub concurrency: usize,
     /// Most instances running at once (not counting one replacing another on new code).
@@ -113,6 +115,7 @@ impl WebInstances {
             lines_per_worker,
             workers,
             failing: AtomicBool::new(false),
+            failure: std::sync::Mutex::new(None),
             concurrency: concurrency.max(1),
             max_instances,
             init_timeout,
@@ -191,10 +194,18 @@ impl WebInstances {
 
     /// Marks the function as unable to start (every wanted instance keeps failing, none is
     /// ready): requests then fail at once instead of waiting out `init_timeout`.
-    pub fn set_failing(&self, failing: bool) {
+    /// `reason`: why, when known (requests that fail for it are told).
+    pub fn set_failing(&self, failing: bool, reason: Option<&str>) {
         if self.failing.load(Ordering::Relaxed) != failing {
+            let mut failure = self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            *failure = reason.map(std::sync::Arc::from);
             self.failing.store(failing, Ordering::Relaxed);
         }
+    }
+
+    /// Why the function cannot start, when the supervisor knows (see [`set_failing`](Self::set_failing)).
+    pub fn failure(&self) -> Option<std::sync::Arc<str>> {
+        self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 }
 
