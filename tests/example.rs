@@ -31,6 +31,11 @@ fn the_example_answers_as_its_readme_says() {
     }
     assert_eq!(gateway.get("/release/hello/alice?scf_header_X-Demo=yes").header("x-demo"), Some("yes"));
 
+    // The Python handler, run unchanged by the Python3.9 runtime.
+    let response = gateway.get("/release/py/carol");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["message"], "Hello, carol, from Python!");
+
     // The echo API returns the event it got.
     let response = gateway.request(
         "POST",
