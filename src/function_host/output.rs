@@ -6,7 +6,7 @@
 //!
 //! The running request id is shared with the host thread through a mutex per instance: it is
 //! written twice per invocation by the host thread and read once per line here, never on a
-//! worker's request path.
+//! worker's request path. scfgate's own runtimes tag their lines themselves ([`TAGGED`]).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -143,12 +143,31 @@ fn read_lines(reader: Box<dyn Read + Send>, stream: Stream, tags: &OutputTags, t
     }
 }
 
+/// Marks a line scfgate's own runtimes (`super::standard`) tagged with its request id themselves:
+/// `\x1f<request id>\x1f<text>`. They answer and take their next event in one exchange, so a
+/// line printed during an invocation may be read here after the next one began; the runtime,
+/// which knows, tags it.
+const TAGGED: u8 = 0x1f;
+
+/// `(request id, text)` of a line a runtime tagged (see [`TAGGED`]).
+fn tagged(raw: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = raw.strip_prefix(&[TAGGED])?;
+    let end = rest.iter().position(|&byte| byte == TAGGED)?;
+    let id = &rest[..end];
+    // A request id is short and printable; anything else is the function's own text.
+    (id.len() <= 64 && id.iter().all(|byte| byte.is_ascii_graphic())).then(|| (id, &rest[end + 1..]))
+}
+
 fn emit(raw: &[u8], stream: Stream, tags: &OutputTags, tail: Option<&StderrTail>) {
+    let (tagged_id, raw) = match tagged(raw) {
+        Some((id, text)) => (Some(String::from_utf8_lossy(id).into_owned()), text),
+        None => (None, raw),
+    };
     let text = printable(raw);
     if let Some(tail) = tail {
         tail.push(&text);
     }
-    let request_id = tags.running_request.get();
+    let request_id = tagged_id.or_else(|| tags.running_request.get());
     // Displayed (unquoted) like the other fields; absent between invocations.
     let request_id = request_id.as_deref().map(tracing::field::display);
     match stream {
@@ -182,6 +201,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_tagged_by_a_runtime_carry_their_request_id() {
+        // (raw line, tagged (id, text))
+        #[rustfmt::skip]
+        let cases: &[(&[u8], Option<(&[u8], &[u8])>)] = &[
+            (b"\x1fabc-123\x1fhello\n", Some((b"abc-123", b"hello\n"))),
+            (b"\x1fabc\x1f", Some((b"abc", b""))),
+            (b"hello", None),
+            (b"\x1fno end", None),
+            (b"\x1fwith space\x1fx", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(tagged(raw), *expected, "{}", String::from_utf8_lossy(raw));
+        }
+    }
 
     #[test]
     fn printable_strips_the_line_end_and_escapes_control_characters() {

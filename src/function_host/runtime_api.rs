@@ -1,7 +1,8 @@
 //! The SCF custom-runtime API that one instance's `bootstrap` polls (Tencent's endpoints, no
 //! version prefix): `POST /runtime/init/ready`, `GET /runtime/invocation/next` (long-poll; the
 //! event as body, `request_id`, `memory_limit_in_mb`, `time_limit_in_ms` headers),
-//! `POST /runtime/invocation/response`, `POST /runtime/invocation/error`.
+//! `POST /runtime/invocation/response`, `POST /runtime/invocation/error` (with `X-Scfgate-Next: 1`,
+//! as scfgate's own runtimes send it, answered with the next invocation).
 
 use std::rc::Rc;
 
@@ -12,6 +13,10 @@ use super::state::{FunctionSlot, Instance, Outcome};
 use super::wire::{read_request, send, write_reply};
 use crate::http::reader::RequestReader;
 use crate::http::{response, RequestHead};
+
+/// A request field scfgate's own runtimes send with an invocation's response or error: the reply
+/// is then the next invocation, as `GET /runtime/invocation/next`'s.
+const NEXT_FIELD: &[u8] = b"x-scfgate-next";
 
 /// Accepts the instance's connections (a restarted process reconnects to the same port) until
 /// `stopped` resolves: its unit is gone, and the listener closes with this task.
@@ -65,6 +70,12 @@ async fn serve_connection(mut stream: TcpStream, slot: Rc<FunctionSlot>, instanc
             (b"POST", b"/runtime/invocation/response") | (b"POST", b"/runtime/invocation/error") => {
                 let body = reader.body().to_vec();
                 let is_error = path.ends_with(b"/error");
+                // scfgate's own runtimes (`super::standard`) ask for their next event in the same
+                // exchange: one round trip per invocation instead of two. Other bootstraps
+                // never send it and get Tencent's empty 200.
+                let then_next = head.headers.iter().any(|field| {
+                    field.name.of_buffer(bytes).eq_ignore_ascii_case(NEXT_FIELD) && field.value.of_buffer(bytes) == b"1"
+                });
                 reader.finish_request();
                 let running = instance.state.borrow_mut().end();
                 match running {
@@ -74,7 +85,13 @@ async fn serve_connection(mut stream: TcpStream, slot: Rc<FunctionSlot>, instanc
                         } else {
                             Outcome::Response(body)
                         });
-                        write_reply(&mut out, 200, None, b"");
+                        if then_next {
+                            if !next_invocation(&slot, &instance, &mut out).await {
+                                return;
+                            }
+                        } else {
+                            write_reply(&mut out, 200, None, b"");
+                        }
                     }
                     None => write_reply(&mut out, 400, None, br#"{"errorMessage":"no invocation in progress"}"#),
                 }

@@ -18,9 +18,38 @@ const host = process.env.SCF_RUNTIME_API || '127.0.0.1';
 const port = Number(process.env.SCF_RUNTIME_API_PORT || 9001);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function call(method, route, body) {
+// The request being run: each line written meanwhile goes out as "\x1f<id>\x1f<line>", so the
+// gateway logs it with its request id however late it reads it.
+let current = null;
+for (const stream of [process.stdout, process.stderr]) {
+  const write = stream.write.bind(stream);
+  let partial = '';
+  const emit = (line) => write((current ? `\x1f${current}\x1f` : '') + line + '\n');
+  stream.write = (chunk, encoding, callback) => {
+    partial += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    let newline;
+    while ((newline = partial.indexOf('\n')) >= 0) {
+      emit(partial.slice(0, newline));
+      partial = partial.slice(newline + 1);
+    }
+    if (typeof encoding === 'function') encoding();
+    else if (typeof callback === 'function') callback();
+    return true;
+  };
+  stream.flushPartial = () => {
+    if (partial) {
+      emit(partial);
+      partial = '';
+    }
+  };
+}
+
+// One request to the runtime API. `thenNext`: post a response or error and get the next event in
+// the same exchange (scfgate's runtime API answers X-Scfgate-Next with it).
+function call(method, route, body, thenNext) {
   return new Promise((resolve, reject) => {
     const headers = body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+    if (thenNext) headers['X-Scfgate-Next'] = '1';
     const request = http.request({ host, port, method, path: route, agent, headers }, (response) => {
       const chunks = [];
       response.on('data', (chunk) => chunks.push(chunk));
@@ -110,38 +139,44 @@ function invoke(handler, event, context) {
   });
 }
 
+// (route, body) of the answer to one event.
+async function answer(next, handler, initError) {
+  if (initError) return ['/runtime/invocation/error', initError];
+  current = next.headers.request_id || null;
+  let value;
+  try {
+    const event = next.body.length ? JSON.parse(next.body.toString('utf8')) : {};
+    value = await invoke(handler, event, contextFor(next.headers));
+  } catch (error) {
+    const stack = (error && error.stack) || String(error);
+    process.stderr.write(stack + '\n');
+    return ['/runtime/invocation/error', errorBody((error && error.message) || String(error), 430, stack)];
+  }
+  try {
+    return ['/runtime/invocation/response', JSON.stringify(value === undefined ? null : value)];
+  } catch (error) {
+    const message = `the function's return value is not JSON: ${error.message}`;
+    process.stderr.write(message + '\n');
+    return ['/runtime/invocation/error', errorBody(message, 443)];
+  }
+}
+
 async function main() {
   const { handler, error: initError } = await loadHandler();
   await call('POST', '/runtime/init/ready', '');
+  let next = await call('GET', '/runtime/invocation/next');
   for (;;) {
-    const next = await call('GET', '/runtime/invocation/next');
     if (next.status !== 200) {
       await new Promise((resolve) => setTimeout(resolve, 50));
+      next = await call('GET', '/runtime/invocation/next');
       continue;
     }
-    if (initError) {
-      await call('POST', '/runtime/invocation/error', initError);
-      continue;
-    }
-    let payload;
-    try {
-      const event = next.body.length ? JSON.parse(next.body.toString('utf8')) : {};
-      const value = await invoke(handler, event, contextFor(next.headers));
-      try {
-        payload = JSON.stringify(value === undefined ? null : value);
-      } catch (error) {
-        const message = `the function's return value is not JSON: ${error.message}`;
-        process.stderr.write(message + '\n');
-        await call('POST', '/runtime/invocation/error', errorBody(message, 443));
-        continue;
-      }
-    } catch (error) {
-      const stack = (error && error.stack) || String(error);
-      process.stderr.write(stack + '\n');
-      await call('POST', '/runtime/invocation/error', errorBody((error && error.message) || String(error), 430, stack));
-      continue;
-    }
-    await call('POST', '/runtime/invocation/response', payload);
+    const [route, body] = await answer(next, handler, initError);
+    process.stdout.flushPartial();
+    process.stderr.flushPartial();
+    current = null;
+    // The answer, and the next event back in the same exchange.
+    next = await call('POST', route, body, true);
   }
 }
 

@@ -20,15 +20,54 @@ except ImportError:  # Python 2
 
 API = (os.environ.get("SCF_RUNTIME_API", "127.0.0.1"), int(os.environ.get("SCF_RUNTIME_API_PORT", "9001")))
 CONNECTION = [None]
+# The request being run: each line printed meanwhile goes out as "\x1f<id>\x1f<line>", so the
+# gateway logs it with its request id however late it reads it.
+CURRENT = [None]
 
 
-def call(method, path, body=None):
-    """One request to the runtime API over a kept-alive connection: (status, headers, body)."""
+class Tagged(object):
+    """A text stream that prefixes each whole line written during an invocation with its id."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.partial = ""
+
+    def write(self, text):
+        if not isinstance(text, str):
+            text = text.decode("utf-8", "replace")
+        self.partial += text
+        while "\n" in self.partial:
+            line, self.partial = self.partial.split("\n", 1)
+            self.emit(line)
+        return len(text)
+
+    def emit(self, line):
+        if CURRENT[0]:
+            line = "\x1f%s\x1f%s" % (CURRENT[0], line)
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def flush(self):
+        if self.partial:
+            line, self.partial = self.partial, ""
+            self.emit(line)
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def call(method, path, body=None, then_next=False):
+    """One request to the runtime API over a kept-alive connection: (status, headers, body).
+    `then_next`: post a response or error and get the next event in the same exchange (scfgate's
+    runtime API answers X-Scfgate-Next with it)."""
     for attempt in (0, 1):
         if CONNECTION[0] is None:
             CONNECTION[0] = httplib.HTTPConnection(API[0], API[1])
         try:
             headers = {"Content-Type": "application/json"} if body is not None else {}
+            if then_next:
+                headers["X-Scfgate-Next"] = "1"
             CONNECTION[0].request(method, path, body, headers)
             response = CONNECTION[0].getresponse()
             return response.status, dict((k.lower(), v) for k, v in response.getheaders()), response.read()
@@ -93,33 +132,43 @@ def context_for(headers):
     }
 
 
+def answer(event_body, headers, handler, init_error):
+    """(path, body) of the answer to one event."""
+    if init_error is not None:
+        return "/runtime/invocation/error", init_error
+    CURRENT[0] = headers.get("request_id")
+    try:
+        event = json.loads(event_body.decode("utf-8")) if event_body else {}
+        value = handler(event, context_for(headers))
+    except Exception:
+        stack = traceback.format_exc()
+        sys.stderr.write(stack)
+        return "/runtime/invocation/error", error_body("user code exception caught", 430, stack)
+    try:
+        return "/runtime/invocation/response", json.dumps(value).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        message = "the function's return value is not JSON: %s" % error
+        sys.stderr.write(message + "\n")
+        return "/runtime/invocation/error", error_body(message, 443)
+
+
 def main():
+    sys.stdout = Tagged(sys.stdout)
+    sys.stderr = Tagged(sys.stderr)
     handler, init_error = load_handler()
     call("POST", "/runtime/init/ready", b"")
+    status, headers, body = call("GET", "/runtime/invocation/next")
     while True:
-        status, headers, body = call("GET", "/runtime/invocation/next")
         if status != 200:
             time.sleep(0.05)
+            status, headers, body = call("GET", "/runtime/invocation/next")
             continue
-        if init_error is not None:
-            call("POST", "/runtime/invocation/error", init_error)
-            continue
-        try:
-            event = json.loads(body.decode("utf-8")) if body else {}
-            value = handler(event, context_for(headers))
-        except Exception:
-            stack = traceback.format_exc()
-            sys.stderr.write(stack)
-            call("POST", "/runtime/invocation/error", error_body("user code exception caught", 430, stack))
-            continue
-        try:
-            payload = json.dumps(value).encode("utf-8")
-        except (TypeError, ValueError) as error:
-            message = "the function's return value is not JSON: %s" % error
-            sys.stderr.write(message + "\n")
-            call("POST", "/runtime/invocation/error", error_body(message, 443))
-            continue
-        call("POST", "/runtime/invocation/response", payload)
+        path, payload = answer(body, headers, handler, init_error)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        CURRENT[0] = None
+        # The answer, and the next event back in the same exchange.
+        status, headers, body = call("POST", path, payload, then_next=True)
 
 
 if __name__ == "__main__":
