@@ -205,8 +205,9 @@ mod tests {
     #[test]
     fn lines_tagged_by_a_runtime_carry_their_request_id() {
         // (raw line, tagged (id, text))
+        type Case<'a> = (&'a [u8], Option<(&'a [u8], &'a [u8])>);
         #[rustfmt::skip]
-        let cases: &[(&[u8], Option<(&[u8], &[u8])>)] = &[
+        let cases: &[Case] = &[
             (b"\x1fabc-123\x1fhello\n", Some((b"abc-123", b"hello\n"))),
             (b"\x1fabc\x1f", Some((b"abc", b""))),
             (b"hello", None),
