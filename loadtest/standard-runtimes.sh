@@ -29,6 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A latency quantile ("50%") of the last wrk run, in ms.
+ms() { awk -v q="$1" '$1 == q { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.3f", v }' "$WORK/wrk.out"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
 
@@ -90,7 +92,6 @@ const { main_handler } = require("./index.js");
     for connections in 1 8; do
         wrk -t1 -c"$connections" -d"${DURATION}s" --latency "http://127.0.0.1:$port/release/hello" >"$WORK/wrk.out"
         rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.out")
-        ms() { awk -v q="$1" '$1 == q { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.3f", v }' "$WORK/wrk.out"; }
         p50=$(ms 50%)
         p99=$(ms 99%)
         adds=$(awk -v p="$p50" -v f="$floor" 'BEGIN { printf "%.0f", p * 1000 - f }')
@@ -100,6 +101,40 @@ const { main_handler } = require("./index.js");
     wait "$GATEWAY_PID" 2>/dev/null || true
     GATEWAY_PID=""
 done
+# The same handlers under serverless-offline (the Serverless Framework's local emulator, which
+# such users know), when asked: SERVERLESS_OFFLINE=1 installs serverless@3 and
+# serverless-offline@13 from npm into $SLS_DIR once (a few minutes) and measures them alike.
+if [[ ${SERVERLESS_OFFLINE:-0} == 1 ]]; then
+    SLS_DIR=${SLS_DIR:-/tmp/scfgate-serverless-offline}
+    mkdir -p "$SLS_DIR/py" "$SLS_DIR/js"
+    if [[ ! -x $SLS_DIR/node_modules/.bin/serverless ]]; then
+        (cd "$SLS_DIR" && npm install --no-audit --no-fund --silent serverless@3 serverless-offline@13 >&2)
+    fi
+    cp loadtest/handlers/python/index.py "$SLS_DIR/py/"
+    cp loadtest/handlers/node/index.js "$SLS_DIR/js/"
+    port=$(free_port)
+    lambda_port=$(free_port)
+    sed -e "s/HTTP_PORT/$port/" -e "s/LAMBDA_PORT/$lambda_port/" loadtest/handlers/serverless.yml >"$SLS_DIR/serverless.yml"
+    start=$(now_ms)
+    (cd "$SLS_DIR" && SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off exec node_modules/.bin/serverless offline start >"$WORK/sls.log" 2>&1) &
+    GATEWAY_PID=$!
+    for language in python node; do
+        until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/$language" 2>/dev/null) == 200 ]]; do
+            sleep 0.005
+        done
+        cold=$(($(now_ms) - start))
+        for connections in 1 8; do
+            wrk -t1 -c"$connections" -d"${DURATION}s" --latency "http://127.0.0.1:$port/$language" >"$WORK/wrk.out"
+            rps=$(awk '/Requests\/sec/ { print $2 }' "$WORK/wrk.out")
+            echo "| serverless-offline $language | $cold | $connections | $rps | $(ms 50%) | $(ms 99%) | | |"
+        done
+        start=$(now_ms)
+    done
+    pkill -P "$GATEWAY_PID" 2>/dev/null || true
+    kill "$GATEWAY_PID" 2>/dev/null || true
+    GATEWAY_PID=""
+fi
 echo
 echo "One gateway worker, one function instance (one invocation at a time, so 8 connections queue),"
-echo "wrk on loopback. cold start: exec of scfgate to the first 200 (curl polling every 5 ms)."
+echo "wrk on loopback. cold start: exec of scfgate (or serverless offline start) to the first 200"
+echo "(curl polling every 5 ms); serverless-offline's node row counts from the python row's end."

@@ -94,9 +94,23 @@ async function loadHandler() {
   return { handler };
 }
 
+// The context's `environment` (JSON) and `environ` (K=V;K=V): made once, the environment does
+// not change between events.
+let environmentTexts = null;
+function environmentOnce() {
+  if (!environmentTexts) {
+    const environment = Object.assign({}, process.env);
+    for (const name of ['SCF_RUNTIME_API', 'SCF_RUNTIME_API_PORT', '_HANDLER']) delete environment[name];
+    environmentTexts = {
+      json: JSON.stringify(environment),
+      pairs: Object.keys(environment).sort().map((key) => `${key}=${environment[key]}`).join(';'),
+    };
+  }
+  return environmentTexts;
+}
+
 function contextFor(headers) {
-  const environment = Object.assign({}, process.env);
-  for (const name of ['SCF_RUNTIME_API', 'SCF_RUNTIME_API_PORT', '_HANDLER']) delete environment[name];
+  const environment = environmentOnce();
   const timeLimit = Number(headers.time_limit_in_ms || 0);
   const deadline = Date.now() + timeLimit;
   return {
@@ -109,8 +123,8 @@ function contextFor(headers) {
     tencentcloud_region: process.env.TENCENTCLOUD_REGION || '',
     tencentcloud_appid: process.env.TENCENTCLOUD_APPID || '',
     tencentcloud_uin: process.env.TENCENTCLOUD_UIN || '',
-    environment: JSON.stringify(environment),
-    environ: Object.keys(environment).sort().map((key) => `${key}=${environment[key]}`).join(';'),
+    environment: environment.json,
+    environ: environment.pairs,
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };

@@ -113,10 +113,21 @@ def load_handler():
     return handler, None
 
 
-def context_for(headers):
+def environment_texts():
+    """The context's `environment` (JSON) and `environ` (K=V;K=V): made once, the environment
+    does not change between events."""
     environment = dict(os.environ)
     for private in ("SCF_RUNTIME_API", "SCF_RUNTIME_API_PORT", "_HANDLER"):
         environment.pop(private, None)
+    return json.dumps(environment), ";".join("%s=%s" % item for item in sorted(environment.items()))
+
+
+ENVIRONMENT = []
+
+
+def context_for(headers):
+    if not ENVIRONMENT:
+        ENVIRONMENT.extend(environment_texts())
     return {
         "request_id": headers.get("request_id", ""),
         "memory_limit_in_mb": int(headers.get("memory_limit_in_mb") or os.environ.get("SCF_FUNCTIONMEMORYSIZE") or 0),
@@ -127,8 +138,8 @@ def context_for(headers):
         "tencentcloud_region": os.environ.get("TENCENTCLOUD_REGION", ""),
         "tencentcloud_appid": os.environ.get("TENCENTCLOUD_APPID", ""),
         "tencentcloud_uin": os.environ.get("TENCENTCLOUD_UIN", ""),
-        "environment": json.dumps(environment),
-        "environ": ";".join("%s=%s" % item for item in sorted(environment.items())),
+        "environment": ENVIRONMENT[0],
+        "environ": ENVIRONMENT[1],
     }
 
 
