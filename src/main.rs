@@ -16,7 +16,7 @@ use scfgate::config::{self, Config, FunctionRuntime};
 use scfgate::control::{Control, Generation};
 use scfgate::function_host::{self, FunctionHostHandle};
 use scfgate::router::Router;
-use scfgate::{listener, runtime, worker};
+use scfgate::{listener, notify, runtime, worker};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -130,6 +130,7 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
     let mut push_per_worker =
         push.map(scfgate::websocket::push::PushListeners::into_workers).unwrap_or_default().into_iter();
     let hosts = FunctionHosts::start(&config, driver, args.watch)?;
+    let boards = hosts.current.as_ref().map(|host| host.web_instances.clone()).unwrap_or_default();
     let endpoints = hosts.endpoints(&config);
     let hosts = Arc::new(std::sync::Mutex::new(hosts));
     let generation = Generation { number: 1, config: config.clone(), router: Arc::new(router), endpoints, tls };
@@ -183,8 +184,10 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
             tracing::info!("scfgate admin API listening on http://{address}");
         }
     }
+    scfgate::readiness::announce(control.clone(), config.clone(), boards);
     for signal in signals.forever() {
         if signal == SIGHUP {
+            notify::reloading("reloading the configuration");
             match &management {
                 Some(management) => match management.reload_file() {
                     Ok(generation) => tracing::info!(generation, "configuration reloaded"),
@@ -192,6 +195,7 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
                 },
                 None => reload(&args, &control, &mut lock(&hosts), driver),
             }
+            notify::reloaded(&format!("serving configuration generation {}", control.latest_number()));
             continue;
         }
         drain(&control);
@@ -228,6 +232,7 @@ fn signal_reload(args: &Args) -> ExitCode {
 /// then return so the function processes are stopped and the process exits.
 fn drain(control: &Control) {
     let timeout = control.latest().config.gateway.shutdown_timeout;
+    notify::stopping("shutting down: finishing requests in flight");
     tracing::info!(
         timeout_s = timeout.as_secs_f64(),
         "shutting down: no new connections; finishing requests in flight"
