@@ -28,7 +28,8 @@
 //! - [`admin`]: the management plane beside the request path: the admin API, its state
 //!   directory, publishing and rollback, generated docs, OpenAPI import/export.
 //! - Running as a service: [`notify`] tells systemd when the gateway is ready, reloading or
-//!   stopping; [`readiness`] says when the warm local functions are ready.
+//!   stopping; [`readiness`] says when the warm local functions are ready; [`upgrade`] hands
+//!   the listening sockets to a new binary, which serves before the old one drains.
 #![deny(missing_docs)]
 
 pub mod admin;
@@ -53,5 +54,6 @@ pub mod router;
 pub mod runtime;
 pub mod send;
 pub mod tls;
+pub mod upgrade;
 pub mod websocket;
 pub mod worker;
