@@ -15,7 +15,7 @@
 //!   connection has the port as its local one. A process of the old gateway during an upgrade is
 //!   not our child, so it is never counted.
 //!
-//! It runs at start and during an upgrade, every 100 ms, never on the request path.
+//! It runs at start and during an upgrade, never on the request path.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -97,22 +97,26 @@ pub fn pending(config: &Config, boards: &[Option<Arc<WebInstances>>]) -> Vec<Pen
     pending
 }
 
-/// Waits until no warm local function is pending, for at most `limit`, looking every 100 ms;
-/// `stop` is asked on each look and ends the wait early when it says so. Returns what was still
-/// pending when the wait ended (empty: all ready).
+/// Waits until no warm local function is pending, for at most `limit`; `stop` is asked on each
+/// look and ends the wait early when it says so. Returns what was still pending when the wait
+/// ended (empty: all ready). It looks every 20 ms for the first second (functions that start
+/// quickly, and an upgrade waits on this), then every 200 ms (one that takes its time does not
+/// cost a /proc scan 50 times a second).
 pub fn wait(
     config: &Config,
     boards: &[Option<Arc<WebInstances>>],
     limit: Duration,
     mut stop: impl FnMut() -> bool,
 ) -> Vec<Pending> {
-    let deadline = Instant::now() + limit;
+    let started = Instant::now();
+    let deadline = started + limit;
     loop {
         let now_pending = pending(config, boards);
         if now_pending.is_empty() || Instant::now() >= deadline || stop() {
             return now_pending;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        let pause = if started.elapsed() < Duration::from_secs(1) { 20 } else { 200 };
+        std::thread::sleep(Duration::from_millis(pause));
     }
 }
 

@@ -309,7 +309,8 @@ pub fn drain(control: &Control, sockets: &mut Sockets, management: Option<&Manag
     }
     control.start_draining();
     sockets.close_held();
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     while !(control.drained() && control.connections_open() == 0) {
         if Instant::now() >= deadline {
             tracing::warn!(
@@ -321,7 +322,7 @@ pub fn drain(control: &Control, sockets: &mut Sockets, management: Option<&Manag
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    tracing::info!("upgrade: every connection of this process has closed");
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "upgrade: every connection of this process has closed");
 }
 
 /// `scfgate --upgrade`: asks the gateway whose pid is in `pid_file` to upgrade (SIGUSR2) and
