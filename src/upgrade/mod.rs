@@ -259,10 +259,22 @@ fn await_takeover(channel: &Channel, child: &mut std::process::Child, stop: &Sto
                 return Err(text.strip_prefix("failed ").unwrap_or(&text).to_owned());
             }
             Ok(None) => {
-                let status = child.wait().map(|status| status.to_string()).unwrap_or_else(|error| error.to_string());
-                return Err(format!(
-                    "the new process exited ({status}) before it took over; its log lines above say why"
-                ));
+                // The channel closes as the new process exits; give it a moment to be reaped (the
+                // caller kills it if it has not gone by then).
+                let waited = Instant::now();
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(status)) => {
+                            return Err(format!(
+                                "the new process exited ({status}) before it took over; its log lines above say why"
+                            ))
+                        }
+                        Ok(None) if waited.elapsed() < Duration::from_secs(10) => {
+                            std::thread::sleep(Duration::from_millis(20))
+                        }
+                        _ => return Err("the new process closed the hand-over channel without taking over".into()),
+                    }
+                }
             }
             Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {}
             Err(error) => return Err(format!("the hand-over channel failed: {error}")),
