@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing scfgate needs on a fresh Debian/Ubuntu machine:
 # a C compiler (mimalloc, aws-lc), curl (Tencent's bash bootstrap in the tests), python3 (the
-# tests' careless web function and standard-library servers), Rust, and
-# chromium, node and npm for the web console's end-to-end tests.
+# tests' careless web function and standard-library servers, scripts/deb.py), Rust, and
+# chromium, node and npm for the web console's end-to-end tests, wrk for the upgrades under
+# load (tests/upgrade.rs) and systemd's systemd-analyze to verify the packaged unit
+# (scripts/check-deb.sh): the tests that need one of these skip loudly without it.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -20,21 +22,24 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# The web console's end-to-end tests: Debian's chromium, and node/npm for playwright-core. Not
-# needed to build; if they cannot be installed, scripts/console-e2e.sh says loudly that it skips.
-need_console=()
-command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || need_console+=(chromium)
-command -v node >/dev/null 2>&1 || need_console+=(nodejs)
-command -v npm >/dev/null 2>&1 || need_console+=(npm)
-if [ ${#need_console[@]} -gt 0 ]; then
+# Not needed to build, each for some tests that say loudly when they skip without it: the web
+# console's end-to-end tests (Debian's chromium, node/npm for playwright-core), the upgrades
+# under load (wrk), the packaged unit's check (systemd-analyze, from systemd).
+need_optional=()
+command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || need_optional+=(chromium)
+command -v node >/dev/null 2>&1 || need_optional+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_optional+=(npm)
+command -v wrk >/dev/null 2>&1 || need_optional+=(wrk)
+command -v systemd-analyze >/dev/null 2>&1 || need_optional+=(systemd)
+if [ ${#need_optional[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    echo "setup: installing ${need_console[*]} with apt-get (console end-to-end tests)"
-    { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_console[@]}" >/dev/null; } \
-      || echo "setup: WARNING: could not install ${need_console[*]}; the console end-to-end tests will be skipped" >&2
+    echo "setup: installing ${need_optional[*]} with apt-get (console end-to-end tests, upgrades under load, the unit's check)"
+    { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_optional[@]}" >/dev/null; } \
+      || echo "setup: WARNING: could not install ${need_optional[*]}; the tests that need them will be skipped" >&2
   else
-    echo "setup: WARNING: no apt-get to install ${need_console[*]}; the console end-to-end tests will be skipped" >&2
+    echo "setup: WARNING: no apt-get to install ${need_optional[*]}; the tests that need them will be skipped" >&2
   fi
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command (CI runs exactly this): formatting (rustfmt.toml), unit and
-# integration tests against the real binary and real function processes, clippy with warnings
-# denied, and a short run of every fuzz target.
+# The project's test command (CI runs exactly this): formatting (rustfmt.toml), the Debian
+# package's contents, unit and integration tests against the real binary and real function
+# processes, clippy with warnings denied, and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup-debian.sh
@@ -10,6 +10,10 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all --check
 (cd fuzz && cargo fmt --check)
 cargo build --bins
+# The Debian package, from the debug binaries just built (gzip: seconds), and what it holds: the
+# unit verified with systemd-analyze, the packaged gateway serving its packaged function.
+PROFILE=debug NO_BUILD=1 DEB_COMPRESSION=gzip bash scripts/build-deb.sh >/dev/null
+bash scripts/check-deb.sh
 # The web console in headless Chromium, against the binaries just built (scripts/console-e2e.sh).
 bash scripts/console-e2e.sh
 cargo test --all-targets

@@ -26,12 +26,20 @@ pub struct Args {
     #[arg(long, requires = "pid_file")]
     pub reload: bool,
 
+    /// Validate the configuration, then ask the gateway whose pid is in `--pid-file` to upgrade
+    /// (SIGUSR2): it starts the binary it was started from, hands it its listening sockets and
+    /// drains once the new one serves. Waits for the outcome; exits non-zero when the running
+    /// gateway keeps serving instead (the reason is printed).
+    #[arg(long, requires = "pid_file", conflicts_with = "reload")]
+    pub upgrade: bool,
+
     /// Development: restart a local function's processes when a file under its `code` folder
     /// changes (checked every 500 ms); other functions keep serving.
     #[arg(long)]
     pub watch: bool,
 
-    /// Write the gateway's pid here while it runs (and read it from here with `--reload`).
+    /// Write the gateway's pid here while it runs (and read it from here with `--reload` and
+    /// `--upgrade`; an upgrade's outcome is written beside it, as FILE.upgrade).
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
 

@@ -34,6 +34,8 @@ pub struct Control {
     draining: AtomicBool,
     /// Per worker: requests in flight (published by the worker's control task).
     in_flight: Vec<AtomicUsize>,
+    /// Per worker: client connections open.
+    connections: Vec<AtomicUsize>,
     /// Per worker: it has stopped accepting.
     stopped_accepting: Vec<AtomicBool>,
     /// Per worker: the generation it serves.
@@ -48,6 +50,7 @@ impl Control {
             latest: Mutex::new(Arc::new(generation)),
             draining: AtomicBool::new(false),
             in_flight: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            connections: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
             stopped_accepting: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             serving: (0..workers).map(|_| AtomicU64::new(0)).collect(),
         })
@@ -81,12 +84,22 @@ impl Control {
     }
 
     /// A worker reports its state (called by its control task).
-    pub fn report(&self, worker: usize, generation: u64, in_flight: usize, stopped_accepting: bool) {
+    pub fn report(
+        &self,
+        worker: usize,
+        generation: u64,
+        in_flight: usize,
+        connections: usize,
+        stopped_accepting: bool,
+    ) {
         if let Some(serving) = self.serving.get(worker) {
             serving.store(generation, Ordering::Release);
         }
         if let Some(count) = self.in_flight.get(worker) {
             count.store(in_flight, Ordering::Release);
+        }
+        if let Some(count) = self.connections.get(worker) {
+            count.store(connections, Ordering::Release);
         }
         if let Some(stopped) = self.stopped_accepting.get(worker) {
             stopped.store(stopped_accepting, Ordering::Release);
@@ -107,5 +120,10 @@ impl Control {
     /// Requests in flight, all workers together (for logs).
     pub fn requests_in_flight(&self) -> usize {
         self.in_flight.iter().map(|count| count.load(Ordering::Acquire)).sum()
+    }
+
+    /// Client connections open, all workers together.
+    pub fn connections_open(&self) -> usize {
+        self.connections.iter().map(|count| count.load(Ordering::Acquire)).sum()
     }
 }

@@ -27,6 +27,9 @@
 //! - [`error`]: every request error and the one place that maps it to a status.
 //! - [`admin`]: the management plane beside the request path: the admin API, its state
 //!   directory, publishing and rollback, generated docs, OpenAPI import/export.
+//! - Running as a service: [`notify`] tells systemd when the gateway is ready, reloading or
+//!   stopping; [`readiness`] says when the warm local functions are ready; [`upgrade`] hands
+//!   the listening sockets to a new binary, which serves before the old one drains.
 #![deny(missing_docs)]
 
 pub mod admin;
@@ -43,11 +46,14 @@ pub mod function_host;
 pub mod http;
 pub mod listener;
 pub mod memory;
+pub mod notify;
 pub mod policy;
+pub mod readiness;
 pub mod route;
 pub mod router;
 pub mod runtime;
 pub mod send;
 pub mod tls;
+pub mod upgrade;
 pub mod websocket;
 pub mod worker;

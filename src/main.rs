@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use clap::Parser;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 use scfgate::admin::Management;
@@ -15,8 +15,9 @@ use scfgate::cli::Args;
 use scfgate::config::{self, Config, FunctionRuntime};
 use scfgate::control::{Control, Generation};
 use scfgate::function_host::{self, FunctionHost, Reach};
+use scfgate::listener::{Kind, Sockets};
 use scfgate::router::Router;
-use scfgate::{listener, runtime, worker};
+use scfgate::{notify, runtime, upgrade, worker};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if args.reload && args.state_dir().is_some() {
+    if (args.reload || args.upgrade) && args.state_dir().is_some() {
         // The running gateway holds the state; only the file's own tables need checking here.
         let parsed = std::fs::read_to_string(&args.config)
             .map_err(|error| format!("{}: cannot read the file: {error}", args.config.display()))
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
             eprintln!("error: {error}");
             return ExitCode::from(2);
         }
-        return signal_reload(&args);
+        return if args.upgrade { request_upgrade(&args) } else { signal_reload(&args) };
     }
     // With a state directory, the management plane's state decides what is served.
     let loaded = match args.state_dir() {
@@ -74,6 +75,9 @@ fn main() -> ExitCode {
     if args.reload {
         return signal_reload(&args);
     }
+    if args.upgrade {
+        return request_upgrade(&args);
+    }
     if args.check {
         print!("{}", scfgate::check::route_table(&config));
         println!("{}: configuration is valid", config.source.display());
@@ -82,6 +86,8 @@ fn main() -> ExitCode {
     match serve(args, config, router, management) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            // When this process was started by an upgrade, the running one hears why it failed.
+            upgrade::report_failure(&error);
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
@@ -105,11 +111,17 @@ fn raise_descriptor_limit() {
 
 fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Management>>) -> Result<(), String> {
     raise_descriptor_limit();
+    // A binary upgrade's new process adopts the running one's listening sockets (crate::upgrade).
+    let inheritance = upgrade::receive()?;
+    let upgrading = inheritance.is_some();
+    let mut inheritance = inheritance.unwrap_or_default();
+    let mut sockets = Sockets::new(std::mem::take(&mut inheritance.sockets), args.backlog);
     // Refused before anything starts: an admin API off loopback without a token.
     let admin = match args.admin_listen {
         Some(address) => {
             let token = scfgate::admin::admin_token(args.admin_token_file.as_deref(), address)?;
-            let listener = std::net::TcpListener::bind(address)
+            let listener = sockets
+                .bind_plain(Kind::Admin, address)
                 .map_err(|error| format!("cannot listen on {address} for the admin API: {error}"))?;
             Some((listener, token))
         }
@@ -117,19 +129,25 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
     };
     // Before anything is announced: SIGHUP's default action would end the process, so a reload
     // asked for right after "listening" must already find the handler in place.
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(|error| error.to_string())?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2]).map_err(|error| error.to_string())?;
     let config = Arc::new(config);
     let driver = runtime::probe(config.gateway.driver)?;
     let workers = config.gateway.workers;
     let tls = tls_config(&config)?;
-    let bound = listener::bind_all(&config.gateway.listen, workers, args.backlog).map_err(|error| error.to_string())?;
+    let bound = sockets.bind_all(Kind::Http, &config.gateway.listen, workers).map_err(|error| error.to_string())?;
     let bound_tls =
-        listener::bind_all(&config.gateway.tls_listen, workers, args.backlog).map_err(|error| error.to_string())?;
+        sockets.bind_all(Kind::Https, &config.gateway.tls_listen, workers).map_err(|error| error.to_string())?;
     // Before the function host starts: its processes are told where to push.
-    let push = scfgate::websocket::push::bind(&config, args.backlog).map_err(|error| error.to_string())?;
+    let push = scfgate::websocket::push::bind(&config, &mut sockets).map_err(|error| error.to_string())?;
     let mut push_per_worker =
         push.map(scfgate::websocket::push::PushListeners::into_workers).unwrap_or_default().into_iter();
+    upgrade::inherit::check(&inheritance, &sockets, &config)?;
     let hosts = FunctionHosts::start(&config, driver, args.watch)?;
+    let boards = hosts.boards();
+    if upgrading {
+        // Before any worker accepts: if they do not get ready, the running process serves on.
+        upgrade::inherit::await_functions(&config, &boards)?;
+    }
     let endpoints = hosts.endpoints(&config);
     let hosts = Arc::new(std::sync::Mutex::new(hosts));
     let generation = Generation { number: 1, config: config.clone(), router: Arc::new(router), endpoints, tls };
@@ -183,8 +201,14 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
             tracing::info!("scfgate admin API listening on http://{address}");
         }
     }
+    if upgrading {
+        upgrade::inherit::take_over(&control);
+    } else {
+        scfgate::readiness::announce(control.clone(), config.clone(), boards);
+    }
     for signal in signals.forever() {
         if signal == SIGHUP {
+            notify::reloading("reloading the configuration");
             match &management {
                 Some(management) => match management.reload_file() {
                     Ok(generation) => tracing::info!(generation, "configuration reloaded"),
@@ -192,14 +216,27 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
                 },
                 None => reload(&args, &control, &mut lock(&hosts)),
             }
+            notify::reloaded(&format!("serving configuration generation {}", control.latest_number()));
             continue;
         }
+        if signal == SIGUSR2 {
+            if upgrade::upgrade_and_drain(&control, &mut sockets, pid_file.as_deref(), management.as_deref()) {
+                break;
+            }
+            continue;
+        }
+        // The workers' sockets then close with them, refusing new connections.
+        sockets.close_held();
         drain(&control);
         break;
     }
     lock(&hosts).stop_all();
     if let Some(path) = &pid_file {
-        let _ = std::fs::remove_file(path);
+        // After an upgrade the file names the new process.
+        let ours = std::fs::read_to_string(path).is_ok_and(|text| text.trim() == std::process::id().to_string());
+        if ours {
+            let _ = std::fs::remove_file(path);
+        }
     }
     tracing::info!("scfgate stopped");
     Ok(())
@@ -224,10 +261,26 @@ fn signal_reload(args: &Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `--upgrade`: the file was just validated; ask the running gateway to upgrade and wait.
+fn request_upgrade(args: &Args) -> ExitCode {
+    let path = args.pid_file.as_ref().expect("clap requires --pid-file with --upgrade");
+    match upgrade::request(path) {
+        Ok(outcome) => {
+            println!("{outcome}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// SIGTERM/SIGINT: stop accepting, let requests in flight finish (up to the shutdown timeout),
 /// then return so the function processes are stopped and the process exits.
 fn drain(control: &Control) {
     let timeout = control.latest().config.gateway.shutdown_timeout;
+    notify::stopping("shutting down: finishing requests in flight");
     tracing::info!(
         timeout_s = timeout.as_secs_f64(),
         "shutting down: no new connections; finishing requests in flight"
@@ -378,6 +431,17 @@ impl FunctionHosts {
             })
             .collect();
         Arc::new(endpoints)
+    }
+
+    /// Web functions' boards, by function id (`None` for other functions).
+    fn boards(&self) -> Vec<Option<Arc<scfgate::function_host::web_instances::WebInstances>>> {
+        self.reach
+            .iter()
+            .map(|reach| match reach {
+                Some(Reach::Web { board }) => Some(board.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     fn stop_all(&self) {

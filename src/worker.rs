@@ -183,6 +183,12 @@ impl WorkerContext {
         self.draining.get()
     }
 
+    /// What cancels this worker's accepts when draining begins (`None` once it has begun), for
+    /// accept loops beside the worker's own (the WebSocket push endpoint's).
+    pub fn accept_cancel_handle(&self) -> Option<monoio::io::CancelHandle> {
+        self.accept_canceller.borrow().as_ref().map(Canceller::handle)
+    }
+
     /// The flag behind [`is_draining`](Self::is_draining), for code that must look again later.
     pub fn draining_flag(&self) -> &std::cell::Cell<bool> {
         &self.draining
@@ -311,7 +317,13 @@ async fn control_task(context: Rc<WorkerContext>) {
             crate::memory::return_freed_memory();
         }
         let serving = context.serving.borrow().generation.number;
-        context.control.report(context.index, serving, context.in_flight.get(), context.draining.get());
+        context.control.report(
+            context.index,
+            serving,
+            context.in_flight.get(),
+            context.open_connections.get(),
+            context.draining.get(),
+        );
         monoio::time::sleep(CONTROL_TICK).await;
     }
 }
@@ -320,14 +332,16 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: boo
     loop {
         let Some(cancel) = context.accept_canceller.borrow().as_ref().map(Canceller::handle) else { return };
         let accepted = listener.cancelable_accept(cancel).await;
-        if context.draining.get() {
-            // Dropping the listener closes this worker's socket: new connections go to no one
-            // here (the kernel's other SO_REUSEPORT sockets close too as their workers drain).
-            return;
-        }
+        // Draining began: dropping the listener closes this worker's socket, so new connections
+        // go to no one here (the kernel's other SO_REUSEPORT sockets close too as their workers
+        // drain). After a binary upgrade the new process holds the same socket, which stays
+        // open: what is queued on it is accepted there.
+        let last = context.draining.get();
         match accepted {
             Ok((stream, peer)) => {
-                if context.open_connections.get() >= context.max_connections {
+                // A connection accepted as the accept was being cancelled is connected all the
+                // same: it is served (its response closes it), not dropped unanswered.
+                if context.open_connections.get() >= context.max_connections && !last {
                     monoio::spawn(refuse_connection(stream, context.next_request_id()));
                     continue;
                 }
@@ -344,12 +358,16 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: boo
                     });
                 }
             }
+            Err(_) if last => {}
             Err(error) => {
                 // Out of descriptors or memory: back off instead of spinning; existing
                 // connections keep being served.
                 tracing::warn!(%error, "accept failed");
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
+        }
+        if last {
+            return;
         }
     }
 }

@@ -54,6 +54,8 @@ pub enum AdminError {
     /// The configuration is valid but could not be put into service (a function host failed to
     /// start), or the state could not be written. Nothing changed.
     Failed(String),
+    /// Changes are not taken for now (a binary upgrade is handing the state to a new process).
+    Unavailable(String),
 }
 
 impl AdminError {
@@ -76,7 +78,7 @@ impl AdminError {
             AdminError::BadRequest { .. } | AdminError::Invalid(_) => 400,
             AdminError::AlreadyExists(_) | AdminError::InUse(_) | AdminError::StaleVersion { .. } => 409,
             AdminError::TooLarge => 413,
-            AdminError::Busy => 503,
+            AdminError::Busy | AdminError::Unavailable(_) => 503,
             AdminError::VersionRequired => 428,
             AdminError::Failed(_) => 500,
         }
@@ -99,6 +101,7 @@ impl AdminError {
             AdminError::TooLarge => "RequestSizeLimitExceeded",
             AdminError::Busy => "RequestLimitExceeded",
             AdminError::Failed(_) => "FailedOperation",
+            AdminError::Unavailable(_) => "ResourceUnavailable",
         }
     }
 
@@ -117,7 +120,7 @@ impl AdminError {
                     super::TOKEN_ENV
                 )
             }
-            AdminError::NotFound(message) | AdminError::AlreadyExists(message) | AdminError::InUse(message) | AdminError::Failed(message) => {
+            AdminError::NotFound(message) | AdminError::AlreadyExists(message) | AdminError::InUse(message) | AdminError::Failed(message) | AdminError::Unavailable(message) => {
                 message.clone()
             }
             AdminError::NoEndpoint => "no such endpoint (see docs/admin-api.md)".into(),

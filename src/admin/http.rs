@@ -6,6 +6,7 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,15 +105,45 @@ pub struct Server<H> {
     pub token: Option<String>,
     /// Answers an authenticated request.
     pub handler: H,
+    /// Cleared when this process must stop accepting (a binary upgrade handed the listener on).
+    pub accepting: Arc<AtomicBool>,
 }
 
+/// How often the accept loop looks at `accepting` while no connection comes.
+const ACCEPT_POLL_MS: i32 = 200;
+
 impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
-    /// Accepts connections forever, each on its own thread.
+    /// Accepts connections, each on its own thread, until `accepting` is cleared.
+    ///
+    /// The socket is non-blocking and waited on with poll(2): after a binary upgrade two
+    /// processes share it for a while, so a connection poll announced may have gone to the other
+    /// one, and a blocking accept would then wait past the moment this process should stop.
     pub fn run(self, listener: TcpListener) {
         let server = Arc::new(self);
         let connections = Connections::new(MAX_CONNECTIONS);
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
+        if let Err(error) = listener.set_nonblocking(true) {
+            tracing::error!(%error, "admin: cannot make the listener non-blocking");
+            return;
+        }
+        while server.accepting.load(Ordering::Acquire) {
+            let mut waiting =
+                libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&listener), events: libc::POLLIN, revents: 0 };
+            // SAFETY: poll(2) on one pollfd on this stack frame, for the listener this loop owns.
+            if unsafe { libc::poll(&mut waiting, 1, ACCEPT_POLL_MS) } <= 0 {
+                continue;
+            }
+            let mut stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(error) => {
+                    // Out of descriptors, say: back off instead of spinning.
+                    tracing::warn!(%error, "admin: accept failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            // Accepted sockets do not inherit O_NONBLOCK on Linux; this says it anyway.
+            let _ = stream.set_nonblocking(false);
             let Some(slot) = connections.admit(&stream) else {
                 let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
                 let _ = write_response(&mut stream, &Response::error(&AdminError::Busy), false);

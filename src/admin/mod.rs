@@ -25,6 +25,7 @@ pub mod store;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::config::{self, file, Config, Overrides};
@@ -44,6 +45,8 @@ pub type Apply = Box<dyn FnMut(Config) -> Result<u64, String> + Send>;
 /// touches it.
 pub struct Management {
     inner: Mutex<Inner>,
+    /// The admin listener accepts while this holds (a binary upgrade clears it).
+    accepting: Arc<AtomicBool>,
 }
 
 struct Inner {
@@ -60,6 +63,8 @@ struct Inner {
     /// Where the data plane listens (for the console's test requests).
     data_plane: Vec<SocketAddr>,
     generation: u64,
+    /// While a binary upgrade hands the state to a new process, why changes are refused.
+    frozen: Option<String>,
 }
 
 /// Which parts of the system a change reaches.
@@ -136,7 +141,9 @@ impl Management {
                 apply: None,
                 data_plane: Vec::new(),
                 generation: 1,
+                frozen: None,
             }),
+            accepting: Arc::new(AtomicBool::new(true)),
         };
         Ok((Arc::new(management), served))
     }
@@ -166,11 +173,37 @@ impl Management {
     /// Starts the admin listener on its own thread.
     pub fn serve(self: &Arc<Management>, listener: TcpListener, token: Option<String>) {
         let management = self.clone();
-        let server = http::Server { token, handler: move |request| api::handle(&management, request) };
+        let accepting = self.accepting.clone();
+        let server = http::Server { token, handler: move |request| api::handle(&management, request), accepting };
         let spawned = std::thread::Builder::new().name("scfgate-admin".into()).spawn(move || server.run(listener));
         if let Err(error) = spawned {
             tracing::error!(%error, "cannot start the admin listener thread");
         }
+    }
+
+    /// A binary upgrade begins: changes are refused (503) and the state directory's lock is let
+    /// go, so the new process reads a state nobody changes any more and locks it in turn.
+    pub fn hand_over_state(&self) -> Result<(), String> {
+        let mut inner = self.lock();
+        inner.store.set_locked(false)?;
+        inner.frozen = Some(
+            "scfgate is being upgraded: changes are refused until the new process serves; try again in a moment".into(),
+        );
+        Ok(())
+    }
+
+    /// The upgrade failed and the new process is gone: this process keeps the state again.
+    pub fn keep_state(&self) -> Result<(), String> {
+        let mut inner = self.lock();
+        inner.store.set_locked(true)?;
+        inner.frozen = None;
+        Ok(())
+    }
+
+    /// Stops accepting admin connections (the new process accepts them); those open are served
+    /// until they close, and changes stay refused.
+    pub fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::Release);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -184,6 +217,9 @@ impl Inner {
     /// `--max-releases` that no stage serves are dropped on the way, so the history stays bounded
     /// whatever the change (a publish adds one; a rollback or publish may free an old one).
     fn commit(&mut self, mut next: State, scope: Scope) -> Result<Option<u64>, AdminError> {
+        if let Some(reason) = &self.frozen {
+            return Err(AdminError::Unavailable(reason.clone()));
+        }
         next.prune_releases(self.max_releases);
         self.validate_draft(&next)?;
         let served = match scope {

@@ -342,7 +342,7 @@ pub struct Store {
     /// The files in `releases/`, as found at open and written or removed since.
     snapshots: HashSet<String>,
     /// Held (flock) for the life of the store.
-    _lock: std::fs::File,
+    lock: std::fs::File,
 }
 
 impl Store {
@@ -373,7 +373,7 @@ impl Store {
                 entries.map(|entry| entry.map(|entry| entry.file_name().to_string_lossy().into_owned())).collect()
             })
             .map_err(|error| format!("cannot read {}: {error}", releases.display()))?;
-        let mut store = Store { dir: dir.to_owned(), snapshots, _lock: lock };
+        let mut store = Store { dir: dir.to_owned(), snapshots, lock };
         let path = dir.join(STATE_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -411,6 +411,22 @@ impl Store {
             }
         }
         Ok((store, Some(state)))
+    }
+
+    /// Lets go of the directory's lock (a binary upgrade hands the directory to the new process,
+    /// which takes the lock as any start does) or takes it again (the upgrade failed).
+    pub fn set_locked(&self, locked: bool) -> Result<(), String> {
+        let operation = if locked { libc::LOCK_EX | libc::LOCK_NB } else { libc::LOCK_UN };
+        // SAFETY: flock(2) on the lock file this store owns; no memory is involved.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&self.lock), operation) } != 0 {
+            return Err(format!(
+                "cannot {} the state directory {}: {}",
+                if locked { "lock" } else { "unlock" },
+                self.dir.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(())
     }
 
     /// The directory.

@@ -72,7 +72,9 @@ pub struct PushListeners {
 
 /// One worker's push sockets.
 pub struct WorkerPush {
-    public: StdListener,
+    /// Its `push_listen` sockets: one, or more when a binary upgrade handed over more sockets
+    /// than there are workers.
+    public: Vec<StdListener>,
     private: StdListener,
     shared: Arc<Shared>,
 }
@@ -84,15 +86,17 @@ impl PushListeners {
     }
 }
 
-/// Binds `push_listen` once per worker and a private loopback port per worker, when some API is
-/// a WebSocket API (otherwise nothing listens: `None`).
-pub fn bind(config: &Config, backlog: i32) -> io::Result<Option<PushListeners>> {
+/// Binds `push_listen` once per worker (or adopts the sockets a binary upgrade handed over) and
+/// a private loopback port per worker, when some API is a WebSocket API (otherwise nothing
+/// listens: `None`).
+pub fn bind(config: &Config, sockets: &mut crate::listener::Sockets) -> io::Result<Option<PushListeners>> {
     if !config.apis.iter().any(|api| api.websocket.is_some()) {
         return Ok(None);
     }
     let settings = &config.gateway.websocket;
     let workers = config.gateway.workers;
-    let bound = crate::listener::bind_all(&[settings.push_listen], workers, backlog)
+    let bound = sockets
+        .bind_all(crate::listener::Kind::Push, &[settings.push_listen], workers)
         .map_err(|error| io::Error::new(error.kind(), format!("WebSocket push endpoint: {error}")))?;
     let address = bound.addresses[0];
     let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
@@ -116,7 +120,7 @@ pub fn bind(config: &Config, backlog: i32) -> io::Result<Option<PushListeners>> 
         .per_worker
         .into_iter()
         .zip(private)
-        .map(|(mut public, private)| WorkerPush { public: public.remove(0), private, shared: shared.clone() })
+        .map(|(public, private)| WorkerPush { public, private, shared: shared.clone() })
         .collect();
 
     // A function on this machine reaches an unspecified address through loopback.
@@ -148,7 +152,8 @@ pub fn start(context: &Rc<WorkerContext>, push: WorkerPush) {
     let pool = Pool::new(push.shared.peers.len(), 16, Duration::from_secs(30));
     *context.websocket.forwarder.borrow_mut() =
         Some(Rc::new(Forwarder { shared: push.shared, pool: RefCell::new(pool) }));
-    for (listener, private) in [(push.public, false), (push.private, true)] {
+    let public = push.public.into_iter().map(|listener| (listener, false));
+    for (listener, private) in public.chain([(push.private, true)]) {
         match TcpListener::from_std(listener) {
             Ok(listener) => {
                 monoio::spawn(accept_loop(listener, context.clone(), private));
@@ -161,7 +166,23 @@ pub fn start(context: &Rc<WorkerContext>, push: WorkerPush) {
 
 async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, private: bool) {
     loop {
-        match listener.accept().await {
+        // The public socket stops with the worker's other listeners when draining begins (after
+        // a binary upgrade the new process accepts on it); the private one carries other
+        // workers' pushes until the end.
+        let accepted = if private {
+            listener.accept().await
+        } else {
+            let Some(cancel) = context.accept_cancel_handle() else { return };
+            listener.cancelable_accept(cancel).await
+        };
+        if !private && context.is_draining() {
+            if let Ok((stream, _)) = accepted {
+                // Accepted as the accept was cancelled: the client is connected, answer it.
+                monoio::spawn(serve_connection(stream, context.clone(), private));
+            }
+            return;
+        }
+        match accepted {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
                 monoio::spawn(serve_connection(stream, context.clone(), private));
