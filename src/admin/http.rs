@@ -107,6 +107,17 @@ pub struct Server<H> {
     pub handler: H,
     /// Cleared when this process must stop accepting (a binary upgrade handed the listener on).
     pub accepting: Arc<AtomicBool>,
+    /// Cleared by the accept loop as it leaves.
+    pub running: Arc<AtomicBool>,
+}
+
+/// Clears the server's `running` flag when the accept loop leaves, whichever way it does.
+struct Leaving(Arc<AtomicBool>);
+
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// How often the accept loop looks at `accepting` while no connection comes.
@@ -120,6 +131,7 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
     /// one, and a blocking accept would then wait past the moment this process should stop.
     pub fn run(self, listener: TcpListener) {
         let server = Arc::new(self);
+        let _leaving = Leaving(server.running.clone());
         let connections = Connections::new(MAX_CONNECTIONS);
         if let Err(error) = listener.set_nonblocking(true) {
             tracing::error!(%error, "admin: cannot make the listener non-blocking");
@@ -129,7 +141,10 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
             let mut waiting =
                 libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&listener), events: libc::POLLIN, revents: 0 };
             // SAFETY: poll(2) on one pollfd on this stack frame, for the listener this loop owns.
-            if unsafe { libc::poll(&mut waiting, 1, ACCEPT_POLL_MS) } <= 0 {
+            // Looked at again after the wait: a connection that came while this process was being
+            // told to stop is the new process's to take.
+            if unsafe { libc::poll(&mut waiting, 1, ACCEPT_POLL_MS) } <= 0 || !server.accepting.load(Ordering::Acquire)
+            {
                 continue;
             }
             let mut stream = match listener.accept() {

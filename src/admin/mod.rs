@@ -47,6 +47,8 @@ pub struct Management {
     inner: Mutex<Inner>,
     /// The admin listener accepts while this holds (a binary upgrade clears it).
     accepting: Arc<AtomicBool>,
+    /// Set while the accept loop runs (cleared when it has left, after `accepting` is cleared).
+    accept_loop: Arc<AtomicBool>,
 }
 
 struct Inner {
@@ -144,6 +146,7 @@ impl Management {
                 frozen: None,
             }),
             accepting: Arc::new(AtomicBool::new(true)),
+            accept_loop: Arc::new(AtomicBool::new(false)),
         };
         Ok((Arc::new(management), served))
     }
@@ -173,8 +176,10 @@ impl Management {
     /// Starts the admin listener on its own thread.
     pub fn serve(self: &Arc<Management>, listener: TcpListener, token: Option<String>) {
         let management = self.clone();
-        let accepting = self.accepting.clone();
-        let server = http::Server { token, handler: move |request| api::handle(&management, request), accepting };
+        let (accepting, running) = (self.accepting.clone(), self.accept_loop.clone());
+        running.store(true, Ordering::Release);
+        let server =
+            http::Server { token, handler: move |request| api::handle(&management, request), accepting, running };
         let spawned = std::thread::Builder::new().name("scfgate-admin".into()).spawn(move || server.run(listener));
         if let Err(error) = spawned {
             tracing::error!(%error, "cannot start the admin listener thread");
@@ -202,8 +207,14 @@ impl Management {
 
     /// Stops accepting admin connections (the new process accepts them); those open are served
     /// until they close, and changes stay refused.
+    /// Returns once this process accepts none any more (the accept loop has left, at most a
+    /// poll period later), so a client told the upgrade succeeded reaches the new process.
     pub fn stop_accepting(&self) {
         self.accepting.store(false, Ordering::Release);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.accept_loop.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

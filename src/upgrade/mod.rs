@@ -99,6 +99,11 @@ pub fn attempt(attempt: Attempt<'_>) -> Result<u32, String> {
     crate::notify::reloading("upgrading: starting the new binary");
     let started = Instant::now();
     let result = hold_state_and_start(&attempt);
+    if let (Ok(_), Some(management)) = (&result, attempt.management) {
+        // Before anyone is told: an admin request sent after the upgrade reported success must
+        // reach the new process, not this one, whose state is frozen.
+        management.stop_accepting();
+    }
     let outcome = match &result {
         Ok(pid) => {
             tracing::info!(
