@@ -52,6 +52,23 @@ pub struct WorkerInstances {
     close_after_bodies: Cell<bool>,
     /// The function's name, for the log.
     label: Box<str>,
+    /// The worker that last published this side's counts (see [`Drop`]).
+    reporter: Cell<Option<usize>>,
+}
+
+impl Drop for WorkerInstances {
+    /// The worker no longer serves this function's board (a reload replaced it, and the last
+    /// request on it is done): its counts there drop to nothing. Otherwise the board would keep
+    /// the last ones published, and an instance being drained would wait for a request that has
+    /// long finished.
+    fn drop(&mut self) {
+        if let Some(worker) = self.reporter.get() {
+            let published = self.reported_waiting.get() > 0 || self.reported.iter().any(|count| count.get() > 0);
+            if published {
+                self.board.report(worker, 0, self.reported.iter().map(|_| 0));
+            }
+        }
+    }
 }
 
 impl WorkerInstances {
@@ -68,6 +85,7 @@ impl WorkerInstances {
             pooled_incarnation: (0..slots).map(|_| Cell::new(0)).collect(),
             close_after_bodies: Cell::new(false),
             label: label.into(),
+            reporter: Cell::new(None),
             board,
         }
     }
@@ -107,6 +125,7 @@ impl WorkerInstances {
 
     /// Publishes this worker's counts to the board, when they changed (the worker's control task).
     pub fn report(&self, worker: usize) {
+        self.reporter.set(Some(worker));
         let changed = self.waiting.get() != self.reported_waiting.get()
             || self.in_flight.iter().zip(self.reported.iter()).any(|(count, reported)| count.get() != reported.get());
         if !changed {
@@ -371,6 +390,22 @@ pub async fn acquire(
 mod tests {
     use super::*;
     use crate::function_host::web_instances::InstanceStatus;
+
+    #[test]
+    fn a_workers_counts_leave_the_board_with_its_side() {
+        let board = board(&[InstanceState::Ready, InstanceState::Ready], 1, 2);
+        let side = Rc::new(WorkerInstances::new(board.clone(), "test", 1, Duration::from_secs(1)));
+        let lease = Lease::new(side.clone(), 1, 1);
+        side.report(0);
+        let mut loads = [0; 2];
+        board.sum_reports(&mut loads);
+        assert_eq!(loads, [0, 1], "the request in flight is published");
+        // A reload replaced the board: the worker stops publishing, then its last request ends.
+        drop(side);
+        drop(lease);
+        board.sum_reports(&mut loads);
+        assert_eq!(loads, [0, 0], "a finished request must not keep an instance busy");
+    }
 
     fn board(states: &[InstanceState], concurrency: usize, max_instances: usize) -> Arc<WebInstances> {
         let addresses =
