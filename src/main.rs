@@ -143,10 +143,10 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
         push.map(scfgate::websocket::push::PushListeners::into_workers).unwrap_or_default().into_iter();
     upgrade::inherit::check(&inheritance, &sockets, &config)?;
     let hosts = FunctionHosts::start(&config, driver, args.watch)?;
-    let boards = hosts.boards();
+    let reach = hosts.reach.clone();
     if upgrading {
         // Before any worker accepts: if they do not get ready, the running process serves on.
-        upgrade::inherit::await_functions(&config, &boards)?;
+        upgrade::inherit::await_functions(&config, &reach)?;
     }
     let endpoints = hosts.endpoints(&config);
     let hosts = Arc::new(std::sync::Mutex::new(hosts));
@@ -204,7 +204,7 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
     if upgrading {
         upgrade::inherit::take_over(&control);
     } else {
-        scfgate::readiness::announce(control.clone(), config.clone(), boards);
+        scfgate::readiness::announce(control.clone(), config.clone(), reach);
     }
     for signal in signals.forever() {
         if signal == SIGHUP {
@@ -415,7 +415,7 @@ impl FunctionHosts {
                 (FunctionRuntime::TencentCloud(cloud), _) => {
                     Endpoint { addr: cloud.addr, host_header: cloud.host.clone(), path: "/".into(), web: None }
                 }
-                (_, Some(Reach::Invoke { unit })) => Endpoint {
+                (_, Some(Reach::Invoke { unit, .. })) => Endpoint {
                     addr: self.host.as_ref().expect("a host runs every local function").invoke_address,
                     host_header: "scfgate-function-host".into(),
                     path: function_host::invoke_path(*unit),
@@ -431,17 +431,6 @@ impl FunctionHosts {
             })
             .collect();
         Arc::new(endpoints)
-    }
-
-    /// Web functions' boards, by function id (`None` for other functions).
-    fn boards(&self) -> Vec<Option<Arc<scfgate::function_host::web_instances::WebInstances>>> {
-        self.reach
-            .iter()
-            .map(|reach| match reach {
-                Some(Reach::Web { board }) => Some(board.clone()),
-                _ => None,
-            })
-            .collect()
     }
 
     fn stop_all(&self) {

@@ -85,8 +85,8 @@ impl Host {
     /// Carries out one change of a reload (web functions' go to their supervisor).
     fn apply(&self, change: Change, web_changes: &RefCell<Vec<Change>>) {
         match change {
-            Change::StartCustom { unit, spec, tuning, listeners, code_version } => {
-                let (slot, served) = FunctionSlot::new(unit, spec, tuning, listeners, code_version);
+            Change::StartCustom { unit, spec, tuning, listeners, code_version, ready } => {
+                let (slot, served) = FunctionSlot::new(unit, spec, tuning, listeners, code_version, ready);
                 for (instance, (socket, stopped)) in slot.instances.iter().zip(served) {
                     match TcpListener::from_std(socket) {
                         Ok(listener) => {
@@ -139,6 +139,7 @@ impl Host {
             slot.fail_queue_if_crash_looping();
             slot.dispatch();
             slot.scale_down(now);
+            slot.publish_ready();
         }
     }
 

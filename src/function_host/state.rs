@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::net::TcpListener as StdListener;
 use std::process::{Child, ExitStatus};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -218,6 +218,8 @@ pub struct FunctionSlot {
     retirement: Cell<Option<Retirement>>,
     /// Dropped when the unit is gone: ends its runtime-API accept loops (and their listeners).
     listener_stops: RefCell<Vec<oneshot::Sender<()>>>,
+    /// Its instances ready to take an event, for `crate::readiness` ([`publish_ready`](Self::publish_ready)).
+    ready: Arc<AtomicUsize>,
 }
 
 impl FunctionSlot {
@@ -229,6 +231,7 @@ impl FunctionSlot {
         tuning: CustomTuning,
         listeners: Vec<StdListener>,
         code_version: Arc<AtomicU64>,
+        ready: Arc<AtomicUsize>,
     ) -> (Rc<FunctionSlot>, Vec<(StdListener, oneshot::Receiver<()>)>) {
         let label = spec.label.clone();
         let mut stops = Vec::with_capacity(listeners.len());
@@ -273,6 +276,7 @@ impl FunctionSlot {
             code_seen,
             retirement: Cell::new(None),
             listener_stops: RefCell::new(stops),
+            ready,
         });
         (slot, served)
     }
@@ -333,6 +337,16 @@ impl FunctionSlot {
             self.listener_stops.borrow_mut().clear();
         }
         gone
+    }
+
+    /// Counts its instances that asked for work and still run, for whoever waits for the
+    /// function to be ready (systemd's READY, a binary upgrade): once per supervisor tick.
+    pub(super) fn publish_ready(&self) {
+        let ready = self.instances.iter().filter(|instance| {
+            let state = instance.state.borrow();
+            state.ready && state.child.is_some()
+        });
+        self.ready.store(ready.count(), Ordering::Release);
     }
 
     /// Whether a reload retired it.

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,6 +106,7 @@ pub enum Change {
         tuning: CustomTuning,
         listeners: Vec<TcpListener>,
         code_version: Arc<AtomicU64>,
+        ready: Arc<AtomicUsize>,
     },
     /// Run a web function on these ports, publishing to this board.
     StartWeb {
@@ -132,6 +133,9 @@ pub enum Reach {
     Invoke {
         /// The unit's number.
         unit: u64,
+        /// Its instances ready to take an event (asked for work, process running), as the host
+        /// thread last counted them (`crate::readiness`).
+        ready: Arc<AtomicUsize>,
     },
     /// Straight to its instances, as its board says.
     Web {
@@ -149,7 +153,7 @@ struct Running {
 }
 
 enum Kind {
-    Custom { spec: CustomSpec, tuning: CustomTuning },
+    Custom { spec: CustomSpec, tuning: CustomTuning, ready: Arc<AtomicUsize> },
     Web { spec: WebSpec, tuning: WebTuning, board: Arc<WebInstances> },
 }
 
@@ -212,7 +216,7 @@ impl Units {
                 }
             };
             reach.push(Some(match &running.kind {
-                Kind::Custom { .. } => Reach::Invoke { unit: running.unit },
+                Kind::Custom { ready, .. } => Reach::Invoke { unit: running.unit, ready: ready.clone() },
                 Kind::Web { board, .. } => Reach::Web { board: board.clone() },
             }));
             next.running.insert(key, running);
@@ -332,9 +336,11 @@ fn describe(config: &Config, id: usize, function: &Function) -> Option<Wanted> {
 /// web function keeps its board: workers keep using it, and with it their pooled connections.
 fn keep(unit: u64, old: &Kind, new: Wanted) -> Result<(Kind, Option<Change>), Box<Wanted>> {
     match (old, new) {
-        (Kind::Custom { spec: old_spec, tuning: old_tuning }, Wanted::Custom { spec, tuning }) if *old_spec == spec => {
+        (Kind::Custom { spec: old_spec, tuning: old_tuning, ready }, Wanted::Custom { spec, tuning })
+            if *old_spec == spec =>
+        {
             let change = (*old_tuning != tuning).then(|| Change::TuneCustom { unit, tuning: tuning.clone() });
-            Ok((Kind::Custom { spec, tuning }, change))
+            Ok((Kind::Custom { spec, tuning, ready: ready.clone() }, change))
         }
         (Kind::Web { spec: old_spec, tuning: old_tuning, board }, Wanted::Web { spec, tuning })
             if *old_spec == spec =>
@@ -366,9 +372,16 @@ fn start(
             let listeners = (0..spec.max_instances)
                 .map(|_| crate::listener::bind_one(loopback, 64))
                 .collect::<std::io::Result<Vec<_>>>()?;
-            let change =
-                Change::StartCustom { unit, spec: spec.clone(), tuning: tuning.clone(), listeners, code_version };
-            Ok((change, Kind::Custom { spec, tuning }))
+            let ready = Arc::new(AtomicUsize::new(0));
+            let change = Change::StartCustom {
+                unit,
+                spec: spec.clone(),
+                tuning: tuning.clone(),
+                listeners,
+                code_version,
+                ready: ready.clone(),
+            };
+            Ok((change, Kind::Custom { spec, tuning, ready }))
         }
         Wanted::Web { spec, tuning } => {
             let chosen = ports.choose(spec.port, spec.max_instances)?;
@@ -491,7 +504,7 @@ code = "w"
                 let old = base.functions.iter().position(|function| function.name == name).unwrap();
                 let new = reloaded.functions.iter().position(|function| function.name == name).unwrap();
                 match (&before[old], &plan.reach[new]) {
-                    (Some(Reach::Invoke { unit: old }), Some(Reach::Invoke { unit: new })) => old == new,
+                    (Some(Reach::Invoke { unit: old, .. }), Some(Reach::Invoke { unit: new, .. })) => old == new,
                     (Some(Reach::Web { board: old }), Some(Reach::Web { board: new })) => Arc::ptr_eq(old, new),
                     _ => false,
                 }
@@ -518,7 +531,7 @@ code = "w"
         assert!(plan.changes.is_empty(), "{:?}", kinds(&plan));
         let position = |name: &str| moved.functions.iter().position(|function| function.name == name).unwrap();
         assert!(
-            matches!((&first[0], &plan.reach[position("a")]), (Some(Reach::Invoke { unit: old }), Some(Reach::Invoke { unit: new })) if old == new)
+            matches!((&first[0], &plan.reach[position("a")]), (Some(Reach::Invoke { unit: old, .. }), Some(Reach::Invoke { unit: new, .. })) if old == new)
         );
         units.commit(next);
         // Gone from the file: retired.

@@ -3,14 +3,13 @@
 //! `ready` (or why not) over the channel once the workers serve.
 
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::channel::Channel;
 use super::FD_ENV;
 use crate::config::{Config, FunctionRuntime};
 use crate::control::Control;
-use crate::function_host::web_instances::WebInstances;
 use crate::listener::{Handed, Kind, Sockets};
 
 /// What the running process handed over.
@@ -106,9 +105,9 @@ pub fn check(inheritance: &Inheritance, sockets: &Sockets, config: &Config) -> R
 
 /// Waits, before any worker accepts, until the warm local functions are ready; an error when
 /// they are not within their `init_timeout` (the running process then keeps serving).
-pub fn await_functions(config: &Config, boards: &[Option<Arc<WebInstances>>]) -> Result<(), String> {
+pub fn await_functions(config: &Config, reach: &[Option<crate::function_host::Reach>]) -> Result<(), String> {
     let limit = crate::readiness::limit(config) + Duration::from_secs(1);
-    let pending = crate::readiness::wait(config, boards, limit, || false);
+    let pending = crate::readiness::wait(config, reach, limit, || false);
     if pending.is_empty() {
         return Ok(());
     }
