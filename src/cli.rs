@@ -130,6 +130,12 @@ pub struct Args {
     #[arg(long)]
     pub access_log: bool,
 
+    /// Serve `GET /metrics` (Prometheus text format, or OpenMetrics when the scraper asks),
+    /// `GET /healthz` and `GET /readyz` on this address (also served on the admin listener).
+    /// No token: bind it to an address only your monitoring reaches.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Serve the admin API (JSON over HTTP: services, APIs, publish, rollback, docs, OpenAPI) on
     /// this address. Needs a token (`SCFGATE_ADMIN_TOKEN` or `--admin-token-file`) unless it is
     /// loopback. The state lives in `--state-dir`.

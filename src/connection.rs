@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::TcpStream;
@@ -19,6 +19,7 @@ use crate::buffer_pool::RequestBuffers;
 use crate::error::{ErrorContext, GatewayError};
 use crate::http::reader::{ReadError, RequestReader};
 use crate::http::{response, BodyFraming, RequestHead};
+use crate::metrics::worker::Finished;
 use crate::policy::{self, cors, Checked, PolicyState};
 use crate::route::PathParams;
 use crate::router::Resolved;
@@ -64,6 +65,8 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
         unanswered: 0,
         policy: PolicyState::default(),
         upgraded: false,
+        routed: None,
+        function_time: None,
     };
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
@@ -142,6 +145,12 @@ struct Connection<S> {
     unanswered: usize,
     /// The last request upgraded the connection to a WebSocket, whose session has ended.
     upgraded: bool,
+    /// The current request's API and stage, once routed, with the generation that routed it
+    /// (what its metrics count under); cleared when the request is over, so that an idle
+    /// connection does not keep an old generation alive.
+    routed: Option<(Rc<Serving>, usize, crate::config::Stage)>,
+    /// How long the current request's function took, once it was called.
+    function_time: Option<Duration>,
 }
 
 /// The gateway settings a connection reads between requests (a reload may change them).
@@ -210,11 +219,13 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             worker.request_started();
             self.unanswered += 1;
             let access_log = tracing::enabled!(target: "access", tracing::Level::INFO);
-            let started = access_log.then(Instant::now);
+            let started = Instant::now();
+            self.routed = None;
+            self.function_time = None;
             let request_id = worker.next_request_id();
             // Phase 1b: an API whose function is a web function is served from the head; its
             // body streams through to the function instead of being read here first.
-            match self.serve_web(worker, &settings, &request_id, started).await {
+            match self.serve_web(worker, &settings, &request_id, started, access_log).await {
                 None => {}
                 Some(true) => continue,
                 Some(false) => return,
@@ -284,18 +295,20 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                 response::mark_close(&mut self.out, response_start);
                 close = true;
             }
-            if let Some(started) = started {
+            let status = response::status_of(&self.out[response_start..]);
+            let bytes = self.out.len() - response_start;
+            if access_log {
                 // Logged once the response is written, so a client that left shows as 499
                 // (Tencent's "Client closed connection."), not as the status it never got.
-                let status = response::status_of(&self.out[response_start..]);
-                let bytes = self.out.len() - response_start;
                 let client_left = peer_closed(self.socket);
                 let written = self.flush().await;
                 let logged = if written && !client_left { status } else { 499 };
-                self.log_access(&request_id, logged, bytes, started);
+                self.finish(&request_id, logged, bytes as u64, started, true);
                 if !written {
                     return;
                 }
+            } else {
+                self.finish(&request_id, status, bytes as u64, started, false);
             }
             self.reader.finish_request();
             if close {
@@ -306,7 +319,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
     }
 
     /// Routes the request by its head; `true` with it for a CORS preflight to an API with CORS.
-    fn route(&mut self, serving: &Serving) -> Result<(Resolved, bool), GatewayError> {
+    fn route(&mut self, serving: &Rc<Serving>) -> Result<(Resolved, bool), GatewayError> {
         let bytes = self.reader.request_bytes();
         let head = &self.head;
         let host = head.authority().map(|span| span.of_buffer(bytes)).unwrap_or_default();
@@ -316,13 +329,15 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         // A CORS preflight is routed with the method it asks about: no API declares OPTIONS, and
         // it must reach the API that will serve the real request. When that API has no CORS, the
         // OPTIONS request is routed as itself (an ANY API's function may answer it).
-        Ok(match policy::preflight_method(bytes, head) {
+        let routed = match policy::preflight_method(bytes, head) {
             Some(requested) => match serving.router().resolve(host, requested, path, &mut self.params) {
                 Ok(found) if serving.config().apis[found.api].policy.cors.is_some() => (found, true),
                 _ => (serving.router().resolve(host, method, path, &mut self.params)?, false),
             },
             None => (serving.router().resolve(host, method, path, &mut self.params)?, false),
-        })
+        };
+        self.routed = Some((serving.clone(), routed.0.api, routed.0.stage));
+        Ok(routed)
     }
 
     /// Serves the request when its API's function is a web function: policies on the head, then
@@ -334,7 +349,8 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         worker: &WorkerContext,
         settings: &Limits,
         request_id: &RequestId,
-        started: Option<Instant>,
+        started: Instant,
+        access_log: bool,
     ) -> Option<bool> {
         let serving = worker.serving();
         if !serving.web_functions {
@@ -396,7 +412,10 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                     max_body_bytes: settings.max_body_bytes,
                     idle_timeout: settings.idle_timeout,
                 };
-                match web::proxy(exchange).await {
+                let called = Instant::now();
+                let outcome = web::proxy(exchange).await;
+                self.function_time = Some(called.elapsed());
+                match outcome {
                     web::Outcome::Relayed { status, bytes, keep_alive } => {
                         relayed = Some((status, bytes));
                         close |= !keep_alive;
@@ -410,14 +429,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                         // relayed through has ended: nothing more can be said on this connection.
                         self.worker.requests_finished(self.unanswered);
                         self.unanswered = 0;
-                        if let Some(started) = started {
-                            self.log_access(
-                                request_id,
-                                if status == 0 { 499 } else { status },
-                                bytes as usize,
-                                started,
-                            );
-                        }
+                        self.finish(request_id, if status == 0 { 499 } else { status }, bytes, started, access_log);
                         return Some(false);
                     }
                 }
@@ -430,9 +442,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         if !self.flush().await {
             return Some(false);
         }
-        if let Some(started) = started {
-            self.log_access(request_id, status, bytes as usize, started);
-        }
+        self.finish(request_id, status, bytes, started, access_log);
         if close {
             return Some(false);
         }
@@ -515,7 +525,10 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         let head_only = method == b"HEAD";
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
         let extra = ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors };
-        backend::call(&serving, &target, buffers, framing, extra, &mut self.out).await
+        let called = Instant::now();
+        let result = backend::call(&serving, &target, buffers, framing, extra, &mut self.out).await;
+        self.function_time = Some(called.elapsed());
+        result
     }
 
     /// Appends the error's response.
@@ -532,6 +545,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             stage: path.get(1..stage_end).unwrap_or_default(),
             request_id: request_id.as_bytes(),
         };
+        self.worker.metrics.errors[error.metric_kind()].increment();
         let mut body = Vec::with_capacity(128);
         error.write_body(&context, &mut body);
         response::start(&mut self.out, error.status());
@@ -553,13 +567,42 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         // The head may be unparsed: nothing of it goes into the body.
         self.head = RequestHead::default();
         self.policy.clear();
+        self.routed = None;
+        self.function_time = None;
         let request_id = worker.next_request_id();
+        let started = Instant::now();
         self.write_error(&error, &request_id, true);
+        let bytes = self.out.len() as u64;
         self.flush().await;
+        self.finish(&request_id, error.status(), bytes, started, false);
+    }
+
+    /// A request is over, its response written (or its client gone): counts it under its API
+    /// and stage (or as matching none), and writes its access-log line when that is on.
+    fn finish(&mut self, request_id: &RequestId, status: u16, response_bytes: u64, started: Instant, access_log: bool) {
+        let body_bytes = match self.head.framing {
+            BodyFraming::Length(length) => length,
+            BodyFraming::Chunked => self.reader.body().len() as u64,
+            BodyFraming::None => 0,
+        };
+        let finished = Finished {
+            status,
+            request_bytes: self.head.head_len as u64 + body_bytes,
+            response_bytes,
+            duration: started.elapsed(),
+            function_duration: self.function_time,
+        };
+        match self.routed.take() {
+            Some((serving, api, stage)) => serving.api_metrics(api, stage).record(&finished),
+            None => self.worker.metrics.unmatched.record(&finished),
+        }
+        if access_log {
+            self.log_access(request_id, &finished);
+        }
     }
 
     /// One access-log line (target `access`; on with `--access-log`).
-    fn log_access(&self, request_id: &RequestId, status: u16, bytes: usize, started: Instant) {
+    fn log_access(&self, request_id: &RequestId, finished: &Finished) {
         let request = self.reader.request_bytes();
         tracing::info!(
             target: "access",
@@ -567,9 +610,9 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             ip = %String::from_utf8_lossy(self.source_ip.as_bytes()),
             method = %String::from_utf8_lossy(self.head.method.of_buffer(request)),
             path = %String::from_utf8_lossy(self.head.path.of_buffer(request)),
-            status,
-            bytes,
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            status = finished.status,
+            bytes = finished.response_bytes,
+            duration_ms = finished.duration.as_secs_f64() * 1000.0,
             tls = self.https,
         );
     }

@@ -40,6 +40,8 @@ pub struct Control {
     stopped_accepting: Vec<AtomicBool>,
     /// Per worker: the generation it serves.
     serving: Vec<AtomicU64>,
+    /// Every worker's and function's metrics, for the scrape.
+    pub metrics: Arc<crate::metrics::Registry>,
 }
 
 impl Control {
@@ -53,6 +55,7 @@ impl Control {
             connections: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
             stopped_accepting: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             serving: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            metrics: Arc::new(crate::metrics::Registry::new(workers)),
         })
     }
 
@@ -61,6 +64,7 @@ impl Control {
         let number = generation.number;
         *self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(generation);
         self.latest_number.store(number, Ordering::Release);
+        self.metrics.set_generation(number);
     }
 
     /// The number of the latest published generation.

@@ -113,6 +113,40 @@ pub enum GatewayError {
     InvalidRegisterResponse,
 }
 
+/// Gateway errors as metrics count them (`scfgate_gateway_errors_total{kind}`), indexed by
+/// [`GatewayError::metric_kind`]. Key-pair failures are split by status: 401 (a bad or missing
+/// signature) and 403 (no usage plan on the stage).
+pub const ERROR_KINDS: [&str; 28] = [
+    "malformed",
+    "headers_too_large",
+    "body_too_large",
+    "unsupported_transfer_encoding",
+    "unknown_host",
+    "unknown_stage",
+    "no_route",
+    "method_not_allowed",
+    "backend_unreachable",
+    "backend_timeout",
+    "response_not_json",
+    "invalid_integrated_response",
+    "response_too_large",
+    "function_error",
+    "function_crashed",
+    "function_busy",
+    "body_memory_exhausted",
+    "web_function_failed",
+    "cloud_refused",
+    "protocol_not_allowed",
+    "param_missing",
+    "param_invalid",
+    "key_pair",
+    "key_pair_no_usage_plan",
+    "oauth",
+    "rate_limited",
+    "quota_exceeded",
+    "websocket_handshake",
+];
+
 /// The methods an API path accepts, for a 405's `Allow` header: a set over the methods an API can
 /// declare (`ANY` sets them all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -189,6 +223,45 @@ impl GatewayError {
             GatewayError::WebSocketVersion => 426,
             GatewayError::WebSocketHandshake(_) => 400,
             GatewayError::InvalidRegisterResponse => 502,
+        }
+    }
+
+    /// Its index in [`ERROR_KINDS`], for metrics. Every failed WebSocket handshake counts as
+    /// `websocket_handshake`, whoever refused it.
+    pub fn metric_kind(&self) -> usize {
+        match self {
+            GatewayError::Malformed(_) => 0,
+            GatewayError::HeadersTooLarge => 1,
+            GatewayError::BodyTooLarge => 2,
+            GatewayError::UnsupportedTransferEncoding => 3,
+            GatewayError::UnknownHost => 4,
+            GatewayError::UnknownStage => 5,
+            GatewayError::NoRoute => 6,
+            GatewayError::MethodNotAllowed(_) => 7,
+            GatewayError::BackendUnreachable => 8,
+            GatewayError::BackendTimeout => 9,
+            GatewayError::ResponseNotJson => 10,
+            GatewayError::InvalidIntegratedResponse => 11,
+            GatewayError::ResponseTooLarge => 12,
+            GatewayError::FunctionError(_) => 13,
+            GatewayError::FunctionCrashed(_) => 14,
+            GatewayError::FunctionBusy => 15,
+            GatewayError::BodyMemoryExhausted => 16,
+            GatewayError::WebFunctionFailed(_) => 17,
+            GatewayError::CloudRefused(_) => 18,
+            GatewayError::ProtocolNotAllowed { .. } => 19,
+            GatewayError::ParamMissing { .. } => 20,
+            GatewayError::ParamInvalid { .. } => 21,
+            GatewayError::KeyPair(KeyPairError::NoUsagePlan) => 23,
+            GatewayError::KeyPair(_) => 22,
+            GatewayError::OAuth(_) => 24,
+            GatewayError::RateLimited => 25,
+            GatewayError::QuotaExceeded => 26,
+            GatewayError::WebSocketHeaderMissing(_)
+            | GatewayError::WebSocketVersion
+            | GatewayError::WebSocketHandshake(_)
+            | GatewayError::WebSocketRefused { .. }
+            | GatewayError::InvalidRegisterResponse => 27,
         }
     }
 

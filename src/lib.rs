@@ -46,6 +46,7 @@ pub mod function_host;
 pub mod http;
 pub mod listener;
 pub mod memory;
+pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod readiness;

@@ -87,6 +87,8 @@ pub enum Kind {
     Admin,
     /// `push_listen` (WebSocket APIs' reverse-push endpoint).
     Push,
+    /// `--metrics-listen`.
+    Metrics,
 }
 
 impl Kind {
@@ -97,12 +99,13 @@ impl Kind {
             Kind::Https => "https",
             Kind::Admin => "admin",
             Kind::Push => "push",
+            Kind::Metrics => "metrics",
         }
     }
 
     /// The kind a hand-over name stands for.
     pub fn from_name(name: &str) -> Option<Kind> {
-        [Kind::Http, Kind::Https, Kind::Admin, Kind::Push].into_iter().find(|kind| kind.name() == name)
+        [Kind::Http, Kind::Https, Kind::Admin, Kind::Push, Kind::Metrics].into_iter().find(|kind| kind.name() == name)
     }
 }
 

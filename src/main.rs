@@ -127,6 +127,14 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
         }
         None => None,
     };
+    let metrics_listener = match args.metrics_listen {
+        Some(address) => Some(
+            sockets
+                .bind_plain(Kind::Metrics, address)
+                .map_err(|error| format!("cannot listen on {address} for metrics: {error}"))?,
+        ),
+        None => None,
+    };
     // Before anything is announced: SIGHUP's default action would end the process, so a reload
     // asked for right after "listening" must already find the handler in place.
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2]).map_err(|error| error.to_string())?;
@@ -152,6 +160,16 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
     let hosts = Arc::new(std::sync::Mutex::new(hosts));
     let generation = Generation { number: 1, config: config.clone(), router: Arc::new(router), endpoints, tls };
     let control = Control::new(generation, workers);
+    let metrics = control.metrics.clone();
+    metrics.set_functions(lock(&hosts).stats());
+    metrics.set_readiness(readiness_probe(control.clone(), lock(&hosts).published.clone()));
+    metrics.start_sampler();
+    if let Some(listener) = metrics_listener {
+        let address = listener.local_addr().map_err(|error| error.to_string())?;
+        scfgate::metrics::server::serve(listener, metrics.clone())
+            .map_err(|error| format!("cannot start the metrics listener: {error}"))?;
+        tracing::info!("scfgate metrics on http://{address}/metrics (and /healthz, /readyz)");
+    }
     let cores = std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1);
     let mut tls_per_worker = bound_tls.per_worker.into_iter();
     for (index, listeners) in bound.per_worker.into_iter().enumerate() {
@@ -193,8 +211,13 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
     }
     if let Some(management) = &management {
         let (control, hosts) = (control.clone(), hosts.clone());
-        let apply: scfgate::admin::Apply = Box::new(move |config| apply(config, &control, &mut lock(&hosts)));
+        let apply: scfgate::admin::Apply = Box::new(move |config| {
+            let applied = apply(config, &control, &mut lock(&hosts));
+            control.metrics.record_reload(applied.is_ok());
+            applied
+        });
         management.attach(apply, bound.addresses.clone());
+        management.set_metrics(metrics.clone());
         if let Some((listener, token)) = admin {
             let address = listener.local_addr().map_err(|error| error.to_string())?;
             management.serve(listener, token);
@@ -210,11 +233,16 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
         if signal == SIGHUP {
             notify::reloading("reloading the configuration");
             match &management {
+                // An applied reload was counted by the admin's apply; one refused before it is
+                // counted here.
                 Some(management) => match management.reload_file() {
                     Ok(generation) => tracing::info!(generation, "configuration reloaded"),
-                    Err(error) => tracing::error!("reload refused, still serving the previous configuration: {error}"),
+                    Err(error) => {
+                        metrics.record_reload(false);
+                        tracing::error!("reload refused, still serving the previous configuration: {error}")
+                    }
                 },
-                None => reload(&args, &control, &mut lock(&hosts)),
+                None => metrics.record_reload(reload(&args, &control, &mut lock(&hosts))),
             }
             notify::reloaded(&format!("serving configuration generation {}", control.latest_number()));
             continue;
@@ -301,18 +329,50 @@ fn drain(control: &Control) {
 
 /// SIGHUP: load and validate the file again; on success every worker switches to it between
 /// requests (requests in flight finish on the old one); on failure the old one keeps serving.
-fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts) {
+/// Returns whether it was applied.
+fn reload(args: &Args, control: &Control, hosts: &mut FunctionHosts) -> bool {
     let result = config::load(&args.config, &args.overrides()).map_err(|error| error.to_string()).and_then(|config| {
         let (apis, functions) = (config.apis.len(), config.functions.len());
         apply(config, control, hosts).map(|generation| (generation, apis, functions))
     });
     match result {
-        Ok((generation, apis, functions)) => tracing::info!(generation, apis, functions, "configuration reloaded"),
-        Err(error) => tracing::error!(
-            generation = control.latest_number(),
-            "reload refused, still serving the previous configuration: {error}"
-        ),
+        Ok((generation, apis, functions)) => {
+            tracing::info!(generation, apis, functions, "configuration reloaded");
+            true
+        }
+        Err(error) => {
+            tracing::error!(
+                generation = control.latest_number(),
+                "reload refused, still serving the previous configuration: {error}"
+            );
+            false
+        }
     }
+}
+
+/// What `/readyz` asks: every worker serves the latest generation, and the warm local functions
+/// of the configuration the function host last ran have their instances ready.
+fn readiness_probe(
+    control: Arc<Control>,
+    published: Arc<std::sync::Mutex<Published>>,
+) -> scfgate::metrics::ReadinessProbe {
+    Box::new(move || {
+        if control.is_draining() {
+            return Err("shutting down".into());
+        }
+        let latest = control.latest_number();
+        if !control.all_serving(latest) {
+            return Err(format!("not every worker serves configuration generation {latest} yet"));
+        }
+        let published = published.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(config) = &published.config else { return Ok(()) };
+        let pending = scfgate::readiness::pending(config, &published.reach);
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("local functions not ready: {}", scfgate::readiness::describe(&pending)))
+        }
+    })
 }
 
 /// Puts a validated configuration into service: compiles its routes and TLS, starts changed
@@ -338,6 +398,7 @@ fn apply(config: Config, control: &Control, hosts: &mut FunctionHosts) -> Result
         );
     }
     hosts.update(&config)?;
+    control.metrics.set_functions(hosts.stats());
     let endpoints = hosts.endpoints(&config);
     let number = current.number + 1;
     control.publish(Generation { number, config, router, endpoints, tls });
@@ -371,18 +432,27 @@ struct FunctionHosts {
     watch: bool,
     /// How each function id of the configuration last applied is reached locally.
     reach: Vec<Option<Reach>>,
+    /// The same with its configuration, for `/readyz` (which must not wait on a reload).
+    published: Arc<std::sync::Mutex<Published>>,
+}
+
+/// A configuration the function host runs, with how it reaches each function.
+#[derive(Default)]
+struct Published {
+    config: Option<Arc<Config>>,
+    reach: Vec<Option<Reach>>,
 }
 
 impl FunctionHosts {
     fn start(config: &Arc<Config>, driver: runtime::ActiveDriver, watch: bool) -> Result<Self, String> {
-        let mut hosts = FunctionHosts { host: None, driver, watch, reach: Vec::new() };
+        let mut hosts = FunctionHosts { host: None, driver, watch, reach: Vec::new(), published: Default::default() };
         hosts.update(config)?;
         Ok(hosts)
     }
 
     /// Runs `config`'s local functions: new ones start, changed ones restart, removed ones stop
     /// once their requests are done, the rest keep running.
-    fn update(&mut self, config: &Config) -> Result<(), String> {
+    fn update(&mut self, config: &Arc<Config>) -> Result<(), String> {
         let local = config
             .functions
             .iter()
@@ -391,6 +461,7 @@ impl FunctionHosts {
             Some(host) => host,
             None if !local => {
                 self.reach = vec![None; config.functions.len()];
+                self.publish(config);
                 return Ok(());
             }
             None => self.host.insert(
@@ -399,7 +470,18 @@ impl FunctionHosts {
             ),
         };
         self.reach = host.update(config)?;
+        self.publish(config);
         Ok(())
+    }
+
+    fn publish(&self, config: &Arc<Config>) {
+        let mut published = self.published.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *published = Published { config: Some(config.clone()), reach: self.reach.clone() };
+    }
+
+    /// The metrics of the local functions running now.
+    fn stats(&self) -> Vec<Arc<scfgate::metrics::functions::FunctionStats>> {
+        self.host.as_ref().map(FunctionHost::stats).unwrap_or_default()
     }
 
     fn endpoints(&self, config: &Config) -> Arc<Vec<Endpoint>> {

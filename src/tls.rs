@@ -58,9 +58,10 @@ pub fn server_config(certificates: &[CertificateSpec]) -> Result<Arc<rustls::Ser
         let certified = Arc::new(load_certified_key(spec, &provider)?);
         for host in &spec.hosts {
             let host = host.to_ascii_lowercase();
+            let named: Arc<str> = Arc::from(host.as_str());
             match host.strip_prefix("*.") {
-                Some(suffix) => resolver.wildcard.insert(suffix.to_string(), certified.clone()),
-                None => resolver.exact.insert(host, certified.clone()),
+                Some(suffix) => resolver.wildcard.insert(suffix.to_string(), (certified.clone(), named)),
+                None => resolver.exact.insert(host, (certified.clone(), named)),
             };
         }
     }
@@ -101,21 +102,84 @@ fn load_certified_key(
 /// Chooses the certificate by SNI; no SNI or an unknown name gets none, so the handshake fails.
 #[derive(Debug, Default)]
 struct SniResolver {
-    exact: HashMap<String, Arc<CertifiedKey>>,
-    /// `*.example.com` stored as `example.com`.
-    wildcard: HashMap<String, Arc<CertifiedKey>>,
+    exact: HashMap<String, (Arc<CertifiedKey>, Arc<str>)>,
+    /// `*.example.com` stored as `example.com` (with its host as configured, for metrics).
+    wildcard: HashMap<String, (Arc<CertifiedKey>, Arc<str>)>,
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         // rustls lower-cases the name and strips a trailing dot.
-        let name = hello.server_name()?;
-        if let Some(certified) = self.exact.get(name) {
-            return Some(certified.clone());
-        }
-        let (_, parent) = name.split_once('.')?;
-        self.wildcard.get(parent).cloned()
+        let Some(name) = hello.server_name() else {
+            HELLOS.with(|hellos| hellos.borrow_mut().no_name += 1);
+            return None;
+        };
+        let found = self.exact.get(name).or_else(|| self.wildcard.get(name.split_once('.')?.1));
+        HELLOS.with(|hellos| {
+            let mut hellos = hellos.borrow_mut();
+            match found {
+                Some((_, host)) => match hellos.accepted.iter_mut().find(|(seen, _)| Arc::ptr_eq(seen, host)) {
+                    Some((_, count)) => *count += 1,
+                    None => hellos.accepted.push((host.clone(), 1)),
+                },
+                None => hellos.unknown_name += 1,
+            }
+        });
+        found.map(|(certified, _)| certified.clone())
     }
+}
+
+/// The hellos one thread's handshakes saw since they were last drained.
+#[derive(Default)]
+struct Hellos {
+    /// Refused: no name.
+    no_name: u64,
+    /// Refused: a name no certificate covers.
+    unknown_name: u64,
+    /// Accepted, per certificate host as configured (`*.` wildcards included).
+    accepted: Vec<(Arc<str>, u64)>,
+}
+
+thread_local! {
+    /// Handshakes run on their worker's thread, so each worker counts its own hellos, with no
+    /// sharing; its control task drains them into its metrics ([`drain_hellos`]).
+    static HELLOS: std::cell::RefCell<Hellos> = std::cell::RefCell::new(Hellos::default());
+}
+
+/// What a hello was told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hello<'a> {
+    /// A certificate covering its name, configured under this host.
+    Accepted(&'a str),
+    /// Refused: it named no server.
+    NoName,
+    /// Refused: no certificate covers its name.
+    UnknownName,
+}
+
+/// Hands `each` the hellos seen on this thread since the last call, with how many, and
+/// forgets them.
+pub fn drain_hellos(mut each: impl FnMut(Hello<'_>, u64)) {
+    HELLOS.with(|hellos| {
+        let mut hellos = hellos.borrow_mut();
+        for (outcome, count) in [
+            (Hello::NoName, std::mem::take(&mut hellos.no_name)),
+            (Hello::UnknownName, std::mem::take(&mut hellos.unknown_name)),
+        ] {
+            if count > 0 {
+                each(outcome, count);
+            }
+        }
+        for (host, count) in hellos.accepted.iter_mut() {
+            if *count > 0 {
+                each(Hello::Accepted(host), std::mem::take(count));
+            }
+        }
+        // Hosts of configurations no longer served go; the others keep their place.
+        if hellos.accepted.len() > 64 {
+            hellos.accepted.clear();
+        }
+    });
 }
 
 /// Refuses a certificate outside its validity period (read from the DER `Validity` field).

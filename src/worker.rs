@@ -46,6 +46,10 @@ pub struct Serving {
     /// Some function is a web function: requests are routed from their head before their body
     /// is read (`crate::backend::web` streams it through).
     pub web_functions: bool,
+    /// This worker's request counts per API and stage, indexed `api * 3 + stage`.
+    pub api_metrics: Vec<Arc<crate::metrics::worker::ApiSeries>>,
+    /// This worker's TLS hello counts per certificate host (`crate::tls::drain_hellos`).
+    pub tls_metrics: std::collections::HashMap<String, Arc<crate::metrics::worker::TlsSeries>>,
     /// Per function id: this worker's side of a web function's instances (`None` for others).
     /// Kept from the previous generation while the same function host serves it, so requests
     /// still running on that generation stay counted.
@@ -53,7 +57,12 @@ pub struct Serving {
 }
 
 impl Serving {
-    fn new(generation: Arc<Generation>, worker: usize, previous: Option<&Serving>) -> Self {
+    fn new(
+        generation: Arc<Generation>,
+        worker: usize,
+        previous: Option<&Serving>,
+        metrics: &crate::metrics::worker::WorkerMetrics,
+    ) -> Self {
         let config = &generation.config;
         let web_instances = generation
             .endpoints
@@ -81,6 +90,8 @@ impl Serving {
         let web_functions = config.functions.iter().any(crate::config::Function::is_web);
         let cloud = crate::backend::tencentcloud::CloudConnections::new(config);
         Serving {
+            api_metrics: metrics.api_series(config),
+            tls_metrics: metrics.tls_series(config),
             pool: RefCell::new(pool),
             policy: RefCell::new(policy),
             web_functions,
@@ -102,6 +113,20 @@ impl Serving {
         self.pool.borrow_mut().close_expired(now) + web + self.cloud.close_expired(now)
     }
 
+    /// What this generation's backend pools did since last asked, and the connections idle
+    /// in them (the worker's control task, for its metrics).
+    fn take_pool_stats(&self) -> (crate::backend::pool::PoolStats, usize) {
+        let mut pool = self.pool.borrow_mut();
+        let (mut stats, mut idle) = (pool.take_stats(), pool.idle_total());
+        drop(pool);
+        let web = self.web_instances.iter().flatten().map(|instances| instances.take_pool_stats());
+        for (more, more_idle) in web.chain(std::iter::once(self.cloud.take_pool_stats())) {
+            stats.add(more);
+            idle += more_idle;
+        }
+        (stats, idle)
+    }
+
     /// The compiled routes.
     pub fn router(&self) -> &Router {
         &self.generation.router
@@ -110,6 +135,11 @@ impl Serving {
     /// Where function `id`'s invocations go.
     pub fn endpoint(&self, id: usize) -> &Endpoint {
         &self.generation.endpoints[id]
+    }
+
+    /// The request counts of API `api` on `stage`.
+    pub fn api_metrics(&self, api: usize, stage: crate::config::Stage) -> &crate::metrics::worker::ApiSeries {
+        &self.api_metrics[api * crate::config::Stage::ALL.len() + stage.index()]
     }
 }
 
@@ -137,6 +167,8 @@ pub struct WorkerContext {
     /// The request bodies this worker holds whole (event APIs), against its share of
     /// `--body-memory` (`crate::memory`).
     pub body_budget: crate::memory::BodyBudget,
+    /// This worker's metrics; it is their only writer (`crate::metrics::cells`).
+    pub metrics: Arc<crate::metrics::worker::WorkerMetrics>,
 }
 
 impl WorkerContext {
@@ -145,9 +177,11 @@ impl WorkerContext {
         let generation = control.latest();
         let workers = generation.config.gateway.workers.max(1);
         let max_connections = generation.config.gateway.max_connections.div_ceil(workers).max(1);
+        let metrics = control.metrics.worker(index);
         WorkerContext {
             index,
-            serving: RefCell::new(Rc::new(Serving::new(generation, index, None))),
+            serving: RefCell::new(Rc::new(Serving::new(generation, index, None, &metrics))),
+            metrics,
             control,
             request_ids: RequestIds::new(index),
             open_connections: Cell::new(0),
@@ -288,7 +322,7 @@ async fn control_task(context: Rc<WorkerContext>) {
         if latest != context.serving.borrow().generation.number {
             let generation = context.control.latest();
             tracing::debug!(worker = context.index, generation = generation.number, "serving a new configuration");
-            let serving = Rc::new(Serving::new(generation, context.index, Some(&context.serving())));
+            let serving = Rc::new(Serving::new(generation, context.index, Some(&context.serving()), &context.metrics));
             *context.serving.borrow_mut() = serving;
         }
         // Web functions scale on the requests every worker has in flight: this worker's counts.
@@ -316,6 +350,7 @@ async fn control_task(context: Rc<WorkerContext>) {
             // go back to the system even if no request comes to make the allocator do it.
             crate::memory::return_freed_memory();
         }
+        publish_metrics(&context);
         let serving = context.serving.borrow().generation.number;
         context.control.report(
             context.index,
@@ -326,6 +361,33 @@ async fn control_task(context: Rc<WorkerContext>) {
         );
         monoio::time::sleep(CONTROL_TICK).await;
     }
+}
+
+/// Moves what this worker counted outside its cells into them: its pools' traffic, the TLS
+/// hellos its handshakes saw, the connections and sessions it holds (each tick, off the request
+/// path).
+fn publish_metrics(context: &WorkerContext) {
+    let metrics = &context.metrics;
+    let serving = context.serving();
+    let (pool, idle) = serving.take_pool_stats();
+    let backend = &metrics.backend;
+    backend.reused.add(pool.reused);
+    backend.opened.add(pool.missed);
+    backend.closed_idle.add(pool.closed_idle);
+    backend.closed_by_backend.add(pool.closed_spoke);
+    backend.closed_pool_full.add(pool.closed_full);
+    backend.idle.set(idle as u64);
+    crate::tls::drain_hellos(|hello, count| match hello {
+        crate::tls::Hello::Accepted(host) => {
+            if let Some(series) = serving.tls_metrics.get(host) {
+                series.accepted.add(count);
+            }
+        }
+        crate::tls::Hello::NoName => metrics.tls.refused_no_sni.add(count),
+        crate::tls::Hello::UnknownName => metrics.tls.refused_unknown_name.add(count),
+    });
+    metrics.connections.open.set(context.open_connections.get() as u64);
+    metrics.websocket.open.set(context.websocket.open_connections() as u64);
 }
 
 async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: bool) {
@@ -342,9 +404,11 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: boo
                 // A connection accepted as the accept was being cancelled is connected all the
                 // same: it is served (its response closes it), not dropped unanswered.
                 if context.open_connections.get() >= context.max_connections && !last {
+                    context.metrics.connections.refused.increment();
                     monoio::spawn(refuse_connection(stream, context.next_request_id()));
                     continue;
                 }
+                context.metrics.connections.accepted.increment();
                 let guard = OpenConnection::new(context.clone());
                 if tls {
                     monoio::spawn(async move {
@@ -384,10 +448,21 @@ async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContex
     drop(serving);
     let acceptor = monoio_rustls::TlsAcceptor::from(tls);
     let handshake = acceptor.accept(stream);
-    match monoio::time::timeout(header_timeout, handshake).await {
-        Ok(Ok(tls_stream)) => crate::connection::serve_stream(tls_stream, socket, peer, context, true).await,
-        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake refused"),
-        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    let outcome = monoio::time::timeout(header_timeout, handshake).await;
+    let tls = &context.metrics.tls;
+    match outcome {
+        Ok(Ok(tls_stream)) => {
+            tls.completed.increment();
+            crate::connection::serve_stream(tls_stream, socket, peer, context, true).await
+        }
+        Ok(Err(error)) => {
+            tls.failed.increment();
+            tracing::debug!(%peer, %error, "TLS handshake refused")
+        }
+        Err(_) => {
+            tls.timed_out.increment();
+            tracing::debug!(%peer, "TLS handshake timed out")
+        }
     }
 }
 

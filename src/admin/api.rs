@@ -24,11 +24,29 @@ const READ_ONLY: &[&str] = &["version", "created_at", "updated_at"];
 
 /// Answers one authenticated request.
 pub fn handle(management: &Management, request: Request) -> Response {
+    if let Some(response) = monitoring(management, &request) {
+        return response;
+    }
     let mut inner = management.lock();
     match route(&mut inner, &request) {
         Ok(response) => response,
         Err(error) => Response::error(&error),
     }
+}
+
+/// `/metrics`, `/healthz`, `/readyz` (as on `--metrics-listen`) and the console's charts
+/// (`GET /v1/metrics/history`), answered without the state's lock.
+fn monitoring(management: &Management, request: &Request) -> Option<Response> {
+    let registry = management.metrics()?;
+    if request.method == "GET" && request.path == "/v1/metrics/history" {
+        let report = serde_json::to_value(registry.history_report()).unwrap_or_default();
+        return Some(Response::json(200, &report));
+    }
+    let accept = request.header("accept").unwrap_or_default();
+    let answer = crate::metrics::server::respond(registry, &request.method, &request.path, accept)?;
+    let mut response = Response::text(answer.status, answer.content_type, answer.body);
+    response.headers.push(("Cache-Control", "no-store".into()));
+    Some(response)
 }
 
 fn route(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {

@@ -49,6 +49,9 @@ pub struct Management {
     accepting: Arc<AtomicBool>,
     /// Set while the accept loop runs (cleared when it has left, after `accepting` is cleared).
     accept_loop: Arc<AtomicBool>,
+    /// The gateway's metrics, for `/metrics`, `/healthz`, `/readyz` and the console's charts;
+    /// read without the state's lock, so a long publish never holds up a scrape.
+    metrics: std::sync::OnceLock<Arc<crate::metrics::Registry>>,
 }
 
 struct Inner {
@@ -147,6 +150,7 @@ impl Management {
             }),
             accepting: Arc::new(AtomicBool::new(true)),
             accept_loop: Arc::new(AtomicBool::new(false)),
+            metrics: std::sync::OnceLock::new(),
         };
         Ok((Arc::new(management), served))
     }
@@ -156,6 +160,16 @@ impl Management {
         let mut inner = self.lock();
         inner.apply = Some(apply);
         inner.data_plane = data_plane;
+    }
+
+    /// Serves the gateway's metrics beside the admin API.
+    pub fn set_metrics(&self, registry: Arc<crate::metrics::Registry>) {
+        let _ = self.metrics.set(registry);
+    }
+
+    /// The gateway's metrics, when set.
+    pub fn metrics(&self) -> Option<&Arc<crate::metrics::Registry>> {
+        self.metrics.get()
     }
 
     /// SIGHUP with a state directory: the config file's `[gateway]` and certificates are read

@@ -106,6 +106,34 @@ pub struct Pool<S = TcpStream> {
     /// Connections closed because they spoke while idle, and of those, how many had carried a
     /// request body (the caller reads and resets these: [`Pool::take_spoken`]).
     spoken: Spoken,
+    /// What happened to connections since the worker's metrics last took it.
+    stats: PoolStats,
+}
+
+/// A pool's traffic since last asked ([`Pool::take_stats`]), for the worker's metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Takes that found a connection.
+    pub reused: u64,
+    /// Takes that found none (the caller opens one).
+    pub missed: u64,
+    /// Closed after `pool_idle_timeout`.
+    pub closed_idle: u64,
+    /// Closed because the other end spoke out of turn or closed while idle.
+    pub closed_spoke: u64,
+    /// Not kept because the pool was full.
+    pub closed_full: u64,
+}
+
+impl PoolStats {
+    /// Adds `other` to these.
+    pub fn add(&mut self, other: PoolStats) {
+        self.reused += other.reused;
+        self.missed += other.missed;
+        self.closed_idle += other.closed_idle;
+        self.closed_spoke += other.closed_spoke;
+        self.closed_full += other.closed_full;
+    }
 }
 
 /// Idle connections that spoke out of turn, since last asked.
@@ -125,6 +153,7 @@ impl<S> Pool<S> {
             max_idle_per_endpoint,
             idle_timeout,
             spoken: Spoken::default(),
+            stats: PoolStats::default(),
         }
     }
 
@@ -134,22 +163,31 @@ impl<S> Pool<S> {
         while let Some(mut connection) = idle.pop() {
             if connection.idle_since.elapsed() >= self.idle_timeout {
                 // Expired: dropped, so closed. The older ones below it are older still.
+                self.stats.closed_idle += 1 + idle.len() as u64;
                 idle.clear();
                 break;
             }
             if connection.spoke() {
                 self.spoken.record(&connection);
+                self.stats.closed_spoke += 1;
                 continue;
             }
+            self.stats.reused += 1;
             return Some(connection);
         }
+        self.stats.missed += 1;
         None
     }
 
     /// Returns a connection that finished a whole response and may be reused.
     pub fn put(&mut self, endpoint: usize, mut connection: BackendConnection<S>) {
         let idle = &mut self.idle[endpoint];
-        if idle.len() >= self.max_idle_per_endpoint || !connection.arm() {
+        if idle.len() >= self.max_idle_per_endpoint {
+            self.stats.closed_full += 1;
+            return;
+        }
+        if !connection.arm() {
+            self.stats.closed_spoke += 1;
             return;
         }
         connection.idle_since = Instant::now();
@@ -174,18 +212,42 @@ impl<S> Pool<S> {
             if expired > 0 {
                 idle.drain(..expired);
                 closed += expired;
+                self.stats.closed_idle += expired as u64;
             }
-            let spoken = &mut self.spoken;
+            let (spoken, stats) = (&mut self.spoken, &mut self.stats);
             idle.retain_mut(|connection| {
                 let silent = !connection.spoke();
                 if !silent {
                     spoken.record(connection);
+                    stats.closed_spoke += 1;
                     closed += 1;
                 }
                 silent
             });
         }
         closed
+    }
+
+    /// Closes every idle connection to `endpoint` (the process behind it is gone).
+    pub fn close_all(&mut self, endpoint: usize) {
+        let idle = &mut self.idle[endpoint];
+        self.stats.closed_spoke += idle.len() as u64;
+        idle.clear();
+    }
+
+    /// Counts a take that found nothing usable without looking (the caller knew).
+    pub fn take_stats_miss(&mut self) {
+        self.stats.missed += 1;
+    }
+
+    /// What happened to connections since the last call.
+    pub fn take_stats(&mut self) -> PoolStats {
+        std::mem::take(&mut self.stats)
+    }
+
+    /// Idle connections held, all endpoints together.
+    pub fn idle_total(&self) -> usize {
+        self.idle.iter().map(Vec::len).sum()
     }
 
     /// The idle connections closed for speaking out of turn since the last call.

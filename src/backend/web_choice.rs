@@ -115,6 +115,12 @@ impl WorkerInstances {
         &self.board
     }
 
+    /// What this worker's pool to the instances did since last asked (the worker's metrics).
+    pub fn take_pool_stats(&self) -> (super::pool::PoolStats, usize) {
+        let mut pool = self.pool.borrow_mut();
+        (pool.take_stats(), pool.idle_total())
+    }
+
     /// Closes the pooled connections idle past `pool_idle_timeout` (the worker's control task).
     pub fn close_expired(&self, now: Instant) -> usize {
         let mut pool = self.pool.borrow_mut();
@@ -190,8 +196,9 @@ impl WorkerInstances {
         let mut pool = self.pool.borrow_mut();
         if self.pooled_incarnation[slot].get() != incarnation {
             // The instance restarted: connections to its earlier process are dropped (closed).
-            while pool.take(slot).is_some() {}
+            pool.close_all(slot);
             self.pooled_incarnation[slot].set(incarnation);
+            pool.take_stats_miss();
             return None;
         }
         let taken = pool.take(slot);

@@ -85,8 +85,8 @@ impl Host {
     /// Carries out one change of a reload (web functions' go to their supervisor).
     fn apply(&self, change: Change, web_changes: &RefCell<Vec<Change>>) {
         match change {
-            Change::StartCustom { unit, spec, tuning, listeners, code_version, ready } => {
-                let (slot, served) = FunctionSlot::new(unit, spec, tuning, listeners, code_version, ready);
+            Change::StartCustom { unit, spec, tuning, listeners, code_version, ready, stats } => {
+                let (slot, served) = FunctionSlot::new(unit, spec, tuning, listeners, code_version, ready, stats);
                 for (instance, (socket, stopped)) in slot.instances.iter().zip(served) {
                     match TcpListener::from_std(socket) {
                         Ok(listener) => {
@@ -238,6 +238,8 @@ impl Host {
             state.restart_at = state.wanted.then_some(now);
             return;
         }
+        slot.stats.crashes.increment();
+        state.replaces_crashed = true;
         state.failures = process::failures_after_exit(state.started_at, state.failures, now);
         let backoff = process::backoff(state.failures);
         state.restart_at = state.wanted.then_some(now + backoff);
@@ -284,6 +286,10 @@ impl Host {
                 state.stderr_tail = stderr_tail;
                 state.started_at = Some(now);
                 state.last_active = Some(now);
+                slot.stats.starts.increment();
+                if std::mem::take(&mut state.replaces_crashed) {
+                    slot.stats.restarts.increment();
+                }
             }
             Err(error) => {
                 state.failures += 1;
@@ -347,7 +353,8 @@ async fn serve_invoke_connection(mut stream: TcpStream, host: Rc<Host>) {
         reader.finish_request();
         let (reply, outcome) = oneshot::channel();
         let expires_at = Instant::now() + Duration::from_millis(time_limit_ms);
-        slot.submit(Invocation { request_id, event, time_limit_ms, expires_at, reply: Some(reply) });
+        let queued_at = Instant::now();
+        slot.submit(Invocation { request_id, event, time_limit_ms, expires_at, queued_at, reply: Some(reply) });
         let outcome =
             outcome.await.unwrap_or_else(|_| Outcome::Crashed(format!("function {} was stopped", slot.label)));
         match outcome {

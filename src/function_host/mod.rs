@@ -135,6 +135,11 @@ impl FunctionHost {
         Ok(plan.reach)
     }
 
+    /// The metrics of the functions it runs now (after [`update`](Self::update)).
+    pub fn stats(&self) -> Vec<Arc<crate::metrics::functions::FunctionStats>> {
+        self.units.stats()
+    }
+
     /// Whether any local function runs.
     pub fn runs_any(&self) -> bool {
         self.units.any()

@@ -51,6 +51,8 @@ pub struct Invocation {
     pub time_limit_ms: u64,
     /// When the worker that sent it gives up (it answers 504 itself at that moment).
     pub expires_at: Instant,
+    /// When it reached the host (its wait for an instance is measured from it).
+    pub queued_at: Instant,
     pub reply: Option<oneshot::Sender<Outcome>>,
 }
 
@@ -101,6 +103,8 @@ pub struct InstanceState {
     pub(super) stderr_tail: StderrTail,
     /// An unplanned exit not logged yet: it waits for the process's last stderr lines.
     pub(super) exit_report: Option<ExitReport>,
+    /// Its last process exited unasked: the next start is a restart (for metrics).
+    pub(super) replaces_crashed: bool,
 }
 
 /// An unplanned exit, logged with the process's last stderr lines once they have been read
@@ -220,6 +224,8 @@ pub struct FunctionSlot {
     listener_stops: RefCell<Vec<oneshot::Sender<()>>>,
     /// Its instances ready to take an event, for `crate::readiness` ([`publish_ready`](Self::publish_ready)).
     ready: Arc<AtomicUsize>,
+    /// Its metrics; the host thread is their only writer.
+    pub stats: Arc<crate::metrics::functions::FunctionStats>,
 }
 
 impl FunctionSlot {
@@ -232,6 +238,7 @@ impl FunctionSlot {
         listeners: Vec<StdListener>,
         code_version: Arc<AtomicU64>,
         ready: Arc<AtomicUsize>,
+        stats: Arc<crate::metrics::functions::FunctionStats>,
     ) -> (Rc<FunctionSlot>, Vec<(StdListener, oneshot::Receiver<()>)>) {
         let label = spec.label.clone();
         let mut stops = Vec::with_capacity(listeners.len());
@@ -277,6 +284,7 @@ impl FunctionSlot {
             retirement: Cell::new(None),
             listener_stops: RefCell::new(stops),
             ready,
+            stats,
         });
         (slot, served)
     }
@@ -341,12 +349,23 @@ impl FunctionSlot {
 
     /// Counts its instances that asked for work and still run, for whoever waits for the
     /// function to be ready (systemd's READY, a binary upgrade): once per supervisor tick.
+    /// Its instances by state and its queue go to its metrics at the same time.
     pub(super) fn publish_ready(&self) {
-        let ready = self.instances.iter().filter(|instance| {
+        let (mut starting, mut idle, mut busy) = (0, 0, 0);
+        for instance in &self.instances {
             let state = instance.state.borrow();
-            state.ready && state.child.is_some()
-        });
-        self.ready.store(ready.count(), Ordering::Release);
+            match (state.child.is_some(), state.ready, state.current.is_some()) {
+                (false, ..) => {}
+                (true, _, true) => busy += 1,
+                (true, true, false) => idle += 1,
+                (true, false, false) => starting += 1,
+            }
+        }
+        self.ready.store(idle + busy, Ordering::Release);
+        self.stats.starting.set(starting as u64);
+        self.stats.idle.set(idle as u64);
+        self.stats.busy.set(busy as u64);
+        self.stats.queue_depth.set(self.queue.borrow().len() as u64);
     }
 
     /// Whether a reload retired it.
@@ -520,6 +539,7 @@ impl FunctionSlot {
         let mut queue = self.queue.borrow_mut();
         while let Some(mut invocation) = queue.pop_front() {
             if !invocation.abandoned(now) {
+                self.stats.queue_wait.observe(now.saturating_duration_since(invocation.queued_at));
                 return Some(invocation);
             }
             invocation.finish(Outcome::TimedOut);

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use super::web_instances::WebInstances;
 use crate::config::{Config, Function, FunctionRuntime, Launcher, TencentIdentity};
+use crate::metrics::functions::FunctionStats;
 
 /// A function's identity: what makes two configurations' functions the same one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -107,6 +108,7 @@ pub enum Change {
         listeners: Vec<TcpListener>,
         code_version: Arc<AtomicU64>,
         ready: Arc<AtomicUsize>,
+        stats: Arc<FunctionStats>,
     },
     /// Run a web function on these ports, publishing to this board.
     StartWeb {
@@ -116,6 +118,7 @@ pub enum Change {
         ports: Vec<u16>,
         board: Arc<WebInstances>,
         code_version: Arc<AtomicU64>,
+        stats: Arc<FunctionStats>,
     },
     /// New settings for a running custom-runtime function.
     TuneCustom { unit: u64, tuning: CustomTuning },
@@ -153,8 +156,8 @@ struct Running {
 }
 
 enum Kind {
-    Custom { spec: CustomSpec, tuning: CustomTuning, ready: Arc<AtomicUsize> },
-    Web { spec: WebSpec, tuning: WebTuning, board: Arc<WebInstances> },
+    Custom { spec: CustomSpec, tuning: CustomTuning, ready: Arc<AtomicUsize>, stats: Arc<FunctionStats> },
+    Web { spec: WebSpec, tuning: WebTuning, board: Arc<WebInstances>, stats: Arc<FunctionStats> },
 }
 
 /// What a function of a new configuration needs from a unit.
@@ -240,6 +243,19 @@ impl Units {
     /// Whether any local function runs.
     pub fn any(&self) -> bool {
         !self.running.is_empty()
+    }
+
+    /// The metrics of the units the last committed plan runs, by function name.
+    pub fn stats(&self) -> Vec<Arc<FunctionStats>> {
+        let mut stats: Vec<Arc<FunctionStats>> = self
+            .running
+            .values()
+            .map(|running| match &running.kind {
+                Kind::Custom { stats, .. } | Kind::Web { stats, .. } => stats.clone(),
+            })
+            .collect();
+        stats.sort_by(|a, b| a.function.cmp(&b.function));
+        stats
     }
 }
 
@@ -336,17 +352,17 @@ fn describe(config: &Config, id: usize, function: &Function) -> Option<Wanted> {
 /// web function keeps its board: workers keep using it, and with it their pooled connections.
 fn keep(unit: u64, old: &Kind, new: Wanted) -> Result<(Kind, Option<Change>), Box<Wanted>> {
     match (old, new) {
-        (Kind::Custom { spec: old_spec, tuning: old_tuning, ready }, Wanted::Custom { spec, tuning })
+        (Kind::Custom { spec: old_spec, tuning: old_tuning, ready, stats }, Wanted::Custom { spec, tuning })
             if *old_spec == spec =>
         {
             let change = (*old_tuning != tuning).then(|| Change::TuneCustom { unit, tuning: tuning.clone() });
-            Ok((Kind::Custom { spec, tuning, ready: ready.clone() }, change))
+            Ok((Kind::Custom { spec, tuning, ready: ready.clone(), stats: stats.clone() }, change))
         }
-        (Kind::Web { spec: old_spec, tuning: old_tuning, board }, Wanted::Web { spec, tuning })
+        (Kind::Web { spec: old_spec, tuning: old_tuning, board, stats }, Wanted::Web { spec, tuning })
             if *old_spec == spec =>
         {
             let change = (*old_tuning != tuning).then(|| Change::TuneWeb { unit, tuning: tuning.clone() });
-            Ok((Kind::Web { spec, tuning, board: board.clone() }, change))
+            Ok((Kind::Web { spec, tuning, board: board.clone(), stats: stats.clone() }, change))
         }
         (_, new) => Err(Box::new(new)),
     }
@@ -373,6 +389,7 @@ fn start(
                 .map(|_| crate::listener::bind_one(loopback, 64))
                 .collect::<std::io::Result<Vec<_>>>()?;
             let ready = Arc::new(AtomicUsize::new(0));
+            let stats = Arc::new(FunctionStats::new(spec.label.to_string(), "event"));
             let change = Change::StartCustom {
                 unit,
                 spec: spec.clone(),
@@ -380,8 +397,9 @@ fn start(
                 listeners,
                 code_version,
                 ready: ready.clone(),
+                stats: stats.clone(),
             };
-            Ok((change, Kind::Custom { spec, tuning, ready }))
+            Ok((change, Kind::Custom { spec, tuning, ready, stats }))
         }
         Wanted::Web { spec, tuning } => {
             let chosen = ports.choose(spec.port, spec.max_instances)?;
@@ -392,15 +410,17 @@ fn start(
                 spec.max_instances,
                 spec.init_timeout,
             ));
+            let stats = Arc::new(FunctionStats::new(spec.label.to_string(), "web"));
             let change = Change::StartWeb {
                 unit,
                 spec: spec.clone(),
                 tuning: tuning.clone(),
                 ports: chosen,
                 board: board.clone(),
+                stats: stats.clone(),
                 code_version,
             };
-            Ok((change, Kind::Web { spec, tuning, board }))
+            Ok((change, Kind::Web { spec, tuning, board, stats }))
         }
     }
 }

@@ -105,6 +105,8 @@ struct WebFunction {
     retired: bool,
     /// Why it cannot start, when known: told to requests while it is failing.
     failure: Option<String>,
+    /// Its metrics; this supervisor is their only writer.
+    stats: Arc<crate::metrics::functions::FunctionStats>,
 }
 
 /// What starting, scaling and logging an instance needs of its function.
@@ -187,6 +189,8 @@ struct Slot {
     waiting_for_port: bool,
     /// Nothing listened on [`TENCENT_PORT`] when its process started.
     tencent_port_free_at_start: bool,
+    /// Its last process exited unasked: the next start is a restart (for metrics).
+    replaces_crashed: bool,
 }
 
 impl Slot {
@@ -208,6 +212,7 @@ impl Slot {
             stopping: false,
             replaces: None,
             published: InstanceStatus { state: InstanceState::Stopped, incarnation: 0 },
+            replaces_crashed: false,
             waiting_for_port: false,
             tencent_port_free_at_start: false,
         }
@@ -272,7 +277,7 @@ pub async fn supervise(changes: Rc<RefCell<Vec<Change>>>, processes: ProcessRegi
 /// Carries out one change of a reload.
 fn apply(functions: &mut Vec<WebFunction>, change: Change) {
     match change {
-        Change::StartWeb { unit, spec, tuning, ports, board, code_version } => {
+        Change::StartWeb { unit, spec, tuning, ports, board, code_version, stats } => {
             let now = Instant::now();
             let slots: Vec<Slot> = ports
                 .iter()
@@ -289,6 +294,7 @@ fn apply(functions: &mut Vec<WebFunction>, change: Change) {
                 code_counter: code_version,
                 retired: false,
                 failure: None,
+                stats,
             };
             function.publish();
             functions.push(function);
@@ -368,6 +374,18 @@ impl WebFunction {
             self.failure = None;
         }
         self.board.set_failing(failing, if failing { self.failure.as_deref() } else { None });
+        let (mut starting, mut idle, mut busy) = (0, 0, 0);
+        for slot in &self.slots {
+            match slot.state() {
+                InstanceState::Starting => starting += 1,
+                InstanceState::Ready if slot.load > 0 => busy += 1,
+                InstanceState::Ready => idle += 1,
+                InstanceState::Draining | InstanceState::Stopped => {}
+            }
+        }
+        self.stats.starting.set(starting);
+        self.stats.idle.set(idle);
+        self.stats.busy.set(busy);
     }
 
     async fn supervise_slot(&mut self, number: usize, processes: &ProcessRegistry, now: Instant) {
@@ -390,6 +408,8 @@ impl WebFunction {
                     let backoff = process::backoff(slot.failures);
                     slot.restart_at = slot.wanted.then_some(now + backoff);
                     let restart_in_ms = slot.wanted.then_some(backoff.as_millis() as u64);
+                    self.stats.crashes.increment();
+                    slot.replaces_crashed = true;
                     tracing::warn!(function = %spec.label, instance = number, port = slot.port, %status, restart_in_ms, "web function process exited");
                     return;
                 }
@@ -475,6 +495,10 @@ impl WebFunction {
                 slot.started_at = Some(now);
                 slot.incarnation += 1;
                 slot.code_version = self.code_version;
+                self.stats.starts.increment();
+                if std::mem::take(&mut slot.replaces_crashed) {
+                    self.stats.restarts.increment();
+                }
             }
             Err(error) => {
                 slot.failures += 1;

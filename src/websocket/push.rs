@@ -317,7 +317,12 @@ async fn handle(
     };
     let target = id.worker();
     if target == context.websocket.index() {
-        return deliver(&context.websocket, &id, action, payload);
+        let sends = matches!(action, PushAction::Send { .. });
+        let answer = deliver(&context.websocket, &id, action, payload);
+        if sends && matches!(answer, Answer::Ok) {
+            context.metrics.websocket.messages_sent.increment();
+        }
+        return answer;
     }
     if private || target >= forwarder.shared.peers.len() {
         return Answer::Refused(404, UNKNOWN_CONNECTION);

@@ -114,6 +114,7 @@ where
     tracing::debug!(connection = %String::from_utf8_lossy(&id_text), api = %api.name, "WebSocket connection open");
 
     if switched {
+        worker.metrics.websocket.opened.increment();
         let session = Session {
             worker,
             serving,
@@ -213,6 +214,7 @@ impl Session<'_> {
                     idle_deadline = Instant::now() + self.idle_timeout;
                     match event {
                         Event::Text(data) | Event::Binary(data) => {
+                            self.worker.metrics.websocket.messages_received.increment();
                             let binary = matches!(event, Event::Binary(_));
                             buffers.request.clear();
                             buffers.request.resize(HEADROOM, 0);

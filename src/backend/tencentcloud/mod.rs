@@ -87,6 +87,12 @@ impl CloudConnections {
     pub fn close_expired(&self, now: std::time::Instant) -> usize {
         self.pool.borrow_mut().close_expired(now)
     }
+
+    /// What this worker's pool to the API did since last asked, and how many connections idle.
+    pub fn take_pool_stats(&self) -> (super::pool::PoolStats, usize) {
+        let mut pool = self.pool.borrow_mut();
+        (pool.take_stats(), pool.idle_total())
+    }
 }
 
 /// Invokes cloud function `function` with the event already written at
