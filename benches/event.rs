@@ -75,6 +75,7 @@ impl Prepared {
             api_method: self.api_method.as_str(),
             qualifier: QUALIFIER,
             request_id: REQUEST_ID,
+            trace_id: REQUEST_ID,
             source_ip: SOURCE_IP,
             stage: STAGE,
             buffer: &self.raw,

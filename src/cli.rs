@@ -125,10 +125,16 @@ pub struct Args {
     #[arg(long)]
     pub pin_cores: bool,
 
-    /// Log one line per request (target `access`): request id, client, method, path, status
-    /// (499 when the client left before its response was written), bytes, duration.
+    /// Log one line per request (target `access`): request id, trace id, client, method, path,
+    /// service, stage, API, function, status (499 when the client left before its response was
+    /// written), the function's status, bytes both ways, durations (total and the function's).
     #[arg(long)]
     pub access_log: bool,
+
+    /// The access log's format: `text` (the log's own line format) or `json` (one object per
+    /// line, for a log pipeline). Turns the access log on.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub access_log_format: Option<AccessLogFormat>,
 
     /// Serve `GET /metrics` (Prometheus text format, or OpenMetrics when the scraper asks),
     /// `GET /healthz` and `GET /readyz` on this address (also served on the admin listener).
@@ -194,6 +200,15 @@ impl Args {
             shutdown_timeout: self.shutdown_timeout,
         }
     }
+}
+
+/// How access-log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccessLogFormat {
+    /// `2026-12-03T14:35:00.530Z INFO access: request_id=... status=200 ...`.
+    Text,
+    /// `{"timestamp":"...","level":"INFO","request_id":"...","status":200,...,"target":"access"}`.
+    Json,
 }
 
 /// A number of seconds, within the range the config file's durations have (one day at most):

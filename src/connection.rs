@@ -18,6 +18,7 @@ use crate::backend::{self, web, CallBuffers, CallTarget};
 use crate::buffer_pool::RequestBuffers;
 use crate::error::{ErrorContext, GatewayError};
 use crate::http::reader::{ReadError, RequestReader};
+use crate::http::trace::TraceId;
 use crate::http::{response, BodyFraming, RequestHead};
 use crate::metrics::worker::Finished;
 use crate::policy::{self, cors, Checked, PolicyState};
@@ -67,6 +68,7 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
         upgraded: false,
         routed: None,
         function_time: None,
+        gateway_error: false,
     };
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
@@ -151,6 +153,8 @@ struct Connection<S> {
     routed: Option<(Rc<Serving>, usize, crate::config::Stage)>,
     /// How long the current request's function took, once it was called.
     function_time: Option<Duration>,
+    /// The current request was answered with a gateway error (not the function's answer).
+    gateway_error: bool,
 }
 
 /// The gateway settings a connection reads between requests (a reload may change them).
@@ -222,6 +226,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             let started = Instant::now();
             self.routed = None;
             self.function_time = None;
+            self.gateway_error = false;
             let request_id = worker.next_request_id();
             // Phase 1b: an API whose function is a web function is served from the head; its
             // body streams through to the function instead of being read here first.
@@ -392,6 +397,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                 cors::write_preflight(&mut self.out, &self.policy.headers, request_id.as_bytes(), close);
             }
             Ok(Checked::Proceed) => {
+                let trace = TraceId::of_request(bytes, &self.head, request_id.as_bytes());
                 let exchange = web::Exchange {
                     serving: &serving,
                     api,
@@ -401,6 +407,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                     head: &self.head,
                     api_path_start: resolved.api_path_start,
                     request_id: request_id.as_bytes(),
+                    trace_id: trace.as_bytes(),
                     source_ip: self.source_ip.as_bytes(),
                     https: self.https,
                     extra: ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors },
@@ -480,6 +487,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             return Ok(());
         }
 
+        let trace = TraceId::of_request(bytes, head, request_id.as_bytes());
         let buffers = &mut self.buffers;
         buffers.request.clear();
         buffers.request.resize(HEADROOM, 0);
@@ -489,6 +497,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             api_method: api.method.as_str(),
             qualifier: &function.qualifier,
             request_id: request_id.as_bytes(),
+            trace_id: trace.as_bytes(),
             source_ip: self.source_ip.as_bytes(),
             stage: resolved.stage.as_str(),
             buffer: bytes,
@@ -546,6 +555,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             request_id: request_id.as_bytes(),
         };
         self.worker.metrics.errors[error.metric_kind()].increment();
+        self.gateway_error = true;
         let mut body = Vec::with_capacity(128);
         error.write_body(&context, &mut body);
         response::start(&mut self.out, error.status());
@@ -592,27 +602,51 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             duration: started.elapsed(),
             function_duration: self.function_time,
         };
-        match self.routed.take() {
-            Some((serving, api, stage)) => serving.api_metrics(api, stage).record(&finished),
+        let routed = self.routed.take();
+        match &routed {
+            Some((serving, api, stage)) => serving.api_metrics(*api, *stage).record(&finished),
             None => self.worker.metrics.unmatched.record(&finished),
         }
         if access_log {
-            self.log_access(request_id, &finished);
+            self.log_access(request_id, &finished, routed.as_ref());
         }
     }
 
-    /// One access-log line (target `access`; on with `--access-log`).
-    fn log_access(&self, request_id: &RequestId, finished: &Finished) {
+    /// One access-log line (target `access`; on with `--access-log`, text or JSON).
+    fn log_access(
+        &self,
+        request_id: &RequestId,
+        finished: &Finished,
+        routed: Option<&(Rc<Serving>, usize, crate::config::Stage)>,
+    ) {
         let request = self.reader.request_bytes();
+        let (mut service, mut stage, mut api_name, mut function) = ("", "", "", String::new());
+        if let Some((serving, api, served_stage)) = routed {
+            let config = serving.config();
+            let api = &config.apis[*api];
+            (service, stage, api_name) = (&config.services[api.service].id, served_stage.as_str(), &api.name);
+            function = config.functions[api.function].display_name();
+        }
+        // The function's own status: what it answered, when its answer made the response.
+        let upstream_status = (self.function_time.is_some() && !self.gateway_error).then_some(finished.status);
+        let trace = TraceId::of_request(request, &self.head, request_id.as_bytes());
         tracing::info!(
             target: "access",
             request_id = %String::from_utf8_lossy(request_id.as_bytes()),
-            ip = %String::from_utf8_lossy(self.source_ip.as_bytes()),
+            trace_id = %String::from_utf8_lossy(trace.as_bytes()),
+            client = %String::from_utf8_lossy(self.source_ip.as_bytes()),
             method = %String::from_utf8_lossy(self.head.method.of_buffer(request)),
             path = %String::from_utf8_lossy(self.head.path.of_buffer(request)),
+            service,
+            stage,
+            api = api_name,
+            function = function.as_str(),
             status = finished.status,
+            upstream_status,
+            request_bytes = finished.request_bytes,
             bytes = finished.response_bytes,
             duration_ms = finished.duration.as_secs_f64() * 1000.0,
+            function_ms = finished.function_duration.map(|took| took.as_secs_f64() * 1000.0),
             tls = self.https,
         );
     }

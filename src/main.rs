@@ -11,7 +11,7 @@ use signal_hook::iterator::Signals;
 
 use scfgate::admin::Management;
 use scfgate::backend::invoke::Endpoint;
-use scfgate::cli::Args;
+use scfgate::cli::{AccessLogFormat, Args};
 use scfgate::config::{self, Config, FunctionRuntime};
 use scfgate::control::{Control, Generation};
 use scfgate::function_host::{self, FunctionHost, Reach};
@@ -24,14 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    // The access log is its own target, off unless asked for: it costs a line per request.
-    let access = if args.access_log { "access=info" } else { "access=off" };
-    let filter = format!("{},{access}", args.log);
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let _log_writer = init_logging(&args);
     if (args.reload || args.upgrade) && args.state_dir().is_some() {
         // The running gateway holds the state; only the file's own tables need checking here.
         let parsed = std::fs::read_to_string(&args.config)
@@ -92,6 +85,45 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to stderr through a writer thread (`tracing_appender`): a worker formats its line
+/// and hands it over, never waiting on the pipe or the journal; when the writer falls behind by
+/// more than its buffer, lines are dropped rather than workers stalled. The access log is its
+/// own target, off unless asked for (it costs a line per request), in the text or JSON format.
+/// The returned guard flushes what is buffered when `main` returns.
+fn init_logging(args: &Args) -> tracing_appender::non_blocking::WorkerGuard {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
+    let (writer, guard) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(true).finish(std::io::stderr());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let filter = format!("{},access=off", args.log);
+    let general = tracing_subscriber::fmt::layer()
+        .with_writer(writer.clone())
+        .with_ansi(ansi)
+        .with_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info,access=off".into()));
+    let access_only = tracing_subscriber::filter::Targets::new().with_target("access", tracing::Level::INFO);
+    let access = match args.access_log_format {
+        Some(AccessLogFormat::Json) => Some(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_writer(writer)
+                .with_filter(access_only)
+                .boxed(),
+        ),
+        Some(AccessLogFormat::Text) | None if args.access_log || args.access_log_format.is_some() => {
+            Some(tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).with_filter(access_only).boxed())
+        }
+        _ => None,
+    };
+    tracing_subscriber::registry().with(general).with(access).init();
+    guard
 }
 
 /// Raises the open-file soft limit to the hard limit: every connection is a descriptor, and

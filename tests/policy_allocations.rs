@@ -180,6 +180,7 @@ fn passing_policies_allocate_nothing_per_request() {
                 api_method: api.method.as_str(),
                 qualifier: "$LATEST",
                 request_id: b"00000000-0000-0000-0000-000000000000",
+                trace_id: b"00000000-0000-0000-0000-000000000000",
                 source_ip: b"127.0.0.1",
                 stage: resolved.stage.as_str(),
                 buffer: raw,

@@ -97,6 +97,7 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
         ("x-scf-uin", "forged"),
         ("X-Api-Requestid", "forged"),
         ("X-Forwarded-For", "203.0.113.9"),
+        ("X-B3-TraceId", "not a trace id"),
         ("X-Custom", "kept"),
         // Look-alikes that servers mapping fields to variables (CGI, WSGI) read as the real ones.
         ("X_Scf_Name", "forged"),
@@ -121,7 +122,7 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
         ("x-scf-memory", "256"), ("x-scf-timeout", "15000"), ("x-scf-region", "local"),
         ("x-scf-appid", "0"), ("x-scf-uin", "0"),
         ("x-forwarded-for", "203.0.113.9, 127.0.0.1"), ("x-forwarded-proto", "http"),
-        ("x-custom", "kept"),
+        ("x-custom", "kept"), ("x-b3-traceid", request_id),
     ];
     for (name, value) in expected {
         assert_eq!(headers[name].as_str(), Some(value), "{name} in {headers}");
@@ -135,6 +136,13 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
         .send(format!("GET http://alpha.test/release/app/abs HTTP/1.1\r\nHost: {}\r\n\r\n", gateway.host()).as_bytes());
     let echo = client.read_response().json();
     assert_eq!((echo["path"].as_str(), echo["headers"]["host"].as_str()), (Some("/app/abs"), Some("alpha.test")));
+
+    // A client's W3C trace context: its trace id becomes X-B3-TraceId, and it passes on as sent.
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    client.send(&request_bytes("GET", "/release/app/traced", &gateway.host(), &[("traceparent", traceparent)], b""));
+    let echo = client.read_response().json();
+    assert_eq!(echo["headers"]["x-b3-traceid"].as_str(), Some("4bf92f3577b34da6a3ce929d0e0e4736"), "{echo}");
+    assert_eq!(echo["headers"]["traceparent"].as_str(), Some(traceparent), "{echo}");
 
     // The function's own hop-by-hop fields (named in its `Connection`) stay on its hop.
     client.send(&request_bytes("GET", "/release/app/hop", &gateway.host(), &[], b""));

@@ -35,6 +35,9 @@ pub struct EventInput<'a> {
     pub qualifier: &'a str,
     /// `requestContext.requestId`.
     pub request_id: &'a [u8],
+    /// The `x-b3-traceid` header: the client's trace id (`crate::http::trace`), else the
+    /// request id.
+    pub trace_id: &'a [u8],
     /// `requestContext.sourceIp`.
     pub source_ip: &'a [u8],
     /// `requestContext.stage`.
@@ -261,7 +264,7 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
     }
     let gateway_headers: [(&[u8], &[u8]); 6] = [
         (b"x-api-requestid", input.request_id),
-        (b"x-b3-traceid", input.request_id),
+        (b"x-b3-traceid", input.trace_id),
         (b"x-qualifier", input.qualifier.as_bytes()),
         (b"x-api-scheme", input.scheme.as_bytes()),
         (b"requestsource", b"APIGW"),
@@ -432,6 +435,7 @@ mod tests {
             api_method: "ANY",
             qualifier: "$LATEST",
             request_id: b"req-1",
+            trace_id: b"req-1",
             source_ip: b"127.0.0.1",
             stage: "release",
             buffer: raw,

@@ -55,6 +55,8 @@ pub struct Exchange<'a, S> {
     pub api_path_start: usize,
     /// The request id (`x-api-requestid`, `X-Scf-Request-Id`).
     pub request_id: &'a [u8],
+    /// The trace id the function gets as `X-B3-TraceId` (`crate::http::trace`).
+    pub trace_id: &'a [u8],
     /// The client's address as text, appended to `X-Forwarded-For`.
     pub source_ip: &'a [u8],
     /// The request came over TLS.
@@ -264,7 +266,7 @@ fn list_contains(value: &[u8], token: &[u8]) -> bool {
 /// hop to the function), and the ones it sets itself, which a client must not be able to forge
 /// (spec §7.1: `X-Scf-*` are reserved).
 fn gateway_owned_request_field(name: &[u8]) -> bool {
-    const OWNED: [&[u8]; 12] = [
+    const OWNED: [&[u8]; 13] = [
         b"connection",
         b"keep-alive",
         b"proxy-connection",
@@ -275,6 +277,7 @@ fn gateway_owned_request_field(name: &[u8]) -> bool {
         b"content-length",
         b"expect",
         b"x-api-requestid",
+        b"x-b3-traceid",
         b"x-forwarded-for",
         b"x-forwarded-proto",
     ];
@@ -372,6 +375,7 @@ fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: bool, close: b
     response::header(out, b"x-scf-appid", identity.appid.as_bytes());
     response::header(out, b"x-scf-uin", identity.uin.as_bytes());
     response::header(out, b"x-api-requestid", exchange.request_id);
+    response::header(out, b"x-b3-traceid", exchange.trace_id);
     out.extend_from_slice(b"x-forwarded-for: ");
     if let Some(earlier) = forwarded_for.filter(|earlier| !earlier.is_empty()) {
         out.extend_from_slice(earlier);

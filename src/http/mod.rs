@@ -8,5 +8,6 @@ pub mod parse;
 pub mod reader;
 pub mod response;
 pub mod response_head;
+pub mod trace;
 
 pub use parse::{parse_request, BodyFraming, HeaderSpan, ParseError, RequestHead, Span};
