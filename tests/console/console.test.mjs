@@ -8,82 +8,20 @@
 // viewed in their sandboxed frame; a key pair is created (its SecretKey shown once) and a usage
 // plan binds it to the service's release stage.
 //
-// Needs `cargo build --bins` first (it builds nothing). Overrides: SCFGATE_BIN,
-// SCF_EXAMPLE_FUNCTION (an scf-example-function binary: its folder goes first on the gateway's
-// PATH, which functions get), CHROMIUM (default /usr/bin/chromium), CARGO_TARGET_DIR.
+// Needs `cargo build --bins` first (it builds nothing); gateway.mjs lists the overrides.
 // Screenshots of each step go to a temp folder (printed); CONSOLE_SCREENSHOT=docs/console.png
 // also saves the final one there.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { WAIT, callApi, chromiumPath, functionBin, gatewayBin, repo, startGateway } from './gateway.mjs';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const targetDir = path.resolve(repo, process.env.CARGO_TARGET_DIR ?? 'target');
-const gatewayBin = process.env.SCFGATE_BIN ?? path.join(targetDir, 'debug/scfgate');
-const functionBin = process.env.SCF_EXAMPLE_FUNCTION ?? path.join(targetDir, 'debug/scf-example-function');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TOKEN = `console-e2e-${randomBytes(12).toString('hex')}`;
-// Generous: waits end as soon as the condition holds; this bounds a broken run only.
-const WAIT = 30_000;
-
-/** Starts scfgate with the admin API and an `echo` function; resolves to its addresses. */
-async function startGateway(scratch) {
-  const config = path.join(scratch, 'scfgate.toml');
-  writeFileSync(
-    config,
-    [
-      '# The console e2e test: services and APIs come from the console.',
-      '[[function]]',
-      'name = "echo"',
-      'runtime = "custom"',
-      `code = ${JSON.stringify(path.join(repo, 'examples/hello/functions/echo'))}`,
-      'instances = 1',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    gatewayBin,
-    ['--config', config, '--listen', '127.0.0.1:0', '--workers', '1', '--admin-listen', '127.0.0.1:0', '--state-dir', path.join(scratch, 'state')],
-    { env: { ...process.env, SCFGATE_ADMIN_TOKEN: TOKEN, PATH: `${path.dirname(functionBin)}${path.delimiter}${process.env.PATH ?? ''}`, SCFGATE_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  const addresses = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`scfgate did not start within ${WAIT} ms:\n${output}`)), WAIT);
-    const look = (chunk) => {
-      output += chunk;
-      const data = /scfgate listening on http:\/\/(\S+)/.exec(output);
-      const admin = /scfgate admin API listening on http:\/\/(\S+)/.exec(output);
-      if (data && admin) {
-        clearTimeout(timer);
-        resolve({ data: data[1], admin: admin[1] });
-      }
-    };
-    child.stdout.on('data', look);
-    child.stderr.on('data', look);
-    child.on('exit', (code) => reject(new Error(`scfgate exited (${code}) before listening:\n${output}`)));
-  });
-  return { child, ...addresses, output: () => output };
-}
-
-/** GET on the data plane, as any client would call the published API. */
-async function callApi(address, pathAndQuery) {
-  const response = await fetch(`http://${address}${pathAndQuery}`);
-  const text = await response.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: response.status, text, json };
-}
 
 test('the console creates, publishes, tests, edits and rolls back an API, and manages the service, its docs, usage plans and key pairs', { timeout: 180_000 }, async (t) => {
   for (const [what, file] of [['scfgate', gatewayBin], ['the example function', functionBin], ['chromium', chromiumPath]]) {
@@ -91,7 +29,7 @@ test('the console creates, publishes, tests, edits and rolls back an API, and ma
   }
   const scratch = mkdtempSync(path.join(tmpdir(), 'scfgate-console-'));
   const shots = path.join(scratch, 'screenshots');
-  const gateway = await startGateway(scratch);
+  const gateway = await startGateway(scratch, TOKEN);
   const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
   t.after(async () => {
     await browser.close();

@@ -1,15 +1,16 @@
 // The console's shell and its views: hash routes (#/services, #/services/<id>, its settings, the
-// API wizard, the test panel, the generated docs, #/functions, #/usage-plans, #/secrets), the
-// header's data-plane line, and the service page's publish, release history, rollback and
-// OpenAPI import and export. Every read and change goes through the admin API (api.js).
+// API wizard, the test panel, the generated docs, #/functions, #/usage-plans, #/secrets,
+// #/monitoring), the header's data-plane line, and the service page's publish, release history,
+// rollback and OpenAPI import and export. Every read and change goes through the admin API (api.js).
 
 import { ApiError, call, download, segment, send, setTokenPrompt } from './api.js';
-import { busy, clearFieldErrors, confirmAction, describe, errorBanner, field, formatTime, h, askToken, refresh, setRefresh, showError, showFieldError, table, toast, withoutBlanks } from './ui.js';
+import { busy, clearFieldErrors, confirmAction, describe, errorBanner, field, formatTime, h, askToken, leaveView, refresh, setRefresh, showError, showFieldError, table, toast, withoutBlanks } from './ui.js';
 import { functionCreator, renderWizard } from './wizard.js';
 import { functionKey } from './checks.js';
 import { serviceSettingsView } from './settings.js';
 import { importReport, openApiImportCard } from './openapi-import.js';
 import { secretsView, usagePlanFormView, usagePlansView } from './plans.js';
+import { monitoringView } from './monitoring.js';
 
 const STAGES = ['release', 'test', 'prepub'];
 const PAGE_SIZE = 20;
@@ -31,6 +32,7 @@ const routes = [
   [/^#\/usage-plans\/new$/, () => usagePlanFormView(null)],
   [/^#\/usage-plans\/([^/?]+)\/edit$/, (name) => usagePlanFormView(decode(name))],
   [/^#\/secrets$/, () => secretsView()],
+  [/^#\/monitoring(?:\?(.*))?$/, (query) => monitoringView(new URLSearchParams(query ?? ''))],
 ];
 
 // A slow view must not replace a newer one the user has moved on to.
@@ -41,6 +43,7 @@ async function route(focusSelector) {
   const hash = location.hash || '#/services';
   if (!hash.startsWith('#/')) return; // an in-page anchor (the skip link)
   const ticket = ++renderTicket;
+  leaveView();
   for (const link of document.querySelectorAll('.topbar nav a')) {
     const current = hash.startsWith(link.getAttribute('href'));
     if (current) link.setAttribute('aria-current', 'page');

@@ -190,6 +190,19 @@ export function table(caption, headings, rows, empty) {
   );
 }
 
+// What the shown view keeps running (the monitoring page's timer), stopped when it is left.
+const leaving = [];
+
+/** Runs `stop` when the current view is left (another route, or its own re-render). */
+export function onLeave(stop) {
+  leaving.push(stop);
+}
+
+/** Stops what the view being left keeps running (app.js, before each route). */
+export function leaveView() {
+  for (const stop of leaving.splice(0)) stop();
+}
+
 // Set by app.js (which owns routing), so view modules can re-render without importing it.
 let rerender = async () => {};
 
