@@ -94,6 +94,11 @@ fn peer_closed(socket: std::os::fd::RawFd) -> bool {
     received == 0
 }
 
+/// Milliseconds to the microsecond, for the access log.
+fn milliseconds(duration: Duration) -> f64 {
+    duration.as_micros() as f64 / 1000.0
+}
+
 /// The peer address as text, formatted once per connection.
 struct SourceIp {
     text: [u8; 48],
@@ -645,8 +650,8 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             upstream_status,
             request_bytes = finished.request_bytes,
             bytes = finished.response_bytes,
-            duration_ms = finished.duration.as_secs_f64() * 1000.0,
-            function_ms = finished.function_duration.map(|took| took.as_secs_f64() * 1000.0),
+            duration_ms = milliseconds(finished.duration),
+            function_ms = finished.function_duration.map(milliseconds),
             tls = self.https,
         );
     }

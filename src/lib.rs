@@ -27,6 +27,8 @@
 //! - [`error`]: every request error and the one place that maps it to a status.
 //! - [`admin`]: the management plane beside the request path: the admin API, its state
 //!   directory, publishing and rollback, generated docs, OpenAPI import/export.
+//! - [`metrics`]: what the workers and the function host count, each in cells of its own,
+//!   merged when scraped (`/metrics`, `/healthz`, `/readyz`) and sampled for the console.
 //! - Running as a service: [`notify`] tells systemd when the gateway is ready, reloading or
 //!   stopping; [`readiness`] says when the warm local functions are ready; [`upgrade`] hands
 //!   the listening sockets to a new binary, which serves before the old one drains.

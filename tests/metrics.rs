@@ -172,6 +172,36 @@ fn counts_survive_a_reload_and_reloads_are_counted() {
     assert_eq!(value(&after, &format!("scfgate_requests_total{ECHO},code=\"2xx\"}}")), 4.0, "{after}");
     let again = r#"scfgate_requests_total{service="service-m",stage="release",api="again",method="GET",code="2xx"}"#;
     assert_eq!(value(&after, again), 1.0);
+
+    // What the shipped dashboard, the alert examples and the README's table name is what a
+    // scrape has.
+    let root = common::repo_root();
+    for document in ["docs/grafana-dashboard.json", "docs/prometheus.yml", "README.md"] {
+        let text = std::fs::read_to_string(root.join(document)).unwrap();
+        let names = metric_names(&text);
+        assert!(names.len() >= 3, "{document} names {names:?}");
+        for name in names {
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .fold(name.as_str(), |name, suffix| name.strip_suffix(suffix).unwrap_or(name));
+            assert!(after.contains(&format!("# TYPE {family} ")), "{document} names {name}, which a scrape lacks");
+        }
+    }
+}
+
+/// The `scfgate_*` and `process_*` metric names in a document.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for (start, _) in text.match_indices("scfgate_").chain(text.match_indices("process_")) {
+        let preceded = text[..start].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        let name: String =
+            text[start..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+        // Metric names have a second word; `scfgate_` alone, or a file name, is not one.
+        if !preceded && name.matches('_').count() >= 2 && !text[start + name.len()..].starts_with('.') {
+            names.insert(name);
+        }
+    }
+    names
 }
 
 #[test]
