@@ -106,23 +106,26 @@ fn init_logging(args: &Args) -> tracing_appender::non_blocking::WorkerGuard {
         .with_ansi(ansi)
         .with_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info,access=off".into()));
     let access_only = tracing_subscriber::filter::Targets::new().with_target("access", tracing::Level::INFO);
-    let access = match args.access_log_format {
-        Some(AccessLogFormat::Json) => Some(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .flatten_event(true)
-                .with_current_span(false)
-                .with_span_list(false)
-                .with_writer(writer)
-                .with_filter(access_only)
-                .boxed(),
-        ),
-        Some(AccessLogFormat::Text) | None if args.access_log || args.access_log_format.is_some() => {
-            Some(tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).with_filter(access_only).boxed())
-        }
-        _ => None,
-    };
-    tracing_subscriber::registry().with(general).with(access).init();
+    // Without an access layer at all when it is off: then `tracing::enabled!(target: "access")`
+    // is false and a request pays nothing for the access log.
+    let registry = tracing_subscriber::registry().with(general);
+    match args.access_log_format {
+        Some(AccessLogFormat::Json) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(writer)
+                    .with_filter(access_only),
+            )
+            .init(),
+        Some(AccessLogFormat::Text) | None if args.access_log || args.access_log_format.is_some() => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(ansi).with_filter(access_only))
+            .init(),
+        _ => registry.init(),
+    }
     guard
 }
 

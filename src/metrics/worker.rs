@@ -204,8 +204,9 @@ impl WorkerMetrics {
         }
     }
 
-    /// The series for each of `config`'s APIs on each stage, indexed `api * 3 + stage`; made
-    /// when the worker starts serving a generation, off the request path.
+    /// The series for each of `config`'s APIs on each stage, indexed `api * 3 + stage` (a stage
+    /// its service is not published to has none of its own); made when the worker starts
+    /// serving a generation, off the request path.
     pub fn api_series(&self, config: &Config) -> Vec<Arc<ApiSeries>> {
         let mut known = lock(&self.apis);
         let mut kept = HashMap::with_capacity(config.apis.len() * Stage::ALL.len());
@@ -213,6 +214,12 @@ impl WorkerMetrics {
         for api in &config.apis {
             let service = &config.services[api.service];
             for stage in Stage::ALL {
+                if !service.stages.contains(&stage) {
+                    // Routing never reaches a stage the service is not published to: its slot
+                    // shares one placeholder rather than holding cells of its own.
+                    series.push(self.unmatched.clone());
+                    continue;
+                }
                 let labels = ApiLabels {
                     service: service.id.clone(),
                     stage: stage.as_str(),
