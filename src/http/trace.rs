@@ -30,16 +30,23 @@ impl TraceId {
 
 /// The trace id the request carries, when one of the headers holds a valid one (W3C first).
 pub fn trace_id<'a>(bytes: &'a [u8], head: &RequestHead) -> Option<&'a [u8]> {
-    let header = |wanted: &[u8]| {
-        head.headers
-            .iter()
-            .find(|field| field.name.of_buffer(bytes).eq_ignore_ascii_case(wanted))
-            .map(|field| field.value.of_buffer(bytes))
-    };
-    header(b"traceparent")
+    // One pass over the fields, each name told apart by its length first: most requests carry
+    // none of the three, and this runs for every event.
+    let (mut traceparent, mut b3, mut x_b3) = (None, None, None);
+    for field in &head.headers {
+        let name = field.name.of_buffer(bytes);
+        let slot = match name.len() {
+            11 if name.eq_ignore_ascii_case(b"traceparent") => &mut traceparent,
+            2 if name.eq_ignore_ascii_case(b"b3") => &mut b3,
+            12 if name.eq_ignore_ascii_case(b"x-b3-traceid") => &mut x_b3,
+            _ => continue,
+        };
+        slot.get_or_insert(field.value.of_buffer(bytes));
+    }
+    traceparent
         .and_then(from_traceparent)
-        .or_else(|| header(b"b3").and_then(|value| value.split(|&byte| byte == b'-').next()).filter(|id| is_b3_id(id)))
-        .or_else(|| header(b"x-b3-traceid").filter(|id| is_b3_id(id)))
+        .or_else(|| b3.and_then(|value: &[u8]| value.split(|&byte| byte == b'-').next()).filter(|id| is_b3_id(id)))
+        .or_else(|| x_b3.filter(|id| is_b3_id(id)))
 }
 
 /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>` (W3C Trace Context §3.2): a later
