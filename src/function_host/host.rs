@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 use monoio::net::{TcpListener, TcpStream};
 
-use super::process::{self, FunctionEnvironment, Launch, ProcessRegistry};
+use super::launch::{self, Launch};
+use super::process::{self, FunctionEnvironment, ProcessRegistry};
 use super::state::{ExitReport, FunctionSlot, Instance, InstanceState, Invocation, Outcome};
 use super::units::Change;
 use super::wire::{read_request, send, write_reply};
@@ -279,7 +280,7 @@ impl Host {
             },
             output: &instance.output,
         };
-        match process::spawn(&launch, &self.processes) {
+        match launch::spawn(&launch, &self.processes) {
             Ok((child, stderr_tail)) => {
                 tracing::info!(function = %slot.label, instance = instance.number, pid = child.id(), runtime_api_port = instance.port, "started function process");
                 state.child = Some(child);

@@ -21,7 +21,9 @@
 //! Every process the gateway starts is reaped by the supervisor that started it, on every path.
 
 mod host;
+mod launch;
 mod output;
+mod ports;
 mod process;
 mod runtime_api;
 mod standard;

@@ -192,7 +192,7 @@ impl Units {
         let mut next = Units { running: HashMap::new(), next_unit: self.next_unit, grace: longest_timeout(config) };
         let mut changes = Vec::new();
         let mut reach = Vec::with_capacity(config.functions.len());
-        let mut chosen_ports = super::web::PortChooser::default();
+        let mut chosen_ports = super::ports::PortChooser::default();
         for (id, function) in config.functions.iter().enumerate() {
             let Some(wanted) = describe(config, id, function) else {
                 reach.push(None);
@@ -373,7 +373,7 @@ fn start(
     unit: u64,
     kind: Wanted,
     config: &Config,
-    ports: &mut super::web::PortChooser,
+    ports: &mut super::ports::PortChooser,
     code_version: Arc<AtomicU64>,
 ) -> std::io::Result<(Change, Kind)> {
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -404,7 +404,7 @@ fn start(
         Wanted::Web { spec, tuning } => {
             let chosen = ports.choose(spec.port, spec.max_instances)?;
             let board = Arc::new(WebInstances::new(
-                chosen.iter().map(|&port| super::web::instance_address(port)).collect(),
+                chosen.iter().map(|&port| super::ports::instance_address(port)).collect(),
                 config.gateway.workers,
                 spec.concurrency,
                 spec.max_instances,
