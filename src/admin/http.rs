@@ -99,12 +99,15 @@ impl Response {
 }
 
 /// What the server needs to answer: the token (none: loopback without authentication) and the
-/// handler.
+/// handlers.
 pub struct Server<H> {
     /// The admin token.
     pub token: Option<String>,
     /// Answers an authenticated request.
     pub handler: H,
+    /// Answers the requests for files that hold no secret (the console's), before the token is
+    /// checked; `None` leaves the request to `handler`.
+    pub public: fn(&Request) -> Option<Response>,
     /// Cleared when this process must stop accepting (a binary upgrade handed the listener on).
     pub accepting: Arc<AtomicBool>,
     /// Cleared by the accept loop as it leaves.
@@ -198,7 +201,7 @@ impl<H: Fn(Request) -> Response + Send + Sync + 'static> Server<H> {
             // The console's files hold no secret: served before the token check (the page asks
             // for the token when the API answers 401), but not to a name that is not this one.
             let console = match self.check_host(&request, port) {
-                Ok(()) => super::console::serve(&request),
+                Ok(()) => (self.public)(&request),
                 Err(error) => {
                     audit(&peer, &request.method, &request.path, error.status(), std::time::Duration::ZERO);
                     Some(Response::error(&error))

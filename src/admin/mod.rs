@@ -192,8 +192,13 @@ impl Management {
         let management = self.clone();
         let (accepting, running) = (self.accepting.clone(), self.accept_loop.clone());
         running.store(true, Ordering::Release);
-        let server =
-            http::Server { token, handler: move |request| api::handle(&management, request), accepting, running };
+        let server = http::Server {
+            token,
+            handler: move |request| api::handle(&management, request),
+            public: console::serve,
+            accepting,
+            running,
+        };
         let spawned = std::thread::Builder::new().name("scfgate-admin".into()).spawn(move || server.run(listener));
         if let Err(error) = spawned {
             tracing::error!(%error, "cannot start the admin listener thread");
