@@ -404,7 +404,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             Ok(Checked::Proceed) => {
                 let trace = TraceId::of_request(bytes, &self.head, request_id.as_bytes());
                 let exchange = web::Exchange {
-                    serving: &serving,
+                    backends: &serving.backends,
                     api,
                     function,
                     stream: &mut self.stream,
@@ -540,7 +540,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
         let extra = ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors };
         let called = Instant::now();
-        let result = backend::call(&serving, &target, buffers, framing, extra, &mut self.out).await;
+        let result = backend::call(&serving.backends, &target, buffers, framing, extra, &mut self.out).await;
         self.function_time = Some(called.elapsed());
         result
     }

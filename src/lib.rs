@@ -6,7 +6,8 @@
 //!   into the typed runtime [`config::Config`]; [`check`]: `--check`'s route table.
 //! - [`runtime`]: one monoio runtime per worker thread, io_uring or epoll.
 //! - [`listener`]: one SO_REUSEPORT socket per worker per address.
-//! - [`worker`]: per-core state (routes, backend pool, request ids) and the accept loop.
+//! - [`worker`]: per-core state (routes, backend pool, request ids) and its control task;
+//!   [`accept`]: its accept loops, plain and TLS.
 //! - [`connection`]: one client connection: keep-alive, pipelining, timeouts; [`send`]: writes to
 //!   clients, bounded by `--send-timeout`.
 //! - [`buffer_pool`]: a worker's free list of the buffers a connection needs only while it serves
@@ -34,6 +35,7 @@
 //!   the listening sockets to a new binary, which serves before the old one drains.
 #![deny(missing_docs)]
 
+pub mod accept;
 pub mod admin;
 pub mod backend;
 pub mod buffer_pool;

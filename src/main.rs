@@ -224,7 +224,7 @@ fn serve(args: Args, config: Config, router: Router, management: Option<Arc<Mana
                     if let Some(push) = push {
                         scfgate::websocket::push::start(&context, push);
                     }
-                    worker::serve_all(context, listeners, tls_listeners).await
+                    scfgate::accept::serve_all(context, listeners, tls_listeners).await
                 };
                 if let Err(error) = runtime::block_on(driver, ring_entries, serving) {
                     tracing::error!(worker = index, %error, "worker runtime failed to start");

@@ -9,17 +9,14 @@
 //! flight until they are done.
 
 use std::cell::{Cell, RefCell};
-use std::net::{SocketAddr, TcpListener as StdListener};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::io::Canceller;
-use monoio::net::{TcpListener, TcpStream};
 
 use crate::backend::invoke::Endpoint;
-use crate::backend::pool::Pool;
-use crate::backend::web_choice::WorkerInstances;
+use crate::backend::Backends;
 use crate::buffer_pool::BufferPool;
 use crate::config::Config;
 use crate::control::{Control, Generation};
@@ -33,14 +30,12 @@ const CONTROL_TICK: Duration = Duration::from_millis(50);
 const POOL_SWEEP: Duration = Duration::from_millis(500);
 
 /// One configuration generation as this worker serves it: shared read-only parts, plus this
-/// worker's own pools and policy state for it.
+/// worker's own connections, policy state and counts for it.
 pub struct Serving {
     /// The generation (configuration, routes, endpoints, TLS).
     pub generation: Arc<Generation>,
-    /// This worker's keep-alive connections to the generation's function endpoints.
-    pub pool: RefCell<Pool>,
-    /// This worker's HTTPS connections to Tencent Cloud's API (`runtime = "tencentcloud"`).
-    pub cloud: crate::backend::tencentcloud::CloudConnections,
+    /// This worker's connections to the generation's functions.
+    pub backends: Backends,
     /// This worker's share of every usage plan's limits and its verified OAuth tokens.
     pub policy: RefCell<WorkerPolicy>,
     /// Some function is a web function: requests are routed from their head before their body
@@ -50,10 +45,6 @@ pub struct Serving {
     pub api_metrics: Vec<Arc<crate::metrics::worker::ApiSeries>>,
     /// This worker's TLS hello counts per certificate host (`crate::tls::drain_hellos`).
     pub tls_metrics: std::collections::HashMap<String, Arc<crate::metrics::worker::TlsSeries>>,
-    /// Per function id: this worker's side of a web function's instances (`None` for others).
-    /// Kept from the previous generation while the same function host serves it, so requests
-    /// still running on that generation stay counted.
-    pub web_instances: Vec<Option<Rc<WorkerInstances>>>,
 }
 
 impl Serving {
@@ -64,39 +55,14 @@ impl Serving {
         metrics: &crate::metrics::worker::WorkerMetrics,
     ) -> Self {
         let config = &generation.config;
-        let web_instances = generation
-            .endpoints
-            .iter()
-            .enumerate()
-            .map(|(id, endpoint)| {
-                let board = endpoint.web.as_ref()?;
-                // A web function a reload kept has the same board, wherever its id moved: its
-                // pooled connections and counts carry over.
-                let kept = previous.and_then(|previous| {
-                    previous.web_instances.iter().flatten().find(|kept| Arc::ptr_eq(kept.board(), board)).cloned()
-                });
-                Some(kept.unwrap_or_else(|| {
-                    Rc::new(WorkerInstances::new(
-                        board.clone(),
-                        &config.functions[id].display_name(),
-                        config.gateway.pool_size,
-                        config.gateway.pool_idle_timeout,
-                    ))
-                }))
-            })
-            .collect();
-        let pool = Pool::new(generation.endpoints.len(), config.gateway.pool_size, config.gateway.pool_idle_timeout);
-        let policy = WorkerPolicy::new(config, worker, config.gateway.workers);
-        let web_functions = config.functions.iter().any(crate::config::Function::is_web);
-        let cloud = crate::backend::tencentcloud::CloudConnections::new(config);
+        let backends =
+            Backends::new(config.clone(), generation.endpoints.clone(), previous.map(|previous| &previous.backends));
         Serving {
             api_metrics: metrics.api_series(config),
             tls_metrics: metrics.tls_series(config),
-            pool: RefCell::new(pool),
-            policy: RefCell::new(policy),
-            web_functions,
-            web_instances,
-            cloud,
+            policy: RefCell::new(WorkerPolicy::new(config, worker, config.gateway.workers)),
+            web_functions: config.functions.iter().any(crate::config::Function::is_web),
+            backends,
             generation,
         }
     }
@@ -106,35 +72,9 @@ impl Serving {
         &self.generation.config
     }
 
-    /// Closes this worker's pooled backend connections (function endpoints, web function
-    /// instances, Tencent Cloud's API) idle past `pool_idle_timeout` at `now`; returns how many.
-    pub fn close_expired_connections(&self, now: Instant) -> usize {
-        let web: usize = self.web_instances.iter().flatten().map(|instances| instances.close_expired(now)).sum();
-        self.pool.borrow_mut().close_expired(now) + web + self.cloud.close_expired(now)
-    }
-
-    /// What this generation's backend pools did since last asked, and the connections idle
-    /// in them (the worker's control task, for its metrics).
-    fn take_pool_stats(&self) -> (crate::backend::pool::PoolStats, usize) {
-        let mut pool = self.pool.borrow_mut();
-        let (mut stats, mut idle) = (pool.take_stats(), pool.idle_total());
-        drop(pool);
-        let web = self.web_instances.iter().flatten().map(|instances| instances.take_pool_stats());
-        for (more, more_idle) in web.chain(std::iter::once(self.cloud.take_pool_stats())) {
-            stats.add(more);
-            idle += more_idle;
-        }
-        (stats, idle)
-    }
-
     /// The compiled routes.
     pub fn router(&self) -> &Router {
         &self.generation.router
-    }
-
-    /// Where function `id`'s invocations go.
-    pub fn endpoint(&self, id: usize) -> &Endpoint {
-        &self.generation.endpoints[id]
     }
 
     /// The request counts of API `api` on `stage`.
@@ -150,15 +90,15 @@ pub struct WorkerContext {
     serving: RefCell<Rc<Serving>>,
     request_ids: RequestIds,
     /// Client connections this worker holds open.
-    open_connections: Cell<usize>,
+    pub(crate) open_connections: Cell<usize>,
     /// This worker's share of `max_connections`.
-    max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Requests read and not yet answered (written to their connection).
     in_flight: Cell<usize>,
     /// Shutdown has begun: stop accepting, close connections after their current request.
-    draining: Cell<bool>,
+    pub(crate) draining: Cell<bool>,
     /// Cancels the accept loops' pending accepts at shutdown.
-    accept_canceller: RefCell<Option<Canceller>>,
+    pub(crate) accept_canceller: RefCell<Option<Canceller>>,
     /// This worker's WebSocket connections (reached by pushes) and connection ids.
     pub websocket: crate::websocket::WorkerSockets,
     /// The buffers this worker's connections use while they serve a request, pooled between
@@ -284,38 +224,10 @@ impl RequestIds {
     }
 }
 
-/// Runs one worker's plain-HTTP accept loops until the process exits.
-pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
-    serve_all(context, listeners, Vec::new()).await;
-}
-
-/// Runs one worker: its accept loops (HTTP and HTTPS) and its control task, until shutdown has
-/// stopped the accept loops.
-pub async fn serve_all(context: Rc<WorkerContext>, listeners: Vec<StdListener>, tls_listeners: Vec<StdListener>) {
-    monoio::spawn(control_task(context.clone()));
-    let mut accept_loops = Vec::new();
-    let all = listeners
-        .into_iter()
-        .map(|listener| (listener, false))
-        .chain(tls_listeners.into_iter().map(|listener| (listener, true)));
-    for (listener, tls) in all {
-        match TcpListener::from_std(listener) {
-            Ok(listener) => accept_loops.push(monoio::spawn(accept_loop(listener, context.clone(), tls))),
-            Err(error) => tracing::error!(%error, "cannot use a listening socket"),
-        }
-    }
-    for accept_loop in accept_loops {
-        accept_loop.await;
-    }
-    // Accepting has stopped; keep the runtime alive for the connections still finishing. The
-    // process exits once every worker reports no request in flight (or at the shutdown timeout).
-    std::future::pending::<()>().await;
-}
-
 /// Follows `crate::control`: swaps to newly published generations, publishes this worker's
 /// requests in flight per web function instance, and at shutdown stops the accept loops and
 /// reports requests in flight.
-async fn control_task(context: Rc<WorkerContext>) {
+pub(crate) async fn control_task(context: Rc<WorkerContext>) {
     let mut last_sweep = Instant::now();
     loop {
         let latest = context.control.latest_number();
@@ -326,7 +238,7 @@ async fn control_task(context: Rc<WorkerContext>) {
             *context.serving.borrow_mut() = serving;
         }
         // Web functions scale on the requests every worker has in flight: this worker's counts.
-        for instances in context.serving().web_instances.iter().flatten() {
+        for instances in context.serving().backends.web_instances.iter().flatten() {
             instances.report(context.index);
         }
         if context.control.is_draining() && !context.draining.get() {
@@ -338,7 +250,7 @@ async fn control_task(context: Rc<WorkerContext>) {
         let now = Instant::now();
         if now.duration_since(last_sweep) >= POOL_SWEEP {
             last_sweep = now;
-            let closed = context.serving().close_expired_connections(now);
+            let closed = context.serving().backends.close_expired_connections(now);
             if closed > 0 {
                 tracing::debug!(
                     worker = context.index,
@@ -369,7 +281,7 @@ async fn control_task(context: Rc<WorkerContext>) {
 fn publish_metrics(context: &WorkerContext) {
     let metrics = &context.metrics;
     let serving = context.serving();
-    let (pool, idle) = serving.take_pool_stats();
+    let (pool, idle) = serving.backends.take_pool_stats();
     let backend = &metrics.backend;
     backend.reused.add(pool.reused);
     backend.opened.add(pool.missed);
@@ -388,112 +300,6 @@ fn publish_metrics(context: &WorkerContext) {
     });
     metrics.connections.open.set(context.open_connections.get() as u64);
     metrics.websocket.open.set(context.websocket.open_connections() as u64);
-}
-
-async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: bool) {
-    loop {
-        let Some(cancel) = context.accept_canceller.borrow().as_ref().map(Canceller::handle) else { return };
-        let accepted = listener.cancelable_accept(cancel).await;
-        // Draining began: dropping the listener closes this worker's socket, so new connections
-        // go to no one here (the kernel's other SO_REUSEPORT sockets close too as their workers
-        // drain). After a binary upgrade the new process holds the same socket, which stays
-        // open: what is queued on it is accepted there.
-        let last = context.draining.get();
-        match accepted {
-            Ok((stream, peer)) => {
-                // A connection accepted as the accept was being cancelled is connected all the
-                // same: it is served (its response closes it), not dropped unanswered.
-                if context.open_connections.get() >= context.max_connections && !last {
-                    context.metrics.connections.refused.increment();
-                    monoio::spawn(refuse_connection(stream, context.next_request_id()));
-                    continue;
-                }
-                context.metrics.connections.accepted.increment();
-                let guard = OpenConnection::new(context.clone());
-                if tls {
-                    monoio::spawn(async move {
-                        serve_tls(stream, peer, guard.context.clone()).await;
-                        drop(guard);
-                    });
-                } else {
-                    monoio::spawn(async move {
-                        crate::connection::serve(stream, peer, guard.context.clone()).await;
-                        drop(guard);
-                    });
-                }
-            }
-            Err(_) if last => {}
-            Err(error) => {
-                // Out of descriptors or memory: back off instead of spinning; existing
-                // connections keep being served.
-                tracing::warn!(%error, "accept failed");
-                monoio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        if last {
-            return;
-        }
-    }
-}
-
-/// Runs the TLS handshake on this worker's own runtime (no hop to another thread), within the
-/// header timeout, then serves the connection. A hello without SNI, or with a name no
-/// certificate covers, fails the handshake with an alert (`crate::tls`).
-async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContext>) {
-    let _ = stream.set_nodelay(true);
-    let socket = std::os::fd::AsRawFd::as_raw_fd(&stream);
-    let serving = context.serving();
-    let Some(tls) = serving.generation.tls.clone() else { return };
-    let header_timeout = serving.config().gateway.header_timeout;
-    drop(serving);
-    let acceptor = monoio_rustls::TlsAcceptor::from(tls);
-    let handshake = acceptor.accept(stream);
-    let outcome = monoio::time::timeout(header_timeout, handshake).await;
-    let tls = &context.metrics.tls;
-    match outcome {
-        Ok(Ok(tls_stream)) => {
-            tls.completed.increment();
-            crate::connection::serve_stream(tls_stream, socket, peer, context, true).await
-        }
-        Ok(Err(error)) => {
-            tls.failed.increment();
-            tracing::debug!(%peer, %error, "TLS handshake refused")
-        }
-        Err(_) => {
-            tls.timed_out.increment();
-            tracing::debug!(%peer, "TLS handshake timed out")
-        }
-    }
-}
-
-/// Counts a connection as open for as long as it lives.
-struct OpenConnection {
-    context: Rc<WorkerContext>,
-}
-
-impl OpenConnection {
-    fn new(context: Rc<WorkerContext>) -> Self {
-        context.open_connections.set(context.open_connections.get() + 1);
-        OpenConnection { context }
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.context.open_connections.set(self.context.open_connections.get() - 1);
-    }
-}
-
-/// Past `max_connections`: a short 503 and close, so the client learns why instead of hanging.
-async fn refuse_connection(mut stream: TcpStream, request_id: RequestId) {
-    use monoio::io::AsyncWriteRentExt;
-    const BODY: &str = r#"{"message":"Service Unavailable: too many connections."}"#;
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-api-requestid: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
-        String::from_utf8_lossy(request_id.as_bytes()),
-        BODY.len()
-    );
-    let _ = stream.write_all(response.into_bytes()).await;
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ name = "fast"
     std::thread::spawn(move || {
         COUNTING.with(|counting| counting.set(true));
         let context = Rc::new(worker::WorkerContext::new(0, config, router, Arc::new(endpoints)));
-        runtime::block_on(driver, 256, worker::run(context, vec![socket])).unwrap();
+        runtime::block_on(driver, 256, scfgate::accept::run(context, vec![socket])).unwrap();
     });
     address
 }

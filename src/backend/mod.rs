@@ -2,6 +2,7 @@
 //! map its reply onto the client's response (pass-through or integrated); or, for a web function,
 //! proxy the request itself to it ([`web`]).
 
+pub mod backends;
 pub mod event;
 pub mod idle_watch;
 pub mod integration;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use crate::config::FunctionRuntime;
 use crate::error::GatewayError;
-use crate::worker::Serving;
+pub use backends::Backends;
 use integration::{ExtraHeaders, ResponseFraming};
 use invoke::{FailureKind, HEADROOM};
 
@@ -61,7 +62,7 @@ pub struct CallTarget {
 /// Invokes the function with the event already written at `buffers.request[HEADROOM..]` and
 /// appends the mapped response, with the gateway's `extra` header lines, to `out`.
 pub async fn call(
-    serving: &Serving,
+    backends: &Backends,
     target: &CallTarget,
     buffers: &mut CallBuffers,
     framing: ResponseFraming<'_>,
@@ -76,7 +77,7 @@ pub async fn call(
             integration::write_passthrough_with(value, framing, extra, out)
         }
     };
-    invoke_value(serving, target.function, target.timeout, buffers, framing.request_id, map).await?
+    invoke_value(backends, target.function, target.timeout, buffers, framing.request_id, map).await?
 }
 
 /// Invokes `function` with the event already written at `buffers.request[HEADROOM..]` and hands
@@ -84,23 +85,23 @@ pub async fn call(
 /// rather than turn it into an HTTP response: the WebSocket register, transport and cleanup
 /// functions (`crate::websocket`). Failures map as in [`call`].
 pub async fn invoke_value<R>(
-    serving: &Serving,
+    backends: &Backends,
     function: usize,
     timeout: Duration,
     buffers: &mut CallBuffers,
     request_id: &[u8],
     use_value: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, GatewayError> {
-    if let FunctionRuntime::TencentCloud(cloud) = &serving.config().functions[function].runtime {
+    if let FunctionRuntime::TencentCloud(cloud) = &backends.config().functions[function].runtime {
         // Boxed: the TLS client's state is large, and inline it would grow every client
         // connection's task, idle ones included, by its size.
-        return Box::pin(tencentcloud::invoke_value(serving, function, cloud, timeout, buffers, use_value)).await;
+        return Box::pin(tencentcloud::invoke_value(backends, function, cloud, timeout, buffers, use_value)).await;
     }
-    let endpoint = serving.endpoint(function);
+    let endpoint = backends.endpoint(function);
     let start = invoke::frame_request(&mut buffers.request, endpoint, request_id, timeout.as_millis() as u64);
     let request = std::mem::take(&mut buffers.request);
-    let max_reply = serving.config().gateway.max_response_bytes;
-    let invocation = invoke::invoke(&serving.pool, function, endpoint, request, start, max_reply);
+    let max_reply = backends.config().gateway.max_response_bytes;
+    let invocation = invoke::invoke(&backends.pool, function, endpoint, request, start, max_reply);
     let (request, outcome) = match monoio::time::timeout(timeout, invocation).await {
         Ok(done) => done,
         Err(_) => {
@@ -122,6 +123,6 @@ pub async fn invoke_value<R>(
         None if !(200..300).contains(&reply.status) => Err(GatewayError::BackendUnreachable),
         None => Ok(use_value(body)),
     };
-    invoke::release(&serving.pool, function, connection, &reply);
+    invoke::release(&backends.pool, function, connection, &reply);
     result
 }

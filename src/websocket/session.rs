@@ -90,7 +90,7 @@ where
     let outbox = Rc::new(Outbox::new(settings.max_message_bytes.saturating_mul(4).max(1 << 20)));
     let registered = worker.websocket.register(id, outbox.clone());
     let verdict = backend::invoke_value(
-        serving,
+        &serving.backends,
         functions.register,
         api.timeout,
         buffers,
@@ -150,8 +150,15 @@ where
     buffers.request.resize(HEADROOM, 0);
     event::write_closing_event(&mut buffers.request, &id_text);
     let request_id = worker.next_request_id();
-    let cleanup =
-        backend::invoke_value(serving, functions.cleanup, api.timeout, buffers, request_id.as_bytes(), |_| ()).await;
+    let cleanup = backend::invoke_value(
+        &serving.backends,
+        functions.cleanup,
+        api.timeout,
+        buffers,
+        request_id.as_bytes(),
+        |_| (),
+    )
+    .await;
     if let Err(error) = cleanup {
         tracing::warn!(connection = %String::from_utf8_lossy(&id_text), api = %api.name, ?error, "WebSocket cleanup function failed");
     }
@@ -257,7 +264,15 @@ impl Session<'_> {
     /// Invokes the transport function with the `data recv` event in `buffers`.
     async fn transport(&self, buffers: &mut CallBuffers) -> Result<(), GatewayError> {
         let request_id = self.worker.next_request_id();
-        backend::invoke_value(self.serving, self.transport, self.timeout, buffers, request_id.as_bytes(), |_| ()).await
+        backend::invoke_value(
+            &self.serving.backends,
+            self.transport,
+            self.timeout,
+            buffers,
+            request_id.as_bytes(),
+            |_| (),
+        )
+        .await
     }
 
     /// The gateway sent a close frame: wait (bounded) for the client's, ignoring anything else.

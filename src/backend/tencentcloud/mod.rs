@@ -27,7 +27,6 @@ use crate::config::tencentcloud::TencentCloudFunction;
 use crate::config::{Config, Function, FunctionRuntime};
 use crate::error::GatewayError;
 use crate::http::response::{format_u64, itoa_buffer};
-use crate::worker::Serving;
 use reply::InvokeAnswer;
 use sign::SigningInput;
 
@@ -99,16 +98,16 @@ impl CloudConnections {
 /// `buffers.request[HEADROOM..]` and hands its value to `use_value`; what `backend::invoke_value`
 /// does for the other runtimes, with the same errors.
 pub async fn invoke_value<R>(
-    serving: &Serving,
+    backends: &super::Backends,
     function: usize,
     cloud: &TencentCloudFunction,
     timeout: Duration,
     buffers: &mut CallBuffers,
     use_value: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, GatewayError> {
-    let config = serving.config();
+    let config = backends.config();
     let settings = &config.functions[function];
-    let connector = serving.cloud.connectors[function].as_ref().expect("a connector per tencentcloud function");
+    let connector = backends.cloud.connectors[function].as_ref().expect("a connector per tencentcloud function");
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
     let start = frame_request(buffers, settings, cloud, timestamp);
     let request = std::mem::take(&mut buffers.scratch);
@@ -117,7 +116,7 @@ pub async fn invoke_value<R>(
     // common case; the decoded value is held to `max_response_bytes` below.
     let max_reply = max_value.saturating_mul(2).saturating_add(ENVELOPE_BYTES);
     let connect = || connect(cloud, connector);
-    let invocation = invoke::exchange_with_retry(&serving.cloud.pool, function, request, start, max_reply, connect);
+    let invocation = invoke::exchange_with_retry(&backends.cloud.pool, function, request, start, max_reply, connect);
     let (request, outcome) = match monoio::time::timeout(timeout, invocation).await {
         Ok(done) => done,
         Err(_) => return Err(GatewayError::BackendTimeout), // the buffer went with the invocation
@@ -146,7 +145,7 @@ pub async fn invoke_value<R>(
             Err(GatewayError::BackendUnreachable)
         }
     };
-    invoke::release(&serving.cloud.pool, function, connection, &reply);
+    invoke::release(&backends.cloud.pool, function, connection, &reply);
     result
 }
 

@@ -24,11 +24,11 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 
 use super::integration::ExtraHeaders;
 use super::web_choice::{self};
+use crate::backend::Backends;
 use crate::config::{Api, Function};
 use crate::error::GatewayError;
 use crate::http::parse::{BodyFraming, RequestHead};
 use crate::http::reader::RequestReader;
-use crate::worker::Serving;
 
 mod relay;
 mod request;
@@ -49,7 +49,7 @@ const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// The request being proxied, and what the connection lends for it.
 pub struct Exchange<'a, S> {
     /// The configuration generation the request is served with.
-    pub serving: &'a Serving,
+    pub backends: &'a Backends,
     /// The API it was routed to.
     pub api: &'a Api,
     /// The API's function (a web function).
@@ -137,7 +137,7 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
             return Outcome::Failed { error: GatewayError::BodyTooLarge, request_consumed: false };
         }
     }
-    let Some(instances) = exchange.serving.web_instances.get(exchange.api.function).cloned().flatten() else {
+    let Some(instances) = exchange.backends.web_instances.get(exchange.api.function).cloned().flatten() else {
         return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed: false };
     };
     let upgrade = is_websocket_upgrade(exchange.reader.request_bytes(), exchange.head);

@@ -156,7 +156,7 @@ pub(super) fn write_request_head<S>(exchange: &mut Exchange<'_, S>, upgrade: boo
     response::header(out, b"x-scf-name", function.name.as_bytes());
     response::header(out, b"x-scf-namespace", function.namespace.as_bytes());
     // `[gateway] region/appid/uin` (default `local`, `0`, `0`: no Tencent account behind a local gateway).
-    let identity = &exchange.serving.config().gateway.identity;
+    let identity = &exchange.backends.config().gateway.identity;
     response::header(out, b"x-scf-region", identity.region.as_bytes());
     response::header(out, b"x-scf-appid", identity.appid.as_bytes());
     response::header(out, b"x-scf-uin", identity.uin.as_bytes());

@@ -45,7 +45,7 @@ pub(super) async fn relay_upgrade<S: AsyncReadRent + AsyncWriteRent + Split>(
         }
         exchange.reader.drop_after_head(exchange.head.head_len, length);
     }
-    let idle_timeout = exchange.serving.config().gateway.websocket.idle_timeout;
+    let idle_timeout = exchange.backends.config().gateway.websocket.idle_timeout;
     let (mut function_read, mut function_write) = connection.stream.into_split();
     let (mut client_read, mut client_write) = crate::websocket::split::split(exchange.stream);
     let mut bytes = 0;
