@@ -30,6 +30,8 @@
 //!   directory, publishing and rollback, generated docs, OpenAPI import/export.
 //! - [`metrics`]: what the workers and the function host count, each in cells of its own,
 //!   merged when scraped (`/metrics`, `/healthz`, `/readyz`) and sampled for the console.
+//! - [`gateway`]: the process's life: start, reload (`apply`), upgrade, drain; the binary is a
+//!   thin `main` around [`gateway::serve`].
 //! - Running as a service: [`notify`] tells systemd when the gateway is ready, reloading or
 //!   stopping; [`readiness`] says when the warm local functions are ready; [`upgrade`] hands
 //!   the listening sockets to a new binary, which serves before the old one drains.
@@ -47,6 +49,7 @@ pub mod connection;
 pub mod control;
 pub mod error;
 pub mod function_host;
+pub mod gateway;
 pub mod http;
 pub mod listener;
 pub mod memory;
