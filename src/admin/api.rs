@@ -910,6 +910,7 @@ fn import_openapi(inner: &mut Inner, request: &Request, id: &str) -> Result<Resp
                     reason: format!(
                         "service `{id}` already has an api named `{name}` (import with ?replace=true to overwrite it)"
                     ),
+                    ..Default::default()
                 });
                 continue;
             }
@@ -921,9 +922,11 @@ fn import_openapi(inner: &mut Inner, request: &Request, id: &str) -> Result<Resp
                 next = candidate;
                 imported.push(name);
             }
-            Err(error) => report
-                .skipped
-                .push(super::openapi::Skipped { at: format!("operationId {name}"), reason: error.message() }),
+            Err(error) => report.skipped.push(super::openapi::Skipped {
+                at: format!("operationId {name}"),
+                reason: error.message(),
+                ..Default::default()
+            }),
         }
     }
     if !imported.is_empty() {
