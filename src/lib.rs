@@ -27,6 +27,8 @@
 //! - [`error`]: every request error and the one place that maps it to a status.
 //! - [`admin`]: the management plane beside the request path: the admin API, its state
 //!   directory, publishing and rollback, generated docs, OpenAPI import/export.
+//! - [`import`]: `scfgate import`, a Tencent deployment's `serverless.yml` and OpenAPI files
+//!   turned into one configuration, with a report of what was not carried over.
 //! - [`metrics`]: what the workers and the function host count, each in cells of its own,
 //!   merged when scraped (`/metrics`, `/healthz`, `/readyz`) and sampled for the console.
 //! - Running as a service: [`notify`] tells systemd when the gateway is ready, reloading or
@@ -46,6 +48,7 @@ pub mod control;
 pub mod error;
 pub mod function_host;
 pub mod http;
+pub mod import;
 pub mod listener;
 pub mod memory;
 pub mod metrics;
