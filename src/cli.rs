@@ -11,7 +11,13 @@ use crate::config::{DriverChoice, Overrides};
 
 /// scfgate: a thread-per-core API gateway for SCF functions, compatible with Tencent Cloud API Gateway.
 #[derive(Debug, Parser)]
-#[command(name = "scfgate", version, about, long_about = None)]
+#[command(
+    name = "scfgate",
+    version,
+    about,
+    long_about = None,
+    after_help = "To bring a Tencent deployment over: scfgate import serverless.yml... [--out FILE] (see scfgate import --help)"
+)]
 pub struct Args {
     /// The TOML configuration file (services, APIs, functions, [gateway] settings).
     #[arg(short, long, value_name = "FILE")]
@@ -167,6 +173,32 @@ pub struct Args {
     /// Log filter, e.g. `info`, `debug`, `scfgate=debug` (also `RUST_LOG`).
     #[arg(long, value_name = "FILTER", env = "SCFGATE_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// `scfgate import`: Tencent deployment files in, one scfgate configuration out. A subcommand of
+/// its own (`main` sees `import` first), so that it needs no `--config` and leaves `Args` as it is.
+#[derive(Debug, Parser)]
+#[command(name = "scfgate import", version, long_about = None)]
+pub struct ImportArgs {
+    /// Serverless Framework `serverless.yml` files (component: scf or apigateway; several make one
+    /// project) and OpenAPI 3 documents (JSON or YAML, with Tencent's `x-apigw-*` extensions).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Write the configuration here instead of stdout; `code` folders are then written relative
+    /// to its folder (else relative to the current folder).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+impl ImportArgs {
+    /// `Some` when the command line is `scfgate import ...`.
+    pub fn from_command_line() -> Option<ImportArgs> {
+        let mut arguments = std::env::args_os();
+        let program = arguments.next()?;
+        let first = arguments.next()?;
+        (first == "import").then(|| ImportArgs::parse_from(std::iter::once(program).chain(arguments)))
+    }
 }
 
 impl Args {

@@ -28,6 +28,8 @@
 //! - [`error`]: every request error and the one place that maps it to a status.
 //! - [`admin`]: the management plane beside the request path: the admin API, its state
 //!   directory, publishing and rollback, generated docs, OpenAPI import/export.
+//! - [`import`]: `scfgate import`, a Tencent deployment's `serverless.yml` and OpenAPI files
+//!   turned into one configuration, with a report of what was not carried over.
 //! - [`metrics`]: what the workers and the function host count, each in cells of its own,
 //!   merged when scraped (`/metrics`, `/healthz`, `/readyz`) and sampled for the console.
 //! - [`gateway`]: the process's life: start, reload (`apply`), upgrade, drain; the binary is a
@@ -51,6 +53,7 @@ pub mod error;
 pub mod function_host;
 pub mod gateway;
 pub mod http;
+pub mod import;
 pub mod listener;
 pub mod memory;
 pub mod metrics;

@@ -16,6 +16,9 @@ use scfgate::upgrade;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    if let Some(import) = scfgate::cli::ImportArgs::from_command_line() {
+        return scfgate::import::main(import);
+    }
     let args = Args::parse();
     let _log_writer = init_logging(&args);
     if (args.reload || args.upgrade) && args.state_dir().is_some() {

@@ -2,20 +2,35 @@
 //! its draft, like Tencent's 导入 API: nothing is published). Standard fields carry what OpenAPI
 //! can say (path, method, `operationId` = API name, parameters, response samples); `x-scfgate-*`
 //! extensions carry the rest (backend function, policies, error codes, `=`/`^~` path markers,
-//! `ANY`), so importing an export gives the same APIs back. What an import cannot map is
-//! reported item by item, never silently dropped.
+//! `ANY`), so importing an export gives the same APIs back. Tencent's own `x-apigw-*` extensions
+//! (its 导入 API format: backend, CORS, timeout) are honoured on import. What an import cannot
+//! map is reported item by item, never silently dropped.
 
 use serde_json::{json, Map, Value};
 
 use crate::config::file;
 
 /// One thing an import did not map, and why.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Skipped {
     /// Where in the document, e.g. `PATCH /items` or `GET /items parameter session (cookie)`.
     pub at: String,
     /// Why.
     pub reason: String,
+    /// The same place as keys from the document's root (`paths`, `/items`, `get`, ...), for
+    /// `scfgate import`'s line numbers; not part of the admin API's answer.
+    #[serde(skip)]
+    pub pointer: Vec<String>,
+}
+
+/// The keys from the document's root to `path`'s operation `method`.
+fn pointer_to(path: &str, method: &str, more: &[&str]) -> Vec<String> {
+    let mut pointer = vec!["paths".to_owned(), path.to_owned()];
+    if !method.is_empty() {
+        pointer.push(method.to_owned());
+    }
+    pointer.extend(more.iter().map(|key| (*key).to_owned()));
+    pointer
 }
 
 /// What an import produced.
@@ -25,6 +40,8 @@ pub struct Report {
     pub apis: Vec<file::Api>,
     /// What was left out.
     pub skipped: Vec<Skipped>,
+    /// Functions an `x-apigw-backend` names as web functions (`ServiceScfFunctionType: HTTP`).
+    pub web_functions: Vec<String>,
 }
 
 /// Methods an API may have, as OpenAPI's lower-case operation keys.
@@ -319,7 +336,11 @@ pub fn import(document: &Value, default_function: Option<&file::FunctionRef>) ->
     for (path, item) in paths {
         let Some(item) = item.as_object() else { continue };
         if item.contains_key("$ref") {
-            report.skipped.push(Skipped { at: path.clone(), reason: "a path item `$ref` is not resolved".into() });
+            report.skipped.push(Skipped {
+                at: path.clone(),
+                reason: "a path item `$ref` is not resolved".into(),
+                pointer: pointer_to(path, "", &["$ref"]),
+            });
             continue;
         }
         let shared: &[Value] = item.get("parameters").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
@@ -333,8 +354,24 @@ pub fn import(document: &Value, default_function: Option<&file::FunctionRef>) ->
                         "method {} is not one an API can have (GET, POST, PUT, DELETE, HEAD, ANY)",
                         key.to_ascii_uppercase()
                     ),
+                    pointer: pointer_to(path, key, &[]),
+                });
+            } else if key.starts_with("x-apigw-") {
+                report.skipped.push(Skipped {
+                    at: format!("{path} {key}"),
+                    reason: "Tencent's x-apigw-* extensions are read on operations only".into(),
+                    pointer: pointer_to(path, key, &[]),
                 });
             }
+        }
+    }
+    if let Some(root) = document.as_object() {
+        for key in root.keys().filter(|key| key.starts_with("x-apigw-")) {
+            report.skipped.push(Skipped {
+                at: key.clone(),
+                reason: "Tencent's x-apigw-* extensions are read on operations only".into(),
+                pointer: vec![key.clone()],
+            });
         }
     }
     for operation in document.get("x-scfgate-operations").and_then(Value::as_array).into_iter().flatten() {
@@ -350,14 +387,19 @@ pub fn import(document: &Value, default_function: Option<&file::FunctionRef>) ->
         } else {
             format!("{} {path}", method.to_ascii_uppercase())
         };
-        match import_operation(&path, &method, operation, shared, default_function, &at, &mut report.skipped) {
+        let pointer =
+            if path.is_empty() { vec!["x-scfgate-operations".to_owned()] } else { pointer_to(&path, &method, &[]) };
+        let imported =
+            import_operation(&path, &method, operation, shared, default_function, &at, &pointer, &mut report);
+        match imported {
             Ok(api) => report.apis.push(api),
-            Err(reason) => report.skipped.push(Skipped { at, reason }),
+            Err(reason) => report.skipped.push(Skipped { at, reason, pointer }),
         }
     }
     Ok(report)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn import_operation(
     path: &str,
     method: &str,
@@ -365,8 +407,15 @@ fn import_operation(
     shared: &[Value],
     default_function: Option<&file::FunctionRef>,
     at: &str,
-    skipped: &mut Vec<Skipped>,
+    pointer: &[String],
+    report: &mut Report,
 ) -> Result<file::Api, String> {
+    let skipped = &mut report.skipped;
+    let here = |more: &[&str]| {
+        let mut here = pointer.to_vec();
+        here.extend(more.iter().map(|key| (*key).to_owned()));
+        here
+    };
     let mut api = Map::new();
     let name = match operation.get("operationId").and_then(Value::as_str) {
         Some(name) => name.to_owned(),
@@ -392,6 +441,7 @@ fn import_operation(
             Err(reason) => skipped.push(Skipped {
                 at: format!("{at} parameter {}", param.get("name").and_then(Value::as_str).unwrap_or("?")),
                 reason,
+                pointer: here(&["parameters"]),
             }),
         }
     }
@@ -402,6 +452,7 @@ fn import_operation(
         skipped.push(Skipped {
             at: format!("{at} requestBody"),
             reason: "request body schemas are not checked by the gateway; the body reaches the function as sent".into(),
+            pointer: here(&["requestBody"]),
         });
     }
     if let Some(responses) = operation.get("responses").and_then(Value::as_object) {
@@ -422,13 +473,16 @@ fn import_operation(
         skipped.push(Skipped {
             at: format!("{at} security"),
             reason: "security requirements are not mapped; the API is imported with auth = none (set `auth` on it: key_pair or oauth)".into(),
+            pointer: here(&["security"]),
         });
     }
+    // Tencent's extensions first, so that scfgate's own (an export's) win where both say a thing.
+    let backend = apigw_extensions(operation, &mut api, at, pointer, skipped, &mut report.web_functions)?;
     for (key, value) in extension {
         api.insert(key, value);
     }
     let websocket = api.contains_key("register");
-    match operation.get("x-scfgate-function") {
+    match operation.get("x-scfgate-function").or(backend.as_ref()) {
         Some(function) => {
             api.insert("function".into(), function.clone());
         }
@@ -439,13 +493,133 @@ fn import_operation(
             }
             None => {
                 return Err(
-                    "no backend function: give the operation `x-scfgate-function`, or import with ?function=<name>"
+                    "no backend function: give the operation `x-apigw-backend` (ServiceType SCF) or `x-scfgate-function`, or import with ?function=<name>"
                         .into(),
                 )
             }
         },
     }
     serde_json::from_value(Value::Object(api)).map_err(|error| format!("x-scfgate: {error}"))
+}
+
+/// A flag as Tencent writes them: `true`, or `"TRUE"` / `"true"` in exports of its console.
+fn flag(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(flag) => Some(*flag),
+        Value::String(text) => text.to_ascii_lowercase().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Tencent's operation extensions (spec tencent-migration.md §4): `x-apigw-cors`,
+/// `x-apigw-service-timeout` and an SCF `x-apigw-backend` (function, integrated response) go
+/// into `api`; the backend's function reference is returned. Anything else is reported, or,
+/// when the API could not be served as Tencent serves it (a non-SCF backend, TSF, WebSocket),
+/// the API is left out with the reason.
+fn apigw_extensions(
+    operation: &Value,
+    api: &mut Map<String, Value>,
+    at: &str,
+    pointer: &[String],
+    skipped: &mut Vec<Skipped>,
+    web_functions: &mut Vec<String>,
+) -> Result<Option<Value>, String> {
+    let Some(operation) = operation.as_object() else { return Ok(None) };
+    let mut function = None;
+    for (key, value) in operation.iter().filter(|(key, _)| key.starts_with("x-apigw-")) {
+        let mut skip = |more: Option<&str>, reason: String| {
+            let mut here = pointer.to_vec();
+            here.push(key.clone());
+            here.extend(more.map(str::to_owned));
+            let at = match more {
+                Some(more) => format!("{at} {key}.{more}"),
+                None => format!("{at} {key}"),
+            };
+            skipped.push(Skipped { at, reason, pointer: here });
+        };
+        match key.as_str() {
+            "x-apigw-cors" => match flag(value) {
+                Some(true) => {
+                    api.insert("cors".into(), true.into());
+                }
+                Some(false) => {}
+                None => skip(None, "not a boolean".into()),
+            },
+            "x-apigw-service-timeout" => match value.as_f64().or_else(|| value.as_str()?.trim().parse().ok()) {
+                Some(seconds) => {
+                    api.insert("timeout".into(), seconds.into());
+                }
+                None => skip(None, "not a number of seconds".into()),
+            },
+            "x-apigw-backend" => {
+                let backend = value.as_object().cloned().unwrap_or_default();
+                let kind = backend.get("ServiceType").and_then(Value::as_str).unwrap_or("SCF").to_ascii_uppercase();
+                if kind != "SCF" {
+                    return Err(format!("x-apigw-backend: {kind} backends are not served (scfgate's APIs call SCF functions)"));
+                }
+                let text = |name: &str| backend.get(name).and_then(Value::as_str).filter(|text| !text.is_empty());
+                let mut reference = Map::new();
+                if let Some(name) = text("ServiceScfFunctionName") {
+                    reference.insert("name".into(), name.into());
+                }
+                if let Some(namespace) = text("ServiceScfFunctionNamespace") {
+                    reference.insert("namespace".into(), namespace.into());
+                }
+                if let Some(qualifier) = text("ServiceScfFunctionQualifier") {
+                    reference.insert("qualifier".into(), qualifier.into());
+                }
+                for (field, value) in &backend {
+                    match field.as_str() {
+                        "ServiceType" | "ServiceScfFunctionName" | "ServiceScfFunctionNamespace"
+                        | "ServiceScfFunctionQualifier" => {}
+                        "ServiceScfIsIntegratedResponse" => match flag(value) {
+                            Some(true) => {
+                                api.insert("integrated_response".into(), true.into());
+                            }
+                            Some(false) => {}
+                            None => skip(Some(field), "not a boolean".into()),
+                        },
+                        "ServiceScfFunctionType" => match value.as_str().map(str::to_ascii_uppercase).as_deref() {
+                            Some("EVENT") => {}
+                            Some("HTTP") => web_functions.extend(text("ServiceScfFunctionName").map(str::to_owned)),
+                            _ => skip(Some(field), "neither EVENT nor HTTP".into()),
+                        },
+                        "IsBase64Encoded" if flag(value) != Some(true) => {}
+                        "IsBase64Encoded" => skip(
+                            Some(field),
+                            "bodies reach the function as the gateway's event encodes them; Base64 is not forced".into(),
+                        ),
+                        _ => skip(Some(field), "not a key of an SCF x-apigw-backend scfgate knows".into()),
+                    }
+                }
+                if reference.contains_key("name") {
+                    function = Some(Value::Object(reference));
+                } else {
+                    skip(Some("ServiceScfFunctionName"), "missing: the backend names no function".into());
+                }
+            }
+            "x-apigw-protocol" => match value.as_str().map(str::to_ascii_uppercase).as_deref() {
+                Some("HTTP") => {}
+                Some("WEBSOCKET") => {
+                    return Err("x-apigw-protocol: WebSocket APIs need register, transport and cleanup functions, which the document cannot name; define it in the config".into())
+                }
+                _ => skip(None, "neither HTTP nor WEBSOCKET".into()),
+            },
+            "x-apigw-api-type" => match value.as_str().map(str::to_ascii_uppercase).as_deref() {
+                Some("NORMAL") => {}
+                _ => return Err(format!("{key}: only NORMAL APIs are served (not TSF)")),
+            },
+            "x-apigw-api-business-type" => match value.as_str().map(str::to_ascii_uppercase).as_deref() {
+                Some("NORMAL") => {}
+                _ => skip(None, "an OAuth authorization API is imported as a normal API: scfgate verifies tokens itself with the business API's public key".into()),
+            },
+            "x-apigw-const-paramters" | "x-apigw-const-parameters" => {
+                skip(None, "constant parameters are for HTTP backends; SCF backends get none".into())
+            }
+            _ => skip(None, "not an x-apigw-* extension scfgate knows".into()),
+        }
+    }
+    Ok(function)
 }
 
 /// One parameter; `Ok(None)` for the path placeholders an export declared only for OpenAPI.

@@ -82,6 +82,7 @@ pub(super) fn import_openapi(inner: &mut Inner, request: &Request, id: &str) -> 
                     reason: format!(
                         "service `{id}` already has an api named `{name}` (import with ?replace=true to overwrite it)"
                     ),
+                    ..Default::default()
                 });
                 continue;
             }
@@ -93,9 +94,11 @@ pub(super) fn import_openapi(inner: &mut Inner, request: &Request, id: &str) -> 
                 next = candidate;
                 imported.push(name);
             }
-            Err(error) => report
-                .skipped
-                .push(crate::admin::openapi::Skipped { at: format!("operationId {name}"), reason: error.message() }),
+            Err(error) => report.skipped.push(crate::admin::openapi::Skipped {
+                at: format!("operationId {name}"),
+                reason: error.message(),
+                ..Default::default()
+            }),
         }
     }
     if !imported.is_empty() {
