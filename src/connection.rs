@@ -16,7 +16,7 @@ use crate::backend::integration::{ExtraHeaders, ResponseFraming};
 use crate::backend::invoke::HEADROOM;
 use crate::backend::{self, web, CallBuffers, CallTarget};
 use crate::buffer_pool::RequestBuffers;
-use crate::error::{ErrorContext, GatewayError};
+use crate::error::{ErrorContext, GatewayError, Side};
 use crate::http::reader::{ReadError, RequestReader};
 use crate::http::trace::TraceId;
 use crate::http::{response, BodyFraming, RequestHead};
@@ -561,6 +561,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         };
         self.worker.metrics.errors[error.metric_kind()].increment();
         self.gateway_error = true;
+        self.log_failure(error, request_id);
         let mut body = Vec::with_capacity(128);
         error.write_body(&context, &mut body);
         response::start(&mut self.out, error.status());
@@ -572,6 +573,35 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         response::end_head(&mut self.out, body.len(), close || error.closes_connection());
         if self.head.method.of_buffer(bytes) != b"HEAD" || error.closes_connection() {
             self.out.extend_from_slice(&body);
+        }
+    }
+
+    /// Says why a request failed when the cause is on the function's side or the gateway's (a
+    /// client's own mistake is its answer alone, logged at debug): the cause a 502 keeps, with
+    /// the request id the client got and the API and function it was for.
+    fn log_failure(&self, error: &GatewayError, request_id: &RequestId) {
+        let side = error.side();
+        if side == Side::Client && !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let request_id = String::from_utf8_lossy(request_id.as_bytes());
+        let (api, function) = match &self.routed {
+            Some((serving, api, _)) => {
+                let api = &serving.config().apis[*api];
+                (api.name.as_str(), serving.config().functions[api.function].display_name())
+            }
+            None => ("", String::new()),
+        };
+        match side {
+            Side::Backend => {
+                tracing::warn!(%request_id, api, %function, ?error, status = error.status(), "the function's side failed")
+            }
+            Side::Gateway => {
+                tracing::warn!(%request_id, api, %function, ?error, status = error.status(), "the gateway refused the request")
+            }
+            Side::Client => {
+                tracing::debug!(%request_id, api, ?error, status = error.status(), "the request was refused")
+            }
         }
     }
 

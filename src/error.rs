@@ -10,7 +10,7 @@ use crate::http::ParseError;
 use crate::policy::key_pair::KeyPairError;
 use crate::policy::oauth::OAuthError;
 
-/// Which side caused a failure: it decides whether the connection can go on and what is logged.
+/// Which side caused a failure: it decides how the failure is logged (`crate::connection`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// The client sent something we refuse.
@@ -41,8 +41,9 @@ pub enum GatewayError {
     /// An API path matches but not with this method (405); the methods that path does take go
     /// in the `Allow` header (RFC 9110 §15.5.6).
     MethodNotAllowed(AllowedMethods),
-    /// The function endpoint refused or dropped the connection (502).
-    BackendUnreachable,
+    /// The function endpoint refused or dropped the connection, or answered something that is
+    /// not a reply (502); the cause is logged, never sent to the client.
+    BackendUnreachable(BackendCause),
     /// The function did not answer within the API's timeout (504).
     BackendTimeout,
     /// Pass-through mode: the function's value is not JSON (502).
@@ -147,6 +148,44 @@ pub const ERROR_KINDS: [&str; 28] = [
     "websocket_handshake",
 ];
 
+/// Why a function's endpoint could not be used: kept with the 502 so that the log says why
+/// (the client sees Tencent's `Bad Gateway.` whatever it was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendCause {
+    /// Connecting failed.
+    Connect(std::io::ErrorKind),
+    /// Sending the request or reading the reply failed.
+    Io(std::io::ErrorKind),
+    /// The connection closed before a whole reply (or, pooled and then fresh, before any).
+    ClosedEarly,
+    /// The reply's head does not parse, or is larger than the gateway reads.
+    MalformedReply,
+    /// The reply's status is not 2xx and names no SCF failure.
+    Status(u16),
+    /// A TLS handshake with the endpoint failed.
+    Tls,
+    /// An answer the gateway cannot pass on (a 101 nobody asked for, a string that does not
+    /// unescape, a head the client connection could not take).
+    Unusable(&'static str),
+    /// No instance of the web function is known to this worker.
+    NoInstance,
+}
+
+impl std::fmt::Display for BackendCause {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendCause::Connect(kind) => write!(formatter, "cannot connect: {kind}"),
+            BackendCause::Io(kind) => write!(formatter, "connection failed: {kind}"),
+            BackendCause::ClosedEarly => formatter.write_str("closed before a whole reply"),
+            BackendCause::MalformedReply => formatter.write_str("the reply's head is not valid HTTP/1.1"),
+            BackendCause::Status(status) => write!(formatter, "replied {status} without an SCF failure type"),
+            BackendCause::Tls => formatter.write_str("TLS handshake failed"),
+            BackendCause::Unusable(what) => write!(formatter, "unusable answer: {what}"),
+            BackendCause::NoInstance => formatter.write_str("no instance of the web function on this worker"),
+        }
+    }
+}
+
 /// The methods an API path accepts, for a 405's `Allow` header: a set over the methods an API can
 /// declare (`ANY` sets them all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -205,7 +244,7 @@ impl GatewayError {
             GatewayError::UnknownHost | GatewayError::UnknownStage | GatewayError::NoRoute => 404,
             GatewayError::MethodNotAllowed(_) => 405,
             GatewayError::InvalidIntegratedResponse => 403,
-            GatewayError::BackendUnreachable
+            GatewayError::BackendUnreachable(_)
             | GatewayError::ResponseNotJson
             | GatewayError::ResponseTooLarge
             | GatewayError::FunctionError(_)
@@ -238,7 +277,7 @@ impl GatewayError {
             GatewayError::UnknownStage => 5,
             GatewayError::NoRoute => 6,
             GatewayError::MethodNotAllowed(_) => 7,
-            GatewayError::BackendUnreachable => 8,
+            GatewayError::BackendUnreachable(_) => 8,
             GatewayError::BackendTimeout => 9,
             GatewayError::ResponseNotJson => 10,
             GatewayError::InvalidIntegratedResponse => 11,
@@ -336,7 +375,7 @@ impl GatewayError {
                 out.extend_from_slice(b"]\"}");
             }
             GatewayError::MethodNotAllowed(_) => out.extend_from_slice(br#"{"message":"Method Not Allowed."}"#),
-            GatewayError::BackendUnreachable => out.extend_from_slice(br#"{"message":"Bad Gateway."}"#),
+            GatewayError::BackendUnreachable(_) => out.extend_from_slice(br#"{"message":"Bad Gateway."}"#),
             GatewayError::BackendTimeout => out.extend_from_slice(br#"{"message":"Gateway Time-out."}"#),
             GatewayError::ResponseNotJson => {
                 out.extend_from_slice(b"{\"message\":\"Bad Gateway.\",\"error\":\"requestId ");

@@ -248,3 +248,50 @@ fn a_late_reply_never_answers_a_later_request() {
         std::thread::sleep(Duration::from_millis(700));
     }
 }
+
+#[test]
+fn a_502_logs_its_cause_with_the_request_id() {
+    // (reply or None for a closed port, the cause the log names)
+    let cases: Vec<(Option<Reply>, &str)> = vec![
+        (None, "BackendUnreachable(Connect(ConnectionRefused))"),
+        (Some(Reply::ok(r#"{"a":1}"#).status(500)), "BackendUnreachable(Status(500))"),
+        (Some(Reply::ok("SURPRISE\r\n\r\n").framing(Framing::Raw)), "BackendUnreachable(MalformedReply)"),
+        (Some(Reply::ok("").framing(Framing::Raw)), "BackendUnreachable(ClosedEarly)"),
+    ];
+    let mut endpoints = Vec::new();
+    let mut config = String::from("[[service]]\nid = \"service-cause\"\nname = \"cause\"\n");
+    let mut functions = String::new();
+    for (index, (reply, _)) in cases.iter().enumerate() {
+        let url = match reply {
+            Some(reply) => {
+                let endpoint = RemoteEndpoint::start(reply.clone());
+                let url = endpoint.url("/");
+                endpoints.push(endpoint);
+                url
+            }
+            None => format!("http://127.0.0.1:{}/", closed_port()),
+        };
+        config.push_str(&format!(
+            "[[service.api]]\nname = \"case{index}\"\npath = \"/case{index}\"\nmethod = \"GET\"\nfunction = {{ name = \"f{index}\" }}\n"
+        ));
+        functions
+            .push_str(&format!("[[function]]\nname = \"f{index}\"\nruntime = \"remote\"\ninvoke_url = \"{url}\"\n"));
+    }
+    config.push_str(&functions);
+    let gateway = Gateway::start(&config);
+    for (index, (_, cause)) in cases.iter().enumerate() {
+        let response = gateway.get(&format!("/release/case{index}"));
+        assert_eq!(response.status, 502, "case {index}: {}", response.text());
+        let id = response.request_id().to_string();
+        let logged = |lines: &[String]| {
+            lines.iter().any(|line| {
+                line.contains(&id) && line.contains(cause) && line.contains(&format!("api=\"case{index}\""))
+            })
+        };
+        assert!(
+            gateway.output.wait_for(Duration::from_secs(10), logged),
+            "case {index}: no line with {id} and {cause}:\n{}",
+            gateway.output.text()
+        );
+    }
+}

@@ -20,7 +20,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::pool::{BackendConnection, Pool};
-use crate::error::GatewayError;
+use crate::error::{BackendCause, GatewayError};
 use crate::http::body::ChunkedDecoder;
 use crate::http::response::{format_u64, itoa_buffer};
 use crate::http::response_head::{parse_response_head, ResponseBody};
@@ -142,7 +142,7 @@ pub async fn invoke(
                 let _ = stream.set_nodelay(true);
                 Ok(BackendConnection::tcp(stream))
             }
-            Err(_) => Err(GatewayError::BackendUnreachable),
+            Err(error) => Err(GatewayError::BackendUnreachable(BackendCause::Connect(error.kind()))),
         }
     };
     exchange_with_retry(pool, endpoint_index, request, start, max_reply_bytes, connect).await
@@ -180,7 +180,7 @@ pub(crate) async fn exchange_with_retry<
     };
     let (request, outcome) = exchange(connection, request, start, max_reply_bytes).await;
     let outcome = outcome.map_err(|failure| match failure {
-        Failure::Stale => GatewayError::BackendUnreachable,
+        Failure::Stale => GatewayError::BackendUnreachable(BackendCause::ClosedEarly),
         Failure::Gateway(error) => error,
     });
     (request, outcome)
@@ -250,19 +250,22 @@ async fn read_reply<S: AsyncReadRent>(
             }
             Ok(Some(head)) => break head,
             Ok(None) if connection.read_buffer.len() > MAX_REPLY_HEAD => {
-                return Err(Failure::Gateway(GatewayError::BackendUnreachable))
+                return Err(Failure::Gateway(GatewayError::BackendUnreachable(BackendCause::MalformedReply)))
             }
             Ok(None) => {}
-            Err(()) => return Err(Failure::Gateway(GatewayError::BackendUnreachable)),
+            Err(()) => return Err(Failure::Gateway(GatewayError::BackendUnreachable(BackendCause::MalformedReply))),
         }
         let had_bytes = !connection.read_buffer.is_empty();
         match read_more(connection).await {
             Ok(0) | Err(_) if !had_bytes => return Err(Failure::Stale),
-            Ok(0) | Err(_) => return Err(Failure::Gateway(GatewayError::BackendUnreachable)),
+            Ok(0) => return Err(Failure::Gateway(GatewayError::BackendUnreachable(BackendCause::ClosedEarly))),
+            Err(error) => {
+                return Err(Failure::Gateway(GatewayError::BackendUnreachable(BackendCause::Io(error.kind()))))
+            }
             Ok(_) => {}
         }
     };
-    let truncated = Failure::Gateway(GatewayError::BackendUnreachable);
+    let truncated = Failure::Gateway(GatewayError::BackendUnreachable(BackendCause::ClosedEarly));
     let too_large = || Failure::Gateway(GatewayError::ResponseTooLarge);
     let body_start = head.head_length;
     if head.chunked {

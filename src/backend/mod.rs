@@ -17,7 +17,7 @@ pub mod web_choice;
 use std::time::Duration;
 
 use crate::config::FunctionRuntime;
-use crate::error::GatewayError;
+use crate::error::{BackendCause, GatewayError};
 pub use backends::Backends;
 use integration::{ExtraHeaders, ResponseFraming};
 use invoke::{FailureKind, HEADROOM};
@@ -120,7 +120,9 @@ pub async fn invoke_value<R>(
         Some(FailureKind::Crashed) => Err(GatewayError::FunctionCrashed(String::from_utf8_lossy(body).into_owned())),
         Some(FailureKind::Busy) => Err(GatewayError::FunctionBusy),
         Some(FailureKind::TimedOut) => Err(GatewayError::BackendTimeout),
-        None if !(200..300).contains(&reply.status) => Err(GatewayError::BackendUnreachable),
+        None if !(200..300).contains(&reply.status) => {
+            Err(GatewayError::BackendUnreachable(BackendCause::Status(reply.status)))
+        }
         None => Ok(use_value(body)),
     };
     invoke::release(&backends.pool, function, connection, &reply);

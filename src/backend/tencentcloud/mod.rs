@@ -25,7 +25,7 @@ use super::pool::{BackendConnection, Pool};
 use super::CallBuffers;
 use crate::config::tencentcloud::TencentCloudFunction;
 use crate::config::{Config, Function, FunctionRuntime};
-use crate::error::GatewayError;
+use crate::error::{BackendCause, GatewayError};
 use crate::http::response::{format_u64, itoa_buffer};
 use reply::InvokeAnswer;
 use sign::SigningInput;
@@ -142,7 +142,7 @@ pub async fn invoke_value<R>(
                 status = reply.status,
                 "Tencent Cloud's answer is not an Invoke response"
             );
-            Err(GatewayError::BackendUnreachable)
+            Err(GatewayError::BackendUnreachable(BackendCause::Unusable("not an Invoke response")))
         }
     };
     invoke::release(&backends.cloud.pool, function, connection, &reply);
@@ -154,7 +154,9 @@ async fn connect(
     cloud: &TencentCloudFunction,
     connector: &TlsConnector,
 ) -> Result<BackendConnection<CloudStream>, GatewayError> {
-    let stream = TcpStream::connect_addr(cloud.addr).await.map_err(|_| GatewayError::BackendUnreachable)?;
+    let stream = TcpStream::connect_addr(cloud.addr)
+        .await
+        .map_err(|error| GatewayError::BackendUnreachable(BackendCause::Connect(error.kind())))?;
     let _ = stream.set_nodelay(true);
     let socket = stream.as_raw_fd();
     match connector.connect(cloud.server_name.clone(), stream).await {
@@ -163,7 +165,7 @@ async fn connect(
         Ok(stream) => Ok(BackendConnection::new(stream).with_socket(socket)),
         Err(error) => {
             tracing::warn!(endpoint = %cloud.endpoint, %error, "TLS handshake with Tencent Cloud's API failed");
-            Err(GatewayError::BackendUnreachable)
+            Err(GatewayError::BackendUnreachable(BackendCause::Tls))
         }
     }
 }
@@ -198,7 +200,8 @@ fn decode(raw: RawString<'_>, max: usize, out: &mut Vec<u8>) -> Result<(), Gatew
     if raw.raw.len() > max && !raw.escaped {
         return Err(GatewayError::ResponseTooLarge);
     }
-    unescape_with(raw, |bytes| out.extend_from_slice(bytes)).map_err(|_| GatewayError::BackendUnreachable)?;
+    unescape_with(raw, |bytes| out.extend_from_slice(bytes))
+        .map_err(|_| GatewayError::BackendUnreachable(BackendCause::Unusable("a string that does not unescape")))?;
     if out.len() > max {
         return Err(GatewayError::ResponseTooLarge);
     }

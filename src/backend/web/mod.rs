@@ -26,7 +26,7 @@ use super::integration::ExtraHeaders;
 use super::web_choice::{self};
 use crate::backend::Backends;
 use crate::config::{Api, Function};
-use crate::error::GatewayError;
+use crate::error::{BackendCause, GatewayError};
 use crate::http::parse::{BodyFraming, RequestHead};
 use crate::http::reader::RequestReader;
 
@@ -138,7 +138,10 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
         }
     }
     let Some(instances) = exchange.backends.web_instances.get(exchange.api.function).cloned().flatten() else {
-        return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed: false };
+        return Outcome::Failed {
+            error: GatewayError::BackendUnreachable(BackendCause::NoInstance),
+            request_consumed: false,
+        };
     };
     let upgrade = is_websocket_upgrade(exchange.reader.request_bytes(), exchange.head);
     let carries_body = framing != BodyFraming::None;
@@ -222,14 +225,22 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
                 return Outcome::Failed { error: GatewayError::BackendTimeout, request_consumed }
             }
             Err(HeadStop::Invalid) => {
-                return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed }
+                return Outcome::Failed {
+                    error: GatewayError::BackendUnreachable(BackendCause::MalformedReply),
+                    request_consumed,
+                }
             }
         }
     };
     if head.status == 101 {
         if !upgrade {
             // Switching protocols on a request that asked for none: nothing the client can read.
-            return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed };
+            return Outcome::Failed {
+                error: GatewayError::BackendUnreachable(BackendCause::Unusable(
+                    "101 to a request that asked for no upgrade",
+                )),
+                request_consumed,
+            };
         }
         return relay_upgrade(&mut exchange, connection, &head).await;
     }

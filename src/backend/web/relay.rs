@@ -12,7 +12,7 @@ use super::request::{hex_line, list_contains, read_upstream, reframe_chunked};
 use super::{Exchange, Outcome, MAX_RESPONSE_HEAD};
 use crate::backend::pool::BackendConnection;
 use crate::backend::web_choice::Lease;
-use crate::error::GatewayError;
+use crate::error::{BackendCause, GatewayError};
 use crate::http::body::ChunkedDecoder;
 use crate::http::response::{self, format_u64, itoa_buffer};
 use crate::http::response_head::{parse_response_head, ResponseBody, ResponseHead, MAX_FIELDS};
@@ -140,7 +140,12 @@ pub(super) async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
     let written = write_response_head(exchange, &buffer, head, false);
     connection.read_buffer = buffer;
     if written.is_err() {
-        return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed };
+        return Outcome::Failed {
+            error: GatewayError::BackendUnreachable(BackendCause::Unusable(
+                "a response head the client connection could not take",
+            )),
+            request_consumed,
+        };
     }
     let out = &mut *exchange.out;
     let mut digits = itoa_buffer();

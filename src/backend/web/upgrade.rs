@@ -9,7 +9,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Split, Splita
 use super::relay::write_response_head;
 use super::{Exchange, Outcome};
 use crate::backend::pool::BackendConnection;
-use crate::error::GatewayError;
+use crate::error::{BackendCause, GatewayError};
 use crate::http::response_head::ResponseHead;
 
 /// The function accepted a WebSocket upgrade: the 101 goes to the client, then bytes are copied
@@ -23,7 +23,12 @@ pub(super) async fn relay_upgrade<S: AsyncReadRent + AsyncWriteRent + Split>(
     let written = write_response_head(exchange, &buffer, head, true);
     let mut early_frames = buffer;
     if written.is_err() {
-        return Outcome::Failed { error: GatewayError::BackendUnreachable, request_consumed: true };
+        return Outcome::Failed {
+            error: GatewayError::BackendUnreachable(BackendCause::Unusable(
+                "a 101 head the client connection could not take",
+            )),
+            request_consumed: true,
+        };
     }
     // RFC 9110 §7.8: a 101 names the upgrade in `Connection` (the function's own field is a
     // hop-by-hop one, replaced like every other).
