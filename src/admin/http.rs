@@ -340,7 +340,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, Ad
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(&key.replace('+', " ")), percent_decode(&value.replace('+', " ")))
+            (crate::http::percent::decode_text(key, true), crate::http::percent::decode_text(value, true))
         })
         .collect();
     Ok(Some(Request { method, path: path.to_owned(), query, headers, body }))
@@ -362,7 +362,7 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nX-Content-Type-Options: nosniff\r\n",
         response.status,
-        reason(response.status),
+        crate::http::response::reason(response.status),
         response.content_type,
         response.body.len()
     );
@@ -378,43 +378,9 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
     writer.flush()
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        302 => "Found",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        413 => "Payload Too Large",
-        428 => "Precondition Required",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        _ => "Status",
-    }
-}
-
 /// `%XX` decoding; invalid escapes stay as written, invalid UTF-8 is replaced.
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' && index + 2 < bytes.len() {
-            let hex = |byte: u8| (byte as char).to_digit(16);
-            if let (Some(high), Some(low)) = (hex(bytes[index + 1]), hex(bytes[index + 2])) {
-                out.push((high * 16 + low) as u8);
-                index += 3;
-                continue;
-            }
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::http::percent::decode_text(text, false)
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@
 
 use base64::Engine;
 
-use super::json::{needs_percent_decoding, percent_decode_into, write_string, write_string_contents};
+use super::json::{write_string, write_string_contents};
 use crate::config::{Param, ParamPosition};
+use crate::http::percent::{decode_into as percent_decode_into, needs_decoding as needs_percent_decoding};
 use crate::http::RequestHead;
 use crate::policy::params::ParamValue;
 use crate::route::PathParams;

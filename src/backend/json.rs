@@ -1,7 +1,5 @@
 //! Minimal JSON writing helpers for hand-built documents (the SCF event, error bodies): string
-//! escaping straight into a reused buffer, and percent-decoding of URL components.
-
-use crate::http::body::hex_value;
+//! escaping straight into a reused buffer.
 
 /// Bytes that must be escaped inside a JSON string: `"`, `\` and the C0 controls.
 const fn needs_escape_table() -> [bool; 256] {
@@ -59,30 +57,6 @@ fn write_escaped_utf8(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&bytes[run_start..]);
 }
 
-/// Percent-decodes `input` into `out` (cleared first). With `plus_as_space`, `+` becomes a space,
-/// as in `application/x-www-form-urlencoded` query strings. Malformed escapes are kept literally.
-pub fn percent_decode_into(out: &mut Vec<u8>, input: &[u8], plus_as_space: bool) {
-    out.clear();
-    let mut index = 0;
-    while index < input.len() {
-        let byte = input[index];
-        if byte == b'%' && index + 2 < input.len() {
-            if let (Some(high), Some(low)) = (hex_value(input[index + 1]), hex_value(input[index + 2])) {
-                out.push(high << 4 | low);
-                index += 3;
-                continue;
-            }
-        }
-        out.push(if plus_as_space && byte == b'+' { b' ' } else { byte });
-        index += 1;
-    }
-}
-
-/// Whether `input` has anything [`percent_decode_into`] would change.
-pub fn needs_percent_decoding(input: &[u8], plus_as_space: bool) -> bool {
-    memchr::memchr(b'%', input).is_some() || (plus_as_space && memchr::memchr(b'+', input).is_some())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,22 +84,5 @@ mod tests {
         write_string(&mut out, input.as_bytes());
         let parsed: String = serde_json::from_slice(&out).unwrap();
         assert_eq!(parsed, input);
-    }
-
-    #[test]
-    fn percent_decoding() {
-        let cases: &[(&[u8], bool, &[u8])] = &[
-            (b"a%20b", false, b"a b"),
-            (b"a+b", true, b"a b"),
-            (b"a+b", false, b"a+b"),
-            (b"%E4%B8%AD", false, "中".as_bytes()),
-            (b"100%", false, b"100%"),
-            (b"%zz%4", false, b"%zz%4"),
-        ];
-        for (input, plus, expected) in cases {
-            let mut out = Vec::new();
-            percent_decode_into(&mut out, input, *plus);
-            assert_eq!(&out, expected, "{}", String::from_utf8_lossy(input));
-        }
     }
 }

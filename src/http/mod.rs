@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod parse;
+pub mod percent;
 pub mod reader;
 pub mod response;
 pub mod response_head;

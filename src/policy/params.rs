@@ -9,9 +9,9 @@
 //! are; an empty value is present (a `string` accepts it, the other types do not); query keys and
 //! values, and path values, are checked percent-decoded.
 
-use crate::backend::json::{needs_percent_decoding, percent_decode_into};
 use crate::config::{Param, ParamPosition, ParamType};
 use crate::error::GatewayError;
+use crate::http::percent::{decode_into as percent_decode_into, needs_decoding as needs_percent_decoding};
 use crate::http::Span;
 
 use super::Request;
