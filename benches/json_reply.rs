@@ -79,7 +79,8 @@ const FRAMING: ResponseFraming<'static> =
     ResponseFraming { request_id: b"3f2b9c1e-6d1f-4c55-9a1e-0b7f5d2a8c41", close: false, head_only: false };
 
 /// The smallest real integrated reply: a JSON body of one field.
-const SMALL: &str = r#"{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\"ok\":1}","isBase64Encoded":false}"#;
+const SMALL: &str =
+    r#"{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\"ok\":1}","isBase64Encoded":false}"#;
 
 /// A JSON array of `count` orders, as a Node.js or Python function serialises its body.
 fn json_body(count: usize) -> String {
@@ -346,7 +347,9 @@ fn simd_integrated(
     // when the reply's bytes where it lies differ from it (or are not followed by its quote).
     let escaped = |name: &Cow<'_, str>| {
         let offset = (name.as_ptr() as usize).wrapping_sub(base);
-        value.get(offset..offset + name.len() + 1).is_none_or(|raw| raw[..name.len()] != *name.as_bytes() || raw[name.len()] != b'"')
+        value
+            .get(offset..offset + name.len() + 1)
+            .is_none_or(|raw| raw[..name.len()] != *name.as_bytes() || raw[name.len()] != b'"')
     };
     map_reply(&reply, escaped, framing, out)
 }
@@ -519,7 +522,8 @@ fn simd_passthrough(
     out: &mut Vec<u8>,
 ) -> Result<(), GatewayError> {
     let (input, buffers) = scratch.copy(value);
-    simd_json::serde::from_slice_with_buffers::<IgnoredAny>(input, buffers).map_err(|_| GatewayError::ResponseNotJson)?;
+    simd_json::serde::from_slice_with_buffers::<IgnoredAny>(input, buffers)
+        .map_err(|_| GatewayError::ResponseNotJson)?;
     frame_passthrough(value, framing, out);
     Ok(())
 }

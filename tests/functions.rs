@@ -597,7 +597,8 @@ fn a_request_that_timed_out_in_the_queue_is_not_run_later() {
     // A later request is served; had the expired one been queued ahead of it, it ran first.
     let later = gateway.get("/release/echo?n=later");
     assert_eq!(later.status, 200, "{}", later.text());
-    let log = format!("request_id={}", expired.request_id());
+    // The function's own line for it; the gateway's line for the 504 names the id too.
+    let log = format!("scf-example-function[echo] request_id={}", expired.request_id());
     assert!(
         !gateway.output.text().contains(&log),
         "the function received request {} after its client had been answered 504:\n{}",
