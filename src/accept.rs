@@ -9,7 +9,7 @@ use std::time::Duration;
 use monoio::io::Canceller;
 use monoio::net::{TcpListener, TcpStream};
 
-use crate::worker::{control_task, RequestId, WorkerContext};
+use crate::worker::{control_task, OpenConnection, RequestId, WorkerContext};
 
 /// Runs one worker's plain-HTTP accept loops until the process exits.
 pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
@@ -20,6 +20,7 @@ pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
 /// stopped the accept loops.
 pub async fn serve_all(context: Rc<WorkerContext>, listeners: Vec<StdListener>, tls_listeners: Vec<StdListener>) {
     monoio::spawn(control_task(context.clone()));
+    monoio::spawn(crate::connection::park::run(context.clone()));
     let mut accept_loops = Vec::new();
     let all = listeners
         .into_iter()
@@ -52,7 +53,7 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: boo
             Ok((stream, peer)) => {
                 // A connection accepted as the accept was being cancelled is connected all the
                 // same: it is served (its response closes it), not dropped unanswered.
-                if context.open_connections.get() >= context.max_connections && !last {
+                if context.connections_held() >= context.max_connections && !last {
                     context.metrics.connections.refused.increment();
                     monoio::spawn(refuse_connection(stream, context.next_request_id()));
                     continue;
@@ -102,7 +103,8 @@ async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContex
     match outcome {
         Ok(Ok(tls_stream)) => {
             tls.completed.increment();
-            crate::connection::serve_stream(tls_stream, socket, peer, context, true).await
+            // A TLS connection is never parked (`ClientStream::PARKS`): nothing comes back.
+            let _ = crate::connection::serve_stream(tls_stream, socket, peer, context, true).await;
         }
         Ok(Err(error)) => {
             tls.failed.increment();
@@ -112,24 +114,6 @@ async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContex
             tls.timed_out.increment();
             tracing::debug!(%peer, "TLS handshake timed out")
         }
-    }
-}
-
-/// Counts a connection as open for as long as it lives.
-struct OpenConnection {
-    context: Rc<WorkerContext>,
-}
-
-impl OpenConnection {
-    fn new(context: Rc<WorkerContext>) -> Self {
-        context.open_connections.set(context.open_connections.get() + 1);
-        OpenConnection { context }
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.context.open_connections.set(self.context.open_connections.get() - 1);
     }
 }
 

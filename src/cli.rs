@@ -92,6 +92,12 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub idle_timeout: Option<Duration>,
 
+    /// Seconds a keep-alive connection waits for its next request before it is parked: its task
+    /// and buffers are freed and only its descriptor is watched until it speaks again. At or above
+    /// `--idle-timeout`, connections are never parked.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub park_after: Option<Duration>,
+
     /// Seconds a client has, from its first byte, to send a whole request head (slowloris guard).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub header_timeout: Option<Duration>,
@@ -222,6 +228,7 @@ impl Args {
             max_body_bytes: self.max_body_bytes,
             body_memory: self.body_memory,
             idle_timeout: self.idle_timeout,
+            park_after: self.park_after,
             header_timeout: self.header_timeout,
             send_timeout: self.send_timeout,
             pool_size: self.pool_size,

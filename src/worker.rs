@@ -104,6 +104,8 @@ pub struct WorkerContext {
     /// The buffers this worker's connections use while they serve a request, pooled between
     /// requests so that idle connections do not each hold a set.
     pub buffer_pool: BufferPool,
+    /// This worker's parked idle connections (`crate::connection::park`).
+    pub parking: crate::connection::park::ParkingLot,
     /// The request bodies this worker holds whole (event APIs), against its share of
     /// `--body-memory` (`crate::memory`).
     pub body_budget: crate::memory::BodyBudget,
@@ -118,6 +120,7 @@ impl WorkerContext {
         let workers = generation.config.gateway.workers.max(1);
         let max_connections = generation.config.gateway.max_connections.div_ceil(workers).max(1);
         let metrics = control.metrics.worker(index);
+        let parking = crate::connection::park::ParkingLot::new(metrics.clone());
         WorkerContext {
             index,
             serving: RefCell::new(Rc::new(Serving::new(generation, index, None, &metrics))),
@@ -131,6 +134,7 @@ impl WorkerContext {
             accept_canceller: RefCell::new(Some(Canceller::new())),
             websocket: crate::websocket::WorkerSockets::new(index),
             buffer_pool: BufferPool::new(),
+            parking,
             body_budget: crate::memory::BodyBudget::default(),
         }
     }
@@ -152,7 +156,12 @@ impl WorkerContext {
         self.request_ids.next()
     }
 
-    /// Shutdown has begun: the current request's response closes its connection.
+    /// Client connections this worker holds: served by a task, or parked.
+    pub fn connections_held(&self) -> usize {
+        self.open_connections.get() + self.parking.parked()
+    }
+
+    /// Shutdown has begun.
     pub fn is_draining(&self) -> bool {
         self.draining.get()
     }
@@ -268,7 +277,7 @@ pub(crate) async fn control_task(context: Rc<WorkerContext>) {
             context.index,
             serving,
             context.in_flight.get(),
-            context.open_connections.get(),
+            context.connections_held(),
             context.draining.get(),
         );
         monoio::time::sleep(CONTROL_TICK).await;
@@ -298,8 +307,26 @@ fn publish_metrics(context: &WorkerContext) {
         crate::tls::Hello::NoName => metrics.tls.refused_no_sni.add(count),
         crate::tls::Hello::UnknownName => metrics.tls.refused_unknown_name.add(count),
     });
-    metrics.connections.open.set(context.open_connections.get() as u64);
+    metrics.connections.open.set(context.connections_held() as u64);
     metrics.websocket.open.set(context.websocket.open_connections() as u64);
+}
+
+/// Counts a connection as open for as long as it lives.
+pub(crate) struct OpenConnection {
+    pub(crate) context: Rc<WorkerContext>,
+}
+
+impl OpenConnection {
+    pub(crate) fn new(context: Rc<WorkerContext>) -> Self {
+        context.open_connections.set(context.open_connections.get() + 1);
+        OpenConnection { context }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.context.open_connections.set(self.context.open_connections.get() - 1);
+    }
 }
 
 #[cfg(test)]

@@ -814,7 +814,8 @@ invoke_url = "{}"
 "#,
         endpoint.url("/")
     );
-    let gateway = Gateway::builder(&config).arg("--idle-timeout", "600").start();
+    let gateway = Gateway::builder(&config).arg("--idle-timeout", "600").arg("--metrics-listen", "127.0.0.1:0").start();
+    let metrics = common::metrics::metrics_address(&gateway);
     let addr = gateway.addr();
     let pid = gateway.pid();
     let request = common::request_bytes("GET", "/release/idle", &gateway.host(), &[], b"");
@@ -851,6 +852,13 @@ invoke_url = "{}"
         .collect();
     let mut idle: Vec<Client> = openers.into_iter().flat_map(|opener| opener.join().expect("opener")).collect();
     assert_eq!(idle.len(), IDLE_CONNECTIONS);
+    // Past `--park-after` (1 s) they are parked: each held by its descriptor alone.
+    let parked = |text: &str| common::metrics::sample(text, "scfgate_connections_parked");
+    let text = common::metrics::scrape_until(metrics, |text| parked(text) == Some(IDLE_CONNECTIONS as f64));
+    assert_eq!(parked(&text), Some(IDLE_CONNECTIONS as f64), "{text}");
+    // What the allocator freed with their tasks goes back to the system on the worker's next
+    // sweep; RSS is read once it has had the chance.
+    thread::sleep(Duration::from_secs(1));
     let rss_after = rss_kib(pid);
     let fds_after = open_fds(pid);
 

@@ -74,6 +74,9 @@ pub struct Gateway {
     pub body_memory: Option<usize>,
     /// Seconds a keep-alive connection may sit idle (nginx `keepalive_timeout`). Default 60.
     pub idle_timeout: Option<Seconds>,
+    /// Seconds a keep-alive connection waits for its next request before it is parked (its
+    /// task and buffers freed, its descriptor watched). At or above `idle_timeout`: never. Default 1.
+    pub park_after: Option<Seconds>,
     /// Seconds a client has to send a whole request head (nginx `client_header_timeout`). Default 10.
     pub header_timeout: Option<Seconds>,
     /// Seconds a write to a client may make no progress before its connection is closed (nginx

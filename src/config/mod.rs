@@ -74,6 +74,8 @@ pub struct Overrides {
     pub body_memory: Option<usize>,
     /// `--idle-timeout` (seconds on the command line).
     pub idle_timeout: Option<Duration>,
+    /// `--park-after` (seconds on the command line).
+    pub park_after: Option<Duration>,
     /// `--header-timeout` (seconds on the command line).
     pub header_timeout: Option<Duration>,
     /// `--send-timeout` (seconds on the command line).
@@ -126,6 +128,9 @@ pub struct GatewaySettings {
     pub max_response_bytes: usize,
     /// A keep-alive connection with no request for this long is closed.
     pub idle_timeout: Duration,
+    /// A plain-HTTP keep-alive connection with no request for this long is parked: its task and
+    /// buffers go, and the worker watches its descriptor alone (`crate::connection::park`).
+    pub park_after: Duration,
     /// A client that has not sent a whole request head this long after its first byte is cut off.
     pub header_timeout: Duration,
     /// A write to a client that makes no progress this long closes its connection.

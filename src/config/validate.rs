@@ -38,6 +38,10 @@ const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UN
 const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Long enough that a client sending request after request (a browser's burst, a load test)
+/// never parks; short next to the idle timeout, so a held connection costs its parked size for
+/// nearly all of it.
+const DEFAULT_PARK_AFTER_SECS: u64 = 1;
 const DEFAULT_QUEUE_DEPTH: usize = 1024;
 /// Idle backend connections a worker may keep per endpoint. High enough that connections follow
 /// demand (as HAProxy's and Envoy's pools do by default) rather than being opened and closed per
@@ -386,6 +390,13 @@ fn build_gateway(section: file::Gateway, overrides: &Overrides, source: &Path) -
             section.idle_timeout,
             "idle_timeout",
             DEFAULT_IDLE_TIMEOUT_SECS,
+        )?,
+        park_after: duration(
+            overrides.park_after,
+            "--park-after",
+            section.park_after,
+            "park_after",
+            DEFAULT_PARK_AFTER_SECS,
         )?,
         header_timeout: duration(
             overrides.header_timeout,
@@ -1657,6 +1668,7 @@ invoke_url = "http://127.0.0.1"
                 body_memory: 2 * DEFAULT_BODY_MEMORY_PER_WORKER,
                 max_response_bytes: 2048,
                 idle_timeout: secs(1.5),
+                park_after: secs(DEFAULT_PARK_AFTER_SECS as f64),
                 header_timeout: secs(5.0),
                 send_timeout: secs(DEFAULT_SEND_TIMEOUT_SECS as f64),
                 queue_depth: 7,
@@ -1834,6 +1846,7 @@ invoke_url = "http://127.0.0.1"
             max_header_bytes: Some(100),
             max_body_bytes: Some(200),
             idle_timeout: Some(secs(7.0)),
+            park_after: Some(secs(2.5)),
             header_timeout: Some(secs(8.0)),
             send_timeout: Some(secs(16.0)),
             body_memory: Some(17),
@@ -1851,6 +1864,7 @@ invoke_url = "http://127.0.0.1"
         assert_eq!(gateway.driver, DriverChoice::Uring);
         assert_eq!((gateway.max_header_bytes, gateway.max_body_bytes), (100, 200));
         assert_eq!((gateway.idle_timeout, gateway.header_timeout), (secs(7.0), secs(8.0)));
+        assert_eq!(gateway.park_after, secs(2.5));
         assert_eq!((gateway.send_timeout, gateway.body_memory), (secs(16.0), 17));
         assert_eq!((gateway.pool_size, gateway.pool_idle_timeout, gateway.queue_depth), (9, secs(11.0), 12));
         assert_eq!(

@@ -238,6 +238,18 @@ impl Registry {
         out.counter("scfgate_connections_refused", &[], sum(&|worker| worker.connections.refused.get()));
         out.family("scfgate_connections_open", Kind::Gauge, "Client connections open now.");
         out.gauge("scfgate_connections_open", &[], sum(&|worker| worker.connections.open.get()) as f64);
+        out.family(
+            "scfgate_connections_parked",
+            Kind::Gauge,
+            "Idle keep-alive connections parked now (counted in scfgate_connections_open): held by their descriptor alone.",
+        );
+        out.gauge("scfgate_connections_parked", &[], sum(&|worker| worker.connections.parked.get()) as f64);
+        out.family(
+            "scfgate_connections_unparked",
+            Kind::Counter,
+            "Parked connections that spoke again and were given a task of their own.",
+        );
+        out.counter("scfgate_connections_unparked", &[], sum(&|worker| worker.connections.unparked.get()));
 
         out.family("scfgate_tls_handshakes", Kind::Counter, "TLS handshakes by result.");
         out.counter("scfgate_tls_handshakes", &[("result", "completed")], sum(&|worker| worker.tls.completed.get()));

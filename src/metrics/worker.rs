@@ -128,8 +128,12 @@ pub struct ConnectionCounts {
     pub accepted: Counter,
     /// Accepted past `max_connections`: answered 503 and closed.
     pub refused: Counter,
-    /// Open now (set by the worker's control task).
+    /// Open now, parked ones included (set by the worker's control task).
     pub open: Gauge,
+    /// Idle and parked now: held by their descriptor alone (`crate::connection::park`).
+    pub parked: Gauge,
+    /// Parked connections that spoke again and went back to a task of their own.
+    pub unparked: Counter,
 }
 
 /// WebSocket API sessions.

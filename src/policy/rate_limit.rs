@@ -169,6 +169,7 @@ mod tests {
                 max_body_bytes: 1,
                 max_response_bytes: 1,
                 idle_timeout: Duration::from_secs(1),
+                park_after: Duration::from_secs(1),
                 header_timeout: Duration::from_secs(1),
                 body_memory: 1 << 20,
                 send_timeout: Duration::from_secs(60),

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod environment;
+pub mod metrics;
 pub mod notify;
 pub mod remote;
 

@@ -2,9 +2,15 @@
 //! pipelining), enforce the idle and header timeouts, and never let one bad request touch another
 //! connection. The phases follow the request: read head -> read body -> route -> event and invoke
 //! -> write response. A request for a web function's API is routed from its head alone and
-//! proxied with its body streaming through (`backend::web`).
+//! proxied with its body streaming through (`backend::web`). A plain-HTTP connection that waits
+//! long for its next request is parked (`park`): its task ends and a new one serves it when it
+//! speaks again.
 
+pub mod park;
+
+use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -27,23 +33,77 @@ use crate::router::Resolved;
 use crate::websocket;
 use crate::worker::{RequestId, Serving, WorkerContext};
 
-/// Serves one accepted connection until it closes.
+/// Serves one accepted connection until it closes or parks.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext>) {
     let _ = stream.set_nodelay(true);
-    let socket = std::os::fd::AsRawFd::as_raw_fd(&stream);
-    serve_stream(stream, socket, peer, worker, false).await;
+    serve_plain(stream, peer, worker).await;
+}
+
+/// Serves a parked connection that has something to read (`park::run`).
+pub(crate) async fn serve_unparked(unparked: park::Unparked, worker: Rc<WorkerContext>) {
+    let _open = crate::worker::OpenConnection::new(worker.clone());
+    let stream = std::net::TcpStream::from(unparked.socket);
+    // Only fails where the runtime cannot take another descriptor; the connection closes.
+    if let Ok(stream) = TcpStream::from_std(stream) {
+        serve_plain(stream, unparked.peer, worker).await;
+    }
+}
+
+async fn serve_plain(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext>) {
+    let socket = stream.as_raw_fd();
+    let Some((stream, deadline)) = serve_stream(stream, socket, peer, worker.clone(), false).await else { return };
+    // The task ends here; the lot holds the descriptor alone. The runtime may still hold the
+    // stream's own descriptor until the readiness wait given up at `park_after` is reaped, so the
+    // lot takes a duplicate and the stream's is closed when the runtime lets go of it. Whatever
+    // cannot be parked is closed, as its idle timeout would have.
+    // SAFETY: `socket` is the stream's descriptor, open while `stream` is alive (here).
+    let duplicate = unsafe { std::os::fd::BorrowedFd::borrow_raw(socket) }.try_clone_to_owned();
+    drop(stream);
+    if let Ok(fd) = duplicate {
+        let _ = worker.parking.park(fd, peer, deadline);
+    }
+}
+
+/// A client stream, and whether a connection over it can be parked: plain TCP can (its state is
+/// the descriptor); TLS cannot (its session lives in the stream).
+pub trait ClientStream: AsyncReadRent + AsyncWriteRent + Split {
+    /// Connections over this stream park when idle.
+    const PARKS: bool;
+
+    /// Waits until there is something to read (or the client has gone), at most until `until`:
+    /// whether that came first. Nothing is read, so nothing is lost when `until` comes first.
+    fn readable_before(&self, until: Instant) -> impl Future<Output = bool>;
+}
+
+impl ClientStream for TcpStream {
+    const PARKS: bool = true;
+
+    async fn readable_before(&self, until: Instant) -> bool {
+        let wait = self.readable(false);
+        // An error counts as readable: the read that follows reports it.
+        monoio::time::timeout_at(monoio::time::Instant::from_std(until), wait).await.is_ok()
+    }
+}
+
+impl ClientStream for monoio_rustls::ServerTlsStream<TcpStream> {
+    const PARKS: bool = false;
+
+    async fn readable_before(&self, _until: Instant) -> bool {
+        true
+    }
 }
 
 /// Serves one connection over any stream (plain TCP, or TLS once its handshake is done); `https`
 /// says which, for the event's `x-api-scheme` and the APIs' `protocol`.
 /// `socket` is the underlying TCP socket (for noticing a client that has gone).
-pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
+/// The stream comes back when the connection is to be parked, with its idle deadline.
+pub async fn serve_stream<S: ClientStream>(
     stream: S,
     socket: std::os::fd::RawFd,
     peer: SocketAddr,
     worker: Rc<WorkerContext>,
     https: bool,
-) {
+) -> Option<(S, Instant)> {
     let read_buffer_bytes = worker.serving().config().gateway.read_buffer_bytes;
     let mut connection = Connection {
         stream,
@@ -69,11 +129,14 @@ pub async fn serve_stream<S: AsyncReadRent + AsyncWriteRent + Split>(
         routed: None,
         function_time: None,
         gateway_error: false,
+        park_until: None,
     };
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
     worker.requests_finished(connection.unanswered);
     connection.give_back_buffers();
+    let deadline = connection.park_until?;
+    Some((connection.stream, deadline))
 }
 
 /// The size of the buffer an idle connection waits for its next request in (when
@@ -160,6 +223,8 @@ struct Connection<S> {
     function_time: Option<Duration>,
     /// The current request was answered with a gateway error (not the function's answer).
     gateway_error: bool,
+    /// Set when the connection ended its task to be parked: its idle deadline.
+    park_until: Option<Instant>,
 }
 
 /// The gateway settings a connection reads between requests (a reload may change them).
@@ -168,6 +233,7 @@ struct Limits {
     max_header_bytes: usize,
     max_body_bytes: usize,
     idle_timeout: std::time::Duration,
+    park_after: std::time::Duration,
     header_timeout: std::time::Duration,
     send_timeout: std::time::Duration,
     /// A body larger than the read buffer counts against the worker's body budget.
@@ -184,6 +250,7 @@ impl Limits {
             max_header_bytes: settings.max_header_bytes,
             max_body_bytes: settings.max_body_bytes,
             idle_timeout: settings.idle_timeout,
+            park_after: settings.park_after,
             header_timeout: settings.header_timeout,
             send_timeout: settings.send_timeout,
             read_buffer_bytes: settings.read_buffer_bytes,
@@ -192,7 +259,7 @@ impl Limits {
     }
 }
 
-impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
+impl<S: ClientStream> Connection<S> {
     async fn run(&mut self, worker: &WorkerContext) {
         loop {
             let settings = Limits::of(worker);
@@ -211,11 +278,22 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
                 // Nothing left to write: unless part of a next head is buffered, the set goes back
                 // and the connection waits holding its small read buffer only.
                 self.give_back_buffers();
-                let deadline = if self.reader.buffered() == 0 {
+                let idle = self.reader.buffered() == 0;
+                let deadline = if idle {
                     Instant::now() + settings.idle_timeout
                 } else {
                     *header_deadline.get_or_insert_with(|| Instant::now() + settings.header_timeout)
                 };
+                if idle && S::PARKS && settings.park_after < settings.idle_timeout && worker.parking.available() {
+                    // Wait for readiness rather than in a read: a read given up at `park_after`
+                    // could take bytes with it; a readiness wait leaves them in the socket.
+                    if !self.stream.readable_before(Instant::now() + settings.park_after).await {
+                        if !worker.is_draining() && self.unanswered == 0 {
+                            self.park_until = Some(deadline);
+                        }
+                        return;
+                    }
+                }
                 match self.reader.fill(&mut self.stream, Some(deadline)).await {
                     Ok(_) => {}
                     Err(ReadError::Refused(error)) => return self.refuse(worker, error).await,
