@@ -71,6 +71,16 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("console/plans.js"),
     },
     Asset {
+        path: "/console/test-panel.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/test-panel.js"),
+    },
+    Asset {
+        path: "/console/diff.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/diff.js"),
+    },
+    Asset {
         path: "/console/monitoring.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("console/monitoring.js"),

@@ -123,8 +123,7 @@ test('the console creates, publishes, tests, edits and rolls back an API, and ma
     await page.getByLabel('Parameter 1 location').selectOption('path');
     await page.getByLabel('Parameter 1 data type').selectOption('long');
     await page.getByLabel('Parameter 1 sample').fill('42');
-    // Enter in a field goes to the next step.
-    await page.getByLabel('Path').press('Enter');
+    await page.getByRole('button', { name: 'Next' }).click();
 
     // --- Step 3: a function that is not in the list is shown inline, then the echo function.
     await page.getByRole('heading', { name: 'Step 3 of 4: SCF backend' }).waitFor();

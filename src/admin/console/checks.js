@@ -23,7 +23,7 @@ export function functionKey(reference) {
  * Step 2 (frontend): `[{field, message}]`, fields named as the admin API names them
  * (`name`, `path`, `param #2.name`).
  */
-export function checkFrontend(api) {
+export function checkFrontend(api, { takenNames = [] } = {}) {
   const problems = [];
   const name = api.name ?? '';
   const length = [...name].length;
@@ -31,12 +31,14 @@ export function checkFrontend(api) {
     problems.push({ field: 'name', message: 'required: 1 to 60 characters' });
   } else if (length > MAX_API_NAME_CHARS) {
     problems.push({ field: 'name', message: `${length} characters long; at most ${MAX_API_NAME_CHARS} are allowed` });
+  } else if (takenNames.includes(name)) {
+    problems.push({ field: 'name', message: `the service already has an API named ${name}; choose another name` });
   }
   const path = api.path ?? '';
   if (path === '') {
     problems.push({ field: 'path', message: 'required, e.g. /items/{id}' });
   } else if (!/^(=|\^~)?\//.test(path)) {
-    problems.push({ field: 'path', message: 'must start with `/` (or `=/` for an exact path, `^~/` for a priority prefix)' });
+    problems.push({ field: 'path', message: 'must start with / (or =/ for an exact path, ^~/ for a priority prefix)' });
   }
   const params = api.param ?? [];
   params.forEach((param, index) => {
@@ -106,9 +108,23 @@ export function fieldByPlace(field, api) {
   return index < 0 ? field : `${list} #${index + 1}.${subfield}`;
 }
 
-/** An admin API message without its `service ... api ...: field `x`: ` prefix (shown beside x). */
+/**
+ * An admin API message as a user reads it: without the config file's `<file>: service ... api
+ * ...: field `x`: ` prefix (the message is shown beside x, or after its label) and with the
+ * code-style backticks turned into quotes.
+ */
 export function messageForField(message) {
-  return String(message ?? '').replace(/^.*?field `[^`]*`: /, '');
+  return String(message ?? '')
+    .replace(/^.*?field `[^`]*`: /, '')
+    .replace(/`([^`]*)`/g, '“$1”');
+}
+
+/** The admin API's field name as words for a banner: `error_code.404.message` -> `error code 404 message`. */
+export function fieldWords(field) {
+  return String(field ?? '')
+    .replace(/[._#]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /**
