@@ -76,6 +76,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("console/test-panel.js"),
     },
     Asset {
+        path: "/console/function-picker.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("console/function-picker.js"),
+    },
+    Asset {
         path: "/console/diff.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("console/diff.js"),

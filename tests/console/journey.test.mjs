@@ -102,8 +102,12 @@ test('a new user builds, publishes, signs and tests an API, with the keyboard an
     await tabTo(page, 'Next');
     await page.keyboard.press('Enter');
     await heading('Step 3 of 4: SCF backend').waitFor();
+    // The function is picked from the list: namespace, function, qualifier.
     await tabTo(page, 'Function name');
-    await page.keyboard.type('echo');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.getByLabel('Function name').inputValue(), 'echo');
+    assert.equal(await page.evaluate(() => document.activeElement?.labels?.[0]?.textContent), 'Function name *');
+    assert.deepEqual(await page.getByLabel('Version or alias (qualifier)').locator('option').allTextContents(), ['$LATEST']);
     await page.keyboard.press('Enter');
     await page.waitForTimeout(300);
     assert.ok(await heading('Step 3 of 4: SCF backend').isVisible(), 'Enter in the function field left step 3');
@@ -151,7 +155,7 @@ test('a new user builds, publishes, signs and tests an API, with the keyboard an
     await page.getByRole('button', { name: 'Step 4: Response' }).click();
     await heading('Step 3 of 4: SCF backend').waitFor();
     await errorsOf('Function name').getByText('required: pick a function').waitFor();
-    await page.getByLabel('Function name').fill('echo');
+    await page.getByLabel('Function name').selectOption('echo');
     await page.getByRole('button', { name: 'Step 2: Frontend' }).click();
     await heading('Step 2 of 4: frontend').waitFor();
     assert.equal(await page.getByLabel('Path').inputValue(), '/items/{sku}');

@@ -6,6 +6,7 @@
 
 import { call, segment } from './api.js';
 import { busy, clearFieldErrors, errorBanner, field, h, showFieldError, toast, uid } from './ui.js';
+import { functionPicker, settle } from './function-picker.js';
 import { checkBackend, checkFrontend, fieldByPlace, fieldWords, functionFields, functionKey, messageForField, stepOfField } from './checks.js';
 
 const STEPS = ['Service', 'Frontend', 'Backend', 'Response'];
@@ -388,23 +389,16 @@ function paramsEditor(wizard, show) {
 
 function backendStep(wizard, show) {
   const api = wizard.api;
-  const names = [...new Set(wizard.functions.map((fn) => fn.name))];
-  const listId = uid('functions');
-  const datalist = h('datalist', { id: listId }, names.map((name) => h('option', { value: name })));
   const labels = { function: 'Function', register: 'Register function', transport: 'Transport function', cleanup: 'Cleanup function' };
   const groups = functionFields(api).map((key) =>
-    h(
-      'fieldset',
-      { class: 'nested' },
-      h('legend', {}, labels[key]),
-      h(
-        'div',
-        { class: 'row' },
-        field('Namespace', h('input', { value: api[key]?.namespace ?? 'default', autocomplete: 'off' }), { fieldName: `${key}.namespace` }),
-        field('Function name', h('input', { value: api[key]?.name ?? '', list: listId, autocomplete: 'off' }), { fieldName: key, required: key === 'function' || key === 'transport', hint: `Known: ${wizard.functions.map(functionKey).join(', ') || 'none yet'}` }),
-        field('Version (qualifier)', h('input', { value: api[key]?.qualifier ?? '$LATEST', autocomplete: 'off' }), { fieldName: `${key}.qualifier` }),
-      ),
-    ),
+    functionPicker(key, labels[key], api[key], wizard.functions, {
+      required: key === 'function' || key === 'transport',
+      onChange: (changed) => {
+        readStep(wizard);
+        settle((api[key] ??= {}), wizard.functions, changed);
+        show(3, changed);
+      },
+    }),
   );
   const creator = functionCreator(async (created) => {
     const listed = await call('GET', '/v1/functions?limit=100');
@@ -419,7 +413,6 @@ function backendStep(wizard, show) {
   integrated.dataset.field = 'integrated_response';
   return [
     h('p', { class: 'muted' }, 'Backend type: SCF (Serverless Cloud Function).'),
-    datalist,
     ...groups,
     h('details', { class: 'nested' }, h('summary', {}, 'Create a function'), creator),
     h(
