@@ -508,6 +508,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             buffer: bytes,
             head,
             body: self.reader.body(),
+            base64_body: api.base64.encodes(|name| policy::header_values(bytes, head, name)),
             path: request_path,
             param_names: &api.path.params,
             params: &self.params,

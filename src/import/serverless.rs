@@ -532,7 +532,7 @@ fn endpoint_api(
             "usagePlan" => "add a [[usage_plan]] bound to the service stage (README, Policies)",
             "app" => "applications are not kept; see the note on authType",
             "businessType" | "authRelationApi" => "scfgate verifies tokens itself (the OAuth business API's public key); there is no authorization API to link",
-            "isBase64Encoded" | "isBase64Trigger" | "base64EncodedTriggerRules" => "bodies reach the function as the gateway's event encodes them; Base64 trigger rules are not applied",
+            "isBase64Encoded" | "isBase64Trigger" | "base64EncodedTriggerRules" => "not carried over: set the API's `base64` (off, all, rules) and `[[service.api.base64_rule]]` by hand",
             "serviceConfig" | "serviceMockReturnMessage" => "only SCF backends are served",
             _ => "not a key of an endpoint scfgate knows",
         };

@@ -3,6 +3,7 @@
 // not submit), a duplicate name caught on step 2, every error of a field shown and counted, the
 // step tabs, the key-pair hints, the draft's difference from each stage, the test panel's stage
 // and its signing with a key pair (200 from the gateway, and the curl command it shows works too),
+// an OAuth token pasted, the function picker and a Base64 rule (the event's isBase64Encoded),
 // "Switch" after a rollback; then every page at a phone's width without sideways scrolling.
 //
 // Needs `cargo build --bins` first; gateway.mjs lists the overrides.
@@ -13,7 +14,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { WAIT, chromiumPath, consoleFromSource, functionBin, gatewayBin, startGateway } from './gateway.mjs';
 
@@ -248,16 +249,82 @@ test('a new user builds, publishes, signs and tests an API, with the keyboard an
     const curlOutput = execFileSync('sh', ['-c', curl], { encoding: 'utf8' });
     assert.match(curlOutput, /^HTTP\/1\.1 200/, curlOutput);
 
+    // --- Base64 encoding by a header rule (Tencent's base64EncodedTriggerRules): a rule without
+    // values is refused by the gateway at its input; then an image/ body reaches the function
+    // base64-encoded, and a text one as it is.
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'store' }).click();
+    await page.getByRole('link', { name: 'Edit API stock' }).click();
+    await page.getByRole('button', { name: 'Step 3: Backend' }).click();
+    await page.getByLabel('Base64 encoding').selectOption('rules');
+    assert.equal(await page.getByLabel('Base64 rule 1 header').inputValue(), 'Content-Type');
+    await page.getByRole('button', { name: 'Step 4: Response' }).click();
+    await page.getByRole('button', { name: 'Save API' }).click();
+    await page.locator('[data-field="base64_rule #1.values"] ~ .field-error').getByText('required: at least one value').waitFor();
+    await heading('Step 3 of 4: SCF backend').waitFor();
+    await page.getByLabel('Base64 rule 1 values').fill('image/');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Save API' }).click();
+    await page.getByRole('heading', { level: 1, name: 'store' }).waitFor();
+
+    // --- An OAuth 2.0 API (an ES256 key made here), to test with a pasted token.
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const unsigned = `${part({ alg: 'ES256', typ: 'JWT' })}.${part({ sub: 'user-7', exp: Math.floor(Date.now() / 1000) + 600 })}`;
+    const jwt = `${unsigned}.${sign('sha256', Buffer.from(unsigned), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+    await page.getByRole('link', { name: 'Create API' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('API name').fill('me');
+    await page.getByLabel('Path').fill('=/me');
+    await page.getByLabel('Authentication').selectOption('oauth');
+    await page.getByLabel('Public key (JWK JSON)').fill(JSON.stringify(publicKey.export({ format: 'jwk' })));
+    await page.getByLabel('Algorithm').selectOption('ES256');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Function name').selectOption('echo');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Create API' }).click();
+    await page.getByRole('row', { name: /\bme\b/ }).waitFor();
+
+    await stageRow('release').getByText('Draft differs from release: 2 changes').click();
+    await stageRow('release').getByText('added me').waitFor();
+    await stageRow('release').getByText('changed stock: base64, base64_rule').waitFor();
+    await page.getByRole('button', { name: 'Publish to release' }).click();
+    await stageRow('release').getByText('release #3 since').waitFor();
+    assert.deepEqual((await adminApi(`/v1/services/${serviceId}/apis/stock`)).base64_rule, [{ header: 'Content-Type', values: ['image/'] }]);
+    await page.getByRole('link', { name: 'Test API stock' }).click();
+    await page.getByLabel('Headers').fill('Content-Type: image/png');
+    await page.getByLabel('Body').fill('hello');
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await page.locator('[data-testid="status"]').getByText('200').waitFor();
+    const encoded = JSON.parse(await page.locator('[data-testid="event"]').textContent());
+    assert.deepEqual([encoded.isBase64Encoded, encoded.body], [true, 'aGVsbG8=']);
+    await page.getByLabel('Headers').fill('Content-Type: text/plain');
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await page.locator('[data-testid="event"]').getByText('"body": "hello"').waitFor();
+    const plain = JSON.parse(await page.locator('[data-testid="event"]').textContent());
+    assert.deepEqual([plain.isBase64Encoded, plain.body], [false, 'hello']);
+
+    // --- The OAuth API: refused without a token, served with the pasted one.
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'store' }).click();
+    await page.getByRole('link', { name: 'Test API me' }).click();
+    await page.getByText('Sent as Authorization: Bearer <token>.').waitFor();
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await page.locator('[data-testid="status"]').getByText('401').waitFor();
+    await page.getByLabel('OAuth token (id_token)').fill(jwt);
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await page.locator('[data-testid="status"]').getByText('200').waitFor();
+    assert.equal(JSON.parse(await page.locator('[data-testid="event"]').textContent()).requestContext.identity.sub, 'user-7');
+    assert.match(await page.getByLabel('The same request with curl').inputValue(), new RegExp(`-H 'Authorization: Bearer ${jwt.replace(/[.]/g, '\\.')}'`));
+
     // --- Rolled back, the newer release is a switch forward, not a rollback.
     await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'store' }).click();
     await page.getByLabel('Release description for release').fill('again');
     await page.getByRole('button', { name: 'Publish to release' }).click();
+    await stageRow('release').getByText('release #4 since').waitFor();
+    await page.getByRole('button', { name: 'Roll back release to #3' }).click();
+    await page.getByRole('dialog', { name: 'Roll back' }).getByRole('button', { name: 'Roll back to #3' }).click();
     await stageRow('release').getByText('release #3 since').waitFor();
-    await page.getByRole('button', { name: 'Roll back release to #2' }).click();
-    await page.getByRole('dialog', { name: 'Roll back' }).getByRole('button', { name: 'Roll back to #2' }).click();
-    await stageRow('release').getByText('release #2 since').waitFor();
-    await page.getByRole('button', { name: 'Switch release to #3' }).waitFor();
-    assert.equal(await page.getByRole('button', { name: /^Roll back release to #3/ }).count(), 0);
+    await page.getByRole('button', { name: 'Switch release to #4' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: /^Roll back release to #4/ }).count(), 0);
 
     // --- A phone: every page fits 390 px with no sideways scrolling.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });

@@ -88,7 +88,7 @@ export function checkBackend(api, functions) {
 /** The wizard step (1 to 4) that holds an admin API error's `field`. */
 export function stepOfField(field) {
   const root = String(field ?? '').split(/[ .]/)[0];
-  if (['function', 'register', 'transport', 'cleanup', 'timeout', 'integrated_response'].includes(root)) return 3;
+  if (['function', 'register', 'transport', 'cleanup', 'timeout', 'integrated_response', 'base64', 'base64_rule'].includes(root)) return 3;
   if (['response_type', 'success_response_sample', 'failure_response_sample', 'error_code'].includes(root)) return 4;
   if (root === 'service') return 1;
   return 2;

@@ -240,7 +240,7 @@ function showResult(container, answer, curl) {
   const headerRows = Object.entries(answer.headers ?? {}).map(([name, value]) => h('tr', {}, h('th', { scope: 'row', class: 'mono' }, name), h('td', { class: 'mono' }, value)));
   let curlPart = [];
   if (curl) {
-    const command = h('textarea', { readonly: true, rows: 4, class: 'mono curl', spellcheck: 'false', id: 'curl-command', value: curl });
+    const command = h('textarea', { readonly: true, rows: 3, class: 'mono curl', spellcheck: 'false', id: 'curl-command', value: curl });
     const copy = h('button', { type: 'button' }, 'Copy curl command');
     copy.addEventListener('click', async () => {
       command.select();
@@ -256,10 +256,10 @@ function showResult(container, answer, curl) {
   container.replaceChildren(
     h('h2', { id: 'result-title' }, 'Response'),
     h('p', {}, 'Status ', h('strong', { class: answer.status < 400 ? 'status ok' : 'status bad', dataset: { testid: 'status' } }, String(answer.status))),
+    ...curlPart,
     h('details', {}, h('summary', {}, `Headers (${headerRows.length})`), table('Response headers', ['Name', 'Value'], headerRows, 'No headers.')),
     h('h3', {}, 'Body'),
     h('pre', { class: 'code', dataset: { testid: 'body' }, tabindex: 0 }, answer.body || '(empty)'),
     ...(event ? [h('h3', {}, 'Event the function received'), h('pre', { class: 'code', dataset: { testid: 'event' }, tabindex: 0 }, JSON.stringify(event, null, 2))] : []),
-    ...curlPart,
   );
 }

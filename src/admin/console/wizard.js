@@ -7,6 +7,7 @@
 import { call, segment } from './api.js';
 import { busy, clearFieldErrors, errorBanner, field, h, showFieldError, toast, uid } from './ui.js';
 import { functionPicker, settle } from './function-picker.js';
+import { base64Editor } from './base64-editor.js';
 import { checkBackend, checkFrontend, fieldByPlace, fieldWords, functionFields, functionKey, messageForField, stepOfField } from './checks.js';
 
 const STEPS = ['Service', 'Frontend', 'Backend', 'Response'];
@@ -135,7 +136,9 @@ function showProblems(wizard, problems) {
 export function payload(api) {
   const out = structuredClone(api);
   const isWebSocket = /^ws/.test(out.protocol ?? '');
-  for (const key of isWebSocket ? ['function'] : ['register', 'transport', 'cleanup']) delete out[key];
+  for (const key of isWebSocket ? ['function', 'base64'] : ['register', 'transport', 'cleanup']) delete out[key];
+  if (out.base64 === 'off') delete out.base64;
+  if (out.base64 !== 'rules') delete out.base64_rule;
   if (out.auth !== 'oauth') delete out.oauth;
   if (!out.cors) delete out.cors_origins;
   return prune(out);
@@ -193,6 +196,7 @@ async function save(wizard, show) {
 function readStep(wizard) {
   if (wizard.step === 2) wizard.api.param = [];
   if (wizard.step === 4) wizard.api.error_code = [];
+  if (wizard.step === 3) wizard.api.base64_rule = [];
   for (const control of wizard.body.querySelectorAll('[data-field]')) {
     // The service is chosen by the route; the function creator's inputs describe a function.
     if (control.dataset.field === 'service' || control.closest('.function-creator')) continue;
@@ -211,7 +215,7 @@ function valueOf(control) {
 }
 
 function assign(api, fieldName, value) {
-  const listItem = /^(param|error_code) #(\d+)\.([a-z_]+)$/.exec(fieldName);
+  const listItem = /^(param|error_code|base64_rule) #(\d+)\.([a-z_]+)$/.exec(fieldName);
   if (listItem) {
     const list = (api[listItem[1]] ??= []);
     (list[Number(listItem[2]) - 1] ??= {})[listItem[3]] = value;
@@ -430,6 +434,12 @@ function backendStep(wizard, show) {
           h('label', { for: integrated.id, class: 'inline' }, integrated, ' Response integration'),
           h('p', { class: 'hint' }, 'On: the function returns {statusCode, headers, body} and the gateway builds the HTTP response from it. Off: its return value is the body.'),
         ),
+    /^ws/.test(api.protocol ?? '')
+      ? null
+      : base64Editor(api, {
+          reread: () => readStep(wizard),
+          rerender: (focusField) => show(3, focusField),
+        }),
   ];
 }
 
