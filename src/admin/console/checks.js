@@ -1,8 +1,9 @@
-// Client-side checks of the API wizard, for the three mistakes worth catching before a round
-// trip: a name over 60 characters, a `{param}` of the path that is not declared, and a function
-// that is not in the function list. The admin API validates everything again on save and stays
-// the authority; these only answer sooner, next to the field. Pure functions (no DOM), so
-// tests/console/checks.test.mjs runs them under node.
+// Client-side checks of the API wizard, for the mistakes worth catching before a round trip: a
+// name over 60 characters or taken by another API of the service, a path without its leading `/`,
+// a `{param}` of the path that is not declared, and a function that is not in the function list.
+// Every problem of a field is reported (the wizard shows them all). The admin API validates
+// everything again on save and stays the authority; these only answer sooner, next to the field.
+// Pure functions (no DOM), so tests/console/checks.test.mjs runs them under node.
 
 /** The longest API name the gateway accepts (the config file's rule). */
 export const MAX_API_NAME_CHARS = 60;

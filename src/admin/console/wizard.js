@@ -1,8 +1,9 @@
 // The four-step API editor, for create and edit, as the Tencent console has it:
 // 1 service, 2 frontend (name, type, path, method, auth, CORS, input parameters), 3 SCF backend
-// (function, timeout, response integration), 4 responses (samples, error codes). Next runs the
-// client-side checks of checks.js for the step; Save sends the API, and an error of the admin API
-// (authoritative) takes the user to the step and field it names.
+// (function picked from the list, timeout, response integration, Base64 encoding), 4 responses
+// (samples, error codes). Next, or a step's tab further on, runs the client-side checks of
+// checks.js for each step on the way; Enter in a field submits nothing. Save sends the API, and
+// an error of the admin API (authoritative) takes the user to the step and field it names.
 
 import { call, segment } from './api.js';
 import { busy, clearFieldErrors, errorBanner, field, h, showFieldError, toast, uid } from './ui.js';
