@@ -368,6 +368,8 @@ test('a new user builds, publishes, signs and tests an API, with the keyboard an
     await fits('#/functions', h1('Functions'));
     await fits('#/usage-plans', h1('Usage plans'));
     await fits('#/usage-plans/new', h1('Create usage plan'));
+    await fits('#/usage-plans/basic/edit', h1('Edit usage plan basic'));
+    await fits(`#/services/${serviceId}/apis/new`, h1('Create API'));
     await fits('#/secrets', h1('Key pairs'));
     await fits('#/monitoring', h1('Monitoring'));
     t.diagnostic(`screenshots: ${scratch}`);
