@@ -81,6 +81,7 @@ impl Prepared {
             buffer: &self.raw,
             head: &self.head,
             body: &self.body,
+            base64_body: false,
             path: self.path(),
             param_names: &self.api.params,
             params: &self.params,

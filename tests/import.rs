@@ -357,3 +357,59 @@ fn an_invalid_result_exits_2_naming_the_file_line_and_key() {
         assert!(error.contains(place) && error.contains(detail), "{place:?} / {detail:?} not in {error:?}");
     }
 }
+
+/// Tencent's Base64 settings of an endpoint become the API's `base64` and its rules.
+#[test]
+fn base64_settings_are_carried_over() {
+    let dir = TempDir::new("import-base64");
+    let yaml = "\
+component: scf
+name: photos
+inputs:
+  name: photos
+  src: ./src
+  runtime: Python3.9
+  events:
+    - apigw:
+        parameters:
+          endpoints:
+            - path: /upload
+              method: POST
+              isBase64Encoded: true
+              isBase64Trigger: true
+              base64EncodedTriggerRules:
+                - name: Content_Type
+                  value: [image/jpeg, image/png]
+                - name: Host
+                  value: [x]
+            - path: /raw
+              method: POST
+              isBase64Encoded: true
+            - path: /plain
+              method: POST
+              isBase64Trigger: true
+";
+    dir.write("serverless.yml", yaml);
+    dir.write("src/index.py", PYTHON);
+    let (code, stdout, stderr) = import_in(&dir.path, &["serverless.yml"]);
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let parsed: toml::Table = toml::from_str(&stdout).unwrap();
+    let apis = parsed["service"].as_array().unwrap()[0]["api"].as_array().unwrap();
+    let upload = &apis[0];
+    assert_eq!(upload["base64"].as_str(), Some("rules"), "{stdout}");
+    let rules = upload["base64_rule"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "{stdout}");
+    assert_eq!(rules[0]["header"].as_str(), Some("Content-Type"));
+    assert_eq!(rules[0]["values"].as_array().unwrap().len(), 2);
+    assert_eq!(apis[1]["base64"].as_str(), Some("all"));
+    assert!(apis[2].get("base64").is_none(), "{stdout}");
+    for (line, key) in [
+        ("15", "inputs.events[0].apigw.parameters.endpoints[0].base64EncodedTriggerRules"),
+        ("25", "inputs.events[0].apigw.parameters.endpoints[2].isBase64Trigger"),
+    ] {
+        let needle = format!("serverless.yml:{line}: {key}: not carried over: ");
+        assert!(stderr.lines().any(|item| item.starts_with(&needle)), "{needle:?} not in:\n{stderr}");
+    }
+    let config = dir.write("scfgate.toml", &stdout);
+    assert_checks(&config);
+}

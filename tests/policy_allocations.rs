@@ -186,6 +186,7 @@ fn passing_policies_allocate_nothing_per_request() {
                 buffer: raw,
                 head: &head,
                 body: b"",
+                base64_body: false,
                 path,
                 param_names: &api.path.params,
                 params: &captures,

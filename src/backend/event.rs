@@ -49,6 +49,8 @@ pub struct EventInput<'a> {
     pub head: &'a RequestHead,
     /// The decoded request body.
     pub body: &'a [u8],
+    /// Send the body base64-encoded even when it is UTF-8 (the API's Base64 setting matched).
+    pub base64_body: bool,
     /// `path`: the request path without the stage prefix.
     pub path: &'a [u8],
     /// Names of the API's `{param}`s, in order.
@@ -124,7 +126,7 @@ pub fn write_event_with(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &EventI
     out.extend_from_slice(b"},\"headers\":");
     write_headers(out, input, policy.identity == Identity::Anonymous);
     out.extend_from_slice(b",\"body\":");
-    let base64_encoded = write_body(out, input.body);
+    let base64_encoded = write_body(out, input.body, input.base64_body);
     out.extend_from_slice(b",\"pathParameters\":{");
     for (index, (name, range)) in input.param_names.iter().zip(input.params.iter()).enumerate() {
         if index > 0 {
@@ -293,8 +295,8 @@ fn name_hash(name: &[u8]) -> u64 {
 }
 
 /// Writes the body as a JSON string; returns whether it had to be base64-encoded.
-fn write_body(out: &mut Vec<u8>, body: &[u8]) -> bool {
-    if std::str::from_utf8(body).is_ok() {
+fn write_body(out: &mut Vec<u8>, body: &[u8], base64: bool) -> bool {
+    if !base64 && std::str::from_utf8(body).is_ok() {
         write_string(out, body);
         return false;
     }
@@ -426,6 +428,10 @@ mod tests {
     }
 
     fn event_with(raw: &[u8], body: &[u8], path: &[u8], policy: &PolicyFields<'_>) -> Value {
+        event_encoded(raw, body, path, policy, false)
+    }
+
+    fn event_encoded(raw: &[u8], body: &[u8], path: &[u8], policy: &PolicyFields<'_>, base64_body: bool) -> Value {
         let mut head = RequestHead::default();
         parse_request(raw, &mut head).unwrap();
         let params = PathParams::default();
@@ -442,6 +448,7 @@ mod tests {
             buffer: raw,
             head: &head,
             body,
+            base64_body,
             path,
             param_names: &[],
             params: &params,
@@ -544,5 +551,15 @@ mod tests {
         let event = event_for(raw, &[0xff, 0x00, 0x41], b"/echo");
         assert_eq!(event["isBase64Encoded"], true);
         assert_eq!(event["body"], "/wBB");
+    }
+
+    #[test]
+    fn base64_setting_encodes_a_utf8_body_too() {
+        let raw = b"POST /release/echo HTTP/1.1\r\nHost: x\r\nContent-Type: image/svg+xml\r\n\r\n";
+        let event = event_encoded(raw, b"<svg/>", b"/echo", &PolicyFields::NONE, true);
+        assert_eq!(event["isBase64Encoded"], true);
+        assert_eq!(event["body"], "PHN2Zy8+");
+        let event = event_encoded(raw, b"", b"/echo", &PolicyFields::NONE, true);
+        assert_eq!((event["isBase64Encoded"].clone(), event["body"].clone()), (Value::Bool(true), Value::from("")));
     }
 }

@@ -169,6 +169,15 @@ pub struct Api {
     pub timeout: Option<Seconds>,
     /// Response integration (console: 响应集成, `ServiceScfIsIntegratedResponse`). Default false.
     pub integrated_response: Option<bool>,
+    /// Base64 encoding of the request body in the function's event (console: Base64 编码):
+    /// `off` (default: only a body that is not UTF-8 is encoded), `all` (Tencent's
+    /// `isBase64Encoded`), or `rules` (`isBase64Trigger`: when a `[[service.api.base64_rule]]`
+    /// matches the request's headers).
+    pub base64: Option<String>,
+    /// `[[service.api.base64_rule]]` tables (Tencent's `base64EncodedTriggerRules`), at most 10,
+    /// any one matching; only with `base64 = "rules"`.
+    #[serde(default, rename = "base64_rule", skip_serializing_if = "is_empty")]
+    pub base64_rules: Vec<Base64Rule>,
     /// Request protocol (console: 请求协议): `http`, `https` or `http&https`, default `http&https`;
     /// or, for a WebSocket API (console: WS/WSS), `ws`, `wss` or `ws&wss`.
     pub protocol: Option<String>,
@@ -200,6 +209,18 @@ pub struct Api {
     /// `[[service.api.error_code]]` tables (console: 错误码, `ResponseErrorCodes`). Documentation only.
     #[serde(default, rename = "error_code", skip_serializing_if = "is_empty")]
     pub error_codes: Vec<ErrorCode>,
+}
+
+/// `[[service.api.base64_rule]]`: one Base64 trigger rule (Tencent: `{name, value[]}`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Base64Rule {
+    /// The request header it looks at: `Content-Type` or `Accept` (Tencent: `Content_Type`,
+    /// `Accept`). Required.
+    pub header: Option<String>,
+    /// Values that trigger the encoding when the header contains one (ASCII case-insensitive), e.g.
+    /// `["image/", "application/octet-stream"]`. Required, at least one.
+    pub values: Option<Vec<String>>,
 }
 
 /// `[[service.api.error_code]]`: an error code the API documents (SDK `ErrorCodeReq`).

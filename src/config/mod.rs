@@ -355,11 +355,57 @@ pub struct Api {
     pub timeout: Duration,
     /// Response integration: the function returns `{statusCode, headers, body, isBase64Encoded}`.
     pub integrated_response: bool,
+    /// When the event's body is base64 (`isBase64Encoded`) although it is UTF-8.
+    pub base64: Base64Encoding,
     /// The checks run before the function is called (`crate::policy`).
     pub policy: ApiPolicy,
     /// For a WebSocket API (`protocol = "ws"`, `"wss"`, `"ws&wss"`): its three functions. Then
     /// [`Api::function`] is the register function, the one a request invokes.
     pub websocket: Option<WebSocketFunctions>,
+}
+
+/// When an API's event carries the request body base64-encoded (Tencent: Base64 编码). A body
+/// that is not UTF-8 is always encoded: a JSON string cannot hold it otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Base64Encoding {
+    /// Only a body that is not UTF-8.
+    #[default]
+    Off,
+    /// Every body (Tencent's `isBase64Encoded`).
+    All,
+    /// A body whose request matches one of these rules (Tencent's `isBase64Trigger` with
+    /// `base64EncodedTriggerRules`).
+    Rules(Box<[Base64Rule]>),
+}
+
+/// One Base64 trigger rule: the header contains one of `values`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base64Rule {
+    /// `Content-Type` or `Accept`, lower-case.
+    pub header: &'static str,
+    /// What to look for in its value, lower-case. Tencent calls the match fuzzy; ours is "contains,
+    /// ignoring ASCII case" (`image/` matches `image/png`).
+    pub values: Box<[Box<str>]>,
+}
+
+impl Base64Encoding {
+    /// Whether a request with these header values gets its body encoded. `header_values(name)`
+    /// gives every value of a header (lower-case name).
+    pub fn encodes<'a, I: Iterator<Item = &'a [u8]>>(&self, mut header_values: impl FnMut(&'static [u8]) -> I) -> bool {
+        match self {
+            Base64Encoding::Off => false,
+            Base64Encoding::All => true,
+            Base64Encoding::Rules(rules) => rules.iter().any(|rule| {
+                header_values(rule.header.as_bytes())
+                    .any(|value| rule.values.iter().any(|wanted| contains_ignoring_case(value, wanted.as_bytes())))
+            }),
+        }
+    }
+}
+
+/// Whether `haystack` contains `needle` (lower-case), ignoring ASCII case.
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// The three functions of a WebSocket API (Tencent: 注册函数, 传输函数, 清理函数).

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
+mod base64_encoding;
 pub mod durations;
 mod local;
 mod standard;
@@ -1066,6 +1067,7 @@ fn build_api(
         None => Duration::from_secs(DEFAULT_API_TIMEOUT_SECS),
     };
     check_documentation(site, api.response_type.as_deref(), &api.error_codes)?;
+    let base64 = base64_encoding::build_base64(site, api.base64, api.base64_rules, is_websocket)?;
     let policy = ApiPolicy {
         protocol,
         auth: build_auth(site, api.auth, api.oauth)?,
@@ -1080,6 +1082,7 @@ fn build_api(
         function,
         timeout,
         integrated_response: api.integrated_response.unwrap_or(false),
+        base64,
         policy,
         websocket,
     };
@@ -1716,6 +1719,7 @@ invoke_url = "http://127.0.0.1"
                     function: 0,
                     timeout: secs(2.5),
                     integrated_response: false,
+                    base64: Default::default(),
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1727,6 +1731,7 @@ invoke_url = "http://127.0.0.1"
                     function: 1,
                     timeout: secs(15.0),
                     integrated_response: true,
+                    base64: Default::default(),
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1738,6 +1743,7 @@ invoke_url = "http://127.0.0.1"
                     function: 0,
                     timeout: secs(15.0),
                     integrated_response: false,
+                    base64: Default::default(),
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1749,6 +1755,7 @@ invoke_url = "http://127.0.0.1"
                     function: 0,
                     timeout: secs(15.0),
                     integrated_response: false,
+                    base64: Default::default(),
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1933,7 +1940,7 @@ invoke_url = "http://127.0.0.1"
         let cases: &[(&str, &str, &str)] = &[
             ("workers = 2", "workers = ", ":3:11: string values must be quoted, expected literal string"),
             ("workers = 2", "wrokers = 2", ":3:1: unknown field `wrokers`, expected one of …"),
-            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `register`, `transport`, `cleanup`, `timeout`, `integrated_response`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`, `description`, `response_type`, `success_response_sample`, `failure_response_sample`, `error_code`"),
+            ("timeout = 2.5", "timeout = 2.5\nretries = 3", ":33:1: unknown field `retries`, expected one of `name`, `path`, `method`, `function`, `register`, `transport`, `cleanup`, `timeout`, `integrated_response`, `base64`, `base64_rule`, `protocol`, `auth`, `cors`, `cors_origins`, `oauth`, `param`, `description`, `response_type`, `success_response_sample`, `failure_response_sample`, `error_code`"),
             ("function = { name = \"hello\" }\ntimeout", "function = { name = \"hello\", version = \"1\" }\ntimeout", ":31:30: unknown field `version`, expected one of `name`, `namespace`, `qualifier`"),
             ("[[function]]\nname = \"hello\"", "[[functions]]\nname = \"hello\"", ":57:3: unknown field `functions`, expected one of …"),
             ("workers = 2", "workers = -2", ":3:11: invalid value: integer `-2`, expected usize"),

@@ -586,6 +586,7 @@ impl<S: ClientStream> Connection<S> {
             buffer: bytes,
             head,
             body: self.reader.body(),
+            base64_body: api.base64.encodes(|name| policy::header_values(bytes, head, name)),
             path: request_path,
             param_names: &api.path.params,
             params: &self.params,

@@ -172,6 +172,8 @@ pub fn empty_api() -> file::Api {
         cleanup: None,
         timeout: None,
         integrated_response: None,
+        base64: None,
+        base64_rules: Vec::new(),
         protocol: None,
         auth: None,
         cors: None,

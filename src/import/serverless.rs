@@ -471,6 +471,7 @@ fn endpoint_api(
         }
         other => report(project, "authType", Kind::NotCarried, &format!("`{other}` is not NONE, SECRET, APP or OAUTH")),
     }
+    base64_of(endpoint, &mut api, |key, why| report(project, key, Kind::NotCarried, why));
     let function_node = endpoint.get("function");
     let mut qualifier = None;
     let mut function_name = function.map(|function| function.name.clone());
@@ -532,7 +533,7 @@ fn endpoint_api(
             "usagePlan" => "add a [[usage_plan]] bound to the service stage (README, Policies)",
             "app" => "applications are not kept; see the note on authType",
             "businessType" | "authRelationApi" => "scfgate verifies tokens itself (the OAuth business API's public key); there is no authorization API to link",
-            "isBase64Encoded" | "isBase64Trigger" | "base64EncodedTriggerRules" => "bodies reach the function as the gateway's event encodes them; Base64 trigger rules are not applied",
+            "isBase64Encoded" | "isBase64Trigger" | "base64EncodedTriggerRules" => continue,
             "serviceConfig" | "serviceMockReturnMessage" => "only SCF backends are served",
             _ => "not a key of an endpoint scfgate knows",
         };
@@ -545,6 +546,50 @@ fn endpoint_api(
     };
     let location_line = doc.line(path);
     project.add_api(settings.index, api, base, doc, path, location_line);
+}
+
+/// `isBase64Encoded` (every body), `isBase64Trigger` with `base64EncodedTriggerRules`
+/// (`{name: Accept | Content_Type, value: [...]}`) → `base64` and `[[service.api.base64_rule]]`.
+/// The trigger and its rules only mean something with `isBase64Encoded: true`.
+fn base64_of(endpoint: &Node, api: &mut file::Api, mut report: impl FnMut(&str, &str)) {
+    let encoded = endpoint.get("isBase64Encoded").and_then(Node::boolean) == Some(true);
+    let trigger = endpoint.get("isBase64Trigger").and_then(Node::boolean) == Some(true);
+    let rules = endpoint.get("base64EncodedTriggerRules").map(Node::items).unwrap_or_default();
+    if !encoded {
+        if trigger || !rules.is_empty() {
+            report("isBase64Trigger", "Base64 rules apply only with isBase64Encoded: true; the bodies are not encoded");
+        }
+        return;
+    }
+    if !trigger {
+        api.base64 = Some("all".into());
+        if !rules.is_empty() {
+            report("base64EncodedTriggerRules", "rules apply only with isBase64Trigger: true; every body is encoded");
+        }
+        return;
+    }
+    for (index, rule) in rules.iter().enumerate() {
+        let header = match rule.get("name").and_then(Node::text).as_deref() {
+            Some(name) if name.eq_ignore_ascii_case("Content_Type") || name.eq_ignore_ascii_case("Content-Type") => {
+                "Content-Type"
+            }
+            Some(name) if name.eq_ignore_ascii_case("Accept") => "Accept",
+            _ => {
+                report(
+                    "base64EncodedTriggerRules",
+                    &format!("rule {} names neither Accept nor Content_Type; it is left out", index + 1),
+                );
+                continue;
+            }
+        };
+        let values: Vec<String> =
+            rule.get("value").map(Node::items).unwrap_or_default().iter().filter_map(Node::text).collect();
+        api.base64_rules.push(file::Base64Rule { header: Some(header.into()), values: Some(values) });
+    }
+    api.base64 = Some(if api.base64_rules.is_empty() { "off" } else { "rules" }.into());
+    if api.base64_rules.is_empty() {
+        report("isBase64Trigger", "no rule could be carried over, so no body is encoded");
+    }
 }
 
 fn param_of(doc: &Doc, path: &[&str], param: &Node, project: &mut Project) -> file::Param {

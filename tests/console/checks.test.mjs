@@ -91,3 +91,38 @@ test('usage-plan limits: blank is no limit, a whole number is a limit, anything 
   assert.equal(parseLimit('0'), 0);
   for (const bad of ['1.5', '-3', '1e3', 'ten']) assert.ok(Number.isNaN(parseLimit(bad)), bad);
 });
+
+test('a name another API of the service has is refused on step 2; an edited API keeps its own', () => {
+  assert.deepEqual(checkFrontend({ name: 'orders', path: '/o' }, { takenNames: ['orders'] }), [
+    { field: 'name', message: 'the service already has an API named orders; choose another name' },
+  ]);
+  assert.deepEqual(checkFrontend({ name: 'orders', path: '/o' }, { takenNames: ['stock'] }), []);
+});
+
+test('every error of a field is reported: a path without its slash and with an undeclared param', () => {
+  const problems = checkFrontend({ name: 'u', path: 'items/{sku}' });
+  assert.deepEqual(problems.map((problem) => problem.field), ['path', 'path']);
+  assert.match(problems[0].message, /^must start with \//);
+  assert.match(problems[1].message, /\{sku\} is in the path but not declared/);
+});
+
+test('admin API messages lose their config-file prefix and backticks', () => {
+  assert.equal(messageForField('scfgate.toml: service `shop` api `a`: field `path`: must start with `/`'), 'must start with “/”');
+  assert.equal(messageForField('service `service-1` already has an api named `orders`'), 'service “service-1” already has an api named “orders”');
+});
+
+const diffSource = readFileSync(new URL('../../src/admin/console/diff.js', import.meta.url), 'utf8');
+const { diffLines, draftDiff, isUnchanged } = await import(`data:text/javascript;base64,${Buffer.from(diffSource).toString('base64')}`);
+
+test('the draft against what a stage serves: added, changed (by field), removed, settings', () => {
+  const served = { api: [{ name: 'a', path: '/a', method: 'GET' }, { name: 'gone', path: '/g' }], stage_variables: { release: { x: '1' } } };
+  const draft = [
+    { name: 'a', path: '/a2', method: 'GET', version: 3, created_at: 1, updated_at: 2 },
+    { name: 'new', path: '/n' },
+  ];
+  const diff = draftDiff({ stage_variables: { release: { x: '2' } } }, draft, served, 'release');
+  assert.deepEqual(diffLines(diff), ['added new', 'changed a: path', 'removed gone', 'changed release variables']);
+  // Bookkeeping fields and key order are not changes.
+  const same = draftDiff({}, [{ method: 'GET', name: 'a', path: '/a', version: 9 }], { api: [{ name: 'a', path: '/a', method: 'GET' }] }, 'test');
+  assert.ok(isUnchanged(same));
+});

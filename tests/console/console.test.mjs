@@ -1,7 +1,7 @@
 // The web console end to end, in headless Chromium: the real gateway binary with the admin API
 // and the example `echo` function, driven as a user would: sign in with the token, create a
 // service (keyboard only), create an API through the four steps (the inline checks for a long
-// name, an undeclared path parameter, a missing function, and a server-side error), publish,
+// name, an undeclared path parameter, no function picked, and a server-side error), publish,
 // call the API from the test panel and from node, edit and publish again, roll back. Then the
 // pages around it: a stage variable set in the service settings reaches the function after a
 // publish; an OpenAPI file is imported (its unmappable PATCH reported); the generated docs are
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
-import { WAIT, callApi, chromiumPath, functionBin, gatewayBin, repo, startGateway } from './gateway.mjs';
+import { WAIT, callApi, chromiumPath, consoleFromSource, functionBin, gatewayBin, repo, startGateway } from './gateway.mjs';
 
 const TOKEN = `console-e2e-${randomBytes(12).toString('hex')}`;
 
@@ -36,6 +36,7 @@ test('the console creates, publishes, tests, edits and rolls back an API, and ma
     gateway.child.kill('SIGTERM');
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await consoleFromSource(context);
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
 
@@ -123,17 +124,15 @@ test('the console creates, publishes, tests, edits and rolls back an API, and ma
     await page.getByLabel('Parameter 1 location').selectOption('path');
     await page.getByLabel('Parameter 1 data type').selectOption('long');
     await page.getByLabel('Parameter 1 sample').fill('42');
-    // Enter in a field goes to the next step.
-    await page.getByLabel('Path').press('Enter');
+    await page.getByRole('button', { name: 'Next' }).click();
 
     // --- Step 3: a function that is not in the list is shown inline, then the echo function.
     await page.getByRole('heading', { name: 'Step 3 of 4: SCF backend' }).waitFor();
     assert.equal(await page.getByLabel('Namespace', { exact: true }).first().inputValue(), 'default');
-    await page.getByLabel('Function name').first().fill('nosuch');
     await page.getByRole('button', { name: 'Next' }).click();
-    await page.locator('[data-field="function"] ~ .field-error').getByText('default/nosuch:$LATEST is not in the function list').waitFor();
+    await page.locator('[data-field="function"] ~ .field-error').getByText('required: pick a function from the list').waitFor();
     await screenshot('step3-missing-function');
-    await page.getByLabel('Function name').first().fill('echo');
+    await page.getByLabel('Function name').first().selectOption('echo');
     await page.getByLabel('Backend timeout (seconds)').fill('10');
     await page.getByRole('button', { name: 'Next' }).click();
 

@@ -3,10 +3,12 @@
 //
 // Overrides: SCFGATE_BIN, SCF_EXAMPLE_FUNCTION (an scf-example-function binary: its folder goes
 // first on the gateway's PATH, which functions get), CHROMIUM (default /usr/bin/chromium),
-// CARGO_TARGET_DIR.
+// CARGO_TARGET_DIR. CONSOLE_FROM_SOURCE=1 serves the console's files from src/admin/console
+// instead of the binary's copy (with the binary's headers), to try a change without a rebuild;
+// a run that counts uses the binary's own files.
 
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -68,4 +70,15 @@ export async function callApi(address, pathAndQuery) {
     json = null;
   }
   return { status: response.status, text, json };
+}
+
+/** With CONSOLE_FROM_SOURCE=1, the browser `context` gets the console's files from the source tree. */
+export async function consoleFromSource(context) {
+  if (process.env.CONSOLE_FROM_SOURCE !== '1') return;
+  await context.route(/\/console\/[^/?#]+\.(js|css)$/, async (route) => {
+    const response = await route.fetch();
+    const file = path.join(repo, 'src/admin/console', new URL(route.request().url()).pathname.slice('/console/'.length));
+    const type = file.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8';
+    await route.fulfill({ response, status: 200, headers: { ...response.headers(), 'content-type': type }, body: readFileSync(file) });
+  });
 }

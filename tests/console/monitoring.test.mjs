@@ -17,7 +17,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
-import { WAIT, callApi, chromiumPath, functionBin, gatewayBin, repo, startGateway } from './gateway.mjs';
+import { WAIT, callApi, chromiumPath, consoleFromSource, functionBin, gatewayBin, repo, startGateway } from './gateway.mjs';
 
 const TOKEN = `console-e2e-${randomBytes(12).toString('hex')}`;
 
@@ -46,6 +46,7 @@ test('the monitoring page shows each API’s last hour, the unmatched requests a
   };
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await consoleFromSource(context);
   // The token prompt is console.test.mjs's subject: this tab starts signed in.
   await context.addInitScript((token) => sessionStorage.setItem('scfgate-admin-token', token), TOKEN);
   const page = await context.newPage();

@@ -2,13 +2,19 @@
 // sessionStorage for this tab only), asks the user for it when the API answers 401, and turns
 // error bodies (`{"error": {"code", "message", "field"}}`) into ApiError.
 
+import { messageForField } from './checks.js';
+
 const TOKEN_KEY = 'scfgate-admin-token';
 
-/** A failed admin call, with the admin API's code and the field at fault (if any). */
+/**
+ * A failed admin call, with the admin API's code and the field at fault (if any). Its message is
+ * for people: the config file's prefix and backticks are gone (`raw` keeps the API's text).
+ */
 export class ApiError extends Error {
   constructor(status, body) {
     const error = body?.error ?? {};
-    super(error.message || `the admin API answered ${status}`);
+    super(messageForField(error.message) || `the admin API answered ${status}`);
+    this.raw = error.message;
     this.status = status;
     this.code = error.code;
     this.field = error.field;

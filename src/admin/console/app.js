@@ -11,6 +11,8 @@ import { serviceSettingsView } from './settings.js';
 import { importReport, openApiImportCard } from './openapi-import.js';
 import { secretsView, usagePlanFormView, usagePlansView } from './plans.js';
 import { monitoringView } from './monitoring.js';
+import { testView } from './test-panel.js';
+import { diffLines, draftDiff, isUnchanged } from './diff.js';
 
 const STAGES = ['release', 'test', 'prepub'];
 const PAGE_SIZE = 20;
@@ -152,13 +154,19 @@ async function servicesView(offset) {
 
 async function serviceView(id) {
   const base = `/v1/services/${segment(id)}`;
-  const [service, apis, releases, functions] = await Promise.all([
+  const [service, apis, releases, functions, plans] = await Promise.all([
     call('GET', base),
     call('GET', `${base}/apis?limit=100`),
     call('GET', `${base}/releases?limit=100`),
     call('GET', '/v1/functions?limit=100'),
+    call('GET', '/v1/usage-plans?limit=100'),
   ]);
   const stages = service.stages?.length ? service.stages : STAGES;
+  // What each stage serves, to show what publishing the draft there would change.
+  const servedIds = [...new Set(Object.values(service.serving ?? {}).map((serving) => serving.release_id))];
+  const snapshots = new Map(await Promise.all(servedIds.map(async (releaseId) => [releaseId, (await call('GET', `${base}/releases/${releaseId}`)).service])));
+  const keyPairApis = apis.apis.filter((api) => api.auth === 'key_pair').map((api) => api.name);
+  const keyPlanBound = (stage) => plans.usage_plans.some((plan) => (plan.secret_ids ?? []).length > 0 && (plan.environments ?? []).some((env) => env.service === id && env.stage === stage));
   const page = h('section', { class: 'page' });
 
   const apiRows = apis.apis.map((api) => {
@@ -197,13 +205,24 @@ async function serviceView(id) {
     const serving = service.serving?.[stage];
     const description = h('input', { autocomplete: 'off', 'aria-label': `Release description for ${stage}`, placeholder: 'What changed (optional)', dataset: { publishDescription: stage } });
     const publish = h('button', { type: 'submit', class: 'primary small', dataset: { publish: stage } }, `Publish to ${stage}`);
+    const diff = draftDiff(service, apis.apis, serving ? snapshots.get(serving.release_id) : null, stage);
+    const lines = diffLines(diff);
+    const changes = isUnchanged(diff)
+      ? h('p', { class: 'hint diff' }, serving ? `The draft is what ${stage} serves.` : 'Nothing published here yet.')
+      : h('details', { class: 'diff' }, h('summary', {}, `Draft differs from ${stage}: ${lines.length} ${lines.length === 1 ? 'change' : 'changes'}`), h('ul', {}, lines.map((line) => h('li', {}, line))));
+    // A key-pair API answers 403 on a stage no usage plan with keys is bound to (Tencent's
+    // "Found no validate usage plan."): say so before publishing there.
+    const unbound =
+      keyPairApis.length && !keyPlanBound(stage)
+        ? h('p', { class: 'notice-inline', role: 'note' }, `${keyPairApis.join(', ')} ${keyPairApis.length === 1 ? 'uses' : 'use'} key-pair authentication, and no usage plan with key pairs is bound to ${stage}: every call there gets 403. `, h('a', { href: '#/usage-plans' }, 'Bind a usage plan'))
+        : null;
     const form = h('form', { class: 'publish-form', novalidate: true }, description, publish);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       await busy(publish, async () => {
         try {
           const release = await call('POST', `${base}/releases`, withoutBlanks({ stage, description: description.value.trim() }));
-          toast(`Published release #${release.release_id} to ${stage}.`);
+          toast(`Published release #${release.release_id} to ${stage}.${unbound ? ` Key-pair APIs there answer 403 until a usage plan with key pairs is bound to ${stage}.` : ''}`);
           updateGatewayLine();
           await refresh(`[data-publish="${stage}"]`);
         } catch (error) {
@@ -230,8 +249,8 @@ async function serviceView(id) {
       'tr',
       { dataset: { stage } },
       h('th', { scope: 'row' }, stage),
-      h('td', { class: 'serving' }, serving ? `release #${serving.release_id} since ${formatTime(serving.since)}` : h('span', { class: 'muted' }, 'not published')),
-      h('td', {}, form),
+      h('td', { class: 'serving', dataset: { label: 'Serving' } }, serving ? `release #${serving.release_id} since ${formatTime(serving.since)}` : h('span', { class: 'muted' }, 'not published')),
+      h('td', { dataset: { label: 'Publish the draft' } }, form, changes, unbound),
       h('td', { class: 'actions-cell' }, offline),
     );
   });
@@ -242,14 +261,17 @@ async function serviceView(id) {
     if (servedThere) {
       action = h('span', { class: 'muted' }, `serving ${release.stage}`);
     } else if (stages.includes(release.stage)) {
-      action = h('button', { type: 'button', class: 'small', dataset: { rollback: String(release.release_id) } }, `Roll back ${release.stage} to #${release.release_id}`);
+      const current = service.serving?.[release.stage];
+      // Only an older release is a rollback; after one, the newer releases are a switch forward.
+      const older = current && release.release_id < current.release_id;
+      const verb = older ? 'Roll back' : 'Switch';
+      action = h('button', { type: 'button', class: 'small', dataset: { rollback: String(release.release_id) } }, `${verb} ${release.stage} to #${release.release_id}`);
       action.addEventListener('click', async () => {
-        const current = service.serving?.[release.stage];
         const question = `${release.stage} ${current ? `serves release #${current.release_id}` : 'serves nothing'}; serve release #${release.release_id} (${release.description || 'no description'}) instead?`;
-        if (!(await confirmAction('Roll back', question, `Roll back to #${release.release_id}`))) return;
+        if (!(await confirmAction(verb, question, `${verb} to #${release.release_id}`))) return;
         try {
           await call('POST', `${base}/stages/${segment(release.stage)}/rollback`, { release_id: release.release_id });
-          toast(`${release.stage} serves release #${release.release_id} again.`);
+          toast(`${release.stage} serves release #${release.release_id}.`);
           updateGatewayLine();
           await refresh(`[data-publish="${release.stage}"]`);
         } catch (error) {
@@ -301,7 +323,7 @@ async function serviceView(id) {
       { class: 'card', 'aria-labelledby': 'stages-title' },
       h('h2', { id: 'stages-title' }, 'Stages'),
       h('p', { class: 'muted' }, `Each stage serves one release at /<stage>/<path>.`),
-      table('Stages', ['Stage', 'Serving', 'Publish the draft', ''], stageRows, ''),
+      table('Stages', ['Stage', 'Serving', 'Publish the draft', ''], stageRows, '', { stack: true }),
     ),
     h(
       'section',
@@ -363,127 +385,6 @@ async function docsView(id, stage) {
     frame,
   );
   return page;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Test panel
-
-/** The API's path with each `{param}` replaced by its sample or default (else `1`). */
-function samplePath(api) {
-  const path = String(api.path ?? '/').replace(/^(=|\^~)/, '');
-  return path.replace(/\{([^{}]*)\}/g, (_, name) => {
-    const param = (api.param ?? []).find((candidate) => candidate.position === 'path' && candidate.name === name);
-    return encodeURIComponent(param?.sample ?? param?.default ?? '1');
-  });
-}
-
-/** `Name: value` lines as an object; throws on a line without a colon. */
-function parseHeaderLines(text) {
-  const headers = {};
-  for (const [index, line] of text.split('\n').entries()) {
-    if (!line.trim()) continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new Error(`line ${index + 1} is not "Name: value"`);
-    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-  }
-  return headers;
-}
-
-async function testView(id, name) {
-  const base = `/v1/services/${segment(id)}`;
-  const [service, api] = await Promise.all([call('GET', base), call('GET', `${base}/apis/${segment(name)}`)]);
-  const serving = Object.keys(service.serving ?? {});
-  const stages = serving.length ? serving : service.stages?.length ? service.stages : STAGES;
-  const page = h('section', { class: 'page' });
-
-  const stage = h('select', {}, stages.map((value) => h('option', { value }, value)));
-  const methods = api.method && api.method !== 'ANY' ? [api.method] : ['GET', 'POST', 'PUT', 'DELETE', 'HEAD'];
-  const method = h('select', {}, [...new Set([...methods, 'GET', 'POST', 'PUT', 'DELETE', 'HEAD'])].map((value) => h('option', { value }, value)));
-  const path = h('input', { value: samplePath(api), autocomplete: 'off', class: 'mono' });
-  const query = h('input', { autocomplete: 'off', class: 'mono', placeholder: 'name=value&other=value' });
-  const headers = h('textarea', { rows: 3, class: 'mono', placeholder: 'X-Demo: 1' });
-  const body = h('textarea', { rows: 4, class: 'mono' });
-  const target = h('p', { class: 'mono muted', 'aria-live': 'off' });
-  const showTarget = () => {
-    target.textContent = `${method.value} /${stage.value}${path.value}${query.value ? `?${query.value.replace(/^\?/, '')}` : ''}`;
-  };
-  for (const control of [stage, method, path, query]) control.addEventListener('input', showTarget);
-  showTarget();
-
-  const result = h('section', { class: 'result', 'aria-live': 'polite', 'aria-labelledby': 'result-title' });
-  const form = h(
-    'form',
-    { class: 'card', novalidate: true },
-    h(
-      'div',
-      { class: 'row' },
-      field('Stage', stage, { fieldName: 'stage', hint: serving.length ? '' : 'Not published yet: publish the service first.' }),
-      field('Method', method, { fieldName: 'method' }),
-      field('Path', path, { fieldName: 'path', hint: 'After the stage; the path parameters are filled with their samples.' }),
-    ),
-    field('Query string', query, { fieldName: 'query' }),
-    field('Headers', headers, { fieldName: 'headers', hint: 'One "Name: value" per line.' }),
-    field('Body', body, { fieldName: 'body' }),
-    target,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Send request')),
-  );
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
-    let headerObject;
-    try {
-      headerObject = parseHeaderLines(headers.value);
-    } catch (error) {
-      showFieldError(form, 'headers', error.message);
-      headers.focus();
-      return;
-    }
-    const request = withoutBlanks({
-      method: method.value,
-      path: `/${stage.value}${path.value.startsWith('/') ? '' : '/'}${path.value}${query.value ? `?${query.value.replace(/^\?/, '')}` : ''}`,
-      headers: headerObject,
-      body: body.value,
-      host: service.hosts?.[0],
-    });
-    await busy(form.querySelector('[type=submit]'), async () => {
-      try {
-        showResult(result, await call('POST', '/v1/test-request', request));
-      } catch (error) {
-        showError(form, error);
-      }
-    });
-  });
-
-  page.append(
-    h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/services' }, 'Services'), ' / ', h('a', { href: `#/services/${segment(id)}` }, service.name), ' / ', h('span', { 'aria-current': 'page' }, `Test ${api.name}`)),
-    h('div', { class: 'page-head' }, h('h1', { tabindex: -1 }, `Test ${api.name}`), h('p', { class: 'muted' }, `${api.method} ${api.path} → ${api.function ? functionKey(api.function) : 'WebSocket functions'}. The request goes through the gateway, as a client's would.`)),
-    form,
-    result,
-  );
-  return page;
-}
-
-/** The event the function received, when the answer is one (the `echo` function's is). */
-function eventIn(text) {
-  try {
-    const value = JSON.parse(text);
-    return value && typeof value === 'object' && 'requestContext' in value && 'httpMethod' in value ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-function showResult(container, answer) {
-  const event = eventIn(answer.body);
-  const headerRows = Object.entries(answer.headers ?? {}).map(([name, value]) => h('tr', {}, h('th', { scope: 'row', class: 'mono' }, name), h('td', { class: 'mono' }, value)));
-  container.replaceChildren(
-    h('h2', { id: 'result-title' }, 'Response'),
-    h('p', {}, 'Status ', h('strong', { class: answer.status < 400 ? 'status ok' : 'status bad', dataset: { testid: 'status' } }, String(answer.status))),
-    h('details', {}, h('summary', {}, `Headers (${headerRows.length})`), table('Response headers', ['Name', 'Value'], headerRows, 'No headers.')),
-    h('h3', {}, 'Body'),
-    h('pre', { class: 'code', dataset: { testid: 'body' }, tabindex: 0 }, answer.body || '(empty)'),
-    ...(event ? [h('h3', {}, 'Event the function received'), h('pre', { class: 'code', dataset: { testid: 'event' }, tabindex: 0 }, JSON.stringify(event, null, 2))] : []),
-  );
 }
 
 // ---------------------------------------------------------------------------------------------

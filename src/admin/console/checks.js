@@ -1,8 +1,9 @@
-// Client-side checks of the API wizard, for the three mistakes worth catching before a round
-// trip: a name over 60 characters, a `{param}` of the path that is not declared, and a function
-// that is not in the function list. The admin API validates everything again on save and stays
-// the authority; these only answer sooner, next to the field. Pure functions (no DOM), so
-// tests/console/checks.test.mjs runs them under node.
+// Client-side checks of the API wizard, for the mistakes worth catching before a round trip: a
+// name over 60 characters or taken by another API of the service, a path without its leading `/`,
+// a `{param}` of the path that is not declared, and a function that is not in the function list.
+// Every problem of a field is reported (the wizard shows them all). The admin API validates
+// everything again on save and stays the authority; these only answer sooner, next to the field.
+// Pure functions (no DOM), so tests/console/checks.test.mjs runs them under node.
 
 /** The longest API name the gateway accepts (the config file's rule). */
 export const MAX_API_NAME_CHARS = 60;
@@ -23,7 +24,7 @@ export function functionKey(reference) {
  * Step 2 (frontend): `[{field, message}]`, fields named as the admin API names them
  * (`name`, `path`, `param #2.name`).
  */
-export function checkFrontend(api) {
+export function checkFrontend(api, { takenNames = [] } = {}) {
   const problems = [];
   const name = api.name ?? '';
   const length = [...name].length;
@@ -31,12 +32,14 @@ export function checkFrontend(api) {
     problems.push({ field: 'name', message: 'required: 1 to 60 characters' });
   } else if (length > MAX_API_NAME_CHARS) {
     problems.push({ field: 'name', message: `${length} characters long; at most ${MAX_API_NAME_CHARS} are allowed` });
+  } else if (takenNames.includes(name)) {
+    problems.push({ field: 'name', message: `the service already has an API named ${name}; choose another name` });
   }
   const path = api.path ?? '';
   if (path === '') {
     problems.push({ field: 'path', message: 'required, e.g. /items/{id}' });
   } else if (!/^(=|\^~)?\//.test(path)) {
-    problems.push({ field: 'path', message: 'must start with `/` (or `=/` for an exact path, `^~/` for a priority prefix)' });
+    problems.push({ field: 'path', message: 'must start with / (or =/ for an exact path, ^~/ for a priority prefix)' });
   }
   const params = api.param ?? [];
   params.forEach((param, index) => {
@@ -86,7 +89,7 @@ export function checkBackend(api, functions) {
 /** The wizard step (1 to 4) that holds an admin API error's `field`. */
 export function stepOfField(field) {
   const root = String(field ?? '').split(/[ .]/)[0];
-  if (['function', 'register', 'transport', 'cleanup', 'timeout', 'integrated_response'].includes(root)) return 3;
+  if (['function', 'register', 'transport', 'cleanup', 'timeout', 'integrated_response', 'base64', 'base64_rule'].includes(root)) return 3;
   if (['response_type', 'success_response_sample', 'failure_response_sample', 'error_code'].includes(root)) return 4;
   if (root === 'service') return 1;
   return 2;
@@ -106,9 +109,23 @@ export function fieldByPlace(field, api) {
   return index < 0 ? field : `${list} #${index + 1}.${subfield}`;
 }
 
-/** An admin API message without its `service ... api ...: field `x`: ` prefix (shown beside x). */
+/**
+ * An admin API message as a user reads it: without the config file's `<file>: service ... api
+ * ...: field `x`: ` prefix (the message is shown beside x, or after its label) and with the
+ * code-style backticks turned into quotes.
+ */
 export function messageForField(message) {
-  return String(message ?? '').replace(/^.*?field `[^`]*`: /, '');
+  return String(message ?? '')
+    .replace(/^.*?field `[^`]*`: /, '')
+    .replace(/`([^`]*)`/g, '“$1”');
+}
+
+/** The admin API's field name as words for a banner: `error_code.404.message` -> `error code 404 message`. */
+export function fieldWords(field) {
+  return String(field ?? '')
+    .replace(/[._#]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /**

@@ -177,6 +177,15 @@ function checkList(fieldName, legend, content) {
 // forgotten, so a reload or a later visit cannot show it.
 let justCreated = null;
 
+// The SecretKeys created in this page's life, for the test panel to sign with: in memory only,
+// gone with a reload (the same rule as the notice that shows them once).
+const createdKeys = new Map();
+
+/** The SecretKey of `id` if this page created it, else undefined. */
+export function recentSecretKey(id) {
+  return createdKeys.get(id);
+}
+
 export async function secretsView() {
   const [secrets, plans] = await Promise.all([call('GET', '/v1/secrets?limit=100'), call('GET', '/v1/usage-plans?limit=100')]);
   const created = justCreated;
@@ -203,6 +212,7 @@ export async function secretsView() {
     await busy(form.querySelector('[type=submit]'), async () => {
       try {
         justCreated = await call('POST', '/v1/secrets', body);
+        if (justCreated.key) createdKeys.set(justCreated.id, justCreated.key);
         await refresh('#created-secret-title');
       } catch (error) {
         // A taken SecretId is a conflict, not a validation error: it has no field, but it is the id's fault.

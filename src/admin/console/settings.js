@@ -123,7 +123,7 @@ function variablesEditor(stage, rows, allowed, readVariables, renderEditors) {
     control.dataset.part = part;
     control.setAttribute('aria-label', label);
     control.setAttribute('aria-describedby', `${control.id}-error`);
-    return h('td', {}, control, h('p', { class: 'field-error', id: `${control.id}-error`, hidden: true }));
+    return h('td', { dataset: { label: part === 'name' ? 'Name' : 'Value' } }, control, h('p', { class: 'field-error', id: `${control.id}-error`, hidden: true }));
   };
   const body = rows.map((row, index) => {
     const number = index + 1;
@@ -148,7 +148,7 @@ function variablesEditor(stage, rows, allowed, readVariables, renderEditors) {
     { class: 'list-editor', id, tabindex: -1, 'aria-describedby': `${id}-error`, dataset: { field: `stage_variables.${stage}` } },
     h('legend', {}, stage, allowed ? '' : h('span', { class: 'muted' }, ' (not a stage of this service)')),
     body.length
-      ? h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Value', ''].map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, body))
+      ? h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, ['Name', 'Value', ''].map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, body))
       : h('p', { class: 'muted' }, 'No variables.'),
     h('p', { class: 'field-error', id: `${id}-error`, hidden: true }),
     add,

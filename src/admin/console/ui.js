@@ -4,7 +4,7 @@
 // focus stays inside, Escape cancels.
 
 import { ApiError } from './api.js';
-import { messageForField } from './checks.js';
+import { fieldWords, messageForField } from './checks.js';
 
 /** `h('button', {type: 'button', onclick}, 'Save')`: attributes, properties and children. */
 export function h(tag, attributes = {}, ...children) {
@@ -46,14 +46,18 @@ export function field(label, control, { fieldName, hint, required } = {}) {
   return h('div', { class: 'field' }, h('label', { for: id }, label, required ? h('span', { class: 'required', 'aria-hidden': 'true' }, ' *') : null), control, hintElement, errorElement);
 }
 
-/** Shows `message` under the control of `fieldName` in `container`; false when none is there. */
+/**
+ * Shows `message` (or each of several) under the control of `fieldName` in `container`; false when
+ * none is there.
+ */
 export function showFieldError(container, fieldName, message) {
   const control = container.querySelector(`[data-field="${CSS.escape(fieldName)}"]`);
   if (!control) return false;
   control.setAttribute('aria-invalid', 'true');
   const error = document.getElementById(`${control.id}-error`);
   if (error) {
-    error.textContent = message;
+    const messages = Array.isArray(message) ? message : [message];
+    error.replaceChildren(...messages.map((text) => h('span', { class: 'error-line' }, text)));
     error.hidden = false;
   }
   return true;
@@ -170,7 +174,7 @@ export function showError(form, error, fieldFor = (name) => name) {
     form.querySelector(`[data-field="${CSS.escape(fieldName)}"]`)?.focus();
     return;
   }
-  errorBanner(form, describe(error));
+  errorBanner(form, error instanceof ApiError && error.field ? `${fieldWords(error.field)}: ${describe(error)}` : describe(error));
 }
 
 /** Drops empty strings, so a blank optional input means "not set". */
@@ -178,15 +182,23 @@ export function withoutBlanks(object) {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== '' && value !== undefined));
 }
 
-/** A data table with a caption for screen readers, or `empty` as a sentence when there are no rows. */
-export function table(caption, headings, rows, empty) {
+/**
+ * A data table with a caption for screen readers, or `empty` as a sentence when there are no rows.
+ * On a narrow screen it scrolls inside its own box (the page never does), or with `stack` each
+ * row becomes a block of its cells (cells name their column with `data-label`).
+ */
+export function table(caption, headings, rows, empty, { stack = false } = {}) {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
   return h(
-    'table',
-    {},
-    h('caption', { class: 'sr-only' }, caption),
-    h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))),
-    h('tbody', {}, rows),
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: stack ? 'stack' : null },
+      h('caption', { class: 'sr-only' }, caption),
+      h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))),
+      h('tbody', {}, rows),
+    ),
   );
 }
 

@@ -1,12 +1,15 @@
 // The four-step API editor, for create and edit, as the Tencent console has it:
 // 1 service, 2 frontend (name, type, path, method, auth, CORS, input parameters), 3 SCF backend
-// (function, timeout, response integration), 4 responses (samples, error codes). Next runs the
-// client-side checks of checks.js for the step; Save sends the API, and an error of the admin API
-// (authoritative) takes the user to the step and field it names.
+// (function picked from the list, timeout, response integration, Base64 encoding), 4 responses
+// (samples, error codes). Next, or a step's tab further on, runs the client-side checks of
+// checks.js for each step on the way; Enter in a field submits nothing. Save sends the API, and
+// an error of the admin API (authoritative) takes the user to the step and field it names.
 
 import { call, segment } from './api.js';
 import { busy, clearFieldErrors, errorBanner, field, h, showFieldError, toast, uid } from './ui.js';
-import { checkBackend, checkFrontend, fieldByPlace, functionFields, functionKey, messageForField, stepOfField } from './checks.js';
+import { functionPicker, settle } from './function-picker.js';
+import { base64Editor } from './base64-editor.js';
+import { checkBackend, checkFrontend, fieldByPlace, fieldWords, functionFields, functionKey, messageForField, stepOfField } from './checks.js';
 
 const STEPS = ['Service', 'Frontend', 'Backend', 'Response'];
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'ANY'];
@@ -17,16 +20,19 @@ const READ_ONLY = ['version', 'created_at', 'updated_at'];
 /** Fetches what the wizard needs and returns its page; `apiName` null creates a new API. */
 export async function renderWizard(serviceId, apiName) {
   const base = `/v1/services/${segment(serviceId)}`;
-  const [services, functions, existing] = await Promise.all([
+  const [services, functions, existing, siblings] = await Promise.all([
     call('GET', '/v1/services?limit=100'),
     call('GET', '/v1/functions?limit=100'),
     apiName === null ? null : call('GET', `${base}/apis/${segment(apiName)}`),
+    call('GET', `${base}/apis?limit=100`),
   ]);
   const api = existing
     ? structuredClone(existing)
     : { method: 'GET', protocol: 'http&https', auth: 'none', function: { namespace: 'default', qualifier: '$LATEST' }, timeout: 15, integrated_response: false, response_type: 'json', param: [], error_code: [] };
   for (const key of READ_ONLY) delete api[key];
-  const wizard = { serviceId, apiName, version: existing?.version, api, functions: functions.functions, services: services.services, step: 1 };
+  // The names an API of this service may not take (its own, when edited, it may keep).
+  const takenNames = siblings.apis.map((sibling) => sibling.name).filter((name) => name !== apiName);
+  const wizard = { serviceId, apiName, version: existing?.version, api, functions: functions.functions, services: services.services, takenNames, step: 1 };
   const service = wizard.services.find((candidate) => candidate.id === serviceId);
 
   const stepList = h('ol', { class: 'steps', 'aria-label': 'Steps' });
@@ -40,9 +46,13 @@ export async function renderWizard(serviceId, apiName) {
   const show = (step, focusField) => {
     wizard.step = step;
     stepList.replaceChildren(
-      ...STEPS.map((label, index) =>
-        h('li', { class: index + 1 === step ? 'current' : index + 1 < step ? 'done' : '', 'aria-current': index + 1 === step ? 'step' : null }, h('span', { class: 'step-number' }, String(index + 1)), ` ${label}`),
-      ),
+      ...STEPS.map((label, index) => {
+        const number = index + 1;
+        // Each step is a button: going back is free, going forward runs the checks on the way.
+        const tab = h('button', { type: 'button', class: 'step-tab', 'aria-current': number === step ? 'step' : null, dataset: { step: String(number) } }, h('span', { class: 'step-number', 'aria-hidden': 'true' }, String(number)), h('span', { class: 'sr-only' }, `Step ${number}: `), label);
+        tab.addEventListener('click', () => goTo(number));
+        return h('li', { class: number === step ? 'current' : number < step ? 'done' : '' }, tab);
+      }),
     );
     body.replaceChildren(h('h2', { id: 'step-title', tabindex: -1 }, `Step ${step} of 4: ${STEP_TITLES[step - 1]}`), ...STEP_VIEWS[step - 1](wizard, show));
     back.hidden = step === 1;
@@ -51,25 +61,41 @@ export async function renderWizard(serviceId, apiName) {
     focusTarget?.focus();
   };
 
-  back.addEventListener('click', () => {
-    readStep(wizard);
-    clearFieldErrors(form);
-    show(wizard.step - 1);
-  });
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  const problemsOf = (step) => (step === 2 ? checkFrontend(wizard.api, { takenNames: wizard.takenNames }) : step === 3 ? checkBackend(wizard.api, wizard.functions) : []);
+  /** Goes to `target`; forward, the first step on the way with a problem stops it there. */
+  const goTo = (target) => {
     readStep(wizard);
     clearFieldErrors(form);
     form.querySelector(':scope > .banner.error')?.remove();
-    const problems = wizard.step === 2 ? checkFrontend(wizard.api) : wizard.step === 3 ? checkBackend(wizard.api, wizard.functions) : [];
-    if (problems.length > 0) {
-      showProblems(wizard, problems);
-      return;
+    for (let step = wizard.step; step < target; step += 1) {
+      const problems = problemsOf(step);
+      if (problems.length > 0) {
+        if (step !== wizard.step) show(step);
+        showProblems(wizard, problems);
+        return;
+      }
     }
+    if (target !== wizard.step) show(target);
+  };
+
+  back.addEventListener('click', () => goTo(wizard.step - 1));
+  // Enter in a field does not submit the wizard (a half-filled step would move on, and step 4
+  // would create the API at once): only the Next / Create button does, by click or key.
+  form.addEventListener('keydown', (event) => {
+    const target = event.target;
+    if (event.key === 'Enter' && (target instanceof HTMLSelectElement || (target instanceof HTMLInputElement && !['button', 'submit', 'reset', 'checkbox', 'radio'].includes(target.type)))) {
+      event.preventDefault();
+    }
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
     if (wizard.step < 4) {
-      show(wizard.step + 1);
+      goTo(wizard.step + 1);
       return;
     }
+    readStep(wizard);
+    clearFieldErrors(form);
+    form.querySelector(':scope > .banner.error')?.remove();
     await busy(next, () => save(wizard, show));
   });
 
@@ -89,11 +115,21 @@ export async function renderWizard(serviceId, apiName) {
 const STEP_TITLES = ['the service', 'frontend', 'SCF backend', 'responses'];
 const STEP_VIEWS = [serviceStep, frontendStep, backendStep, responseStep];
 
-/** Inline errors for `problems` (`[{field, message}]`), a summary announced, focus on the first. */
+/**
+ * Inline errors for `problems` (`[{field, message}]`): every message of a field under it, a
+ * summary that counts the fields marked (announced), focus on the first.
+ */
 function showProblems(wizard, problems) {
-  const unplaced = problems.filter((problem) => !showFieldError(wizard.form, problem.field, problem.message));
-  const summary = problems.length === 1 ? 'Fix the field marked below.' : `Fix the ${problems.length} fields marked below.`;
-  errorBanner(wizard.form, [summary, ...unplaced.map((problem) => ` ${problem.message}`)].join(''));
+  const byField = new Map();
+  for (const problem of problems) byField.set(problem.field, [...(byField.get(problem.field) ?? []), problem.message]);
+  let marked = 0;
+  const unplaced = [];
+  for (const [fieldName, messages] of byField) {
+    if (showFieldError(wizard.form, fieldName, messages)) marked += 1;
+    else unplaced.push(...messages.map((message) => `${fieldWords(fieldName)}: ${message}.`));
+  }
+  const summary = marked === 0 ? '' : marked === 1 ? 'Fix the field marked below.' : `Fix the ${marked} fields marked below.`;
+  errorBanner(wizard.form, [summary, ...unplaced].filter(Boolean).join(' '));
   wizard.form.querySelector('[aria-invalid="true"]')?.focus();
 }
 
@@ -101,7 +137,9 @@ function showProblems(wizard, problems) {
 export function payload(api) {
   const out = structuredClone(api);
   const isWebSocket = /^ws/.test(out.protocol ?? '');
-  for (const key of isWebSocket ? ['function'] : ['register', 'transport', 'cleanup']) delete out[key];
+  for (const key of isWebSocket ? ['function', 'base64'] : ['register', 'transport', 'cleanup']) delete out[key];
+  if (out.base64 === 'off') delete out.base64;
+  if (out.base64 !== 'rules') delete out.base64_rule;
   if (out.auth !== 'oauth') delete out.oauth;
   if (!out.cors) delete out.cors_origins;
   return prune(out);
@@ -135,17 +173,19 @@ async function save(wizard, show) {
     toast(`API ${saved.name} ${wizard.apiName === null ? 'created' : 'saved'}. Publish the service to a stage to serve it.`);
     location.hash = `#/services/${segment(wizard.serviceId)}`;
   } catch (error) {
-    if (error.field) {
-      const step = stepOfField(error.field);
-      const fieldName = fieldByPlace(error.field, wizard.api);
+    // A taken name is a conflict without a field, but it is the name's fault.
+    const at = error.field ?? (error.code === 'ResourceInUse.AlreadyExists' ? 'name' : null);
+    if (at) {
+      const step = stepOfField(at);
+      const fieldName = fieldByPlace(at, wizard.api);
       show(step);
       if (showFieldError(wizard.form, fieldName, messageForField(error.message))) {
-        errorBanner(wizard.form, `The gateway refused the API: ${error.message}`);
+        errorBanner(wizard.form, `The gateway refused the API: ${fieldWords(at)}: ${error.message}`);
         wizard.form.querySelector(`[data-field="${CSS.escape(fieldName)}"]`)?.focus();
         return;
       }
     }
-    errorBanner(wizard.form, error.message);
+    errorBanner(wizard.form, error.field ? `${fieldWords(error.field)}: ${error.message}` : error.message);
     wizard.form.querySelector('h2')?.focus();
   }
 }
@@ -157,6 +197,7 @@ async function save(wizard, show) {
 function readStep(wizard) {
   if (wizard.step === 2) wizard.api.param = [];
   if (wizard.step === 4) wizard.api.error_code = [];
+  if (wizard.step === 3) wizard.api.base64_rule = [];
   for (const control of wizard.body.querySelectorAll('[data-field]')) {
     // The service is chosen by the route; the function creator's inputs describe a function.
     if (control.dataset.field === 'service' || control.closest('.function-creator')) continue;
@@ -175,7 +216,7 @@ function valueOf(control) {
 }
 
 function assign(api, fieldName, value) {
-  const listItem = /^(param|error_code) #(\d+)\.([a-z_]+)$/.exec(fieldName);
+  const listItem = /^(param|error_code|base64_rule) #(\d+)\.([a-z_]+)$/.exec(fieldName);
   if (listItem) {
     const list = (api[listItem[1]] ??= []);
     (list[Number(listItem[2]) - 1] ??= {})[listItem[3]] = value;
@@ -257,8 +298,14 @@ function frontendStep(wizard, show) {
       field('Token location', h('input', { value: api.oauth?.token_location ?? '', placeholder: 'header:Authorization' }), { fieldName: 'oauth.token_location' }),
     ),
   );
+  const keyPairHint = h(
+    'p',
+    { class: 'notice-inline', dataset: { testid: 'key-pair-hint' }, hidden: (api.auth ?? 'none') !== 'key_pair' },
+    'A key pair works only on a stage that a usage plan holding it is bound to: after publishing, bind a usage plan with your key pairs to the stage (Usage plans page), or every call gets 403.',
+  );
   auth.addEventListener('change', () => {
     oauth.hidden = auth.value !== 'oauth';
+    keyPairHint.hidden = auth.value !== 'key_pair';
   });
   const cors = h('input', { type: 'checkbox', checked: Boolean(api.cors) });
   const origins = h('input', { value: (api.cors_origins ?? []).join(', '), placeholder: '* (any origin)', dataset: { list: 'comma' } });
@@ -282,6 +329,7 @@ function frontendStep(wizard, show) {
       field('Method', select(METHODS, api.method ?? 'GET'), { fieldName: 'method' }),
       field('Authentication', auth, { fieldName: 'auth' }),
     ),
+    keyPairHint,
     field('Path', h('input', { value: api.path ?? '', class: 'mono', autocomplete: 'off', placeholder: '/items/{id}' }), {
       fieldName: 'path',
       required: true,
@@ -303,11 +351,12 @@ function paramsEditor(wizard, show) {
     wizard.api.param.push({ position: 'query', type: 'string' });
     show(2, `param #${wizard.api.param.length}.name`);
   });
-  const cell = (label, control, fieldName) => {
+  // `heading`: the column's, shown before the input where the table is stacked (a phone).
+  const cell = (label, control, fieldName, heading) => {
     control.dataset.field = fieldName;
     control.setAttribute('aria-label', label);
     control.id = uid('p');
-    return h('td', {}, control, h('p', { class: 'field-error', id: `${control.id}-error`, hidden: true }));
+    return h('td', { class: control.type === 'checkbox' ? 'check' : null, dataset: { label: heading } }, control, h('p', { class: 'field-error', id: `${control.id}-error`, hidden: true }));
   };
   const rows = params.map((param, index) => {
     const at = (key) => `param #${index + 1}.${key}`;
@@ -322,13 +371,13 @@ function paramsEditor(wizard, show) {
     return h(
       'tr',
       {},
-      cell(`Parameter ${number} name`, h('input', { value: param.name ?? '', autocomplete: 'off' }), at('name')),
-      cell(`Parameter ${number} location`, select(['query', 'header', 'path'], param.position ?? 'query'), at('position')),
-      cell(`Parameter ${number} data type`, select(PARAM_TYPES, param.type ?? 'string'), at('type')),
-      cell(`Parameter ${number} required`, h('input', { type: 'checkbox', checked: Boolean(param.required) }), at('required')),
-      cell(`Parameter ${number} default`, h('input', { value: param.default ?? '', autocomplete: 'off' }), at('default')),
-      cell(`Parameter ${number} sample`, h('input', { value: param.sample ?? '', autocomplete: 'off' }), at('sample')),
-      cell(`Parameter ${number} description`, h('input', { value: param.desc ?? '', autocomplete: 'off' }), at('desc')),
+      cell(`Parameter ${number} name`, h('input', { value: param.name ?? '', autocomplete: 'off' }), at('name'), 'Name'),
+      cell(`Parameter ${number} location`, select(['query', 'header', 'path'], param.position ?? 'query'), at('position'), 'Location'),
+      cell(`Parameter ${number} data type`, select(PARAM_TYPES, param.type ?? 'string'), at('type'), 'Data type'),
+      cell(`Parameter ${number} required`, h('input', { type: 'checkbox', checked: Boolean(param.required) }), at('required'), 'Required'),
+      cell(`Parameter ${number} default`, h('input', { value: param.default ?? '', autocomplete: 'off' }), at('default'), 'Default'),
+      cell(`Parameter ${number} sample`, h('input', { value: param.sample ?? '', autocomplete: 'off' }), at('sample'), 'Sample'),
+      cell(`Parameter ${number} description`, h('input', { value: param.desc ?? '', autocomplete: 'off' }), at('desc'), 'Description'),
       h('td', {}, remove),
     );
   });
@@ -337,7 +386,7 @@ function paramsEditor(wizard, show) {
     { class: 'list-editor' },
     h('legend', {}, 'Input parameters'),
     rows.length
-      ? h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Location', 'Data type', 'Required', 'Default', 'Sample', 'Description', ''].map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, rows))
+      ? h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, ['Name', 'Location', 'Data type', 'Required', 'Default', 'Sample', 'Description', ''].map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, rows))
       : h('p', { class: 'muted' }, 'No parameters declared.'),
     add,
   );
@@ -345,23 +394,16 @@ function paramsEditor(wizard, show) {
 
 function backendStep(wizard, show) {
   const api = wizard.api;
-  const names = [...new Set(wizard.functions.map((fn) => fn.name))];
-  const listId = uid('functions');
-  const datalist = h('datalist', { id: listId }, names.map((name) => h('option', { value: name })));
   const labels = { function: 'Function', register: 'Register function', transport: 'Transport function', cleanup: 'Cleanup function' };
   const groups = functionFields(api).map((key) =>
-    h(
-      'fieldset',
-      { class: 'nested' },
-      h('legend', {}, labels[key]),
-      h(
-        'div',
-        { class: 'row' },
-        field('Namespace', h('input', { value: api[key]?.namespace ?? 'default', autocomplete: 'off' }), { fieldName: `${key}.namespace` }),
-        field('Function name', h('input', { value: api[key]?.name ?? '', list: listId, autocomplete: 'off' }), { fieldName: key, required: key === 'function' || key === 'transport', hint: `Known: ${wizard.functions.map(functionKey).join(', ') || 'none yet'}` }),
-        field('Version (qualifier)', h('input', { value: api[key]?.qualifier ?? '$LATEST', autocomplete: 'off' }), { fieldName: `${key}.qualifier` }),
-      ),
-    ),
+    functionPicker(key, labels[key], api[key], wizard.functions, {
+      required: key === 'function' || key === 'transport',
+      onChange: (changed) => {
+        readStep(wizard);
+        settle((api[key] ??= {}), wizard.functions, changed);
+        show(3, changed);
+      },
+    }),
   );
   const creator = functionCreator(async (created) => {
     const listed = await call('GET', '/v1/functions?limit=100');
@@ -376,7 +418,6 @@ function backendStep(wizard, show) {
   integrated.dataset.field = 'integrated_response';
   return [
     h('p', { class: 'muted' }, 'Backend type: SCF (Serverless Cloud Function).'),
-    datalist,
     ...groups,
     h('details', { class: 'nested' }, h('summary', {}, 'Create a function'), creator),
     h(
@@ -384,12 +425,22 @@ function backendStep(wizard, show) {
       { class: 'row' },
       field('Backend timeout (seconds)', h('input', { type: 'number', min: '0', step: 'any', value: api.timeout ?? '' }), { fieldName: 'timeout', hint: 'Past it the client gets 504. Default 15.' }),
     ),
-    h(
-      'div',
-      { class: 'field' },
-      h('label', { for: integrated.id, class: 'inline' }, integrated, ' Response integration'),
-      h('p', { class: 'hint' }, 'On: the function returns {statusCode, headers, body} and the gateway builds the HTTP response from it. Off: its return value is the body.'),
-    ),
+    // A WebSocket API has no HTTP response to integrate: its transport function's replies are
+    // the messages.
+    /^ws/.test(api.protocol ?? '')
+      ? null
+      : h(
+          'div',
+          { class: 'field' },
+          h('label', { for: integrated.id, class: 'inline' }, integrated, ' Response integration'),
+          h('p', { class: 'hint' }, 'On: the function returns {statusCode, headers, body} and the gateway builds the HTTP response from it. Off: its return value is the body.'),
+        ),
+    /^ws/.test(api.protocol ?? '')
+      ? null
+      : base64Editor(api, {
+          reread: () => readStep(wizard),
+          rerender: (focusField) => show(3, focusField),
+        }),
   ];
 }
 
@@ -402,11 +453,11 @@ function responseStep(wizard, show) {
     wizard.api.error_code.push({});
     show(4, `error_code #${wizard.api.error_code.length}.code`);
   });
-  const cell = (label, control, fieldName) => {
+  const cell = (label, control, fieldName, heading) => {
     control.dataset.field = fieldName;
     control.setAttribute('aria-label', label);
     control.id = uid('e');
-    return h('td', {}, control, h('p', { class: 'field-error', id: `${control.id}-error`, hidden: true }));
+    return h('td', { dataset: { label: heading } }, control, h('p', { class: 'field-error', id: `${control.id}-error`, hidden: true }));
   };
   const rows = codes.map((code, index) => {
     const number = index + 1;
@@ -421,9 +472,9 @@ function responseStep(wizard, show) {
     return h(
       'tr',
       {},
-      cell(`Error code ${number} code`, h('input', { type: 'number', step: '1', value: code.code ?? '' }), at('code')),
-      cell(`Error code ${number} message`, h('input', { value: code.message ?? '', autocomplete: 'off' }), at('message')),
-      cell(`Error code ${number} description`, h('input', { value: code.description ?? '', autocomplete: 'off' }), at('description')),
+      cell(`Error code ${number} code`, h('input', { type: 'number', step: '1', value: code.code ?? '' }), at('code'), 'Code'),
+      cell(`Error code ${number} message`, h('input', { value: code.message ?? '', autocomplete: 'off' }), at('message'), 'Message'),
+      cell(`Error code ${number} description`, h('input', { value: code.description ?? '', autocomplete: 'off' }), at('description'), 'Description'),
       h('td', {}, remove),
     );
   });
@@ -435,7 +486,7 @@ function responseStep(wizard, show) {
       'fieldset',
       { class: 'list-editor' },
       h('legend', {}, 'Error codes'),
-      rows.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Code', 'Message', 'Description', ''].map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No error codes documented.'),
+      rows.length ? h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, ['Code', 'Message', 'Description', ''].map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No error codes documented.'),
       add,
     ),
     h('p', { class: 'muted' }, 'Samples and error codes are documentation: they appear in the generated docs and the OpenAPI export.'),
