@@ -479,7 +479,6 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         let config = serving.config();
         let api = &config.apis[resolved.api];
         let service = &config.services[api.service];
-        let function = &config.functions[api.function];
         let request_path = &path[resolved.api_path_start..];
         let request_path: &[u8] = if request_path.is_empty() { b"/" } else { request_path };
 
@@ -500,7 +499,8 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             service_id: &service.id,
             api_path: &api.path.path,
             api_method: api.method.as_str(),
-            qualifier: &function.qualifier,
+            qualifier: &api.qualifier,
+            endpoint_timeout: api.timeout.as_millis().div_ceil(1000) as u64,
             request_id: request_id.as_bytes(),
             trace_id: trace.as_bytes(),
             source_ip: self.source_ip.as_bytes(),

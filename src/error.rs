@@ -36,6 +36,9 @@ pub enum GatewayError {
     UnknownHost,
     /// The first path segment is not a stage the host's services are published to (404).
     UnknownStage,
+    /// On a custom domain with path mappings, no mapping holds the path (404); counted as an
+    /// unknown stage.
+    UnknownMapping,
     /// No API path matches (404).
     NoRoute,
     /// An API path matches but not with this method (405); the methods that path does take go
@@ -241,7 +244,10 @@ impl GatewayError {
             GatewayError::HeadersTooLarge => 431,
             GatewayError::BodyTooLarge => 413,
             GatewayError::UnsupportedTransferEncoding => 501,
-            GatewayError::UnknownHost | GatewayError::UnknownStage | GatewayError::NoRoute => 404,
+            GatewayError::UnknownHost
+            | GatewayError::UnknownStage
+            | GatewayError::UnknownMapping
+            | GatewayError::NoRoute => 404,
             GatewayError::MethodNotAllowed(_) => 405,
             GatewayError::InvalidIntegratedResponse => 403,
             GatewayError::BackendUnreachable(_)
@@ -274,7 +280,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge => 2,
             GatewayError::UnsupportedTransferEncoding => 3,
             GatewayError::UnknownHost => 4,
-            GatewayError::UnknownStage => 5,
+            GatewayError::UnknownStage | GatewayError::UnknownMapping => 5,
             GatewayError::NoRoute => 6,
             GatewayError::MethodNotAllowed(_) => 7,
             GatewayError::BackendUnreachable(_) => 8,
@@ -313,6 +319,7 @@ impl GatewayError {
             | GatewayError::UnsupportedTransferEncoding
             | GatewayError::UnknownHost
             | GatewayError::UnknownStage
+            | GatewayError::UnknownMapping
             | GatewayError::NoRoute
             | GatewayError::MethodNotAllowed(_)
             | GatewayError::ProtocolNotAllowed { .. }
@@ -366,6 +373,12 @@ impl GatewayError {
             }
             GatewayError::UnknownStage => {
                 out.extend_from_slice(b"{\"message\":\"There is no api match default env_mapping[");
+                escaped(out, context.stage);
+                out.extend_from_slice(b"].\"}");
+            }
+            // Tencent's wording for a custom mapping (spec §2.4), naming the first path segment.
+            GatewayError::UnknownMapping => {
+                out.extend_from_slice(b"{\"message\":\"There is no api match env_mapping[");
                 escaped(out, context.stage);
                 out.extend_from_slice(b"].\"}");
             }

@@ -135,9 +135,26 @@ pub struct Service {
     pub stage_variables: BTreeMap<String, BTreeMap<String, String>>,
     /// Description (console: 服务描述, `ServiceDesc`). Documentation only.
     pub description: Option<String>,
+    /// `[[service.domain]]` tables: custom domains bound to this service (console: 自定义域名,
+    /// `BindSubDomain`), each with Tencent's default or custom path mappings.
+    #[serde(default, rename = "domain", skip_serializing_if = "is_empty")]
+    pub domains: Vec<Domain>,
     /// `[[service.api]]` tables, in file order.
     #[serde(default, rename = "api", skip_serializing_if = "is_empty")]
     pub apis: Vec<Api>,
+}
+
+/// `[[service.domain]]`: a custom domain (console: 自定义域名). Without `mappings` it is Tencent's
+/// default mapping (`IsDefaultMapping`): `/<stage>/...` as on the default domain. With them
+/// (`PathMappingSet`, at most 3), a path prefix names the stage, and `/<stage>` URLs stop working.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    /// The domain (`Domain`), without port. Required; served by this service only.
+    pub host: Option<String>,
+    /// Custom path mappings (`PathMappingSet`): `{ "/" = "release", "/beta" = "test" }`, a path
+    /// prefix (`/`, or segments such as `/beta`) to a stage this service is published to.
+    pub mappings: Option<BTreeMap<String, String>>,
 }
 
 /// `[[service.api]]`: one API (console: API 管理 → 新建 API).

@@ -254,6 +254,28 @@ pub struct Service {
     pub stage_variables: [Vec<(String, String)>; 3],
     /// Usage plans bound to each stage, indexed by [`Stage::index`], in file order.
     pub usage_plans: [Vec<PlanIndex>; 3],
+    /// Custom domains bound to this service (`[[service.domain]]`).
+    pub domains: Vec<Domain>,
+}
+
+/// A custom domain of a service: Tencent's default mapping (`/<stage>/...`) or custom path
+/// mappings (a path prefix names the stage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// The host name, lower-case, without port.
+    pub host: String,
+    /// Custom path mappings, longest prefix first; empty for the default mapping.
+    pub mappings: Vec<PathMapping>,
+}
+
+/// One custom path mapping: requests under `prefix` are served by `stage`, with the prefix
+/// removed from the API path (`/` keeps the whole path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMapping {
+    /// `/`, or `/segment[/segment...]` without a trailing `/`.
+    pub prefix: String,
+    /// The stage it serves.
+    pub stage: Stage,
 }
 
 /// An HTTP method as an API declares it.
@@ -346,6 +368,9 @@ pub struct Api {
     pub method: ApiMethod,
     /// The function that serves this API.
     pub function: FunctionId,
+    /// The qualifier the API names (default `$LATEST`): the alias that serves it, sent as the
+    /// event's `x-qualifier`. `$DEFAULT` stays `$DEFAULT` though it resolves to `$LATEST`.
+    pub qualifier: String,
     /// Backend timeout: past it the client gets 504.
     pub timeout: Duration,
     /// Response integration: the function returns `{statusCode, headers, body, isBase64Encoded}`.

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::policy::{key_pair::SecretKey, oauth};
 
+mod domains;
 pub mod durations;
 mod local;
 mod standard;
@@ -161,6 +162,7 @@ pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) 
         services.push(service);
         apis.extend(service_apis);
     }
+    domains::check_hosts(&services, source)?;
     check_push_token(&gateway, &apis, source)?;
     let certificates = build_certificates(parsed.certificates, source, base_dir)?;
     if !gateway.tls_listen.is_empty() && certificates.is_empty() {
@@ -928,7 +930,8 @@ fn build_service(
         raw_paths.push(raw_path);
     }
 
-    Ok((Service { id, name, hosts, stages, stage_variables, usage_plans: Default::default() }, apis))
+    let domains = domains::build_domains(&site, service.domains, &stages)?;
+    Ok((Service { id, name, hosts, stages, stage_variables, usage_plans: Default::default(), domains }, apis))
 }
 
 /// What two APIs must share to shadow each other: the kind and the path with param names erased,
@@ -986,6 +989,12 @@ fn build_api(
     };
     let path = parse_api_path(&raw_path).map_err(|message| site.error("path", message))?;
     let (protocol, is_websocket) = build_protocol(site, api.protocol)?;
+    let qualifier = api
+        .function
+        .as_ref()
+        .or(api.register.as_ref())
+        .and_then(|reference| reference.qualifier.clone())
+        .unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned());
     // A WebSocket handshake is a GET (RFC 6455 §4.1), so a WebSocket API's method defaults to it.
     let method_name = match api.method {
         None if is_websocket => "GET".to_owned(),
@@ -1067,6 +1076,7 @@ fn build_api(
         path,
         method,
         function,
+        qualifier,
         timeout,
         integrated_response: api.integrated_response.unwrap_or(false),
         policy,
@@ -1685,6 +1695,7 @@ invoke_url = "http://127.0.0.1"
                         vec![],
                     ],
                     usage_plans: Default::default(),
+                    domains: vec![],
                 },
                 Service {
                     id: "service-other02".into(),
@@ -1693,6 +1704,7 @@ invoke_url = "http://127.0.0.1"
                     stages: Stage::ALL.to_vec(),
                     stage_variables: Default::default(),
                     usage_plans: Default::default(),
+                    domains: vec![],
                 },
             ],
             apis: vec![
@@ -1702,6 +1714,7 @@ invoke_url = "http://127.0.0.1"
                     path: ApiPath { kind: PathKind::Param, path: "/hello/{name}".into(), params: vec!["name".into()] },
                     method: ApiMethod::Get,
                     function: 0,
+                    qualifier: "$LATEST".into(),
                     timeout: secs(2.5),
                     integrated_response: false,
                     policy: ApiPolicy::default(),
@@ -1713,6 +1726,7 @@ invoke_url = "http://127.0.0.1"
                     path: ApiPath { kind: PathKind::Exact, path: "/echo".into(), params: vec![] },
                     method: ApiMethod::Post,
                     function: 1,
+                    qualifier: "1".into(),
                     timeout: secs(15.0),
                     integrated_response: true,
                     policy: ApiPolicy::default(),
@@ -1724,6 +1738,7 @@ invoke_url = "http://127.0.0.1"
                     path: ApiPath { kind: PathKind::PriorityPrefix, path: "/static".into(), params: vec![] },
                     method: ApiMethod::Any,
                     function: 0,
+                    qualifier: "$LATEST".into(),
                     timeout: secs(15.0),
                     integrated_response: false,
                     policy: ApiPolicy::default(),
@@ -1735,6 +1750,7 @@ invoke_url = "http://127.0.0.1"
                     path: ApiPath { kind: PathKind::Prefix, path: "/".into(), params: vec![] },
                     method: ApiMethod::Head,
                     function: 0,
+                    qualifier: "$LATEST".into(),
                     timeout: secs(15.0),
                     integrated_response: false,
                     policy: ApiPolicy::default(),
