@@ -9,7 +9,11 @@ use crate::config::{ApiPolicy, Auth, Config, PathKind, Protocol};
 pub fn route_table(config: &Config) -> String {
     let mut out = String::new();
     for (index, service) in config.services.iter().enumerate() {
-        let hosts = if service.hosts.is_empty() { "any host".to_string() } else { service.hosts.join(", ") };
+        let hosts = match (service.function_url, service.hosts.is_empty()) {
+            (true, _) => "its URL only".to_string(),
+            (false, true) => "any host".to_string(),
+            (false, false) => service.hosts.join(", "),
+        };
         let stages: Vec<&str> = service.stages.iter().map(|stage| stage.as_str()).collect();
         let _ = writeln!(out, "service {} ({}) on {hosts}, stages /{}", service.name, service.id, stages.join(", /"));
         for domain in &service.domains {

@@ -14,7 +14,7 @@ use monoio::net::TcpStream;
 use crate::backend::event::{write_event_with, EventInput};
 use crate::backend::integration::{ExtraHeaders, ResponseFraming};
 use crate::backend::invoke::HEADROOM;
-use crate::backend::{self, web, CallBuffers, CallTarget};
+use crate::backend::{self, function_url, web, CallBuffers, CallTarget, ResponseMode};
 use crate::buffer_pool::RequestBuffers;
 use crate::error::{ErrorContext, GatewayError, Side};
 use crate::http::reader::{ReadError, RequestReader};
@@ -514,7 +514,16 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             stage_variables: &service.stage_variables[resolved.stage.index()],
             scheme: if self.https { "https" } else { "http" },
         };
-        write_event_with(&mut buffers.request, &mut buffers.scratch, &input, &self.policy.event_fields(config, api));
+        if api.function_url {
+            function_url::write_event(&mut buffers.request, &mut buffers.scratch, &input);
+        } else {
+            write_event_with(
+                &mut buffers.request,
+                &mut buffers.scratch,
+                &input,
+                &self.policy.event_fields(config, api),
+            );
+        }
         if api.websocket.is_some() {
             // A WebSocket API: the upgrade, then frames both ways until the connection ends.
             let pipelined = self.reader.pipelined();
@@ -534,8 +543,12 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             self.upgraded = true;
             return Ok(());
         }
-        let target =
-            CallTarget { function: api.function, timeout: api.timeout, integrated_response: api.integrated_response };
+        let response = match (api.function_url, api.integrated_response) {
+            (true, _) => ResponseMode::Inferred,
+            (false, true) => ResponseMode::Integrated,
+            (false, false) => ResponseMode::PassThrough,
+        };
+        let target = CallTarget { function: api.function, timeout: api.timeout, response };
         let head_only = method == b"HEAD";
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
         let extra = ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors };

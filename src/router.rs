@@ -46,8 +46,10 @@ pub struct RouterError(pub String);
 impl Router {
     /// Compiles the route tables for every host group and stage.
     pub fn build(config: &Config) -> Result<Router, RouterError> {
-        let host_less: Vec<usize> =
-            (0..config.services.len()).filter(|&index| config.services[index].hosts.is_empty()).collect();
+        // A Function URL's service answers on its own host only.
+        let host_less: Vec<usize> = (0..config.services.len())
+            .filter(|&index| config.services[index].hosts.is_empty() && !config.services[index].function_url)
+            .collect();
         let mut hosts: Vec<&str> =
             config.services.iter().flat_map(|service| service.hosts.iter().map(String::as_str)).collect();
         hosts.sort_unstable();

@@ -144,6 +144,43 @@ pub struct Service {
     pub apis: Vec<Api>,
 }
 
+/// `url = { ... }` on a `[[function]]`: the function served at its own host with no stage, the
+/// whole path reaching it (SCF 函数 URL, `CreateTrigger Type=http`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionUrl {
+    /// The URL's host, without port. Required; served by this function only.
+    pub host: Option<String>,
+    /// `public` (Tencent: `NONE`, anyone) or `key` (a key pair of `keys` signs the request,
+    /// Tencent's API Gateway HMAC scheme, standing in for CAM signatures). Default `public`.
+    pub auth: Option<String>,
+    /// With `auth = "key"`: the SecretIds (of `[[secret]]` tables) that may call it.
+    pub keys: Option<Vec<String>>,
+    /// Seconds the gateway waits for the function; past it the client gets 504. Default 15.
+    pub timeout: Option<Seconds>,
+    /// CORS (`CorsConfig`): present means enabled.
+    pub cors: Option<FunctionUrlCors>,
+}
+
+/// `cors = { ... }` of a Function URL (`CorsConfig`); absent keys take Tencent API Gateway's
+/// CORS defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionUrlCors {
+    /// `Origins`: allowed origins; absent or `["*"]`: any.
+    pub origins: Option<Vec<String>>,
+    /// `Methods`: `Access-Control-Allow-Methods`.
+    pub methods: Option<Vec<String>>,
+    /// `Headers`: `Access-Control-Allow-Headers`.
+    pub headers: Option<Vec<String>>,
+    /// `ExposeHeaders`: `Access-Control-Expose-Headers`.
+    pub expose_headers: Option<Vec<String>>,
+    /// `Credentials`: `Access-Control-Allow-Credentials: true`. Default false.
+    pub credentials: Option<bool>,
+    /// `MaxAge`: seconds a preflight may be cached. Default 86400.
+    pub max_age: Option<u32>,
+}
+
 /// `[[service.domain]]`: a custom domain (console: 自定义域名). Without `mappings` it is Tencent's
 /// default mapping (`IsDefaultMapping`): `/<stage>/...` as on the default domain. With them
 /// (`PathMappingSet`, at most 3), a path prefix names the stage, and `/<stage>` URLs stop working.
@@ -418,6 +455,8 @@ pub struct Function {
     pub environment: BTreeMap<String, String>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
     pub invoke_url: Option<String>,
+    /// `url = { host = "fn.example.com" }`: the function's own URL (SCF 函数 URL), any runtime.
+    pub url: Option<FunctionUrl>,
     /// `web` only: the fixed loopback port the function's server listens on, for a server that
     /// insists on one (Tencent's web functions listen on 9000). Absent: the gateway picks a free
     /// port per instance and passes it as `PORT`.

@@ -256,6 +256,9 @@ pub struct Service {
     pub usage_plans: [Vec<PlanIndex>; 3],
     /// Custom domains bound to this service (`[[service.domain]]`).
     pub domains: Vec<Domain>,
+    /// A Function URL's own service (made from `[[function]] url`): it answers on its domain
+    /// only, never as a host-less service.
+    pub function_url: bool,
 }
 
 /// A custom domain of a service: Tencent's default mapping (`/<stage>/...`) or custom path
@@ -375,6 +378,9 @@ pub struct Api {
     pub timeout: Duration,
     /// Response integration: the function returns `{statusCode, headers, body, isBase64Encoded}`.
     pub integrated_response: bool,
+    /// A Function URL's API: the function gets the Function URL event, and its value is an
+    /// integrated response when it has a `statusCode`, else a JSON body.
+    pub function_url: bool,
     /// The checks run before the function is called (`crate::policy`).
     pub policy: ApiPolicy,
     /// For a WebSocket API (`protocol = "ws"`, `"wss"`, `"ws&wss"`): its three functions. Then
@@ -475,6 +481,23 @@ pub enum TokenLocation {
 pub struct Cors {
     /// Allowed origins (`scheme://host[:port]`, compared as sent); empty means any origin (`*`).
     pub origins: Vec<String>,
+    /// A Function URL's own header values; `None`: Tencent API Gateway's.
+    pub custom: Option<Box<CorsHeaders>>,
+}
+
+/// CORS header values a Function URL sets (`CorsConfig`), each ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsHeaders {
+    /// `Access-Control-Allow-Methods`; `None`: Tencent's list.
+    pub methods: Option<String>,
+    /// `Access-Control-Allow-Headers`; `None`: a preflight's requested headers are echoed.
+    pub headers: Option<String>,
+    /// `Access-Control-Expose-Headers`; `None`: Tencent's list; empty: not sent.
+    pub expose_headers: Option<String>,
+    /// Whether `Access-Control-Allow-Credentials: true` is sent.
+    pub credentials: bool,
+    /// `Access-Control-Max-Age`.
+    pub max_age: String,
 }
 
 /// One declared input parameter.

@@ -23,6 +23,7 @@ use crate::policy::{key_pair::SecretKey, oauth};
 
 mod domains;
 pub mod durations;
+mod function_url;
 mod local;
 mod standard;
 mod tencentcloud;
@@ -153,7 +154,10 @@ pub fn parse_file(text: &str, source: &Path) -> Result<file::ConfigFile, ConfigE
 pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
     let gateway = build_gateway(parsed.gateway.unwrap_or_default(), overrides, source)?;
     let base_dir = source.parent().unwrap_or(Path::new(""));
-    let functions = build_functions(parsed.functions, source, base_dir)?;
+    let mut parsed_functions = parsed.functions;
+    let urls: Vec<Option<file::FunctionUrl>> =
+        parsed_functions.iter_mut().map(|function| function.url.take()).collect();
+    let functions = build_functions(parsed_functions, source, base_dir)?;
 
     let mut services = Vec::with_capacity(parsed.services.len());
     let mut apis = Vec::new();
@@ -173,7 +177,9 @@ pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) 
         ));
     }
     let secrets = build_secrets(parsed.secrets, source)?;
-    let usage_plans = build_usage_plans(parsed.usage_plans, &mut services, &secrets, source)?;
+    let mut usage_plans = build_usage_plans(parsed.usage_plans, &mut services, &secrets, source)?;
+    let built = function_url::Built { services: &mut services, apis: &mut apis, usage_plans: &mut usage_plans };
+    function_url::add_function_urls(urls, &functions, &secrets, built, source)?;
 
     Ok(Config {
         source: source.to_owned(),
@@ -931,7 +937,19 @@ fn build_service(
     }
 
     let domains = domains::build_domains(&site, service.domains, &stages)?;
-    Ok((Service { id, name, hosts, stages, stage_variables, usage_plans: Default::default(), domains }, apis))
+    Ok((
+        Service {
+            id,
+            name,
+            hosts,
+            stages,
+            stage_variables,
+            usage_plans: Default::default(),
+            domains,
+            function_url: false,
+        },
+        apis,
+    ))
 }
 
 /// What two APIs must share to shadow each other: the kind and the path with param names erased,
@@ -1079,6 +1097,7 @@ fn build_api(
         qualifier,
         timeout,
         integrated_response: api.integrated_response.unwrap_or(false),
+        function_url: false,
         policy,
         websocket,
     };
@@ -1206,14 +1225,20 @@ fn build_cors(site: &Site, cors: Option<bool>, origins: Option<Vec<String>>) -> 
         }
         return Ok(None);
     }
-    let Some(origins) = origins else {
-        return Ok(Some(Cors { origins: Vec::new() }));
+    let origins = match origins {
+        None => Vec::new(),
+        Some(origins) => cors_origins(site, "cors_origins", origins)?,
     };
+    Ok(Some(Cors { origins, custom: None }))
+}
+
+/// Allowed CORS origins as written under `field`, lower-cased; empty for `["*"]` (any origin).
+fn cors_origins(site: &Site, field: &str, origins: Vec<String>) -> Result<Vec<String>, ConfigError> {
     if origins.iter().any(|origin| origin == "*") {
         if origins.len() > 1 {
-            return Err(site.error("cors_origins", "`*` already allows every origin; list it alone or list origins"));
+            return Err(site.error(field, "`*` already allows every origin; list it alone or list origins"));
         }
-        return Ok(Some(Cors { origins: Vec::new() }));
+        return Ok(Vec::new());
     }
     let mut normalized: Vec<String> = Vec::with_capacity(origins.len());
     for origin in origins {
@@ -1225,19 +1250,19 @@ fn build_cors(site: &Site, cors: Option<bool>, origins: Option<Vec<String>>) -> 
         });
         if !valid {
             return Err(site.error(
-                "cors_origins",
+                field,
                 format!("`{origin}` is not an origin like `https://app.example.com` or `http://localhost:3000` (scheme, host, optional port; no path)"),
             ));
         }
         if normalized.contains(&lower) {
-            return Err(site.error("cors_origins", format!("`{origin}` is listed twice")));
+            return Err(site.error(field, format!("`{origin}` is listed twice")));
         }
         normalized.push(lower);
     }
     if normalized.is_empty() {
-        return Err(site.error("cors_origins", "at least one origin is required; leave it out to allow any (`*`)"));
+        return Err(site.error(field, "at least one origin is required; leave it out to allow any (`*`)"));
     }
-    Ok(Some(Cors { origins: normalized }))
+    Ok(normalized)
 }
 
 fn build_params(
@@ -1696,6 +1721,7 @@ invoke_url = "http://127.0.0.1"
                     ],
                     usage_plans: Default::default(),
                     domains: vec![],
+                    function_url: false,
                 },
                 Service {
                     id: "service-other02".into(),
@@ -1705,6 +1731,7 @@ invoke_url = "http://127.0.0.1"
                     stage_variables: Default::default(),
                     usage_plans: Default::default(),
                     domains: vec![],
+                    function_url: false,
                 },
             ],
             apis: vec![
@@ -1717,6 +1744,7 @@ invoke_url = "http://127.0.0.1"
                     qualifier: "$LATEST".into(),
                     timeout: secs(2.5),
                     integrated_response: false,
+                    function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1729,6 +1757,7 @@ invoke_url = "http://127.0.0.1"
                     qualifier: "1".into(),
                     timeout: secs(15.0),
                     integrated_response: true,
+                    function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1741,6 +1770,7 @@ invoke_url = "http://127.0.0.1"
                     qualifier: "$LATEST".into(),
                     timeout: secs(15.0),
                     integrated_response: false,
+                    function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1753,6 +1783,7 @@ invoke_url = "http://127.0.0.1"
                     qualifier: "$LATEST".into(),
                     timeout: secs(15.0),
                     integrated_response: false,
+                    function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -2302,7 +2333,10 @@ invoke_url = "http://127.0.0.1:9/invoke"
         assert_eq!((item.protocol, matches!(item.auth, Auth::KeyPair)), (Protocol::Http, true));
         assert_eq!(
             item.cors,
-            Some(Cors { origins: vec!["https://app.example.com".into(), "http://localhost:3000".into()] })
+            Some(Cors {
+                origins: vec!["https://app.example.com".into(), "http://localhost:3000".into()],
+                custom: None
+            })
         );
         let param = |name: &str, position, kind, required, default: Option<&str>, capture| Param {
             name: name.into(),
@@ -2323,7 +2357,10 @@ invoke_url = "http://127.0.0.1:9/invoke"
             ]
         );
         let me = &config.apis[1].policy;
-        assert_eq!((me.protocol, me.cors.clone()), (Protocol::HttpAndHttps, Some(Cors { origins: vec![] })));
+        assert_eq!(
+            (me.protocol, me.cors.clone()),
+            (Protocol::HttpAndHttps, Some(Cors { origins: vec![], custom: None }))
+        );
         let Auth::OAuth(oauth) = &me.auth else { panic!("expected OAuth, got {:?}", me.auth) };
         assert_eq!(
             format!("{oauth:?}"),

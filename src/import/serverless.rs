@@ -114,6 +114,7 @@ fn scf(doc: &Doc, inputs: &Node, project: &mut Project) {
         concurrency: None,
         environment: Default::default(),
         invoke_url: None,
+        url: None,
         port: None,
         region: None,
         endpoint: None,
