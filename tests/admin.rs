@@ -638,3 +638,172 @@ fn durations_past_their_range_are_refused_naming_the_field() {
     let created = expect(&admin(address, "POST", "/v1/services/service-time01/apis", &api), 201);
     assert_eq!(created["timeout"], 1800, "{created}");
 }
+
+/// A service using every API key an OpenAPI export must carry (issue 21).
+const EVERY: &str = r#"
+[[service]]
+id = "service-every01"
+name = "every"
+description = "all the keys"
+
+[[service.api]]
+name = "signed"
+path = "/orders/{id}/{rest}"
+method = "POST"
+function = { name = "echo", namespace = "tools", qualifier = "2" }
+description = "key pair, params, CORS with origins, HTTPS only"
+timeout = 7.5
+integrated_response = true
+protocol = "https"
+auth = "key_pair"
+cors = true
+cors_origins = ["https://app.example.com"]
+response_type = "xml"
+success_response_sample = "<ok/>"
+failure_response_sample = "<no/>"
+
+[[service.api.param]]
+name = "id"
+position = "path"
+type = "int"
+desc = "order id"
+
+[[service.api.param]]
+name = "X-Trace"
+position = "header"
+type = "string"
+required = true
+
+[[service.api.param]]
+name = "when"
+position = "query"
+type = "date"
+default = "2024-01-01"
+sample = "2024-02-03"
+
+[[service.api.error_code]]
+code = 409
+message = "conflict"
+description = "the order changed"
+
+[[service.api]]
+name = "exact-any"
+path = "=/exact"
+method = "ANY"
+function = { name = "echo", qualifier = "$DEFAULT" }
+timeout = 30
+cors = false
+integrated_response = false
+
+[[service.api]]
+name = "priority"
+path = "^~/static"
+method = "HEAD"
+function = { name = "echo" }
+auth = "oauth"
+
+[service.api.oauth]
+public_key = '{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}'
+token_location = "cookie:id_token"
+iss = "https://auth.example.com"
+aud = "every"
+
+# `method` written out: a WebSocket API's default GET comes back from an import written out.
+[[service.api]]
+name = "socket"
+path = "/ws"
+method = "GET"
+protocol = "ws"
+register = { name = "echo" }
+transport = { name = "echo" }
+cleanup = { name = "echo" }
+timeout = 5
+
+[[function]]
+name = "echo"
+runtime = "custom"
+code = "echo"
+
+[[function]]
+name = "echo"
+namespace = "tools"
+qualifier = "2"
+runtime = "custom"
+code = "echo"
+"#;
+
+#[test]
+fn an_openapi_export_writes_x_apigw_and_imports_back_the_same() {
+    let state = TempDir::new("admin-every");
+    let (_gateway, address) = start(EVERY, &state, Some(("echo", "echo")));
+    let document =
+        expect(&admin(address, "GET", "/v1/services/service-every01/openapi?format=json", &Value::Null), 200);
+
+    // Tencent's extensions carry the backend, CORS and the timeout; scfgate's only the rest.
+    let signed = &document["paths"]["/orders/{id}/{rest}"]["post"];
+    assert_eq!(
+        signed["x-apigw-backend"],
+        json!({
+            "ServiceType": "SCF",
+            "ServiceScfFunctionName": "echo",
+            "ServiceScfFunctionNamespace": "tools",
+            "ServiceScfFunctionQualifier": "2",
+            "ServiceScfIsIntegratedResponse": true,
+        }),
+        "{signed}"
+    );
+    assert_eq!(signed["x-apigw-cors"], true);
+    assert_eq!(signed["x-apigw-service-timeout"], 7.5);
+    assert_eq!(signed["x-apigw-protocol"], "HTTP");
+    for key in ["timeout", "cors", "integrated_response", "function"] {
+        assert!(signed["x-scfgate"].get(key).is_none(), "{key} in {signed}");
+    }
+    assert!(signed.get("x-scfgate-function").is_none(), "{signed}");
+    let exact = &document["paths"]["/exact"]["get"];
+    assert_eq!(exact["x-apigw-backend"]["ServiceScfFunctionQualifier"], "$DEFAULT");
+    assert_eq!(exact["x-apigw-backend"]["ServiceScfIsIntegratedResponse"], false);
+    assert_eq!(exact["x-apigw-cors"], false);
+    // The WebSocket API has no Tencent form: it travels in x-scfgate only.
+    let socket = &document["paths"]["/ws"]["get"];
+    assert!(socket.get("x-apigw-protocol").is_none() && socket.get("x-apigw-backend").is_none(), "{socket}");
+
+    // Imported into another service, through the admin API, in JSON and in YAML: the same APIs.
+    for (id, format) in [("service-json01", "json"), ("service-yaml01", "yaml")] {
+        let exported =
+            admin(address, "GET", &format!("/v1/services/service-every01/openapi?format={format}"), &Value::Null);
+        assert_eq!(exported.status, 200);
+        expect(&admin(address, "POST", "/v1/services", &json!({ "id": id, "name": id })), 201);
+        let report = expect(&admin_raw(address, "POST", &format!("/v1/services/{id}/openapi"), &exported.body), 200);
+        assert_eq!(report["imported"], json!(["signed", "exact-any", "priority", "socket"]), "{format}: {report}");
+        assert_eq!(report["skipped"], json!([]), "{format}");
+        assert_eq!(apis_of(address, id), apis_of(address, "service-every01"), "{format}");
+    }
+    // Without scfgate's extensions (as Tencent's tools would drop them), the x-apigw-* keys still
+    // give each HTTP API its function, integrated response, CORS and timeout.
+    let mut tencent_only = document.clone();
+    for item in tencent_only["paths"].as_object_mut().unwrap().values_mut() {
+        for operation in item.as_object_mut().unwrap().values_mut() {
+            let operation = operation.as_object_mut().unwrap();
+            operation.retain(|key, _| !key.starts_with("x-scfgate"));
+        }
+    }
+    tencent_only.as_object_mut().unwrap().remove("x-scfgate-operations");
+    expect(&admin(address, "POST", "/v1/services", &json!({ "id": "service-tencent01", "name": "tencent" })), 201);
+    let report = expect(&admin(address, "POST", "/v1/services/service-tencent01/openapi", &tencent_only), 200);
+    // `/ws` names no function without x-scfgate (reported); the others keep their backend.
+    let mut imported: Vec<&str> = report["imported"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    imported.sort_unstable();
+    assert_eq!(imported, ["exact-any", "priority", "signed"], "{report}");
+    assert!(report["skipped"].as_array().unwrap().iter().any(|item| item["at"] == "GET /ws"), "{report}");
+    let apis = apis_of(address, "service-tencent01");
+    let api = |name: &str| apis.iter().find(|api| api["name"] == name).unwrap().clone();
+    let signed = api("signed");
+    assert_eq!(signed["function"], json!({"name": "echo", "namespace": "tools", "qualifier": "2"}));
+    assert_eq!(
+        (&signed["integrated_response"], &signed["cors"], &signed["timeout"]),
+        (&json!(true), &json!(true), &json!(7.5))
+    );
+    let exact = api("exact-any");
+    assert_eq!(exact["function"], json!({"name": "echo", "qualifier": "$DEFAULT"}));
+    assert_eq!(exact["timeout"], 30.0);
+}
