@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{request_bytes, run_gateway, Client, Gateway, Response, TempDir};
+use common::{fixture, request_bytes, run_gateway, Client, Gateway, Response, TempDir, GATEWAY_BIN};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "test-admin-token-0123456789";
@@ -806,4 +806,55 @@ fn an_openapi_export_writes_x_apigw_and_imports_back_the_same() {
     let exact = api("exact-any");
     assert_eq!(exact["function"], json!({"name": "echo", "qualifier": "$DEFAULT"}));
     assert_eq!(exact["timeout"], 30.0);
+}
+
+#[test]
+fn a_serverless_yml_imports_through_the_admin_api_with_the_cli_report() {
+    let state = TempDir::new("admin-serverless");
+    let (gateway, address) = start(EMPTY, &state, None);
+    let demo = fixture("import/demo");
+    let text = std::fs::read_to_string(demo.join("event/serverless.yml")).unwrap();
+    let target = format!("/v1/import/serverless?name=event/serverless.yml&dir={}", demo.join("event").display());
+    let answer = expect(&admin_raw(address, "POST", &target, text.as_bytes()), 200);
+    assert_eq!(answer["imported"]["functions"], json!(["default/demo-hello:$LATEST"]), "{answer}");
+    let service = answer["imported"]["services"][0].as_str().unwrap().to_owned();
+    assert_eq!(answer["imported"]["apis"], json!([format!("{service}/demo-hello")]), "{answer}");
+    assert_eq!(answer["published"], false);
+
+    // The same report as `scfgate import` prints for the same file, item for item.
+    let output = std::process::Command::new(GATEWAY_BIN)
+        .args(["import", "event/serverless.yml"])
+        .current_dir(&demo)
+        .env_remove("SCFGATE_LOG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cli: Vec<String> = String::from_utf8_lossy(&output.stderr).lines().map(str::to_owned).collect();
+    let ours: Vec<String> =
+        answer["report"].as_array().unwrap().iter().map(|item| item["text"].as_str().unwrap().to_owned()).collect();
+    assert!(!ours.is_empty(), "{answer}");
+    assert_eq!(ours, cli);
+    assert!(ours.iter().any(|line| line.starts_with("event/serverless.yml:14: inputs.timeout: note:")), "{ours:?}");
+    let note = answer["report"].as_array().unwrap().iter().find(|item| item["key"] == "inputs.timeout").unwrap();
+    assert_eq!((note["line"].as_u64(), note["kind"].as_str()), (Some(14), Some("note")));
+
+    // Imported as a draft: published, it serves.
+    assert_ne!(gateway.get("/release/hello").status, 200);
+    let publish = json!({ "stage": "release", "description": "imported" });
+    expect(&admin(address, "POST", &format!("/v1/services/{service}/releases"), &publish), 201);
+    let response = gateway.get("/release/hello");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["greeting"], "Hello from serverless.yml");
+
+    // Again: what exists is left alone and listed; nothing is new.
+    let again = expect(&admin_raw(address, "POST", &target, text.as_bytes()), 200);
+    assert_eq!(again["imported"], json!({ "functions": [], "services": [], "apis": [] }), "{again}");
+    assert_eq!(again["skipped"].as_array().unwrap().len(), 2, "{again}");
+
+    // A file that is not one: 400 with the import's own error, naming the file.
+    let broken =
+        admin_raw(address, "POST", "/v1/import/serverless?name=v1.yml", b"service: x\nprovider:\n  name: tencent\n");
+    assert_eq!(broken.status, 400, "{}", broken.text());
+    let errors = broken.json()["errors"].clone();
+    assert!(errors[0].as_str().unwrap().starts_with("v1.yml:2: provider: a Serverless Framework v1 file"), "{errors}");
 }
