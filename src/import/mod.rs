@@ -7,10 +7,12 @@
 //! - [`serverless`]: `serverless.yml` of the `scf` and `apigateway` components;
 //! - [`openapi`]: OpenAPI documents with Tencent's `x-apigw-*` extensions (through
 //!   [`crate::admin::openapi`], which the admin API's import shares);
+//! - [`addresses`]: custom domains (with path mappings) and Function URLs (`http` triggers);
 //! - [`vars`]: `${...}` variables in `serverless.yml`;
 //! - [`yaml`]: the documents as trees that keep line numbers;
 //! - [`report`]: the items printed on stderr: every key not carried over, with file and line.
 
+pub mod addresses;
 pub mod openapi;
 pub mod report;
 pub mod serverless;
