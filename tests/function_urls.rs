@@ -265,6 +265,12 @@ url = { host = "fn.example.com" }
         ("keys when public", r#"url = { host = "fn.example.com", keys = ["AKIDurl"] }"#.into(), format!(": {site}: field `url.keys`: only with auth = \"key\"")),
         ("cors origin", r#"url = { host = "fn.example.com", cors = { origins = ["app.example.com"] } }"#.into(), format!(": {site}: field `url.cors.origins`: `app.example.com` is not an origin like `https://app.example.com` or `http://localhost:3000` (scheme, host, optional port; no path)")),
         ("cors method", r#"url = { host = "fn.example.com", cors = { methods = ["get"] } }"#.into(), format!(": {site}: field `url.cors.methods`: `get` is not an upper-case method name")),
+        ("service id taken", r#"url = { host = "fn.example.com" }
+
+[[service]]
+id = "url-default/fn:$LATEST"
+name = "squatter"
+hosts = ["squat.example.com"]"#.into(), format!(": {site}: field `url`: service `squatter` has the id `url-default/fn:$LATEST` this Function URL's service needs; rename that service")),
         ("timeout", r#"url = { host = "fn.example.com", timeout = 0 }"#.into(), format!(": {site}: field `url.timeout`: must be a number of seconds greater than 0 and at most 1800")),
     ];
     let dir = TempDir::new("function-url-broken");
@@ -272,6 +278,12 @@ url = { host = "fn.example.com" }
     let (status, stdout, stderr) = run_gateway(&["--config", file.to_str().unwrap(), "--check"]);
     assert!(status.success(), "the base config is refused: {stderr}");
     assert!(stdout.contains("function URL fn.example.com") && stdout.contains("on its URL only"), "{stdout}");
+    // Two versions of one function, each with a URL: two services, not one with two `/` APIs.
+    let versions = format!("{base}\n[[function]]\nname = \"fn\"\nqualifier = \"2\"\nruntime = \"remote\"\ninvoke_url = \"http://127.0.0.1:9/invoke\"\nurl = {{ host = \"fn2.example.com\" }}\n");
+    let file = dir.write("versions.toml", &versions);
+    let (status, stdout, stderr) = run_gateway(&["--config", file.to_str().unwrap(), "--check"]);
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("(url-default/fn:$LATEST)") && stdout.contains("(url-default/fn:2)"), "{stdout}");
     let mut failures = Vec::new();
     for (index, (rule, to, expected)) in cases.iter().enumerate() {
         let file = dir.write(&format!("case{index}.toml"), &base.replacen(url, to, 1));

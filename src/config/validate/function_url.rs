@@ -44,6 +44,17 @@ pub(super) fn add_function_urls(
             Some(seconds) => site.duration("url.timeout", seconds, API_TIMEOUT)?,
             None => Duration::from_secs(DEFAULT_API_TIMEOUT_SECS),
         };
+        // The function's full name keeps URL services apart (one id would merge their routes).
+        let id = format!("url-{}", named.display_name());
+        if let Some(other) = built.services.iter().find(|service| service.id == id) {
+            return Err(site.error(
+                "url",
+                format!(
+                    "service `{}` has the id `{id}` this Function URL's service needs; rename that service",
+                    other.name
+                ),
+            ));
+        }
         let service = built.services.len();
         let keys = match (url.auth.as_deref().unwrap_or("public"), url.keys) {
             ("public", None) => None,
@@ -73,7 +84,7 @@ pub(super) fn add_function_urls(
             usage_plans[Stage::Release.index()].push(built.usage_plans.len() - 1);
         }
         built.services.push(Service {
-            id: format!("url-{}", named.name),
+            id,
             name: format!("function URL {host}"),
             hosts: Vec::new(),
             stages: vec![Stage::Release],
