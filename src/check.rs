@@ -24,7 +24,8 @@ pub fn route_table(config: &Config) -> String {
                 .collect();
             let addressing =
                 if mappings.is_empty() { "/<stage>/... (default mapping)".to_owned() } else { mappings.join(", ") };
-            let _ = writeln!(out, "  domain {}: {addressing}", domain.host);
+            let redirect = if domain.force_https { ", plain HTTP redirected to HTTPS" } else { "" };
+            let _ = writeln!(out, "  domain {}: {addressing}{redirect}", domain.host);
         }
         let mut apis: Vec<_> = config.apis.iter().enumerate().filter(|(_, api)| api.service == index).collect();
         // Exact, then priority prefix, then param routes in file order, then prefixes longest first.

@@ -347,6 +347,9 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
             None => (serving.router().resolve(host, method, path, &mut self.params)?, false),
         };
         self.routed = Some((serving.clone(), routed.0.api, routed.0.stage));
+        if routed.0.https_only && !self.https {
+            return Err(GatewayError::HttpsRequired);
+        }
         Ok(routed)
     }
 
@@ -582,6 +585,18 @@ impl<S: AsyncReadRent + AsyncWriteRent + Split> Connection<S> {
         // The API's CORS and usage-plan headers: a refusal must reach a browser's script too.
         self.out.extend_from_slice(&self.policy.headers);
         error.write_extra_headers(&mut self.out);
+        if *error == GatewayError::HttpsRequired {
+            // The same target on https, at the default port: the public HTTPS port is not known
+            // here (a proxy or NAT may stand in front). The error path only: one allocation.
+            let mut location = b"https://".to_vec();
+            location.extend_from_slice(crate::router::strip_port(context.host));
+            location.extend_from_slice(path);
+            if !self.head.query.is_empty() {
+                location.push(b'?');
+                location.extend_from_slice(self.head.query.of_buffer(bytes));
+            }
+            response::header(&mut self.out, b"location", &location);
+        }
         response::header(&mut self.out, b"x-api-requestid", request_id.as_bytes());
         response::end_head(&mut self.out, body.len(), close || error.closes_connection());
         if self.head.method.of_buffer(bytes) != b"HEAD" || error.closes_connection() {

@@ -75,6 +75,9 @@ pub enum GatewayError {
         /// The request came over HTTPS.
         https: bool,
     },
+    /// A plain-HTTP request to a custom domain with `force_https` (308, `Location` on https;
+    /// counted with the protocol refusals).
+    HttpsRequired,
     /// A required declared parameter is missing (403).
     ParamMissing {
         /// Where it should have been.
@@ -260,6 +263,8 @@ impl GatewayError {
             GatewayError::FunctionBusy | GatewayError::BodyMemoryExhausted => 503,
             GatewayError::BackendTimeout => 504,
             GatewayError::ProtocolNotAllowed { .. } => 426,
+            // 308 keeps the method and body (a 301 turns a browser's POST into a GET).
+            GatewayError::HttpsRequired => 308,
             GatewayError::ParamInvalid { .. } => 400,
             GatewayError::ParamMissing { .. } | GatewayError::KeyPair(KeyPairError::NoUsagePlan) => 403,
             GatewayError::KeyPair(_) | GatewayError::OAuth(_) => 401,
@@ -294,7 +299,7 @@ impl GatewayError {
             GatewayError::BodyMemoryExhausted => 16,
             GatewayError::WebFunctionFailed(_) => 17,
             GatewayError::CloudRefused(_) => 18,
-            GatewayError::ProtocolNotAllowed { .. } => 19,
+            GatewayError::ProtocolNotAllowed { .. } | GatewayError::HttpsRequired => 19,
             GatewayError::ParamMissing { .. } => 20,
             GatewayError::ParamInvalid { .. } => 21,
             GatewayError::KeyPair(KeyPairError::NoUsagePlan) => 23,
@@ -323,6 +328,7 @@ impl GatewayError {
             | GatewayError::NoRoute
             | GatewayError::MethodNotAllowed(_)
             | GatewayError::ProtocolNotAllowed { .. }
+            | GatewayError::HttpsRequired
             | GatewayError::ParamMissing { .. }
             | GatewayError::ParamInvalid { .. }
             | GatewayError::KeyPair(_)
@@ -435,6 +441,7 @@ impl GatewayError {
             GatewayError::ProtocolNotAllowed { https: true } => {
                 out.extend_from_slice(br#"{"message":"Not allow use HTTPS protocol."}"#)
             }
+            GatewayError::HttpsRequired => out.extend_from_slice(br#"{"message":"Use HTTPS."}"#),
             GatewayError::ParamMissing { position, name } => {
                 out.extend_from_slice(b"{\"message\":\"");
                 out.extend_from_slice(position.message_word().as_bytes());

@@ -23,6 +23,8 @@ pub struct Resolved {
     pub stage: Stage,
     /// Where the API path starts in the request path (after `/{stage}`, or a mapping prefix).
     pub api_path_start: usize,
+    /// The host is a custom domain with `force_https`: plain HTTP gets a redirect.
+    pub https_only: bool,
 }
 
 /// The routes of one group of services that answer on the same hosts.
@@ -30,6 +32,8 @@ struct Site {
     stages: [Option<RouteTable>; 3],
     /// A custom domain's path mappings, longest prefix first; empty: `/{stage}` addressing.
     mappings: Vec<(Box<[u8]>, Stage)>,
+    /// A custom domain with `force_https`.
+    https_only: bool,
 }
 
 /// All routing state, compiled once from the configuration.
@@ -68,6 +72,7 @@ impl Router {
                 let mut site = Site::build(config, &services)?;
                 site.mappings =
                     domain.mappings.iter().map(|mapping| (mapping.prefix.as_bytes().into(), mapping.stage)).collect();
+                site.https_only = domain.force_https;
                 by_host.insert(domain.host.as_bytes().into(), sites.len());
                 sites.push(site);
             }
@@ -113,7 +118,7 @@ impl Router {
         let api_path: &[u8] = if stage_end == path.len() { b"/" } else { &path[stage_end..] };
         params.clear();
         match table.lookup(method, api_path, params) {
-            Lookup::Found(api) => Ok(Resolved { api, stage, api_path_start: stage_end }),
+            Lookup::Found(api) => Ok(Resolved { api, stage, api_path_start: stage_end, https_only: site.https_only }),
             Lookup::MethodNotAllowed => {
                 // The error path only: one lookup per method an API can declare, so the trie keeps
                 // no per-node method sets for the sake of 405s.
@@ -159,7 +164,7 @@ fn mapped_length(path: &[u8], prefix: &[u8]) -> Option<usize> {
 }
 
 /// `example.com:8080` -> `example.com`; `[::1]:8080` -> `[::1]`.
-fn strip_port(host: &[u8]) -> &[u8] {
+pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
     if host.first() == Some(&b'[') {
         return match memchr::memchr(b']', host) {
             Some(close) => &host[..=close],
@@ -191,7 +196,7 @@ impl Site {
             let table = RouteTable::build(&routes).map_err(|error| RouterError(describe(config, error)))?;
             stages[stage.index()] = Some(table);
         }
-        Ok(Site { stages, mappings: Vec::new() })
+        Ok(Site { stages, mappings: Vec::new(), https_only: false })
     }
 }
 

@@ -169,6 +169,8 @@ fn domain_mistakes_and_shared_paths_are_refused_naming_the_service_and_field() {
         ("no host", "host = \"api.example.com\"\n", "".into(), ": service `shop`: field `domain.host`: required but missing; write `host = \"api.example.com\"`".into()),
         ("host with port", "host = \"api.example.com\"", "host = \"api.example.com:443\"".into(), ": service `shop`: field `domain.host`: `api.example.com:443`: a port is not allowed; hosts are matched without the Host header's port".into()),
         ("unknown key", "host = \"api.example.com\"", "host = \"api.example.com\"\nforced_https = true".into(), ":10:1: unknown field `forced_https`".into()),
+        // A redirect to HTTPS needs an HTTPS listener.
+        ("force_https without tls", "host = \"api.example.com\"", "host = \"api.example.com\"\nforce_https = true".into(), ": service `shop`: field `domain.force_https`: domain `api.example.com`: redirects to HTTPS, but the gateway has no `tls_listen`".into()),
         // A domain belongs to one service, and is not also in `hosts`.
         ("domain of two services", "hosts = [\"other.example.com\"]", "[[service.domain]]\nhost = \"API.example.com\"".into(), ": service `other`: field `domain.host`: `api.example.com` is already a custom domain of service `shop`; a domain serves one service".into()),
         ("domain in hosts", "hosts = [\"other.example.com\"]", "hosts = [\"api.example.com\"]".into(), ": service `shop`: field `domain.host`: `api.example.com` is also in the `hosts` of service `other`; a custom domain is served by its own service only (take it out of `hosts`)".into()),
@@ -198,4 +200,58 @@ fn domain_mistakes_and_shared_paths_are_refused_naming_the_service_and_field() {
         }
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn force_https_redirects_plain_http_keeping_the_target() {
+    let config = r#"
+[[service]]
+id = "service-shop"
+name = "shop"
+
+[[service.domain]]
+host = "secure.example.com"
+mappings = { "/" = "release" }
+force_https = true
+
+[[service.domain]]
+host = "plain.example.com"
+mappings = { "/" = "release" }
+
+[[service.api]]
+name = "items"
+path = "/items"
+method = "ANY"
+function = { name = "echo" }
+
+[[function]]
+name = "echo"
+runtime = "custom"
+code = "echo"
+
+[[certificate]]
+hosts = ["secure.example.com"]
+cert = "secure.crt"
+key = "secure.key"
+"#;
+    let builder = Gateway::builder(config).function("echo", "echo").arg("--tls-listen", "127.0.0.1:0");
+    let certified = rcgen::generate_simple_self_signed(vec!["secure.example.com".to_string()]).unwrap();
+    builder.dir().write("secure.crt", &certified.cert.pem());
+    builder.dir().write("secure.key", &certified.signing_key.serialize_pem());
+    let gateway = builder.start();
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, &str, u16, Option<&str>)] = &[
+        // (method, host, target, status, Location)
+        ("GET", "secure.example.com", "/items/7?x=1&y", 308, Some("https://secure.example.com/items/7?x=1&y")),
+        // 308, not 301: a POST stays a POST; the Host's port is not carried (default 443).
+        ("POST", "secure.example.com:8080", "/items", 308, Some("https://secure.example.com/items")),
+        // A path no API matches is still 404, not a redirect to one.
+        ("GET", "secure.example.com", "/nothing", 404, None),
+        ("GET", "plain.example.com", "/items", 200, None),
+    ];
+    for (method, host, target, status, location) in cases {
+        let response = gateway.request(method, target, &[("Host", host)], b"");
+        assert_eq!(response.status, *status, "{method} {host}{target}: {}", response.text());
+        assert_eq!(response.header("location"), *location, "{method} {host}{target}");
+    }
 }

@@ -192,6 +192,9 @@ pub struct Domain {
     /// Custom path mappings (`PathMappingSet`): `{ "/" = "release", "/beta" = "test" }`, a path
     /// prefix (`/`, or segments such as `/beta`) to a stage this service is published to.
     pub mappings: Option<BTreeMap<String, String>>,
+    /// `IsForcedHttps`: a plain-HTTP request gets a 308 to the same URL on `https://` (the
+    /// default port). Needs a `tls_listen`. Default false.
+    pub force_https: Option<bool>,
 }
 
 /// `[[service.api]]`: one API (console: API 管理 → 新建 API).

@@ -269,6 +269,8 @@ pub struct Domain {
     pub host: String,
     /// Custom path mappings, longest prefix first; empty for the default mapping.
     pub mappings: Vec<PathMapping>,
+    /// Plain-HTTP requests are redirected to HTTPS.
+    pub force_https: bool,
 }
 
 /// One custom path mapping: requests under `prefix` are served by `stage`, with the prefix

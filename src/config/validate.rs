@@ -167,6 +167,7 @@ pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) 
         apis.extend(service_apis);
     }
     domains::check_hosts(&services, source)?;
+    domains::check_force_https(&services, !gateway.tls_listen.is_empty(), source)?;
     check_push_token(&gateway, &apis, source)?;
     let certificates = build_certificates(parsed.certificates, source, base_dir)?;
     if !gateway.tls_listen.is_empty() && certificates.is_empty() {

@@ -21,7 +21,7 @@ pub fn custom_domains(doc: &Doc, path: &[&str], domains: &Node, service: usize, 
             doc.report(project, &missing, Kind::NotCarried, "no `domain`: nothing to bind");
             continue;
         };
-        let mut mapped = file::Domain { host: Some(host), mappings: None };
+        let mut mapped = file::Domain { host: Some(host), mappings: None, force_https: None };
         let default_mapping = domain.get("isDefaultMapping").and_then(Node::boolean).unwrap_or(true);
         for entry in domain.entries() {
             let mut here = at.clone();
@@ -59,7 +59,7 @@ pub fn custom_domains(doc: &Doc, path: &[&str], domains: &Node, service: usize, 
                     project,
                     &here,
                     Kind::NotCarried,
-                    "no redirect to HTTPS; give the APIs protocol = \"https\" to refuse plain HTTP",
+                    "set `force_https = true` on the domain once the gateway has a tls_listen and a [[certificate]] for it",
                 ),
                 "netType" => doc.report(
                     project,

@@ -52,7 +52,7 @@ pub(super) fn build_domains(
             // would expect), so the router tries them longest first.
             mappings.sort_by_key(|mapping| std::cmp::Reverse(mapping.prefix.len()));
         }
-        built.push(Domain { host, mappings });
+        built.push(Domain { host, mappings, force_https: domain.force_https.unwrap_or(false) });
     }
     Ok(built)
 }
@@ -74,6 +74,27 @@ fn check_prefix(prefix: &str) -> Result<(), String> {
         }
         if let Some(bad) = segment.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
             return Err(format!("character {bad:?} is not allowed (letters, digits, `-`, `_`, `.`)"));
+        }
+    }
+    Ok(())
+}
+
+/// `force_https` redirects to an HTTPS listener, so there must be one.
+pub(super) fn check_force_https(
+    services: &[Service],
+    has_tls_listener: bool,
+    source: &Path,
+) -> Result<(), ConfigError> {
+    if has_tls_listener {
+        return Ok(());
+    }
+    for service in services {
+        if let Some(domain) = service.domains.iter().find(|domain| domain.force_https) {
+            let site = Site::new(source, format!("service `{}`", service.name));
+            return Err(site.error(
+                "domain.force_https",
+                format!("domain `{}`: redirects to HTTPS, but the gateway has no `tls_listen`", domain.host),
+            ));
         }
     }
     Ok(())

@@ -93,6 +93,7 @@ pub(super) fn add_function_urls(
             domains: vec![Domain {
                 host,
                 mappings: vec![PathMapping { prefix: "/".to_owned(), stage: Stage::Release }],
+                force_https: false,
             }],
             function_url: true,
         });
