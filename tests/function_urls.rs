@@ -297,3 +297,29 @@ hosts = ["squat.example.com"]"#.into(), format!(": {site}: field `url`: service 
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
+
+#[test]
+fn a_web_function_behind_its_url_gets_the_whole_request() {
+    let config = r#"
+[[function]]
+name = "app"
+runtime = "web"
+code = "app"
+url = { host = "web.fn.example.com" }
+"#;
+    let builder = Gateway::builder(config);
+    builder.dir().executable("app/scf_bootstrap", &format!("#!/bin/sh\nexec \"{}\" web\n", common::FUNCTION_BIN));
+    let gateway = builder.start();
+    let ready = gateway.output.wait_for(std::time::Duration::from_secs(20), |lines| {
+        lines.iter().any(|line| line.contains("web function ready"))
+    });
+    assert!(ready, "{}", gateway.output.text());
+    let response = get(&gateway, "web.fn.example.com", "/release/x?y=1", &[]);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let echo = response.json();
+    // The path as sent, `/release` included: a URL has no stage to strip.
+    assert_eq!(echo["path"], "/release/x", "{echo}");
+    assert_eq!(echo["method"], "GET");
+    // No other host reaches it.
+    assert_eq!(get(&gateway, "127.0.0.1", "/release/x", &[]).status, 404);
+}

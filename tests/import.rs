@@ -342,6 +342,8 @@ fn an_invalid_result_exits_2_naming_the_file_line_and_key() {
         (&*format!("{}  runtime: Go1\n", scf_head("./src")), "serverless.yml:3: inputs", "runtime"),
         (&*format!("{}  runtime: Python3.9\n", scf_head("./missing")), "serverless.yml:3: inputs", "code"),
         ("component: scf\nname: f\ninputs:\n  name: f\n  src: ./src\n  runtime: Python3.9\n", "serverless.yml", "nothing would be served"),
+        // A CAM Function URL is left out, so it does not count as something served.
+        ("component: scf\nname: f\ninputs:\n  name: f\n  src: ./src\n  runtime: Python3.9\n  events:\n    - http:\n        parameters:\n          authType: CAM\n", "serverless.yml", "nothing would be served"),
         ("component: apigateway\nname: a\ninputs:\n  endpoints:\n    - path: /x\n      method: GET\n      function:\n        functionName: elsewhere\n", "serverless.yml:5: inputs.endpoints[0]", "elsewhere"),
         ("provider:\n  name: tencent\n", "serverless.yml:1: provider", "v1"),
     ];
@@ -445,4 +447,20 @@ inputs:
             assert_eq!(response.json(), serde_json::json!({"ok": true}), "{host}{target}");
         }
     }
+}
+
+/// A function whose only trigger is a public Function URL imports and serves on its URL host.
+#[test]
+fn a_function_url_alone_is_a_configuration() {
+    let dir = TempDir::new("import-url-only");
+    dir.write("src/index.py", PYTHON);
+    dir.write("serverless.yml", "component: scf\nname: f\ninputs:\n  name: f\n  src: ./src\n  runtime: Python3.9\n  events:\n    - http:\n        name: url-trigger\n");
+    let config = dir.path.join("scfgate.toml");
+    let (code, _, stderr) = import_in(&dir.path, &["serverless.yml", "--out", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    assert_checks(&config);
+    let gateway = Gateway::builder_for_file(&config).start();
+    let response = gateway.request("GET", "/", &[("Host", "f.url.localhost")], b"");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), serde_json::json!({"ok": true}));
 }

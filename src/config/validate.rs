@@ -126,11 +126,11 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
 /// stored as [`Config::source`], and its folder is where relative `code` folders are resolved.
 pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
     let parsed = parse_file(text, source)?;
-    if parsed.services.is_empty() {
+    if parsed.services.is_empty() && parsed.functions.iter().all(|function| function.url.is_none()) {
         return Err(ConfigError::about_file(
             source,
             Some("service"),
-            "no [[service]] is defined, so no request could be served",
+            "no [[service]] and no Function URL (`url` on a [[function]]) is defined, so no request could be served",
         ));
     }
     validate(parsed, source, overrides)
@@ -2199,7 +2199,7 @@ max_instances = 5
         let no_service = parse_str("[gateway]\nworkers = 1\n", &file, &Overrides::default()).unwrap_err();
         assert_eq!(
             no_service.to_string(),
-            format!("{}: field `service`: no [[service]] is defined, so no request could be served", file.display())
+            format!("{}: field `service`: no [[service]] and no Function URL (`url` on a [[function]]) is defined, so no request could be served", file.display())
         );
         let missing = load(&scratch.dir.join("absent.toml"), &Overrides::default()).unwrap_err();
         assert_eq!(

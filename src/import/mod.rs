@@ -419,11 +419,12 @@ fn finish(mut project: Project, settings: &Settings<'_>) -> Outcome {
             }
         }
     }
-    if project.errors.is_empty() && project.services.is_empty() {
+    let urls = project.functions.iter().any(|function| function.url.is_some());
+    if project.errors.is_empty() && project.services.is_empty() && !urls {
         let mut files: Vec<&str> = project.origins.iter().map(|origin| origin.file.as_str()).collect();
         files.dedup();
         let files = if files.is_empty() { "the files".to_owned() } else { files.join(", ") };
-        project.errors.push(format!("{files}: no API Gateway trigger (events: - apigw) nor apigateway component or OpenAPI operation: nothing would be served"));
+        project.errors.push(format!("{files}: no API Gateway trigger (events: - apigw), Function URL (events: - http), apigateway component or OpenAPI operation: nothing would be served"));
     }
     if !project.errors.is_empty() {
         return Outcome { config: None, file: None, report: project.report, errors: project.errors };
