@@ -113,7 +113,8 @@ impl Router {
                 .find_map(|(prefix, stage)| mapped_length(path, prefix).map(|length| (*stage, length)))
                 .ok_or(GatewayError::UnknownMapping)?
         };
-        let table = site.stages[stage.index()].as_ref().ok_or(GatewayError::UnknownStage)?;
+        let unknown = if site.mappings.is_empty() { GatewayError::UnknownStage } else { GatewayError::UnknownMapping };
+        let table = site.stages[stage.index()].as_ref().ok_or(unknown)?;
         // `/release` alone addresses the API path `/`.
         let api_path: &[u8] = if stage_end == path.len() { b"/" } else { &path[stage_end..] };
         params.clear();

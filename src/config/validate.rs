@@ -937,7 +937,7 @@ fn build_service(
         raw_paths.push(raw_path);
     }
 
-    let domains = domains::build_domains(&site, service.domains, &stages)?;
+    let domains = domains::build_domains(&site, service.domains)?;
     Ok((
         Service {
             id,

@@ -6,17 +6,15 @@
 use std::path::Path;
 
 use super::{normalize_host, parse_stage, ConfigError, Site};
-use crate::config::{file, Domain, PathMapping, Service, Stage};
+use crate::config::{file, Domain, PathMapping, Service};
 
 /// Tencent's limit on custom path mappings per domain (`PathMappingSet`).
 pub const MAX_PATH_MAPPINGS: usize = 3;
 
-/// Checks one service's `[[service.domain]]` tables; `stages` are the stages it is published to.
-pub(super) fn build_domains(
-    site: &Site,
-    domains: Vec<file::Domain>,
-    stages: &[Stage],
-) -> Result<Vec<Domain>, ConfigError> {
+/// Checks one service's `[[service.domain]]` tables. A mapping may name a stage the table is not
+/// published to: the admin API writes one table per published stage, each with the service's
+/// domains, and a stage not yet published answers 404 under its prefix until it is.
+pub(super) fn build_domains(site: &Site, domains: Vec<file::Domain>) -> Result<Vec<Domain>, ConfigError> {
     let mut built: Vec<Domain> = Vec::with_capacity(domains.len());
     for domain in domains {
         let Some(host) = domain.host else {
@@ -43,9 +41,6 @@ pub(super) fn build_domains(
             for (prefix, stage_name) in table {
                 check_prefix(&prefix).map_err(|message| error(format!("`{prefix}`: {message}")))?;
                 let stage = parse_stage(&stage_name).map_err(|message| error(format!("`{prefix}`: {message}")))?;
-                if !stages.contains(&stage) {
-                    return Err(error(format!("`{prefix}`: this service is not published to stage `{stage_name}`")));
-                }
                 mappings.push(PathMapping { prefix, stage });
             }
             // The longest prefix wins (Tencent does not say; it is what a user of nested prefixes
