@@ -19,7 +19,7 @@ mod common;
 use common::ThreadTime;
 
 const SERVICE_ID: &str = "service-hello01";
-const REQUEST_ID: &[u8] = b"3f2b9c1e-6d1f-4c55-9a1e-0b7f5d2a8c41";
+const REQUEST_ID: &[u8] = b"3f2b9c1e6d1f4c559a1e0b7f5d2a8c41";
 const SOURCE_IP: &[u8] = b"127.0.0.1";
 const STAGE: &str = "release";
 const QUALIFIER: &str = "$LATEST";
@@ -74,6 +74,7 @@ impl Prepared {
             api_path: &self.api.path,
             api_method: self.api_method.as_str(),
             qualifier: QUALIFIER,
+            endpoint_timeout: 15,
             request_id: REQUEST_ID,
             trace_id: REQUEST_ID,
             source_ip: SOURCE_IP,
@@ -181,6 +182,7 @@ fn build_event(input: &EventInput<'_>) -> Event {
         ("x-qualifier", input.qualifier.to_string()),
         ("x-api-scheme", input.scheme.to_string()),
         ("requestsource", "APIGW".to_string()),
+        ("endpoint-timeout", input.endpoint_timeout.to_string()),
         ("x-anonymous-consumer", "true".to_string()),
     ] {
         headers.insert(name.to_string(), value);

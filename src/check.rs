@@ -9,9 +9,24 @@ use crate::config::{ApiPolicy, Auth, Config, PathKind, Protocol};
 pub fn route_table(config: &Config) -> String {
     let mut out = String::new();
     for (index, service) in config.services.iter().enumerate() {
-        let hosts = if service.hosts.is_empty() { "any host".to_string() } else { service.hosts.join(", ") };
+        let hosts = match (service.function_url, service.hosts.is_empty()) {
+            (true, _) => "its URL only".to_string(),
+            (false, true) => "any host".to_string(),
+            (false, false) => service.hosts.join(", "),
+        };
         let stages: Vec<&str> = service.stages.iter().map(|stage| stage.as_str()).collect();
         let _ = writeln!(out, "service {} ({}) on {hosts}, stages /{}", service.name, service.id, stages.join(", /"));
+        for domain in &service.domains {
+            let mappings: Vec<String> = domain
+                .mappings
+                .iter()
+                .map(|mapping| format!("{} -> {}", mapping.prefix, mapping.stage.as_str()))
+                .collect();
+            let addressing =
+                if mappings.is_empty() { "/<stage>/... (default mapping)".to_owned() } else { mappings.join(", ") };
+            let redirect = if domain.force_https { ", plain HTTP redirected to HTTPS" } else { "" };
+            let _ = writeln!(out, "  domain {}: {addressing}{redirect}", domain.host);
+        }
         let mut apis: Vec<_> = config.apis.iter().enumerate().filter(|(_, api)| api.service == index).collect();
         // Exact, then priority prefix, then param routes in file order, then prefixes longest first.
         apis.sort_by(|(left_id, left), (right_id, right)| {

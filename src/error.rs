@@ -36,6 +36,9 @@ pub enum GatewayError {
     UnknownHost,
     /// The first path segment is not a stage the host's services are published to (404).
     UnknownStage,
+    /// On a custom domain with path mappings, no mapping holds the path (404); counted as an
+    /// unknown stage.
+    UnknownMapping,
     /// No API path matches (404).
     NoRoute,
     /// An API path matches but not with this method (405); the methods that path does take go
@@ -72,6 +75,9 @@ pub enum GatewayError {
         /// The request came over HTTPS.
         https: bool,
     },
+    /// A plain-HTTP request to a custom domain with `force_https` (308, `Location` on https;
+    /// counted with the protocol refusals).
+    HttpsRequired,
     /// A required declared parameter is missing (403).
     ParamMissing {
         /// Where it should have been.
@@ -241,7 +247,10 @@ impl GatewayError {
             GatewayError::HeadersTooLarge => 431,
             GatewayError::BodyTooLarge => 413,
             GatewayError::UnsupportedTransferEncoding => 501,
-            GatewayError::UnknownHost | GatewayError::UnknownStage | GatewayError::NoRoute => 404,
+            GatewayError::UnknownHost
+            | GatewayError::UnknownStage
+            | GatewayError::UnknownMapping
+            | GatewayError::NoRoute => 404,
             GatewayError::MethodNotAllowed(_) => 405,
             GatewayError::InvalidIntegratedResponse => 403,
             GatewayError::BackendUnreachable(_)
@@ -254,6 +263,8 @@ impl GatewayError {
             GatewayError::FunctionBusy | GatewayError::BodyMemoryExhausted => 503,
             GatewayError::BackendTimeout => 504,
             GatewayError::ProtocolNotAllowed { .. } => 426,
+            // 308 keeps the method and body (a 301 turns a browser's POST into a GET).
+            GatewayError::HttpsRequired => 308,
             GatewayError::ParamInvalid { .. } => 400,
             GatewayError::ParamMissing { .. } | GatewayError::KeyPair(KeyPairError::NoUsagePlan) => 403,
             GatewayError::KeyPair(_) | GatewayError::OAuth(_) => 401,
@@ -274,7 +285,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge => 2,
             GatewayError::UnsupportedTransferEncoding => 3,
             GatewayError::UnknownHost => 4,
-            GatewayError::UnknownStage => 5,
+            GatewayError::UnknownStage | GatewayError::UnknownMapping => 5,
             GatewayError::NoRoute => 6,
             GatewayError::MethodNotAllowed(_) => 7,
             GatewayError::BackendUnreachable(_) => 8,
@@ -288,7 +299,7 @@ impl GatewayError {
             GatewayError::BodyMemoryExhausted => 16,
             GatewayError::WebFunctionFailed(_) => 17,
             GatewayError::CloudRefused(_) => 18,
-            GatewayError::ProtocolNotAllowed { .. } => 19,
+            GatewayError::ProtocolNotAllowed { .. } | GatewayError::HttpsRequired => 19,
             GatewayError::ParamMissing { .. } => 20,
             GatewayError::ParamInvalid { .. } => 21,
             GatewayError::KeyPair(KeyPairError::NoUsagePlan) => 23,
@@ -313,9 +324,11 @@ impl GatewayError {
             | GatewayError::UnsupportedTransferEncoding
             | GatewayError::UnknownHost
             | GatewayError::UnknownStage
+            | GatewayError::UnknownMapping
             | GatewayError::NoRoute
             | GatewayError::MethodNotAllowed(_)
             | GatewayError::ProtocolNotAllowed { .. }
+            | GatewayError::HttpsRequired
             | GatewayError::ParamMissing { .. }
             | GatewayError::ParamInvalid { .. }
             | GatewayError::KeyPair(_)
@@ -366,6 +379,12 @@ impl GatewayError {
             }
             GatewayError::UnknownStage => {
                 out.extend_from_slice(b"{\"message\":\"There is no api match default env_mapping[");
+                escaped(out, context.stage);
+                out.extend_from_slice(b"].\"}");
+            }
+            // Tencent's wording for a custom mapping (spec §2.4), naming the first path segment.
+            GatewayError::UnknownMapping => {
+                out.extend_from_slice(b"{\"message\":\"There is no api match env_mapping[");
                 escaped(out, context.stage);
                 out.extend_from_slice(b"].\"}");
             }
@@ -422,6 +441,7 @@ impl GatewayError {
             GatewayError::ProtocolNotAllowed { https: true } => {
                 out.extend_from_slice(br#"{"message":"Not allow use HTTPS protocol."}"#)
             }
+            GatewayError::HttpsRequired => out.extend_from_slice(br#"{"message":"Use HTTPS."}"#),
             GatewayError::ParamMissing { position, name } => {
                 out.extend_from_slice(b"{\"message\":\"");
                 out.extend_from_slice(position.message_word().as_bytes());

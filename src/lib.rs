@@ -14,10 +14,11 @@
 //!   a request, so idle keep-alive connections hold little; [`memory`]: the worker's budget for
 //!   request bodies held whole, and giving freed memory back to the system.
 //! - [`http`]: the HTTP/1.1 wire format: request parsing, bodies, response writing.
-//! - [`router`]: host and stage selection; [`route`]: Tencent's path priorities in a trie.
+//! - [`router`]: host and stage selection (custom domains' path mappings, Function URLs' hosts);
+//!   [`route`]: Tencent's path priorities in a trie.
 //! - [`policy`]: the API's frontend checks (protocol, key pair or OAuth, usage plans, params) and
 //!   CORS, preflights included.
-//! - [`backend`]: the SCF event, the pooled invoke client (plain HTTP, or Tencent Cloud's signed
+//! - [`backend`]: the SCF event (and the Function URL event), the pooled invoke client (plain HTTP, or Tencent Cloud's signed
 //!   `Invoke` API over HTTPS), response integration; web functions' proxy and the choice of the
 //!   instance a request goes to.
 //! - [`websocket`]: WebSocket APIs: the handshake, frames, the register/transport/cleanup

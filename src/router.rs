@@ -3,7 +3,10 @@
 //! (host group, stage) pair has its own compiled [`RouteTable`].
 //!
 //! Services without `hosts` answer on every host; a service with `hosts` answers on those hosts
-//! only (beside the host-less ones).
+//! only (beside the host-less ones). A custom domain (`[[service.domain]]`) is served by its own
+//! service only: with Tencent's default mapping as `/{stage}{api path}`, with custom path mappings
+//! by the longest mapping prefix that holds the path, which names the stage and is not part of the
+//! API path (`/{stage}` then addresses nothing on that domain).
 
 use std::collections::HashMap;
 
@@ -18,13 +21,19 @@ pub struct Resolved {
     pub api: ApiId,
     /// The stage named by the path.
     pub stage: Stage,
-    /// Where the API path starts in the request path (after `/{stage}`).
+    /// Where the API path starts in the request path (after `/{stage}`, or a mapping prefix).
     pub api_path_start: usize,
+    /// The host is a custom domain with `force_https`: plain HTTP gets a redirect.
+    pub https_only: bool,
 }
 
 /// The routes of one group of services that answer on the same hosts.
 struct Site {
     stages: [Option<RouteTable>; 3],
+    /// A custom domain's path mappings, longest prefix first; empty: `/{stage}` addressing.
+    mappings: Vec<(Box<[u8]>, Stage)>,
+    /// A custom domain with `force_https`.
+    https_only: bool,
 }
 
 /// All routing state, compiled once from the configuration.
@@ -41,14 +50,33 @@ pub struct RouterError(pub String);
 impl Router {
     /// Compiles the route tables for every host group and stage.
     pub fn build(config: &Config) -> Result<Router, RouterError> {
-        let host_less: Vec<usize> =
-            (0..config.services.len()).filter(|&index| config.services[index].hosts.is_empty()).collect();
+        // A Function URL's service answers on its own host only.
+        let host_less: Vec<usize> = (0..config.services.len())
+            .filter(|&index| config.services[index].hosts.is_empty() && !config.services[index].function_url)
+            .collect();
         let mut hosts: Vec<&str> =
             config.services.iter().flat_map(|service| service.hosts.iter().map(String::as_str)).collect();
         hosts.sort_unstable();
         hosts.dedup();
         let mut sites = Vec::new();
         let mut by_host = HashMap::new();
+        // Custom domains: the declaring service (every table sharing its id) and nothing else.
+        for (index, service) in config.services.iter().enumerate() {
+            for domain in &service.domains {
+                if by_host.contains_key(domain.host.as_bytes()) {
+                    continue; // another table of the same service id, same mappings (validated)
+                }
+                let services: Vec<usize> =
+                    (0..config.services.len()).filter(|&other| config.services[other].id == service.id).collect();
+                debug_assert!(services.contains(&index));
+                let mut site = Site::build(config, &services)?;
+                site.mappings =
+                    domain.mappings.iter().map(|mapping| (mapping.prefix.as_bytes().into(), mapping.stage)).collect();
+                site.https_only = domain.force_https;
+                by_host.insert(domain.host.as_bytes().into(), sites.len());
+                sites.push(site);
+            }
+        }
         for host in hosts {
             let mut services: Vec<usize> = (0..config.services.len())
                 .filter(|&index| config.services[index].hosts.iter().any(|name| name == host))
@@ -76,14 +104,22 @@ impl Router {
         params: &mut PathParams,
     ) -> Result<Resolved, GatewayError> {
         let site = self.site_for(host).ok_or(GatewayError::UnknownHost)?;
-        let stage_end = path[1..].iter().position(|&byte| byte == b'/').map_or(path.len(), |slash| slash + 1);
-        let stage = Stage::from_bytes(&path[1..stage_end]).ok_or(GatewayError::UnknownStage)?;
-        let table = site.stages[stage.index()].as_ref().ok_or(GatewayError::UnknownStage)?;
+        let (stage, stage_end) = if site.mappings.is_empty() {
+            let stage_end = path[1..].iter().position(|&byte| byte == b'/').map_or(path.len(), |slash| slash + 1);
+            (Stage::from_bytes(&path[1..stage_end]).ok_or(GatewayError::UnknownStage)?, stage_end)
+        } else {
+            site.mappings
+                .iter()
+                .find_map(|(prefix, stage)| mapped_length(path, prefix).map(|length| (*stage, length)))
+                .ok_or(GatewayError::UnknownMapping)?
+        };
+        let unknown = if site.mappings.is_empty() { GatewayError::UnknownStage } else { GatewayError::UnknownMapping };
+        let table = site.stages[stage.index()].as_ref().ok_or(unknown)?;
         // `/release` alone addresses the API path `/`.
         let api_path: &[u8] = if stage_end == path.len() { b"/" } else { &path[stage_end..] };
         params.clear();
         match table.lookup(method, api_path, params) {
-            Lookup::Found(api) => Ok(Resolved { api, stage, api_path_start: stage_end }),
+            Lookup::Found(api) => Ok(Resolved { api, stage, api_path_start: stage_end, https_only: site.https_only }),
             Lookup::MethodNotAllowed => {
                 // The error path only: one lookup per method an API can declare, so the trie keeps
                 // no per-node method sets for the sake of 405s.
@@ -118,8 +154,18 @@ impl Router {
     }
 }
 
+/// How much of `path` a mapping `prefix` takes: all of `/` takes nothing (the whole path is the
+/// API path); `/beta` takes `/beta` from `/beta` and `/beta/x`, and does not hold `/betax`.
+fn mapped_length(path: &[u8], prefix: &[u8]) -> Option<usize> {
+    if prefix == b"/" {
+        return Some(0);
+    }
+    let rest = path.strip_prefix(prefix)?;
+    (rest.is_empty() || rest[0] == b'/').then_some(prefix.len())
+}
+
 /// `example.com:8080` -> `example.com`; `[::1]:8080` -> `[::1]`.
-fn strip_port(host: &[u8]) -> &[u8] {
+pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
     if host.first() == Some(&b'[') {
         return match memchr::memchr(b']', host) {
             Some(close) => &host[..=close],
@@ -151,7 +197,7 @@ impl Site {
             let table = RouteTable::build(&routes).map_err(|error| RouterError(describe(config, error)))?;
             stages[stage.index()] = Some(table);
         }
-        Ok(Site { stages })
+        Ok(Site { stages, mappings: Vec::new(), https_only: false })
     }
 }
 
@@ -168,8 +214,19 @@ fn describe(config: &Config, error: RouteError) -> String {
     };
     match error {
         RouteError::Conflict { api, with } => {
+            let (service, other) = (config.apis[api].service, config.apis[with].service);
+            let advice = if service == other {
+                String::new()
+            } else {
+                // Two services on one host: each must be told apart by the host it answers.
+                format!(
+                    "; give service `{}` or `{}` its own `hosts = [\"...\"]` or a `[[service.domain]]` so that \
+                     each answers on a host of its own",
+                    config.services[with].name, config.services[service].name
+                )
+            };
             format!(
-                "{}: {} conflicts with {}: same path and method on the same host",
+                "{}: {} conflicts with {}: same path and method on the same host{advice}",
                 config.source.display(),
                 name(api),
                 name(with)
@@ -184,6 +241,24 @@ fn describe(config: &Config, error: RouteError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapping_prefixes_hold_whole_segments() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, Option<usize>)] = &[
+            ("/x/y", "/", Some(0)),
+            ("/", "/", Some(0)),
+            ("/beta", "/beta", Some(5)),
+            ("/beta/", "/beta", Some(5)),
+            ("/beta/items", "/beta", Some(5)),
+            ("/betamax", "/beta", None),
+            ("/bet", "/beta", None),
+            ("/v1/beta/x", "/v1/beta", Some(8)),
+        ];
+        for (path, prefix, expected) in cases {
+            assert_eq!(mapped_length(path.as_bytes(), prefix.as_bytes()), *expected, "{path} under {prefix}");
+        }
+    }
 
     #[test]
     fn strips_ports() {

@@ -188,9 +188,11 @@ impl WorkerContext {
     }
 }
 
-/// A request id in UUID text form (36 bytes), on the stack.
+/// A request id: 128 bits as 32 lower-case hex digits, on the stack. Tencent's captured events
+/// carry `x-api-requestid` in this form (32 hex digits, no dashes; `shared/spec` §6.2, §8), and it
+/// is also a valid B3/W3C trace id, so the `x-b3-traceid` fallback to it is well-formed.
 #[derive(Clone, Copy)]
-pub struct RequestId([u8; 36]);
+pub struct RequestId([u8; 32]);
 
 impl RequestId {
     /// The id's text.
@@ -220,14 +222,9 @@ impl RequestIds {
         self.counter.set(count);
         let value = (u128::from(self.prefix) << 64) | u128::from(count);
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut text = [b'-'; 36];
-        let mut nibble = 0;
-        for (position, slot) in text.iter_mut().enumerate() {
-            if matches!(position, 8 | 13 | 18 | 23) {
-                continue;
-            }
+        let mut text = [b'0'; 32];
+        for (nibble, slot) in text.iter_mut().enumerate() {
             *slot = HEX[((value >> (124 - 4 * nibble)) & 0xf) as usize];
-            nibble += 1;
         }
         RequestId(text)
     }
@@ -334,13 +331,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_ids_are_uuid_shaped_and_distinct() {
+    fn request_ids_are_32_hex_digits_and_distinct() {
         let ids = RequestIds::new(3);
         let first = ids.next();
         let second = ids.next();
         let text = std::str::from_utf8(first.as_bytes()).unwrap();
-        assert_eq!(text.len(), 36);
-        assert_eq!(text.matches('-').count(), 4);
+        assert_eq!(text.len(), 32);
+        assert!(text.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)), "{text}");
         assert_ne!(first.as_bytes(), second.as_bytes());
     }
 }

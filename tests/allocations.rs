@@ -1,6 +1,6 @@
 //! Heap allocations per request in steady state, counted on the worker thread with a counting
-//! global allocator, for a pass-through GET, an integrated POST, and a GET and a POST proxied to a
-//! web function, through a real worker (in this process) to a real keep-alive function endpoint
+//! global allocator, for a pass-through GET, an integrated POST, a GET through a custom domain's
+//! path mapping, a GET to a Function URL, and a GET and a POST proxied to a web function, through a real worker (in this process) to a real keep-alive function endpoint
 //! or web function server (a thread here).
 //!
 //! The budget per request is asserted; each allocation the hot path still makes is justified in
@@ -140,6 +140,9 @@ id = "service-alloc"
 name = "alloc"
 [service.stage_variables.release]
 greeting = "hi"
+[[service.domain]]
+host = "mapped.example"
+mappings = {{ "/v1" = "release" }}
 [[service.api]]
 name = "api"
 path = "/user/{{id}}"
@@ -148,6 +151,7 @@ function = {{ name = "fast" }}
 {integration}
 [[function]]
 name = "fast"
+url = {{ host = "url.example" }}
 {function}
 "#
     );
@@ -234,10 +238,15 @@ fn steady_state_allocations_per_request() {
     let passthrough = allocations_per_request(Backend::Event { integrated: false }, get);
     let post = b"POST /release/user/42 HTTP/1.1\r\nHost: a.example\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"name\":\"alice\",\"age\":30}\r\n";
     let integrated = allocations_per_request(Backend::Event { integrated: true }, post);
+    // A custom domain's path mapping, and a Function URL (its own event, the response inferred).
+    let mapped_get = b"GET /v1/user/42?x=1&y HTTP/1.1\r\nHost: mapped.example\r\nAccept: */*\r\n\r\n";
+    let mapped = allocations_per_request(Backend::Event { integrated: false }, mapped_get);
+    let url_get = b"GET /user/42?x=1 HTTP/1.1\r\nHost: url.example\r\nAccept: */*\r\n\r\n";
+    let url = allocations_per_request(Backend::Event { integrated: false }, url_get);
     let web_get = allocations_per_request(Backend::Web, get);
     let web_post = allocations_per_request(Backend::Web, post);
     println!(
-        "allocations per request: pass-through GET {passthrough:.2}, integrated POST {integrated:.2}, web function GET {web_get:.2}, web function POST {web_post:.2}"
+        "allocations per request: pass-through GET {passthrough:.2}, integrated POST {integrated:.2}, mapped-domain GET {mapped:.2}, Function URL GET {url:.2}, web function GET {web_get:.2}, web function POST {web_post:.2}"
     );
     // Budget: none. A request's buffers come from the worker's pool and go back to it whole
     // (`src/buffer_pool.rs`); the event and the reply's mapping are
@@ -245,6 +254,8 @@ fn steady_state_allocations_per_request() {
     // admits only a rare amortised growth of such a slab, never one allocation per request.
     assert!(passthrough <= 0.01, "pass-through GET allocates {passthrough:.2} times per request");
     assert!(integrated <= 0.01, "integrated POST allocates {integrated:.2} times per request");
+    assert!(mapped <= 0.01, "a mapped domain's GET allocates {mapped:.2} times per request");
+    assert!(url <= 0.01, "a Function URL's GET allocates {url:.2} times per request");
     assert!(web_get <= 0.01, "a web function's GET allocates {web_get:.2} times per request");
     assert!(web_post <= 0.01, "a web function's POST allocates {web_post:.2} times per request");
 }

@@ -36,6 +36,20 @@ path = "=/pinned"
 method = "GET"
 function = { name = "echo", qualifier = "7" }
 
+[[service.api]]
+name = "aliased"
+path = "=/aliased"
+method = "GET"
+timeout = 3
+function = { name = "echo", qualifier = "$DEFAULT" }
+
+[[service.api]]
+name = "integrated"
+path = "=/integrated"
+method = "GET"
+integrated_response = true
+function = { name = "echo" }
+
 [[service]]
 id = "service-root"
 name = "root"
@@ -129,6 +143,7 @@ fn event_has_tencent_fields() {
             "x-qualifier": "$LATEST",
             "x-api-scheme": "http",
             "requestsource": "APIGW",
+            "endpoint-timeout": "15",
             "x-anonymous-consumer": "true",
         })
     );
@@ -155,7 +170,7 @@ fn headers_are_joined_and_gateway_headers_cannot_be_spoofed() {
     )
     .into_bytes();
     raw.extend_from_slice(
-        b"X-Api-RequestId: spoofed\r\nX-B3-TraceId: spoofed\r\nX-Qualifier: 9\r\nX-Api-Scheme: https\r\nRequestSource: me\r\nX-Anonymous-Consumer: false\r\nX-Empty:\r\nX-Latin: caf\xe9\r\nX-Quote: say \"hi\" \\ bye\r\n\r\n",
+        b"X-Api-RequestId: spoofed\r\nX-B3-TraceId: spoofed\r\nX-Qualifier: 9\r\nX-Api-Scheme: https\r\nRequestSource: me\r\nEndpoint-Timeout: 999\r\nX-Anonymous-Consumer: false\r\nX-Empty:\r\nX-Latin: caf\xe9\r\nX-Quote: say \"hi\" \\ bye\r\n\r\n",
     );
     let (response, event) = event_for(&gateway, &raw);
     let request_id = response.request_id();
@@ -175,11 +190,12 @@ fn headers_are_joined_and_gateway_headers_cannot_be_spoofed() {
     assert_eq!(headers["x-qualifier"], "$LATEST");
     assert_eq!(headers["x-api-scheme"], "http");
     assert_eq!(headers["requestsource"], "APIGW");
+    assert_eq!(headers["endpoint-timeout"], "15");
     assert_eq!(headers["x-anonymous-consumer"], "true");
     assert_eq!(event["requestContext"]["requestId"], request_id);
     // No name appears twice in the JSON text either (a duplicate key would be ambiguous).
     let text = response.text();
-    for name in ["\"x-api-requestid\"", "\"x-custom\"", "\"requestsource\""] {
+    for name in ["\"x-api-requestid\"", "\"x-custom\"", "\"requestsource\"", "\"endpoint-timeout\""] {
         assert_eq!(text.matches(name).count(), 1, "{name} in {text}");
     }
 }
@@ -196,9 +212,13 @@ fn query_string_decoding() {
         // A repeated key becomes an array of its values, in order.
         ("?a=1&a=2&a=3", json!({"a": ["1", "2", "3"]})),
         ("?a=1&b=2&a=3", json!({"a": ["1", "3"], "b": "2"})),
-        // A key without `=` (or with nothing after it) has the value "".
-        ("?flag", json!({"flag": ""})),
+        // A key without `=` is `true`, as Tencent's captured events show it (spec §8); with
+        // nothing after `=` it is "".
+        ("?i", json!({"i": true})),
         ("?flag=&x=1", json!({"flag": "", "x": "1"})),
+        ("?i&x=1&j", json!({"i": true, "x": "1", "j": true})),
+        // Repeated, with and without `=`: an array mixing `true` and strings, in order.
+        ("?i&i=1&i", json!({"i": [true, "1", true]})),
         // Percent-decoding, `+` as a space (form encoding), in keys and values.
         ("?q=a+b%20c", json!({"q": "a b c"})),
         ("?q=%2B1", json!({"q": "+1"})),
@@ -290,9 +310,52 @@ fn api_method_and_qualifier() {
         assert_eq!(event["requestContext"]["httpMethod"], "ANY", "{method}");
         assert_eq!(event["httpMethod"], method);
     }
-    // The function's qualifier reaches the function as x-qualifier; `=` is not part of the path.
+    // x-qualifier names the qualifier the API was configured with (the alias that served), and
+    // endpoint-timeout its backend timeout in seconds; `=` is not part of the path.
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, &str)] = &[
+        // (request, x-qualifier, endpoint-timeout)
+        ("/release/echo", "$LATEST", "15"),       // no qualifier given: $LATEST
+        ("/release/pinned", "7", "15"),           // a version
+        ("/release/aliased", "$DEFAULT", "3"),    // $DEFAULT, served by the $LATEST function
+    ];
+    for (target, qualifier, timeout) in cases {
+        let event = gateway.get(target).json();
+        assert_eq!(event["headers"]["x-qualifier"], *qualifier, "{target}");
+        assert_eq!(event["headers"]["endpoint-timeout"], *timeout, "{target}");
+    }
     let event = gateway.get("/release/pinned").json();
-    assert_eq!(event["headers"]["x-qualifier"], "7");
     assert_eq!(event["requestContext"]["path"], "/pinned");
     assert_eq!(event["requestContext"]["httpMethod"], "GET");
+}
+
+#[test]
+fn request_ids_are_32_hex_digits_in_the_event_and_the_response() {
+    let gateway = start();
+    let response = gateway.get("/release/echo");
+    let id = response.request_id().to_string();
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(id.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)), "{id}");
+    let event = response.json();
+    assert_eq!(event["requestContext"]["requestId"], id.as_str());
+    assert_eq!(event["headers"]["x-api-requestid"], id.as_str());
+    // With no trace header from the client, the request id is the trace id: a valid 32-digit one.
+    assert_eq!(event["headers"]["x-b3-traceid"], id.as_str());
+}
+
+#[test]
+fn integrated_response_header_arrays_become_one_field_per_value() {
+    let gateway = start();
+    let reply = r#"{"statusCode":201,"headers":{"Content-Type":"text/plain","Set-Cookie":["a=1; Path=/","b=2"],"X-Tag":["one","two","three"],"X-Single":["only"]},"body":"made"}"#;
+    let mut query = String::new();
+    for byte in reply.bytes() {
+        query.push_str(&format!("%{byte:02X}"));
+    }
+    let response = gateway.get(&format!("/release/integrated?scf_raw={query}"));
+    assert_eq!(response.status, 201, "{}", response.text());
+    assert_eq!(response.text(), "made");
+    assert_eq!(response.header_all("set-cookie"), ["a=1; Path=/", "b=2"]);
+    assert_eq!(response.header_all("x-tag"), ["one", "two", "three"]);
+    assert_eq!(response.header_all("x-single"), ["only"]);
+    assert_eq!(response.header_all("content-type"), ["text/plain"]);
 }

@@ -31,6 +31,20 @@ fn the_example_answers_as_its_readme_says() {
     }
     assert_eq!(gateway.get("/release/hello/alice?scf_header_X-Demo=yes").header("x-demo"), Some("yes"));
 
+    // The custom domain's path mappings, and the echo function's URL.
+    #[rustfmt::skip]
+    let hosted: &[(&str, &str, u16, &str)] = &[
+        ("hello.localhost", "/hello/alice", 200, "Hello, alice!\n"),
+        ("hello.localhost", "/beta/hello/alice", 200, "Hi (test stage), alice!\n"),
+        ("hello.localhost", "/release/hello/alice", 404, r#"{"message":"There is no api match uri[/release/hello/alice]"}"#),
+    ];
+    for (host, target, status, body) in hosted {
+        let response = gateway.request("GET", target, &[("Host", host)], b"");
+        assert_eq!((response.status, response.text().as_str()), (*status, *body), "{host}{target}");
+    }
+    let event = gateway.request("GET", "/any/path?x=1", &[("Host", "echo.localhost")], b"").json();
+    assert_eq!((event["path"].as_str(), event.get("requestContext")), (Some("/any/path"), None), "{event}");
+
     // The Python handler, run unchanged by the Python3.9 runtime.
     let response = gateway.get("/release/py/carol");
     assert_eq!(response.status, 200, "{}", response.text());

@@ -342,6 +342,8 @@ fn an_invalid_result_exits_2_naming_the_file_line_and_key() {
         (&*format!("{}  runtime: Go1\n", scf_head("./src")), "serverless.yml:3: inputs", "runtime"),
         (&*format!("{}  runtime: Python3.9\n", scf_head("./missing")), "serverless.yml:3: inputs", "code"),
         ("component: scf\nname: f\ninputs:\n  name: f\n  src: ./src\n  runtime: Python3.9\n", "serverless.yml", "nothing would be served"),
+        // A CAM Function URL is left out, so it does not count as something served.
+        ("component: scf\nname: f\ninputs:\n  name: f\n  src: ./src\n  runtime: Python3.9\n  events:\n    - http:\n        parameters:\n          authType: CAM\n", "serverless.yml", "nothing would be served"),
         ("component: apigateway\nname: a\ninputs:\n  endpoints:\n    - path: /x\n      method: GET\n      function:\n        functionName: elsewhere\n", "serverless.yml:5: inputs.endpoints[0]", "elsewhere"),
         ("provider:\n  name: tencent\n", "serverless.yml:1: provider", "v1"),
     ];
@@ -412,4 +414,109 @@ inputs:
     }
     let config = dir.write("scfgate.toml", &stdout);
     assert_checks(&config);
+}
+
+/// `customDomains` become `[[service.domain]]` (path mappings included) and an `http` trigger
+/// the function's `url`; what has no equivalent is reported; the result serves on those hosts.
+#[test]
+fn custom_domains_and_function_urls_are_carried_over() {
+    let dir = TempDir::new("import-addresses");
+    dir.write("src/index.py", PYTHON);
+    let yaml = "\
+component: scf
+name: shop
+inputs:
+  name: shop
+  src: ./src
+  runtime: Python3.9
+  events:
+    - http:
+        parameters:
+          qualifier: $DEFAULT
+          netConfig:
+            enableExtranet: true
+          corsConfig:
+            enable: true
+            origins: [https://app.example.com]
+            exposeHeaders: X-Id, X-Other
+            maxAge: 600
+    - http:
+        parameters:
+          authType: CAM
+    - apigw:
+        parameters:
+          serviceName: shop
+          environment: release
+          customDomains:
+            - domain: api.example.com
+              isDefaultMapping: false
+              pathMappingSet:
+                - path: /
+                  environment: release
+              certificateId: cert-123
+              isForcedHttps: true
+            - domain: www.example.com
+          endpoints:
+            - path: /items
+              method: GET
+";
+    dir.write("serverless.yml", yaml);
+    let config = dir.path.join("scfgate.toml");
+    let (code, _, stderr) = import_in(&dir.path, &["serverless.yml", "--out", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let parsed: toml::Table = toml::from_str(&text).unwrap();
+    let domains = parsed["service"][0]["domain"].as_array().unwrap();
+    assert_eq!(domains[0]["host"].as_str(), Some("api.example.com"), "{text}");
+    assert_eq!(domains[0]["mappings"]["/"].as_str(), Some("release"), "{text}");
+    assert_eq!((domains[1]["host"].as_str(), domains[1].get("mappings")), (Some("www.example.com"), None), "{text}");
+    let url = &parsed["function"][0]["url"];
+    assert_eq!(url["host"].as_str(), Some("shop.url.localhost"), "{text}");
+    assert_eq!(url["cors"]["expose_headers"].as_array().unwrap().len(), 2, "{text}");
+    assert_eq!(url["cors"]["max_age"].as_integer(), Some(600), "{text}");
+    #[rustfmt::skip]
+    let reported = [
+        "serverless.yml:8: inputs.events[0].http: note: Tencent makes up the URL's host; it is `shop.url.localhost` here",
+        "serverless.yml:11: inputs.events[0].http.parameters.netConfig: not carried over:",
+        "serverless.yml:20: inputs.events[1].http.parameters.authType: not carried over: `CAM` signatures (Tencent CAM) are not checked here",
+        "serverless.yml:31: inputs.events[2].apigw.parameters.customDomains[0].certificateId: not carried over:",
+        "serverless.yml:32: inputs.events[2].apigw.parameters.customDomains[0].isForcedHttps: not carried over:",
+    ];
+    for line in reported {
+        assert!(stderr.lines().any(|reported| reported.starts_with(line)), "{line:?} not in\n{stderr}");
+    }
+    assert_checks(&config);
+
+    let gateway = Gateway::builder_for_file(&config).start();
+    #[rustfmt::skip]
+    let cases = [
+        // (host, target, status)
+        ("api.example.com", "/items", 200),          // path mapping `/` -> release
+        ("api.example.com", "/release/items", 404),  // no /<stage> on a custom-mapped domain
+        ("www.example.com", "/release/items", 200),  // default mapping
+        ("shop.url.localhost", "/any/path", 200),    // the Function URL
+    ];
+    for (host, target, status) in cases {
+        let response = gateway.request("GET", target, &[("Host", host)], b"");
+        assert_eq!(response.status, status, "{host}{target}: {}", response.text());
+        if status == 200 {
+            assert_eq!(response.json(), serde_json::json!({"ok": true}), "{host}{target}");
+        }
+    }
+}
+
+/// A function whose only trigger is a public Function URL imports and serves on its URL host.
+#[test]
+fn a_function_url_alone_is_a_configuration() {
+    let dir = TempDir::new("import-url-only");
+    dir.write("src/index.py", PYTHON);
+    dir.write("serverless.yml", "component: scf\nname: f\ninputs:\n  name: f\n  src: ./src\n  runtime: Python3.9\n  events:\n    - http:\n        name: url-trigger\n");
+    let config = dir.path.join("scfgate.toml");
+    let (code, _, stderr) = import_in(&dir.path, &["serverless.yml", "--out", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "stderr:\n{stderr}");
+    assert_checks(&config);
+    let gateway = Gateway::builder_for_file(&config).start();
+    let response = gateway.request("GET", "/", &[("Host", "f.url.localhost")], b"");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), serde_json::json!({"ok": true}));
 }

@@ -199,9 +199,9 @@ fn every_response_has_a_unique_request_id() {
     let mut ids = HashSet::new();
     let mut record = |label: &str, response: &common::Response| {
         let id = response.request_id().to_string();
-        // UUID text form.
-        assert_eq!(id.len(), 36, "{label}: {id}");
-        assert_eq!(id.matches('-').count(), 4, "{label}: {id}");
+        // 32 lower-case hex digits, as in Tencent's captured events (x-api-requestid).
+        assert_eq!(id.len(), 32, "{label}: {id}");
+        assert!(id.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)), "{label}: {id}");
         assert!(ids.insert(id.clone()), "{label}: request id {id} was used before");
     };
     for round in 0..3 {

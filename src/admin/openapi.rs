@@ -1,9 +1,9 @@
 //! OpenAPI 3.0 for a service: export (its draft, or the release a stage serves) and import (into
 //! its draft, like Tencent's 导入 API: nothing is published). Standard fields carry what OpenAPI
-//! can say (path, method, `operationId` = API name, parameters, response samples); `x-scfgate-*`
-//! extensions carry the rest (backend function, policies, error codes, `=`/`^~` path markers,
-//! `ANY`), so importing an export gives the same APIs back. Tencent's own `x-apigw-*` extensions
-//! (its 导入 API format: backend, CORS, timeout) are honoured on import. What an import cannot
+//! can say (path, method, `operationId` = API name, parameters, response samples); Tencent's own
+//! `x-apigw-*` extensions (its 导入 API format) carry the backend, CORS and timeout, both ways;
+//! `x-scfgate-*` extensions carry the rest (policies, error codes, `=`/`^~` path markers, `ANY`,
+//! WebSocket functions), so importing an export gives the same APIs back. What an import cannot
 //! map is reported item by item, never silently dropped.
 
 use serde_json::{json, Map, Value};
@@ -232,9 +232,6 @@ fn operation(
         }
         _ => {}
     }
-    if let Some(function) = &api.function {
-        operation["x-scfgate-function"] = clean(serde_json::to_value(function).unwrap_or_default());
-    }
     let mut extension = match clean(serde_json::to_value(api).unwrap_or_default()) {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -242,6 +239,7 @@ fn operation(
     for key in STANDARD_KEYS {
         extension.remove(key);
     }
+    write_apigw(api, &mut operation, &mut extension);
     if let Some(marker) = marker {
         extension.insert("path".into(), format!("{marker}{path}").into());
     }
@@ -252,6 +250,49 @@ fn operation(
         operation["x-scfgate"] = extension.into();
     }
     operation
+}
+
+/// Tencent's operation extensions for what they can say (its 导入 API format, which
+/// [`import`] reads too): the SCF backend with its integrated-response flag, CORS and the backend
+/// timeout. A key they carry exactly leaves `x-scfgate`; `cors = false` and
+/// `integrated_response = false` stay there as well, since an import cannot tell them from
+/// absent. WebSocket APIs get none: Tencent's format cannot name their three functions.
+fn write_apigw(api: &file::Api, operation: &mut Value, extension: &mut Map<String, Value>) {
+    if api.register.is_some() || api.transport.is_some() || api.cleanup.is_some() {
+        if let Some(function) = &api.function {
+            operation["x-scfgate-function"] = clean(serde_json::to_value(function).unwrap_or_default());
+        }
+        return;
+    }
+    operation["x-apigw-api-type"] = "NORMAL".into();
+    operation["x-apigw-protocol"] = "HTTP".into();
+    match &api.function {
+        Some(function) if function.name.is_some() => {
+            let mut backend = json!({ "ServiceType": "SCF", "ServiceScfFunctionName": function.name });
+            if let Some(namespace) = &function.namespace {
+                backend["ServiceScfFunctionNamespace"] = namespace.as_str().into();
+            }
+            if let Some(qualifier) = &function.qualifier {
+                backend["ServiceScfFunctionQualifier"] = qualifier.as_str().into();
+            }
+            backend["ServiceScfIsIntegratedResponse"] = api.integrated_response.unwrap_or(false).into();
+            if api.integrated_response == Some(true) {
+                extension.remove("integrated_response");
+            }
+            operation["x-apigw-backend"] = backend;
+        }
+        Some(function) => operation["x-scfgate-function"] = clean(serde_json::to_value(function).unwrap_or_default()),
+        None => {}
+    }
+    if let Some(cors) = api.cors {
+        operation["x-apigw-cors"] = cors.into();
+        if cors {
+            extension.remove("cors");
+        }
+    }
+    if let Some(timeout) = extension.remove("timeout") {
+        operation["x-apigw-service-timeout"] = timeout;
+    }
 }
 
 /// A value as its type's JSON (`42` for an int), so OpenAPI tools show it as such; text that
@@ -726,6 +767,13 @@ function = { name = "shop" }
         let document = export(&original, None);
         assert_eq!(document["paths"]["/item/{id}"]["get"]["operationId"], "item");
         assert_eq!(document["paths"]["/item/{id}"]["get"]["parameters"][0]["schema"]["format"], "int64");
+        // The backend is Tencent's x-apigw-backend, not an x-scfgate key.
+        let item = &document["paths"]["/item/{id}"]["get"];
+        assert_eq!(
+            item["x-apigw-backend"],
+            json!({"ServiceType": "SCF", "ServiceScfFunctionName": "shop", "ServiceScfFunctionQualifier": "2", "ServiceScfIsIntegratedResponse": false})
+        );
+        assert!(item.get("x-scfgate-function").is_none(), "{item}");
         let report = import(&document, None).unwrap();
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
         let back = serde_json::to_value(&report.apis).unwrap();

@@ -7,6 +7,12 @@
 //! `queryStringParameters`, `headerParameters`, `stageVariables`, `path` (without the stage),
 //! `queryString`, `httpMethod` (the real one), `isBase64Encoded`.
 //!
+//! As captured events show it (`shared/spec/tencent-migration.md` §8, the Go library's fixtures):
+//! a query key without `=` is `true` in `queryString` (`?i` gives `"i": true`, `?i=` gives
+//! `"i": ""`); the gateway's headers include `endpoint-timeout` (the API's backend timeout in
+//! seconds) and `x-qualifier` (the qualifier the API names: the alias that served, e.g.
+//! `$DEFAULT`, even where it resolves to `$LATEST`).
+//!
 //! Decisions where Tencent is silent: a repeated query key becomes an array of its values in
 //! `queryString`; repeated header fields are joined with `,` (RFC 9110 §5.3); a body that is not
 //! UTF-8 is sent base64-encoded with `isBase64Encoded: true`.
@@ -21,8 +27,15 @@ use crate::policy::params::ParamValue;
 use crate::route::PathParams;
 
 /// Headers the gateway sets itself in the event; a client's copy is dropped so it cannot spoof them.
-const GATEWAY_HEADERS: [&[u8]; 6] =
-    [b"x-api-requestid", b"x-b3-traceid", b"x-qualifier", b"x-api-scheme", b"requestsource", b"x-anonymous-consumer"];
+const GATEWAY_HEADERS: [&[u8]; 7] = [
+    b"x-api-requestid",
+    b"x-b3-traceid",
+    b"x-qualifier",
+    b"x-api-scheme",
+    b"requestsource",
+    b"endpoint-timeout",
+    b"x-anonymous-consumer",
+];
 
 /// Everything the event is made from. Byte slices point into the connection's buffers.
 pub struct EventInput<'a> {
@@ -32,8 +45,11 @@ pub struct EventInput<'a> {
     pub api_path: &'a str,
     /// `requestContext.httpMethod`: the API's method.
     pub api_method: &'a str,
-    /// The function's qualifier, sent as the `x-qualifier` header as Tencent does.
+    /// The qualifier the API names (`$LATEST` unless given; `$DEFAULT` stays `$DEFAULT` though
+    /// it serves the `$LATEST` function), sent as the `x-qualifier` header as Tencent does.
     pub qualifier: &'a str,
+    /// The API's backend timeout in whole seconds, sent as the `endpoint-timeout` header.
+    pub endpoint_timeout: u64,
     /// `requestContext.requestId`.
     pub request_id: &'a [u8],
     /// The `x-b3-traceid` header: the client's trace id (`crate::http::trace`), else the
@@ -206,10 +222,17 @@ fn write_declared(
 }
 
 fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
+    out.push(b'{');
+    let first = write_client_headers(out, input, &GATEWAY_HEADERS);
+    write_gateway_headers(out, input, anonymous, first);
+}
+
+/// Writes the request's header fields as members of the `headers` object (names lower-cased,
+/// repeated fields joined), leaving out those named in `reserved`; returns whether it wrote none.
+pub(super) fn write_client_headers(out: &mut Vec<u8>, input: &EventInput<'_>, reserved: &[&[u8]]) -> bool {
     let buffer = input.buffer;
     // The parser yields at most MAX_HEADERS fields; the clamp keeps the hash table in bounds.
     let headers = &input.head.headers[..input.head.headers.len().min(crate::http::parse::MAX_HEADERS)];
-    out.push(b'{');
     let mut first = true;
     // Repeated fields are found by comparing names pairwise; a case-insensitive hash of each name,
     // computed once, makes that pass compare integers (100 fields: 72.6 us before, see PERF.md).
@@ -223,7 +246,7 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
     };
     for (index, header) in headers.iter().enumerate() {
         let name = header.name.of_buffer(buffer);
-        if GATEWAY_HEADERS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
+        if reserved.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
             continue;
         }
         // A repeated field was already written, joined, where it first appeared.
@@ -265,12 +288,19 @@ fn write_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool) {
         out.push(b':');
         write_string(out, authority.of_buffer(buffer));
     }
-    let gateway_headers: [(&[u8], &[u8]); 6] = [
+    first
+}
+
+/// The `headers` object's remainder: the gateway's own headers, and the closing brace.
+fn write_gateway_headers(out: &mut Vec<u8>, input: &EventInput<'_>, anonymous: bool, mut first: bool) {
+    let mut digits = crate::http::response::itoa_buffer();
+    let gateway_headers: [(&[u8], &[u8]); 7] = [
         (b"x-api-requestid", input.request_id),
         (b"x-b3-traceid", input.trace_id),
         (b"x-qualifier", input.qualifier.as_bytes()),
         (b"x-api-scheme", input.scheme.as_bytes()),
         (b"requestsource", b"APIGW"),
+        (b"endpoint-timeout", crate::http::response::format_u64(input.endpoint_timeout, &mut digits)),
         (b"x-anonymous-consumer", b"true"),
     ];
     // Tencent sends `x-anonymous-consumer` only when the API needs no authentication.
@@ -295,7 +325,7 @@ fn name_hash(name: &[u8]) -> u64 {
 }
 
 /// Writes the body as a JSON string; returns whether it had to be base64-encoded.
-fn write_body(out: &mut Vec<u8>, body: &[u8], base64: bool) -> bool {
+pub(super) fn write_body(out: &mut Vec<u8>, body: &[u8], base64: bool) -> bool {
     if !base64 && std::str::from_utf8(body).is_ok() {
         write_string(out, body);
         return false;
@@ -319,15 +349,18 @@ fn write_decoded_string(out: &mut Vec<u8>, scratch: &mut Vec<u8>, raw: &[u8], pl
     }
 }
 
+/// A query pair: the key and the value, `None` for a key written without `=` (`?i`).
+type QueryPair<'a> = (&'a [u8], Option<&'a [u8]>);
+
 /// `queryString`: every parameter, percent-decoded; a repeated key becomes an array.
-fn write_query(out: &mut Vec<u8>, scratch: &mut Vec<u8>, query: &[u8]) {
+pub(super) fn write_query(out: &mut Vec<u8>, scratch: &mut Vec<u8>, query: &[u8]) {
     const INLINE_PAIRS: usize = 16;
     let pairs = || query.split(|&byte| byte == b'&').filter(|pair| !pair.is_empty()).map(split_pair);
     let count = pairs().count();
     if count <= INLINE_PAIRS {
         // Ordinary queries: spans on the stack, repeats found by comparing keys pairwise (at most
         // 120 short comparisons).
-        let mut spans: [(&[u8], &[u8]); INLINE_PAIRS] = [(&[], &[]); INLINE_PAIRS];
+        let mut spans: [QueryPair<'_>; INLINE_PAIRS] = [(&[], None); INLINE_PAIRS];
         for (slot, pair) in spans.iter_mut().zip(pairs()) {
             *slot = pair;
         }
@@ -352,7 +385,7 @@ fn write_query(out: &mut Vec<u8>, scratch: &mut Vec<u8>, query: &[u8]) {
         // Thousands of pairs fit in a head: comparing them pairwise would make one request cost
         // 26 ms of CPU per request (1,500 pairs; 91 us this way). These buffers are the only
         // allocations of an event, and only for queries past 16 pairs.
-        let spans: Vec<(&[u8], &[u8])> = pairs().collect();
+        let spans: Vec<QueryPair<'_>> = pairs().collect();
         let mut next_same = vec![NO_REPEAT; count];
         let mut repeated = vec![false; count];
         let mut last_of_key: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::with_capacity(count);
@@ -374,7 +407,7 @@ const NO_REPEAT: u32 = u32::MAX;
 fn write_query_pairs(
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
-    pairs: &[(&[u8], &[u8])],
+    pairs: &[QueryPair<'_>],
     next_same: &[u32],
     repeated: &[bool],
 ) {
@@ -391,13 +424,13 @@ fn write_query_pairs(
         write_decoded_string(out, scratch, key, true);
         out.push(b':');
         if next_same[index] == NO_REPEAT {
-            write_decoded_string(out, scratch, value, true);
+            write_query_value(out, scratch, value);
             continue;
         }
         out.push(b'[');
         let mut current = index;
         loop {
-            write_decoded_string(out, scratch, pairs[current].1, true);
+            write_query_value(out, scratch, pairs[current].1);
             let next = next_same[current];
             if next == NO_REPEAT {
                 break;
@@ -410,10 +443,18 @@ fn write_query_pairs(
     out.push(b'}');
 }
 
-fn split_pair(pair: &[u8]) -> (&[u8], &[u8]) {
+/// A value as a JSON string, or `true` for a key that had no `=` (as Tencent's events show it).
+fn write_query_value(out: &mut Vec<u8>, scratch: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(value) => write_decoded_string(out, scratch, value, true),
+        None => out.extend_from_slice(b"true"),
+    }
+}
+
+fn split_pair(pair: &[u8]) -> QueryPair<'_> {
     match memchr::memchr(b'=', pair) {
-        Some(equals) => (&pair[..equals], &pair[equals + 1..]),
-        None => (pair, &pair[pair.len()..]),
+        Some(equals) => (&pair[..equals], Some(&pair[equals + 1..])),
+        None => (pair, None),
     }
 }
 
@@ -441,6 +482,7 @@ mod tests {
             api_path: "/echo",
             api_method: "ANY",
             qualifier: "$LATEST",
+            endpoint_timeout: 15,
             request_id: b"req-1",
             trace_id: b"req-1",
             source_ip: b"127.0.0.1",
@@ -538,7 +580,8 @@ mod tests {
         assert_eq!(event["headers"]["x-api-requestid"], "req-1");
         assert_eq!(event["body"], "{\"k\":1}");
         assert_eq!(event["isBase64Encoded"], false);
-        assert_eq!(event["queryString"], json!({"a":["1","2"],"b":"x y","flag":""}));
+        assert_eq!(event["queryString"], json!({"a":["1","2"],"b":"x y","flag":true}));
+        assert_eq!(event["headers"]["endpoint-timeout"], "15");
         assert_eq!(event["path"], "/echo");
         assert_eq!(event["httpMethod"], "POST");
         assert_eq!(event["stageVariables"], json!({"greeting":"hi"}));

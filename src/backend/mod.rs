@@ -4,6 +4,7 @@
 
 pub mod backends;
 pub mod event;
+pub mod function_url;
 pub mod idle_watch;
 pub mod integration;
 pub mod invoke;
@@ -55,8 +56,19 @@ pub struct CallTarget {
     pub function: usize,
     /// The API's backend timeout.
     pub timeout: Duration,
-    /// Response integration on.
-    pub integrated_response: bool,
+    /// How the function's value becomes the response.
+    pub response: ResponseMode,
+}
+
+/// How a function's value becomes the HTTP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// The value is the JSON body of a 200 (`integrated_response = false`).
+    PassThrough,
+    /// The value is `{statusCode, headers, body, isBase64Encoded}` (`integrated_response = true`).
+    Integrated,
+    /// A Function URL's: integrated when the value has a `statusCode`, else pass-through.
+    Inferred,
 }
 
 /// Invokes the function with the event already written at `buffers.request[HEADROOM..]` and
@@ -69,8 +81,13 @@ pub async fn call(
     extra: ExtraHeaders<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), GatewayError> {
-    let integrated = target.integrated_response;
+    let mode = target.response;
     let map = |value: &[u8]| {
+        let integrated = match mode {
+            ResponseMode::PassThrough => false,
+            ResponseMode::Integrated => true,
+            ResponseMode::Inferred => function_url::is_integrated(value),
+        };
         if integrated {
             integration::write_integrated_with(value, framing, extra, out)
         } else {

@@ -138,9 +138,66 @@ pub struct Service {
     pub stage_variables: BTreeMap<String, BTreeMap<String, String>>,
     /// Description (console: 服务描述, `ServiceDesc`). Documentation only.
     pub description: Option<String>,
+    /// `[[service.domain]]` tables: custom domains bound to this service (console: 自定义域名,
+    /// `BindSubDomain`), each with Tencent's default or custom path mappings.
+    #[serde(default, rename = "domain", skip_serializing_if = "is_empty")]
+    pub domains: Vec<Domain>,
     /// `[[service.api]]` tables, in file order.
     #[serde(default, rename = "api", skip_serializing_if = "is_empty")]
     pub apis: Vec<Api>,
+}
+
+/// `url = { ... }` on a `[[function]]`: the function served at its own host with no stage, the
+/// whole path reaching it (SCF 函数 URL, `CreateTrigger Type=http`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionUrl {
+    /// The URL's host, without port. Required; served by this function only.
+    pub host: Option<String>,
+    /// `public` (Tencent: `NONE`, anyone) or `key` (a key pair of `keys` signs the request,
+    /// Tencent's API Gateway HMAC scheme, standing in for CAM signatures). Default `public`.
+    pub auth: Option<String>,
+    /// With `auth = "key"`: the SecretIds (of `[[secret]]` tables) that may call it.
+    pub keys: Option<Vec<String>>,
+    /// Seconds the gateway waits for the function; past it the client gets 504. Default 15.
+    pub timeout: Option<Seconds>,
+    /// CORS (`CorsConfig`): present means enabled.
+    pub cors: Option<FunctionUrlCors>,
+}
+
+/// `cors = { ... }` of a Function URL (`CorsConfig`); absent keys take Tencent API Gateway's
+/// CORS defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionUrlCors {
+    /// `Origins`: allowed origins; absent or `["*"]`: any.
+    pub origins: Option<Vec<String>>,
+    /// `Methods`: `Access-Control-Allow-Methods`.
+    pub methods: Option<Vec<String>>,
+    /// `Headers`: `Access-Control-Allow-Headers`.
+    pub headers: Option<Vec<String>>,
+    /// `ExposeHeaders`: `Access-Control-Expose-Headers`.
+    pub expose_headers: Option<Vec<String>>,
+    /// `Credentials`: `Access-Control-Allow-Credentials: true`. Default false.
+    pub credentials: Option<bool>,
+    /// `MaxAge`: seconds a preflight may be cached. Default 86400.
+    pub max_age: Option<u32>,
+}
+
+/// `[[service.domain]]`: a custom domain (console: 自定义域名). Without `mappings` it is Tencent's
+/// default mapping (`IsDefaultMapping`): `/<stage>/...` as on the default domain. With them
+/// (`PathMappingSet`, at most 3), a path prefix names the stage, and `/<stage>` URLs stop working.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    /// The domain (`Domain`), without port. Required; served by this service only.
+    pub host: Option<String>,
+    /// Custom path mappings (`PathMappingSet`): `{ "/" = "release", "/beta" = "test" }`, a path
+    /// prefix (`/`, or segments such as `/beta`) to a stage this service is published to.
+    pub mappings: Option<BTreeMap<String, String>>,
+    /// `IsForcedHttps`: a plain-HTTP request gets a 308 to the same URL on `https://` (the
+    /// default port). Needs a `tls_listen`. Default false.
+    pub force_https: Option<bool>,
 }
 
 /// `[[service.api]]`: one API (console: API 管理 → 新建 API).
@@ -425,6 +482,8 @@ pub struct Function {
     pub environment: BTreeMap<String, String>,
     /// `remote` only: `http://host[:port][/path]` the event is POSTed to. Required for `remote`.
     pub invoke_url: Option<String>,
+    /// `url = { host = "fn.example.com" }`: the function's own URL (SCF 函数 URL), any runtime.
+    pub url: Option<FunctionUrl>,
     /// `web` only: the fixed loopback port the function's server listens on, for a server that
     /// insists on one (Tencent's web functions listen on 9000). Absent: the gateway picks a free
     /// port per instance and passes it as `PORT`.

@@ -259,6 +259,33 @@ pub struct Service {
     pub stage_variables: [Vec<(String, String)>; 3],
     /// Usage plans bound to each stage, indexed by [`Stage::index`], in file order.
     pub usage_plans: [Vec<PlanIndex>; 3],
+    /// Custom domains bound to this service (`[[service.domain]]`).
+    pub domains: Vec<Domain>,
+    /// A Function URL's own service (made from `[[function]] url`): it answers on its domain
+    /// only, never as a host-less service.
+    pub function_url: bool,
+}
+
+/// A custom domain of a service: Tencent's default mapping (`/<stage>/...`) or custom path
+/// mappings (a path prefix names the stage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// The host name, lower-case, without port.
+    pub host: String,
+    /// Custom path mappings, longest prefix first; empty for the default mapping.
+    pub mappings: Vec<PathMapping>,
+    /// Plain-HTTP requests are redirected to HTTPS.
+    pub force_https: bool,
+}
+
+/// One custom path mapping: requests under `prefix` are served by `stage`, with the prefix
+/// removed from the API path (`/` keeps the whole path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMapping {
+    /// `/`, or `/segment[/segment...]` without a trailing `/`.
+    pub prefix: String,
+    /// The stage it serves.
+    pub stage: Stage,
 }
 
 /// An HTTP method as an API declares it.
@@ -351,12 +378,18 @@ pub struct Api {
     pub method: ApiMethod,
     /// The function that serves this API.
     pub function: FunctionId,
+    /// The qualifier the API names (default `$LATEST`): the alias that serves it, sent as the
+    /// event's `x-qualifier`. `$DEFAULT` stays `$DEFAULT` though it resolves to `$LATEST`.
+    pub qualifier: String,
     /// Backend timeout: past it the client gets 504.
     pub timeout: Duration,
     /// Response integration: the function returns `{statusCode, headers, body, isBase64Encoded}`.
     pub integrated_response: bool,
     /// When the event's body is base64 (`isBase64Encoded`) although it is UTF-8.
     pub base64: Base64Encoding,
+    /// A Function URL's API: the function gets the Function URL event, and its value is an
+    /// integrated response when it has a `statusCode`, else a JSON body.
+    pub function_url: bool,
     /// The checks run before the function is called (`crate::policy`).
     pub policy: ApiPolicy,
     /// For a WebSocket API (`protocol = "ws"`, `"wss"`, `"ws&wss"`): its three functions. Then
@@ -501,6 +534,23 @@ pub enum TokenLocation {
 pub struct Cors {
     /// Allowed origins (`scheme://host[:port]`, compared as sent); empty means any origin (`*`).
     pub origins: Vec<String>,
+    /// A Function URL's own header values; `None`: Tencent API Gateway's.
+    pub custom: Option<Box<CorsHeaders>>,
+}
+
+/// CORS header values a Function URL sets (`CorsConfig`), each ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsHeaders {
+    /// `Access-Control-Allow-Methods`; `None`: Tencent's list.
+    pub methods: Option<String>,
+    /// `Access-Control-Allow-Headers`; `None`: a preflight's requested headers are echoed.
+    pub headers: Option<String>,
+    /// `Access-Control-Expose-Headers`; `None`: Tencent's list; empty: not sent.
+    pub expose_headers: Option<String>,
+    /// Whether `Access-Control-Allow-Credentials: true` is sent.
+    pub credentials: bool,
+    /// `Access-Control-Max-Age`.
+    pub max_age: String,
 }
 
 /// One declared input parameter.

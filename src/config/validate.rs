@@ -22,7 +22,9 @@ use super::{
 use crate::policy::{key_pair::SecretKey, oauth};
 
 mod base64_encoding;
+mod domains;
 pub mod durations;
+mod function_url;
 mod local;
 mod standard;
 mod tencentcloud;
@@ -129,11 +131,11 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
 /// stored as [`Config::source`], and its folder is where relative `code` folders are resolved.
 pub fn parse_str(text: &str, source: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
     let parsed = parse_file(text, source)?;
-    if parsed.services.is_empty() {
+    if parsed.services.is_empty() && parsed.functions.iter().all(|function| function.url.is_none()) {
         return Err(ConfigError::about_file(
             source,
             Some("service"),
-            "no [[service]] is defined, so no request could be served",
+            "no [[service]] and no Function URL (`url` on a [[function]]) is defined, so no request could be served",
         ));
     }
     validate(parsed, source, overrides)
@@ -157,7 +159,10 @@ pub fn parse_file(text: &str, source: &Path) -> Result<file::ConfigFile, ConfigE
 pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
     let gateway = build_gateway(parsed.gateway.unwrap_or_default(), overrides, source)?;
     let base_dir = source.parent().unwrap_or(Path::new(""));
-    let functions = build_functions(parsed.functions, source, base_dir)?;
+    let mut parsed_functions = parsed.functions;
+    let urls: Vec<Option<file::FunctionUrl>> =
+        parsed_functions.iter_mut().map(|function| function.url.take()).collect();
+    let functions = build_functions(parsed_functions, source, base_dir)?;
 
     let mut services = Vec::with_capacity(parsed.services.len());
     let mut apis = Vec::new();
@@ -166,6 +171,8 @@ pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) 
         services.push(service);
         apis.extend(service_apis);
     }
+    domains::check_hosts(&services, source)?;
+    domains::check_force_https(&services, !gateway.tls_listen.is_empty(), source)?;
     check_push_token(&gateway, &apis, source)?;
     let certificates = build_certificates(parsed.certificates, source, base_dir)?;
     if !gateway.tls_listen.is_empty() && certificates.is_empty() {
@@ -176,7 +183,9 @@ pub fn validate(parsed: file::ConfigFile, source: &Path, overrides: &Overrides) 
         ));
     }
     let secrets = build_secrets(parsed.secrets, source)?;
-    let usage_plans = build_usage_plans(parsed.usage_plans, &mut services, &secrets, source)?;
+    let mut usage_plans = build_usage_plans(parsed.usage_plans, &mut services, &secrets, source)?;
+    let built = function_url::Built { services: &mut services, apis: &mut apis, usage_plans: &mut usage_plans };
+    function_url::add_function_urls(urls, &functions, &secrets, built, source)?;
 
     Ok(Config {
         source: source.to_owned(),
@@ -940,7 +949,20 @@ fn build_service(
         raw_paths.push(raw_path);
     }
 
-    Ok((Service { id, name, hosts, stages, stage_variables, usage_plans: Default::default() }, apis))
+    let domains = domains::build_domains(&site, service.domains)?;
+    Ok((
+        Service {
+            id,
+            name,
+            hosts,
+            stages,
+            stage_variables,
+            usage_plans: Default::default(),
+            domains,
+            function_url: false,
+        },
+        apis,
+    ))
 }
 
 /// What two APIs must share to shadow each other: the kind and the path with param names erased,
@@ -998,6 +1020,12 @@ fn build_api(
     };
     let path = parse_api_path(&raw_path).map_err(|message| site.error("path", message))?;
     let (protocol, is_websocket) = build_protocol(site, api.protocol)?;
+    let qualifier = api
+        .function
+        .as_ref()
+        .or(api.register.as_ref())
+        .and_then(|reference| reference.qualifier.clone())
+        .unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned());
     // A WebSocket handshake is a GET (RFC 6455 §4.1), so a WebSocket API's method defaults to it.
     let method_name = match api.method {
         None if is_websocket => "GET".to_owned(),
@@ -1080,9 +1108,11 @@ fn build_api(
         path,
         method,
         function,
+        qualifier,
         timeout,
         integrated_response: api.integrated_response.unwrap_or(false),
         base64,
+        function_url: false,
         policy,
         websocket,
     };
@@ -1210,14 +1240,20 @@ fn build_cors(site: &Site, cors: Option<bool>, origins: Option<Vec<String>>) -> 
         }
         return Ok(None);
     }
-    let Some(origins) = origins else {
-        return Ok(Some(Cors { origins: Vec::new() }));
+    let origins = match origins {
+        None => Vec::new(),
+        Some(origins) => cors_origins(site, "cors_origins", origins)?,
     };
+    Ok(Some(Cors { origins, custom: None }))
+}
+
+/// Allowed CORS origins as written under `field`, lower-cased; empty for `["*"]` (any origin).
+fn cors_origins(site: &Site, field: &str, origins: Vec<String>) -> Result<Vec<String>, ConfigError> {
     if origins.iter().any(|origin| origin == "*") {
         if origins.len() > 1 {
-            return Err(site.error("cors_origins", "`*` already allows every origin; list it alone or list origins"));
+            return Err(site.error(field, "`*` already allows every origin; list it alone or list origins"));
         }
-        return Ok(Some(Cors { origins: Vec::new() }));
+        return Ok(Vec::new());
     }
     let mut normalized: Vec<String> = Vec::with_capacity(origins.len());
     for origin in origins {
@@ -1229,19 +1265,19 @@ fn build_cors(site: &Site, cors: Option<bool>, origins: Option<Vec<String>>) -> 
         });
         if !valid {
             return Err(site.error(
-                "cors_origins",
+                field,
                 format!("`{origin}` is not an origin like `https://app.example.com` or `http://localhost:3000` (scheme, host, optional port; no path)"),
             ));
         }
         if normalized.contains(&lower) {
-            return Err(site.error("cors_origins", format!("`{origin}` is listed twice")));
+            return Err(site.error(field, format!("`{origin}` is listed twice")));
         }
         normalized.push(lower);
     }
     if normalized.is_empty() {
-        return Err(site.error("cors_origins", "at least one origin is required; leave it out to allow any (`*`)"));
+        return Err(site.error(field, "at least one origin is required; leave it out to allow any (`*`)"));
     }
-    Ok(Some(Cors { origins: normalized }))
+    Ok(normalized)
 }
 
 fn build_params(
@@ -1700,6 +1736,8 @@ invoke_url = "http://127.0.0.1"
                         vec![],
                     ],
                     usage_plans: Default::default(),
+                    domains: vec![],
+                    function_url: false,
                 },
                 Service {
                     id: "service-other02".into(),
@@ -1708,6 +1746,8 @@ invoke_url = "http://127.0.0.1"
                     stages: Stage::ALL.to_vec(),
                     stage_variables: Default::default(),
                     usage_plans: Default::default(),
+                    domains: vec![],
+                    function_url: false,
                 },
             ],
             apis: vec![
@@ -1717,9 +1757,11 @@ invoke_url = "http://127.0.0.1"
                     path: ApiPath { kind: PathKind::Param, path: "/hello/{name}".into(), params: vec!["name".into()] },
                     method: ApiMethod::Get,
                     function: 0,
+                    qualifier: "$LATEST".into(),
                     timeout: secs(2.5),
                     integrated_response: false,
                     base64: Default::default(),
+                    function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1729,9 +1771,11 @@ invoke_url = "http://127.0.0.1"
                     path: ApiPath { kind: PathKind::Exact, path: "/echo".into(), params: vec![] },
                     method: ApiMethod::Post,
                     function: 1,
+                    qualifier: "1".into(),
                     timeout: secs(15.0),
                     integrated_response: true,
                     base64: Default::default(),
+                    function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1741,9 +1785,11 @@ invoke_url = "http://127.0.0.1"
                     path: ApiPath { kind: PathKind::PriorityPrefix, path: "/static".into(), params: vec![] },
                     method: ApiMethod::Any,
                     function: 0,
+                    qualifier: "$LATEST".into(),
                     timeout: secs(15.0),
                     integrated_response: false,
                     base64: Default::default(),
+                    function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -1753,9 +1799,11 @@ invoke_url = "http://127.0.0.1"
                     path: ApiPath { kind: PathKind::Prefix, path: "/".into(), params: vec![] },
                     method: ApiMethod::Head,
                     function: 0,
+                    qualifier: "$LATEST".into(),
                     timeout: secs(15.0),
                     integrated_response: false,
                     base64: Default::default(),
+                    function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
                 },
@@ -2172,7 +2220,7 @@ max_instances = 5
         let no_service = parse_str("[gateway]\nworkers = 1\n", &file, &Overrides::default()).unwrap_err();
         assert_eq!(
             no_service.to_string(),
-            format!("{}: field `service`: no [[service]] is defined, so no request could be served", file.display())
+            format!("{}: field `service`: no [[service]] and no Function URL (`url` on a [[function]]) is defined, so no request could be served", file.display())
         );
         let missing = load(&scratch.dir.join("absent.toml"), &Overrides::default()).unwrap_err();
         assert_eq!(
@@ -2307,7 +2355,10 @@ invoke_url = "http://127.0.0.1:9/invoke"
         assert_eq!((item.protocol, matches!(item.auth, Auth::KeyPair)), (Protocol::Http, true));
         assert_eq!(
             item.cors,
-            Some(Cors { origins: vec!["https://app.example.com".into(), "http://localhost:3000".into()] })
+            Some(Cors {
+                origins: vec!["https://app.example.com".into(), "http://localhost:3000".into()],
+                custom: None
+            })
         );
         let param = |name: &str, position, kind, required, default: Option<&str>, capture| Param {
             name: name.into(),
@@ -2328,7 +2379,10 @@ invoke_url = "http://127.0.0.1:9/invoke"
             ]
         );
         let me = &config.apis[1].policy;
-        assert_eq!((me.protocol, me.cors.clone()), (Protocol::HttpAndHttps, Some(Cors { origins: vec![] })));
+        assert_eq!(
+            (me.protocol, me.cors.clone()),
+            (Protocol::HttpAndHttps, Some(Cors { origins: vec![], custom: None }))
+        );
         let Auth::OAuth(oauth) = &me.auth else { panic!("expected OAuth, got {:?}", me.auth) };
         assert_eq!(
             format!("{oauth:?}"),

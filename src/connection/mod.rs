@@ -20,7 +20,7 @@ use monoio::net::TcpStream;
 use crate::backend::event::{write_event_with, EventInput};
 use crate::backend::integration::{ExtraHeaders, ResponseFraming};
 use crate::backend::invoke::HEADROOM;
-use crate::backend::{self, web, CallBuffers, CallTarget};
+use crate::backend::{self, function_url, web, CallBuffers, CallTarget, ResponseMode};
 use crate::buffer_pool::RequestBuffers;
 use crate::error::{ErrorContext, GatewayError, Side};
 use crate::http::reader::{ReadError, RequestReader};
@@ -425,6 +425,9 @@ impl<S: ClientStream> Connection<S> {
             None => (serving.router().resolve(host, method, path, &mut self.params)?, false),
         };
         self.routed = Some((serving.clone(), routed.0.api, routed.0.stage));
+        if routed.0.https_only && !self.https {
+            return Err(GatewayError::HttpsRequired);
+        }
         Ok(routed)
     }
 
@@ -557,7 +560,6 @@ impl<S: ClientStream> Connection<S> {
         let config = serving.config();
         let api = &config.apis[resolved.api];
         let service = &config.services[api.service];
-        let function = &config.functions[api.function];
         let request_path = &path[resolved.api_path_start..];
         let request_path: &[u8] = if request_path.is_empty() { b"/" } else { request_path };
 
@@ -578,7 +580,8 @@ impl<S: ClientStream> Connection<S> {
             service_id: &service.id,
             api_path: &api.path.path,
             api_method: api.method.as_str(),
-            qualifier: &function.qualifier,
+            qualifier: &api.qualifier,
+            endpoint_timeout: api.timeout.as_millis().div_ceil(1000) as u64,
             request_id: request_id.as_bytes(),
             trace_id: trace.as_bytes(),
             source_ip: self.source_ip.as_bytes(),
@@ -593,7 +596,16 @@ impl<S: ClientStream> Connection<S> {
             stage_variables: &service.stage_variables[resolved.stage.index()],
             scheme: if self.https { "https" } else { "http" },
         };
-        write_event_with(&mut buffers.request, &mut buffers.scratch, &input, &self.policy.event_fields(config, api));
+        if api.function_url {
+            function_url::write_event(&mut buffers.request, &mut buffers.scratch, &input);
+        } else {
+            write_event_with(
+                &mut buffers.request,
+                &mut buffers.scratch,
+                &input,
+                &self.policy.event_fields(config, api),
+            );
+        }
         if api.websocket.is_some() {
             // A WebSocket API: the upgrade, then frames both ways until the connection ends.
             let pipelined = self.reader.pipelined();
@@ -613,8 +625,12 @@ impl<S: ClientStream> Connection<S> {
             self.upgraded = true;
             return Ok(());
         }
-        let target =
-            CallTarget { function: api.function, timeout: api.timeout, integrated_response: api.integrated_response };
+        let response = match (api.function_url, api.integrated_response) {
+            (true, _) => ResponseMode::Inferred,
+            (false, true) => ResponseMode::Integrated,
+            (false, false) => ResponseMode::PassThrough,
+        };
+        let target = CallTarget { function: api.function, timeout: api.timeout, response };
         let head_only = method == b"HEAD";
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
         let extra = ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors };
@@ -648,6 +664,18 @@ impl<S: ClientStream> Connection<S> {
         // The API's CORS and usage-plan headers: a refusal must reach a browser's script too.
         self.out.extend_from_slice(&self.policy.headers);
         error.write_extra_headers(&mut self.out);
+        if *error == GatewayError::HttpsRequired {
+            // The same target on https, at the default port: the public HTTPS port is not known
+            // here (a proxy or NAT may stand in front). The error path only: one allocation.
+            let mut location = b"https://".to_vec();
+            location.extend_from_slice(crate::router::strip_port(context.host));
+            location.extend_from_slice(path);
+            if !self.head.query.is_empty() {
+                location.push(b'?');
+                location.extend_from_slice(self.head.query.of_buffer(bytes));
+            }
+            response::header(&mut self.out, b"location", &location);
+        }
         response::header(&mut self.out, b"x-api-requestid", request_id.as_bytes());
         response::end_head(&mut self.out, body.len(), close || error.closes_connection());
         if self.head.method.of_buffer(bytes) != b"HEAD" || error.closes_connection() {

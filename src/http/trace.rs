@@ -5,10 +5,10 @@
 
 use super::RequestHead;
 
-/// A request's trace id, copied out of the request buffer (at most 36 bytes: a request id).
+/// A request's trace id, copied out of the request buffer (at most 32 bytes: a trace or request id).
 #[derive(Clone, Copy)]
 pub struct TraceId {
-    bytes: [u8; 36],
+    bytes: [u8; 32],
     length: usize,
 }
 
@@ -16,8 +16,8 @@ impl TraceId {
     /// The client's trace id when it sent one, else `request_id`.
     pub fn of_request(bytes: &[u8], head: &RequestHead, request_id: &[u8]) -> TraceId {
         let id = trace_id(bytes, head).unwrap_or(request_id);
-        let length = id.len().min(36);
-        let mut copied = [0u8; 36];
+        let length = id.len().min(32);
+        let mut copied = [0u8; 32];
         copied[..length].copy_from_slice(&id[..length]);
         TraceId { bytes: copied, length }
     }

@@ -7,10 +7,12 @@
 //! - [`serverless`]: `serverless.yml` of the `scf` and `apigateway` components;
 //! - [`openapi`]: OpenAPI documents with Tencent's `x-apigw-*` extensions (through
 //!   [`crate::admin::openapi`], which the admin API's import shares);
+//! - [`addresses`]: custom domains (with path mappings) and Function URLs (`http` triggers);
 //! - [`vars`]: `${...}` variables in `serverless.yml`;
 //! - [`yaml`]: the documents as trees that keep line numbers;
 //! - [`report`]: the items printed on stderr: every key not carried over, with file and line.
 
+pub mod addresses;
 pub mod openapi;
 pub mod report;
 pub mod serverless;
@@ -236,6 +238,8 @@ pub fn relative(target: &Path, base: &Path) -> String {
 pub struct Outcome {
     /// The configuration (TOML), when there were no errors.
     pub config: Option<String>,
+    /// The same configuration as the typed file model.
+    pub file: Option<ConfigFile>,
     /// Every key not carried over.
     pub report: Report,
     /// Why the import failed (empty when it did not).
@@ -250,19 +254,51 @@ pub fn import(files: &[PathBuf], out: Option<&Path>) -> Outcome {
         Some(out) => std::path::absolute(out).unwrap_or_else(|_| cwd.join(out)),
         None => cwd.join("scfgate.toml"),
     };
-    let mut project =
-        Project { base_dir: target.parent().map(Path::to_owned).unwrap_or(cwd.clone()), ..Default::default() };
-    let mut serverless_docs = Vec::new();
-    let mut openapi_docs = Vec::new();
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
     for path in files {
         let file = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) => {
-                project.errors.push(format!("{file}: cannot read the file: {error}"));
-                continue;
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let dir = std::path::absolute(serverless::folder_of(path)).unwrap_or_else(|_| cwd.clone());
+                inputs.push(Input { file, text, dir });
             }
-        };
+            Err(error) => errors.push(format!("{file}: cannot read the file: {error}")),
+        }
+    }
+    let settings = Settings { target: &target, known_functions: &[], validate: true };
+    import_inputs(inputs, errors, settings)
+}
+
+/// One document given as text, with the folder its relative `src` paths are resolved against.
+pub struct Input {
+    /// The name the report gives it.
+    pub file: String,
+    /// The document, YAML or JSON.
+    pub text: String,
+    /// Its folder, absolute.
+    pub dir: PathBuf,
+}
+
+/// How [`import_inputs`] finishes.
+pub struct Settings<'a> {
+    /// Where the configuration is meant to be written: `code` folders are relative to its folder.
+    pub target: &'a Path,
+    /// Functions defined elsewhere that APIs may name (the admin API's state).
+    pub known_functions: &'a [String],
+    /// Whether to validate the result as a configuration of its own (`--check`); the admin API
+    /// validates it with its state instead.
+    pub validate: bool,
+}
+
+/// Builds the configuration from documents already read; `errors` are earlier failures (files
+/// that could not be read).
+pub fn import_inputs(inputs: Vec<Input>, errors: Vec<String>, settings: Settings<'_>) -> Outcome {
+    let base_dir = settings.target.parent().map(Path::to_owned).unwrap_or_default();
+    let mut project = Project { base_dir, errors, ..Default::default() };
+    let mut serverless_docs = Vec::new();
+    let mut openapi_docs = Vec::new();
+    for Input { file, text, dir } in inputs {
         let root = match yaml::parse(&text) {
             Ok(root) => root,
             Err(error) => {
@@ -270,7 +306,6 @@ pub fn import(files: &[PathBuf], out: Option<&Path>) -> Outcome {
                 continue;
             }
         };
-        let dir = std::path::absolute(serverless::folder_of(path)).unwrap_or_else(|_| cwd.clone());
         let doc = Doc { file, dir, root };
         if doc.root.entry("openapi").is_some() || doc.root.entry("swagger").is_some() {
             openapi_docs.push(doc);
@@ -292,7 +327,7 @@ pub fn import(files: &[PathBuf], out: Option<&Path>) -> Outcome {
     for doc in &openapi_docs {
         openapi::import(doc, &mut project);
     }
-    finish(project, &target)
+    finish(project, &settings)
 }
 
 /// `${...}` in every serverless.yml: first each file's own variables, then the outputs of the
@@ -343,7 +378,7 @@ fn expand_variables(docs: &mut [Doc], project: &mut Project) {
 }
 
 /// Checks what only the whole project can tell, writes the TOML and validates it.
-fn finish(mut project: Project, target: &Path) -> Outcome {
+fn finish(mut project: Project, settings: &Settings<'_>) -> Outcome {
     // A web function answers as an HTTP server: integrated response is for event functions.
     for (_, service) in &mut project.services {
         for api in &mut service.apis {
@@ -371,7 +406,8 @@ fn finish(mut project: Project, target: &Path) -> Outcome {
         for api in &service.apis {
             for reference in [&api.function, &api.register, &api.transport, &api.cleanup].into_iter().flatten() {
                 let name = reference.name.clone().unwrap_or_default();
-                if !project.functions.iter().any(|function| function.name.as_deref() == Some(name.as_str())) {
+                let known = settings.known_functions.contains(&name);
+                if !known && !project.functions.iter().any(|function| function.name.as_deref() == Some(name.as_str())) {
                     let location = format!(
                         "service `{}` api `{}`",
                         service.name.as_deref().unwrap_or_default(),
@@ -385,14 +421,15 @@ fn finish(mut project: Project, target: &Path) -> Outcome {
             }
         }
     }
-    if project.errors.is_empty() && project.services.is_empty() {
+    let urls = project.functions.iter().any(|function| function.url.is_some());
+    if project.errors.is_empty() && project.services.is_empty() && !urls {
         let mut files: Vec<&str> = project.origins.iter().map(|origin| origin.file.as_str()).collect();
         files.dedup();
         let files = if files.is_empty() { "the files".to_owned() } else { files.join(", ") };
-        project.errors.push(format!("{files}: no API Gateway trigger (events: - apigw) nor apigateway component or OpenAPI operation: nothing would be served"));
+        project.errors.push(format!("{files}: no API Gateway trigger (events: - apigw), Function URL (events: - http), apigateway component or OpenAPI operation: nothing would be served"));
     }
     if !project.errors.is_empty() {
-        return Outcome { config: None, report: project.report, errors: project.errors };
+        return Outcome { config: None, file: None, report: project.report, errors: project.errors };
     }
     let config = ConfigFile {
         gateway: project.region.clone().map(|region| file::Gateway { region: Some(region), ..Default::default() }),
@@ -407,14 +444,18 @@ fn finish(mut project: Project, target: &Path) -> Outcome {
         Err(error) => {
             return Outcome {
                 config: None,
+                file: None,
                 report: project.report,
                 errors: vec![format!("cannot write TOML: {error}")],
             }
         }
     };
     let text = format!("# Written by `scfgate import`; check it with `scfgate --config FILE --check`.\n\n{body}");
-    match crate::config::validate::parse_str(&text, target, &Default::default()) {
-        Ok(_) => Outcome { config: Some(text), report: project.report, errors: Vec::new() },
+    if !settings.validate {
+        return Outcome { config: Some(text), file: Some(config), report: project.report, errors: Vec::new() };
+    }
+    match crate::config::validate::parse_str(&text, settings.target, &Default::default()) {
+        Ok(_) => Outcome { config: Some(text), file: Some(config), report: project.report, errors: Vec::new() },
         Err(error) => {
             let origin = error.location.as_deref().and_then(|location| {
                 project.origins.iter().find(|origin| location.starts_with(origin.location.as_str()))
@@ -427,7 +468,7 @@ fn finish(mut project: Project, target: &Path) -> Outcome {
                 ),
                 None => format!("the configuration it becomes is refused: {error}"),
             };
-            Outcome { config: None, report: project.report, errors: vec![message] }
+            Outcome { config: None, file: None, report: project.report, errors: vec![message] }
         }
     }
 }

@@ -114,6 +114,7 @@ fn scf(doc: &Doc, inputs: &Node, project: &mut Project) {
         concurrency: None,
         environment: Default::default(),
         invoke_url: None,
+        url: None,
         port: None,
         region: None,
         endpoint: None,
@@ -202,9 +203,16 @@ fn scf(doc: &Doc, inputs: &Node, project: &mut Project) {
             let path = ["inputs", "events", index.as_str(), entry.key.as_str()];
             match entry.key.as_str() {
                 "apigw" => apigw_event(doc, &path, &entry.value, &info, project),
-                "http" => doc.report(project, &path, Kind::NotCarried, "Function URLs are not served: scfgate reaches functions through APIs (an apigw trigger with path / and method ANY does the same)"),
-                other if OTHER_TRIGGERS.contains(&other) => doc.report(project, &path, Kind::NotCarried, format!("{other} triggers are not run: scfgate serves API Gateway triggers only")),
-                other => doc.report(project, &path, Kind::NotCarried, format!("`{other}` is not a trigger scfgate knows")),
+                "http" => super::addresses::http_trigger(doc, &path, &entry.value, project),
+                other if OTHER_TRIGGERS.contains(&other) => doc.report(
+                    project,
+                    &path,
+                    Kind::NotCarried,
+                    format!("{other} triggers are not run: scfgate serves API Gateway triggers only"),
+                ),
+                other => {
+                    doc.report(project, &path, Kind::NotCarried, format!("`{other}` is not a trigger scfgate knows"))
+                }
             }
         }
     }
@@ -308,12 +316,27 @@ fn service(doc: &Doc, path: &[&str], params: &Node, fallback_name: &str, project
         at.push(&entry.key);
         match entry.key.as_str() {
             key if service_keys.contains(&key) => {}
-            "netTypes" => doc.report(project, &at, Kind::NotCarried, "the gateway is reached where --listen binds it; OUTER/INNER have no meaning here"),
-            "instanceId" => doc.report(project, &at, Kind::NotCarried, "there are no dedicated instances: the gateway is the instance"),
+            "netTypes" => doc.report(
+                project,
+                &at,
+                Kind::NotCarried,
+                "the gateway is reached where --listen binds it; OUTER/INNER have no meaning here",
+            ),
+            "instanceId" => doc.report(
+                project,
+                &at,
+                Kind::NotCarried,
+                "there are no dedicated instances: the gateway is the instance",
+            ),
             "region" => project.region(doc, &at, &entry.value),
-            "customDomains" => doc.report(project, &at, Kind::NotCarried, "the service answers on every host; to limit it to its domains set `hosts` on it (path mappings are not supported)"),
+            "customDomains" => super::addresses::custom_domains(doc, &at, &entry.value, index, project),
             "tags" => doc.report(project, &at, Kind::NotCarried, "scfgate has no resource tags"),
-            "usagePlan" => doc.report(project, &at, Kind::NotCarried, "add a [[usage_plan]] bound to the service stage (README, Policies)"),
+            "usagePlan" => doc.report(
+                project,
+                &at,
+                Kind::NotCarried,
+                "add a [[usage_plan]] bound to the service stage (README, Policies)",
+            ),
             _ => doc.report(project, &at, Kind::NotCarried, "not a key scfgate knows here"),
         }
     }

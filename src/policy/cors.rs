@@ -16,6 +16,8 @@
 //! - A preflight's `Access-Control-Request-Headers` are echoed in `Access-Control-Allow-Headers`
 //!   (when they are all header names), so headers Tencent's list lacks (`X-Date`, `Source` for key
 //!   pairs, any `X-Custom`) still pass; without that field the preflight gets Tencent's list.
+//! - A Function URL's `cors` (`CorsConfig`) sets the methods, allowed and exposed headers,
+//!   credentials and max age; what it leaves out stays as above.
 //! - Extension: `cors_origins` limits the origins. An allowed `Origin` is echoed (`Vary: Origin`);
 //!   any other gets no `Access-Control-*` headers at all, so the browser refuses the response.
 
@@ -62,12 +64,28 @@ pub fn write_headers(out: &mut Vec<u8>, cors: &Cors, request: &Request<'_>, pref
     if allow_origin != b"*" {
         response::header(out, b"vary", b"Origin");
     }
-    response::header(out, b"access-control-allow-methods", ALLOW_METHODS);
     let requested = request.header(b"access-control-request-headers").filter(|names| preflight && is_name_list(names));
-    response::header(out, b"access-control-allow-headers", requested.unwrap_or(DEFAULT_HEADERS));
-    response::header(out, b"access-control-expose-headers", DEFAULT_HEADERS);
-    response::header(out, b"access-control-allow-credentials", b"true");
-    response::header(out, b"access-control-max-age", MAX_AGE);
+    let Some(custom) = &cors.custom else {
+        response::header(out, b"access-control-allow-methods", ALLOW_METHODS);
+        response::header(out, b"access-control-allow-headers", requested.unwrap_or(DEFAULT_HEADERS));
+        response::header(out, b"access-control-expose-headers", DEFAULT_HEADERS);
+        response::header(out, b"access-control-allow-credentials", b"true");
+        response::header(out, b"access-control-max-age", MAX_AGE);
+        return;
+    };
+    // A Function URL's `CorsConfig`: what it sets, Tencent's defaults for the rest.
+    let methods = custom.methods.as_deref().map_or(ALLOW_METHODS, str::as_bytes);
+    response::header(out, b"access-control-allow-methods", methods);
+    let allowed = custom.headers.as_deref().map(str::as_bytes).or(requested).unwrap_or(DEFAULT_HEADERS);
+    response::header(out, b"access-control-allow-headers", allowed);
+    let expose = custom.expose_headers.as_deref().map_or(DEFAULT_HEADERS, str::as_bytes);
+    if !expose.is_empty() {
+        response::header(out, b"access-control-expose-headers", expose);
+    }
+    if custom.credentials {
+        response::header(out, b"access-control-allow-credentials", b"true");
+    }
+    response::header(out, b"access-control-max-age", custom.max_age.as_bytes());
 }
 
 /// A comma-separated list of header names (RFC 9110 tokens), the shape a browser sends.
@@ -102,7 +120,7 @@ mod tests {
         parse_request(raw.as_bytes(), &mut head).unwrap();
         let captures = PathParams::default();
         let request = Request { buffer: raw.as_bytes(), head: &head, path: b"/", captures: &captures, https: false };
-        let cors = Cors { origins: origins.iter().map(|origin| origin.to_string()).collect() };
+        let cors = Cors { origins: origins.iter().map(|origin| origin.to_string()).collect(), custom: None };
         let mut out = Vec::new();
         write_headers(&mut out, &cors, &request, preflight);
         String::from_utf8(out)

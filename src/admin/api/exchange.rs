@@ -1,5 +1,6 @@
 //! What goes in and out whole: the state exported as a config file, OpenAPI export and import,
-//! and the console's test requests sent to the data plane.
+//! a Serverless Framework `serverless.yml` imported as `scfgate import` maps it, and the
+//! console's test requests sent to the data plane.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -105,6 +106,97 @@ pub(super) fn import_openapi(inner: &mut Inner, request: &Request, id: &str) -> 
         inner.commit(next, Scope::Draft)?;
     }
     Ok(Response::json(200, &json!({ "imported": imported, "skipped": report.skipped, "published": false })))
+}
+
+/// `POST /v1/import/serverless[?name=serverless.yml][&dir=folder]`: one `serverless.yml` (the
+/// `scf` and `apigateway` components) mapped as `scfgate import` maps it, with the same report.
+/// Functions are added (served at once, as `POST /v1/functions` does); services and their APIs go
+/// into drafts, nothing is published. `dir`, relative to the config file's folder (the default),
+/// is where the file's relative `src` folders are. Functions, services' APIs already defined are
+/// left as they are and listed in `skipped`. The whole import is one change: if the state it makes
+/// is refused, nothing is imported.
+pub(super) fn import_serverless(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {
+    let text = std::str::from_utf8(&request.body).map_err(|_| AdminError::bad("the document is not UTF-8"))?;
+    let file = request.query("name").unwrap_or("serverless.yml").to_owned();
+    let config_dir = inner.config_path.parent().map(std::path::Path::to_owned).unwrap_or_default();
+    let dir = match request.query("dir") {
+        Some(dir) => std::path::absolute(config_dir.join(dir)).unwrap_or_else(|_| config_dir.join(dir)),
+        None => config_dir,
+    };
+    let known: Vec<String> = inner.state.functions.iter().filter_map(|record| record.spec.name.clone()).collect();
+    let input = crate::import::Input { file, text: text.to_owned(), dir };
+    let settings = crate::import::Settings { target: &inner.config_path, known_functions: &known, validate: false };
+    let outcome = crate::import::import_inputs(vec![input], Vec::new(), settings);
+    let report: Vec<Value> = outcome
+        .report
+        .items
+        .iter()
+        .map(|item| {
+            let kind = match item.kind {
+                crate::import::report::Kind::NotCarried => "not carried over",
+                crate::import::report::Kind::Note => "note",
+            };
+            json!({ "file": item.file, "line": item.line, "key": item.key, "kind": kind, "why": item.why, "text": item.to_string() })
+        })
+        .collect();
+    let Some(config) = outcome.file else {
+        return Ok(Response::json(400, &json!({ "errors": outcome.errors, "report": report })));
+    };
+    let mut next = inner.state.clone();
+    let version = next.next_revision();
+    let (mut functions, mut services, mut apis, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for function in config.functions {
+        let (namespace, name, qualifier) = function_key(&function);
+        let label = format!("{namespace}/{name}:{qualifier}");
+        if next
+            .functions
+            .iter()
+            .any(|record| function_key(&record.spec) == (namespace.clone(), name.clone(), qualifier.clone()))
+        {
+            skipped
+                .push(json!({ "at": format!("function `{label}`"), "reason": "already defined; it is left as it is" }));
+            continue;
+        }
+        next.functions.push(Record::new(function, version));
+        functions.push(label);
+    }
+    for mut service in config.services {
+        let id = service.id.clone().unwrap_or_default();
+        let service_apis = std::mem::take(&mut service.apis);
+        let index = match next.service(&id) {
+            Some(index) => index,
+            None => {
+                next.services.push(ServiceRecord {
+                    record: Record::new(service, version),
+                    apis: Vec::new(),
+                    releases: Vec::new(),
+                    serving: Default::default(),
+                });
+                services.push(id.clone());
+                next.services.len() - 1
+            }
+        };
+        for api in service_apis {
+            let name = api.name.clone().unwrap_or_default();
+            if next.services[index].api_index(&name).is_some() {
+                skipped.push(json!({ "at": format!("service `{id}` api `{name}`"), "reason": "the service already has an api of that name; it is left as it is" }));
+                continue;
+            }
+            next.services[index].apis.push(Record::new(api, version));
+            apis.push(format!("{id}/{name}"));
+        }
+        next.services[index].record.touch(version);
+    }
+    let scope = if functions.is_empty() { Scope::Draft } else { Scope::DataPlane };
+    match inner.commit(next, scope) {
+        Ok(_) => {}
+        Err(AdminError::Invalid(error)) => {
+            return Ok(Response::json(400, &json!({ "errors": [error.to_string()], "report": report })));
+        }
+        Err(other) => return Err(other),
+    }
+    let imported = json!({ "functions": functions, "services": services, "apis": apis });
+    Ok(Response::json(200, &json!({ "imported": imported, "skipped": skipped, "report": report, "published": false })))
 }
 
 /// The console's test panel: a browser cannot call the data plane's port from the console's

@@ -1,6 +1,6 @@
 //! The admin endpoints (see docs/admin-api.md): services, APIs, functions, usage plans, key
-//! pairs, releases (publish, rollback, unpublish), docs, OpenAPI, export, and the console's test
-//! request. Each handler reads the request, changes a copy of the state and hands it to
+//! pairs, releases (publish, rollback, unpublish), docs, OpenAPI, serverless.yml import, export,
+//! and the console's test request. Each handler reads the request, changes a copy of the state and hands it to
 //! `Inner::commit`; failures are `AdminError`s, turned into responses in one place.
 
 use serde::de::DeserializeOwned;
@@ -135,6 +135,7 @@ fn route(inner: &mut Inner, request: &Request) -> Result<Response, AdminError> {
         }
         ("DELETE", ["v1", "secrets", id]) => delete_secret(inner, request, id),
         ("GET", ["v1", "export"]) => export(inner, request),
+        ("POST", ["v1", "import", "serverless"]) => import_serverless(inner, request),
         ("POST", ["v1", "test-request"]) => test_request(inner, request),
         _ => Err(AdminError::NoEndpoint),
     }
