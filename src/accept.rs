@@ -20,7 +20,7 @@ pub async fn run(context: Rc<WorkerContext>, listeners: Vec<StdListener>) {
 /// stopped the accept loops.
 pub async fn serve_all(context: Rc<WorkerContext>, listeners: Vec<StdListener>, tls_listeners: Vec<StdListener>) {
     monoio::spawn(control_task(context.clone()));
-    monoio::spawn(crate::connection::park::run(context.clone()));
+    monoio::spawn(crate::connection::run_parking_lot(context.clone()));
     let mut accept_loops = Vec::new();
     let all = listeners
         .into_iter()

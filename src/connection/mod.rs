@@ -64,6 +64,26 @@ async fn serve_plain(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerConte
     }
 }
 
+/// Runs the worker's lot: wakes parked connections that have something to read into fresh
+/// connection tasks, and closes those past their idle timeout, until shutdown closes the rest.
+pub async fn run_parking_lot(worker: Rc<WorkerContext>) {
+    let lot = &worker.parking;
+    let Some(waiter) = lot.waiter() else { return };
+    let mut events = park::ParkingLot::event_buffer();
+    loop {
+        if worker.is_draining() {
+            lot.close_all();
+            return;
+        }
+        let wake_at = lot.expire_and_next_wake(Instant::now());
+        let _ = monoio::time::timeout_at(monoio::time::Instant::from_std(wake_at), waiter.readable(false)).await;
+        lot.wake_ready(&mut events, |unparked| {
+            worker.metrics.connections.unparked.increment();
+            monoio::spawn(serve_unparked(unparked, worker.clone()));
+        });
+    }
+}
+
 /// A client stream, and whether a connection over it can be parked: plain TCP can (its state is
 /// the descriptor); TLS cannot (its session lives in the stream).
 pub trait ClientStream: AsyncReadRent + AsyncWriteRent + Split {

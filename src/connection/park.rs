@@ -1,9 +1,10 @@
 //! Idle keep-alive connections parked outside any task. A plain-HTTP connection that has waited
 //! `park_after` for its next request ends its task (its future, buffers and I/O state go) and
 //! leaves its descriptor here: a slot of a few words in this worker's lot, registered with the
-//! lot's epoll set. One task per worker waits on that set; when a parked descriptor becomes
-//! readable (a request, or the client closing), it leaves the lot and a fresh connection task
-//! serves it. Those past the idle timeout are closed from here.
+//! lot's epoll set. One task per worker (`crate::connection::run_parking_lot`) waits on that
+//! set; when a parked descriptor becomes readable (a request, or the client closing), it leaves
+//! the lot and a fresh connection task serves it. Those past the idle timeout are closed here.
+//! This module holds the lot alone (the worker owns one), not the connections' code.
 //!
 //! Why epoll beside io_uring: a parked connection must cost no submission, no timer and no task
 //! of its own, and one epoll set watches any number of descriptors, each for the kernel's entry
@@ -18,12 +19,10 @@ use std::collections::BinaryHeap;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::metrics::worker::WorkerMetrics;
-use crate::worker::WorkerContext;
 
 /// Events taken from the epoll set per call.
 const EVENTS_PER_CALL: usize = 64;
@@ -168,7 +167,7 @@ impl ParkingLot {
     }
 
     /// Closes every parked connection (shutdown: they have no request in flight).
-    fn close_all(&self) {
+    pub fn close_all(&self) {
         let entries: Vec<_> = self.state.borrow_mut().deadlines.drain().collect();
         for Reverse((_, index, tag)) in entries {
             drop(self.take(index, tag));
@@ -186,9 +185,37 @@ impl ParkingLot {
         usize::try_from(count).unwrap_or(0)
     }
 
+    /// Takes out every parked connection that is readable now (or whose client hung up),
+    /// handing each to `serve`; `events` is scratch space, reused from call to call.
+    pub fn wake_ready(&self, events: &mut [libc::epoll_event], mut serve: impl FnMut(Unparked)) {
+        loop {
+            let count = self.ready(events);
+            for event in &events[..count] {
+                if let Some(unparked) = self.take(event.u64 as u32, (event.u64 >> 32) as u32) {
+                    serve(unparked);
+                }
+            }
+            if count < events.len() {
+                return;
+            }
+        }
+    }
+
+    /// Closes the connections past their idle timeout; when to look again (at the next
+    /// deadline, and at least every second so that shutdown is noticed).
+    pub fn expire_and_next_wake(&self, now: Instant) -> Instant {
+        let latest = now + LONGEST_SLEEP;
+        self.expire(now).map_or(latest, |next| next.min(latest))
+    }
+
+    /// Scratch space for [`wake_ready`](Self::wake_ready).
+    pub fn event_buffer() -> Vec<libc::epoll_event> {
+        vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_CALL]
+    }
+
     /// A runtime stream over a second descriptor of the epoll set, for waiting on its readiness
     /// (it is never read or written).
-    fn waiter(&self) -> Option<monoio::net::TcpStream> {
+    pub fn waiter(&self) -> Option<monoio::net::TcpStream> {
         let epoll = self.epoll.as_ref()?.try_clone().ok()?;
         // SAFETY: the runtime only polls this descriptor for readability (`readable`), which
         // any pollable descriptor supports; it owns the duplicate and closes it when dropped.
@@ -199,36 +226,6 @@ impl ParkingLot {
 
 fn key(index: u32, tag: u32) -> u64 {
     (u64::from(tag) << 32) | u64::from(index)
-}
-
-/// Runs the worker's lot: wakes parked connections that have something to read into fresh
-/// connection tasks, and closes those past their idle timeout, until shutdown closes the rest.
-pub async fn run(worker: Rc<WorkerContext>) {
-    let lot = &worker.parking;
-    let Some(waiter) = lot.waiter() else { return };
-    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_CALL];
-    loop {
-        if worker.is_draining() {
-            lot.close_all();
-            return;
-        }
-        let now = Instant::now();
-        let wake_at = lot.expire(now).map_or(now + LONGEST_SLEEP, |next| next.min(now + LONGEST_SLEEP));
-        let _ = monoio::time::timeout_at(monoio::time::Instant::from_std(wake_at), waiter.readable(false)).await;
-        loop {
-            let count = lot.ready(&mut events);
-            for event in &events[..count] {
-                let (index, tag) = (event.u64 as u32, (event.u64 >> 32) as u32);
-                if let Some(unparked) = lot.take(index, tag) {
-                    worker.metrics.connections.unparked.increment();
-                    monoio::spawn(super::serve_unparked(unparked, worker.clone()));
-                }
-            }
-            if count < events.len() {
-                break;
-            }
-        }
-    }
 }
 
 #[cfg(test)]
