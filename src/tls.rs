@@ -71,7 +71,27 @@ pub fn server_config(certificates: &[CertificateSpec]) -> Result<Arc<rustls::Ser
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Session resumption with stateless tickets: a returning client skips the certificate and
+    // key exchange work (the handshake's cost) and no per-session state is kept here. One
+    // ticket key set for the process, so tickets stay good across reloads.
+    if let Some(ticketer) = session_ticketer() {
+        config.ticketer = ticketer;
+    }
     Ok(Arc::new(config))
+}
+
+/// The process's ticket keys (rotated by rustls every 6 hours), made once.
+fn session_ticketer() -> Option<Arc<dyn rustls::server::ProducesTickets>> {
+    static TICKETER: std::sync::OnceLock<Option<Arc<dyn rustls::server::ProducesTickets>>> = std::sync::OnceLock::new();
+    TICKETER
+        .get_or_init(|| match rustls::crypto::ring::Ticketer::new() {
+            Ok(ticketer) => Some(ticketer),
+            Err(problem) => {
+                tracing::warn!(%problem, "no TLS session tickets: resumed handshakes are not offered");
+                None
+            }
+        })
+        .clone()
 }
 
 fn load_certified_key(

@@ -102,6 +102,16 @@ fn https_get(
     name: &str,
     path: &str,
 ) -> Result<(String, String, Option<Vec<u8>>), String> {
+    https_exchange(address, config, name, path).map(|(status, body, alpn, _)| (status, body, alpn))
+}
+
+/// [`https_get`], also saying whether the handshake was full or resumed.
+fn https_exchange(
+    address: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    name: &str,
+    path: &str,
+) -> Result<(String, String, Option<Vec<u8>>, Option<rustls::HandshakeKind>), String> {
     let server_name = ServerName::try_from(name.to_string()).unwrap();
     let connection = rustls::ClientConnection::new(config, server_name).map_err(|error| error.to_string())?;
     let socket = TcpStream::connect(address).unwrap();
@@ -117,10 +127,31 @@ fn https_get(
         Err(error) => return Err(error.to_string()),
     }
     let alpn = stream.conn.alpn_protocol().map(<[u8]>::to_vec);
+    let kind = stream.conn.handshake_kind();
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.lines().next().unwrap_or_default().to_string();
     let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
-    Ok((status, body, alpn))
+    Ok((status, body, alpn, kind))
+}
+
+#[test]
+fn a_returning_client_resumes_its_session_over_tls_1_3_and_1_2() {
+    let (gateway, address, certificates) = start();
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        // One client config: its session store keeps what the gateway gave the first connection.
+        let config = client_config(&certificates.a, &[version], true);
+        let kinds: Vec<_> = (0..3)
+            .map(|_| {
+                let (status, _, _, kind) =
+                    https_exchange(address, config.clone(), "a.example", "/release/echo").unwrap();
+                assert_eq!(status, "HTTP/1.1 200 OK");
+                kind
+            })
+            .collect();
+        use rustls::HandshakeKind::{Full, Resumed};
+        assert_eq!(kinds, [Some(Full), Some(Resumed), Some(Resumed)], "{version:?}");
+    }
+    drop(gateway);
 }
 
 #[test]
