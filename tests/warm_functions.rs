@@ -71,6 +71,13 @@ fn start(builder: GatewayBuilder) -> Gateway {
     builder.dir().executable("web/scf_bootstrap", &format!("#!/bin/sh\nexec \"{FUNCTION_BIN}\" web\n"));
     let gateway = builder.function("who", "whoami").function("added", "whoami").start();
     assert!(gateway.output.wait_for_line("web function ready", LIMIT), "{}", gateway.output.text());
+    // Every instance of `who` ready too, so that the pids sampled before a reload are all of them
+    // (a request sent while the second one starts would find only the first).
+    assert!(
+        gateway.output.wait_for_line("ready: every worker serves and the warm local functions are ready", LIMIT),
+        "{}",
+        gateway.output.text()
+    );
     gateway
 }
 
