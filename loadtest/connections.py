@@ -182,8 +182,7 @@ def read_response(sock):
     return status
 
 
-def idle_memory(port, pid, count, tls_context, settle):
-    before = rss_kib(pid)
+def open_connections(port, count, tls_context):
     held = []
     request = request_bytes(port)
     for _ in range(count):
@@ -195,8 +194,29 @@ def idle_memory(port, pid, count, tls_context, settle):
         if status != 200:
             raise SystemExit(f"port {port}: status {status}")
         held.append(sock)
+    return held
+
+
+def steady_rss(pid, samples=5, pause=0.4):
+    # RSS moves by itself by a few hundred KiB (the allocator returning pages on its own
+    # schedule): the median of a few readings.
+    readings = []
+    for _ in range(samples):
+        readings.append(rss_kib(pid))
+        time.sleep(pause)
+    return statistics.median(readings)
+
+
+def idle_memory(port, pid, count, tls_context, settle):
+    # A few connections first, so that what any traffic sets up (pools, the allocator's arenas)
+    # is there before the baseline; few, so that neither proxy has memory for N already touched.
+    for sock in open_connections(port, 50, tls_context):
+        sock.close()
+    time.sleep(1.0)
+    before = steady_rss(pid)
+    held = open_connections(port, count, tls_context)
     time.sleep(settle)
-    after = rss_kib(pid)
+    after = steady_rss(pid)
     for sock in held:
         sock.close()
     time.sleep(1.0)
@@ -249,53 +269,74 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"descriptor limit: {hard} (each held connection takes one in this client and one in the proxy)")
+    extra = args.scfgate_args.split()
+    if args.only in (None, "idle"):
+        idle_table(args, hard, extra)
+    if args.only in (None, "new"):
+        new_connections_table(args, extra)
+
+
+def stop(processes, work):
+    for process in processes.values():
+        process.terminate()
+    for process in processes.values():
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def idle_table(args, hard, extra):
+    # Each figure on freshly started proxies: memory one run touched would make the next look
+    # free.
+    print("\n| idle keep-alive connections | protocol | nginx bytes each | scfgate bytes each | ratio |")
+    print("|---:|---|---:|---:|---:|")
+    for count in [int(n) for n in args.idle.split(",")]:
+        if count + 200 > hard:
+            print(f"| {count} | skipped: the descriptor limit is {hard} | | | |")
+            continue
+        for protocol in ["HTTP", "HTTPS"]:
+            figures = {}
+            for proxy in ["nginx", "scfgate"]:
+                work = tempfile.mkdtemp(prefix="scfgate-connections-")
+                ports, processes, workers, cert = start(work, args.binary, extra)
+                try:
+                    context = None if protocol == "HTTP" else ssl.create_default_context(cafile=cert)
+                    port = ports[proxy if context is None else proxy + "_tls"]
+                    figures[proxy] = idle_memory(port, workers[proxy], count, context, settle=2.5)
+                finally:
+                    stop(processes, work)
+            nginx, scfgate = figures["nginx"][2], figures["scfgate"][2]
+            ratio = scfgate / nginx if nginx > 0 else float("nan")
+            print(f"| {count} | {protocol} | {nginx:,.0f} | {scfgate:,.0f} | {ratio:.2f} |", flush=True)
+
+
+def new_connections_table(args, extra):
     work = tempfile.mkdtemp(prefix="scfgate-connections-")
-    ports, processes, workers, cert = start(work, args.binary, args.scfgate_args.split())
-    tls_context = ssl.create_default_context(cafile=cert)
+    ports, processes, workers, _ = start(work, args.binary, extra)
+    kinds = [
+        ("HTTP, Connection: close (wrk)", lambda proxy: wrk_new_connections(ports[proxy], workers[proxy], args.duration, False)),
+        ("HTTPS full handshake (wrk)", lambda proxy: wrk_new_connections(ports[proxy + "_tls"], workers[proxy], args.duration, True)),
+        ("HTTPS resumed (openssl s_time -reuse)", lambda proxy: s_time(ports[proxy + "_tls"], workers[proxy], args.duration, True)),
+    ]
     try:
-        if args.only in (None, "idle"):
-            print("\n| idle keep-alive connections | protocol | nginx bytes each | scfgate bytes each | ratio |")
-            print("|---:|---|---:|---:|---:|")
-            for count in [int(n) for n in args.idle.split(",")]:
-                if count + 200 > hard:
-                    print(f"| {count} | skipped: the descriptor limit is {hard} | | | |")
-                    continue
-                for protocol, context in [("HTTP", None), ("HTTPS", tls_context)]:
-                    figures = {}
-                    for proxy in ["nginx", "scfgate"]:
-                        port = ports[proxy if context is None else proxy + "_tls"]
-                        figures[proxy] = idle_memory(port, workers[proxy], count, context, settle=2.5)
-                    nginx, scfgate = figures["nginx"][2], figures["scfgate"][2]
-                    print(f"| {count} | {protocol} | {nginx:,.0f} | {scfgate:,.0f} | {scfgate / nginx:.2f} |", flush=True)
-        if args.only in (None, "new"):
-            print(f"\n| new connections | nginx conn/s | scfgate conn/s | ratio | nginx CPU µs each | scfgate CPU µs each |")
-            print("|---|---:|---:|---:|---:|---:|")
-            kinds = [
-                ("HTTP, Connection: close (wrk)", lambda proxy: wrk_new_connections(ports[proxy], workers[proxy], args.duration, False)),
-                ("HTTPS full handshake (wrk)", lambda proxy: wrk_new_connections(ports[proxy + "_tls"], workers[proxy], args.duration, True)),
-                ("HTTPS resumed (openssl s_time -reuse)", lambda proxy: s_time(ports[proxy + "_tls"], workers[proxy], args.duration, True)),
-            ]
-            for label, run in kinds:
-                rounds = {"nginx": [], "scfgate": []}
-                for _ in range(args.rounds):
-                    for proxy in ["nginx", "scfgate"]:
-                        rounds[proxy].append(run(proxy))
-                median = {proxy: statistics.median(r[0] for r in rounds[proxy]) for proxy in rounds}
-                cpu = {proxy: statistics.median(r[1] for r in rounds[proxy]) for proxy in rounds}
-                print(
-                    f"| {label} | {median['nginx']:,.0f} | {median['scfgate']:,.0f} | {median['scfgate'] / median['nginx']:.2f} "
-                    f"| {cpu['nginx']:.1f} | {cpu['scfgate']:.1f} |",
-                    flush=True,
-                )
+        print("\n| new connections | nginx conn/s | scfgate conn/s | ratio | nginx CPU µs each | scfgate CPU µs each |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for label, run in kinds:
+            rounds = {"nginx": [], "scfgate": []}
+            for _ in range(args.rounds):
+                for proxy in ["nginx", "scfgate"]:
+                    rounds[proxy].append(run(proxy))
+            rate = {proxy: statistics.median(r[0] for r in rounds[proxy]) for proxy in rounds}
+            cpu = {proxy: statistics.median(r[1] for r in rounds[proxy]) for proxy in rounds}
+            print(
+                f"| {label} | {rate['nginx']:,.0f} | {rate['scfgate']:,.0f} | {rate['scfgate'] / rate['nginx']:.2f} "
+                f"| {cpu['nginx']:.1f} | {cpu['scfgate']:.1f} |",
+                flush=True,
+            )
     finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        stop(processes, work)
 
 
 if __name__ == "__main__":
