@@ -12,9 +12,12 @@ Like for like, each in processes of its own, one worker each, on loopback:
   scfgate  event mode, a `remote` function whose invoke_url is the backend, plain and TLS
            listeners, the same self-signed certificate (RSA 2048).
 
-Idle memory: for each proxy and protocol (plain HTTP, HTTPS), N connections each send one
-request, read its answer and stay open; the proxy worker's VmRSS before and after (read once
-scfgate has parked them: `--park-after` plus a margin, the same wait for nginx), divided by N.
+Idle memory: for each proxy and protocol (plain HTTP, HTTPS; PROTOCOLS="HTTP" for one), on
+freshly started proxies, N connections each send one request, read its answer and stay open;
+the proxy worker's VmRSS (median of 5 readings) before and after (read once scfgate has parked
+them: `--park-after` plus a margin, the same wait for nginx), divided by N; and what closing
+them gave back, divided by N (what the connections held, without what the process kept from
+having served them).
 Descriptor limits: the script raises its own soft RLIMIT_NOFILE to the hard limit, and the
 proxies inherit it; a size that does not fit is skipped and said so.
 
@@ -219,8 +222,11 @@ def idle_memory(port, pid, count, tls_context, settle):
     after = steady_rss(pid)
     for sock in held:
         sock.close()
-    time.sleep(1.0)
-    return before, after, (after - before) * 1024 / count
+    time.sleep(1.5)
+    closed = steady_rss(pid)
+    # Growth per connection, and what closing them gave back per connection: what the
+    # connections themselves held, without what the process kept from having served them.
+    return (after - before) * 1024 / count, (after - closed) * 1024 / count
 
 
 def wrk_new_connections(port, pid, duration, https):
@@ -290,13 +296,16 @@ def stop(processes, work):
 def idle_table(args, hard, extra):
     # Each figure on freshly started proxies: memory one run touched would make the next look
     # free.
-    print("\n| idle keep-alive connections | protocol | nginx bytes each | scfgate bytes each | ratio |")
-    print("|---:|---|---:|---:|---:|")
+    print(
+        "\n| idle keep-alive connections | protocol | nginx bytes each | scfgate bytes each | ratio "
+        "| nginx: freed on close, each | scfgate: freed on close, each |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|")
     for count in [int(n) for n in args.idle.split(",")]:
         if count + 200 > hard:
-            print(f"| {count} | skipped: the descriptor limit is {hard} | | | |")
+            print(f"| {count} | skipped: the descriptor limit is {hard} | | | | | |")
             continue
-        for protocol in ["HTTP", "HTTPS"]:
+        for protocol in os.environ.get("PROTOCOLS", "HTTP HTTPS").split():
             figures = {}
             for proxy in ["nginx", "scfgate"]:
                 work = tempfile.mkdtemp(prefix="scfgate-connections-")
@@ -307,9 +316,13 @@ def idle_table(args, hard, extra):
                     figures[proxy] = idle_memory(port, workers[proxy], count, context, settle=2.5)
                 finally:
                     stop(processes, work)
-            nginx, scfgate = figures["nginx"][2], figures["scfgate"][2]
+            nginx, scfgate = figures["nginx"][0], figures["scfgate"][0]
             ratio = scfgate / nginx if nginx > 0 else float("nan")
-            print(f"| {count} | {protocol} | {nginx:,.0f} | {scfgate:,.0f} | {ratio:.2f} |", flush=True)
+            print(
+                f"| {count} | {protocol} | {nginx:,.0f} | {scfgate:,.0f} | {ratio:.2f} "
+                f"| {figures['nginx'][1]:,.0f} | {figures['scfgate'][1]:,.0f} |",
+                flush=True,
+            )
 
 
 def new_connections_table(args, extra):

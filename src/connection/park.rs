@@ -191,9 +191,15 @@ impl ParkingLot {
         loop {
             let count = self.ready(events);
             for event in &events[..count] {
-                if let Some(unparked) = self.take(event.u64 as u32, (event.u64 >> 32) as u32) {
-                    serve(unparked);
+                let Some(unparked) = self.take(event.u64 as u32, (event.u64 >> 32) as u32) else { continue };
+                // A client that closed with nothing sent is closed here (dropping the socket),
+                // not given a task only to read the end of its stream.
+                if event.events & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0
+                    && nothing_to_read(&unparked.socket)
+                {
+                    continue;
                 }
+                serve(unparked);
             }
             if count < events.len() {
                 return;
@@ -222,6 +228,17 @@ impl ParkingLot {
         let stream = unsafe { std::net::TcpStream::from_raw_fd(epoll.into_raw_fd()) };
         monoio::net::TcpStream::from_std(stream).ok()
     }
+}
+
+/// Whether the socket has reached its end (or failed) with no byte left to read.
+fn nothing_to_read(socket: &OwnedFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: recv(2) with MSG_PEEK | MSG_DONTWAIT into a one-byte stack buffer on an open
+    // descriptor: it neither consumes data nor blocks.
+    let peeked = unsafe {
+        libc::recv(socket.as_raw_fd(), (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+    };
+    peeked == 0 || (peeked < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock)
 }
 
 fn key(index: u32, tag: u32) -> u64 {
@@ -259,6 +276,23 @@ mod tests {
         lot.park(OwnedFd::from(again), peer(), far).unwrap();
         assert_eq!(lot.expire(Instant::now() + Duration::from_secs(61)), None);
         assert_eq!(lot.parked(), 0, "the second occupant's own deadline passed as well");
+    }
+
+    #[test]
+    fn a_client_that_hung_up_is_closed_here_and_one_that_sent_a_request_first_is_served() {
+        use std::io::Write;
+        let lot = ParkingLot::new(Arc::new(WorkerMetrics::new(0)));
+        let far = Instant::now() + Duration::from_secs(60);
+        let (silent, silent_peer) = UnixStream::pair().unwrap();
+        let (speaking, speaking_peer) = UnixStream::pair().unwrap();
+        lot.park(OwnedFd::from(silent), peer(), far).unwrap();
+        lot.park(OwnedFd::from(speaking), peer(), far).unwrap();
+        drop(silent_peer);
+        (&speaking_peer).write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        speaking_peer.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut served = 0;
+        lot.wake_ready(&mut ParkingLot::event_buffer(), |_| served += 1);
+        assert_eq!((served, lot.parked()), (1, 0));
     }
 
     #[test]
