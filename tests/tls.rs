@@ -105,13 +105,16 @@ fn https_get(
     https_exchange(address, config, name, path).map(|(status, body, alpn, _)| (status, body, alpn))
 }
 
+/// Status line, body, ALPN protocol and whether the handshake was full or resumed.
+type Exchanged = (String, String, Option<Vec<u8>>, Option<rustls::HandshakeKind>);
+
 /// [`https_get`], also saying whether the handshake was full or resumed.
 fn https_exchange(
     address: SocketAddr,
     config: Arc<rustls::ClientConfig>,
     name: &str,
     path: &str,
-) -> Result<(String, String, Option<Vec<u8>>, Option<rustls::HandshakeKind>), String> {
+) -> Result<Exchanged, String> {
     let server_name = ServerName::try_from(name.to_string()).unwrap();
     let connection = rustls::ClientConnection::new(config, server_name).map_err(|error| error.to_string())?;
     let socket = TcpStream::connect(address).unwrap();
