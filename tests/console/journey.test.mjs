@@ -27,6 +27,9 @@ async function signIn(page, origin, hash = '') {
   await dialog.waitFor();
   await dialog.getByLabel(/^Token/).fill(TOKEN);
   await dialog.getByLabel(/^Token/).press('Enter');
+  // Signed in once the dialog is gone: navigating before that (the token is checked with the
+  // admin API first) would leave the next page behind the dialog.
+  await dialog.waitFor({ state: 'hidden' });
 }
 
 /** Presses Tab until the focused element's label (its <label>, aria-label or text) matches `name`. */
