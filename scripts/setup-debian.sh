@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing scfgate needs on a fresh Debian/Ubuntu machine:
-# a C compiler (mimalloc, aws-lc), curl (Tencent's bash bootstrap in the tests), python3 (the
+# a C compiler (mimalloc, ring), protoc (etcd-client's build compiles etcd's API), curl (Tencent's bash bootstrap in the tests), python3 (the
 # tests' careless web function and standard-library servers, scripts/deb.py), Rust, and
 # chromium, node and npm for the web console's end-to-end tests, wrk for the upgrades under
 # load (tests/upgrade.rs) and systemd's systemd-analyze to verify the packaged unit
@@ -13,6 +13,7 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v protoc >/dev/null 2>&1 || [ -n "${PROTOC:-}" ] || need_apt+=(protobuf-compiler)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
@@ -24,18 +25,21 @@ fi
 
 # Not needed to build, each for some tests that say loudly when they skip without it: the web
 # console's end-to-end tests (Debian's chromium, node/npm for playwright-core), the upgrades
-# under load (wrk), the packaged unit's check (systemd-analyze, from systemd).
+# under load (wrk), the packaged unit's check (systemd-analyze, from systemd), cluster mode
+# (tests/cluster.rs: etcd-server, redis-server).
 need_optional=()
 command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || need_optional+=(chromium)
 command -v node >/dev/null 2>&1 || need_optional+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_optional+=(npm)
 command -v wrk >/dev/null 2>&1 || need_optional+=(wrk)
 command -v systemd-analyze >/dev/null 2>&1 || need_optional+=(systemd)
+command -v etcd >/dev/null 2>&1 || need_optional+=(etcd-server)
+command -v redis-server >/dev/null 2>&1 || need_optional+=(redis-server)
 if [ ${#need_optional[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    echo "setup: installing ${need_optional[*]} with apt-get (console end-to-end tests, upgrades under load, the unit's check)"
+    echo "setup: installing ${need_optional[*]} with apt-get (console end-to-end tests, upgrades under load, the unit's check, cluster mode)"
     { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_optional[@]}" >/dev/null; } \
       || echo "setup: WARNING: could not install ${need_optional[*]}; the tests that need them will be skipped" >&2
   else

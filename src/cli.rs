@@ -171,6 +171,39 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Keep the management plane's state in etcd instead of a state directory, for a cluster of
+    /// nodes that serve one configuration: `etcd://HOST:PORT[,HOST:PORT...]/PREFIX` (`etcds://`
+    /// for TLS). Every node watches it and serves what any node publishes. Seeded from the config
+    /// file when the prefix is empty, as a state directory is.
+    #[arg(long, value_name = "URL", conflicts_with = "state_dir")]
+    pub store: Option<String>,
+
+    /// The etcd user (its password in `SCFGATE_STORE_PASSWORD`).
+    #[arg(long, value_name = "NAME", requires = "store")]
+    pub store_user: Option<String>,
+
+    /// PEM file of the CA that signed etcd's certificate (`etcds://`).
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pub store_ca_file: Option<PathBuf>,
+
+    /// PEM client certificate for etcd (`etcds://`, with `--store-client-key`).
+    #[arg(long, value_name = "FILE", requires = "store_client_key")]
+    pub store_client_cert: Option<PathBuf>,
+
+    /// PEM key of `--store-client-cert`.
+    #[arg(long, value_name = "FILE", requires = "store_client_cert")]
+    pub store_client_key: Option<PathBuf>,
+
+    /// A file holding the 256-bit key (64 hex digits: `openssl rand -hex 32`) that seals the
+    /// state in etcd (AES-256-GCM): key pairs, functions' environments, services. Every node
+    /// needs the same key. Required with `--store` unless `--store-plaintext`.
+    #[arg(long, value_name = "FILE", requires = "store")]
+    pub store_seal_key_file: Option<PathBuf>,
+
+    /// Keep the state in etcd in plain JSON: anyone who can read etcd reads the key pairs.
+    #[arg(long, requires = "store", conflicts_with = "store_seal_key_file")]
+    pub store_plaintext: bool,
+
     /// Releases kept per service in the state directory: the newest N, plus any release a stage
     /// still serves. Older ones are dropped (and can no longer be rolled back to).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
@@ -207,7 +240,56 @@ impl ImportArgs {
     }
 }
 
+/// The environment variable holding the etcd password.
+pub const STORE_PASSWORD_ENV: &str = "SCFGATE_STORE_PASSWORD";
+
 impl Args {
+    /// Whether the management plane runs: with `--store`, `--state-dir` or `--admin-listen`.
+    pub fn uses_state(&self) -> bool {
+        self.store.is_some() || self.state_dir().is_some()
+    }
+
+    /// Where the management plane's state lives (`None`: the config file alone is served), with
+    /// the files `--store`'s options name read now.
+    pub fn store_choice(&self) -> Result<Option<crate::admin::storage::StoreChoice>, String> {
+        use crate::admin::etcd::{EtcdSettings, EtcdUrl};
+        use crate::admin::storage::StoreChoice;
+        let Some(url) = &self.store else {
+            return Ok(self.state_dir().map(StoreChoice::Directory));
+        };
+        let url = EtcdUrl::parse(url).map_err(|error| format!("--store {error}"))?;
+        let read = |flag: &str, path: &std::path::Path| {
+            std::fs::read(path).map_err(|error| format!("{flag} {}: {error}", path.display()))
+        };
+        let seal = match (&self.store_seal_key_file, self.store_plaintext) {
+            (Some(path), _) => {
+                let text = String::from_utf8(read("--store-seal-key-file", path)?).unwrap_or_default();
+                Some(crate::admin::seal::Seal::from_hex(&text).map_err(|error| format!("--store-seal-key-file {}: {error}", path.display()))?)
+            }
+            (None, true) => None,
+            (None, false) => {
+                return Err("--store needs --store-seal-key-file (the key that seals key pairs and the rest of the state in etcd), or --store-plaintext to keep it readable to whoever reads etcd".into())
+            }
+        };
+        let user = match &self.store_user {
+            Some(user) => Some((
+                user.clone(),
+                std::env::var(STORE_PASSWORD_ENV)
+                    .map_err(|_| format!("--store-user needs the password in {STORE_PASSWORD_ENV}"))?,
+            )),
+            None => None,
+        };
+        if !url.tls && (self.store_ca_file.is_some() || self.store_client_cert.is_some()) {
+            return Err("--store-ca-file and --store-client-cert are for TLS: write the URL as etcds://".into());
+        }
+        let ca_pem = self.store_ca_file.as_deref().map(|path| read("--store-ca-file", path)).transpose()?;
+        let client_identity = match (&self.store_client_cert, &self.store_client_key) {
+            (Some(cert), Some(key)) => Some((read("--store-client-cert", cert)?, read("--store-client-key", key)?)),
+            _ => None,
+        };
+        Ok(Some(StoreChoice::Etcd(Box::new(EtcdSettings { url, user, ca_pem, client_identity, seal }))))
+    }
+
     /// Where the management plane's state lives, when it is used at all.
     pub fn state_dir(&self) -> Option<PathBuf> {
         match (&self.state_dir, self.admin_listen) {

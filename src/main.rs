@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     }
     let args = Args::parse();
     let _log_writer = init_logging(&args);
-    if (args.reload || args.upgrade) && args.state_dir().is_some() {
+    if (args.reload || args.upgrade) && args.uses_state() {
         // The running gateway holds the state; only the file's own tables need checking here.
         let parsed = std::fs::read_to_string(&args.config)
             .map_err(|error| format!("{}: cannot read the file: {error}", args.config.display()))
@@ -33,12 +33,13 @@ fn main() -> ExitCode {
         return if args.upgrade { request_upgrade(&args) } else { signal_reload(&args) };
     }
     // With a state directory, the management plane's state decides what is served.
-    let loaded = match args.state_dir() {
-        Some(dir) => Management::open(&args.config, &dir, &args.overrides(), args.max_releases, args.check)
+    let loaded = match args.store_choice() {
+        Ok(Some(choice)) => Management::open(&args.config, choice, &args.overrides(), args.max_releases, args.check)
             .map(|(management, config)| (Some(management), config)),
-        None => config::load(&args.config, &args.overrides())
+        Ok(None) => config::load(&args.config, &args.overrides())
             .map(|config| (None, config))
             .map_err(|error| error.to_string()),
+        Err(error) => Err(error),
     };
     let (management, config) = match loaded {
         Ok(loaded) => loaded,

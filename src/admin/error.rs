@@ -54,11 +54,27 @@ pub enum AdminError {
     /// The configuration is valid but could not be put into service (a function host failed to
     /// start), or the state could not be written. Nothing changed.
     Failed(String),
-    /// Changes are not taken for now (a binary upgrade is handing the state to a new process).
+    /// Changes are not taken for now (a binary upgrade is handing the state to a new process,
+    /// or etcd does not answer).
     Unavailable(String),
+    /// etcd's state changed since this node read it. The change is tried again over the newer
+    /// state (`crate::admin::api::handle`); a caller sees this only when that kept losing.
+    StateMoved,
 }
 
 impl AdminError {
+    /// A failed save of the state.
+    pub fn from_store(error: crate::admin::storage::StoreError) -> AdminError {
+        use crate::admin::storage::StoreError;
+        match error {
+            StoreError::Moved => AdminError::StateMoved,
+            StoreError::Unavailable(message) => {
+                AdminError::Unavailable(format!("the state store is unavailable: {message}"))
+            }
+            StoreError::Failed(message) => AdminError::Failed(message),
+        }
+    }
+
     /// A bad value in one field.
     pub fn field(field: &str, message: impl Into<String>) -> AdminError {
         AdminError::BadRequest { message: message.into(), field: Some(field.to_owned()) }
@@ -76,7 +92,10 @@ impl AdminError {
             AdminError::CrossOrigin | AdminError::ForeignHost { .. } => 403,
             AdminError::NotFound(_) | AdminError::NoEndpoint => 404,
             AdminError::BadRequest { .. } | AdminError::Invalid(_) => 400,
-            AdminError::AlreadyExists(_) | AdminError::InUse(_) | AdminError::StaleVersion { .. } => 409,
+            AdminError::AlreadyExists(_)
+            | AdminError::InUse(_)
+            | AdminError::StaleVersion { .. }
+            | AdminError::StateMoved => 409,
             AdminError::TooLarge => 413,
             AdminError::Busy | AdminError::Unavailable(_) => 503,
             AdminError::VersionRequired => 428,
@@ -102,6 +121,7 @@ impl AdminError {
             AdminError::Busy => "RequestLimitExceeded",
             AdminError::Failed(_) => "FailedOperation",
             AdminError::Unavailable(_) => "ResourceUnavailable",
+            AdminError::StateMoved => "FailedOperation.ConcurrentChange",
         }
     }
 
@@ -140,6 +160,9 @@ impl AdminError {
             AdminError::TooLarge => "the request body is larger than the admin API accepts".into(),
             AdminError::Busy => {
                 "every connection the admin API allows is in the middle of a request; try again".into()
+            }
+            AdminError::StateMoved => {
+                "other nodes kept changing the state while this change was tried on top of theirs; try again".into()
             }
         }
     }

@@ -19,8 +19,11 @@ pub mod connections;
 pub mod console;
 pub mod docs;
 pub mod error;
+pub mod etcd;
 pub mod http;
 pub mod openapi;
+pub mod seal;
+pub mod storage;
 pub mod store;
 
 use std::net::{SocketAddr, TcpListener};
@@ -31,7 +34,8 @@ use std::sync::{Arc, Mutex};
 use crate::config::{self, file, Config, Overrides};
 use crate::router::Router;
 use error::AdminError;
-use store::{State, Store};
+use storage::{Storage, StoreChoice, StoreError};
+use store::State;
 
 /// The environment variable holding the admin token.
 pub const TOKEN_ENV: &str = "SCFGATE_ADMIN_TOKEN";
@@ -55,7 +59,7 @@ pub struct Management {
 }
 
 struct Inner {
-    store: Store,
+    store: Storage,
     state: State,
     /// `[gateway]` and `[[certificate]]` of the operator's config file (its other tables are
     /// the store's).
@@ -88,7 +92,7 @@ impl Management {
     /// longer than `max_releases` (lowered since it was written) is trimmed and stored now.
     pub fn open(
         config_path: &Path,
-        state_dir: &Path,
+        choice: StoreChoice,
         overrides: &Overrides,
         max_releases: u64,
         check_only: bool,
@@ -97,17 +101,49 @@ impl Management {
         let text = std::fs::read_to_string(config_path)
             .map_err(|error| format!("{}: cannot read the file: {error}", config_path.display()))?;
         let parsed = config::validate::parse_file(&text, config_path).map_err(|error| error.to_string())?;
-        let (mut store, stored) = Store::open(state_dir, !check_only)?;
+        let (mut store, mut stored) = Storage::open(choice, !check_only)?;
+        let state_dir = store.describe();
+        if stored.is_none() && !check_only {
+            // Several nodes may start on an empty etcd at once: one seeds it, the others read
+            // what it seeded.
+            let seeded = State::seeded_from(&parsed, config_path);
+            config::validate::validate(seeded.draft_file(&parsed), config_path, overrides)
+                .map_err(|error| error.to_string())?;
+            match store.save(&seeded) {
+                Ok(()) => {
+                    tracing::info!(
+                        state_dir,
+                        services = seeded.services.len(),
+                        "state seeded from {}",
+                        config_path.display()
+                    );
+                    stored = Some(seeded);
+                }
+                Err(StoreError::Moved) => {
+                    let Storage::Etcd(etcd) = &mut store else { unreachable!("only etcd reports a lost swap") };
+                    stored = etcd.load().map_err(|error| format!("cannot read the state from etcd: {error}"))?;
+                }
+                Err(error) => return Err(error.to_string()),
+            }
+        }
         let state = match stored {
             Some(mut state) => {
                 let dropped = state.prune_releases(max_releases);
                 if dropped > 0 && !check_only {
-                    store.save(&state)?;
-                    tracing::info!(dropped, max_releases, "dropped releases past --max-releases that no stage serves");
+                    if let Err(error) = store.save(&state) {
+                        // Another node may have trimmed it first; it is trimmed at the next change.
+                        tracing::warn!(%error, "cannot store the trimmed release history now");
+                    } else {
+                        tracing::info!(
+                            dropped,
+                            max_releases,
+                            "dropped releases past --max-releases that no stage serves"
+                        );
+                    }
                 }
                 if !parsed.services.is_empty() || !parsed.functions.is_empty() {
                     tracing::info!(
-                        state_dir = %state_dir.display(),
+                        state_dir,
                         "the state directory is the source of truth: the services, functions, usage plans and key pairs of {} are not used (its [gateway] and certificates are)",
                         config_path.display()
                     );
@@ -115,25 +151,16 @@ impl Management {
                 state
             }
             None => {
+                // --check on an empty store: what seeding it would give.
                 let state = State::seeded_from(&parsed, config_path);
-                // The file's services must be valid before they become the state.
                 config::validate::validate(state.draft_file(&parsed), config_path, overrides)
                     .map_err(|error| error.to_string())?;
-                if !check_only {
-                    store.save(&state)?;
-                }
-                tracing::info!(state_dir = %state_dir.display(), services = state.services.len(), "state directory seeded from {}", config_path.display());
                 state
             }
         };
         let base = base_of(parsed);
         let served = config::validate::validate(state.served_file(&base), config_path, overrides).map_err(|error| {
-            format!(
-                "{} (the state in {}): {}",
-                config_path.display(),
-                state_dir.display(),
-                AdminError::Invalid(error).message()
-            )
+            format!("{} (the state in {}): {}", config_path.display(), state_dir, AdminError::Invalid(error).message())
         })?;
         let management = Management {
             inner: Mutex::new(Inner {
@@ -236,6 +263,45 @@ impl Management {
         }
     }
 
+    /// With etcd: follows the changes other nodes make. The watch runs on the etcd client's
+    /// thread and wakes a thread of this plane, which reads the new state and serves it (the
+    /// same validation and live swap as a publish through this node). Call once, after
+    /// [`Management::attach`]. Without etcd, nothing to follow.
+    pub fn follow_store(self: &Arc<Management>) {
+        let (sender, receiver) = std::sync::mpsc::channel::<Option<i64>>();
+        {
+            let inner = self.lock();
+            let storage::Storage::Etcd(store) = &inner.store else { return };
+            store.watch(move |revision| {
+                let _ = sender.send(revision);
+            });
+        }
+        let management = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new().name("scfgate-follow".into()).spawn(move || {
+            while let Ok(first) = receiver.recv() {
+                // Several changes heard at once are read once: the newest state covers them.
+                let mut revision = first;
+                while let Ok(next) = receiver.try_recv() {
+                    revision = match (revision, next) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                }
+                let Some(management) = management.upgrade() else { return };
+                let mut inner = management.lock();
+                if let Err(error) = inner.follow_store(revision) {
+                    tracing::warn!(
+                        error = error.message(),
+                        "cannot serve the state another node stored; serving the last one"
+                    );
+                }
+            }
+        });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the thread that follows etcd");
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -264,7 +330,7 @@ impl Inner {
                 Some(config)
             }
         };
-        self.store.save(&next).map_err(AdminError::Failed)?;
+        self.store.save(&next).map_err(AdminError::from_store)?;
         let generation = match served {
             None => None,
             Some(config) => match self.apply(config) {
@@ -279,6 +345,37 @@ impl Inner {
         };
         self.state = next;
         Ok(generation)
+    }
+
+    /// Reads the state from etcd when it is newer than this node's (`revision`: the one a watch
+    /// reported; `None`: read whatever it is) and serves it. Returns whether it changed. A
+    /// state that does not validate here (written by a newer scfgate, or needing a function
+    /// this node lacks) is not served; this node keeps serving its last one.
+    fn follow_store(&mut self, revision: Option<i64>) -> Result<bool, AdminError> {
+        let storage::Storage::Etcd(store) = &mut self.store else { return Ok(false) };
+        let before = store.revision();
+        if revision.is_some_and(|revision| revision <= before) {
+            return Ok(false);
+        }
+        let state = store.load().map_err(AdminError::from_store)?;
+        let Some(state) = state else { return Ok(false) };
+        if store.revision() == before {
+            return Ok(false);
+        }
+        let served = state.served_file(&self.base);
+        let serves_the_same =
+            serde_json::to_value(&served).ok() == serde_json::to_value(self.state.served_file(&self.base)).ok();
+        // The state is the cluster's from now on, served or not: a change made here must build on
+        // it, or its swap would overwrite what the other node stored.
+        self.state = state;
+        if !serves_the_same {
+            let config =
+                config::validate::validate(served, &self.config_path, &self.overrides).map_err(AdminError::Invalid)?;
+            Router::build(&config).map_err(|error| AdminError::Invalid(route_conflict(&self.config_path, error.0)))?;
+            let generation = self.apply(config)?;
+            tracing::info!(store = self.store.describe(), generation, "serving the state another node stored");
+        }
+        Ok(true)
     }
 
     /// Checks the drafts of `state` as one config file, as the console shows errors inline.

@@ -23,7 +23,7 @@ use crate::config::file;
 
 /// The layout version of `state.json`; a state written by a newer layout is refused. 1 held each
 /// release's snapshot inline; 2 keeps it in `releases/` (a state of 1 is upgraded when opened).
-const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 2;
 const STATE_FILE: &str = "state.json";
 const RELEASES_DIR: &str = "releases";
 const LOCK_FILE: &str = "lock";

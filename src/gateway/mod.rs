@@ -152,6 +152,7 @@ pub fn serve(args: Args, config: Config, router: Router, management: Option<Arc<
         });
         management.attach(apply, bound.addresses.clone());
         management.set_metrics(metrics.clone());
+        management.follow_store();
         if let Some((listener, token)) = admin {
             let address = listener.local_addr().map_err(|error| error.to_string())?;
             management.serve(listener, token);

@@ -13,6 +13,7 @@ pub mod environment;
 pub mod metrics;
 pub mod notify;
 pub mod remote;
+pub mod services;
 
 #[allow(unused_imports)]
 pub use client::*;

@@ -27,7 +27,7 @@ pub(super) fn export(inner: &Inner, request: &Request) -> Result<Response, Admin
     let text = toml::to_string(&file).map_err(|error| AdminError::Failed(format!("cannot write TOML: {error}")))?;
     let header = format!(
         "# Exported by scfgate's admin API from {} ({}).\n# Usable as is: scfgate --config <this file>. Relative `code` folders are relative to the original\n# config file's folder.\n\n",
-        inner.store.dir().display(),
+        inner.store.describe(),
         request.query("from").unwrap_or("published")
     );
     Ok(Response::text(200, "application/toml; charset=utf-8", header + &text).attachment("scfgate.toml"))

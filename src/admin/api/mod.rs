@@ -34,11 +34,29 @@ pub fn handle(management: &Management, request: Request) -> Response {
         return response;
     }
     let mut inner = management.lock();
-    match route(&mut inner, &request) {
+    let mut result = route(&mut inner, &request);
+    // In a cluster another node may have changed the state since this one read it: read the
+    // newer state and make the change again on top of it. A handler only computes its change
+    // from the state, and nothing is stored or applied when the swap is lost, so this is the
+    // request made a moment later.
+    for _ in 0..MOVED_RETRIES {
+        if !matches!(result, Err(AdminError::StateMoved)) {
+            break;
+        }
+        if let Err(error) = inner.follow_store(None) {
+            result = Err(error);
+            break;
+        }
+        result = route(&mut inner, &request);
+    }
+    match result {
         Ok(response) => response,
         Err(error) => Response::error(&error),
     }
 }
+
+/// How often a change that lost its swap against other nodes' changes is tried again.
+const MOVED_RETRIES: usize = 8;
 
 /// `/metrics`, `/healthz`, `/readyz` (as on `--metrics-listen`) and the console's charts
 /// (`GET /v1/metrics/history`), answered without the state's lock.

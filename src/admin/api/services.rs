@@ -32,7 +32,7 @@ pub(super) fn gateway(inner: &Inner) -> Response {
         &json!({
             "generation": inner.generation,
             "listen": inner.data_plane.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "state_dir": inner.store.dir().display().to_string(),
+            "state_dir": inner.store.describe(),
             "revision": inner.state.revision,
         }),
     )

@@ -1,0 +1,210 @@
+//! Cluster mode against real etcd and Redis (Debian's etcd-server and redis-server), with three
+//! gateway nodes on loopback: a publish through one node is served by the others; concurrent
+//! publishes through two nodes both land; with etcd down every node keeps serving and admin
+//! writes get 503, and once it is back the nodes catch up; what etcd holds is sealed.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::services::{available, Etcd};
+use common::{request_bytes, Client, Gateway, RemoteEndpoint, Reply, Response, TempDir};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "cluster-admin-token-0123456789";
+const ADMIN_MARK: &str = "scfgate admin API listening on http://";
+const SEAL_KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// A config file with one remote function and no services: services come through the admin
+/// API of any node.
+fn config(remote: &RemoteEndpoint) -> String {
+    format!(
+        r#"[[function]]
+name = "backend"
+runtime = "remote"
+invoke_url = "{}"
+"#,
+        remote.url("/invoke")
+    )
+}
+
+struct Node {
+    gateway: Gateway,
+    admin: SocketAddr,
+}
+
+/// A node of the cluster whose state is under `prefix` in `etcd`.
+fn node(config: &str, etcd: &Etcd, prefix: &str, secrets: &TempDir) -> Node {
+    let token = secrets.write("admin.token", &format!("{TOKEN}\n"));
+    let seal = secrets.write("seal.key", &format!("{SEAL_KEY}\n"));
+    let gateway = Gateway::builder(config)
+        .arg("--admin-listen", "127.0.0.1:0")
+        .arg("--admin-token-file", token.to_str().unwrap())
+        .arg("--store", &format!("etcd://{}{prefix}", etcd.endpoint()))
+        .arg("--store-seal-key-file", seal.to_str().unwrap())
+        .workers(1)
+        .start();
+    assert!(gateway.output.wait_for_line(ADMIN_MARK, Duration::from_secs(20)), "{}", gateway.output.text());
+    let line = gateway.output.lines().into_iter().find(|line| line.contains(ADMIN_MARK)).unwrap();
+    let admin =
+        line[line.find(ADMIN_MARK).unwrap() + ADMIN_MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
+    Node { gateway, admin }
+}
+
+fn admin(node: &Node, method: &str, path: &str, body: &Value) -> Response {
+    let body = if body.is_null() { Vec::new() } else { serde_json::to_vec(body).unwrap() };
+    let mut client = Client::connect(node.admin);
+    let authorization = format!("Bearer {TOKEN}");
+    client.send(&request_bytes(method, path, &node.admin.to_string(), &[("Authorization", &authorization)], &body));
+    client.read_response()
+}
+
+fn expect(response: &Response, status: u16) -> Value {
+    assert_eq!(response.status, status, "{}", response.text());
+    response.json()
+}
+
+/// Waits (bounded) until `node` answers `path` with `status`.
+fn served(node: &Node, path: &str, status: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if node.gateway.get(path).status == status {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn create_service_with_api(node: &Node, id: &str, path: &str) {
+    expect(&admin(node, "POST", "/v1/services", &json!({ "id": id, "name": id })), 201);
+    let api = json!({ "name": "hello", "path": path, "method": "GET", "function": { "name": "backend" } });
+    expect(&admin(node, "POST", &format!("/v1/services/{id}/apis"), &api), 201);
+}
+
+/// A unique prefix per test, so tests sharing nothing may share nothing in etcd either.
+fn prefix(label: &str) -> String {
+    format!("/scfgate-test/{label}-{}", std::process::id())
+}
+
+#[test]
+fn a_publish_through_one_node_is_served_by_every_node() {
+    if !available("etcd") {
+        return;
+    }
+    let etcd = Etcd::start();
+    let remote = RemoteEndpoint::start(Reply::ok(r#"{"from":"the backend"}"#));
+    let config = config(&remote);
+    let secrets = TempDir::new("cluster-secrets");
+    let prefix = prefix("publish");
+    let nodes: Vec<Node> = (0..3).map(|_| node(&config, &etcd, &prefix, &secrets)).collect();
+
+    create_service_with_api(&nodes[0], "service-edge01", "=/hello");
+    // Drafts are shared too: node B sees the service node A created.
+    let listed = expect(&admin(&nodes[1], "GET", "/v1/services/service-edge01/apis", &Value::Null), 200);
+    assert_eq!(listed["total_count"], 1, "{listed}");
+    expect(&admin(&nodes[0], "POST", "/v1/services/service-edge01/releases", &json!({ "stage": "release" })), 201);
+    for (index, node) in nodes.iter().enumerate() {
+        assert!(
+            served(node, "/release/hello", 200, Duration::from_secs(5)),
+            "node {index} did not serve the publish; its output:\n{}",
+            node.gateway.output.text()
+        );
+    }
+    assert_eq!(nodes[2].gateway.get("/release/hello").text(), r#"{"from":"the backend"}"#);
+
+    // What etcd holds is sealed: the key pairs are not readable from it.
+    let secret = expect(&admin(&nodes[1], "POST", "/v1/secrets", &json!({})), 201);
+    let secret_key = secret["key"].as_str().expect("a secret key").to_owned();
+    let stored = etcd.get(&format!("{prefix}/state"));
+    assert!(stored.starts_with(b"scfgate-sealed-1"), "{}", String::from_utf8_lossy(&stored));
+    assert!(!String::from_utf8_lossy(&stored).contains(&secret_key));
+    // And every node knows the new key pair.
+    let listed = expect(&admin(&nodes[2], "GET", "/v1/secrets", &Value::Null), 200);
+    assert!(listed.to_string().contains(secret["id"].as_str().unwrap()), "{listed}");
+}
+
+#[test]
+fn concurrent_publishes_through_two_nodes_are_both_kept() {
+    if !available("etcd") {
+        return;
+    }
+    let etcd = Etcd::start();
+    let remote = RemoteEndpoint::start(Reply::ok(r#"{"ok":1}"#));
+    let config = config(&remote);
+    let secrets = TempDir::new("cluster-secrets");
+    let prefix = prefix("concurrent");
+    let (a, b) = (node(&config, &etcd, &prefix, &secrets), node(&config, &etcd, &prefix, &secrets));
+    create_service_with_api(&a, "service-one001", "=/one");
+    create_service_with_api(&b, "service-two001", "=/two");
+
+    // Both nodes publish many times at once; every publish must be kept as a release.
+    const ROUNDS: usize = 10;
+    std::thread::scope(|scope| {
+        for (node, service) in [(&a, "service-one001"), (&b, "service-two001")] {
+            scope.spawn(move || {
+                for round in 0..ROUNDS {
+                    let body = json!({ "stage": "release", "description": format!("round {round}") });
+                    expect(&admin(node, "POST", &format!("/v1/services/{service}/releases"), &body), 201);
+                }
+            });
+        }
+    });
+    for node in [&a, &b] {
+        for service in ["service-one001", "service-two001"] {
+            let releases = expect(&admin(node, "GET", &format!("/v1/services/{service}/releases"), &Value::Null), 200);
+            assert_eq!(releases["total_count"], ROUNDS, "{service} as {}: {releases}", node.admin);
+        }
+        assert!(served(node, "/release/one", 200, Duration::from_secs(5)));
+        assert!(served(node, "/release/two", 200, Duration::from_secs(5)));
+    }
+}
+
+#[test]
+fn with_etcd_down_nodes_keep_serving_refuse_changes_and_catch_up_after() {
+    if !available("etcd") {
+        return;
+    }
+    let mut etcd = Etcd::start();
+    let remote = RemoteEndpoint::start(Reply::ok(r#"{"ok":1}"#));
+    let config = config(&remote);
+    let secrets = TempDir::new("cluster-secrets");
+    let prefix = prefix("outage");
+    let (a, b) = (node(&config, &etcd, &prefix, &secrets), node(&config, &etcd, &prefix, &secrets));
+    create_service_with_api(&a, "service-down01", "=/before");
+    expect(&admin(&a, "POST", "/v1/services/service-down01/releases", &json!({ "stage": "release" })), 201);
+    assert!(served(&b, "/release/before", 200, Duration::from_secs(5)));
+
+    etcd.stop();
+    // Serving goes on, on both nodes.
+    for node in [&a, &b] {
+        assert_eq!(node.gateway.get("/release/before").status, 200);
+    }
+    // A change cannot be stored anywhere: 503, and nothing changes.
+    let api = json!({ "name": "after", "path": "=/after", "method": "GET", "function": { "name": "backend" } });
+    let refused = admin(&a, "POST", "/v1/services/service-down01/apis", &api);
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["code"], "ResourceUnavailable");
+    assert_eq!(a.gateway.get("/release/before").status, 200);
+
+    etcd.resume();
+    // Once etcd is back, a change through A is taken and B serves it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = admin(&a, "POST", "/v1/services/service-down01/apis", &api);
+        if response.status == 201 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "etcd is back but changes are still refused: {}", response.text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    expect(&admin(&a, "POST", "/v1/services/service-down01/releases", &json!({ "stage": "release" })), 201);
+    assert!(
+        served(&b, "/release/after", 200, Duration::from_secs(10)),
+        "node B did not catch up after etcd came back:\n{}",
+        b.gateway.output.text()
+    );
+}
