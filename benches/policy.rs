@@ -227,7 +227,7 @@ fn bench_policies(criterion: &mut Criterion) {
         ),
     ];
 
-    let worker = RefCell::new(WorkerPolicy::new(&config, 0, 1));
+    let worker = RefCell::new(WorkerPolicy::new(&config, 0, 1, None));
     let mut state = PolicyState::default();
     let mut group = criterion.benchmark_group("policy/check");
     for case in &cases {

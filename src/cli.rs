@@ -204,6 +204,17 @@ pub struct Args {
     #[arg(long, requires = "store", conflicts_with = "store_seal_key_file")]
     pub store_plaintext: bool,
 
+    /// Count usage plans across a cluster in Redis (`redis://HOST:PORT[/DB]`, `rediss://` for
+    /// TLS, password as `redis://:PASSWORD@HOST:PORT` or in the URL's user part): every node's
+    /// limits then add up to the plan's. Requests never wait for Redis; each worker reports in
+    /// batches and falls back to its share of the cluster when Redis does not answer.
+    #[arg(long, value_name = "URL", env = "SCFGATE_LIMITS")]
+    pub limits: Option<String>,
+
+    /// The prefix of scfgate's keys in Redis (nodes of one cluster share it).
+    #[arg(long, value_name = "PREFIX", default_value = "scfgate", requires = "limits")]
+    pub limits_prefix: String,
+
     /// Releases kept per service in the state directory: the newest N, plus any release a stage
     /// still serves. Older ones are dropped (and can no longer be rolled back to).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]

@@ -65,6 +65,7 @@ pub mod route;
 pub mod router;
 pub mod runtime;
 pub mod send;
+pub mod shared_limits;
 pub mod tls;
 pub mod upgrade;
 pub mod websocket;

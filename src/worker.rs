@@ -53,6 +53,7 @@ impl Serving {
         worker: usize,
         previous: Option<&Serving>,
         metrics: &crate::metrics::worker::WorkerMetrics,
+        limits: Option<&Rc<crate::shared_limits::Link>>,
     ) -> Self {
         let config = &generation.config;
         let backends =
@@ -60,7 +61,7 @@ impl Serving {
         Serving {
             api_metrics: metrics.api_series(config),
             tls_metrics: metrics.tls_series(config),
-            policy: RefCell::new(WorkerPolicy::new(config, worker, config.gateway.workers)),
+            policy: RefCell::new(WorkerPolicy::new(config, worker, config.gateway.workers, limits)),
             web_functions: config.functions.iter().any(crate::config::Function::is_web),
             backends,
             generation,
@@ -86,6 +87,8 @@ impl Serving {
 /// Everything a worker's connections share (through `Rc`, within the one thread).
 pub struct WorkerContext {
     index: usize,
+    /// This worker's line to the cluster's usage-plan counts (`--limits`).
+    limits: Option<Rc<crate::shared_limits::Link>>,
     control: Arc<Control>,
     serving: RefCell<Rc<Serving>>,
     request_ids: RequestIds,
@@ -121,9 +124,11 @@ impl WorkerContext {
         let max_connections = generation.config.gateway.max_connections.div_ceil(workers).max(1);
         let metrics = control.metrics.worker(index);
         let parking = crate::connection::park::ParkingLot::new(metrics.clone());
+        let limits = crate::shared_limits::take_link(index).map(Rc::new);
         WorkerContext {
             index,
-            serving: RefCell::new(Rc::new(Serving::new(generation, index, None, &metrics))),
+            serving: RefCell::new(Rc::new(Serving::new(generation, index, None, &metrics, limits.as_ref()))),
+            limits,
             metrics,
             control,
             request_ids: RequestIds::new(index),
@@ -240,8 +245,18 @@ pub(crate) async fn control_task(context: Rc<WorkerContext>) {
         if latest != context.serving.borrow().generation.number {
             let generation = context.control.latest();
             tracing::debug!(worker = context.index, generation = generation.number, "serving a new configuration");
-            let serving = Rc::new(Serving::new(generation, context.index, Some(&context.serving()), &context.metrics));
+            let serving = Rc::new(Serving::new(
+                generation,
+                context.index,
+                Some(&context.serving()),
+                &context.metrics,
+                context.limits.as_ref(),
+            ));
             *context.serving.borrow_mut() = serving;
+        }
+        // Usage plans counted across the cluster: answers in, reports out, between requests.
+        if context.limits.is_some() {
+            context.serving().policy.borrow_mut().limiter.flush();
         }
         // Web functions scale on the requests every worker has in flight: this worker's counts.
         for instances in context.serving().backends.web_instances.iter().flatten() {

@@ -1,14 +1,16 @@
 //! Cluster mode against real etcd and Redis (Debian's etcd-server and redis-server), with three
 //! gateway nodes on loopback: a publish through one node is served by the others; concurrent
 //! publishes through two nodes both land; with etcd down every node keeps serving and admin
-//! writes get 503, and once it is back the nodes catch up; what etcd holds is sealed.
+//! writes get 503, and once it is back the nodes catch up; what etcd holds is sealed. Usage
+//! plans counted in Redis hold across the three nodes (a rate within its documented bound, a
+//! daily quota exactly), and with Redis down requests keep flowing under local shares.
 
 mod common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::services::{available, Etcd};
+use common::services::{available, Etcd, Redis};
 use common::{request_bytes, Client, Gateway, RemoteEndpoint, Reply, Response, TempDir};
 use serde_json::{json, Value};
 
@@ -207,4 +209,152 @@ fn with_etcd_down_nodes_keep_serving_refuse_changes_and_catch_up_after() {
         "node B did not catch up after etcd came back:\n{}",
         b.gateway.output.text()
     );
+}
+
+/// Two services behind stage-wide usage plans: `/release/rate` at 10 requests per second, and
+/// `/release/quota` at 100 requests per day.
+fn limited_config(remote: &RemoteEndpoint) -> String {
+    format!(
+        r#"{}
+[[service]]
+id = "service-rate0001"
+name = "rate"
+stages = ["release"]
+
+[[service.api]]
+name = "rate"
+path = "=/rate"
+method = "GET"
+function = {{ name = "backend" }}
+
+[[service]]
+id = "service-quota001"
+name = "quota"
+stages = ["release"]
+
+[[service.api]]
+name = "quota"
+path = "=/quota"
+method = "GET"
+function = {{ name = "backend" }}
+
+[[usage_plan]]
+name = "ten-per-second"
+max_requests_per_second = 10
+environments = [{{ service = "service-rate0001", stage = "release" }}]
+
+[[usage_plan]]
+name = "hundred-a-day"
+quota_per_day = 100
+environments = [{{ service = "service-quota001", stage = "release" }}]
+"#,
+        config(remote)
+    )
+}
+
+/// A node counting its usage plans in `redis` under `prefix`.
+fn limited_node(config: &str, redis: &Redis, prefix: &str) -> Gateway {
+    let gateway =
+        Gateway::builder(config).arg("--limits", &redis.url()).arg("--limits-prefix", prefix).workers(1).start();
+    assert!(
+        gateway.output.wait_for_line("usage plans are counted in Redis", Duration::from_secs(10)),
+        "{}",
+        gateway.output.text()
+    );
+    gateway
+}
+
+/// Sends `path` to the nodes in turn, on one keep-alive connection each, until `until`;
+/// returns (admitted, refused with 429).
+fn drive(nodes: &[Gateway], path: &str, until: Instant) -> (u64, u64) {
+    let mut clients: Vec<Client> = nodes.iter().map(Gateway::connect).collect();
+    let (mut admitted, mut refused) = (0, 0);
+    let mut turn = 0;
+    while Instant::now() < until {
+        let index = turn % nodes.len();
+        turn += 1;
+        clients[index].send(&request_bytes("GET", path, &nodes[index].host(), &[], b""));
+        match clients[index].read_response().status {
+            200 => admitted += 1,
+            429 => refused += 1,
+            other => panic!("{path}: unexpected status {other}"),
+        }
+    }
+    (admitted, refused)
+}
+
+#[test]
+fn usage_plans_hold_across_three_nodes_through_redis() {
+    if !available("redis-server") {
+        return;
+    }
+    let redis = Redis::start();
+    let remote = RemoteEndpoint::start(Reply::ok(r#"{"ok":1}"#));
+    let config = limited_config(&remote);
+    let prefix = format!("scfgate-test-{}", std::process::id());
+    let nodes: Vec<Gateway> = (0..3).map(|_| limited_node(&config, &redis, &prefix)).collect();
+
+    // A daily quota of 100 across the three nodes admits exactly 100.
+    let mut clients: Vec<Client> = nodes.iter().map(Gateway::connect).collect();
+    let mut admitted = 0;
+    for turn in 0..150 {
+        let index = turn % nodes.len();
+        clients[index].send(&request_bytes("GET", "/release/quota", &nodes[index].host(), &[], b""));
+        let response = clients[index].read_response();
+        match response.status {
+            200 => admitted += 1,
+            429 => assert_eq!(response.json()["message"], "API quota exceeded.", "{}", response.text()),
+            other => panic!("unexpected status {other}: {}", response.text()),
+        }
+    }
+    assert_eq!(admitted, 100, "a quota of 100 a day across three nodes");
+
+    // 10 per second across three nodes of one worker each, driven as fast as they answer for
+    // 20 s: at most 10 + 3 × batch (batch = max(1, ⌊10 / (4 × 3)⌋) = 1) in any second.
+    const SECONDS: u64 = 20;
+    // Start on a second's boundary, so the run spans exactly SECONDS windows.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    std::thread::sleep(Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos())));
+    let (admitted, refused) = drive(&nodes, "/release/rate", Instant::now() + Duration::from_secs(SECONDS));
+    eprintln!("10 per second across 3 nodes: {admitted} admitted, {refused} refused in {SECONDS} s");
+    let bound = SECONDS * (10 + 3);
+    assert!(admitted <= bound, "{admitted} admitted in {SECONDS} s: over the bound of {bound}");
+    assert!(refused > 0, "nothing was refused: the load did not reach the limit");
+    // Far more than one node's share was admitted: the limit is the cluster's, not a third.
+    assert!(admitted >= SECONDS * 10 * 8 / 10, "{admitted} admitted in {SECONDS} s, {refused} refused");
+}
+
+#[test]
+fn with_redis_down_requests_keep_flowing_under_local_shares() {
+    if !available("redis-server") {
+        return;
+    }
+    let mut redis = Redis::start();
+    let remote = RemoteEndpoint::start(Reply::ok(r#"{"ok":1}"#));
+    let config = limited_config(&remote);
+    let prefix = format!("scfgate-test-down-{}", std::process::id());
+    let nodes: Vec<Gateway> = (0..3).map(|_| limited_node(&config, &redis, &prefix)).collect();
+    // Let every node count the cluster (three workers) before Redis goes away.
+    std::thread::sleep(Duration::from_millis(2_500));
+    redis.stop();
+    for node in &nodes {
+        assert!(node.output.wait_for_line("Redis does not answer", Duration::from_secs(10)), "{}", node.output.text());
+    }
+    // Requests are answered, and limits still apply: each node its share of 10 per second.
+    let (admitted, refused) = drive(&nodes, "/release/rate", Instant::now() + Duration::from_secs(3));
+    assert!(admitted > 0 && refused > 0, "admitted {admitted}, refused {refused}");
+    assert!(admitted <= 4 * (10 + 3), "admitted {admitted} in 3 s with local shares");
+    // Redis back: the nodes count there again.
+    redis.resume();
+    for node in &nodes {
+        assert!(
+            node.output.wait_for(Duration::from_secs(10), |lines| lines
+                .iter()
+                .filter(|line| line.contains("usage plans are counted in Redis"))
+                .count()
+                >= 2),
+            "{}",
+            node.output.text()
+        );
+    }
 }

@@ -149,7 +149,7 @@ fn passing_policies_allocate_nothing_per_request() {
     let bearer = format!("GET /release/token HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {token}\r\n\r\n");
     let preflight = "OPTIONS /release/items/42 HTTP/1.1\r\nHost: h\r\nOrigin: https://app.example.com\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: x-token,x-date,source,authorization\r\n\r\n";
 
-    let worker = RefCell::new(WorkerPolicy::new(&config, 0, 1));
+    let worker = RefCell::new(WorkerPolicy::new(&config, 0, 1, None));
     let mut state = PolicyState::default();
     let mut event = Vec::new();
     let mut scratch = Vec::new();

@@ -75,6 +75,15 @@ pub fn serve(args: Args, config: Config, router: Router, management: Option<Arc<
     let config = Arc::new(config);
     let driver = runtime::probe(config.gateway.driver)?;
     let workers = config.gateway.workers;
+    // Before the workers start: each takes its line to the cluster's usage-plan counts.
+    let _limits_health = match &args.limits {
+        Some(url) => {
+            let settings =
+                crate::shared_limits::agent::LimitsSettings { url: url.clone(), prefix: args.limits_prefix.clone() };
+            Some(crate::shared_limits::agent::start(&settings, workers)?)
+        }
+        None => None,
+    };
     let tls = tls_config(&config)?;
     let bound = sockets.bind_all(Kind::Http, &config.gateway.listen, workers).map_err(|error| error.to_string())?;
     let bound_tls =

@@ -182,8 +182,13 @@ pub struct WorkerPolicy {
 
 impl WorkerPolicy {
     /// Worker `worker`'s (of `workers`) state for `config`.
-    pub fn new(config: &Config, worker: usize, workers: usize) -> WorkerPolicy {
-        WorkerPolicy { limiter: Limiter::new(config, worker, workers), tokens: oauth::TokenCache::default() }
+    pub fn new(
+        config: &Config,
+        worker: usize,
+        workers: usize,
+        link: Option<&std::rc::Rc<crate::shared_limits::Link>>,
+    ) -> WorkerPolicy {
+        WorkerPolicy { limiter: Limiter::new(config, worker, workers, link), tokens: oauth::TokenCache::default() }
     }
 }
 
@@ -262,7 +267,7 @@ pub fn check(
                 rate_limit::write_headers(&mut state.headers, usage_plan);
                 announced = true;
             }
-            limiter.admit(plan, key, now, day).map_err(|exceeded| {
+            limiter.admit(plan, key, now, wall.max(0) as u64, day).map_err(|exceeded| {
                 rate_limit::write_retry_after(&mut state.headers, exceeded, wall);
                 exceeded.error()
             })?;

@@ -18,15 +18,20 @@
 //! - When the limit is below the worker count, bursts can reach one request per worker, and a
 //!   quota below the worker count leaves some workers a share of zero.
 //! - Quota days are UTC days; counts live in memory and start again when the gateway restarts.
-//! - Several gateway machines do not share counts: each enforces the whole limit on its own, so
-//!   N machines behind a load balancer admit up to N times the plan. Divide the limits by the
-//!   machine count, or put a shared counter in front, when that matters.
+//! - Several gateway machines do not share these counts: each enforces the whole limit on its
+//!   own, so N machines behind a load balancer admit up to N times the plan, unless `--limits
+//!   redis://...` counts them in Redis across the cluster (`crate::shared_limits`): then these
+//!   buckets are the fallback for when Redis does not answer, sized for this node's share of
+//!   the cluster's workers.
 
+use std::rc::Rc;
 use std::time::Instant;
 
 use crate::config::{Config, PlanIndex, UsagePlan};
 use crate::error::GatewayError;
 use crate::http::response::{self, format_u64, itoa_buffer};
+use crate::shared_limits::counts::{Refused, SharedCounts, Way};
+use crate::shared_limits::Link;
 
 /// Which limit a request ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +58,11 @@ pub struct Limiter {
     /// Per plan: where its buckets start (one per key, or one for a plan without keys).
     first_bucket: Vec<usize>,
     buckets: Vec<Bucket>,
+    /// With `--limits`: the cluster's counts, which decide while Redis answers.
+    shared: Option<SharedCounts>,
+    /// This worker's index, and the worker count the shares are sized for.
+    worker: usize,
+    sized_for: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -66,58 +76,127 @@ struct Bucket {
     quota: Option<u64>,
     day: u64,
     used: u64,
+    /// The plan's own limits, for sizing shares again.
+    plan_rate: Option<u64>,
+    plan_quota: Option<u64>,
 }
 
 impl Limiter {
-    /// Worker `worker`'s (of `workers`) shares of every plan in `config`.
-    pub fn new(config: &Config, worker: usize, workers: usize) -> Limiter {
-        let workers = workers.max(1);
+    /// Worker `worker`'s (of `workers`) shares of every plan in `config`; with a line to the
+    /// cluster's counts, shares of the cluster's workers instead (the fallback), and the counts.
+    pub fn new(config: &Config, worker: usize, workers: usize, link: Option<&Rc<Link>>) -> Limiter {
+        let workers = match link {
+            Some(link) => (link.health.cluster_workers() as usize).max(workers).max(1),
+            None => workers.max(1),
+        };
         let mut first_bucket = Vec::with_capacity(config.usage_plans.len());
         let mut buckets = Vec::new();
         for plan in &config.usage_plans {
             first_bucket.push(buckets.len());
-            let rate = plan.max_requests_per_second.map_or(0.0, |limit| limit as f64 / workers as f64);
-            let bucket = Bucket {
-                rate,
-                capacity: rate.max(1.0),
-                tokens: rate.max(1.0),
+            let mut bucket = Bucket {
+                rate: 0.0,
+                capacity: 1.0,
+                tokens: 0.0,
                 refreshed: None,
-                quota: plan.quota_per_day.map(|quota| quota_share(quota, worker, workers)),
+                quota: None,
                 day: 0,
                 used: 0,
+                plan_rate: plan.max_requests_per_second,
+                plan_quota: plan.quota_per_day,
             };
+            bucket.size(worker, workers);
+            bucket.tokens = bucket.capacity;
             buckets.extend(std::iter::repeat_n(bucket, plan.secrets.len().max(1)));
         }
-        Limiter { first_bucket, buckets }
+        let shared = link.map(|link| {
+            let specs = config.usage_plans.iter().flat_map(|plan| {
+                let keys: Vec<&str> = if plan.secrets.is_empty() {
+                    vec!["*"]
+                } else {
+                    plan.secrets.iter().map(|&secret| config.secrets[secret].id.as_str()).collect()
+                };
+                keys.into_iter()
+                    .map(move |key| (plan.name.as_str(), key, plan.max_requests_per_second, plan.quota_per_day))
+            });
+            SharedCounts::new(link.clone(), specs, unix_day())
+        });
+        Limiter { first_bucket, buckets, shared, worker, sized_for: workers }
     }
 
     /// Counts one request against `plan` for key position `key` (0 for a plan without keys).
-    /// `now` drives the rate, `day` (Unix days) the quota. A refused request uses nothing.
-    pub fn admit(&mut self, plan: PlanIndex, key: usize, now: Instant, day: u64) -> Result<(), Exceeded> {
-        let bucket = &mut self.buckets[self.first_bucket[plan] + key];
-        if let Some(share) = bucket.quota {
-            if bucket.day != day {
-                bucket.day = day;
-                bucket.used = 0;
+    /// `now` drives the local rate, `second` (Unix seconds) the cluster's, `day` (Unix days)
+    /// the quota. A refused request uses nothing.
+    pub fn admit(&mut self, plan: PlanIndex, key: usize, now: Instant, second: u64, day: u64) -> Result<(), Exceeded> {
+        let index = self.first_bucket[plan] + key;
+        let bucket = &mut self.buckets[index];
+        let Some(shared) = self.shared.as_mut().filter(|shared| shared.is_up()) else {
+            return bucket.admit(now, day, true, true);
+        };
+        shared.take_answers();
+        let (quota, rate) = shared.decide(index, second, day).map_err(|refused| match refused {
+            Refused::Rate => Exceeded::Rate,
+            Refused::Quota => Exceeded::Quota,
+        })?;
+        if quota == Way::Local || rate == Way::Local {
+            bucket.admit(now, day, quota == Way::Local, rate == Way::Local)?;
+        }
+        shared.commit(index);
+        Ok(())
+    }
+
+    /// Takes in the cluster's answers and reports what is due (between requests), and sizes
+    /// the local shares for the cluster's worker count as it changes.
+    pub fn flush(&mut self) {
+        let Some(shared) = &mut self.shared else { return };
+        shared.flush();
+        let workers = (shared.cluster_workers() as usize).max(1);
+        if workers != self.sized_for {
+            self.sized_for = workers;
+            for bucket in &mut self.buckets {
+                bucket.size(self.worker, workers);
             }
-            if bucket.used >= share {
+        }
+    }
+}
+
+impl Bucket {
+    /// Sizes the bucket as worker `worker`'s share of `workers`.
+    fn size(&mut self, worker: usize, workers: usize) {
+        self.rate = self.plan_rate.map_or(0.0, |limit| limit as f64 / workers as f64);
+        self.capacity = self.rate.max(1.0);
+        self.tokens = self.tokens.min(self.capacity);
+        self.quota = self.plan_quota.map(|quota| quota_share(quota, worker % workers, workers));
+    }
+
+    /// The local decision, on the quota share and on the token bucket as asked.
+    fn admit(&mut self, now: Instant, day: u64, check_quota: bool, check_rate: bool) -> Result<(), Exceeded> {
+        if let Some(share) = self.quota.filter(|_| check_quota) {
+            if self.day != day {
+                self.day = day;
+                self.used = 0;
+            }
+            if self.used >= share {
                 return Err(Exceeded::Quota);
             }
         }
-        if bucket.rate > 0.0 {
-            if let Some(refreshed) = bucket.refreshed {
+        if self.rate > 0.0 && check_rate {
+            if let Some(refreshed) = self.refreshed {
                 let elapsed = now.saturating_duration_since(refreshed).as_secs_f64();
-                bucket.tokens = (bucket.tokens + elapsed * bucket.rate).min(bucket.capacity);
+                self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
             }
-            bucket.refreshed = Some(now);
-            if bucket.tokens < 1.0 {
+            self.refreshed = Some(now);
+            if self.tokens < 1.0 {
                 return Err(Exceeded::Rate);
             }
-            bucket.tokens -= 1.0;
+            self.tokens -= 1.0;
         }
-        bucket.used += 1;
+        self.used += 1;
         Ok(())
     }
+}
+
+fn unix_day() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() / 86_400)
 }
 
 /// Worker `worker`'s integer share of `quota` split over `workers`.
@@ -225,7 +304,10 @@ mod tests {
     /// Admits `count` requests at the instants `start + offsets[i]` and returns the outcomes.
     fn run(limiter: &mut Limiter, key: usize, offsets_ms: &[u64], day: u64) -> Vec<Result<(), Exceeded>> {
         let start = Instant::now();
-        offsets_ms.iter().map(|&offset| limiter.admit(0, key, start + Duration::from_millis(offset), day)).collect()
+        offsets_ms
+            .iter()
+            .map(|&offset| limiter.admit(0, key, start + Duration::from_millis(offset), offset / 1000, day))
+            .collect()
     }
 
     #[test]
@@ -233,7 +315,7 @@ mod tests {
         use Exceeded::*;
         // 4 per second over 2 workers: each worker refills 2 per second and holds at most 2.
         let config = config(vec![plan(Some(4), None, 1)]);
-        let mut limiter = Limiter::new(&config, 0, 2);
+        let mut limiter = Limiter::new(&config, 0, 2, None);
         #[rustfmt::skip]
         let outcomes = run(&mut limiter, 0, &[0, 0, 0, 250, 750, 1000, 1000, 5000, 5000, 5000], 0);
         assert_eq!(
@@ -246,7 +328,7 @@ mod tests {
     fn low_rates_keep_one_token() {
         // 1 per second over 4 workers: a quarter token per second, but a bucket of one.
         let config = config(vec![plan(Some(1), None, 1)]);
-        let mut limiter = Limiter::new(&config, 3, 4);
+        let mut limiter = Limiter::new(&config, 3, 4, None);
         let outcomes = run(&mut limiter, 0, &[0, 1000, 3000, 4000], 0);
         assert_eq!(outcomes, [Ok(()), Err(Exceeded::Rate), Err(Exceeded::Rate), Ok(())]);
     }
@@ -255,13 +337,13 @@ mod tests {
     fn quota_per_key_and_day() {
         use Exceeded::*;
         let config = config(vec![plan(None, Some(5), 2)]);
-        let mut limiter = Limiter::new(&config, 0, 2); // share 3
+        let mut limiter = Limiter::new(&config, 0, 2, None); // share 3
         assert_eq!(run(&mut limiter, 0, &[0, 0, 0, 0], 100), [Ok(()), Ok(()), Ok(()), Err(Quota)]);
         // Each key of the plan has its own quota.
         assert_eq!(run(&mut limiter, 1, &[0, 0, 0, 0], 100), [Ok(()), Ok(()), Ok(()), Err(Quota)]);
         // A new UTC day starts over.
         assert_eq!(run(&mut limiter, 0, &[0], 101), [Ok(())]);
-        let mut second = Limiter::new(&config, 1, 2); // share 2
+        let mut second = Limiter::new(&config, 1, 2, None); // share 2
         assert_eq!(run(&mut second, 0, &[0, 0, 0], 100), [Ok(()), Ok(()), Err(Quota)]);
     }
 
@@ -270,7 +352,7 @@ mod tests {
         use Exceeded::*;
         // A request refused by the rate does not count against the quota.
         let config = config(vec![plan(Some(1), Some(3), 1)]);
-        let mut limiter = Limiter::new(&config, 0, 1);
+        let mut limiter = Limiter::new(&config, 0, 1, None);
         assert_eq!(
             run(&mut limiter, 0, &[0, 0, 0, 1000, 2000, 3000], 7),
             [Ok(()), Err(Rate), Err(Rate), Ok(()), Ok(()), Err(Quota)]
