@@ -80,7 +80,7 @@ impl Algorithm {
 }
 
 /// A verifying key decoded from a JWK.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub enum PublicKey {
     /// `kty: RSA`.
     Rsa(rsa::PublicKey),
