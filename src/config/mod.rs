@@ -506,9 +506,9 @@ pub enum Auth {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OAuthSettings {
     /// The verifying key, from the JWK.
-    pub key: crate::policy::oauth::PublicKey,
+    pub key: crate::policy::oauth::jwk::PublicKey,
     /// The one algorithm a token's header may name.
-    pub algorithm: crate::policy::oauth::Algorithm,
+    pub algorithm: crate::policy::oauth::jwk::Algorithm,
     /// Where the token is read.
     pub token_location: TokenLocation,
     /// Required `iss`, when set.
@@ -666,7 +666,7 @@ pub struct Secret {
     /// SecretId.
     pub id: String,
     /// SecretKey, ready for each HMAC algorithm (its `Debug` shows no key material).
-    pub key: crate::policy::key_pair::SecretKey,
+    pub key: crate::policy::key_pair::secret_key::SecretKey,
 }
 
 /// A function, and how the gateway reaches it.

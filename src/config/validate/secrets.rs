@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{ConfigError, Site};
 use crate::config::file;
 use crate::config::Secret;
-use crate::policy::key_pair::SecretKey;
+use crate::policy::key_pair::secret_key::SecretKey;
 
 pub(super) fn build_secrets(secrets: Vec<file::Secret>, source: &Path) -> Result<Vec<Secret>, ConfigError> {
     let mut built: Vec<Secret> = Vec::with_capacity(secrets.len());
