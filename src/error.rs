@@ -4,7 +4,6 @@
 //! Tencent API Gateway's documented messages (`{"message":"..."}`), see
 //! `shared/spec/tencent-apigw-scf.md` §2.4, and name the request id where Tencent's do.
 
-use crate::config::{ParamPosition, ParamType};
 use crate::http::body::ChunkedError;
 use crate::http::ParseError;
 use crate::policy::key_pair::KeyPairError;
@@ -80,19 +79,19 @@ pub enum GatewayError {
     HttpsRequired,
     /// A required declared parameter is missing (403).
     ParamMissing {
-        /// Where it should have been.
-        position: ParamPosition,
+        /// Where it should have been, as the message words it (`ParamPosition::message_word`).
+        position: &'static str,
         /// Its declared name.
         name: Box<str>,
     },
     /// A declared parameter's value does not parse as its type (400).
     ParamInvalid {
-        /// Where it was.
-        position: ParamPosition,
+        /// Where it was, as the message words it (`ParamPosition::message_word`).
+        position: &'static str,
         /// Its declared name.
         name: Box<str>,
-        /// Its declared type.
-        kind: ParamType,
+        /// Its declared type's name (`ParamType::as_str`).
+        kind: &'static str,
     },
     /// Key-pair (HMAC) authentication failed (401; 403 when the stage has no usage plan).
     KeyPair(KeyPairError),
@@ -444,7 +443,7 @@ impl GatewayError {
             GatewayError::HttpsRequired => out.extend_from_slice(br#"{"message":"Use HTTPS."}"#),
             GatewayError::ParamMissing { position, name } => {
                 out.extend_from_slice(b"{\"message\":\"");
-                out.extend_from_slice(position.message_word().as_bytes());
+                out.extend_from_slice(position.as_bytes());
                 out.push(b' ');
                 escaped(out, name.as_bytes());
                 out.extend_from_slice(b" is required.\"}");
@@ -452,11 +451,11 @@ impl GatewayError {
             // Tencent does not document a type check; the message follows its `is required.` form.
             GatewayError::ParamInvalid { position, name, kind } => {
                 out.extend_from_slice(b"{\"message\":\"");
-                out.extend_from_slice(position.message_word().as_bytes());
+                out.extend_from_slice(position.as_bytes());
                 out.push(b' ');
                 escaped(out, name.as_bytes());
                 out.extend_from_slice(b" is not a valid ");
-                out.extend_from_slice(kind.as_str().as_bytes());
+                out.extend_from_slice(kind.as_bytes());
                 out.extend_from_slice(b".\"}");
             }
             GatewayError::KeyPair(error) => {

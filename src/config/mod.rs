@@ -107,7 +107,7 @@ pub enum DriverChoice {
 }
 
 /// Gateway-wide settings. Each one can come from the file's `[gateway]` table or a CLI flag.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GatewaySettings {
     /// Addresses to accept HTTP on; each worker binds each one with SO_REUSEPORT.
     pub listen: Vec<SocketAddr>,
@@ -182,7 +182,7 @@ impl TencentIdentity {
 }
 
 /// Settings of WebSocket APIs (`crate::websocket`), from `[gateway]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WebSocketSettings {
     /// Where the reverse-push endpoint listens (opened only when some API is a WebSocket API).
     pub push_listen: SocketAddr,
@@ -245,7 +245,7 @@ impl Stage {
 }
 
 /// A service: a set of APIs, published to some stages, optionally bound to Host names.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     /// `serviceId` in events, e.g. `service-abc123`.
     pub id: String,
@@ -366,7 +366,7 @@ pub struct ApiPath {
 }
 
 /// One API of a service.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Api {
     /// The service this API belongs to.
     pub service: ServiceIndex,
@@ -454,7 +454,7 @@ pub struct WebSocketFunctions {
 
 /// An API's frontend policies, checked by `crate::policy::check` in this order: protocol, auth,
 /// usage plans, params; CORS headers go on every response.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApiPolicy {
     /// Which request protocols the API answers.
     pub protocol: Protocol,
@@ -491,7 +491,7 @@ impl Protocol {
 }
 
 /// Authentication of an API (console: 鉴权类型).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Auth {
     /// 免认证: anyone; the event says `x-anonymous-consumer: true`.
     #[default]
@@ -503,12 +503,12 @@ pub enum Auth {
 }
 
 /// How an OAuth API verifies its tokens; the key is decoded once, at load.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OAuthSettings {
     /// The verifying key, from the JWK.
-    pub key: crate::policy::oauth::PublicKey,
+    pub key: crate::policy::oauth::jwk::PublicKey,
     /// The one algorithm a token's header may name.
-    pub algorithm: crate::policy::oauth::Algorithm,
+    pub algorithm: crate::policy::oauth::jwk::Algorithm,
     /// Where the token is read.
     pub token_location: TokenLocation,
     /// Required `iss`, when set.
@@ -666,11 +666,11 @@ pub struct Secret {
     /// SecretId.
     pub id: String,
     /// SecretKey, ready for each HMAC algorithm (its `Debug` shows no key material).
-    pub key: crate::policy::key_pair::SecretKey,
+    pub key: crate::policy::key_pair::secret_key::SecretKey,
 }
 
 /// A function, and how the gateway reaches it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Function {
     /// SCF namespace (default `default`).
     pub namespace: String,
@@ -727,7 +727,7 @@ pub enum Language {
 }
 
 /// Where a function's code runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum FunctionRuntime {
     /// Local processes speaking the SCF custom-runtime API: the folder's `bootstrap`, or scfgate's
     /// runtime for a Tencent standard runtime (`runtime = "Python3.9"`, `"Nodejs16.13"`, ...).

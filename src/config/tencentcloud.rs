@@ -39,6 +39,20 @@ pub struct TencentCloudFunction {
     pub tls: Arc<rustls::ClientConfig>,
 }
 
+/// Equal when every setting is; the TLS settings (rustls's have no equality) only when they are the
+/// very same ones, so two loads of one file compare unequal rather than equal by accident.
+impl PartialEq for TencentCloudFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.region == other.region
+            && self.endpoint == other.endpoint
+            && self.host == other.host
+            && self.server_name == other.server_name
+            && self.addr == other.addr
+            && self.credentials == other.credentials
+            && Arc::ptr_eq(&self.tls, &other.tls)
+    }
+}
+
 impl fmt::Debug for TencentCloudFunction {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
@@ -52,7 +66,7 @@ impl fmt::Debug for TencentCloudFunction {
 }
 
 /// A Tencent Cloud API key pair (console: 访问密钥), possibly temporary (with a token).
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     secret_id: String,
     /// `"TC3" + SecretKey`: the key of the first HMAC in TC3 signing, prepared once.

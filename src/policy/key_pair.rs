@@ -19,17 +19,16 @@
 //! `Found no validate usage plan.`. The key is checked before the binding so that the binding is
 //! never revealed to a caller without the SecretKey.
 
-use std::fmt;
-
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
-use sha2::{Sha256, Sha384, Sha512};
+use hmac::Mac;
 
 use super::{Repeated, Request};
 use crate::config::{Config, PlanIndex, SecretIndex};
-use crate::error::GatewayError;
+
+pub mod secret_key;
+
+pub use secret_key::SecretKey;
 
 /// Largest difference between `X-Date` and now, in seconds (Tencent's default: 900 s).
 pub const MAX_CLOCK_SKEW_SECS: i64 = 900;
@@ -42,37 +41,6 @@ const SIGNATURE_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
-
-/// A SecretKey with the HMAC key schedule of every algorithm computed once, at load: a request
-/// clones the state it needs (a copy of a few hundred bytes, no allocation) instead of hashing the
-/// key again.
-#[derive(Clone)]
-pub struct SecretKey {
-    sha1: Hmac<Sha1>,
-    sha256: Hmac<Sha256>,
-    sha384: Hmac<Sha384>,
-    sha512: Hmac<Sha512>,
-}
-
-impl SecretKey {
-    /// Prepares `key` (the SecretKey's bytes, used as the HMAC key as Tencent's examples do).
-    pub fn new(key: &[u8]) -> SecretKey {
-        // HMAC takes keys of any length (RFC 2104 §2), so these cannot fail.
-        SecretKey {
-            sha1: KeyInit::new_from_slice(key).expect("HMAC accepts any key length"),
-            sha256: KeyInit::new_from_slice(key).expect("HMAC accepts any key length"),
-            sha384: KeyInit::new_from_slice(key).expect("HMAC accepts any key length"),
-            sha512: KeyInit::new_from_slice(key).expect("HMAC accepts any key length"),
-        }
-    }
-}
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print key material (it shows up in `--check` and test output).
-        formatter.write_str("SecretKey(..)")
-    }
-}
 
 /// The HMAC algorithms Tencent lists (`HMAC algorithm xxx not supported.`, spec §2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,8 +139,8 @@ pub fn authenticate(
     stage_plans: &[PlanIndex],
     request: &Request<'_>,
     now: i64,
-) -> Result<Granted, GatewayError> {
-    verify(config, stage_plans, request, now).map_err(GatewayError::KeyPair)
+) -> Result<Granted, KeyPairError> {
+    verify(config, stage_plans, request, now)
 }
 
 fn verify(
@@ -398,6 +366,10 @@ pub fn parse_http_date(value: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use hmac::{Hmac, KeyInit};
+    use sha1::Sha1;
+    use sha2::{Sha256, Sha384, Sha512};
+
     use super::*;
     use crate::config::{validate::parse_str, Overrides, Stage};
     use crate::http::{parse_request, RequestHead};

@@ -234,7 +234,8 @@ pub fn check(
     match &policy.auth {
         Auth::None => {}
         Auth::KeyPair => {
-            let granted = key_pair::authenticate(config, bound, request, unix_seconds())?;
+            let granted =
+                key_pair::authenticate(config, bound, request, unix_seconds()).map_err(GatewayError::KeyPair)?;
             state.caller = Caller::Secret(granted.secret);
             key_plan = Some((granted.plan, granted.key));
         }
@@ -248,7 +249,8 @@ pub fn check(
                 cache,
                 &mut state.scratch,
                 &mut state.claims,
-            )?;
+            )
+            .map_err(GatewayError::OAuth)?;
             state.caller = Caller::Token;
         }
     }

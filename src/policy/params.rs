@@ -146,11 +146,15 @@ fn check_path(param: &Param, request: &Request<'_>, scratch: &mut Vec<u8>) -> Re
 
 // Errors copy the param's name: a refusal may allocate, a request that passes does not.
 fn missing(param: &Param) -> GatewayError {
-    GatewayError::ParamMissing { position: param.position, name: param.name.as_str().into() }
+    GatewayError::ParamMissing { position: param.position.message_word(), name: param.name.as_str().into() }
 }
 
 fn invalid(param: &Param) -> GatewayError {
-    GatewayError::ParamInvalid { position: param.position, name: param.name.as_str().into(), kind: param.kind }
+    GatewayError::ParamInvalid {
+        position: param.position.message_word(),
+        name: param.name.as_str().into(),
+        kind: param.kind.as_str(),
+    }
 }
 
 /// Whether `value` parses as `kind`. Numbers follow Java's `int` (32-bit), `long` (64-bit),
@@ -336,9 +340,16 @@ mod tests {
     fn required_missing_and_invalid() {
         use ParamPosition::*;
         use ParamType::*;
-        let missing = |position, name: &str| Err(GatewayError::ParamMissing { position, name: name.into() });
-        let invalid =
-            |position, name: &str, kind| Err(GatewayError::ParamInvalid { position, name: name.into(), kind });
+        let missing = |position: ParamPosition, name: &str| {
+            Err(GatewayError::ParamMissing { position: position.message_word(), name: name.into() })
+        };
+        let invalid = |position: ParamPosition, name: &str, kind: ParamType| {
+            Err(GatewayError::ParamInvalid {
+                position: position.message_word(),
+                name: name.into(),
+                kind: kind.as_str(),
+            })
+        };
         let found = |text: &str| Ok(Some(text.to_string()));
         type Case<'a> = (Param, &'a str, Result<Option<std::string::String>, GatewayError>);
         #[rustfmt::skip]

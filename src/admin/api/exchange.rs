@@ -10,11 +10,12 @@ use serde_json::{json, Map, Value};
 
 use crate::admin::error::AdminError;
 use crate::admin::http::{Request, Response};
-use crate::admin::store::Record;
+use crate::admin::store::{Record, ServiceRecord};
 use crate::admin::{Inner, Scope};
 use crate::config::file;
 
-use super::*;
+use super::releases::text_field;
+use super::{body_object, function_key, served_release, service_index};
 
 /// The state as a config file `scfgate --config` accepts: what is published (default; the
 /// stages' releases, so starting from it serves the same), or the drafts (`?from=draft`).

@@ -18,10 +18,16 @@ mod releases;
 mod resources;
 mod services;
 
-use exchange::*;
-use releases::*;
-use resources::*;
-use services::*;
+use exchange::{export, export_openapi, import_openapi, import_serverless, test_request};
+use releases::{list_releases, publish, release_summary, rollback, unpublish};
+use resources::{
+    create_function, create_secret, create_usage_plan, delete_function, delete_secret, delete_usage_plan, secret_json,
+    update_function, update_usage_plan,
+};
+use services::{
+    create_api, create_service, delete_api, delete_service, gateway, list_apis, list_services, service_json,
+    stages_json, update_api, update_service,
+};
 
 const DEFAULT_PAGE: usize = 20;
 const MAX_PAGE: usize = 100;

@@ -8,7 +8,7 @@ use crate::admin::http::{Request, Response};
 use crate::admin::store::{now, Release, ServiceRecord, Serving, STAGES};
 use crate::admin::{Inner, Scope};
 
-use super::*;
+use super::{body_object, check_stage, check_version, created, page, sent_version, served_release, service_index};
 
 pub(super) fn release_summary(service: &ServiceRecord, release: &Release) -> Value {
     let serving: Vec<&String> = service

@@ -10,7 +10,10 @@ use crate::admin::store::{Record, State};
 use crate::admin::{Inner, Scope};
 use crate::config::file;
 
-use super::*;
+use super::{
+    body_as, check_version, created, function_index, function_key, plan_index, record_json, reference_key,
+    secret_index, sent_version,
+};
 
 /// The first API (draft or served) that names the function, as `service `x` api `y``.
 pub(super) fn function_user(state: &State, key: &(String, String, String)) -> Option<String> {

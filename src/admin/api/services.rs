@@ -8,7 +8,8 @@ use crate::admin::store::{Record, ServiceRecord, State};
 use crate::admin::{Inner, Scope};
 use crate::config::file;
 
-use super::*;
+use super::resources::random_text;
+use super::{api_index, body_as, check_version, created, list, page, record_json, sent_version, service_index};
 
 pub(super) fn stages_json(service: &ServiceRecord) -> Value {
     service

@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use super::{normalize_host, parse_stage, ConfigError, Site};
+use super::service::{normalize_host, parse_stage};
+use super::{ConfigError, Site};
 use crate::config::{file, Domain, PathMapping, Service};
 
 /// Tencent's limit on custom path mappings per domain (`PathMappingSet`).

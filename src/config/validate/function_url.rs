@@ -8,8 +8,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::api::DEFAULT_API_TIMEOUT_SECS;
 use super::durations::API_TIMEOUT;
-use super::{cors_origins, normalize_host, ConfigError, FunctionKey, Site, DEFAULT_API_TIMEOUT_SECS};
+use super::function::FunctionKey;
+use super::policy::cors_origins;
+use super::service::normalize_host;
+use super::{ConfigError, Site};
 use crate::config::{
     file, Api, ApiMethod, ApiPath, ApiPolicy, Auth, Cors, CorsHeaders, Domain, Function, PathKind, PathMapping, Secret,
     Service, Stage, UsagePlan,

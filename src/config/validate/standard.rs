@@ -12,8 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::function::DEFAULT_HANDLER;
 use super::local::{instance_settings, InstanceSettings};
-use super::{ConfigError, Site, DEFAULT_HANDLER};
+use super::{ConfigError, Site};
 use crate::config::{file, FunctionRuntime, Language, Launcher, StandardRuntime};
 
 /// The runtime `name` asks for: its language and the interpreter it runs on by default.
@@ -60,9 +61,9 @@ pub(super) fn build(
         // SCF's own name for a custom runtime, as exports write it.
         let mut custom = function.clone();
         custom.runtime = Some(file::Runtime::Custom);
-        return super::build_custom(site, &custom, base_dir);
+        return super::function::build_custom(site, &custom, base_dir);
     }
-    super::reject_foreign_keys(site, function, "standard")?;
+    super::function::reject_foreign_keys(site, function, "standard")?;
     let (language, default_interpreter) = language_of(name).map_err(|message| site.error("runtime", message))?;
     let code = site.required_text("code", function.code.clone())?;
     let code = std::path::absolute(base_dir.join(&code))

@@ -11,12 +11,13 @@ use rustls::crypto::ring;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
-use super::{reject_foreign_keys, ConfigError, FunctionRuntime, Site};
-use crate::config::file;
+use super::function::reject_foreign_keys;
+use super::{ConfigError, Site};
 use crate::config::tencentcloud::{
     Credentials, TencentCloudFunction, DEFAULT_CA_FILE, DEFAULT_ENDPOINT, DEFAULT_SECRET_ID_ENV,
     DEFAULT_SECRET_KEY_ENV, DEFAULT_TOKEN_ENV,
 };
+use crate::config::{file, FunctionRuntime};
 
 /// Builds a `tencentcloud` function's runtime settings.
 pub(super) fn build(site: &Site, function: &file::Function, base_dir: &Path) -> Result<FunctionRuntime, ConfigError> {
@@ -113,7 +114,7 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, String, u16), String> {
     {
         return Err(format!("character {bad:?} is not allowed: the endpoint is a scheme and a host only, {EXAMPLE}"));
     }
-    let (host, port) = super::split_authority(authority, 443, EXAMPLE)?;
+    let (host, port) = super::function::split_authority(authority, 443, EXAMPLE)?;
     Ok((authority.to_ascii_lowercase(), host.to_ascii_lowercase(), port))
 }
 
