@@ -19,8 +19,7 @@ use std::time::Duration;
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp, WatchOptions};
 
 use super::seal::{is_sealed, Seal};
-use super::storage::StoreError;
-use super::store::{State, FORMAT};
+use super::store::{State, StoreError, FORMAT};
 use crate::config::file;
 
 /// How long one call to etcd may take.

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use super::etcd::{EtcdSettings, EtcdStore};
+pub use super::store::StoreError;
 use super::store::{State, Store};
 
 /// What the operator chose (`--state-dir` or `--store`).
@@ -14,26 +15,6 @@ pub enum StoreChoice {
     Directory(PathBuf),
     /// etcd.
     Etcd(Box<EtcdSettings>),
-}
-
-/// Why the state could not be stored.
-#[derive(Debug)]
-pub enum StoreError {
-    /// etcd's state changed since this node read it: read it again and retry the change.
-    Moved,
-    /// etcd did not answer or refused: nothing changed; try later.
-    Unavailable(String),
-    /// The state could not be written or read (a file system error, an undecodable value).
-    Failed(String),
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Moved => formatter.write_str("the state changed in etcd meanwhile"),
-            StoreError::Unavailable(message) | StoreError::Failed(message) => formatter.write_str(message),
-        }
-    }
 }
 
 /// The open store.

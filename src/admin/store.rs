@@ -31,6 +31,26 @@ const LOCK_FILE: &str = "lock";
 /// Every stage, in Tencent's names.
 pub const STAGES: [&str; 3] = ["release", "test", "prepub"];
 
+/// Why the state could not be stored.
+#[derive(Debug)]
+pub enum StoreError {
+    /// etcd's state changed since this node read it: read it again and retry the change.
+    Moved,
+    /// etcd did not answer or refused: nothing changed; try later.
+    Unavailable(String),
+    /// The state could not be written or read (a file system error, an undecodable value).
+    Failed(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Moved => formatter.write_str("the state changed in etcd meanwhile"),
+            StoreError::Unavailable(message) | StoreError::Failed(message) => formatter.write_str(message),
+        }
+    }
+}
+
 /// One resource with its optimistic-concurrency version and times (seconds since the epoch).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record<T> {
