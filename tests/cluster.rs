@@ -10,6 +10,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::metrics::{metrics_address, sample, scrape_until};
 use common::services::{available, Etcd, Redis};
 use common::{request_bytes, Client, Gateway, RemoteEndpoint, Reply, Response, TempDir};
 use serde_json::{json, Value};
@@ -181,6 +182,13 @@ fn with_etcd_down_nodes_keep_serving_refuse_changes_and_catch_up_after() {
     assert!(served(&b, "/release/before", 200, Duration::from_secs(5)));
 
     etcd.stop();
+    // Monitoring shows etcd down (the admin listener serves the metrics too).
+    const ETCD_DOWN: &str = "scfgate_dependency_up{dependency=\"etcd\"} 0";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !admin(&b, "GET", "/metrics", &Value::Null).text().contains(ETCD_DOWN) {
+        assert!(Instant::now() < deadline, "{}", admin(&b, "GET", "/metrics", &Value::Null).text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Serving goes on, on both nodes.
     for node in [&a, &b] {
         assert_eq!(node.gateway.get("/release/before").status, 200);
@@ -254,8 +262,12 @@ environments = [{{ service = "service-quota001", stage = "release" }}]
 
 /// A node counting its usage plans in `redis` under `prefix`.
 fn limited_node(config: &str, redis: &Redis, prefix: &str) -> Gateway {
-    let gateway =
-        Gateway::builder(config).arg("--limits", &redis.url()).arg("--limits-prefix", prefix).workers(1).start();
+    let gateway = Gateway::builder(config)
+        .arg("--limits", &redis.url())
+        .arg("--limits-prefix", prefix)
+        .arg("--metrics-listen", "127.0.0.1:0")
+        .workers(1)
+        .start();
     assert!(
         gateway.output.wait_for_line("usage plans are counted in Redis", Duration::from_secs(10)),
         "{}",
@@ -340,6 +352,10 @@ fn with_redis_down_requests_keep_flowing_under_local_shares() {
     for node in &nodes {
         assert!(node.output.wait_for_line("Redis does not answer", Duration::from_secs(10)), "{}", node.output.text());
     }
+    // Monitoring shows it.
+    const REDIS_UP: &str = "scfgate_dependency_up{dependency=\"redis\"}";
+    let text = scrape_until(metrics_address(&nodes[0]), |text| sample(text, REDIS_UP) == Some(0.0));
+    assert_eq!(sample(&text, REDIS_UP), Some(0.0), "{text}");
     // Requests are answered, and limits still apply: each node its share of 10 per second.
     let (admitted, refused) = drive(&nodes, "/release/rate", Instant::now() + Duration::from_secs(3));
     assert!(admitted > 0 && refused > 0, "admitted {admitted}, refused {refused}");

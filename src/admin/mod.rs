@@ -56,6 +56,8 @@ pub struct Management {
     /// The gateway's metrics, for `/metrics`, `/healthz`, `/readyz` and the console's charts;
     /// read without the state's lock, so a long publish never holds up a scrape.
     metrics: std::sync::OnceLock<Arc<crate::metrics::Registry>>,
+    /// Whether the store (etcd) answered the last call made to it.
+    store_up: Arc<AtomicBool>,
 }
 
 struct Inner {
@@ -178,6 +180,7 @@ impl Management {
             accepting: Arc::new(AtomicBool::new(true)),
             accept_loop: Arc::new(AtomicBool::new(false)),
             metrics: std::sync::OnceLock::new(),
+            store_up: Arc::new(AtomicBool::new(true)),
         };
         Ok((Arc::new(management), served))
     }
@@ -191,6 +194,9 @@ impl Management {
 
     /// Serves the gateway's metrics beside the admin API.
     pub fn set_metrics(&self, registry: Arc<crate::metrics::Registry>) {
+        if matches!(self.lock().store, storage::Storage::Etcd(_)) {
+            registry.add_dependency("etcd", self.store_up.clone());
+        }
         let _ = self.metrics.set(registry);
     }
 
@@ -289,11 +295,25 @@ impl Management {
                 }
                 let Some(management) = management.upgrade() else { return };
                 let mut inner = management.lock();
-                if let Err(error) = inner.follow_store(revision) {
-                    tracing::warn!(
-                        error = error.message(),
-                        "cannot serve the state another node stored; serving the last one"
-                    );
+                let followed = inner.follow_store(revision);
+                let reachable = !matches!(followed, Err(AdminError::Unavailable(_)));
+                if management.store_up.swap(reachable, Ordering::Relaxed) != reachable {
+                    if reachable {
+                        tracing::info!(store = inner.store.describe(), "etcd answers again");
+                    } else {
+                        tracing::warn!(
+                            store = inner.store.describe(),
+                            "etcd does not answer: serving the last configuration; admin changes get 503 until it does"
+                        );
+                    }
+                }
+                if let Err(error) = followed.as_ref() {
+                    if reachable {
+                        tracing::warn!(
+                            error = error.message(),
+                            "cannot serve the state another node stored; serving the last one"
+                        );
+                    }
                 }
             }
         });

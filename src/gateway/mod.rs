@@ -76,7 +76,7 @@ pub fn serve(args: Args, config: Config, router: Router, management: Option<Arc<
     let driver = runtime::probe(config.gateway.driver)?;
     let workers = config.gateway.workers;
     // Before the workers start: each takes its line to the cluster's usage-plan counts.
-    let _limits_health = match &args.limits {
+    let limits_health = match &args.limits {
         Some(url) => {
             let settings =
                 crate::shared_limits::agent::LimitsSettings { url: url.clone(), prefix: args.limits_prefix.clone() };
@@ -104,6 +104,9 @@ pub fn serve(args: Args, config: Config, router: Router, management: Option<Arc<
     let generation = Generation { number: 1, config: config.clone(), router: Arc::new(router), endpoints, tls };
     let control = Control::new(generation, workers);
     let metrics = control.metrics.clone();
+    if let Some(health) = &limits_health {
+        metrics.add_dependency("redis", health.up_flag());
+    }
     metrics.set_functions(lock(&hosts).stats());
     metrics.set_readiness(readiness_probe(control.clone(), lock(&hosts).published.clone()));
     metrics.start_sampler();

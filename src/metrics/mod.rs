@@ -40,6 +40,8 @@ pub struct Registry {
     generation: AtomicU64,
     reloads: Mutex<Reloads>,
     readiness: Mutex<Option<ReadinessProbe>>,
+    /// Services a cluster node depends on (etcd, Redis) and whether each answers.
+    dependencies: Mutex<Vec<(&'static str, Arc<std::sync::atomic::AtomicBool>)>>,
     /// The console's last hour.
     pub history: history::History,
 }
@@ -61,6 +63,7 @@ impl Registry {
             generation: AtomicU64::new(1),
             reloads: Mutex::new(Reloads::default()),
             readiness: Mutex::new(None),
+            dependencies: Mutex::new(Vec::new()),
             history: history::History::default(),
         }
     }
@@ -89,6 +92,11 @@ impl Registry {
             reloads.refused += 1;
         }
         reloads.last = Some((applied, unix_now()));
+    }
+
+    /// Reports whether `dependency` (`etcd`, `redis`) answers, as its client last found.
+    pub fn add_dependency(&self, dependency: &'static str, up: Arc<std::sync::atomic::AtomicBool>) {
+        lock(&self.dependencies).push((dependency, up));
     }
 
     /// Sets what `/readyz` asks.
@@ -337,6 +345,19 @@ impl Registry {
             "The configuration generation published (1 at start, one more per applied reload or admin change).",
         );
         out.gauge("scfgate_config_generation", &[], self.generation.load(Ordering::Relaxed) as f64);
+        let dependencies = lock(&self.dependencies);
+        if !dependencies.is_empty() {
+            out.family(
+                "scfgate_dependency_up",
+                Kind::Gauge,
+                "Whether a cluster service answers (1) or not (0): etcd (the state; serving goes on, changes wait) and Redis (usage plans; local shares apply meanwhile).",
+            );
+            for (dependency, up) in dependencies.iter() {
+                let value = if up.load(Ordering::Relaxed) { 1.0 } else { 0.0 };
+                out.gauge("scfgate_dependency_up", &[("dependency", dependency)], value);
+            }
+        }
+        drop(dependencies);
         let reloads = lock(&self.reloads);
         out.family("scfgate_config_reloads", Kind::Counter, "Reloads (SIGHUP) and admin changes, applied or refused.");
         out.counter("scfgate_config_reloads", &[("result", "applied")], reloads.applied);

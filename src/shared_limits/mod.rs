@@ -85,19 +85,24 @@ pub struct Answer {
 /// many workers the cluster has.
 #[derive(Debug)]
 pub struct Health {
-    up: AtomicBool,
+    up: Arc<AtomicBool>,
     cluster_workers: AtomicU64,
 }
 
 impl Health {
     /// A node of `workers` workers that has not heard from Redis yet.
     pub fn new(workers: usize) -> Health {
-        Health { up: AtomicBool::new(false), cluster_workers: AtomicU64::new(workers as u64) }
+        Health { up: Arc::new(AtomicBool::new(false)), cluster_workers: AtomicU64::new(workers as u64) }
     }
 
     /// Whether Redis answered lately.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+
+    /// The flag itself, for the metrics.
+    pub fn up_flag(&self) -> Arc<AtomicBool> {
+        self.up.clone()
     }
 
     /// Workers in the cluster, as last counted (at least this node's).
