@@ -30,7 +30,7 @@ use std::time::Instant;
 use crate::config::{Config, PlanIndex, UsagePlan};
 use crate::error::GatewayError;
 use crate::http::response::{self, format_u64, itoa_buffer};
-use crate::shared_limits::counts::{Refused, SharedCounts, Way};
+use crate::shared_limits::counts::{Refused, SharedCounts};
 use crate::shared_limits::Link;
 
 /// Which limit a request ran into.
@@ -130,16 +130,13 @@ impl Limiter {
         let index = self.first_bucket[plan] + key;
         let bucket = &mut self.buckets[index];
         let Some(shared) = self.shared.as_mut().filter(|shared| shared.is_up()) else {
-            return bucket.admit(now, day, true, true);
+            return bucket.admit(now, day);
         };
         shared.take_answers();
-        let (quota, rate) = shared.decide(index, second, day).map_err(|refused| match refused {
+        shared.decide(index, second, day).map_err(|refused| match refused {
             Refused::Rate => Exceeded::Rate,
             Refused::Quota => Exceeded::Quota,
         })?;
-        if quota == Way::Local || rate == Way::Local {
-            bucket.admit(now, day, quota == Way::Local, rate == Way::Local)?;
-        }
         shared.commit(index);
         Ok(())
     }
@@ -168,9 +165,9 @@ impl Bucket {
         self.quota = self.plan_quota.map(|quota| quota_share(quota, worker % workers, workers));
     }
 
-    /// The local decision, on the quota share and on the token bucket as asked.
-    fn admit(&mut self, now: Instant, day: u64, check_quota: bool, check_rate: bool) -> Result<(), Exceeded> {
-        if let Some(share) = self.quota.filter(|_| check_quota) {
+    /// The local decision, on the quota share and the token bucket.
+    fn admit(&mut self, now: Instant, day: u64) -> Result<(), Exceeded> {
+        if let Some(share) = self.quota {
             if self.day != day {
                 self.day = day;
                 self.used = 0;
@@ -179,7 +176,7 @@ impl Bucket {
                 return Err(Exceeded::Quota);
             }
         }
-        if self.rate > 0.0 && check_rate {
+        if self.rate > 0.0 {
             if let Some(refreshed) = self.refreshed {
                 let elapsed = now.saturating_duration_since(refreshed).as_secs_f64();
                 self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);

@@ -1,7 +1,7 @@
 //! One worker's view of the cluster's counts, per usage-plan bucket: what Redis last said, what
 //! this worker admitted since, and what it reserved. It decides each request without waiting
 //! (see the module above for the rules and their bounds); `crate::policy::rate_limit` asks it
-//! first and keeps its local token buckets for when it says [`Way::Local`].
+//! while Redis answers and keeps its local token buckets for when it does not.
 
 use std::rc::Rc;
 
@@ -12,10 +12,8 @@ use super::{quota_chunk, rate_batch, Answer, Ask, Kind, Link};
 pub enum Way {
     /// Nothing to count (the plan sets no such limit).
     Free,
-    /// Counted in Redis later (rate) or from a reservation or on credit (quota).
+    /// From a reservation, or on credit counted in Redis later.
     Shared,
-    /// Redis is behind: the local share decides.
-    Local,
 }
 
 /// Which limit refused.
@@ -56,7 +54,9 @@ impl Window {
         } else if self.heard && self.used >= limit {
             Err(refused)
         } else if self.credit + self.credit_in_flight >= rate_batch(limit, workers) {
-            Ok(Way::Local)
+            // More than a batch in one round trip to Redis: refused, which keeps the bound (a
+            // Redis that stops answering is another matter: the local shares take over).
+            Err(refused)
         } else {
             Ok(Way::Shared)
         }
@@ -183,8 +183,7 @@ impl SharedCounts {
         Ok((quota, rate))
     }
 
-    /// Counts an admitted request in bucket `index` (whatever way it was admitted: what the
-    /// local share admits is counted in Redis too) and asks Redis for what is due.
+    /// Counts an admitted request in bucket `index` and asks Redis for what is due.
     pub fn commit(&mut self, index: usize) {
         let bucket = &mut self.buckets[index];
         if let Some(limit) = bucket.quota_limit {

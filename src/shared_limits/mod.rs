@@ -16,8 +16,9 @@
 //!   admit a little under its limit in a second; a quota only when a node stops holding one).
 //!   Windows follow each node's clock: keep the nodes on NTP.
 //! - Counts are Redis's: a node that restarts forgets nothing.
-//! - **Redis down or slow** (no answer within [`agent::STALE_AFTER`], or more than `batch`
-//!   credits waiting): each worker falls back to its local token bucket and quota share, sized
+//! - A worker never holds more than `batch` credits waiting for Redis's answer: a burst larger
+//!   than that within one round trip is refused (429), as over the limit.
+//! - **Redis down or slow** (no answer within [`agent::STALE_AFTER`]): each worker falls back to its local token bucket and quota share, sized
 //!   for its share of the last known cluster (`limit / workers in the cluster`), and logs it; the
 //!   agent reconnects in the background.
 //!
