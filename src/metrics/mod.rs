@@ -345,17 +345,17 @@ impl Registry {
             "The configuration generation published (1 at start, one more per applied reload or admin change).",
         );
         out.gauge("scfgate_config_generation", &[], self.generation.load(Ordering::Relaxed) as f64);
+        // The family is always declared (with no sample on a node that is not in a cluster), so
+        // dashboards and alerts find it.
         let dependencies = lock(&self.dependencies);
-        if !dependencies.is_empty() {
-            out.family(
-                "scfgate_dependency_up",
-                Kind::Gauge,
-                "Whether a cluster service answers (1) or not (0): etcd (the state; serving goes on, changes wait) and Redis (usage plans; local shares apply meanwhile).",
-            );
-            for (dependency, up) in dependencies.iter() {
-                let value = if up.load(Ordering::Relaxed) { 1.0 } else { 0.0 };
-                out.gauge("scfgate_dependency_up", &[("dependency", dependency)], value);
-            }
+        out.family(
+            "scfgate_dependency_up",
+            Kind::Gauge,
+            "Whether a cluster service answers (1) or not (0): etcd (the state; serving goes on, changes wait) and Redis (usage plans; local shares apply meanwhile).",
+        );
+        for (dependency, up) in dependencies.iter() {
+            let value = if up.load(Ordering::Relaxed) { 1.0 } else { 0.0 };
+            out.gauge("scfgate_dependency_up", &[("dependency", dependency)], value);
         }
         drop(dependencies);
         let reloads = lock(&self.reloads);
