@@ -277,12 +277,7 @@ impl EtcdStore {
     /// Removes the snapshots `state` no longer names (best effort: what stays is removed by a
     /// later save). A snapshot another node wrote for a change that lost its swap is among them.
     fn collect(&mut self, state: &State) {
-        let named: HashSet<&str> = state
-            .services
-            .iter()
-            .flat_map(|service| &service.releases)
-            .map(|release| release.snapshot.as_str())
-            .collect();
+        let named = state.snapshot_names();
         let unnamed: Vec<String> =
             self.snapshots.iter().filter(|name| !named.contains(name.as_str())).cloned().collect();
         let mut kv = self.client.kv_client();

@@ -283,6 +283,11 @@ impl State {
         self.services.iter_mut().map(|service| service.prune_releases(keep)).sum()
     }
 
+    /// The snapshots the release history names (what a store must keep).
+    pub fn snapshot_names(&self) -> HashSet<&str> {
+        self.services.iter().flat_map(|service| &service.releases).map(|release| release.snapshot.as_str()).collect()
+    }
+
     /// Takes the next revision (the version of whatever changes now).
     pub fn next_revision(&mut self) -> u64 {
         self.revision += 1;
@@ -498,12 +503,7 @@ impl Store {
     /// those of deleted services, and a publish's that could not be applied. Best effort: a file
     /// left behind is removed next time.
     fn collect(&mut self, state: &State) {
-        let named: HashSet<&str> = state
-            .services
-            .iter()
-            .flat_map(|service| &service.releases)
-            .map(|release| release.snapshot.as_str())
-            .collect();
+        let named = state.snapshot_names();
         let releases = self.dir.join(RELEASES_DIR);
         self.snapshots.retain(|name| {
             if named.contains(name.as_str()) {

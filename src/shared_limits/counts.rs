@@ -7,15 +7,6 @@ use std::rc::Rc;
 
 use super::{quota_chunk, rate_batch, Answer, Ask, Kind, Link};
 
-/// How a request may be admitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Way {
-    /// Nothing to count (the plan sets no such limit).
-    Free,
-    /// From a reservation, or on credit counted in Redis later.
-    Shared,
-}
-
 /// Which limit refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -44,13 +35,13 @@ struct Window {
 }
 
 impl Window {
-    /// How a request may be admitted in `window` under `limit`.
-    fn decide(&mut self, window: u64, limit: u64, workers: u64, refused: Refused) -> Result<Way, Refused> {
+    /// Whether a request may be admitted in `window` under `limit`.
+    fn decide(&mut self, window: u64, limit: u64, workers: u64, refused: Refused) -> Result<(), Refused> {
         if self.window != window {
             *self = Window { window, ..Window::default() };
         }
         if self.tokens > 0 {
-            Ok(Way::Shared)
+            Ok(())
         } else if self.heard && self.used >= limit {
             Err(refused)
         } else if self.credit + self.credit_in_flight >= rate_batch(limit, workers) {
@@ -58,7 +49,7 @@ impl Window {
             // Redis that stops answering is another matter: the local shares take over).
             Err(refused)
         } else {
-            Ok(Way::Shared)
+            Ok(())
         }
     }
 
@@ -169,18 +160,16 @@ impl SharedCounts {
 
     /// How bucket `index` may admit a request now (`second` and `day` since the Unix epoch);
     /// nothing is counted until [`SharedCounts::commit`].
-    pub fn decide(&mut self, index: usize, second: u64, day: u64) -> Result<(Way, Way), Refused> {
+    pub fn decide(&mut self, index: usize, second: u64, day: u64) -> Result<(), Refused> {
         let workers = self.link.health.cluster_workers();
         let bucket = &mut self.buckets[index];
-        let quota = match bucket.quota_limit {
-            None => Way::Free,
-            Some(limit) => bucket.quota.decide(day, limit, workers, Refused::Quota)?,
-        };
-        let rate = match bucket.rate_limit {
-            None => Way::Free,
-            Some(limit) => bucket.rate.decide(second, limit, workers, Refused::Rate)?,
-        };
-        Ok((quota, rate))
+        if let Some(limit) = bucket.quota_limit {
+            bucket.quota.decide(day, limit, workers, Refused::Quota)?;
+        }
+        if let Some(limit) = bucket.rate_limit {
+            bucket.rate.decide(second, limit, workers, Refused::Rate)?;
+        }
+        Ok(())
     }
 
     /// Counts an admitted request in bucket `index` and asks Redis for what is due.
