@@ -265,7 +265,14 @@ impl EtcdStore {
             Compare::mod_revision(key.clone(), CompareOp::Equal, self.revision)
         };
         let txn = Txn::new().when([unchanged]).and_then([TxnOp::put(key, value, None)]);
-        let response = self.block_on(kv.txn(txn))?;
+        // A swap sent and not answered may still have been applied: say so, and the next change
+        // reads the state again (its own swap, on the revision seen before, is lost if it was).
+        let response = self.block_on(kv.txn(txn)).map_err(|error| match error {
+            StoreError::Unavailable(message) => StoreError::Unavailable(format!(
+                "{message}; the change may have been stored all the same: read it back before trying again"
+            )),
+            other => other,
+        })?;
         if !response.succeeded() {
             return Err(StoreError::Moved);
         }
