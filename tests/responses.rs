@@ -35,6 +35,22 @@ function = { name = "hello" }
 integrated_response = true
 
 [[service.api]]
+name = "hello-converted"
+path = "/converted/{name}"
+method = "GET"
+function = { name = "hello" }
+integrated_response = true
+
+[[service.api.error_code]]
+code = 418
+message = "converted"
+converted_code = 400
+
+[[service.api.error_code]]
+code = 404
+message = "documented only"
+
+[[service.api]]
 name = "hello-pass"
 path = "/hello-pass"
 method = "GET"
@@ -100,6 +116,10 @@ fn function_values_become_responses() {
         ("/release/hello/alice?scf_status=418", 418, vec![], Some("Hello, alice!\n")),
         ("/release/hello/alice?scf_status=503", 503, vec![], Some("Hello, alice!\n")),
         ("/release/hello/alice?scf_status=302&scf_header_Location=/elsewhere", 302, vec![("location", "/elsewhere")], Some("Hello, alice!\n")),
+        // Error codes with converted_code (Tencent's error-code conversion) change the status only.
+        ("/release/converted/alice?scf_status=418", 400, vec![("content-type", "text/plain; charset=utf-8")], Some("Hello, alice!\n")),
+        ("/release/converted/alice?scf_status=404", 404, vec![], Some("Hello, alice!\n")),
+        ("/release/converted/alice?scf_status=201", 201, vec![], Some("Hello, alice!\n")),
         // Integrated: a base64 body is decoded.
         ("/release/hello/alice?scf_b64=1", 200, vec![], Some("Hello, alice!\n")),
         // Integrated: the function's headers reach the client; its Content-Type replaces the default.

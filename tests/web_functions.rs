@@ -178,6 +178,48 @@ fn requests_reach_the_function_without_the_stage_with_tencents_headers_and_no_fo
 }
 
 #[test]
+fn error_codes_with_a_converted_code_change_the_status_the_client_sees() {
+    // Tencent's error-code conversion (`NeedConvert`, `ConvertedCode`): the API documents 418
+    // and 503 and converts 503; what the function answered is otherwise passed on as it was.
+    let extra = r#"
+[[service.api]]
+name = "converted"
+path = "/converted"
+method = "GET"
+function = { name = "app" }
+
+[[service.api.error_code]]
+code = 503
+message = "the store is closed"
+converted_code = 502
+
+[[service.api.error_code]]
+code = 418
+message = "documented only"
+"#;
+    let gateway = start(extra, &[]);
+    // (target, status, reason phrase)
+    let cases = [
+        // Converted: the client gets the new status with its own reason phrase; the body is the function's.
+        ("/release/converted/status?code=503", 502, "Bad Gateway"),
+        // Listed without converted_code, or not listed: as the function answered.
+        ("/release/converted/status?code=418", 418, "Function Says"),
+        ("/release/converted/status?code=201", 201, "Function Says"),
+        // Another API of the same function converts nothing.
+        ("/release/app/status?code=503", 503, "Function Says"),
+    ];
+    for (target, status, reason) in cases {
+        let response = gateway.get(target);
+        let code = target.rsplit('=').next().unwrap();
+        assert_eq!(
+            (response.status, response.reason.as_str(), response.text()),
+            (status, reason, format!(r#"{{"status":{code}}}"#)),
+            "{target}"
+        );
+    }
+}
+
+#[test]
 fn policies_refuse_before_the_function_is_called() {
     let gateway = start("", &[]);
     // (target, status, body) — README "Policies": missing required 403, wrong type 400.

@@ -111,14 +111,15 @@ fn render_api(page: &mut String, index: usize, api: &file::Api) {
         }
     }
     if !api.error_codes.is_empty() {
-        page.push_str("<h3>Error codes</h3><table><thead><tr><th>Code</th><th>Message</th><th>Description</th></tr></thead><tbody>");
+        page.push_str("<h3>Error codes</h3><table><thead><tr><th>Code</th><th>Message</th><th>Description</th><th>Client sees</th></tr></thead><tbody>");
         for error_code in &api.error_codes {
+            let code = error_code.code.map(|code| code.to_string()).unwrap_or_default();
             let _ = write!(
                 page,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                error_code.code.map(|code| code.to_string()).unwrap_or_default(),
+                "<tr><td>{code}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(error_code.message.as_deref().unwrap_or_default()),
-                escape(error_code.description.as_deref().unwrap_or_default())
+                escape(error_code.description.as_deref().unwrap_or_default()),
+                error_code.converted_code.map_or(code.clone(), |converted| converted.to_string()),
             );
         }
         page.push_str("</tbody></table>");

@@ -211,7 +211,10 @@ fn operation(
         let codes: Vec<String> = api
             .error_codes
             .iter()
-            .map(|code| format!("{}: {}", code.code.unwrap_or_default(), code.message.as_deref().unwrap_or_default()))
+            .map(|code| {
+                let converted = code.converted_code.map(|to| format!(" (the client sees {to})")).unwrap_or_default();
+                format!("{}: {}{converted}", code.code.unwrap_or_default(), code.message.as_deref().unwrap_or_default())
+            })
             .collect();
         let mut failure = json!({ "description": if codes.is_empty() { "failure".to_owned() } else { format!("failure; error codes: {}", codes.join("; ")) } });
         if let Some(sample) = &api.failure_response_sample {
@@ -746,6 +749,7 @@ default = "1"
 [[api.error_code]]
 code = 404
 message = "no such item"
+converted_code = 410
 [[api]]
 name = "all"
 path = "=/all"

@@ -14,6 +14,7 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
 use super::json_scan::{is_valid_json, unescape_with, Invalid, Kind, RawString, Scanner};
+use crate::config::{converted_status, StatusConversion};
 use crate::error::GatewayError;
 use crate::http::response;
 
@@ -34,33 +35,42 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Header lines the gateway adds to the function's response: the API's CORS and usage-plan
-/// headers (`crate::policy`).
+/// What the gateway changes in the function's response: the API's CORS and usage-plan header
+/// lines (`crate::policy`) and its error-code conversions.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ExtraHeaders<'a> {
+pub struct ResponseRules<'a> {
     /// Complete `name: value\r\n` lines.
     pub lines: &'a [u8],
     /// The gateway answers CORS for this API: the function's own `Access-Control-*` headers are
     /// dropped, so that none is sent twice.
     pub replaces_cors: bool,
+    /// The API's error codes with `converted_code`: statuses the client sees as others.
+    pub status_conversions: &'a [StatusConversion],
+}
+
+impl ResponseRules<'_> {
+    /// The status the client gets for the function's `status`.
+    pub fn status(&self, status: u16) -> u16 {
+        converted_status(self.status_conversions, status)
+    }
 }
 
 /// Pass-through: writes a 200 JSON response carrying `value`.
 pub fn write_passthrough(value: &[u8], framing: ResponseFraming<'_>, out: &mut Vec<u8>) -> Result<(), GatewayError> {
-    write_passthrough_with(value, framing, ExtraHeaders::default(), out)
+    write_passthrough_with(value, framing, ResponseRules::default(), out)
 }
 
 /// [`write_passthrough`], with the gateway's `extra` headers.
 pub fn write_passthrough_with(
     value: &[u8],
     framing: ResponseFraming<'_>,
-    extra: ExtraHeaders<'_>,
+    extra: ResponseRules<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), GatewayError> {
     if !is_valid_json(value) {
         return Err(GatewayError::ResponseNotJson);
     }
-    response::start(out, 200);
+    response::start(out, extra.status(200));
     response::header(out, b"content-type", b"application/json");
     out.extend_from_slice(extra.lines);
     response::header(out, b"x-api-requestid", framing.request_id);
@@ -73,14 +83,14 @@ pub fn write_passthrough_with(
 
 /// Integrated: maps `{statusCode, headers, body, isBase64Encoded}` onto a response.
 pub fn write_integrated(value: &[u8], framing: ResponseFraming<'_>, out: &mut Vec<u8>) -> Result<(), GatewayError> {
-    write_integrated_with(value, framing, ExtraHeaders::default(), out)
+    write_integrated_with(value, framing, ResponseRules::default(), out)
 }
 
 /// [`write_integrated`], with the gateway's `extra` headers.
 pub fn write_integrated_with(
     value: &[u8],
     framing: ResponseFraming<'_>,
-    extra: ExtraHeaders<'_>,
+    extra: ResponseRules<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), GatewayError> {
     let fields = scan_integrated(value).map_err(|_| GatewayError::InvalidIntegratedResponse)?;
@@ -167,10 +177,10 @@ fn write_mapped(
     value: &[u8],
     fields: &IntegratedFields<'_>,
     framing: ResponseFraming<'_>,
-    extra: ExtraHeaders<'_>,
+    extra: ResponseRules<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), Invalid> {
-    response::start(out, fields.status);
+    response::start(out, extra.status(fields.status));
     if let Some(position) = fields.headers {
         write_headers(&mut Scanner::at(value, position), extra.replaces_cors, out)?;
     }
@@ -361,8 +371,11 @@ mod tests {
 
     #[test]
     fn gateway_headers_join_the_response() {
-        let extra =
-            ExtraHeaders { lines: b"access-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\n", replaces_cors: true };
+        let extra = ResponseRules {
+            lines: b"access-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\n",
+            replaces_cors: true,
+            status_conversions: &[],
+        };
         let value = br#"{"statusCode":200,"headers":{"Access-Control-Allow-Origin":"https://fn.example","X-Own":"1"},"body":"hi"}"#;
         let mut out = Vec::new();
         write_integrated_with(value, FRAMING, extra, &mut out).unwrap();
@@ -371,7 +384,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\nX-Own: 1\r\naccess-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\nx-api-requestid: rid\r\ncontent-length: 2\r\n\r\nhi"
         );
         let mut out = Vec::new();
-        write_passthrough_with(b"{}", FRAMING, ExtraHeaders { replaces_cors: false, ..extra }, &mut out).unwrap();
+        write_passthrough_with(b"{}", FRAMING, ResponseRules { replaces_cors: false, ..extra }, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\naccess-control-allow-origin: *\r\nx-ratelimit-limit: 5\r\nx-api-requestid: rid\r\ncontent-length: 2\r\n\r\n{}"

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::config::FunctionRuntime;
 use crate::error::{BackendCause, GatewayError};
 pub use backends::Backends;
-use integration::{ExtraHeaders, ResponseFraming};
+use integration::{ResponseFraming, ResponseRules};
 use invoke::{FailureKind, HEADROOM};
 
 /// Reused buffers for backend calls, used by one client connection while it serves a request
@@ -78,7 +78,7 @@ pub async fn call(
     target: &CallTarget,
     buffers: &mut CallBuffers,
     framing: ResponseFraming<'_>,
-    extra: ExtraHeaders<'_>,
+    extra: ResponseRules<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), GatewayError> {
     let mode = target.response;

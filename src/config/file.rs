@@ -263,7 +263,8 @@ pub struct Api {
     /// An example of a failed response body (console: 失败响应示例, `ResponseFailExample`).
     /// Documentation only.
     pub failure_response_sample: Option<String>,
-    /// `[[service.api.error_code]]` tables (console: 错误码, `ResponseErrorCodes`). Documentation only.
+    /// `[[service.api.error_code]]` tables (console: 错误码, `ResponseErrorCodes`). Documentation,
+    /// and a status conversion where one has `converted_code`.
     #[serde(default, rename = "error_code", skip_serializing_if = "is_empty")]
     pub error_codes: Vec<ErrorCode>,
 }
@@ -290,6 +291,10 @@ pub struct ErrorCode {
     pub message: Option<String>,
     /// What it means (`Desc`).
     pub description: Option<String>,
+    /// Error-code conversion (`NeedConvert` with `ConvertedCode`): a response of the function with
+    /// HTTP status `code` reaches the client with this status instead. Both must then be HTTP
+    /// statuses from 200 to 599, neither 204 nor 304.
+    pub converted_code: Option<i64>,
 }
 
 /// `[[service.api.param]]`: one declared input parameter (SDK `ReqParameter`).

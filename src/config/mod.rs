@@ -395,6 +395,23 @@ pub struct Api {
     /// For a WebSocket API (`protocol = "ws"`, `"wss"`, `"ws&wss"`): its three functions. Then
     /// [`Api::function`] is the register function, the one a request invokes.
     pub websocket: Option<WebSocketFunctions>,
+    /// The error codes with `converted_code` (Tencent's error-code conversion): the function's
+    /// response statuses the client sees as another. Empty for most APIs.
+    pub status_conversions: Box<[StatusConversion]>,
+}
+
+/// One error-code conversion: a function's response with status `from` reaches the client as `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusConversion {
+    /// The status the function answers with.
+    pub from: u16,
+    /// The status the client gets.
+    pub to: u16,
+}
+
+/// The status the client sees for a function's `status`, after the API's conversions.
+pub fn converted_status(conversions: &[StatusConversion], status: u16) -> u16 {
+    conversions.iter().find(|conversion| conversion.from == status).map_or(status, |conversion| conversion.to)
 }
 
 /// When an API's event carries the request body base64-encoded (Tencent: Base64 编码). A body

@@ -300,6 +300,7 @@ mod tests {
                     function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
+                    status_conversions: Box::default(),
                 },
                 Api {
                     service: 0,
@@ -314,6 +315,7 @@ mod tests {
                     function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
+                    status_conversions: Box::default(),
                 },
                 Api {
                     service: 0,
@@ -328,6 +330,7 @@ mod tests {
                     function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
+                    status_conversions: Box::default(),
                 },
                 Api {
                     service: 1,
@@ -342,6 +345,7 @@ mod tests {
                     function_url: false,
                     policy: ApiPolicy::default(),
                     websocket: None,
+                    status_conversions: Box::default(),
                 },
             ],
             functions: vec![

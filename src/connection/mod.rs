@@ -18,7 +18,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::TcpStream;
 
 use crate::backend::event::{write_event_with, EventInput};
-use crate::backend::integration::{ExtraHeaders, ResponseFraming};
+use crate::backend::integration::{ResponseFraming, ResponseRules};
 use crate::backend::invoke::HEADROOM;
 use crate::backend::{self, function_url, web, CallBuffers, CallTarget, ResponseMode};
 use crate::buffer_pool::RequestBuffers;
@@ -516,7 +516,11 @@ impl<S: ClientStream> Connection<S> {
                     trace_id: trace.as_bytes(),
                     source_ip: self.source_ip.as_bytes(),
                     https: self.https,
-                    extra: ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors },
+                    extra: ResponseRules {
+                        lines: &self.policy.headers,
+                        replaces_cors: self.policy.owns_cors,
+                        status_conversions: &api.status_conversions,
+                    },
                     out: &mut self.out,
                     staging: &mut self.buffers.request,
                     close,
@@ -653,7 +657,11 @@ impl<S: ClientStream> Connection<S> {
         let target = CallTarget { function: api.function, timeout: api.timeout, response };
         let head_only = method == b"HEAD";
         let framing = ResponseFraming { request_id: request_id.as_bytes(), close, head_only };
-        let extra = ExtraHeaders { lines: &self.policy.headers, replaces_cors: self.policy.owns_cors };
+        let extra = ResponseRules {
+            lines: &self.policy.headers,
+            replaces_cors: self.policy.owns_cors,
+            status_conversions: &api.status_conversions,
+        };
         let called = Instant::now();
         let result = backend::call(&serving.backends, &target, buffers, framing, extra, &mut self.out).await;
         self.function_time = Some(called.elapsed());

@@ -198,8 +198,27 @@ test('the console creates, publishes, tests, edits and rolls back an API, and ma
     assert.equal(await page.getByLabel('Function name').first().inputValue(), 'echo');
     await page.getByRole('button', { name: 'Next' }).click();
     assert.equal(await page.getByLabel('Error code 1 message').inputValue(), 'no such item');
+    // Error-code conversion (Tencent's "needs conversion" / "converted code"): off until ticked,
+    // and a code no HTTP response can carry is refused at its input.
+    await page.getByRole('button', { name: 'Add error code' }).click();
+    await page.getByLabel('Error code 2 code').fill('503');
+    await page.getByLabel('Error code 2 message').fill('store closed');
+    assert.equal(await page.getByLabel('Error code 2 converted code').isDisabled(), true);
+    await page.getByLabel('Error code 2 needs conversion').check();
+    await page.getByLabel('Error code 2 converted code').fill('1000');
+    await page.getByRole('button', { name: 'Save API' }).click();
+    await page.locator('[data-field="error_code #2.converted_code"] ~ .field-error').getByText(/^1000 is not an HTTP status/).waitFor();
+    await page.getByLabel('Error code 2 converted code').fill('502');
     await page.getByRole('button', { name: 'Save API' }).click();
     await page.getByRole('row', { name: /get-item/ }).getByText('/products/{id}').waitFor();
+    const saved = await page.evaluate(async ([token, id]) => {
+      const answer = await fetch(`/v1/services/${id}/apis/get-item`, { headers: { Authorization: `Bearer ${token}` } });
+      return answer.json();
+    }, [TOKEN, serviceId]);
+    assert.deepEqual(
+      saved.error_code.map(({ code, converted_code }) => [code, converted_code]),
+      [[404, undefined], [503, 502]],
+    );
     await publish('products path', 2);
     assert.equal((await callApi(gateway.data, '/release/products/7')).json?.pathParameters?.id, '7');
     assert.equal((await callApi(gateway.data, '/release/items/7')).status, 404);

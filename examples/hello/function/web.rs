@@ -14,6 +14,7 @@
 //! * `.../hop`: `{"hop":true}` with a field of its own named in `Connection` (`x-hop-secret`,
 //!   hop-by-hop, which the gateway must not pass on) beside `x-end-to-end`.
 //! * `.../ws`: a WebSocket (RFC 6455) echo: text and binary messages come back as sent.
+//! * `.../status?code=N`: `{"status":N}` with status N and the reason phrase `Function Says`.
 //! * anything else: `{"method", "path", "query", "headers" (names lower-cased, repeated fields
 //!   joined with ", "), "body"}` of the request, plus `"pid"` (which process answered) and
 //!   `"version"` (the first line of `VERSION` in the code folder, read at start; "" without one)
@@ -122,6 +123,16 @@ fn serve_connection(stream: TcpStream) -> io::Result<()> {
                 write!(
                     writer,
                     "HTTP/1.1 200 OK\r\nconnection: x-hop-secret, keep-alive\r\nx-hop-secret: internal\r\nx-end-to-end: kept\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )?;
+            }
+            "status" => {
+                read_body(&request, &mut reader, |_| {})?;
+                let code = request.query_number("code").unwrap_or(200);
+                let body = format!(r#"{{"status":{code}}}"#);
+                write!(
+                    writer,
+                    "HTTP/1.1 {code} Function Says\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
                     body.len()
                 )?;
             }

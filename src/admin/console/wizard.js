@@ -201,6 +201,8 @@ function readStep(wizard) {
   for (const control of wizard.body.querySelectorAll('[data-field]')) {
     // The service is chosen by the route; the function creator's inputs describe a function.
     if (control.dataset.field === 'service' || control.closest('.function-creator')) continue;
+    // A disabled control is not part of the API (a converted code while "Convert" is off).
+    if (control.disabled) continue;
     assign(wizard.api, control.dataset.field, valueOf(control));
   }
 }
@@ -459,6 +461,9 @@ function responseStep(wizard, show) {
     control.id = uid('e');
     return h('td', { dataset: { label: heading } }, control, h('p', { class: 'field-error', id: `${control.id}-error`, hidden: true }));
   };
+  // Tencent's error-code conversion (NeedConvert, ConvertedCode) changes an HTTP response's
+  // status; a WebSocket API's functions answer no HTTP response, so it has none.
+  const converts = !/^ws/.test(api.protocol ?? '');
   const rows = codes.map((code, index) => {
     const number = index + 1;
     const at = (key) => `error_code #${number}.${key}`;
@@ -469,15 +474,31 @@ function responseStep(wizard, show) {
       show(4);
       wizard.body.querySelector('[data-add="error_code"]')?.focus();
     });
+    const conversion = [];
+    if (converts) {
+      const on = code.converted_code !== undefined;
+      const converted = h('input', { type: 'number', step: '1', min: '200', max: '599', value: code.converted_code ?? '', disabled: !on });
+      const convert = h('input', { type: 'checkbox', checked: on, id: uid('convert'), 'aria-label': `Error code ${number} needs conversion` });
+      convert.addEventListener('change', () => {
+        converted.disabled = !convert.checked;
+        if (convert.checked) converted.focus();
+      });
+      conversion.push(
+        h('td', { class: 'check', dataset: { label: 'Convert' } }, convert),
+        cell(`Error code ${number} converted code`, converted, at('converted_code'), 'Converted code'),
+      );
+    }
     return h(
       'tr',
       {},
       cell(`Error code ${number} code`, h('input', { type: 'number', step: '1', value: code.code ?? '' }), at('code'), 'Code'),
       cell(`Error code ${number} message`, h('input', { value: code.message ?? '', autocomplete: 'off' }), at('message'), 'Message'),
       cell(`Error code ${number} description`, h('input', { value: code.description ?? '', autocomplete: 'off' }), at('description'), 'Description'),
+      conversion,
       h('td', {}, remove),
     );
   });
+  const headings = ['Code', 'Message', 'Description', ...(converts ? ['Convert', 'Converted code'] : []), ''];
   return [
     field('Response type', select(['json', 'html', 'text', 'xml', 'binary'], api.response_type ?? 'json'), { fieldName: 'response_type' }),
     field('Success response sample', h('textarea', { rows: 3, class: 'mono', value: api.success_response_sample ?? '' }), { fieldName: 'success_response_sample' }),
@@ -486,10 +507,16 @@ function responseStep(wizard, show) {
       'fieldset',
       { class: 'list-editor' },
       h('legend', {}, 'Error codes'),
-      rows.length ? h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, ['Code', 'Message', 'Description', ''].map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No error codes documented.'),
+      rows.length ? h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))), h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No error codes documented.'),
       add,
     ),
-    h('p', { class: 'muted' }, 'Samples and error codes are documentation: they appear in the generated docs and the OpenAPI export.'),
+    h(
+      'p',
+      { class: 'muted' },
+      converts
+        ? 'Samples and error codes are documentation: they appear in the generated docs and the OpenAPI export. An error code set to convert also changes what clients get: a response of the function with that HTTP status reaches the client with the converted code instead.'
+        : 'Samples and error codes are documentation: they appear in the generated docs and the OpenAPI export.',
+    ),
   ];
 }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 
-use super::integration::ExtraHeaders;
+use super::integration::ResponseRules;
 use super::web_choice::{self};
 use crate::backend::Backends;
 use crate::config::{Api, Function};
@@ -71,7 +71,7 @@ pub struct Exchange<'a, S> {
     /// The request came over TLS.
     pub https: bool,
     /// The API's CORS and usage-plan response fields.
-    pub extra: ExtraHeaders<'a>,
+    pub extra: ResponseRules<'a>,
     /// Responses not yet written to the client (pipelined ones before this one), then this one.
     pub out: &'a mut Vec<u8>,
     /// Staging for what is sent to the function (the head, then each body step).

@@ -84,11 +84,13 @@ pub(super) fn write_response_head(
     let out = &mut *exchange.out;
     out.extend_from_slice(b"HTTP/1.1 ");
     let mut digits = itoa_buffer();
-    out.extend_from_slice(format_u64(u64::from(head.status), &mut digits));
+    let status = exchange.extra.status(head.status);
+    out.extend_from_slice(format_u64(u64::from(status), &mut digits));
     out.push(b' ');
-    match response.reason.filter(|reason| !reason.is_empty()) {
+    // The function's own reason phrase goes with its own status only.
+    match response.reason.filter(|reason| !reason.is_empty() && status == head.status) {
         Some(reason) => out.extend_from_slice(reason.as_bytes()),
-        None => out.extend_from_slice(response::reason(head.status).as_bytes()),
+        None => out.extend_from_slice(response::reason(status).as_bytes()),
     }
     out.extend_from_slice(b"\r\n");
     let head_request = head.body == ResponseBody::None;
@@ -160,7 +162,7 @@ pub(super) async fn relay_response<S: AsyncReadRent + AsyncWriteRent + Split>(
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    let status = head.status;
+    let status = exchange.extra.status(head.status);
     let ended = |bytes| Outcome::Ended { status, bytes };
     // What followed the head in the first read is the start of the body.
     connection.read_buffer.drain(..head.length);

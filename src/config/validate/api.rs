@@ -11,7 +11,7 @@ use super::policy::{build_auth, build_cors, build_params, build_protocol};
 use super::{base64_encoding, ConfigError, Site};
 use crate::config::file;
 use crate::config::path::parse_api_path;
-use crate::config::{Api, ApiMethod, ApiPolicy, Function, WebSocketFunctions};
+use crate::config::{Api, ApiMethod, ApiPolicy, Function, StatusConversion, WebSocketFunctions};
 
 /// Tencent's console limit on an API name.
 const MAX_API_NAME_CHARS: usize = 60;
@@ -111,7 +111,7 @@ pub(super) fn build_api(
         Some(seconds) => site.duration("timeout", seconds, API_TIMEOUT)?,
         None => Duration::from_secs(DEFAULT_API_TIMEOUT_SECS),
     };
-    check_documentation(site, api.response_type.as_deref(), &api.error_codes)?;
+    let status_conversions = check_error_codes(site, api.response_type.as_deref(), &api.error_codes, is_websocket)?;
     let base64 = base64_encoding::build_base64(site, api.base64, api.base64_rules, is_websocket)?;
     let policy = ApiPolicy {
         protocol,
@@ -132,23 +132,27 @@ pub(super) fn build_api(
         function_url: false,
         policy,
         websocket,
+        status_conversions,
     };
     Ok((api, raw_path))
 }
 
-/// Step 4 of the console's API editor (response type, error codes): documentation only, but
-/// checked like everything else so the generated docs never show a nameless code.
-fn check_documentation(
+/// Step 4 of the console's API editor (response type, error codes). Mostly documentation, but
+/// checked like everything else so the generated docs never show a nameless code; the codes with
+/// `converted_code` become the API's status conversions.
+fn check_error_codes(
     site: &Site,
     response_type: Option<&str>,
     error_codes: &[file::ErrorCode],
-) -> Result<(), ConfigError> {
+    is_websocket: bool,
+) -> Result<Box<[StatusConversion]>, ConfigError> {
     if let Some(kind) = response_type {
         if !["json", "html", "text", "xml", "binary"].contains(&kind.to_ascii_lowercase().as_str()) {
             return Err(site.error("response_type", format!("`{kind}` is not one of json, html, text, xml, binary")));
         }
     }
     let mut seen: Vec<i64> = Vec::with_capacity(error_codes.len());
+    let mut conversions = Vec::new();
     for (index, error_code) in error_codes.iter().enumerate() {
         let Some(code) = error_code.code else {
             return Err(site.error(&format!("error_code #{}.code", index + 1), "required but missing"));
@@ -163,15 +167,38 @@ fn check_documentation(
             Some(message) if message.is_empty() => return Err(site.error(&field("message"), "may not be empty")),
             Some(_) => {}
         }
+        let Some(converted) = error_code.converted_code else { continue };
+        if is_websocket {
+            return Err(site.error(
+                &field("converted_code"),
+                "not used by WebSocket APIs (their functions' values are not HTTP responses)",
+            ));
+        }
+        // The conversion rewrites an HTTP status, so both ends must be ones whose message
+        // framing is the same as the status it replaces: 204 and 304 carry no body.
+        let convertible = |status: i64| (200..=599).contains(&status) && status != 204 && status != 304;
+        if !convertible(code) {
+            return Err(site.error(
+                &field("code"),
+                format!("{code} is converted, so it must be an HTTP status from 200 to 599 (not 204 or 304): the status the function answers with"),
+            ));
+        }
+        if !convertible(converted) {
+            return Err(site.error(
+                &field("converted_code"),
+                format!("{converted} is not an HTTP status from 200 to 599 (204 and 304 carry no body, so a response cannot become one)"),
+            ));
+        }
+        conversions.push(StatusConversion { from: code as u16, to: converted as u16 });
     }
-    Ok(())
+    Ok(conversions.into_boxed_slice())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::parse_str;
-    use super::super::test_support::{check_errors, check_errors_in, secs, Scratch, WEBSOCKET};
-    use crate::config::{ApiMethod, Overrides, Protocol, WebSocketFunctions};
+    use super::super::test_support::{check_errors, check_errors_in, secs, Scratch, FULL, WEBSOCKET};
+    use crate::config::{ApiMethod, Overrides, Protocol, StatusConversion, WebSocketFunctions};
 
     #[test]
     fn api_errors() {
@@ -200,6 +227,49 @@ mod tests {
             ("path = \"^~/static\"", "path = \"=/echo\"", ": service `hello` api `static`: field `path`: `ANY =/echo` conflicts with api `echo` (`POST =/echo`): same path and overlapping method"),
         ];
         check_errors("api", cases);
+    }
+
+    #[test]
+    fn error_codes_convert_http_statuses_only() {
+        let hello = ": service `hello` api `say-hello`: field";
+        // `[[service.api.error_code]]` tables appended to the first API, `say-hello`.
+        let with_codes = |tables: &[&str]| {
+            let tables: String =
+                tables.iter().map(|fields| format!("[[service.api.error_code]]\n{fields}\n")).collect();
+            FULL.replacen("timeout = 2.5\n", &format!("timeout = 2.5\n{tables}"), 1)
+        };
+        let not_status =
+            "is not an HTTP status from 200 to 599 (204 and 304 carry no body, so a response cannot become one)";
+        let not_convertible = "is converted, so it must be an HTTP status from 200 to 599 (not 204 or 304): the status the function answers with";
+        #[rustfmt::skip]
+        let cases: Vec<(&str, String)> = vec![
+            ("code = 503\nmessage = \"closed\"\nconverted_code = 1000", format!("{hello} `error_code.503.converted_code`: 1000 {not_status}")),
+            ("code = 503\nmessage = \"closed\"\nconverted_code = 304", format!("{hello} `error_code.503.converted_code`: 304 {not_status}")),
+            ("code = 10001\nmessage = \"business\"\nconverted_code = 500", format!("{hello} `error_code.10001.code`: 10001 {not_convertible}")),
+            ("code = 204\nmessage = \"empty\"\nconverted_code = 200", format!("{hello} `error_code.204.code`: 204 {not_convertible}")),
+            ("message = \"nameless\"\nconverted_code = 200", format!("{hello} `error_code #1.code`: required but missing")),
+            ("code = 10001\nmessage = \"documented only\"", "<accepted>".to_owned()),
+        ];
+        let scratch = Scratch::new("error-codes");
+        let mut failures = Vec::new();
+        for (fields, expected) in &cases {
+            let got = match parse_str(&with_codes(&[fields]), &scratch.source(), &Overrides::default()) {
+                Ok(_) => "<accepted>".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            if !got.ends_with(expected.as_str()) {
+                failures.push(format!("`{fields}`:\n  got      {got}\n  expected …{expected}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        // The codes with converted_code become the API's conversions; the others stay documentation.
+        let text = with_codes(&[
+            "code = 503\nmessage = \"closed\"\nconverted_code = 502",
+            "code = 10001\nmessage = \"business\"",
+        ]);
+        let config = parse_str(&text, &scratch.source(), &Overrides::default()).unwrap();
+        assert_eq!(&*config.apis[0].status_conversions, &[StatusConversion { from: 503, to: 502 }]);
+        assert!(config.apis[1].status_conversions.is_empty());
     }
 
     #[test]
@@ -236,6 +306,7 @@ mod tests {
             ("timeout = 5", "timeout = 5\nmethod = \"POST\"", e(room, "field `method`: a WebSocket API is reached with GET (RFC 6455 §4.1), not POST")),
             ("timeout = 5", "timeout = 5\nfunction = { name = \"register\" }", e(room, "field `function`: a WebSocket API has `register`, `transport` and `cleanup` functions instead")),
             ("timeout = 5", "timeout = 5\nintegrated_response = true", e(room, "field `integrated_response`: not used by WebSocket APIs (their functions' values are not HTTP responses)")),
+            ("timeout = 5", "timeout = 5\n[[service.api.error_code]]\ncode = 500\nmessage = \"down\"\nconverted_code = 503", e(room, "field `error_code.500.converted_code`: not used by WebSocket APIs (their functions' values are not HTTP responses)")),
             ("protocol = \"ws&wss\"", "protocol = \"http\"\nmethod = \"GET\"\nfunction = { name = \"register\" }", e(room, "field `register`: only WebSocket APIs (protocol = \"ws\", \"wss\" or \"ws&wss\") have it")),
             ("protocol = \"ws&wss\"", "protocol = \"websocket\"", e(room, "field `protocol`: `websocket` is not one of \"http\", \"https\", \"http&https\", \"ws\", \"wss\", \"ws&wss\"")),
         ];

@@ -114,6 +114,7 @@ pub(super) fn add_function_urls(
             function_url: true,
             policy: ApiPolicy { auth, cors, ..ApiPolicy::default() },
             websocket: None,
+            status_conversions: Box::default(),
         });
     }
     Ok(())
