@@ -23,8 +23,10 @@ proxies inherit it; a size that does not fit is skipped and said so.
 
 New connections: `wrk -t1 -c32 -dDs -H 'Connection: close'` (a new TCP connection, and over TLS a
 full handshake, per request: wrk does not resume sessions), `--rounds` alternating rounds, the
-median; and resumed TLS handshakes with `openssl s_time -reuse` (one client process: the rate is
-the client's, so the proxy's CPU per connection is the figure to compare). CPU per connection is
+median; and resumed TLS handshakes from two Python client processes, each connection resuming
+the session of the one before and carrying one request (openssl s_time cannot send SNI, which
+scfgate needs; the rate is the clients', so the proxy's CPU per connection is the figure to
+compare; the run fails if a connection did not resume). CPU per connection is
 the proxy worker's utime+stime (from /proc) over the run, divided by the connections it served.
 
 Prints a Markdown table; nothing is written to the repository.
@@ -245,19 +247,46 @@ def wrk_new_connections(port, pid, duration, https):
     return rate, cpu * 1e6 / max(total, 1)
 
 
-def s_time(port, pid, duration, reuse):
+def resumed_client(port, cafile, seconds, results):
+    """One client process: TLS connections that resume the session of the one before, each
+    carrying one request; puts (connections, resumed) on `results`."""
+    context = ssl.create_default_context(cafile=cafile)
+    session, connections, resumed = None, 0, 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+                tls.sendall(f"GET {PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+                while tls.recv(4096):
+                    pass
+                resumed += tls.session_reused
+                # TLS 1.3 tickets arrive after the handshake: the session to resume is the one
+                # read once the response is in.
+                session = tls.session
+        connections += 1
+    results.put((connections, resumed))
+
+
+def tls_resumed(port, pid, duration, cafile, clients=2):
+    # openssl s_time cannot send SNI, which scfgate requires to pick a certificate; these clients
+    # send it, as browsers do.
+    import multiprocessing
+    results = multiprocessing.Queue()
     cpu_before = cpu_seconds(pid)
-    out = subprocess.run(
-        ["openssl", "s_time", "-connect", f"localhost:{port}", "-reuse" if reuse else "-new",
-         "-time", str(duration)],
-        capture_output=True, text=True,
-    ).stdout
+    started = time.monotonic()
+    workers = [multiprocessing.Process(target=resumed_client, args=(port, cafile, duration, results)) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    totals = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - started
     cpu = cpu_seconds(pid) - cpu_before
-    match = re.search(r"(\d+) connections in ([\d.]+)s; ([\d.]+) connections/user sec", out)
-    if not match:
-        raise SystemExit(f"openssl s_time said:\n{out}")
-    connections = int(match.group(1))
-    return connections / float(match.group(2)), cpu * 1e6 / max(connections, 1)
+    connections = sum(total[0] for total in totals)
+    resumed = sum(total[1] for total in totals)
+    if resumed < connections - clients:
+        raise SystemExit(f"port {port}: only {resumed} of {connections} connections resumed their session")
+    return connections / elapsed, cpu * 1e6 / max(connections, 1)
 
 
 def main():
@@ -327,11 +356,11 @@ def idle_table(args, hard, extra):
 
 def new_connections_table(args, extra):
     work = tempfile.mkdtemp(prefix="scfgate-connections-")
-    ports, processes, workers, _ = start(work, args.binary, extra)
+    ports, processes, workers, cert = start(work, args.binary, extra)
     kinds = [
         ("HTTP, Connection: close (wrk)", lambda proxy: wrk_new_connections(ports[proxy], workers[proxy], args.duration, False)),
         ("HTTPS full handshake (wrk)", lambda proxy: wrk_new_connections(ports[proxy + "_tls"], workers[proxy], args.duration, True)),
-        ("HTTPS resumed (openssl s_time -reuse)", lambda proxy: s_time(ports[proxy + "_tls"], workers[proxy], args.duration, True)),
+        ("HTTPS resumed (2 Python clients, one request each)", lambda proxy: tls_resumed(ports[proxy + "_tls"], workers[proxy], args.duration, cert)),
     ]
     try:
         print("\n| new connections | nginx conn/s | scfgate conn/s | ratio | nginx CPU µs each | scfgate CPU µs each |")
