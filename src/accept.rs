@@ -96,8 +96,7 @@ async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContex
     let Some(tls) = serving.generation.tls.clone() else { return };
     let header_timeout = serving.config().gateway.header_timeout;
     drop(serving);
-    let acceptor = monoio_rustls::TlsAcceptor::from(tls);
-    let handshake = acceptor.accept(stream);
+    let handshake = crate::tls::stream::TlsStream::accept(stream, tls);
     let outcome = monoio::time::timeout(header_timeout, handshake).await;
     let tls = &context.metrics.tls;
     match outcome {

@@ -105,11 +105,11 @@ impl ClientStream for TcpStream {
     }
 }
 
-impl ClientStream for monoio_rustls::ServerTlsStream<TcpStream> {
+impl ClientStream for crate::tls::stream::TlsStream {
     const PARKS: bool = false;
 
-    async fn readable_before(&self, _until: Instant) -> bool {
-        true
+    async fn readable_before(&self, until: Instant) -> bool {
+        crate::tls::stream::TlsStream::readable_before(self, until).await
     }
 }
 
