@@ -91,7 +91,6 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: boo
 /// certificate covers, fails the handshake with an alert (`crate::tls`).
 async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContext>) {
     let _ = stream.set_nodelay(true);
-    let socket = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let serving = context.serving();
     let Some(tls) = serving.generation.tls.clone() else { return };
     let header_timeout = serving.config().gateway.header_timeout;
@@ -102,8 +101,7 @@ async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContex
     match outcome {
         Ok(Ok(tls_stream)) => {
             tls.completed.increment();
-            // A TLS connection is never parked (`ClientStream::PARKS`): nothing comes back.
-            let _ = crate::connection::serve_stream(tls_stream, socket, peer, context, true).await;
+            crate::connection::serve_parkable(tls_stream, peer, context, true).await;
         }
         Ok(Err(error)) => {
             tls.failed.increment();

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::metrics::{metrics_address, sample, scrape, scrape_until, value};
 use common::{Gateway, TempDir};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -193,13 +194,15 @@ fn read_response(stream: &mut impl Read, buffered: &mut Vec<u8>) -> (String, Vec
     (head.lines().next().unwrap_or_default().to_string(), body)
 }
 
-/// One keep-alive HTTPS connection serves request after request: after waiting idle (well past
-/// `--park-after`, which parks plain connections), two pipelined in one write, and bodies of
-/// megabytes both ways (many TLS records each way, and a response larger than any one write).
+/// One keep-alive HTTPS connection serves request after request: after waiting idle past
+/// `--park-after` (parked: its task ended, its session kept in the lot), two pipelined in the
+/// write that wakes it, and bodies of megabytes both ways (many TLS records each way, and a
+/// response larger than any one write).
 #[test]
-fn a_keep_alive_connection_serves_idle_pipelined_and_large_requests() {
-    let (_gateway, address, certificates) = start_with(&[("--park-after", "0.2")]);
-    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+fn a_keep_alive_connection_serves_parked_pipelined_and_large_requests() {
+    let (gateway, address, certificates) = start_with(&[("--park-after", "0.2"), ("--metrics-listen", "127.0.0.1:0")]);
+    let metrics = metrics_address(&gateway);
+    for (round, version) in [&rustls::version::TLS13, &rustls::version::TLS12].into_iter().enumerate() {
         let config = client_config(&certificates.a, &[version], true);
         let server_name = ServerName::try_from("a.example").unwrap();
         let connection = rustls::ClientConnection::new(config, server_name).unwrap();
@@ -211,11 +214,14 @@ fn a_keep_alive_connection_serves_idle_pipelined_and_large_requests() {
         stream.write_all(get.as_bytes()).unwrap();
         assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{version:?}");
 
-        std::thread::sleep(Duration::from_millis(800));
+        let text = scrape_until(metrics, |text| sample(text, "scfgate_connections_parked") == Some(1.0));
+        assert_eq!(sample(&text, "scfgate_connections_parked"), Some(1.0), "{version:?}: {text}");
         stream.write_all(format!("{get}{get}").as_bytes()).unwrap();
         for _ in 0..2 {
             assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{version:?}");
         }
+        let unparked = scrape(metrics);
+        assert!(value(&unparked, "scfgate_connections_unparked_total") >= (round + 1) as f64, "{unparked}");
 
         // The echo function answers with the event, the body in it as sent (ASCII: no escapes).
         let body: Vec<u8> = (0..3_000_000u32).map(|index| b'a' + (index % 26) as u8).collect();

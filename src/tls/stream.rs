@@ -17,7 +17,7 @@
 //! read and a write in progress together (the two halves of a WebSocket session, `Split`) take
 //! turns at it between their waits.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
@@ -33,6 +33,10 @@ use rustls::{ServerConfig, ServerConnection};
 pub struct TlsStream {
     tcp: TcpStream,
     session: RefCell<ServerConnection>,
+    /// The last read from the socket took less than it asked for: the socket is most likely
+    /// empty, so the next read waits for readiness first instead of trying a `recv` that would
+    /// only say so (a system call saved per keep-alive request).
+    drained: Cell<bool>,
 }
 
 // SAFETY: a read and a write may be in progress together: neither holds the session across an
@@ -45,9 +49,26 @@ impl TlsStream {
     /// the future at any await leaves nothing in flight.
     pub async fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
         let session = ServerConnection::new(config).map_err(io::Error::other)?;
-        let stream = TlsStream { tcp, session: RefCell::new(session) };
+        let stream = TlsStream::resume(tcp, session);
         stream.handshake().await?;
         Ok(stream)
+    }
+
+    /// A stream over a session that was set aside with [`park`](Self::park).
+    pub fn resume(tcp: TcpStream, session: ServerConnection) -> TlsStream {
+        TlsStream { tcp, session: RefCell::new(session), drained: Cell::new(false) }
+    }
+
+    /// Lets go of the socket (closing this stream's descriptor) and hands back the session, for
+    /// a parked connection to keep beside a duplicate of the descriptor. No close_notify: the
+    /// connection goes on.
+    pub fn park(self) -> ServerConnection {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: each field is read out exactly once and `this` is never used or dropped
+        // again, so nothing is dropped twice; `Drop` (the close_notify) is skipped on purpose.
+        let (tcp, session) = unsafe { (std::ptr::read(&this.tcp), std::ptr::read(&this.session)) };
+        drop(tcp);
+        session.into_inner()
     }
 
     async fn handshake(&self) -> io::Result<()> {
@@ -76,7 +97,10 @@ impl TlsStream {
     /// many bytes (0: the client closed its side), or `WouldBlock`.
     fn receive(&self) -> io::Result<usize> {
         let mut session = self.session.borrow_mut();
-        let read = session.read_tls(&mut self.socket())?;
+        let mut reader = Reader { fd: self.tcp.as_raw_fd(), short: false };
+        let read = session.read_tls(&mut reader);
+        self.drained.set(reader.short);
+        let read = read?;
         if let Err(error) = session.process_new_packets() {
             // rustls queued an alert saying why; it goes if the socket takes it now.
             let _ = session.write_tls(&mut self.socket());
@@ -122,9 +146,16 @@ impl TlsStream {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 done => return done,
             }
+            if self.drained.replace(false) {
+                self.tcp.readable(false).await?;
+            }
             match self.receive() {
                 Ok(_) => {}
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.tcp.readable(false).await?,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    // Waited for here: the next turn goes straight to the socket.
+                    self.drained.set(false);
+                    self.tcp.readable(false).await?
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
@@ -156,6 +187,12 @@ impl TlsStream {
         let wait = self.tcp.readable(false);
         // An error counts as readable: the read that follows reports it.
         monoio::time::timeout_at(monoio::time::Instant::from_std(until), wait).await.is_ok()
+    }
+}
+
+impl AsRawFd for TlsStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.tcp.as_raw_fd()
     }
 }
 
@@ -238,17 +275,27 @@ impl AsyncWriteRent for TlsStream {
     }
 }
 
-/// The socket under the session, read and written without blocking whatever the descriptor's
-/// mode (the runtime may have it blocking): `WouldBlock` sends the caller to wait for readiness.
+/// The socket under the session, written without blocking whatever the descriptor's mode (the
+/// runtime may have it blocking): `WouldBlock` sends the caller to wait for readiness.
 struct Socket(RawFd);
 
-impl Read for Socket {
+/// The socket read without blocking, noting whether a read came back short (or empty).
+struct Reader {
+    fd: RawFd,
+    short: bool,
+}
+
+impl Read for Reader {
     fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
         // SAFETY: recv(2) into a writable slice of `into.len()` bytes on an open descriptor.
-        let received = unsafe { libc::recv(self.0, into.as_mut_ptr().cast(), into.len(), libc::MSG_DONTWAIT) };
+        let received = unsafe { libc::recv(self.fd, into.as_mut_ptr().cast(), into.len(), libc::MSG_DONTWAIT) };
         if received < 0 {
-            return Err(io::Error::last_os_error());
+            let error = io::Error::last_os_error();
+            self.short = error.kind() == io::ErrorKind::WouldBlock;
+            return Err(error);
         }
+        // End of stream is short too, but nothing waits after it: the session reports it.
+        self.short = (received as usize) < into.len() && received > 0;
         Ok(received as usize)
     }
 }
