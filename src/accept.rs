@@ -91,20 +91,17 @@ async fn accept_loop(listener: TcpListener, context: Rc<WorkerContext>, tls: boo
 /// certificate covers, fails the handshake with an alert (`crate::tls`).
 async fn serve_tls(stream: TcpStream, peer: SocketAddr, context: Rc<WorkerContext>) {
     let _ = stream.set_nodelay(true);
-    let socket = std::os::fd::AsRawFd::as_raw_fd(&stream);
     let serving = context.serving();
     let Some(tls) = serving.generation.tls.clone() else { return };
     let header_timeout = serving.config().gateway.header_timeout;
     drop(serving);
-    let acceptor = monoio_rustls::TlsAcceptor::from(tls);
-    let handshake = acceptor.accept(stream);
+    let handshake = crate::tls::stream::TlsStream::accept(stream, tls);
     let outcome = monoio::time::timeout(header_timeout, handshake).await;
     let tls = &context.metrics.tls;
     match outcome {
         Ok(Ok(tls_stream)) => {
             tls.completed.increment();
-            // A TLS connection is never parked (`ClientStream::PARKS`): nothing comes back.
-            let _ = crate::connection::serve_stream(tls_stream, socket, peer, context, true).await;
+            crate::connection::serve_parkable(tls_stream, peer, context, true).await;
         }
         Ok(Err(error)) => {
             tls.failed.increment();

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::metrics::{metrics_address, sample, scrape, scrape_until, value};
 use common::{Gateway, TempDir};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -63,7 +64,15 @@ struct Certificates {
 }
 
 fn start() -> (Gateway, SocketAddr, Certificates) {
-    let builder = Gateway::builder(CONFIG).function("echo", "echo").arg("--tls-listen", "127.0.0.1:0");
+    start_with(&[])
+}
+
+/// [`start`] with extra command-line flags.
+fn start_with(args: &[(&str, &str)]) -> (Gateway, SocketAddr, Certificates) {
+    let mut builder = Gateway::builder(CONFIG).function("echo", "echo").arg("--tls-listen", "127.0.0.1:0");
+    for (flag, value) in args {
+        builder = builder.arg(flag, value);
+    }
     let certificates = Certificates {
         a: write_certificate(builder.dir(), "a", "a.example"),
         b: write_certificate(builder.dir(), "b", "api.b.example"),
@@ -155,6 +164,83 @@ fn a_returning_client_resumes_its_session_over_tls_1_3_and_1_2() {
         assert_eq!(kinds, [Some(Full), Some(Resumed), Some(Resumed)], "{version:?}");
     }
     drop(gateway);
+}
+
+/// Reads one response with a `content-length` body from a TLS stream: (status line, body).
+fn read_response(stream: &mut impl Read, buffered: &mut Vec<u8>) -> (String, Vec<u8>) {
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut fill = |buffered: &mut Vec<u8>| {
+        let count = stream.read(&mut chunk).unwrap();
+        assert!(count > 0, "closed mid-response: {:?}", String::from_utf8_lossy(buffered));
+        buffered.extend_from_slice(&chunk[..count]);
+    };
+    let head_end = loop {
+        if let Some(end) = buffered.windows(4).position(|window| window == b"\r\n\r\n") {
+            break end + 4;
+        }
+        fill(buffered);
+    };
+    let head = String::from_utf8_lossy(&buffered[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|value| value.trim().parse()))
+        .expect("a content-length")
+        .unwrap();
+    while buffered.len() < head_end + length {
+        fill(buffered);
+    }
+    let body = buffered[head_end..head_end + length].to_vec();
+    buffered.drain(..head_end + length);
+    (head.lines().next().unwrap_or_default().to_string(), body)
+}
+
+/// One keep-alive HTTPS connection serves request after request: after waiting idle past
+/// `--park-after` (parked: its task ended, its session kept in the lot), two pipelined in the
+/// write that wakes it, and bodies of megabytes both ways (many TLS records each way, and a
+/// response larger than any one write).
+#[test]
+fn a_keep_alive_connection_serves_parked_pipelined_and_large_requests() {
+    let (gateway, address, certificates) = start_with(&[("--park-after", "0.2"), ("--metrics-listen", "127.0.0.1:0")]);
+    let metrics = metrics_address(&gateway);
+    for (round, version) in [&rustls::version::TLS13, &rustls::version::TLS12].into_iter().enumerate() {
+        let config = client_config(&certificates.a, &[version], true);
+        let server_name = ServerName::try_from("a.example").unwrap();
+        let connection = rustls::ClientConnection::new(config, server_name).unwrap();
+        let socket = TcpStream::connect(address).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut stream = rustls::StreamOwned::new(connection, socket);
+        let mut buffered = Vec::new();
+        let get = "GET /release/echo?n=1 HTTP/1.1\r\nHost: a.example\r\n\r\n";
+        stream.write_all(get.as_bytes()).unwrap();
+        assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{version:?}");
+
+        let text = scrape_until(metrics, |text| sample(text, "scfgate_connections_parked") == Some(1.0));
+        assert_eq!(sample(&text, "scfgate_connections_parked"), Some(1.0), "{version:?}: {text}");
+        stream.write_all(format!("{get}{get}").as_bytes()).unwrap();
+        for _ in 0..2 {
+            assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{version:?}");
+        }
+        let unparked = scrape(metrics);
+        assert!(value(&unparked, "scfgate_connections_unparked_total") >= (round + 1) as f64, "{unparked}");
+
+        // The echo function answers with the event, the body in it as sent (ASCII: no escapes).
+        let body: Vec<u8> = (0..3_000_000u32).map(|index| b'a' + (index % 26) as u8).collect();
+        let head = format!(
+            "POST /release/echo HTTP/1.1\r\nHost: a.example\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body).unwrap();
+        let (status, answer) = read_response(&mut stream, &mut buffered);
+        assert_eq!(status, "HTTP/1.1 200 OK", "{version:?}");
+        let event: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        assert!(event["body"].as_str().unwrap().as_bytes() == body.as_slice(), "{version:?}: the body came back whole");
+
+        // And it is still good for a small one.
+        stream.write_all(get.as_bytes()).unwrap();
+        assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{version:?}");
+        assert!(buffered.is_empty());
+    }
 }
 
 #[test]

@@ -658,3 +658,79 @@ fn pooled_connections_to_a_web_function_are_closed_after_the_pool_idle_timeout()
     let response = clients[0].read_response();
     assert_eq!((response.status, response.json()["path"].as_str()), (200, Some("/fixed/again")));
 }
+
+/// The same streams over HTTPS, through the gateway's TLS stream (thousands of records each
+/// way): a 100 MiB upload and a 100 MiB download, checked byte by byte, then the connection
+/// serves another request.
+#[test]
+fn hundred_megabyte_bodies_stream_both_ways_over_https() {
+    use rustls::pki_types::ServerName;
+    const SIZE: u64 = 100 * 1024 * 1024;
+    const MARK: &str = "scfgate listening on https://";
+    let certified = rcgen::generate_simple_self_signed(vec!["web.example".to_string()]).unwrap();
+    let extra = "[[certificate]]\nhosts = [\"web.example\"]\ncert = \"web.crt\"\nkey = \"web.key\"\n";
+    let builder =
+        Gateway::builder(&config(extra)).arg("--tls-listen", "127.0.0.1:0").arg("--max-body-bytes", "209715200");
+    builder.dir().write("web.crt", &certified.cert.pem());
+    builder.dir().write("web.key", &certified.signing_key.serialize_pem());
+    let gateway = web_gateway(builder, &["app"]);
+    wait_ready(&gateway, 2);
+    assert!(gateway.output.wait_for_line(MARK, READY_LIMIT));
+    let line = gateway.output.lines().into_iter().find(|line| line.contains(MARK)).unwrap();
+    let address: std::net::SocketAddr =
+        line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("web.example").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(client), name).unwrap();
+    let socket = std::net::TcpStream::connect(address).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut stream = rustls::StreamOwned::new(connection, socket);
+    let read_json = |stream: &mut rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>| {
+        let head = read_head(stream);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let length = head
+            .lines()
+            .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+            .expect("a content-length")
+            .parse()
+            .unwrap();
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    };
+
+    let head = format!("POST /release/app/upload HTTP/1.1\r\nHost: web.example\r\nContent-Length: {SIZE}\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut block = vec![0u8; 64 * 1024];
+    let mut sent = 0u64;
+    while sent < SIZE {
+        let length = (SIZE - sent).min(block.len() as u64) as usize;
+        for (index, byte) in block[..length].iter_mut().enumerate() {
+            *byte = pattern(sent + index as u64);
+        }
+        stream.write_all(&block[..length]).unwrap();
+        sent += length as u64;
+    }
+    let checksum = (0..SIZE).fold(0u64, |sum, offset| sum.wrapping_add(u64::from(pattern(offset))));
+    let answer = read_json(&mut stream);
+    assert_eq!((answer["bytes"].as_u64(), answer["checksum"].as_u64()), (Some(SIZE), Some(checksum)));
+
+    let get = format!("GET /release/app/big?bytes={SIZE} HTTP/1.1\r\nHost: web.example\r\n\r\n");
+    stream.write_all(get.as_bytes()).unwrap();
+    let head = read_head(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{head}");
+    assert_eq!(count_chunked_pattern(&mut stream), SIZE);
+
+    stream
+        .write_all(b"POST /release/app/upload HTTP/1.1\r\nHost: web.example\r\nContent-Length: 3\r\n\r\nabc")
+        .unwrap();
+    assert_eq!(read_json(&mut stream)["bytes"], 3);
+}

@@ -2,9 +2,9 @@
 //! pipelining), enforce the idle and header timeouts, and never let one bad request touch another
 //! connection. The phases follow the request: read head -> read body -> route -> event and invoke
 //! -> write response. A request for a web function's API is routed from its head alone and
-//! proxied with its body streaming through (`backend::web`). A plain-HTTP connection that waits
-//! long for its next request is parked (`park`): its task ends and a new one serves it when it
-//! speaks again.
+//! proxied with its body streaming through (`backend::web`). A connection that waits long for
+//! its next request is parked (`park`), plain or TLS: its task ends and a new one serves it when
+//! it speaks again.
 
 pub mod park;
 
@@ -36,31 +36,43 @@ use crate::worker::{RequestId, Serving, WorkerContext};
 /// Serves one accepted connection until it closes or parks.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext>) {
     let _ = stream.set_nodelay(true);
-    serve_plain(stream, peer, worker).await;
+    serve_parkable(stream, peer, worker, false).await;
 }
 
-/// Serves a parked connection that has something to read (`park::run`).
-pub(crate) async fn serve_unparked(unparked: park::Unparked, worker: Rc<WorkerContext>) {
-    let _open = crate::worker::OpenConnection::new(worker.clone());
+/// Serves a parked connection that has something to read (`park::run`). It counts as open from
+/// the moment it leaves the lot (`open`), not from the task's first poll.
+pub(crate) async fn serve_unparked(unparked: park::Unparked, open: crate::worker::OpenConnection) {
+    let worker = open.context.clone();
     let stream = std::net::TcpStream::from(unparked.socket);
     // Only fails where the runtime cannot take another descriptor; the connection closes.
-    if let Ok(stream) = TcpStream::from_std(stream) {
-        serve_plain(stream, unparked.peer, worker).await;
+    let Ok(stream) = TcpStream::from_std(stream) else { return };
+    match unparked.session {
+        Some(session) => {
+            let stream = crate::tls::stream::TlsStream::resume(stream, *session);
+            serve_parkable(stream, unparked.peer, worker, true).await;
+        }
+        None => serve_parkable(stream, unparked.peer, worker, false).await,
     }
 }
 
-async fn serve_plain(stream: TcpStream, peer: SocketAddr, worker: Rc<WorkerContext>) {
+/// Serves a connection, then parks it if it ended its task to be parked.
+pub(crate) async fn serve_parkable<S: ClientStream + AsRawFd>(
+    stream: S,
+    peer: SocketAddr,
+    worker: Rc<WorkerContext>,
+    https: bool,
+) {
     let socket = stream.as_raw_fd();
-    let Some((stream, deadline)) = serve_stream(stream, socket, peer, worker.clone(), false).await else { return };
-    // The task ends here; the lot holds the descriptor alone. The runtime may still hold the
-    // stream's own descriptor until the readiness wait given up at `park_after` is reaped, so the
-    // lot takes a duplicate and the stream's is closed when the runtime lets go of it. Whatever
-    // cannot be parked is closed, as its idle timeout would have.
+    let Some((stream, deadline)) = serve_stream(stream, socket, peer, worker.clone(), https).await else { return };
+    // The task ends here; the lot holds the descriptor (and a TLS connection's session). The
+    // runtime may still hold the stream's own descriptor until the readiness wait given up at
+    // `park_after` is reaped, so the lot takes a duplicate and the stream's is closed when the
+    // runtime lets go of it. Whatever cannot be parked is closed, as its idle timeout would have.
     // SAFETY: `socket` is the stream's descriptor, open while `stream` is alive (here).
     let duplicate = unsafe { std::os::fd::BorrowedFd::borrow_raw(socket) }.try_clone_to_owned();
-    drop(stream);
+    let session = stream.park();
     if let Ok(fd) = duplicate {
-        let _ = worker.parking.park(fd, peer, deadline);
+        let _ = worker.parking.park(fd, peer, deadline, session);
     }
 }
 
@@ -79,16 +91,17 @@ pub async fn run_parking_lot(worker: Rc<WorkerContext>) {
         let _ = monoio::time::timeout_at(monoio::time::Instant::from_std(wake_at), waiter.readable(false)).await;
         lot.wake_ready(&mut events, |unparked| {
             worker.metrics.connections.unparked.increment();
-            monoio::spawn(serve_unparked(unparked, worker.clone()));
+            monoio::spawn(serve_unparked(unparked, crate::worker::OpenConnection::new(worker.clone())));
         });
     }
 }
 
-/// A client stream, and whether a connection over it can be parked: plain TCP can (its state is
-/// the descriptor); TLS cannot (its session lives in the stream).
+/// A client stream, and what a connection over it keeps when parked: plain TCP its descriptor
+/// alone; TLS its descriptor and its session (boxed: a few KB, the deframer's buffer with it).
 pub trait ClientStream: AsyncReadRent + AsyncWriteRent + Split {
-    /// Connections over this stream park when idle.
-    const PARKS: bool;
+    /// Lets go of the stream (its descriptor is closed; the lot holds a duplicate), keeping what
+    /// else a parked connection needs.
+    fn park(self) -> Option<Box<rustls::ServerConnection>>;
 
     /// Waits until there is something to read (or the client has gone), at most until `until`:
     /// whether that came first. Nothing is read, so nothing is lost when `until` comes first.
@@ -96,7 +109,9 @@ pub trait ClientStream: AsyncReadRent + AsyncWriteRent + Split {
 }
 
 impl ClientStream for TcpStream {
-    const PARKS: bool = true;
+    fn park(self) -> Option<Box<rustls::ServerConnection>> {
+        None
+    }
 
     async fn readable_before(&self, until: Instant) -> bool {
         let wait = self.readable(false);
@@ -105,11 +120,13 @@ impl ClientStream for TcpStream {
     }
 }
 
-impl ClientStream for monoio_rustls::ServerTlsStream<TcpStream> {
-    const PARKS: bool = false;
+impl ClientStream for crate::tls::stream::TlsStream {
+    fn park(self) -> Option<Box<rustls::ServerConnection>> {
+        Some(Box::new(crate::tls::stream::TlsStream::park(self)))
+    }
 
-    async fn readable_before(&self, _until: Instant) -> bool {
-        true
+    async fn readable_before(&self, until: Instant) -> bool {
+        crate::tls::stream::TlsStream::readable_before(self, until).await
     }
 }
 
@@ -304,7 +321,7 @@ impl<S: ClientStream> Connection<S> {
                 } else {
                     *header_deadline.get_or_insert_with(|| Instant::now() + settings.header_timeout)
                 };
-                if idle && S::PARKS && settings.park_after < settings.idle_timeout && worker.parking.available() {
+                if idle && settings.park_after < settings.idle_timeout && worker.parking.available() {
                     // Wait for readiness rather than in a read: a read given up at `park_after`
                     // could take bytes with it; a readiness wait leaves them in the socket.
                     if !self.stream.readable_before(Instant::now() + settings.park_after).await {

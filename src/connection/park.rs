@@ -1,7 +1,8 @@
-//! Idle keep-alive connections parked outside any task. A plain-HTTP connection that has waited
+//! Idle keep-alive connections parked outside any task. A connection that has waited
 //! `park_after` for its next request ends its task (its future, buffers and I/O state go) and
 //! leaves its descriptor here: a slot of a few words in this worker's lot, registered with the
-//! lot's epoll set. One task per worker (`crate::connection::run_parking_lot`) waits on that
+//! lot's epoll set. A TLS connection leaves its rustls session in the slot too, boxed (its keys,
+//! sequence numbers and any bytes of a record begun: what the next request is decrypted with). One task per worker (`crate::connection::run_parking_lot`) waits on that
 //! set; when a parked descriptor becomes readable (a request, or the client closing), it leaves
 //! the lot and a fresh connection task serves it. Those past the idle timeout are closed here.
 //! This module holds the lot alone (the worker owns one), not the connections' code.
@@ -52,7 +53,8 @@ struct Lot {
     parked: usize,
 }
 
-/// A parked connection: its descriptor and the peer its next request's event names.
+/// A parked connection: its descriptor, its TLS session if it has one, and the peer its next
+/// request's event names.
 struct Slot {
     /// `-1` while the slot is free.
     fd: RawFd,
@@ -60,6 +62,7 @@ struct Slot {
     /// earlier occupant never touches the current one.
     tag: u32,
     peer: SocketAddr,
+    session: Option<Box<rustls::ServerConnection>>,
 }
 
 /// A connection taken out of the lot.
@@ -68,6 +71,8 @@ pub struct Unparked {
     pub socket: OwnedFd,
     /// The client's address, as accepted.
     pub peer: SocketAddr,
+    /// Its TLS session, for a connection over TLS.
+    pub session: Option<Box<rustls::ServerConnection>>,
 }
 
 impl ParkingLot {
@@ -97,16 +102,22 @@ impl ParkingLot {
         self.state.borrow().parked
     }
 
-    /// Parks `socket` until it is readable or `deadline` passes. On failure the socket is given
-    /// back (the caller closes it).
-    pub fn park(&self, socket: OwnedFd, peer: SocketAddr, deadline: Instant) -> Result<(), OwnedFd> {
+    /// Parks `socket` (with its TLS session, if any) until it is readable or `deadline` passes.
+    /// On failure the socket is given back (the caller closes it; the session goes).
+    pub fn park(
+        &self,
+        socket: OwnedFd,
+        peer: SocketAddr,
+        deadline: Instant,
+        session: Option<Box<rustls::ServerConnection>>,
+    ) -> Result<(), OwnedFd> {
         let Some(epoll) = &self.epoll else { return Err(socket) };
         let mut lot = self.state.borrow_mut();
         let index = match lot.free.pop() {
             Some(index) => index,
             None => {
                 let Ok(index) = u32::try_from(lot.slots.len()) else { return Err(socket) };
-                lot.slots.push(Slot { fd: -1, tag: 0, peer });
+                lot.slots.push(Slot { fd: -1, tag: 0, peer, session: None });
                 index
             }
         };
@@ -122,6 +133,7 @@ impl ParkingLot {
         let slot = &mut lot.slots[index as usize];
         slot.fd = socket.into_raw_fd();
         slot.peer = peer;
+        slot.session = session;
         lot.deadlines.push(Reverse((deadline, index, tag)));
         lot.parked += 1;
         self.metrics.connections.parked.set(lot.parked as u64);
@@ -138,6 +150,7 @@ impl ParkingLot {
         let fd = std::mem::replace(&mut slot.fd, -1);
         slot.tag = slot.tag.wrapping_add(1);
         let peer = slot.peer;
+        let session = slot.session.take();
         if let Some(epoll) = &self.epoll {
             // SAFETY: `fd` is open (the slot owned it); a null event is allowed for EPOLL_CTL_DEL.
             unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
@@ -146,7 +159,7 @@ impl ParkingLot {
         lot.parked -= 1;
         self.metrics.connections.parked.set(lot.parked as u64);
         // SAFETY: the slot owned `fd` and has just let go of it.
-        Some(Unparked { socket: unsafe { OwnedFd::from_raw_fd(fd) }, peer })
+        Some(Unparked { socket: unsafe { OwnedFd::from_raw_fd(fd) }, peer, session })
     }
 
     /// Closes every parked connection whose idle timeout has passed; when the next one ends.
@@ -259,7 +272,7 @@ mod tests {
         let lot = ParkingLot::new(Arc::new(WorkerMetrics::new(0)));
         let (ours, theirs) = UnixStream::pair().unwrap();
         let far = Instant::now() + Duration::from_secs(60);
-        lot.park(OwnedFd::from(ours), peer(), far).unwrap();
+        lot.park(OwnedFd::from(ours), peer(), far, None).unwrap();
         assert_eq!(lot.parked(), 1);
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 4];
         assert_eq!(lot.ready(&mut events), 0, "nothing to read yet");
@@ -273,7 +286,7 @@ mod tests {
         assert_eq!(lot.parked(), 0);
         // Its deadline is stale too: expiring it leaves the next occupant of the slot alone.
         let (again, _theirs_again) = UnixStream::pair().unwrap();
-        lot.park(OwnedFd::from(again), peer(), far).unwrap();
+        lot.park(OwnedFd::from(again), peer(), far, None).unwrap();
         assert_eq!(lot.expire(Instant::now() + Duration::from_secs(61)), None);
         assert_eq!(lot.parked(), 0, "the second occupant's own deadline passed as well");
     }
@@ -285,8 +298,8 @@ mod tests {
         let far = Instant::now() + Duration::from_secs(60);
         let (silent, silent_peer) = UnixStream::pair().unwrap();
         let (speaking, speaking_peer) = UnixStream::pair().unwrap();
-        lot.park(OwnedFd::from(silent), peer(), far).unwrap();
-        lot.park(OwnedFd::from(speaking), peer(), far).unwrap();
+        lot.park(OwnedFd::from(silent), peer(), far, None).unwrap();
+        lot.park(OwnedFd::from(speaking), peer(), far, None).unwrap();
         drop(silent_peer);
         (&speaking_peer).write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
         speaking_peer.shutdown(std::net::Shutdown::Write).unwrap();
@@ -301,8 +314,8 @@ mod tests {
         let now = Instant::now();
         let (early, early_peer) = UnixStream::pair().unwrap();
         let (late, late_peer) = UnixStream::pair().unwrap();
-        lot.park(OwnedFd::from(late), peer(), now + Duration::from_secs(30)).unwrap();
-        lot.park(OwnedFd::from(early), peer(), now + Duration::from_secs(5)).unwrap();
+        lot.park(OwnedFd::from(late), peer(), now + Duration::from_secs(30), None).unwrap();
+        lot.park(OwnedFd::from(early), peer(), now + Duration::from_secs(5), None).unwrap();
         let next = lot.expire(now + Duration::from_secs(10));
         assert_eq!(next, Some(now + Duration::from_secs(30)));
         assert_eq!(lot.parked(), 1);

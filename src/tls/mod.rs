@@ -5,6 +5,11 @@
 //! Certificates load once at start, with errors that name the file: missing, unreadable, no
 //! certificate or key in it, a key that does not match the certificate, or a certificate outside
 //! its validity period.
+//!
+//! The connections themselves run over [`stream::TlsStream`], which holds no I/O buffer while
+//! a connection waits.
+
+pub mod stream;
 
 use std::collections::HashMap;
 use std::fmt;
