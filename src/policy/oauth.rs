@@ -18,10 +18,10 @@ use std::fmt;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use p256::ecdsa::signature::Verifier;
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
-use sha2::{Sha256, Sha384, Sha512};
+use subtle::ConstantTimeEq;
 
 use super::{Repeated, Request};
 use crate::config::{ApiId, OAuthSettings, TokenLocation};
@@ -79,22 +79,39 @@ impl Algorithm {
     }
 }
 
+/// Smallest RSA modulus accepted, in bits (RFC 7518 §3.3: "2048 bits or larger"); ring's
+/// `RSA_PKCS1_2048_8192_*` refuse smaller keys at verification too.
+pub const RSA_MIN_BITS: usize = 2048;
+
+/// Largest RSA modulus ring verifies with, in bits.
+pub const RSA_MAX_BITS: usize = 8192;
+
 /// A verifying key decoded from a JWK.
 #[derive(Clone)]
 pub enum PublicKey {
     /// `kty: RSA`.
-    Rsa(rsa::PublicKey),
+    Rsa(RsaKey),
     /// `kty: EC`, `crv: P-256`.
-    P256(p256::ecdsa::VerifyingKey),
+    P256(P256Key),
+}
+
+/// An RSA public key as ring takes it: `n` and `e`, big-endian without leading zeros.
+#[derive(Clone)]
+pub struct RsaKey {
+    components: RsaPublicKeyComponents<Box<[u8]>>,
+    bits: usize,
+}
+
+/// A P-256 public key as ring takes it: the uncompressed point `0x04 || x || y`.
+#[derive(Clone)]
+pub struct P256Key {
+    point: [u8; 65],
 }
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PublicKey::Rsa(key) => {
-                use rsa::traits::PublicKeyParts;
-                write!(formatter, "PublicKey::Rsa({} bits)", key.size() * 8)
-            }
+            PublicKey::Rsa(key) => write!(formatter, "PublicKey::Rsa({} bits)", key.bits),
             PublicKey::P256(_) => formatter.write_str("PublicKey::P256"),
         }
     }
@@ -120,25 +137,83 @@ impl PublicKey {
 
     /// Verifies a JWS signature over `message`.
     fn verify(&self, algorithm: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), &'static str> {
-        // RSA verification allocates its big integers inside the `rsa` crate; it costs tens of
-        // microseconds anyway, so the allocation is not what an OAuth API pays for.
+        // ring allocates the RSA key's limbs for each verification; it costs tens of microseconds
+        // anyway, so the allocation is not what an OAuth API pays for (the token cache is).
         let verified = match (self, algorithm) {
-            (PublicKey::Rsa(key), Algorithm::Rs256) => key.pkcs1v15_verify::<Sha256>(message, signature).is_ok(),
-            (PublicKey::Rsa(key), Algorithm::Rs384) => key.pkcs1v15_verify::<Sha384>(message, signature).is_ok(),
-            (PublicKey::Rsa(key), Algorithm::Rs512) => key.pkcs1v15_verify::<Sha512>(message, signature).is_ok(),
+            (PublicKey::Rsa(key), Algorithm::Rs256) => {
+                key.components.verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
+            }
+            (PublicKey::Rsa(key), Algorithm::Rs384) => {
+                key.components.verify(&signature::RSA_PKCS1_2048_8192_SHA384, message, signature)
+            }
+            (PublicKey::Rsa(key), Algorithm::Rs512) => {
+                key.components.verify(&signature::RSA_PKCS1_2048_8192_SHA512, message, signature)
+            }
             (PublicKey::P256(key), Algorithm::Es256) => {
                 // JWS ECDSA signatures are R || S, 32 bytes each (RFC 7518 §3.4), not DER.
-                let signature = p256::ecdsa::Signature::from_slice(signature)
-                    .map_err(|_| "ES256 signature is not 64 bytes of R || S")?;
-                key.verify(message, &signature).is_ok()
+                if signature.len() != 64 {
+                    return Err("ES256 signature is not 64 bytes of R || S");
+                }
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &key.point[..]).verify(message, signature)
             }
             _ => return Err("the key cannot verify this algorithm"),
         };
-        if verified {
-            Ok(())
-        } else {
-            Err("signature does not verify")
+        verified.map_err(|_| "signature does not verify")
+    }
+}
+
+impl RsaKey {
+    /// Checks `n` and `e` (big-endian, leading zeros allowed) the way ring will when verifying, so
+    /// that a key ring would refuse is a config error: a modulus of [`RSA_MIN_BITS`] to
+    /// [`RSA_MAX_BITS`] bits, odd; an odd exponent from 3 to 2^33 - 1.
+    fn new(n: &[u8], e: &[u8]) -> Result<RsaKey, String> {
+        let strip = |bytes: &[u8]| -> Box<[u8]> {
+            let first = bytes.iter().position(|&byte| byte != 0).unwrap_or(bytes.len());
+            bytes[first..].into()
+        };
+        let (n, e) = (strip(n), strip(e));
+        let bits = n.first().map_or(0, |&top| (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize));
+        if bits < RSA_MIN_BITS {
+            return Err(format!(
+                "is not a usable RSA key: a {bits}-bit modulus; at least {RSA_MIN_BITS} bits are required"
+            ));
         }
+        if bits > RSA_MAX_BITS {
+            return Err(format!(
+                "is not a usable RSA key: a {bits}-bit modulus; at most {RSA_MAX_BITS} bits are supported"
+            ));
+        }
+        if n.last().is_some_and(|&low| low & 1 == 0) {
+            return Err("is not a usable RSA key: `n` is even".into());
+        }
+        let exponent = e.iter().fold(0u64, |value, &byte| value << 8 | u64::from(byte));
+        if e.len() > 5 || !(3..=(1 << 33) - 1).contains(&exponent) || exponent & 1 == 0 {
+            return Err("is not a usable RSA key: `e` must be odd, from 3 to 2^33 - 1".into());
+        }
+        Ok(RsaKey { components: RsaPublicKeyComponents { n, e }, bits })
+    }
+}
+
+impl P256Key {
+    /// Checks that `0x04 || x || y` is a point on P-256, as ECDSA verification will: by public-key
+    /// validation in an ECDH agreement with a throwaway key (ring validates peer keys the same way
+    /// for both, and has no other public way to do it before a signature arrives).
+    fn new(x: &[u8; 32], y: &[u8; 32]) -> Result<P256Key, String> {
+        use ring::agreement;
+        let mut point = [0u8; 65];
+        point[0] = 0x04;
+        point[1..33].copy_from_slice(x);
+        point[33..].copy_from_slice(y);
+        let throwaway =
+            agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, &ring::rand::SystemRandom::new())
+                .map_err(|_| "no randomness to check the key with".to_string())?;
+        agreement::agree_ephemeral(
+            throwaway,
+            &agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, &point),
+            |_| (),
+        )
+        .map_err(|_| "`x`/`y` is not a point on P-256".to_string())?;
+        Ok(P256Key { point })
     }
 }
 
@@ -191,18 +266,11 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
         Some("RSA") => {
             let modulus = member("n", fields.n)?;
             let exponent = member("e", fields.e)?;
-            let exponent = exponent
-                .iter()
-                .position(|&byte| byte != 0)
-                .map_or(&exponent[exponent.len()..], |first| &exponent[first..]);
-            if exponent.len() > 8 {
+            let significant = exponent.iter().skip_while(|&&byte| byte == 0).count();
+            if significant > 8 {
                 return Err("`e` is larger than 64 bits".into());
             }
-            let modulus_bits = (modulus.len() * 8) as u32;
-            let n =
-                rsa::BoxedUint::from_be_slice(&modulus, modulus_bits).map_err(|_| "`n` does not decode".to_string())?;
-            let e = rsa::BoxedUint::from_be_slice(exponent, 64).map_err(|_| "`e` does not decode".to_string())?;
-            PublicKey::Rsa(rsa::PublicKey::new(n, e).map_err(|error| format!("is not a usable RSA key: {error}"))?)
+            PublicKey::Rsa(RsaKey::new(&modulus, &exponent)?)
         }
         Some("EC") => {
             match fields.crv.as_deref() {
@@ -212,17 +280,10 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
             }
             let x = member("x", fields.x)?;
             let y = member("y", fields.y)?;
-            if x.len() != 32 || y.len() != 32 {
+            let (Ok(x), Ok(y)) = (<&[u8; 32]>::try_from(&x[..]), <&[u8; 32]>::try_from(&y[..])) else {
                 return Err("`x` and `y` must be 32 bytes each for P-256".into());
-            }
-            let mut point = [0u8; 65];
-            point[0] = 0x04;
-            point[1..33].copy_from_slice(&x);
-            point[33..].copy_from_slice(&y);
-            PublicKey::P256(
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                    .map_err(|_| "`x`/`y` is not a point on P-256".to_string())?,
-            )
+            };
+            PublicKey::P256(P256Key::new(x, y)?)
         }
         Some(other) => return Err(format!("has \"kty\": \"{other}\"; supported: RSA, EC")),
         None => return Err("has no `kty`".into()),
@@ -362,10 +423,10 @@ fn slot(api: ApiId, token: &[u8]) -> usize {
     (hash >> 56) as usize % CACHE_SLOTS
 }
 
-/// Equality that looks at every byte: a bearer token is a credential, and an early exit would
-/// tell a prober how much of a cached token it guessed.
+/// Equality that looks at every byte (`subtle`): a bearer token is a credential, and an early exit
+/// would tell a prober how much of a cached token it guessed.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |difference, (x, y)| difference | (x ^ y)) == 0
+    bool::from(a.ct_eq(b))
 }
 
 /// The token bytes, from where the API says they are.
@@ -561,30 +622,50 @@ pub(crate) mod tests {
     use super::*;
     use crate::http::{parse_request, RequestHead};
     use crate::route::PathParams;
-    use rsa::traits::PublicKeyParts;
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair};
     use std::sync::OnceLock;
 
-    /// One RSA key per test run: generating one takes seconds in a debug build.
-    pub(crate) fn rsa_key() -> &'static rsa::PrivateKey {
-        static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
-        KEY.get_or_init(<rsa::PrivateKey as rsa::Generate>::generate)
+    /// The RSA key tests sign with: fixed (ring does not generate RSA keys), 3072 bits, PKCS#1 DER.
+    pub(crate) const RSA_3072_DER: &[u8] = include_bytes!("../../tests/fixtures/jwt/rsa-3072.der");
+
+    /// A 1024-bit RSA key (PKCS#1 DER), for the refusals: ring will not even load it to sign.
+    pub(crate) const RSA_1024_DER: &[u8] = include_bytes!("../../tests/fixtures/jwt/rsa-1024.der");
+
+    pub(crate) fn rsa_key() -> &'static RsaKeyPair {
+        static KEY: OnceLock<RsaKeyPair> = OnceLock::new();
+        KEY.get_or_init(|| RsaKeyPair::from_der(RSA_3072_DER).unwrap())
     }
 
-    pub(crate) fn rsa_jwk(key: &rsa::PrivateKey) -> String {
-        let public = key.to_public_key();
-        let trim = |bytes: Box<[u8]>| -> Vec<u8> { bytes.iter().copied().skip_while(|&byte| byte == 0).collect() };
-        format!(
-            r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#,
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(trim(public.e().to_be_bytes())),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(trim(public.n().to_be_bytes())),
-        )
+    pub(crate) fn rsa_jwk(key: &RsaKeyPair) -> String {
+        let public: RsaPublicKeyComponents<Vec<u8>> = key.public().into();
+        let b64 = |part: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part);
+        format!(r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#, b64(&public.e), b64(&public.n))
     }
 
-    pub(crate) fn ec_jwk(key: &p256::ecdsa::SigningKey) -> String {
-        let point = key.verifying_key().to_sec1_point(false);
-        let bytes = point.as_bytes();
+    /// An RSASSA-PKCS1-v1_5 signature of `message` with `key`.
+    pub(crate) fn rsa_sign(key: &RsaKeyPair, padding: &'static dyn signature::RsaEncoding, message: &[u8]) -> Vec<u8> {
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(padding, &SystemRandom::new(), message, &mut signature).unwrap();
+        signature
+    }
+
+    /// A new P-256 key.
+    pub(crate) fn ec_key() -> EcdsaKeyPair {
+        let algorithm = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(algorithm, &SystemRandom::new()).unwrap();
+        EcdsaKeyPair::from_pkcs8(algorithm, pkcs8.as_ref(), &SystemRandom::new()).unwrap()
+    }
+
+    pub(crate) fn ec_jwk(key: &EcdsaKeyPair) -> String {
+        let bytes = key.public_key().as_ref();
         let b64 = |part: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part);
         format!(r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#, b64(&bytes[1..33]), b64(&bytes[33..]))
+    }
+
+    /// An ES256 signature (R || S) of `message` with `key`.
+    pub(crate) fn es256_sign(key: &EcdsaKeyPair, message: &[u8]) -> Vec<u8> {
+        key.sign(&SystemRandom::new(), message).unwrap().as_ref().to_vec()
     }
 
     /// A compact JWS of `header` and `payload` (JSON text), signed as `alg` says.
@@ -596,7 +677,7 @@ pub(crate) mod tests {
     }
 
     fn rs256(message: &[u8]) -> Vec<u8> {
-        rsa_key().pkcs1v15_sign::<Sha256>(message).unwrap()
+        rsa_sign(rsa_key(), &signature::RSA_PKCS1_SHA256, message)
     }
 
     fn settings(jwk: &str, algorithm: Option<Algorithm>, location: TokenLocation) -> OAuthSettings {
@@ -662,7 +743,7 @@ pub(crate) mod tests {
             (request(&tampered), Err(AuthorizationFormat)),
             (request(&format!("Bearer {tampered}")), Err(VerifyFailed)),
             (request(&format!("Bearer {}", sign(header, &claims(""), &|_| vec![0; 384]))), Err(VerifyFailed)),
-            (request(&format!("Bearer {}", sign(r#"{"alg":"RS512"}"#, &claims(""), &|m| rsa_key().pkcs1v15_sign::<Sha512>(m).unwrap()))), Err(VerifyFailed)),
+            (request(&format!("Bearer {}", sign(r#"{"alg":"RS512"}"#, &claims(""), &|m| rsa_sign(rsa_key(), &signature::RSA_PKCS1_SHA512, m)))), Err(VerifyFailed)),
             (request(&format!("Bearer {}", sign(r#"{"alg":"none"}"#, &claims(""), &|_| Vec::new()))), Err(VerifyFailed)),
             (request(&format!("Bearer {}", sign(r#"{"alg":"RS256","crit":["exp"]}"#, &claims(""), &rs256))), Err(VerifyFailed)),
             (request(&format!("Bearer {}", sign(header, &claims("").replace(&format!("{}", NOW + 60), &NOW.to_string()), &rs256))), Err(VerifyFailed)),
@@ -715,11 +796,8 @@ pub(crate) mod tests {
 
     #[test]
     fn ec_tokens_and_other_locations() {
-        let key = <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate();
-        let es256 = |message: &[u8]| -> Vec<u8> {
-            let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&key, message);
-            signature.to_bytes().to_vec()
-        };
+        let key = ec_key();
+        let es256 = |message: &[u8]| es256_sign(&key, message);
         let token = sign(r#"{"alg":"ES256"}"#, &claims(""), &es256);
         let header_settings = settings(&ec_jwk(&key), None, TokenLocation::Header("X-Id-Token".into()));
         let cookie_settings = settings(&ec_jwk(&key), Some(Algorithm::Es256), TokenLocation::Cookie("id_token".into()));
@@ -749,7 +827,7 @@ pub(crate) mod tests {
             (r#"{"e":"AQAB"}"#, "has no `kty`"),
             (r#"{"kty":"RSA","e":"AQAB"}"#, "has no `n`"),
             (r#"{"kty":"RSA","e":"AQAB","n":"***"}"#, "`n` is not base64url"),
-            (r#"{"kty":"RSA","e":"AQAB","n":"AQAB"}"#, "is not a usable RSA key: modulus too small"),
+            (r#"{"kty":"RSA","e":"AQAB","n":"AQAB"}"#, "is not a usable RSA key: a 17-bit modulus; at least 2048 bits are required"),
             (r#"{"kty":"RSA","e":"AQAB","n":"AQAB","d":"AQAB"}"#, "is a private key (it has `d`); give the public JWK only"),
             (r#"{"kty":"RSA","e":"AQAB","n":"AQAB","use":"enc"}"#, "has \"use\": \"enc\"; a token-verifying key must be \"sig\""),
             (r#"{"kty":"RSA","e":"AQAB","n":"AQAB","alg":"HS256"}"#, "has \"alg\": \"HS256\"; supported: RS256, RS384, RS512, ES256"),
@@ -760,14 +838,101 @@ pub(crate) mod tests {
         for (jwk, expected) in cases {
             assert_eq!(parse_jwk(jwk).map(|_| ()), Err(expected.to_string()), "{jwk}");
         }
-        let ec = ec_jwk(&<p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate())
-            .replace("{", r#"{"alg":"RS256","#);
+        let ec = ec_jwk(&ec_key()).replace("{", r#"{"alg":"RS256","#);
         assert_eq!(
             parse_jwk(&ec).map(|_| ()),
             Err("has \"alg\": \"RS256\", which its key type cannot verify".to_string())
         );
         let rsa = parse_jwk(&rsa_jwk(rsa_key())).unwrap();
         assert_eq!((format!("{:?}", rsa.key), rsa.algorithm), ("PublicKey::Rsa(3072 bits)".to_string(), None));
+    }
+
+    /// `n` and `e` of a PKCS#1 `RSAPrivateKey` (DER): `SEQUENCE { version, n, e, ... }`.
+    pub(crate) fn pkcs1_public(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        fn element(der: &[u8]) -> (&[u8], &[u8]) {
+            let (length, header) = match der[1] {
+                short @ 0..=0x7f => (usize::from(short), 2),
+                long => {
+                    let count = usize::from(long & 0x7f);
+                    (der[2..2 + count].iter().fold(0, |total, &byte| total << 8 | usize::from(byte)), 2 + count)
+                }
+            };
+            (&der[header..header + length], &der[header + length..])
+        }
+        let (sequence, _) = element(der);
+        let (_version, rest) = element(sequence);
+        let (n, rest) = element(rest);
+        let (e, _) = element(rest);
+        let strip = |bytes: &[u8]| bytes.iter().copied().skip_while(|&byte| byte == 0).collect::<Vec<u8>>();
+        (strip(n), strip(e))
+    }
+
+    /// The public JWK of [`RSA_1024_DER`].
+    pub(crate) fn rsa_1024_jwk() -> String {
+        let b64 = |part: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part);
+        let (n, e) = pkcs1_public(RSA_1024_DER);
+        format!(r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#, b64(&e), b64(&n))
+    }
+
+    /// RSA keys under 2048 bits: refused as JWKs, and refused by the verifier if one got through.
+    #[test]
+    fn short_rsa_keys_are_refused() {
+        let b64 = |part: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part);
+        let (n, e) = pkcs1_public(RSA_1024_DER);
+        let short = rsa_1024_jwk();
+        let (n3072, _) = pkcs1_public(RSA_3072_DER);
+        let mut even = n3072.clone();
+        *even.last_mut().unwrap() &= 0xfe;
+        let n2047 = {
+            let mut n = n3072[n3072.len() - 256..].to_vec();
+            n[0] = 0x7f;
+            n
+        };
+        let n2048 = {
+            let mut n = n3072[n3072.len() - 256..].to_vec();
+            n[0] |= 0x80;
+            n
+        };
+        let jwk = |n: &[u8], e: &[u8]| format!(r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#, b64(e), b64(n));
+        #[rustfmt::skip]
+        let cases: Vec<(String, Result<(), String>)> = vec![
+            (short, Err("is not a usable RSA key: a 1024-bit modulus; at least 2048 bits are required".into())),
+            (jwk(&n2047, &e), Err("is not a usable RSA key: a 2047-bit modulus; at least 2048 bits are required".into())),
+            (jwk(&[[0u8].as_slice(), &n2048].concat(), &e), Ok(())),   // 2048 bits, a leading zero
+            (jwk(&[0xff; 1025], &e), Err("is not a usable RSA key: a 8200-bit modulus; at most 8192 bits are supported".into())),
+            (jwk(&even, &e), Err("is not a usable RSA key: `n` is even".into())),
+            (jwk(&n3072, &[1]), Err("is not a usable RSA key: `e` must be odd, from 3 to 2^33 - 1".into())),
+            (jwk(&n3072, &[4]), Err("is not a usable RSA key: `e` must be odd, from 3 to 2^33 - 1".into())),
+            (jwk(&n3072, &[2, 0, 0, 0, 1]), Err("is not a usable RSA key: `e` must be odd, from 3 to 2^33 - 1".into())),
+            (jwk(&n3072, &[1, 0xff, 0xff, 0xff, 0xff]), Ok(())),
+            (jwk(&n3072, &[0, 0, 3]), Ok(())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_jwk(&text).map(|_| ()), expected, "{text}");
+        }
+
+        // A 1024-bit key that skipped the JWK check still verifies nothing: ring's
+        // RSA_PKCS1_2048_8192_* refuse it. The signature itself is good (jsonwebtoken verifies it).
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        let token = jsonwebtoken::encode(
+            &header,
+            &serde_json::json!({"sub": "alice", "exp": NOW + 60}),
+            &jsonwebtoken::EncodingKey::from_rsa_der(RSA_1024_DER),
+        )
+        .unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &jsonwebtoken::DecodingKey::from_rsa_raw_components(&n, &e),
+            &validation,
+        )
+        .expect("jsonwebtoken verifies the 1024-bit signature");
+        let key =
+            PublicKey::Rsa(RsaKey { components: RsaPublicKeyComponents { n: n.into(), e: e.into() }, bits: 1024 });
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert_eq!(key.verify(Algorithm::Rs256, message.as_bytes(), &signature), Err("signature does not verify"));
     }
 
     #[test]
