@@ -24,7 +24,6 @@ use std::fmt;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use ring::hmac;
-use subtle::ConstantTimeEq;
 
 use super::{Repeated, Request};
 use crate::config::{Config, PlanIndex, SecretIndex};
@@ -245,11 +244,11 @@ fn verify(
 }
 
 /// HMAC of the signing string with `key` (from its prepared state), compared with `signature` in
-/// constant time (`subtle`).
+/// constant time (`crate::constant_time`, on `subtle`).
 fn verify_mac(key: &hmac::Key, request: &Request<'_>, names: &[u8], signature: &[u8]) -> bool {
     let mut mac = hmac::Context::with_key(key);
     signing_string(request, names, |piece| mac.update(piece));
-    bool::from(mac.sign().as_ref().ct_eq(signature))
+    crate::constant_time::eq(mac.sign().as_ref(), signature)
 }
 
 /// Feeds the signing string for the space-separated header `names` to `emit`, piece by piece:

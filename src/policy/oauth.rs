@@ -21,7 +21,6 @@ use base64::Engine;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use super::{Repeated, Request};
 use crate::config::{ApiId, OAuthSettings, TokenLocation};
@@ -423,10 +422,10 @@ fn slot(api: ApiId, token: &[u8]) -> usize {
     (hash >> 56) as usize % CACHE_SLOTS
 }
 
-/// Equality that looks at every byte (`subtle`): a bearer token is a credential, and an early exit
-/// would tell a prober how much of a cached token it guessed.
+/// Equality that looks at every byte (`crate::constant_time`): a bearer token is a credential, and
+/// an early exit would tell a prober how much of a cached token it guessed.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    bool::from(a.ct_eq(b))
+    crate::constant_time::eq(a, b)
 }
 
 /// The token bytes, from where the API says they are.
