@@ -13,13 +13,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use hmac::{Hmac, KeyInit, Mac};
+use ring::hmac;
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
 use scfgate::config::{validate::parse_str, Auth, Config, Overrides};
 use scfgate::http::{parse_request, RequestHead};
 use scfgate::policy::{self, Checked, PolicyState, Request, Target, WorkerPolicy};
 use scfgate::route::PathParams;
 use scfgate::router::{Resolved, Router};
-use sha2::Sha256;
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -131,18 +132,11 @@ fn http_date(unix: u64) -> String {
 fn key_pair_request(path: &str, algorithm: &str, now: u64) -> String {
     let date = http_date(now);
     let sign_str = format!("x-date: {date}\nsource: bench");
-    let signature = match algorithm {
-        "hmac-sha1" => {
-            let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(b"bench-secret-key").unwrap();
-            mac.update(sign_str.as_bytes());
-            mac.finalize().into_bytes().to_vec()
-        }
-        _ => {
-            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"bench-secret-key").unwrap();
-            mac.update(sign_str.as_bytes());
-            mac.finalize().into_bytes().to_vec()
-        }
+    let algorithm_id = match algorithm {
+        "hmac-sha1" => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        _ => hmac::HMAC_SHA256,
     };
+    let signature = hmac::sign(&hmac::Key::new(algorithm_id, b"bench-secret-key"), sign_str.as_bytes());
     let signature = base64::engine::general_purpose::STANDARD.encode(signature);
     format!(
         "GET {path} HTTP/1.1\r\nHost: api.example.com\r\nX-Date: {date}\r\nSource: bench\r\nAuthorization: hmac id=\"AKIDbench\", algorithm=\"{algorithm}\", headers=\"x-date source\", signature=\"{signature}\"\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"
@@ -176,21 +170,17 @@ fn prepare(router: &Router, name: &'static str, raw: String) -> Prepared {
 }
 
 fn bench_policies(criterion: &mut Criterion) {
-    let rsa_key = <rsa::PrivateKey as rsa::Generate>::generate();
-    let ec_key = <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate();
+    // A fixed 3072-bit key (ring does not generate RSA keys), as tests/policy.rs signs with.
+    let rsa_key = RsaKeyPair::from_der(include_bytes!("../tests/fixtures/jwt/rsa-3072.der")).expect("RSA key");
+    let p256 = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(p256, &SystemRandom::new()).expect("P-256 key");
+    let ec_key = EcdsaKeyPair::from_pkcs8(p256, pkcs8.as_ref(), &SystemRandom::new()).expect("P-256 key");
     let rsa_jwk = {
-        use rsa::traits::PublicKeyParts;
-        let public = rsa_key.to_public_key();
-        let trim = |bytes: Box<[u8]>| -> Vec<u8> { bytes.iter().copied().skip_while(|&byte| byte == 0).collect() };
-        format!(
-            r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#,
-            B64URL.encode(trim(public.e().to_be_bytes())),
-            B64URL.encode(trim(public.n().to_be_bytes()))
-        )
+        let public: RsaPublicKeyComponents<Vec<u8>> = rsa_key.public().into();
+        format!(r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#, B64URL.encode(&public.e), B64URL.encode(&public.n))
     };
     let ec_jwk = {
-        let point = ec_key.verifying_key().to_sec1_point(false);
-        let bytes = point.as_bytes();
+        let bytes = ec_key.public_key().as_ref();
         format!(
             r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
             B64URL.encode(&bytes[1..33]),
@@ -204,10 +194,13 @@ fn bench_policies(criterion: &mut Criterion) {
         r#"{{"sub":"alice","iss":"https://auth.example.com","aud":"bench","exp":{},"iat":{now}}}"#,
         now + 86_400
     );
-    let rs256 = jwt(r#"{"alg":"RS256","typ":"JWT"}"#, &claims, |input| rsa_key.pkcs1v15_sign::<Sha256>(input).unwrap());
+    let rs256 = jwt(r#"{"alg":"RS256","typ":"JWT"}"#, &claims, |input| {
+        let mut signature = vec![0; rsa_key.public().modulus_len()];
+        rsa_key.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), input, &mut signature).expect("RS256");
+        signature
+    });
     let es256 = jwt(r#"{"alg":"ES256","typ":"JWT"}"#, &claims, |input| {
-        let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&ec_key, input);
-        signature.to_bytes().to_vec()
+        ec_key.sign(&SystemRandom::new(), input).expect("ES256").as_ref().to_vec()
     });
     let get = |path: &str, extra: &str| {
         format!("GET {path} HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n{extra}\r\n")

@@ -1,7 +1,8 @@
 //! Proleptic Gregorian calendar arithmetic on days since 1970-01-01 (Howard Hinnant's
 //! `days_from_civil` / `civil_from_days`), for the few places that read or write UTC dates without
-//! a time zone database: key-pair `Date`/`X-Date` headers, certificate validity, TC3 signing
-//! dates, generated docs; and the HTTP date key-pair clients sign with (tests and benches).
+//! a time zone database: certificate validity, TC3 signing dates, generated docs; and the HTTP
+//! date key-pair clients sign with (tests and benches). Key-pair `X-Date` headers are read with
+//! `httpdate` (`policy::key_pair::parse_http_date`).
 
 /// Days since 1970-01-01 of `year-month-day` (month 1-12); negative before 1970.
 pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {

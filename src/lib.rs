@@ -49,6 +49,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod constant_time;
 pub mod control;
 pub mod error;
 pub mod function_host;

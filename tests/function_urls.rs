@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine;
 use common::{http_date, run_gateway, Gateway, TempDir};
-use hmac::{Hmac, KeyInit, Mac};
+use ring::hmac;
 use serde_json::{json, Value};
 
 const SECRET_KEY: &str = "url-secret-key";
@@ -158,9 +158,8 @@ type Headers = Vec<(String, String)>;
 /// `Date` and `Authorization` signed with `secret_id`'s key the key-pair way (hmac-sha256).
 fn signed(secret_id: &str, secret_key: &str) -> Headers {
     let date = http_date(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
-    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret_key.as_bytes()).unwrap();
-    mac.update(format!("date: {date}").as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret_key.as_bytes()), format!("date: {date}").as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(tag);
     let authorization =
         format!("hmac id=\"{secret_id}\", algorithm=\"hmac-sha256\", headers=\"date\", signature=\"{signature}\"");
     vec![("Date".into(), date), ("Authorization".into(), authorization)]

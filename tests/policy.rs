@@ -11,9 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use common::{concurrently, http_date, request_bytes, Gateway, RemoteEndpoint, Reply, Response};
-use hmac::{Hmac, KeyInit, Mac};
+use ring::hmac;
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 /// Request header fields, in order.
 type Headers = Vec<(String, String)>;
@@ -36,10 +37,10 @@ fn authorization(secret_id: &str, secret_key: &str, algorithm: &str, headers: &[
     let sign_str =
         headers.iter().map(|(name, value)| format!("{}: {value}", name.to_lowercase())).collect::<Vec<_>>().join("\n");
     let digest = match algorithm {
-        "hmac-sha1" => mac::<Hmac<sha1::Sha1>>(secret_key, &sign_str),
-        "hmac-sha256" => mac::<Hmac<Sha256>>(secret_key, &sign_str),
-        "hmac-sha384" => mac::<Hmac<sha2::Sha384>>(secret_key, &sign_str),
-        _ => mac::<Hmac<sha2::Sha512>>(secret_key, &sign_str),
+        "hmac-sha1" => mac(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret_key, &sign_str),
+        "hmac-sha256" => mac(hmac::HMAC_SHA256, secret_key, &sign_str),
+        "hmac-sha384" => mac(hmac::HMAC_SHA384, secret_key, &sign_str),
+        _ => mac(hmac::HMAC_SHA512, secret_key, &sign_str),
     };
     let names = headers.iter().map(|(name, _)| name.to_lowercase()).collect::<Vec<_>>().join(" ");
     format!(
@@ -48,10 +49,8 @@ fn authorization(secret_id: &str, secret_key: &str, algorithm: &str, headers: &[
     )
 }
 
-fn mac<M: Mac + KeyInit>(key: &str, message: &str) -> Vec<u8> {
-    let mut mac = <M as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(message.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+fn mac(algorithm: hmac::Algorithm, key: &str, message: &str) -> Vec<u8> {
+    hmac::sign(&hmac::Key::new(algorithm, key.as_bytes()), message.as_bytes()).as_ref().to_vec()
 }
 
 /// The headers of a request signed the documented way: `X-Date`, `Source`, `Authorization`.
@@ -68,34 +67,36 @@ fn signed(secret_id: &str, secret_key: &str, algorithm: &str, date: &str) -> Hea
 }
 
 struct Keys {
-    rsa: rsa::PrivateKey,
-    ec: p256::ecdsa::SigningKey,
+    rsa: RsaKeyPair,
+    ec: EcdsaKeyPair,
 }
 
 impl Keys {
-    /// One pair per test run: an RSA key takes seconds to generate in a debug build.
+    /// One pair per test run. The RSA key is a fixed 3072-bit one (ring does not generate RSA
+    /// keys); the P-256 key is new.
     fn get() -> &'static Keys {
         static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
-        KEYS.get_or_init(|| Keys {
-            rsa: <rsa::PrivateKey as rsa::Generate>::generate(),
-            ec: <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate(),
+        KEYS.get_or_init(|| {
+            let p256 = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(p256, &SystemRandom::new()).unwrap();
+            Keys {
+                rsa: RsaKeyPair::from_der(include_bytes!("fixtures/jwt/rsa-3072.der")).unwrap(),
+                ec: EcdsaKeyPair::from_pkcs8(p256, pkcs8.as_ref(), &SystemRandom::new()).unwrap(),
+            }
         })
     }
 
     fn rsa_jwk(&self) -> String {
-        use rsa::traits::PublicKeyParts;
-        let public = self.rsa.to_public_key();
-        let trim = |bytes: Box<[u8]>| -> Vec<u8> { bytes.iter().copied().skip_while(|&byte| byte == 0).collect() };
+        let public: RsaPublicKeyComponents<Vec<u8>> = self.rsa.public().into();
         format!(
             r#"{{"kty":"RSA","alg":"RS256","e":"{}","n":"{}"}}"#,
-            B64URL.encode(trim(public.e().to_be_bytes())),
-            B64URL.encode(trim(public.n().to_be_bytes()))
+            B64URL.encode(&public.e),
+            B64URL.encode(&public.n)
         )
     }
 
     fn ec_jwk(&self) -> String {
-        let point = self.ec.verifying_key().to_sec1_point(false);
-        let bytes = point.as_bytes();
+        let bytes = self.ec.public_key().as_ref();
         format!(
             r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
             B64URL.encode(&bytes[1..33]),
@@ -104,13 +105,16 @@ impl Keys {
     }
 
     fn rs256(&self, claims: &Value) -> String {
-        jwt(r#"{"alg":"RS256","typ":"JWT"}"#, claims, |input| self.rsa.pkcs1v15_sign::<Sha256>(input).unwrap())
+        jwt(r#"{"alg":"RS256","typ":"JWT"}"#, claims, |input| {
+            let mut signature = vec![0; self.rsa.public().modulus_len()];
+            self.rsa.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), input, &mut signature).unwrap();
+            signature
+        })
     }
 
     fn es256(&self, claims: &Value) -> String {
         jwt(r#"{"alg":"ES256","typ":"JWT"}"#, claims, |input| {
-            let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&self.ec, input);
-            signature.to_bytes().to_vec()
+            self.ec.sign(&SystemRandom::new(), input).unwrap().as_ref().to_vec()
         })
     }
 }

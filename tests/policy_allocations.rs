@@ -2,7 +2,7 @@
 //! event they shape (`write_event_with`), counted on this thread with a counting global allocator.
 //! Every policy that passes a request allocates nothing once the connection's buffers have grown;
 //! the only allocations left are on refusals (the error carries a name) and in the first
-//! verification of a JWT (RSA's big integers, inside the `rsa` crate), which the worker's token
+//! verification of a JWT (RSA's big integers, inside `ring`), which the worker's token
 //! cache takes off the path of every later request with the same token.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
+use ring::hmac;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use scfgate::backend::event::{write_event_with, EventInput};
 use scfgate::config::{validate::parse_str, Overrides};
 use scfgate::http::{parse_request, RequestHead};
@@ -121,12 +123,13 @@ fn date(unix: u64) -> String {
 
 #[test]
 fn passing_policies_allocate_nothing_per_request() {
-    let key = <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate();
-    let point = key.verifying_key().to_sec1_point(false);
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &SystemRandom::new()).unwrap();
+    let point = key.public_key().as_ref();
     let jwk = format!(
         r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
-        B64URL.encode(&point.as_bytes()[1..33]),
-        B64URL.encode(&point.as_bytes()[33..])
+        B64URL.encode(&point[1..33]),
+        B64URL.encode(&point[33..])
     );
     let config =
         parse_str(&CONFIG.replace("EC_JWK", &jwk), Path::new("/nonexistent/alloc.toml"), &Overrides::default())
@@ -135,17 +138,17 @@ fn passing_policies_allocate_nothing_per_request() {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
 
     let x_date = date(now);
-    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"alloc-secret-key").unwrap();
-    mac.update(format!("x-date: {x_date}\nsource: test").as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let key_pair_key = hmac::Key::new(hmac::HMAC_SHA256, b"alloc-secret-key");
+    let tag = hmac::sign(&key_pair_key, format!("x-date: {x_date}\nsource: test").as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(tag);
     let signed = format!(
         "GET /release/items/42?page=3&x=1 HTTP/1.1\r\nHost: h\r\nOrigin: https://app.example.com\r\nX-Token: t\r\nX-Date: {x_date}\r\nSource: test\r\n\
          Authorization: hmac id=\"AKIDalloc\", algorithm=\"hmac-sha256\", headers=\"x-date source\", signature=\"{signature}\"\r\n\r\n"
     );
     let claims = format!(r#"{{"sub":"alice","exp":{}}}"#, now + 3600);
     let input = format!("{}.{}", B64URL.encode(r#"{"alg":"ES256"}"#), B64URL.encode(&claims));
-    let jws: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&key, input.as_bytes());
-    let token = format!("{input}.{}", B64URL.encode(jws.to_bytes()));
+    let jws = key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+    let token = format!("{input}.{}", B64URL.encode(jws));
     let bearer = format!("GET /release/token HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {token}\r\n\r\n");
     let preflight = "OPTIONS /release/items/42 HTTP/1.1\r\nHost: h\r\nOrigin: https://app.example.com\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: x-token,x-date,source,authorization\r\n\r\n";
 

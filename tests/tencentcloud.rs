@@ -12,10 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use common::{closed_port, read_request, run_gateway, Gateway, GatewayBuilder, Recorded, TempDir};
-use hmac::{Hmac, KeyInit, Mac};
+use ring::{digest, hmac};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const SECRET_ID: &str = "AKIDscfgateTEST0123456789";
 const SECRET_KEY: &str = "scfgate-test-secret-key-0123456789";
@@ -223,13 +222,11 @@ fn with_credentials(builder: GatewayBuilder, api: &CloudApi) -> GatewayBuilder {
 // ---------------------------------------------------------------------------------------------
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+    digest::digest(&digest::SHA256, bytes).as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), message).as_ref().to_vec()
 }
 
 /// `YYYY-MM-DD` (UTC) of a Unix timestamp, by counting whole years and months.

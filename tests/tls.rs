@@ -78,10 +78,7 @@ fn start_with(args: &[(&str, &str)]) -> (Gateway, SocketAddr, Certificates) {
         b: write_certificate(builder.dir(), "b", "api.b.example"),
     };
     let gateway = builder.start();
-    const MARK: &str = "scfgate listening on https://";
-    assert!(gateway.output.wait_for_line(MARK, Duration::from_secs(20)));
-    let line = gateway.output.lines().into_iter().find(|line| line.contains(MARK)).unwrap();
-    let address = line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
+    let address = gateway.https_addr();
     (gateway, address, certificates)
 }
 

@@ -666,7 +666,6 @@ fn pooled_connections_to_a_web_function_are_closed_after_the_pool_idle_timeout()
 fn hundred_megabyte_bodies_stream_both_ways_over_https() {
     use rustls::pki_types::ServerName;
     const SIZE: u64 = 100 * 1024 * 1024;
-    const MARK: &str = "scfgate listening on https://";
     let certified = rcgen::generate_simple_self_signed(vec!["web.example".to_string()]).unwrap();
     let extra = "[[certificate]]\nhosts = [\"web.example\"]\ncert = \"web.crt\"\nkey = \"web.key\"\n";
     let builder =
@@ -675,10 +674,7 @@ fn hundred_megabyte_bodies_stream_both_ways_over_https() {
     builder.dir().write("web.key", &certified.signing_key.serialize_pem());
     let gateway = web_gateway(builder, &["app"]);
     wait_ready(&gateway, 2);
-    assert!(gateway.output.wait_for_line(MARK, READY_LIMIT));
-    let line = gateway.output.lines().into_iter().find(|line| line.contains(MARK)).unwrap();
-    let address: std::net::SocketAddr =
-        line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
+    let address = gateway.https_addr();
 
     let mut roots = rustls::RootCertStore::empty();
     roots.add(certified.cert.der().clone()).unwrap();

@@ -66,6 +66,8 @@ fn start(gateway_extra: &str, api_extra: &str) -> Gateway {
 /// The push endpoint's address, from the gateway's log.
 fn push_address(gateway: &Gateway) -> SocketAddr {
     const MARK: &str = "scfgate WebSocket push endpoint on http://";
+    // Logged through the log's writer thread: it may come after the listener's line.
+    assert!(gateway.output.wait_for_line(MARK, std::time::Duration::from_secs(20)), "{}", gateway.output.text());
     let line =
         gateway.output.lines().into_iter().find(|line| line.contains(MARK)).expect("the push endpoint is logged");
     line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap()
@@ -584,10 +586,7 @@ fn wss_runs_over_tls_and_ws_is_refused_with_426() {
     builder.dir().write("ws.crt", &certified.cert.pem());
     builder.dir().write("ws.key", &certified.signing_key.serialize_pem());
     let gateway = builder.start();
-    const MARK: &str = "scfgate listening on https://";
-    let line = gateway.output.lines().into_iter().find(|line| line.contains(MARK)).expect("an HTTPS listener");
-    let address: SocketAddr =
-        line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap();
+    let address = gateway.https_addr();
 
     // A wss API reached over plain HTTP: the protocol policy's 426.
     let refused = open(&gateway, "/release/ws", &[]).unwrap_err();

@@ -21,7 +21,7 @@
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use hmac::Mac;
+use ring::hmac;
 
 use super::{Repeated, Request};
 use crate::config::{Config, PlanIndex, SecretIndex};
@@ -213,12 +213,12 @@ fn verify(
     Err(if stage_has_key_plan { KeyPairError::NotBound } else { KeyPairError::NoUsagePlan })
 }
 
-/// HMAC of the signing string with `state` (a clone of the key's prepared state), compared with
-/// `signature` in constant time (`Mac::verify_slice`).
-fn verify_mac<M: Mac + Clone>(state: &M, request: &Request<'_>, names: &[u8], signature: &[u8]) -> bool {
-    let mut mac = state.clone();
+/// HMAC of the signing string with `key` (from its prepared state), compared with `signature` in
+/// constant time (`crate::constant_time`, on `subtle`).
+fn verify_mac(key: &hmac::Key, request: &Request<'_>, names: &[u8], signature: &[u8]) -> bool {
+    let mut mac = hmac::Context::with_key(key);
     signing_string(request, names, |piece| mac.update(piece));
-    mac.verify_slice(signature).is_ok()
+    crate::constant_time::eq(mac.sign().as_ref(), signature)
 }
 
 /// Feeds the signing string for the space-separated header `names` to `emit`, piece by piece:
@@ -331,45 +331,21 @@ fn is_tchar(byte: u8) -> bool {
 }
 
 /// Parses an IMF-fixdate (`Mon, 19 Mar 2018 12:08:40 GMT`, RFC 9110 §5.6.7, what Tencent's
-/// examples send) into Unix seconds.
+/// examples send) into Unix seconds, with `httpdate`: a day the month does not have, a weekday
+/// that is not the date's, a second 60 or a year before 1970 is not a date. The obsolete RFC 850
+/// and asctime forms, which `httpdate` also reads, are refused.
 pub fn parse_http_date(value: &[u8]) -> Option<i64> {
-    const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
-    const MONTHS: [&[u8]; 12] =
-        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let value = value.trim_ascii();
-    if value.len() != 29
-        || &value[3..5] != b", "
-        || value[7] != b' '
-        || value[11] != b' '
-        || value[16] != b' '
-        || &value[25..] != b" GMT"
-    {
+    // An IMF-fixdate is 29 bytes, `Day, ` first; the other two forms never are.
+    if value.len() != 29 || value.get(3..5) != Some(b", ") {
         return None;
     }
-    if !DAYS.contains(&&value[..3]) || value[19] != b':' || value[22] != b':' {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        value[range]
-            .iter()
-            .try_fold(0i64, |total, &byte| byte.is_ascii_digit().then(|| total * 10 + i64::from(byte - b'0')))
-    };
-    let day = number(5..7)?;
-    let month = MONTHS.iter().position(|name| *name == &value[8..11])? as i64 + 1;
-    let year = number(12..16)?;
-    let (hour, minute, second) = (number(17..19)?, number(20..22)?, number(23..25)?);
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    Some(crate::calendar::days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    let date = httpdate::parse_http_date(std::str::from_utf8(value).ok()?).ok()?;
+    date.duration_since(std::time::UNIX_EPOCH).ok().map(|since| since.as_secs() as i64)
 }
 
 #[cfg(test)]
 mod tests {
-    use hmac::{Hmac, KeyInit};
-    use sha1::Sha1;
-    use sha2::{Sha256, Sha384, Sha512};
-
     use super::*;
     use crate::config::{validate::parse_str, Overrides, Stage};
     use crate::http::{parse_request, RequestHead};
@@ -388,10 +364,10 @@ mod tests {
     ) -> String {
         let sign_str = format!("x-date: {date}\nsource: {source}");
         let digest = match algorithm {
-            HmacAlgorithm::Sha1 => mac::<Hmac<Sha1>>(secret_key, &sign_str),
-            HmacAlgorithm::Sha256 => mac::<Hmac<Sha256>>(secret_key, &sign_str),
-            HmacAlgorithm::Sha384 => mac::<Hmac<Sha384>>(secret_key, &sign_str),
-            HmacAlgorithm::Sha512 => mac::<Hmac<Sha512>>(secret_key, &sign_str),
+            HmacAlgorithm::Sha1 => mac(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret_key, &sign_str),
+            HmacAlgorithm::Sha256 => mac(hmac::HMAC_SHA256, secret_key, &sign_str),
+            HmacAlgorithm::Sha384 => mac(hmac::HMAC_SHA384, secret_key, &sign_str),
+            HmacAlgorithm::Sha512 => mac(hmac::HMAC_SHA512, secret_key, &sign_str),
         };
         let sign = base64::engine::general_purpose::STANDARD.encode(digest);
         format!(
@@ -400,10 +376,8 @@ mod tests {
         )
     }
 
-    fn mac<M: Mac + KeyInit>(key: &str, message: &str) -> Vec<u8> {
-        let mut mac = <M as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
-        mac.update(message.as_bytes());
-        mac.finalize().into_bytes().to_vec()
+    fn mac(algorithm: hmac::Algorithm, key: &str, message: &str) -> Vec<u8> {
+        hmac::sign(&hmac::Key::new(algorithm, key.as_bytes()), message.as_bytes()).as_ref().to_vec()
     }
 
     const DATE: &str = "Mon, 19 Mar 2018 12:08:40 GMT";
@@ -491,6 +465,20 @@ mod tests {
             ("Mon, 19 Foo 2018 12:08:40 GMT", None),
             ("Mon, 19 Mar 2018 25:08:40 GMT", None),
             ("", None),
+            // Dates that are not, which only look right: httpdate checks the calendar.
+            ("Tue, 31 Feb 2026 12:00:00 GMT", None),                // February has no 31st
+            ("Sat, 29 Feb 2025 12:00:00 GMT", None),                // nor a 29th in 2025
+            ("Sun, 01 Mar 2026 12:00:00 GMT", Some(1_772_366_400)),
+            ("Mon, 01 Mar 2026 12:00:00 GMT", None),                // a Sunday: the weekday is wrong
+            ("Mon, 19 Mar 2018 12:08:60 GMT", None),                // second 60
+            ("Mon, 19 Mar 2018 12:60:40 GMT", None),
+            ("Mon, 00 Mar 2018 12:08:40 GMT", None),
+            ("Wed, 31 Dec 1969 23:59:59 GMT", None),                // before the epoch
+            ("Mon, 19 Mar 2018 12:08:40 gmt", None),
+            ("Mon,  19 Mar 2018 12:08:40 GMT", None),
+            ("Mon, 19 Mar 2018 12:08:40 GMT ", Some(DATE_SECS)),   // surrounding space is not the date's
+            ("Sun Nov  6 08:49:37 1994", None),                     // asctime, which httpdate reads
+            ("Sunday, 06-Nov-94 08:49:37 GMT", None),               // RFC 850, likewise
         ];
         for (text, expected) in cases {
             assert_eq!(parse_http_date(text.as_bytes()), *expected, "{text}");
@@ -594,6 +582,8 @@ invoke_url = "http://127.0.0.1:9/invoke"
             (Stage::Release, with(&good.replace("signature=\"", "signature=\"!"), ""), DATE_SECS, Err(SignatureMismatch)),
             (Stage::Release, with(&good, "").replace("Source: AndriodApp", "Source: Tampered"), DATE_SECS, Err(SignatureMismatch)),
             (Stage::Release, with(&good, "").replace(&format!("X-Date: {DATE}"), "X-Date: yesterday"), DATE_SECS, Err(XDateInvalid)),
+            (Stage::Release, with(&good, "").replace(&format!("X-Date: {DATE}"), "X-Date: Mon, 19 Mar 2018 12:08:60 GMT"), DATE_SECS, Err(XDateInvalid)),
+            (Stage::Release, with(&good, "").replace(&format!("X-Date: {DATE}"), "X-Date: Sun, 19 Mar 2018 12:08:40 GMT"), DATE_SECS, Err(XDateInvalid)),
             (Stage::Release, with("x", "").replace(&format!("X-Date: {DATE}\r\n"), ""), 0, Err(Format)),
             // Usage-plan binding: the key exists but is not bound to test; prepub has no key plan.
             (Stage::Test, with(&good, ""), DATE_SECS, Err(NotBound)),
@@ -609,9 +599,8 @@ invoke_url = "http://127.0.0.1:9/invoke"
         let config = config();
         // Signed over `date source` (the Python example's original form) a year after the date.
         let key = SecretKey::new(b"SecretKeyExample");
-        let mut mac = key.sha1.clone();
-        mac.update(format!("date: {DATE}\nsource: AndriodApp").as_bytes());
-        let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let tag = hmac::sign(&key.sha1, format!("date: {DATE}\nsource: AndriodApp").as_bytes());
+        let signature = base64::engine::general_purpose::STANDARD.encode(tag);
         let raw = format!(
             "GET /release/signed HTTP/1.1\r\nDate: {DATE}\r\nSource: AndriodApp\r\nAuthorization: hmac id=\"AKIDgold\", algorithm=\"hmac-sha1\", headers=\"date source\", signature=\"{signature}\"\r\n\r\n"
         );

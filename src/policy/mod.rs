@@ -13,7 +13,7 @@
 //! ([`crate::config`]), and the rate limiter and the verified-token cache are this worker's own
 //! ([`WorkerPolicy`]). A request that passes allocates nothing once its connection's buffers have
 //! grown (`tests/policy_allocations.rs`); refusals may (their error names the param or algorithm),
-//! and so does the first verification of a JWT (inside the `rsa` crate).
+//! and so does the first verification of a JWT (inside `ring`).
 
 pub mod cors;
 pub mod key_pair;

@@ -171,10 +171,10 @@ fn slot(api: ApiId, token: &[u8]) -> usize {
     (hash >> 56) as usize % CACHE_SLOTS
 }
 
-/// Equality that looks at every byte: a bearer token is a credential, and an early exit would
-/// tell a prober how much of a cached token it guessed.
+/// Equality that looks at every byte (`crate::constant_time`): a bearer token is a credential, and
+/// an early exit would tell a prober how much of a cached token it guessed.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |difference, (x, y)| difference | (x ^ y)) == 0
+    crate::constant_time::eq(a, b)
 }
 
 /// The token bytes, from where the API says they are.
@@ -367,35 +367,53 @@ fn is_object(json: &[u8]) -> bool {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use sha2::{Sha256, Sha512};
-
     use super::*;
     use crate::http::{parse_request, RequestHead};
     use crate::route::PathParams;
-    use rsa::traits::PublicKeyParts;
+    use ring::rand::SystemRandom;
+    use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
     use std::sync::OnceLock;
 
-    /// One RSA key per test run: generating one takes seconds in a debug build.
-    pub(crate) fn rsa_key() -> &'static rsa::PrivateKey {
-        static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
-        KEY.get_or_init(<rsa::PrivateKey as rsa::Generate>::generate)
+    /// The RSA key tests sign with: fixed (ring does not generate RSA keys), 3072 bits, PKCS#1 DER.
+    pub(crate) const RSA_3072_DER: &[u8] = include_bytes!("../../tests/fixtures/jwt/rsa-3072.der");
+
+    /// A 1024-bit RSA key (PKCS#1 DER), for the refusals: ring will not even load it to sign.
+    pub(crate) const RSA_1024_DER: &[u8] = include_bytes!("../../tests/fixtures/jwt/rsa-1024.der");
+
+    pub(crate) fn rsa_key() -> &'static RsaKeyPair {
+        static KEY: OnceLock<RsaKeyPair> = OnceLock::new();
+        KEY.get_or_init(|| RsaKeyPair::from_der(RSA_3072_DER).unwrap())
     }
 
-    pub(crate) fn rsa_jwk(key: &rsa::PrivateKey) -> String {
-        let public = key.to_public_key();
-        let trim = |bytes: Box<[u8]>| -> Vec<u8> { bytes.iter().copied().skip_while(|&byte| byte == 0).collect() };
-        format!(
-            r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#,
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(trim(public.e().to_be_bytes())),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(trim(public.n().to_be_bytes())),
-        )
+    pub(crate) fn rsa_jwk(key: &RsaKeyPair) -> String {
+        let public: RsaPublicKeyComponents<Vec<u8>> = key.public().into();
+        let b64 = |part: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part);
+        format!(r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#, b64(&public.e), b64(&public.n))
     }
 
-    pub(crate) fn ec_jwk(key: &p256::ecdsa::SigningKey) -> String {
-        let point = key.verifying_key().to_sec1_point(false);
-        let bytes = point.as_bytes();
+    /// An RSASSA-PKCS1-v1_5 signature of `message` with `key`.
+    pub(crate) fn rsa_sign(key: &RsaKeyPair, padding: &'static dyn signature::RsaEncoding, message: &[u8]) -> Vec<u8> {
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(padding, &SystemRandom::new(), message, &mut signature).unwrap();
+        signature
+    }
+
+    /// A new P-256 key.
+    pub(crate) fn ec_key() -> EcdsaKeyPair {
+        let algorithm = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(algorithm, &SystemRandom::new()).unwrap();
+        EcdsaKeyPair::from_pkcs8(algorithm, pkcs8.as_ref(), &SystemRandom::new()).unwrap()
+    }
+
+    pub(crate) fn ec_jwk(key: &EcdsaKeyPair) -> String {
+        let bytes = key.public_key().as_ref();
         let b64 = |part: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part);
         format!(r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#, b64(&bytes[1..33]), b64(&bytes[33..]))
+    }
+
+    /// An ES256 signature (R || S) of `message` with `key`.
+    pub(crate) fn es256_sign(key: &EcdsaKeyPair, message: &[u8]) -> Vec<u8> {
+        key.sign(&SystemRandom::new(), message).unwrap().as_ref().to_vec()
     }
 
     /// A compact JWS of `header` and `payload` (JSON text), signed as `alg` says.
@@ -407,7 +425,7 @@ pub(crate) mod tests {
     }
 
     fn rs256(message: &[u8]) -> Vec<u8> {
-        rsa_key().pkcs1v15_sign::<Sha256>(message).unwrap()
+        rsa_sign(rsa_key(), &signature::RSA_PKCS1_SHA256, message)
     }
 
     fn settings(jwk: &str, algorithm: Option<Algorithm>, location: TokenLocation) -> OAuthSettings {
@@ -472,7 +490,7 @@ pub(crate) mod tests {
             (request(&tampered), Err(AuthorizationFormat)),
             (request(&format!("Bearer {tampered}")), Err(VerifyFailed)),
             (request(&format!("Bearer {}", sign(header, &claims(""), &|_| vec![0; 384]))), Err(VerifyFailed)),
-            (request(&format!("Bearer {}", sign(r#"{"alg":"RS512"}"#, &claims(""), &|m| rsa_key().pkcs1v15_sign::<Sha512>(m).unwrap()))), Err(VerifyFailed)),
+            (request(&format!("Bearer {}", sign(r#"{"alg":"RS512"}"#, &claims(""), &|m| rsa_sign(rsa_key(), &signature::RSA_PKCS1_SHA512, m)))), Err(VerifyFailed)),
             (request(&format!("Bearer {}", sign(r#"{"alg":"none"}"#, &claims(""), &|_| Vec::new()))), Err(VerifyFailed)),
             (request(&format!("Bearer {}", sign(r#"{"alg":"RS256","crit":["exp"]}"#, &claims(""), &rs256))), Err(VerifyFailed)),
             (request(&format!("Bearer {}", sign(header, &claims("").replace(&format!("{}", NOW + 60), &NOW.to_string()), &rs256))), Err(VerifyFailed)),
@@ -525,11 +543,8 @@ pub(crate) mod tests {
 
     #[test]
     fn ec_tokens_and_other_locations() {
-        let key = <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate();
-        let es256 = |message: &[u8]| -> Vec<u8> {
-            let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&key, message);
-            signature.to_bytes().to_vec()
-        };
+        let key = ec_key();
+        let es256 = |message: &[u8]| es256_sign(&key, message);
         let token = sign(r#"{"alg":"ES256"}"#, &claims(""), &es256);
         let header_settings = settings(&ec_jwk(&key), None, TokenLocation::Header("X-Id-Token".into()));
         let cookie_settings = settings(&ec_jwk(&key), Some(Algorithm::Es256), TokenLocation::Cookie("id_token".into()));
@@ -559,7 +574,7 @@ pub(crate) mod tests {
             (r#"{"e":"AQAB"}"#, "has no `kty`"),
             (r#"{"kty":"RSA","e":"AQAB"}"#, "has no `n`"),
             (r#"{"kty":"RSA","e":"AQAB","n":"***"}"#, "`n` is not base64url"),
-            (r#"{"kty":"RSA","e":"AQAB","n":"AQAB"}"#, "is not a usable RSA key: modulus too small"),
+            (r#"{"kty":"RSA","e":"AQAB","n":"AQAB"}"#, "is not a usable RSA key: a 17-bit modulus; at least 2048 bits are required"),
             (r#"{"kty":"RSA","e":"AQAB","n":"AQAB","d":"AQAB"}"#, "is a private key (it has `d`); give the public JWK only"),
             (r#"{"kty":"RSA","e":"AQAB","n":"AQAB","use":"enc"}"#, "has \"use\": \"enc\"; a token-verifying key must be \"sig\""),
             (r#"{"kty":"RSA","e":"AQAB","n":"AQAB","alg":"HS256"}"#, "has \"alg\": \"HS256\"; supported: RS256, RS384, RS512, ES256"),
@@ -570,8 +585,7 @@ pub(crate) mod tests {
         for (jwk, expected) in cases {
             assert_eq!(parse_jwk(jwk).map(|_| ()), Err(expected.to_string()), "{jwk}");
         }
-        let ec = ec_jwk(&<p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate())
-            .replace("{", r#"{"alg":"RS256","#);
+        let ec = ec_jwk(&ec_key()).replace("{", r#"{"alg":"RS256","#);
         assert_eq!(
             parse_jwk(&ec).map(|_| ()),
             Err("has \"alg\": \"RS256\", which its key type cannot verify".to_string())
@@ -595,5 +609,93 @@ pub(crate) mod tests {
         for (text, expected) in cases {
             assert_eq!(parse_token_location(text), expected.clone().map_err(str::to_owned), "{text}");
         }
+    }
+
+    /// `n` and `e` of a PKCS#1 `RSAPrivateKey` (DER): `SEQUENCE { version, n, e, ... }`.
+    pub(crate) fn pkcs1_public(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        fn element(der: &[u8]) -> (&[u8], &[u8]) {
+            let (length, header) = match der[1] {
+                short @ 0..=0x7f => (usize::from(short), 2),
+                long => {
+                    let count = usize::from(long & 0x7f);
+                    (der[2..2 + count].iter().fold(0, |total, &byte| total << 8 | usize::from(byte)), 2 + count)
+                }
+            };
+            (&der[header..header + length], &der[header + length..])
+        }
+        let (sequence, _) = element(der);
+        let (_version, rest) = element(sequence);
+        let (n, rest) = element(rest);
+        let (e, _) = element(rest);
+        let strip = |bytes: &[u8]| bytes.iter().copied().skip_while(|&byte| byte == 0).collect::<Vec<u8>>();
+        (strip(n), strip(e))
+    }
+
+    /// The public JWK of [`RSA_1024_DER`].
+    pub(crate) fn rsa_1024_jwk() -> String {
+        let b64 = |part: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part);
+        let (n, e) = pkcs1_public(RSA_1024_DER);
+        format!(r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#, b64(&e), b64(&n))
+    }
+
+    /// RSA keys under 2048 bits: refused as JWKs, and refused by the verifier if one got through.
+    #[test]
+    fn short_rsa_keys_are_refused() {
+        let b64 = |part: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(part);
+        let (n, e) = pkcs1_public(RSA_1024_DER);
+        let short = rsa_1024_jwk();
+        let (n3072, _) = pkcs1_public(RSA_3072_DER);
+        let mut even = n3072.clone();
+        *even.last_mut().unwrap() &= 0xfe;
+        let n2047 = {
+            let mut n = n3072[n3072.len() - 256..].to_vec();
+            n[0] = 0x7f;
+            n
+        };
+        let n2048 = {
+            let mut n = n3072[n3072.len() - 256..].to_vec();
+            n[0] |= 0x80;
+            n
+        };
+        let jwk = |n: &[u8], e: &[u8]| format!(r#"{{"kty":"RSA","e":"{}","n":"{}"}}"#, b64(e), b64(n));
+        #[rustfmt::skip]
+        let cases: Vec<(String, Result<(), String>)> = vec![
+            (short, Err("is not a usable RSA key: a 1024-bit modulus; at least 2048 bits are required".into())),
+            (jwk(&n2047, &e), Err("is not a usable RSA key: a 2047-bit modulus; at least 2048 bits are required".into())),
+            (jwk(&[[0u8].as_slice(), &n2048].concat(), &e), Ok(())),   // 2048 bits, a leading zero
+            (jwk(&[0xff; 1025], &e), Err("is not a usable RSA key: a 8200-bit modulus; at most 8192 bits are supported".into())),
+            (jwk(&even, &e), Err("is not a usable RSA key: `n` is even".into())),
+            (jwk(&n3072, &[1]), Err("is not a usable RSA key: `e` must be odd, from 3 to 2^33 - 1".into())),
+            (jwk(&n3072, &[4]), Err("is not a usable RSA key: `e` must be odd, from 3 to 2^33 - 1".into())),
+            (jwk(&n3072, &[2, 0, 0, 0, 1]), Err("is not a usable RSA key: `e` must be odd, from 3 to 2^33 - 1".into())),
+            (jwk(&n3072, &[1, 0xff, 0xff, 0xff, 0xff]), Ok(())),
+            (jwk(&n3072, &[0, 0, 3]), Ok(())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_jwk(&text).map(|_| ()), expected, "{text}");
+        }
+
+        // A 1024-bit key that skipped the JWK check still verifies nothing: ring's
+        // RSA_PKCS1_2048_8192_* refuse it. The signature itself is good (jsonwebtoken verifies it).
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        let token = jsonwebtoken::encode(
+            &header,
+            &serde_json::json!({"sub": "alice", "exp": NOW + 60}),
+            &jsonwebtoken::EncodingKey::from_rsa_der(RSA_1024_DER),
+        )
+        .unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &jsonwebtoken::DecodingKey::from_rsa_raw_components(&n, &e),
+            &validation,
+        )
+        .expect("jsonwebtoken verifies the 1024-bit signature");
+        let key =
+            PublicKey::Rsa(jwk::RsaKey { components: RsaPublicKeyComponents { n: n.into(), e: e.into() }, bits: 1024 });
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert_eq!(key.verify(Algorithm::Rs256, message.as_bytes(), &signature), Err("signature does not verify"));
     }
 }

@@ -7,7 +7,7 @@
 //! is not an upgrade at all, or has a malformed key, gets 400.
 
 use base64::Engine;
-use sha1::{Digest, Sha1};
+use ring::digest;
 
 use crate::error::GatewayError;
 use crate::http::{response, RequestHead, Span};
@@ -105,10 +105,10 @@ pub fn offered_protocols(buffer: &[u8], head: &RequestHead, protocol: &[u8]) -> 
 
 /// `Sec-WebSocket-Accept` for `key`: base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2).
 pub fn accept_key(key: &[u8]) -> [u8; 28] {
-    let mut hasher = Sha1::new();
+    let mut hasher = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
     hasher.update(key);
     hasher.update(ACCEPT_GUID);
-    let digest = hasher.finalize();
+    let digest = hasher.finish();
     let mut accept = [0u8; 28];
     let written = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut accept);
     debug_assert_eq!(written, Ok(28));

@@ -350,6 +350,15 @@ impl Gateway {
         self.addr.expect("listening")
     }
 
+    /// The HTTPS listener's address (`--tls-listen`), once the gateway has logged it: the log
+    /// line may come after the plain listener's, which is all `start` waits for.
+    pub fn https_addr(&self) -> SocketAddr {
+        const MARK: &str = "scfgate listening on https://";
+        assert!(self.output.wait_for_line(MARK, START_LIMIT), "no HTTPS listener: {}", self.output.text());
+        let line = self.output.lines().into_iter().find(|line| line.contains(MARK)).unwrap();
+        line[line.find(MARK).unwrap() + MARK.len()..].split_whitespace().next().unwrap().parse().unwrap()
+    }
+
     /// The `Host` value a client of this gateway sends by default.
     pub fn host(&self) -> String {
         self.addr().to_string()

@@ -1,5 +1,5 @@
 //! `web` mode: an SCF **web function** (`runtime = "web"`), an HTTP/1.1 server from std only
-//! (plus the package's `sha1`/`base64` for the WebSocket handshake), one thread per connection,
+//! (plus the package's `ring`/`base64` for the WebSocket handshake), one thread per connection,
 //! keep-alive. The gateway starts it through `scf_bootstrap` with the port in `PORT` (Tencent's
 //! own web functions listen on 9000, the default here too).
 //!
@@ -268,12 +268,12 @@ fn respond_json(writer: &mut TcpStream, value: &Value) -> io::Result<()> {
 /// RFC 6455 server side: the handshake, then each message echoed back until a close.
 fn websocket_echo(request: &Request, mut reader: BufReader<TcpStream>, mut writer: TcpStream) -> io::Result<()> {
     use base64::Engine;
-    use sha1::Digest;
+    use ring::digest;
     let key = request.header("sec-websocket-key").unwrap_or_default();
-    let mut hasher = sha1::Sha1::new();
+    let mut hasher = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
     hasher.update(key.as_bytes());
     hasher.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    let accept = base64::engine::general_purpose::STANDARD.encode(hasher.finalize());
+    let accept = base64::engine::general_purpose::STANDARD.encode(hasher.finish());
     write!(writer, "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n")?;
     loop {
         let mut start = [0u8; 2];

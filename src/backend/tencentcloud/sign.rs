@@ -11,8 +11,7 @@
 //! 4. Authorization = `TC3-HMAC-SHA256 Credential=<SecretId>/<date>/<service>/tc3_request,
 //!    SignedHeaders=<names>, Signature=<signature>`.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use ring::{digest, hmac};
 
 /// The body's media type; signed, so it must be sent byte for byte as written here.
 pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
@@ -59,12 +58,12 @@ impl SigningInput<'_> {
         out.push(b'\n');
         out.extend_from_slice(self.signed_headers().as_bytes());
         out.push(b'\n');
-        out.extend_from_slice(&hex(&Sha256::digest(self.payload)));
+        out.extend_from_slice(&hex(&sha256(self.payload)));
     }
 
     /// Step 2: appends the StringToSign for a CanonicalRequest to `out`.
     pub fn write_string_to_sign(&self, canonical_request: &[u8], out: &mut Vec<u8>) {
-        self.write_string_to_sign_for_hash(&hex(&Sha256::digest(canonical_request)), out);
+        self.write_string_to_sign_for_hash(&hex(&sha256(canonical_request)), out);
     }
 
     /// Step 2, given the CanonicalRequest's hex SHA-256.
@@ -107,7 +106,7 @@ pub fn sign(tc3_secret_key: &[u8], input: &SigningInput<'_>, scratch: &mut Vec<u
     input.write_canonical_request(scratch);
     let canonical_end = scratch.len();
     // The StringToSign goes after the CanonicalRequest in the same buffer.
-    let hashed_canonical_request = hex(&Sha256::digest(&scratch[..canonical_end]));
+    let hashed_canonical_request = hex(&sha256(&scratch[..canonical_end]));
     input.write_string_to_sign_for_hash(&hashed_canonical_request, scratch);
     signature(tc3_secret_key, input, &scratch[canonical_end..])
 }
@@ -134,9 +133,12 @@ pub fn signature(tc3_secret_key: &[u8], input: &SigningInput<'_>, string_to_sign
 }
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac: Hmac<Sha256> = KeyInit::new_from_slice(key).expect("HMAC accepts any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().into()
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), message);
+    tag.as_ref().try_into().expect("HMAC-SHA256 is 32 bytes")
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    digest::digest(&digest::SHA256, data).as_ref().try_into().expect("SHA-256 is 32 bytes")
 }
 
 /// Lower-case hex of a 32-byte digest.
@@ -195,7 +197,7 @@ mod tests {
     #[test]
     fn tencents_documented_example_step_by_step() {
         let input = doc_input(None);
-        assert_eq!(std::str::from_utf8(&hex(&Sha256::digest(DOC_PAYLOAD))).unwrap(), DOC_HASHED_PAYLOAD);
+        assert_eq!(std::str::from_utf8(&hex(&sha256(DOC_PAYLOAD))).unwrap(), DOC_HASHED_PAYLOAD);
         let mut canonical = Vec::new();
         input.write_canonical_request(&mut canonical);
         assert_eq!(String::from_utf8(canonical.clone()).unwrap(), DOC_CANONICAL_REQUEST);
@@ -238,10 +240,7 @@ mod tests {
     #[test]
     fn primitives_match_published_vectors() {
         // FIPS 180-2 appendix B.1: SHA-256("abc").
-        assert_eq!(
-            &hex(&Sha256::digest(b"abc"))[..],
-            b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(&hex(&sha256(b"abc"))[..], b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         // RFC 4231 test case 2: HMAC-SHA-256 with key "Jefe".
         assert_eq!(
             &hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?"))[..],

@@ -290,6 +290,7 @@ mod tests {
         let api = ": service `shop` api `item`";
         let me = ": service `shop` api `me`";
         let e = |location: &str, rest: &str| format!("{location}: {rest}");
+        let short_rsa = crate::policy::oauth::tests::rsa_1024_jwk();
         #[rustfmt::skip]
         let cases: Vec<(&str, &str, String)> = vec![
             ("protocol = \"http\"", "protocol = \"tcp\"", e(api, "field `protocol`: `tcp` is not one of \"http\", \"https\", \"http&https\", \"ws\", \"wss\", \"ws&wss\"")),
@@ -300,6 +301,7 @@ mod tests {
             ("public_key = '", "algorithm = \"HS256\"\npublic_key = '", e(me, "field `oauth.algorithm`: `HS256` is not one of RS256, RS384, RS512, ES256")),
             ("{\"kty\":\"EC\",", "{\"kty\":\"EC\",\"alg\":\"ES256\",\"use\":\"enc\",", e(me, "field `oauth.public_key`: has \"use\": \"enc\"; a token-verifying key must be \"sig\"")),
             ("\"crv\":\"P-256\",", "\"crv\":\"P-521\",", e(me, "field `oauth.public_key`: has \"crv\": \"P-521\"; only P-256 (ES256) is supported")),
+            ("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY\",\"y\":\"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU\"}", &short_rsa, e(me, "field `oauth.public_key`: is not a usable RSA key: a 1024-bit modulus; at least 2048 bits are required")),
             ("token_location = \"cookie:id_token\"", "token_location = \"query:token\"", e(me, "field `oauth.token_location`: `query:token`: use `header:<Name>` (e.g. `header:Authorization`) or `cookie:<name>`")),
             ("iss = \"https://auth.example.com\"", "iss = \"\"", e(me, "field `oauth.iss`: may not be empty; leave it out to accept any")),
             ("aud = \"shop\"", "aud = \"shop\"\nexp = 1", ":48:1: unknown field `exp`, expected one of `public_key`, `algorithm`, `token_location`, `iss`, `aud`".into()),

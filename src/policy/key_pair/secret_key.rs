@@ -5,30 +5,28 @@
 
 use std::fmt;
 
-use hmac::{Hmac, KeyInit};
-use sha1::Sha1;
-use sha2::{Sha256, Sha384, Sha512};
+use ring::hmac;
 
-/// A SecretKey with the HMAC key schedule of every algorithm computed once, at load: a request
-/// clones the state it needs (a copy of a few hundred bytes, no allocation) instead of hashing the
-/// key again.
+/// A SecretKey with the HMAC key schedule of every algorithm computed once, at load (ring's
+/// `hmac::Key`): a request starts from a copy of the state it needs (a few hundred bytes, no
+/// allocation) instead of hashing the key again.
 #[derive(Clone)]
 pub struct SecretKey {
-    pub(super) sha1: Hmac<Sha1>,
-    pub(super) sha256: Hmac<Sha256>,
-    pub(super) sha384: Hmac<Sha384>,
-    pub(super) sha512: Hmac<Sha512>,
+    pub(super) sha1: hmac::Key,
+    pub(super) sha256: hmac::Key,
+    pub(super) sha384: hmac::Key,
+    pub(super) sha512: hmac::Key,
 }
 
 impl SecretKey {
     /// Prepares `key` (the SecretKey's bytes, used as the HMAC key as Tencent's examples do).
     pub fn new(key: &[u8]) -> SecretKey {
-        // HMAC takes keys of any length (RFC 2104 §2), so these cannot fail.
+        // HMAC takes keys of any length (RFC 2104 §2). SHA-1 is what Tencent's clients sign with.
         SecretKey {
-            sha1: KeyInit::new_from_slice(key).expect("HMAC accepts any key length"),
-            sha256: KeyInit::new_from_slice(key).expect("HMAC accepts any key length"),
-            sha384: KeyInit::new_from_slice(key).expect("HMAC accepts any key length"),
-            sha512: KeyInit::new_from_slice(key).expect("HMAC accepts any key length"),
+            sha1: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key),
+            sha256: hmac::Key::new(hmac::HMAC_SHA256, key),
+            sha384: hmac::Key::new(hmac::HMAC_SHA384, key),
+            sha512: hmac::Key::new(hmac::HMAC_SHA512, key),
         }
     }
 }

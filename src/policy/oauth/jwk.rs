@@ -7,10 +7,9 @@ use std::fmt;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use p256::ecdsa::signature::Verifier;
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use sha2::{Sha256, Sha384, Sha512};
 
 /// base64url as JWS uses it (RFC 7515 §2: no padding; padding tolerated).
 pub(super) const BASE64URL: GeneralPurpose = GeneralPurpose::new(
@@ -50,22 +49,45 @@ impl Algorithm {
     }
 }
 
+/// Smallest RSA modulus accepted, in bits (RFC 7518 §3.3: "2048 bits or larger"); ring's
+/// `RSA_PKCS1_2048_8192_*` refuse smaller keys at verification too.
+pub const RSA_MIN_BITS: usize = 2048;
+
+/// Largest RSA modulus ring verifies with, in bits.
+pub const RSA_MAX_BITS: usize = 8192;
+
 /// A verifying key decoded from a JWK.
 #[derive(Clone, PartialEq)]
 pub enum PublicKey {
     /// `kty: RSA`.
-    Rsa(rsa::PublicKey),
+    Rsa(RsaKey),
     /// `kty: EC`, `crv: P-256`.
-    P256(p256::ecdsa::VerifyingKey),
+    P256(P256Key),
+}
+
+/// An RSA public key as ring takes it: `n` and `e`, big-endian without leading zeros.
+#[derive(Clone)]
+pub struct RsaKey {
+    pub(super) components: RsaPublicKeyComponents<Box<[u8]>>,
+    pub(super) bits: usize,
+}
+
+impl PartialEq for RsaKey {
+    fn eq(&self, other: &RsaKey) -> bool {
+        (&self.components.n, &self.components.e) == (&other.components.n, &other.components.e)
+    }
+}
+
+/// A P-256 public key as ring takes it: the uncompressed point `0x04 || x || y`.
+#[derive(Clone, PartialEq)]
+pub struct P256Key {
+    point: [u8; 65],
 }
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PublicKey::Rsa(key) => {
-                use rsa::traits::PublicKeyParts;
-                write!(formatter, "PublicKey::Rsa({} bits)", key.size() * 8)
-            }
+            PublicKey::Rsa(key) => write!(formatter, "PublicKey::Rsa({} bits)", key.bits),
             PublicKey::P256(_) => formatter.write_str("PublicKey::P256"),
         }
     }
@@ -91,25 +113,83 @@ impl PublicKey {
 
     /// Verifies a JWS signature over `message`.
     pub(super) fn verify(&self, algorithm: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), &'static str> {
-        // RSA verification allocates its big integers inside the `rsa` crate; it costs tens of
-        // microseconds anyway, so the allocation is not what an OAuth API pays for.
+        // ring allocates the RSA key's limbs for each verification; it costs tens of microseconds
+        // anyway, so the allocation is not what an OAuth API pays for (the token cache is).
         let verified = match (self, algorithm) {
-            (PublicKey::Rsa(key), Algorithm::Rs256) => key.pkcs1v15_verify::<Sha256>(message, signature).is_ok(),
-            (PublicKey::Rsa(key), Algorithm::Rs384) => key.pkcs1v15_verify::<Sha384>(message, signature).is_ok(),
-            (PublicKey::Rsa(key), Algorithm::Rs512) => key.pkcs1v15_verify::<Sha512>(message, signature).is_ok(),
+            (PublicKey::Rsa(key), Algorithm::Rs256) => {
+                key.components.verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
+            }
+            (PublicKey::Rsa(key), Algorithm::Rs384) => {
+                key.components.verify(&signature::RSA_PKCS1_2048_8192_SHA384, message, signature)
+            }
+            (PublicKey::Rsa(key), Algorithm::Rs512) => {
+                key.components.verify(&signature::RSA_PKCS1_2048_8192_SHA512, message, signature)
+            }
             (PublicKey::P256(key), Algorithm::Es256) => {
                 // JWS ECDSA signatures are R || S, 32 bytes each (RFC 7518 §3.4), not DER.
-                let signature = p256::ecdsa::Signature::from_slice(signature)
-                    .map_err(|_| "ES256 signature is not 64 bytes of R || S")?;
-                key.verify(message, &signature).is_ok()
+                if signature.len() != 64 {
+                    return Err("ES256 signature is not 64 bytes of R || S");
+                }
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &key.point[..]).verify(message, signature)
             }
             _ => return Err("the key cannot verify this algorithm"),
         };
-        if verified {
-            Ok(())
-        } else {
-            Err("signature does not verify")
+        verified.map_err(|_| "signature does not verify")
+    }
+}
+
+impl RsaKey {
+    /// Checks `n` and `e` (big-endian, leading zeros allowed) the way ring will when verifying, so
+    /// that a key ring would refuse is a config error: a modulus of [`RSA_MIN_BITS`] to
+    /// [`RSA_MAX_BITS`] bits, odd; an odd exponent from 3 to 2^33 - 1.
+    fn new(n: &[u8], e: &[u8]) -> Result<RsaKey, String> {
+        let strip = |bytes: &[u8]| -> Box<[u8]> {
+            let first = bytes.iter().position(|&byte| byte != 0).unwrap_or(bytes.len());
+            bytes[first..].into()
+        };
+        let (n, e) = (strip(n), strip(e));
+        let bits = n.first().map_or(0, |&top| (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize));
+        if bits < RSA_MIN_BITS {
+            return Err(format!(
+                "is not a usable RSA key: a {bits}-bit modulus; at least {RSA_MIN_BITS} bits are required"
+            ));
         }
+        if bits > RSA_MAX_BITS {
+            return Err(format!(
+                "is not a usable RSA key: a {bits}-bit modulus; at most {RSA_MAX_BITS} bits are supported"
+            ));
+        }
+        if n.last().is_some_and(|&low| low & 1 == 0) {
+            return Err("is not a usable RSA key: `n` is even".into());
+        }
+        let exponent = e.iter().fold(0u64, |value, &byte| value << 8 | u64::from(byte));
+        if e.len() > 5 || !(3..=(1 << 33) - 1).contains(&exponent) || exponent & 1 == 0 {
+            return Err("is not a usable RSA key: `e` must be odd, from 3 to 2^33 - 1".into());
+        }
+        Ok(RsaKey { components: RsaPublicKeyComponents { n, e }, bits })
+    }
+}
+
+impl P256Key {
+    /// Checks that `0x04 || x || y` is a point on P-256, as ECDSA verification will: by public-key
+    /// validation in an ECDH agreement with a throwaway key (ring validates peer keys the same way
+    /// for both, and has no other public way to do it before a signature arrives).
+    fn new(x: &[u8; 32], y: &[u8; 32]) -> Result<P256Key, String> {
+        use ring::agreement;
+        let mut point = [0u8; 65];
+        point[0] = 0x04;
+        point[1..33].copy_from_slice(x);
+        point[33..].copy_from_slice(y);
+        let throwaway =
+            agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, &ring::rand::SystemRandom::new())
+                .map_err(|_| "no randomness to check the key with".to_string())?;
+        agreement::agree_ephemeral(
+            throwaway,
+            &agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, &point),
+            |_| (),
+        )
+        .map_err(|_| "`x`/`y` is not a point on P-256".to_string())?;
+        Ok(P256Key { point })
     }
 }
 
@@ -162,18 +242,11 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
         Some("RSA") => {
             let modulus = member("n", fields.n)?;
             let exponent = member("e", fields.e)?;
-            let exponent = exponent
-                .iter()
-                .position(|&byte| byte != 0)
-                .map_or(&exponent[exponent.len()..], |first| &exponent[first..]);
-            if exponent.len() > 8 {
+            let significant = exponent.iter().skip_while(|&&byte| byte == 0).count();
+            if significant > 8 {
                 return Err("`e` is larger than 64 bits".into());
             }
-            let modulus_bits = (modulus.len() * 8) as u32;
-            let n =
-                rsa::BoxedUint::from_be_slice(&modulus, modulus_bits).map_err(|_| "`n` does not decode".to_string())?;
-            let e = rsa::BoxedUint::from_be_slice(exponent, 64).map_err(|_| "`e` does not decode".to_string())?;
-            PublicKey::Rsa(rsa::PublicKey::new(n, e).map_err(|error| format!("is not a usable RSA key: {error}"))?)
+            PublicKey::Rsa(RsaKey::new(&modulus, &exponent)?)
         }
         Some("EC") => {
             match fields.crv.as_deref() {
@@ -183,17 +256,10 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
             }
             let x = member("x", fields.x)?;
             let y = member("y", fields.y)?;
-            if x.len() != 32 || y.len() != 32 {
+            let (Ok(x), Ok(y)) = (<&[u8; 32]>::try_from(&x[..]), <&[u8; 32]>::try_from(&y[..])) else {
                 return Err("`x` and `y` must be 32 bytes each for P-256".into());
-            }
-            let mut point = [0u8; 65];
-            point[0] = 0x04;
-            point[1..33].copy_from_slice(&x);
-            point[33..].copy_from_slice(&y);
-            PublicKey::P256(
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                    .map_err(|_| "`x`/`y` is not a point on P-256".to_string())?,
-            )
+            };
+            PublicKey::P256(P256Key::new(x, y)?)
         }
         Some(other) => return Err(format!("has \"kty\": \"{other}\"; supported: RSA, EC")),
         None => return Err("has no `kty`".into()),
