@@ -34,6 +34,14 @@ use crate::worker::{Serving, WorkerContext};
 /// How long the client has to answer a close frame the gateway sent.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The frame reader's buffer between messages, and what each read asks for beyond the frame it
+/// waits on. Small, because an idle WebSocket waits in a read holding it (an io_uring read owns
+/// its memory while in flight); a frame larger than this is read into a buffer grown to its size.
+const IDLE_READ_BYTES: usize = 1024;
+
+/// A buffer grown past this for a large message goes back to [`IDLE_READ_BYTES`] once empty.
+const KEPT_READ_BYTES: usize = 64 * 1024;
+
 /// An upgrade request routed to a WebSocket API, its policies passed, its API Gateway event
 /// already written at `HEADROOM` of the connection's call buffer.
 pub struct Upgrade<'a> {
@@ -111,6 +119,9 @@ where
     handshake::write_switching(out, &accept, protocol.as_deref(), upgrade.extra_headers, upgrade.request_id);
     let send_timeout = config.gateway.send_timeout;
     let switched = crate::send::flush(stream, out, send_timeout).await;
+    // The connection's response buffer carried the 101 and writes nothing more: an idle
+    // WebSocket does not hold it (the writer batches in buffers of its own).
+    *out = Vec::new();
     tracing::debug!(connection = %String::from_utf8_lossy(&id_text), api = %api.name, "WebSocket connection open");
 
     if switched {
@@ -190,7 +201,7 @@ impl Session<'_> {
     /// Reads and handles the client's frames until the connection is over, then tells the
     /// writer to finish.
     async fn read<S: AsyncReadRent>(&self, mut half: ReadHalf<'_, S>, buffers: &mut CallBuffers, pipelined: &[u8]) {
-        let mut buffer = Vec::with_capacity(pipelined.len().max(8192));
+        let mut buffer = Vec::with_capacity(pipelined.len().max(IDLE_READ_BYTES));
         buffer.extend_from_slice(pipelined);
         let mut decoder = Decoder::new(self.max_message);
         self.serve_frames(&mut half, &mut buffer, &mut decoder, buffers).await;
@@ -249,6 +260,9 @@ impl Session<'_> {
             };
             buffer.drain(..position);
             position = 0;
+            if buffer.is_empty() && buffer.capacity() > KEPT_READ_BYTES {
+                *buffer = Vec::with_capacity(IDLE_READ_BYTES);
+            }
             match read_more(half, buffer, need, idle_deadline, Some(self.outbox)).await {
                 Read::Bytes => {}
                 Read::Closed => return,
@@ -327,7 +341,7 @@ async fn read_more<S: AsyncReadRent>(
     deadline: Instant,
     stop: Option<&Outbox>,
 ) -> Read {
-    let wanted = need.max(buffer.len() + 4096).max(MAX_HEAD);
+    let wanted = need.max(buffer.len() + IDLE_READ_BYTES).max(MAX_HEAD);
     if buffer.capacity() < wanted {
         buffer.reserve(wanted - buffer.len());
     }
@@ -367,8 +381,11 @@ async fn read_more<S: AsyncReadRent>(
 /// Writes what the outbox holds until it is finished, then shuts the write side down (a TCP FIN,
 /// or TLS close_notify first), so the client sees the end before the cleanup function runs.
 /// A write that makes no progress for `send_timeout` fails the connection.
+///
+/// Each batch written is dropped, so an idle WebSocket holds no write buffer: the outbox
+/// allocates one when something is sent (a push, a pong), once per batch.
 async fn write_loop<S: AsyncWriteRent>(mut half: WriteHalf<'_, S>, outbox: &Outbox, send_timeout: Duration) {
-    let mut batch = Vec::with_capacity(4096);
+    let mut batch = Vec::new();
     while poll_fn(|context| outbox.poll_batch(context, &mut batch)).await {
         // A client that stops reading for `send_timeout` fails the connection (its outbox is
         // bounded too, `outbox`).
@@ -376,9 +393,7 @@ async fn write_loop<S: AsyncWriteRent>(mut half: WriteHalf<'_, S>, outbox: &Outb
             outbox.fail();
             return;
         }
-        if batch.capacity() > 1 << 20 {
-            batch = Vec::with_capacity(4096);
-        }
+        batch = Vec::new();
     }
     let _ = half.shutdown().await;
 }
