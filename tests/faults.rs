@@ -763,34 +763,12 @@ fn connections_past_max_connections_are_refused_with_a_503_and_room_is_freed_on_
 
 const IDLE_CONNECTIONS: usize = 10_000;
 
-/// Raises this process's soft RLIMIT_NOFILE to `want` (within the hard limit); returns the soft
-/// limit now in force.
-fn raise_nofile_limit(want: u64) -> u64 {
-    // SAFETY: getrlimit/setrlimit on a stack value; no memory is shared.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 0;
-        }
-        let target = want.min(limit.rlim_max);
-        if limit.rlim_cur < target {
-            limit.rlim_cur = target;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                let mut now: libc::rlimit = std::mem::zeroed();
-                libc::getrlimit(libc::RLIMIT_NOFILE, &mut now);
-                return now.rlim_cur;
-            }
-        }
-        limit.rlim_cur
-    }
-}
-
 #[test]
 fn ten_thousand_idle_keep_alive_connections_fit_in_a_bounded_memory_and_new_ones_are_served() {
     // Both this process and the gateway (which inherits the limit) hold one descriptor per
     // connection, plus the other tests' and the gateway's own.
     let needed = IDLE_CONNECTIONS as u64 + 500;
-    let limit = raise_nofile_limit(needed + 4000);
+    let limit = common::raise_nofile_limit(needed + 4000);
     if limit < needed {
         println!("SKIPPED: RLIMIT_NOFILE is {limit} (the hard limit allows no more); {needed} descriptors are needed");
         return;

@@ -191,6 +191,57 @@ fn read_response(stream: &mut impl Read, buffered: &mut Vec<u8>) -> (String, Vec
     (head.lines().next().unwrap_or_default().to_string(), body)
 }
 
+/// Idle HTTPS connections park with their sessions (issue 23): two thousand, each served one
+/// request and then silent, grow the gateway's resident memory by under 24 KiB each (about 9.5 KB
+/// measured by `loadtest/connections.py` in a release build; each held two 16 KiB I/O buffers
+/// and its task, 57 KB, before), and each answers when it speaks again.
+#[test]
+fn idle_https_connections_park_with_their_sessions_in_bounded_memory() {
+    const IDLE: usize = 2_000;
+    let needed = 2 * IDLE as u64 + 500;
+    let limit = common::raise_nofile_limit(needed);
+    if limit < needed {
+        println!("SKIPPED: RLIMIT_NOFILE is {limit} (the hard limit allows no more); {needed} descriptors are needed");
+        return;
+    }
+    let (gateway, address, certificates) = start_with(&[("--park-after", "0.2"), ("--metrics-listen", "127.0.0.1:0")]);
+    let metrics = metrics_address(&gateway);
+    let config = client_config(&certificates.a, &[&rustls::version::TLS13], true);
+    let get = b"GET /release/echo HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    let open = || {
+        let connection =
+            rustls::ClientConnection::new(config.clone(), ServerName::try_from("a.example").unwrap()).unwrap();
+        let socket = TcpStream::connect(address).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut stream = rustls::StreamOwned::new(connection, socket);
+        stream.write_all(get).unwrap();
+        assert_eq!(read_response(&mut stream, &mut Vec::new()).0, "HTTP/1.1 200 OK");
+        stream
+    };
+    // Warm up (allocator arenas, pools, the function's instances) before the baseline.
+    drop((0..50).map(|_| open()).collect::<Vec<_>>());
+    let parked = |text: &str| sample(text, "scfgate_connections_parked");
+    scrape_until(metrics, |text| parked(text) == Some(0.0));
+    let rss_before = common::rss_kib(gateway.pid());
+
+    let mut idle: Vec<_> = (0..IDLE).map(|_| open()).collect();
+    let text = scrape_until(metrics, |text| parked(text) == Some(IDLE as f64));
+    assert_eq!(parked(&text), Some(IDLE as f64), "{text}");
+    // What the allocator freed with their tasks goes back on the workers' next sweep.
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_after = common::rss_kib(gateway.pid());
+    let per_connection = rss_after.saturating_sub(rss_before) * 1024 / IDLE as u64;
+    println!(
+        "{IDLE} idle HTTPS connections: gateway RSS {rss_before} KiB -> {rss_after} KiB ({per_connection} bytes each)"
+    );
+    assert!(per_connection < 24 * 1024, "{per_connection} bytes per idle HTTPS connection");
+
+    for stream in idle.iter_mut().step_by(100) {
+        stream.write_all(get).unwrap();
+        assert_eq!(read_response(stream, &mut Vec::new()).0, "HTTP/1.1 200 OK");
+    }
+}
+
 /// One keep-alive HTTPS connection serves request after request: after waiting idle past
 /// `--park-after` (parked: its task ended, its session kept in the lot), two pipelined in the
 /// write that wakes it, and bodies of megabytes both ways (many TLS records each way, and a

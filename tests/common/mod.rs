@@ -452,6 +452,28 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
 }
 
+/// Raises this process's soft RLIMIT_NOFILE to `want` (within the hard limit); returns the soft
+/// limit now in force.
+pub fn raise_nofile_limit(want: u64) -> u64 {
+    // SAFETY: getrlimit/setrlimit on a stack value; no memory is shared.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        let target = want.min(limit.rlim_max);
+        if limit.rlim_cur < target {
+            limit.rlim_cur = target;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                let mut now: libc::rlimit = std::mem::zeroed();
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut now);
+                return now.rlim_cur;
+            }
+        }
+        limit.rlim_cur
+    }
+}
+
 /// How many file descriptors a process has open (entries of `/proc/<pid>/fd`).
 pub fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap_or_else(|error| panic!("read /proc/{pid}/fd: {error}")).count()
