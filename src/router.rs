@@ -14,11 +14,39 @@ use crate::config::{ApiId, Config, Stage};
 use crate::error::{AllowedMethods, GatewayError};
 use crate::route::{Lookup, PathParams, RouteError, RouteSpec, RouteTable};
 
+/// What serves a request to an API once its policies have passed, decided once per API when
+/// the router is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// An API Gateway event to the API's function (a custom or standard runtime, a remote
+    /// endpoint, SCF in the cloud): the body is read whole first.
+    Event,
+    /// A web function: proxied from the request head, the body streamed through.
+    Web,
+    /// A WebSocket API: the upgrade, then frames both ways.
+    WebSocket,
+}
+
+impl Target {
+    fn of(config: &Config, api: ApiId) -> Target {
+        let api = &config.apis[api];
+        if api.websocket.is_some() {
+            Target::WebSocket
+        } else if config.functions[api.function].is_web() {
+            Target::Web
+        } else {
+            Target::Event
+        }
+    }
+}
+
 /// Where a request goes.
 #[derive(Debug, Clone, Copy)]
 pub struct Resolved {
     /// The matched API.
     pub api: ApiId,
+    /// What serves it.
+    pub target: Target,
     /// The stage named by the path.
     pub stage: Stage,
     /// Where the API path starts in the request path (after `/{stage}`, or a mapping prefix).
@@ -41,6 +69,8 @@ pub struct Router {
     by_host: HashMap<Box<[u8]>, usize>,
     any_host: Option<usize>,
     sites: Vec<Site>,
+    /// Each API's target, by `ApiId`.
+    targets: Box<[Target]>,
 }
 
 /// Two APIs of services answering on the same host and stage that collide.
@@ -91,7 +121,8 @@ impl Router {
             sites.push(Site::build(config, &host_less)?);
             Some(sites.len() - 1)
         };
-        Ok(Router { by_host, any_host, sites })
+        let targets = (0..config.apis.len()).map(|api| Target::of(config, api)).collect();
+        Ok(Router { by_host, any_host, sites, targets })
     }
 
     /// Resolves a request to an API. `host` is the Host header value (port allowed), `path` the
@@ -119,7 +150,13 @@ impl Router {
         let api_path: &[u8] = if stage_end == path.len() { b"/" } else { &path[stage_end..] };
         params.clear();
         match table.lookup(method, api_path, params) {
-            Lookup::Found(api) => Ok(Resolved { api, stage, api_path_start: stage_end, https_only: site.https_only }),
+            Lookup::Found(api) => Ok(Resolved {
+                api,
+                target: self.targets[api],
+                stage,
+                api_path_start: stage_end,
+                https_only: site.https_only,
+            }),
             Lookup::MethodNotAllowed => {
                 // The error path only: one lookup per method an API can declare, so the trie keeps
                 // no per-node method sets for the sake of 405s.

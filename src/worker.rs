@@ -38,9 +38,6 @@ pub struct Serving {
     pub backends: Backends,
     /// This worker's share of every usage plan's limits and its verified OAuth tokens.
     pub policy: RefCell<WorkerPolicy>,
-    /// Some function is a web function: requests are routed from their head before their body
-    /// is read (`crate::backend::web` streams it through).
-    pub web_functions: bool,
     /// This worker's request counts per API and stage, indexed `api * 3 + stage`.
     pub api_metrics: Vec<Arc<crate::metrics::worker::ApiSeries>>,
     /// This worker's TLS hello counts per certificate host (`crate::tls::drain_hellos`).
@@ -62,7 +59,6 @@ impl Serving {
             api_metrics: metrics.api_series(config),
             tls_metrics: metrics.tls_series(config),
             policy: RefCell::new(WorkerPolicy::new(config, worker, config.gateway.workers, limits)),
-            web_functions: config.functions.iter().any(crate::config::Function::is_web),
             backends,
             generation,
         }
