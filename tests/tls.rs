@@ -245,10 +245,21 @@ fn idle_https_connections_park_with_their_sessions_in_bounded_memory() {
 /// One keep-alive HTTPS connection serves request after request: after waiting idle past
 /// `--park-after` (parked: its task ended, its session kept in the lot), two pipelined in the
 /// write that wakes it, and bodies of megabytes both ways (many TLS records each way, and a
-/// response larger than any one write).
+/// response larger than any one write), on both I/O drivers (`--driver legacy` is epoll, where
+/// io_uring is unavailable: the TLS stream's readiness waits go through its poller).
 #[test]
 fn a_keep_alive_connection_serves_parked_pipelined_and_large_requests() {
-    let (gateway, address, certificates) = start_with(&[("--park-after", "0.2"), ("--metrics-listen", "127.0.0.1:0")]);
+    for driver in ["auto", "legacy"] {
+        keep_alive_over_tls(driver);
+    }
+}
+
+fn keep_alive_over_tls(driver: &str) {
+    let args = [("--park-after", "0.2"), ("--metrics-listen", "127.0.0.1:0"), ("--driver", driver)];
+    let (gateway, address, certificates) = start_with(&args);
+    if driver == "legacy" {
+        assert!(gateway.output.text().contains("epoll"), "not on the epoll driver:\n{}", gateway.output.text());
+    }
     let metrics = metrics_address(&gateway);
     for (round, version) in [&rustls::version::TLS13, &rustls::version::TLS12].into_iter().enumerate() {
         let config = client_config(&certificates.a, &[version], true);
@@ -260,13 +271,13 @@ fn a_keep_alive_connection_serves_parked_pipelined_and_large_requests() {
         let mut buffered = Vec::new();
         let get = "GET /release/echo?n=1 HTTP/1.1\r\nHost: a.example\r\n\r\n";
         stream.write_all(get.as_bytes()).unwrap();
-        assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{version:?}");
+        assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{driver} {version:?}");
 
         let text = scrape_until(metrics, |text| sample(text, "scfgate_connections_parked") == Some(1.0));
-        assert_eq!(sample(&text, "scfgate_connections_parked"), Some(1.0), "{version:?}: {text}");
+        assert_eq!(sample(&text, "scfgate_connections_parked"), Some(1.0), "{driver} {version:?}: {text}");
         stream.write_all(format!("{get}{get}").as_bytes()).unwrap();
         for _ in 0..2 {
-            assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{version:?}");
+            assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{driver} {version:?}");
         }
         let unparked = scrape(metrics);
         assert!(value(&unparked, "scfgate_connections_unparked_total") >= (round + 1) as f64, "{unparked}");
@@ -280,13 +291,16 @@ fn a_keep_alive_connection_serves_parked_pipelined_and_large_requests() {
         stream.write_all(head.as_bytes()).unwrap();
         stream.write_all(&body).unwrap();
         let (status, answer) = read_response(&mut stream, &mut buffered);
-        assert_eq!(status, "HTTP/1.1 200 OK", "{version:?}");
+        assert_eq!(status, "HTTP/1.1 200 OK", "{driver} {version:?}");
         let event: serde_json::Value = serde_json::from_slice(&answer).unwrap();
-        assert!(event["body"].as_str().unwrap().as_bytes() == body.as_slice(), "{version:?}: the body came back whole");
+        assert!(
+            event["body"].as_str().unwrap().as_bytes() == body.as_slice(),
+            "{driver} {version:?}: the body came back whole"
+        );
 
         // And it is still good for a small one.
         stream.write_all(get.as_bytes()).unwrap();
-        assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{version:?}");
+        assert_eq!(read_response(&mut stream, &mut buffered).0, "HTTP/1.1 200 OK", "{driver} {version:?}");
         assert!(buffered.is_empty());
     }
 }
