@@ -20,7 +20,7 @@ use scfgate::config::{validate::parse_str, Auth, Config, Overrides};
 use scfgate::http::{parse_request, RequestHead};
 use scfgate::policy::{self, Checked, PolicyState, Request, Target, WorkerPolicy};
 use scfgate::route::PathParams;
-use scfgate::router::{Resolved, Router};
+use scfgate::route::{Resolved, Router};
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 

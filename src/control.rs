@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::backend::invoke::Endpoint;
 use crate::config::Config;
-use crate::router::Router;
+use crate::route::Router;
 
 /// One complete, validated configuration with everything compiled from it.
 pub struct Generation {

@@ -14,8 +14,8 @@
 //!   a request, so idle keep-alive connections hold little; [`memory`]: the worker's budget for
 //!   request bodies held whole, and giving freed memory back to the system.
 //! - [`http`]: the HTTP/1.1 wire format: request parsing, bodies, response writing.
-//! - [`router`]: host and stage selection (custom domains' path mappings, Function URLs' hosts);
-//!   [`route`]: Tencent's path priorities in a trie.
+//! - [`route`]: which API a request is for: the host and stage (custom domains' path mappings,
+//!   Function URLs' hosts; `route::Router`), then Tencent's path priorities in a trie.
 //! - [`policy`]: the API's frontend checks (protocol, key pair or OAuth, usage plans, params) and
 //!   CORS, preflights included.
 //! - [`backend`]: the SCF event (and the Function URL event), the pooled invoke client (plain HTTP, or Tencent Cloud's signed
@@ -63,7 +63,6 @@ pub mod notify;
 pub mod policy;
 pub mod readiness;
 pub mod route;
-pub mod router;
 pub mod runtime;
 pub mod send;
 pub mod shared_limits;

@@ -9,7 +9,7 @@ use clap::Parser;
 use scfgate::admin::Management;
 use scfgate::cli::{AccessLogFormat, Args};
 use scfgate::config::{self};
-use scfgate::router::Router;
+use scfgate::route::Router;
 use scfgate::upgrade;
 
 #[global_allocator]

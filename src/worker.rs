@@ -21,7 +21,7 @@ use crate::buffer_pool::BufferPool;
 use crate::config::Config;
 use crate::control::{Control, Generation};
 use crate::policy::WorkerPolicy;
-use crate::router::Router;
+use crate::route::Router;
 
 /// How often a worker looks for a new generation or a shutdown.
 const CONTROL_TICK: Duration = Duration::from_millis(50);

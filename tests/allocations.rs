@@ -19,7 +19,7 @@ use std::time::Duration;
 use scfgate::backend::invoke::Endpoint;
 use scfgate::config::{validate, FunctionRuntime, Overrides};
 use scfgate::function_host::web_instances::{InstanceState, InstanceStatus, WebInstances};
-use scfgate::router::Router;
+use scfgate::route::Router;
 use scfgate::{listener, runtime, worker};
 
 struct CountingAllocator;

@@ -20,7 +20,7 @@ use scfgate::config::{validate::parse_str, Overrides};
 use scfgate::http::{parse_request, RequestHead};
 use scfgate::policy::{self, Checked, PolicyState, Request, Target, WorkerPolicy};
 use scfgate::route::PathParams;
-use scfgate::router::Router;
+use scfgate::route::Router;
 
 struct CountingAllocator;
 

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::config::{self, file, Config, Overrides};
-use crate::router::Router;
+use crate::route::Router;
 use error::AdminError;
 use storage::{Storage, StoreChoice, StoreError};
 use store::State;

@@ -27,7 +27,7 @@ use crate::http::{response, BodyFraming, RequestHead};
 use crate::metrics::worker::Finished;
 use crate::policy::PolicyState;
 use crate::route::PathParams;
-use crate::router::Target;
+use crate::route::Target;
 use crate::worker::{RequestId, Serving, WorkerContext};
 
 /// Serves one accepted connection until it closes or parks.
@@ -491,7 +491,7 @@ impl<S: ClientStream> Connection<S> {
             // The same target on https, at the default port: the public HTTPS port is not known
             // here (a proxy or NAT may stand in front). The error path only: one allocation.
             let mut location = b"https://".to_vec();
-            location.extend_from_slice(crate::router::strip_port(context.host));
+            location.extend_from_slice(crate::route::strip_port(context.host));
             location.extend_from_slice(path);
             if !self.head.query.is_empty() {
                 location.push(b'?');

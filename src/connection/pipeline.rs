@@ -1,5 +1,5 @@
 //! The request's pipeline once its head is read: route (once, from the head) -> the API's
-//! policies -> its target, which [`Router`](crate::router::Router) decided when it was built: an
+//! policies -> its target, which [`Router`](crate::route::Router) decided when it was built: an
 //! event to the function (`handle`, after the connection has read the body), a web function
 //! proxied from the head with the body streaming through (`serve_web`), or a WebSocket upgrade.
 //! The connection (`super`) owns framing, timeouts and buffers; this module owns what a request
@@ -17,7 +17,7 @@ use crate::error::GatewayError;
 use crate::http::trace::TraceId;
 use crate::http::{response, BodyFraming};
 use crate::policy::{self, cors, Checked};
-use crate::router::{Resolved, Target};
+use crate::route::{Resolved, Target};
 use crate::websocket;
 use crate::worker::{RequestId, Serving, WorkerContext};
 

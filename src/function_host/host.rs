@@ -53,7 +53,7 @@ pub async fn run(inbox: Arc<Inbox>, invoke_listener: StdListener, processes: Pro
         Err(error) => tracing::error!(%error, "cannot serve the invoke endpoint"),
     }
     let web_changes: Rc<RefCell<Vec<Change>>> = Rc::default();
-    monoio::spawn(super::web::supervise(web_changes.clone(), processes.clone(), stop.clone()));
+    monoio::spawn(super::web_supervisor::supervise(web_changes.clone(), processes.clone(), stop.clone()));
     let mut ticks: u32 = 0;
     while !stop.load(Ordering::Acquire) {
         if let Some((number, changes)) = inbox.take() {

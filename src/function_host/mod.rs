@@ -31,8 +31,8 @@ mod state;
 mod units;
 mod var_lang;
 mod watch;
-pub mod web;
 pub mod web_instances;
+pub mod web_supervisor;
 mod wire;
 
 use std::net::SocketAddr;

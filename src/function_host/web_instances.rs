@@ -1,4 +1,4 @@
-//! What a web function's supervisor (`function_host::web`, on the host thread) and the workers
+//! What a web function's supervisor (`function_host::web_supervisor`, on the host thread) and the workers
 //! share, and nothing else: per instance its address, its state (stopped, starting, ready,
 //! draining) and its load as the supervisor last summed it; per worker the requests it has in
 //! flight on each instance and those waiting for one.

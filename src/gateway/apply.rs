@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::cli::Args;
 use crate::config::{self, Config};
 use crate::control::{Control, Generation};
-use crate::router::Router;
+use crate::route::Router;
 
 use super::hosts::{FunctionHosts, Published};
 

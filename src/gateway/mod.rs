@@ -18,7 +18,7 @@ use crate::cli::Args;
 use crate::config::Config;
 use crate::control::{Control, Generation};
 use crate::listener::{Kind, Sockets};
-use crate::router::Router;
+use crate::route::Router;
 use crate::{notify, runtime, upgrade, worker};
 
 use apply::{apply, lock, readiness_probe, reload, tls_config};

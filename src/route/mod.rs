@@ -113,6 +113,7 @@
 //! assert_eq!(result.err(), Some(RouteError::Conflict { api: 1, with: 0 }));
 //! ```
 
+mod addressing;
 mod pattern;
 #[doc(hidden)]
 pub mod reference;
@@ -124,6 +125,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 pub use crate::config::{ApiId, ApiMethod, ApiPath, PathKind};
+pub(crate) use addressing::strip_port;
+pub use addressing::{Resolved, Router, RouterError, Target};
 
 /// Most `{param}` placeholders one Param route may have; [`PathParams`] holds this many captures
 /// without allocating.

@@ -7,7 +7,7 @@
 //! added, spec §7.1), the response the client sees (status and fields passed on, framing redone,
 //! the gateway's CORS and request-id fields added), and WebSocket upgrades, which become a byte
 //! relay once the function answers 101. Routing and policies ran before, on the head alone
-//! (`crate::connection`); the function processes are `crate::function_host::web`'s.
+//! (`crate::connection`); the function processes are `crate::function_host::web_supervisor`'s.
 //!
 //! Buffers: the request head and each request-body step are staged in the connection's reused
 //! call buffer; response bytes are read into the pooled connection's own buffer and written to

@@ -1,7 +1,7 @@
 //! `[[service.domain]]`: a service's custom domains and their path mappings (Tencent's 自定义域名,
 //! `BindSubDomain`; `shared/spec/tencent-migration.md` §5), checked into [`Domain`]s, and the rule
 //! across services: a domain host belongs to one service, and is not also listed in `hosts`.
-//! How a mapped domain addresses stages at request time is `crate::router`'s job.
+//! How a mapped domain addresses stages at request time is `crate::route::Router`'s job.
 
 use std::path::Path;
 

@@ -10,9 +10,9 @@
 
 use std::collections::HashMap;
 
+use super::{Lookup, PathParams, RouteError, RouteSpec, RouteTable};
 use crate::config::{ApiId, Config, Stage};
 use crate::error::{AllowedMethods, GatewayError};
-use crate::route::{Lookup, PathParams, RouteError, RouteSpec, RouteTable};
 
 /// What serves a request to an API once its policies have passed, decided once per API when
 /// the router is built.
