@@ -20,7 +20,8 @@ pub struct ReadHalf<'a, S>(&'a UnsafeCell<S>);
 pub struct WriteHalf<'a, S>(&'a UnsafeCell<S>);
 
 /// Splits a borrowed stream. `S: Split` is the stream's promise (monoio's, for `TcpStream`, and
-/// monoio-rustls's, for its TLS stream) that a read and a write may be in progress together.
+/// the gateway's own TLS stream's, `crate::tls::stream`) that a read and a write may be in
+/// progress together.
 pub fn split<S: Split>(stream: &mut S) -> (ReadHalf<'_, S>, WriteHalf<'_, S>) {
     let cell = UnsafeCell::from_mut(stream);
     (ReadHalf(cell), WriteHalf(cell))
