@@ -242,10 +242,6 @@ pub fn parse_jwk(text: &str) -> Result<Jwk, String> {
         Some("RSA") => {
             let modulus = member("n", fields.n)?;
             let exponent = member("e", fields.e)?;
-            let significant = exponent.iter().skip_while(|&&byte| byte == 0).count();
-            if significant > 8 {
-                return Err("`e` is larger than 64 bits".into());
-            }
             PublicKey::Rsa(RsaKey::new(&modulus, &exponent)?)
         }
         Some("EC") => {
