@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use scfgate::backend::event::{write_event, EventInput};
 use scfgate::config::path::parse_api_path;
 use scfgate::http::{parse_request, RequestHead};
-use scfgate::route::{ApiMethod, ApiPath, Lookup, PathParams, RouteSpec, RouteTable};
+use scfgate::route::{ApiIndex, ApiMethod, ApiPath, Lookup, PathParams, RouteSpec, RouteTable};
 use serde::Serialize;
 
 mod common;
@@ -42,7 +42,7 @@ impl Prepared {
         parse_request(&raw, &mut head).expect("fixture parses");
         let body = raw[head.head_len..].to_vec();
         let api = parse_api_path(api_path).expect("api path");
-        let table = RouteTable::build(&[RouteSpec { api: 0, path: &api, method: api_method }]).unwrap();
+        let table = RouteTable::build(&[RouteSpec { api: ApiIndex::new(0), path: &api, method: api_method }]).unwrap();
         let mut params = PathParams::default();
         let prepared = Prepared {
             name,
@@ -55,7 +55,7 @@ impl Prepared {
             stage_variables: vec![("greeting".to_string(), "Hello".to_string())],
         };
         let found = table.lookup(prepared.method(), prepared.path(), &mut params);
-        assert_eq!(found, Lookup::Found(0), "{name} routes");
+        assert_eq!(found, Lookup::Found(ApiIndex::new(0)), "{name} routes");
         Prepared { params, ..prepared }
     }
 

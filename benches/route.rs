@@ -23,7 +23,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use scfgate::config::path::parse_api_path;
-use scfgate::route::{ApiMethod, ApiPath, Lookup, PathParams, RouteSpec, RouteTable};
+use scfgate::route::{ApiIndex, ApiMethod, ApiPath, Lookup, PathParams, RouteSpec, RouteTable};
 
 mod common;
 use common::ThreadTime;
@@ -70,7 +70,11 @@ fn parsed(apis: &[Api]) -> Vec<(ApiPath, ApiMethod)> {
 }
 
 fn specs(paths: &[(ApiPath, ApiMethod)]) -> Vec<RouteSpec<'_>> {
-    paths.iter().enumerate().map(|(api, (path, method))| RouteSpec { api, path, method: *method }).collect()
+    paths
+        .iter()
+        .enumerate()
+        .map(|(api, (path, method))| RouteSpec { api: ApiIndex::new(api), path, method: *method })
+        .collect()
 }
 
 fn matchit_router(apis: &[Api]) -> matchit::Router<usize> {
@@ -87,7 +91,7 @@ fn matchit_router(apis: &[Api]) -> matchit::Router<usize> {
 /// expected lookup, whether matchit can serve it).
 fn requests(count: usize) -> Vec<(&'static str, &'static str, String, Lookup, bool)> {
     let group = (count - 1) / 8 / 2;
-    let api = |r: usize| Lookup::Found(group * 8 + r);
+    let api = |r: usize| Lookup::Found(ApiIndex::new(group * 8 + r));
     vec![
         ("hit_exact", "GET", format!("/v1/res{group}/list"), api(1), true),
         ("hit_param_1", "GET", format!("/v1/res{group}/42"), api(3), true),
@@ -144,7 +148,7 @@ fn lookup(c: &mut Criterion<ThreadTime>) {
                 continue;
             }
             let expected_api = match expected {
-                Lookup::Found(api) => Some(api),
+                Lookup::Found(api) => Some(api.get()),
                 _ => None,
             };
             assert_eq!(router.at(&path).ok().map(|found| *found.value), expected_api, "matchit {name} {path}");

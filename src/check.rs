@@ -3,12 +3,12 @@
 
 use std::fmt::Write;
 
-use crate::config::{ApiPolicy, Auth, Config, PathKind, Protocol};
+use crate::config::{ApiPolicy, Auth, Config, PathKind, Protocol, ServiceIndex};
 
 /// The route table, grouped by service, in Tencent's priority order.
 pub fn route_table(config: &Config) -> String {
     let mut out = String::new();
-    for (index, service) in config.services.iter().enumerate() {
+    for (index, service) in ServiceIndex::enumerate(&config.services) {
         let hosts = match (service.function_url, service.hosts.is_empty()) {
             (true, _) => "its URL only".to_string(),
             (false, true) => "any host".to_string(),

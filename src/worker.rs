@@ -75,8 +75,12 @@ impl Serving {
     }
 
     /// The request counts of API `api` on `stage`.
-    pub fn api_metrics(&self, api: usize, stage: crate::config::Stage) -> &crate::metrics::worker::ApiSeries {
-        &self.api_metrics[api * crate::config::Stage::ALL.len() + stage.index()]
+    pub fn api_metrics(
+        &self,
+        api: crate::config::ApiIndex,
+        stage: crate::config::Stage,
+    ) -> &crate::metrics::worker::ApiSeries {
+        &self.api_metrics[api.get() * crate::config::Stage::ALL.len() + stage.index()]
     }
 }
 

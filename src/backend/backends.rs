@@ -13,7 +13,7 @@ use super::invoke::Endpoint;
 use super::pool::{Pool, PoolStats};
 use super::tencentcloud::CloudConnections;
 use super::web_choice::WorkerInstances;
-use crate::config::Config;
+use crate::config::{Config, FunctionIndex};
 
 /// One worker's connections to one generation's functions.
 pub struct Backends {
@@ -38,7 +38,7 @@ impl Backends {
         let web_instances = endpoints
             .iter()
             .enumerate()
-            .map(|(id, endpoint)| {
+            .map(|(position, endpoint)| {
                 let board = endpoint.web.as_ref()?;
                 let kept = previous.and_then(|previous| {
                     previous.web_instances.iter().flatten().find(|kept| Arc::ptr_eq(kept.board(), board)).cloned()
@@ -46,7 +46,7 @@ impl Backends {
                 Some(kept.unwrap_or_else(|| {
                     Rc::new(WorkerInstances::new(
                         board.clone(),
-                        &config.functions[id].display_name(),
+                        &config.functions[FunctionIndex::new(position)].display_name(),
                         config.gateway.pool_size,
                         config.gateway.pool_idle_timeout,
                     ))
@@ -63,9 +63,9 @@ impl Backends {
         &self.config
     }
 
-    /// Where function `id`'s invocations go.
-    pub fn endpoint(&self, id: usize) -> &Endpoint {
-        &self.endpoints[id]
+    /// Where `function`'s invocations go.
+    pub fn endpoint(&self, function: FunctionIndex) -> &Endpoint {
+        &self.endpoints[function.get()]
     }
 
     /// Closes the pooled connections (function endpoints, web function instances, Tencent

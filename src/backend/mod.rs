@@ -17,7 +17,7 @@ pub mod web_choice;
 
 use std::time::Duration;
 
-use crate::config::FunctionRuntime;
+use crate::config::{FunctionIndex, FunctionRuntime};
 use crate::error::{BackendCause, GatewayError};
 pub use backends::Backends;
 use integration::{ResponseFraming, ResponseRules};
@@ -52,8 +52,8 @@ impl Default for CallBuffers {
 
 /// What the caller knows about the API being called.
 pub struct CallTarget {
-    /// Function id (also the endpoint and pool index).
-    pub function: usize,
+    /// The function (also its endpoint's and pool's index).
+    pub function: FunctionIndex,
     /// The API's backend timeout.
     pub timeout: Duration,
     /// How the function's value becomes the response.
@@ -103,7 +103,7 @@ pub async fn call(
 /// functions (`crate::websocket`). Failures map as in [`call`].
 pub async fn invoke_value<R>(
     backends: &Backends,
-    function: usize,
+    function: FunctionIndex,
     timeout: Duration,
     buffers: &mut CallBuffers,
     request_id: &[u8],
@@ -118,7 +118,7 @@ pub async fn invoke_value<R>(
     let start = invoke::frame_request(&mut buffers.request, endpoint, request_id, timeout.as_millis() as u64);
     let request = std::mem::take(&mut buffers.request);
     let max_reply = backends.config().gateway.max_response_bytes;
-    let invocation = invoke::invoke(&backends.pool, function, endpoint, request, start, max_reply);
+    let invocation = invoke::invoke(&backends.pool, function.get(), endpoint, request, start, max_reply);
     let (request, outcome) = match monoio::time::timeout(timeout, invocation).await {
         Ok(done) => done,
         Err(_) => {
@@ -142,6 +142,6 @@ pub async fn invoke_value<R>(
         }
         None => Ok(use_value(body)),
     };
-    invoke::release(&backends.pool, function, connection, &reply);
+    invoke::release(&backends.pool, function.get(), connection, &reply);
     result
 }

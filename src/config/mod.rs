@@ -2,10 +2,11 @@
 //! (`file.rs`, the user's vocabulary) and the command-line flags (`crate::cli`), by `validate.rs`.
 //!
 //! Everything downstream (router, backend, function host) reads this model only; it never sees the
-//! raw file. Indices (`ApiId`, `FunctionId`, `ServiceId`) are positions in the vectors below and stay
-//! valid for the life of a `Config`.
+//! raw file. Items refer to each other by typed positions in the vectors below (`index.rs`), valid
+//! for the life of a `Config`.
 
 pub mod file;
+pub mod index;
 pub mod path;
 pub mod tencentcloud;
 pub mod validate;
@@ -14,18 +15,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use index::{ApiIndex, FunctionIndex, PlanIndex, SecretIndex, ServiceIndex};
 pub use validate::{load, ConfigError};
-
-/// Position of an API in [`Config::apis`].
-pub type ApiId = usize;
-/// Position of a function in [`Config::functions`].
-pub type FunctionId = usize;
-/// Position of a service in [`Config::services`].
-pub type ServiceIndex = usize;
-/// Position of a usage plan in [`Config::usage_plans`].
-pub type PlanIndex = usize;
-/// Position of a key pair in [`Config::secrets`].
-pub type SecretIndex = usize;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -51,7 +42,7 @@ pub struct Config {
 impl Config {
     /// The key pair whose SecretId is `id`.
     pub fn secret(&self, id: &[u8]) -> Option<SecretIndex> {
-        self.secrets.binary_search_by(|secret| secret.id.as_bytes().cmp(id)).ok()
+        self.secrets.binary_search_by(|secret| secret.id.as_bytes().cmp(id)).ok().map(SecretIndex::new)
     }
 }
 
@@ -377,7 +368,7 @@ pub struct Api {
     /// The declared method.
     pub method: ApiMethod,
     /// The function that serves this API.
-    pub function: FunctionId,
+    pub function: FunctionIndex,
     /// The qualifier the API names (default `$LATEST`): the alias that serves it, sent as the
     /// event's `x-qualifier`. `$DEFAULT` stays `$DEFAULT` though it resolves to `$LATEST`.
     pub qualifier: String,
@@ -462,11 +453,11 @@ fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebSocketFunctions {
     /// Invoked with the connect event; `errNo` 0 accepts the connection.
-    pub register: FunctionId,
+    pub register: FunctionIndex,
     /// Invoked with each message from the client.
-    pub transport: FunctionId,
+    pub transport: FunctionIndex,
     /// Invoked once when the connection ends.
-    pub cleanup: FunctionId,
+    pub cleanup: FunctionIndex,
 }
 
 /// An API's frontend policies, checked by `crate::policy::check` in this order: protocol, auth,

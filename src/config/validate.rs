@@ -226,6 +226,7 @@ mod tests {
         Api, ApiMethod, ApiPath, ApiPolicy, DriverChoice, Function, FunctionRuntime, GatewaySettings, Launcher,
         PathKind, Service, Stage, TencentIdentity, WebSocketSettings,
     };
+    use crate::config::{FunctionIndex, ServiceIndex};
 
     #[test]
     fn full_example_parses_into_the_expected_config() {
@@ -288,11 +289,11 @@ mod tests {
             ],
             apis: vec![
                 Api {
-                    service: 0,
+                    service: ServiceIndex::new(0),
                     name: "say-hello".into(),
                     path: ApiPath { kind: PathKind::Param, path: "/hello/{name}".into(), params: vec!["name".into()] },
                     method: ApiMethod::Get,
-                    function: 0,
+                    function: FunctionIndex::new(0),
                     qualifier: "$LATEST".into(),
                     timeout: secs(2.5),
                     integrated_response: false,
@@ -303,11 +304,11 @@ mod tests {
                     status_conversions: Box::default(),
                 },
                 Api {
-                    service: 0,
+                    service: ServiceIndex::new(0),
                     name: "echo".into(),
                     path: ApiPath { kind: PathKind::Exact, path: "/echo".into(), params: vec![] },
                     method: ApiMethod::Post,
-                    function: 1,
+                    function: FunctionIndex::new(1),
                     qualifier: "1".into(),
                     timeout: secs(15.0),
                     integrated_response: true,
@@ -318,11 +319,11 @@ mod tests {
                     status_conversions: Box::default(),
                 },
                 Api {
-                    service: 0,
+                    service: ServiceIndex::new(0),
                     name: "static".into(),
                     path: ApiPath { kind: PathKind::PriorityPrefix, path: "/static".into(), params: vec![] },
                     method: ApiMethod::Any,
-                    function: 0,
+                    function: FunctionIndex::new(0),
                     qualifier: "$LATEST".into(),
                     timeout: secs(15.0),
                     integrated_response: false,
@@ -333,11 +334,11 @@ mod tests {
                     status_conversions: Box::default(),
                 },
                 Api {
-                    service: 1,
+                    service: ServiceIndex::new(1),
                     name: "root".into(),
                     path: ApiPath { kind: PathKind::Prefix, path: "/".into(), params: vec![] },
                     method: ApiMethod::Head,
-                    function: 0,
+                    function: FunctionIndex::new(0),
                     qualifier: "$LATEST".into(),
                     timeout: secs(15.0),
                     integrated_response: false,
@@ -413,7 +414,7 @@ mod tests {
         assert!(service.stage_variables.iter().all(Vec::is_empty));
 
         let api = &config.apis[0];
-        assert_eq!((api.timeout, api.integrated_response, api.function), (secs(15.0), false, 0));
+        assert_eq!((api.timeout, api.integrated_response, api.function), (secs(15.0), false, FunctionIndex::new(0)));
 
         let custom = &config.functions[0];
         assert_eq!(custom.display_name(), "default/hello:$LATEST");

@@ -252,7 +252,7 @@ struct Connection<S> {
     /// The current request's API and stage, once routed, with the generation that routed it
     /// (what its metrics count under); cleared when the request is over, so that an idle
     /// connection does not keep an old generation alive.
-    routed: Option<(Rc<Serving>, usize, crate::config::Stage)>,
+    routed: Option<(Rc<Serving>, crate::config::ApiIndex, crate::config::Stage)>,
     /// How long the current request's function took, once it was called.
     function_time: Option<Duration>,
     /// The current request was answered with a gateway error (not the function's answer).
@@ -582,7 +582,7 @@ impl<S: ClientStream> Connection<S> {
         &self,
         request_id: &RequestId,
         finished: &Finished,
-        routed: Option<&(Rc<Serving>, usize, crate::config::Stage)>,
+        routed: Option<&(Rc<Serving>, crate::config::ApiIndex, crate::config::Stage)>,
     ) {
         let request = self.reader.request_bytes();
         let (mut service, mut stage, mut api_name, mut function) = ("", "", "", String::new());

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::web_instances::WebInstances;
-use crate::config::{Config, Function, FunctionRuntime, Launcher, TencentIdentity};
+use crate::config::{Config, Function, FunctionIndex, FunctionRuntime, Launcher, TencentIdentity};
 use crate::metrics::functions::FunctionStats;
 
 /// A function's identity: what makes two configurations' functions the same one.
@@ -176,10 +176,10 @@ pub struct Units {
     grace: Duration,
 }
 
-/// The outcome of [`Units::plan`]: the changes to send, and how each function id is reached.
+/// The outcome of [`Units::plan`]: the changes to send, and how each function is reached.
 pub struct Plan {
     pub changes: Vec<Change>,
-    /// By function id: `None` for functions that do not run locally.
+    /// By function position: `None` for functions that do not run locally.
     pub reach: Vec<Option<Reach>>,
     /// Code folders and their change counters, for `--watch`.
     pub code_folders: Vec<(PathBuf, Arc<AtomicU64>)>,
@@ -193,7 +193,7 @@ impl Units {
         let mut changes = Vec::new();
         let mut reach = Vec::with_capacity(config.functions.len());
         let mut chosen_ports = super::ports::PortChooser::default();
-        for (id, function) in config.functions.iter().enumerate() {
+        for (id, function) in FunctionIndex::enumerate(&config.functions) {
             let Some(wanted) = describe(config, id, function) else {
                 reach.push(None);
                 continue;
@@ -272,7 +272,7 @@ fn code_of(function: &Function) -> PathBuf {
 }
 
 /// What function `id` of `config` needs from a unit; `None` when it does not run locally.
-fn describe(config: &Config, id: usize, function: &Function) -> Option<Wanted> {
+fn describe(config: &Config, id: FunctionIndex, function: &Function) -> Option<Wanted> {
     let label: Arc<str> = function.display_name().into();
     let identity = config.gateway.identity.clone();
     match &function.runtime {

@@ -557,7 +557,7 @@ invoke_url = "http://127.0.0.1:9/invoke"
         let with = |authorization: &str, extra: &str| {
             format!("GET /release/signed HTTP/1.1\r\nHost: h\r\nX-Date: {DATE}\r\nSource: AndriodApp\r\n{extra}Authorization: {authorization}\r\n\r\n")
         };
-        let granted = |secret, key| Ok(Granted { secret, plan: 0, key });
+        let granted = |secret, key| Ok(Granted { secret, plan: PlanIndex::new(0), key });
         let bad_alg = good.replace("hmac-sha1", "hmac-md5");
         let no_date_signed = good.replace("x-date source", "source");
         let unlisted = good.replace("x-date source", "x-date source x-custom");

@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::backend::event::{Identity, PolicyFields};
-use crate::config::{Api, ApiId, Auth, Config, PlanIndex, SecretIndex, Stage};
+use crate::config::{Api, ApiIndex, Auth, Config, PlanIndex, SecretIndex, Stage};
 use crate::error::GatewayError;
 use crate::http::RequestHead;
 use crate::route::PathParams;
@@ -165,7 +165,7 @@ pub struct Target<'a> {
     /// The whole configuration (keys, plans).
     pub config: &'a Config,
     /// The matched API.
-    pub api: ApiId,
+    pub api: ApiIndex,
     /// The stage the request addressed.
     pub stage: Stage,
 }

@@ -21,7 +21,7 @@ use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::{Repeated, Request};
-use crate::config::{ApiId, OAuthSettings, TokenLocation};
+use crate::config::{ApiIndex, OAuthSettings, TokenLocation};
 
 pub mod jwk;
 
@@ -65,7 +65,7 @@ pub fn parse_token_location(text: &str) -> Result<TokenLocation, String> {
 /// API is taken from `cache` (its time bounds checked again) instead of being verified again.
 pub fn authenticate(
     settings: &OAuthSettings,
-    api: ApiId,
+    api: ApiIndex,
     request: &Request<'_>,
     now: i64,
     cache: &mut TokenCache,
@@ -105,7 +105,7 @@ pub struct TokenCache {
 
 #[derive(Debug)]
 struct CachedToken {
-    api: ApiId,
+    api: ApiIndex,
     token: Vec<u8>,
     bounds: TimeBounds,
     claims: Vec<u8>,
@@ -135,7 +135,7 @@ impl Default for TokenCache {
 
 impl TokenCache {
     /// The claims of `token`, when it was verified for `api` and is still within its time bounds.
-    pub fn get(&self, api: ApiId, token: &[u8], now: i64) -> Option<&[u8]> {
+    pub fn get(&self, api: ApiIndex, token: &[u8], now: i64) -> Option<&[u8]> {
         let entry = self.slots[slot(api, token)].as_ref()?;
         (entry.api == api && same_bytes(&entry.token, token) && entry.bounds.contain(now))
             .then_some(entry.claims.as_slice())
@@ -143,7 +143,7 @@ impl TokenCache {
 
     /// Remembers a verified token. The slot's buffers are reused: once they have grown to a
     /// typical token's size, inserting allocates nothing.
-    pub fn insert(&mut self, api: ApiId, token: &[u8], bounds: TimeBounds, claims: &[u8]) {
+    pub fn insert(&mut self, api: ApiIndex, token: &[u8], bounds: TimeBounds, claims: &[u8]) {
         let entry = self.slots[slot(api, token)].get_or_insert_with(|| CachedToken {
             api,
             token: Vec::new(),
@@ -160,9 +160,9 @@ impl TokenCache {
 }
 
 /// A word-at-a-time multiplicative hash (FxHash's step); its high bits pick the slot.
-fn slot(api: ApiId, token: &[u8]) -> usize {
+fn slot(api: ApiIndex, token: &[u8]) -> usize {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut hash = (api as u64).wrapping_mul(K);
+    let mut hash = (api.get() as u64).wrapping_mul(K);
     for chunk in token.chunks(8) {
         let mut word = [0u8; 8];
         word[..chunk.len()].copy_from_slice(chunk);
@@ -455,7 +455,15 @@ pub(crate) mod tests {
         let captures = PathParams::default();
         let request = Request { buffer: raw.as_bytes(), head: &head, path: b"/", captures: &captures, https: false };
         let mut claims = Vec::new();
-        match authenticate(settings, 0, &request, NOW, &mut TokenCache::default(), &mut Vec::new(), &mut claims) {
+        match authenticate(
+            settings,
+            ApiIndex::new(0),
+            &request,
+            NOW,
+            &mut TokenCache::default(),
+            &mut Vec::new(),
+            &mut claims,
+        ) {
             Ok(()) => Ok(String::from_utf8(claims).unwrap()),
             Err(error) => Err(error),
         }
@@ -520,10 +528,10 @@ pub(crate) mod tests {
         let request = Request { buffer: raw.as_bytes(), head: &head, path: b"/", captures: &captures, https: false };
         let mut cache = TokenCache::default();
         let mut claims_out = Vec::new();
-        authenticate(&settings, 3, &request, NOW, &mut cache, &mut Vec::new(), &mut claims_out).unwrap();
+        authenticate(&settings, ApiIndex::new(3), &request, NOW, &mut cache, &mut Vec::new(), &mut claims_out).unwrap();
         let expected = claims(r#","nbf":1699999990"#);
         #[rustfmt::skip]
-        let cases: &[(ApiId, &str, i64, Option<&str>)] = &[
+        let cases: &[(usize, &str, i64, Option<&str>)] = &[
             (3, &token, NOW, Some(&expected)),
             (3, &token, NOW + 59, Some(&expected)),
             (3, &token, NOW + 60, None),                   // `exp` is checked on every hit
@@ -532,12 +540,14 @@ pub(crate) mod tests {
             (3, &token[..token.len() - 1], NOW, None),
         ];
         for (api, token, now, expected) in cases {
-            let hit = cache.get(*api, token.as_bytes(), *now).map(|claims| String::from_utf8(claims.to_vec()).unwrap());
+            let hit = cache
+                .get(ApiIndex::new(*api), token.as_bytes(), *now)
+                .map(|claims| String::from_utf8(claims.to_vec()).unwrap());
             assert_eq!(hit.as_deref(), *expected, "api {api} at {now}");
         }
         // A hit fills the claims without verifying.
         let mut again = Vec::new();
-        authenticate(&settings, 3, &request, NOW + 1, &mut cache, &mut Vec::new(), &mut again).unwrap();
+        authenticate(&settings, ApiIndex::new(3), &request, NOW + 1, &mut cache, &mut Vec::new(), &mut again).unwrap();
         assert_eq!(String::from_utf8(again).unwrap(), expected);
     }
 

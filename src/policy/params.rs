@@ -246,7 +246,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 mod tests {
     use super::*;
     use crate::http::{parse_request, RequestHead};
-    use crate::route::{ApiMethod, ApiPath, PathKind, PathParams, RouteSpec, RouteTable};
+    use crate::route::{ApiIndex, ApiMethod, ApiPath, PathKind, PathParams, RouteSpec, RouteTable};
 
     #[test]
     fn values_by_type() {
@@ -313,8 +313,8 @@ mod tests {
         let item = ApiPath { kind: PathKind::Param, path: "/item/{id}".into(), params: vec!["id".into()] };
         let fallback = ApiPath { kind: PathKind::Prefix, path: "/item".into(), params: vec![] };
         let table = RouteTable::build(&[
-            RouteSpec { api: 0, path: &item, method: ApiMethod::Any },
-            RouteSpec { api: 1, path: &fallback, method: ApiMethod::Any },
+            RouteSpec { api: ApiIndex::new(0), path: &item, method: ApiMethod::Any },
+            RouteSpec { api: ApiIndex::new(1), path: &fallback, method: ApiMethod::Any },
         ])
         .unwrap();
         let mut captures = PathParams::default();

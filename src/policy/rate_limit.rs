@@ -127,7 +127,7 @@ impl Limiter {
     /// `now` drives the local rate, `second` (Unix seconds) the cluster's, `day` (Unix days)
     /// the quota. A refused request uses nothing.
     pub fn admit(&mut self, plan: PlanIndex, key: usize, now: Instant, second: u64, day: u64) -> Result<(), Exceeded> {
-        let index = self.first_bucket[plan] + key;
+        let index = self.first_bucket[plan.get()] + key;
         let bucket = &mut self.buckets[index];
         let Some(shared) = self.shared.as_mut().filter(|shared| shared.is_up()) else {
             return bucket.admit(now, day);
@@ -230,7 +230,7 @@ pub fn write_retry_after(out: &mut Vec<u8>, exceeded: Exceeded, unix_now: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, GatewaySettings};
+    use crate::config::{Config, GatewaySettings, SecretIndex};
     use std::time::Duration;
 
     fn config(plans: Vec<UsagePlan>) -> Config {
@@ -275,7 +275,7 @@ mod tests {
     fn plan(rate: Option<u64>, quota: Option<u64>, keys: usize) -> UsagePlan {
         UsagePlan {
             name: "p".into(),
-            secrets: (0..keys).collect(),
+            secrets: SecretIndex::all(keys).collect(),
             max_requests_per_second: rate,
             quota_per_day: quota,
             environments: vec![],
@@ -303,7 +303,9 @@ mod tests {
         let start = Instant::now();
         offsets_ms
             .iter()
-            .map(|&offset| limiter.admit(0, key, start + Duration::from_millis(offset), offset / 1000, day))
+            .map(|&offset| {
+                limiter.admit(PlanIndex::new(0), key, start + Duration::from_millis(offset), offset / 1000, day)
+            })
             .collect()
     }
 

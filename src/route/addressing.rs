@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::{Lookup, PathParams, RouteError, RouteSpec, RouteTable};
-use crate::config::{ApiId, Config, Stage};
+use crate::config::{ApiIndex, Config, ServiceIndex, Stage};
 use crate::error::{AllowedMethods, GatewayError};
 
 /// What serves a request to an API once its policies have passed, decided once per API when
@@ -28,7 +28,7 @@ pub enum Target {
 }
 
 impl Target {
-    fn of(config: &Config, api: ApiId) -> Target {
+    fn of(config: &Config, api: ApiIndex) -> Target {
         let api = &config.apis[api];
         if api.websocket.is_some() {
             Target::WebSocket
@@ -44,7 +44,7 @@ impl Target {
 #[derive(Debug, Clone, Copy)]
 pub struct Resolved {
     /// The matched API.
-    pub api: ApiId,
+    pub api: ApiIndex,
     /// What serves it.
     pub target: Target,
     /// The stage named by the path.
@@ -69,7 +69,7 @@ pub struct Router {
     by_host: HashMap<Box<[u8]>, usize>,
     any_host: Option<usize>,
     sites: Vec<Site>,
-    /// Each API's target, by `ApiId`.
+    /// Each API's target, by `ApiIndex`.
     targets: Box<[Target]>,
 }
 
@@ -81,8 +81,9 @@ impl Router {
     /// Compiles the route tables for every host group and stage.
     pub fn build(config: &Config) -> Result<Router, RouterError> {
         // A Function URL's service answers on its own host only.
-        let host_less: Vec<usize> = (0..config.services.len())
-            .filter(|&index| config.services[index].hosts.is_empty() && !config.services[index].function_url)
+        let host_less: Vec<ServiceIndex> = ServiceIndex::enumerate(&config.services)
+            .filter(|(_, service)| service.hosts.is_empty() && !service.function_url)
+            .map(|(index, _)| index)
             .collect();
         let mut hosts: Vec<&str> =
             config.services.iter().flat_map(|service| service.hosts.iter().map(String::as_str)).collect();
@@ -91,13 +92,15 @@ impl Router {
         let mut sites = Vec::new();
         let mut by_host = HashMap::new();
         // Custom domains: the declaring service (every table sharing its id) and nothing else.
-        for (index, service) in config.services.iter().enumerate() {
+        for (index, service) in ServiceIndex::enumerate(&config.services) {
             for domain in &service.domains {
                 if by_host.contains_key(domain.host.as_bytes()) {
                     continue; // another table of the same service id, same mappings (validated)
                 }
-                let services: Vec<usize> =
-                    (0..config.services.len()).filter(|&other| config.services[other].id == service.id).collect();
+                let services: Vec<ServiceIndex> = ServiceIndex::enumerate(&config.services)
+                    .filter(|(_, other)| other.id == service.id)
+                    .map(|(other, _)| other)
+                    .collect();
                 debug_assert!(services.contains(&index));
                 let mut site = Site::build(config, &services)?;
                 site.mappings =
@@ -108,8 +111,9 @@ impl Router {
             }
         }
         for host in hosts {
-            let mut services: Vec<usize> = (0..config.services.len())
-                .filter(|&index| config.services[index].hosts.iter().any(|name| name == host))
+            let mut services: Vec<ServiceIndex> = ServiceIndex::enumerate(&config.services)
+                .filter(|(_, service)| service.hosts.iter().any(|name| name == host))
+                .map(|(index, _)| index)
                 .collect();
             services.extend(&host_less);
             by_host.insert(host.as_bytes().into(), sites.len());
@@ -121,7 +125,7 @@ impl Router {
             sites.push(Site::build(config, &host_less)?);
             Some(sites.len() - 1)
         };
-        let targets = (0..config.apis.len()).map(|api| Target::of(config, api)).collect();
+        let targets = ApiIndex::all(config.apis.len()).map(|api| Target::of(config, api)).collect();
         Ok(Router { by_host, any_host, sites, targets })
     }
 
@@ -152,7 +156,7 @@ impl Router {
         match table.lookup(method, api_path, params) {
             Lookup::Found(api) => Ok(Resolved {
                 api,
-                target: self.targets[api],
+                target: self.targets[api.get()],
                 stage,
                 api_path_start: stage_end,
                 https_only: site.https_only,
@@ -216,13 +220,10 @@ pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
 }
 
 impl Site {
-    fn build(config: &Config, services: &[usize]) -> Result<Site, RouterError> {
+    fn build(config: &Config, services: &[ServiceIndex]) -> Result<Site, RouterError> {
         let mut stages: [Option<RouteTable>; 3] = [None, None, None];
         for stage in Stage::ALL {
-            let routes: Vec<RouteSpec<'_>> = config
-                .apis
-                .iter()
-                .enumerate()
+            let routes: Vec<RouteSpec<'_>> = ApiIndex::enumerate(&config.apis)
                 .filter(|(_, api)| {
                     services.contains(&api.service) && config.services[api.service].stages.contains(&stage)
                 })
@@ -239,7 +240,7 @@ impl Site {
 }
 
 fn describe(config: &Config, error: RouteError) -> String {
-    let name = |id: ApiId| {
+    let name = |id: ApiIndex| {
         let api = &config.apis[id];
         format!(
             "service `{}` api `{}` ({} {})",
@@ -259,7 +260,7 @@ fn describe(config: &Config, error: RouteError) -> String {
                 format!(
                     "; give service `{}` or `{}` its own `hosts = [\"...\"]` or a `[[service.domain]]` so that \
                      each answers on a host of its own",
-                    config.services[with].name, config.services[service].name
+                    config.services[other].name, config.services[service].name
                 )
             };
             format!(
@@ -295,6 +296,60 @@ mod tests {
         for (path, prefix, expected) in cases {
             assert_eq!(mapped_length(path.as_bytes(), prefix.as_bytes()), *expected, "{path} under {prefix}");
         }
+    }
+
+    #[test]
+    fn a_conflict_between_services_names_both_services() {
+        // The earlier API is shop's third, so its position (2) is past the last service: the
+        // message must look its service up through the API, not index services with it.
+        let config = r#"
+[[service]]
+id = "service-shop"
+name = "shop"
+
+[[service.api]]
+name = "a"
+path = "/a"
+method = "GET"
+function = { name = "fn" }
+
+[[service.api]]
+name = "b"
+path = "/b"
+method = "GET"
+function = { name = "fn" }
+
+[[service.api]]
+name = "items"
+path = "/items"
+method = "GET"
+function = { name = "fn" }
+
+[[service]]
+id = "service-other"
+name = "other"
+
+[[service.api]]
+name = "items"
+path = "/items"
+method = "GET"
+function = { name = "fn" }
+
+[[function]]
+name = "fn"
+runtime = "remote"
+invoke_url = "http://127.0.0.1:9/invoke"
+"#;
+        let source = std::path::Path::new("/nonexistent/scfgate.toml");
+        let config = crate::config::validate::parse_str(config, source, &Default::default()).unwrap();
+        let error = Router::build(&config).err().expect("the two `GET /items` conflict").0;
+        assert!(
+            error.ends_with(
+                "give service `shop` or `other` its own `hosts = [\"...\"]` or a `[[service.domain]]` so that each \
+                 answers on a host of its own"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -38,49 +38,50 @@
 //! # Examples
 //!
 //! ```
-//! use scfgate::route::{ApiMethod, ApiPath, Lookup, PathKind, PathParams, RouteSpec, RouteTable};
+//! use scfgate::route::{ApiIndex, ApiMethod, ApiPath, Lookup, PathKind, PathParams, RouteSpec, RouteTable};
 //! # fn api_path(kind: PathKind, path: &str) -> ApiPath {
 //! #     ApiPath { kind, path: path.to_string(), params: Vec::new() }
 //! # }
+//! let api = ApiIndex::new; // an API's position in the configuration
 //! let exact = api_path(PathKind::Exact, "/user");
 //! let priority = api_path(PathKind::PriorityPrefix, "/user/admin");
 //! let param = api_path(PathKind::Param, "/user/{id}");
 //! let prefix = api_path(PathKind::Prefix, "/user");
 //! let table = RouteTable::build(&[
-//!     RouteSpec { api: 0, path: &exact, method: ApiMethod::Get },
-//!     RouteSpec { api: 1, path: &priority, method: ApiMethod::Any },
-//!     RouteSpec { api: 2, path: &param, method: ApiMethod::Get },
-//!     RouteSpec { api: 3, path: &prefix, method: ApiMethod::Any },
+//!     RouteSpec { api: api(0), path: &exact, method: ApiMethod::Get },
+//!     RouteSpec { api: api(1), path: &priority, method: ApiMethod::Any },
+//!     RouteSpec { api: api(2), path: &param, method: ApiMethod::Get },
+//!     RouteSpec { api: api(3), path: &prefix, method: ApiMethod::Any },
 //! ])
 //! .unwrap();
 //! let mut params = PathParams::default();
 //! // Exact beats everything.
-//! assert_eq!(table.lookup(b"GET", b"/user", &mut params), Lookup::Found(0));
+//! assert_eq!(table.lookup(b"GET", b"/user", &mut params), Lookup::Found(api(0)));
 //! // PriorityPrefix beats Param.
-//! assert_eq!(table.lookup(b"GET", b"/user/admin7", &mut params), Lookup::Found(1));
+//! assert_eq!(table.lookup(b"GET", b"/user/admin7", &mut params), Lookup::Found(api(1)));
 //! // Param beats Prefix, and captures are byte ranges into the path.
-//! assert_eq!(table.lookup(b"GET", b"/user/42", &mut params), Lookup::Found(2));
+//! assert_eq!(table.lookup(b"GET", b"/user/42", &mut params), Lookup::Found(api(2)));
 //! assert_eq!(params.get(0), Some(6..8));
 //! // The Param route only takes GET, so a POST falls through to the Prefix route.
-//! assert_eq!(table.lookup(b"POST", b"/user/42", &mut params), Lookup::Found(3));
+//! assert_eq!(table.lookup(b"POST", b"/user/42", &mut params), Lookup::Found(api(3)));
 //! // Prefix is a character prefix, not a segment prefix.
-//! assert_eq!(table.lookup(b"GET", b"/usertest", &mut params), Lookup::Found(3));
+//! assert_eq!(table.lookup(b"GET", b"/usertest", &mut params), Lookup::Found(api(3)));
 //! assert_eq!(table.lookup(b"GET", b"/other", &mut params), Lookup::NotFound);
 //! ```
 //!
 //! Placeholders are greedy and may span `/` (the three cases of Tencent's FAQ, spec §1.2):
 //!
 //! ```
-//! use scfgate::route::{ApiMethod, ApiPath, Lookup, PathKind, PathParams, RouteSpec, RouteTable};
+//! use scfgate::route::{ApiIndex, ApiMethod, ApiPath, Lookup, PathKind, PathParams, RouteSpec, RouteTable};
 //! # fn api_path(path: &str) -> ApiPath {
 //! #     ApiPath { kind: PathKind::Param, path: path.to_string(), params: Vec::new() }
 //! # }
 //! fn captures(pattern: &str, request: &str) -> Vec<String> {
 //!     let path = api_path(pattern);
-//!     let route = RouteSpec { api: 0, path: &path, method: ApiMethod::Any };
+//!     let route = RouteSpec { api: ApiIndex::new(0), path: &path, method: ApiMethod::Any };
 //!     let table = RouteTable::build(&[route]).unwrap();
 //!     let mut params = PathParams::default();
-//!     assert_eq!(table.lookup(b"GET", request.as_bytes(), &mut params), Lookup::Found(0));
+//!     assert_eq!(table.lookup(b"GET", request.as_bytes(), &mut params), Lookup::Found(ApiIndex::new(0)));
 //!     params.iter().map(|range| request[range].to_string()).collect()
 //! }
 //! assert_eq!(
@@ -100,17 +101,18 @@
 //! Conflicts name the other route:
 //!
 //! ```
-//! use scfgate::route::{ApiMethod, ApiPath, PathKind, RouteError, RouteSpec, RouteTable};
+//! use scfgate::route::{ApiIndex, ApiMethod, ApiPath, PathKind, RouteError, RouteSpec, RouteTable};
 //! # fn api_path(path: &str) -> ApiPath {
 //! #     ApiPath { kind: PathKind::Param, path: path.to_string(), params: Vec::new() }
 //! # }
+//! let api = ApiIndex::new; // an API's position in the configuration
 //! let first = api_path("/user/{id}");
 //! let second = api_path("/user/{name}");
 //! let result = RouteTable::build(&[
-//!     RouteSpec { api: 0, path: &first, method: ApiMethod::Get },
-//!     RouteSpec { api: 1, path: &second, method: ApiMethod::Any },
+//!     RouteSpec { api: api(0), path: &first, method: ApiMethod::Get },
+//!     RouteSpec { api: api(1), path: &second, method: ApiMethod::Any },
 //! ]);
-//! assert_eq!(result.err(), Some(RouteError::Conflict { api: 1, with: 0 }));
+//! assert_eq!(result.err(), Some(RouteError::Conflict { api: api(1), with: api(0) }));
 //! ```
 
 mod addressing;
@@ -124,7 +126,7 @@ mod trie;
 use std::collections::HashMap;
 use std::ops::Range;
 
-pub use crate::config::{ApiId, ApiMethod, ApiPath, PathKind};
+pub use crate::config::{ApiIndex, ApiMethod, ApiPath, PathKind};
 pub(crate) use addressing::strip_port;
 pub use addressing::{Resolved, Router, RouterError, Target};
 
@@ -178,7 +180,7 @@ impl PathParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     /// This API serves the request.
-    Found(ApiId),
+    Found(ApiIndex),
     /// Some route matched the path, but none of them accepts the request's method (405).
     MethodNotAllowed,
     /// No route matched the path (404).
@@ -189,7 +191,7 @@ pub enum Lookup {
 #[derive(Debug, Clone, Copy)]
 pub struct RouteSpec<'a> {
     /// The API this route selects.
-    pub api: ApiId,
+    pub api: ApiIndex,
     /// The API's path and match kind.
     pub path: &'a ApiPath,
     /// The API's declared method.
@@ -203,15 +205,15 @@ pub enum RouteError {
     #[error("api {api} conflicts with api {with}: same path and method")]
     Conflict {
         /// The later route, in definition order.
-        api: ApiId,
+        api: ApiIndex,
         /// The earlier route it collides with.
-        with: ApiId,
+        with: ApiIndex,
     },
     /// A Param path with more placeholders than [`PathParams`] can hold.
     #[error("api {api} has more than {MAX_PATH_PARAMS} path parameters")]
     TooManyParams {
         /// The offending API.
-        api: ApiId,
+        api: ApiIndex,
     },
 }
 
@@ -263,7 +265,7 @@ type RouteShape<'a> = (PathKind, Vec<&'a [u8]>);
 
 /// Refuses placeholder counts past [`MAX_PATH_PARAMS`] and routes that collide with an earlier one.
 fn check_routes(routes: &[RouteSpec<'_>]) -> Result<(), RouteError> {
-    let mut seen: HashMap<RouteShape<'_>, Vec<(ApiId, ApiMethod)>> = HashMap::new();
+    let mut seen: HashMap<RouteShape<'_>, Vec<(ApiIndex, ApiMethod)>> = HashMap::new();
     for route in routes {
         let path = route.path.path.as_bytes();
         let literals = match route.path.kind {

@@ -126,7 +126,7 @@ pub fn reference_check(routes: &[RouteSpec<'_>]) -> Result<(), RouteError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ApiPath, PathParams, RouteTable};
+    use super::super::{ApiIndex, ApiPath, PathParams, RouteTable};
     use super::*;
 
     /// xorshift64: deterministic, dependency-free, good enough to spread test cases.
@@ -207,7 +207,7 @@ mod tests {
             let mut routes: Vec<RouteSpec<'_>> = paths
                 .iter()
                 .enumerate()
-                .map(|(api, path)| RouteSpec { api, path, method: random.pick(&METHODS) })
+                .map(|(api, path)| RouteSpec { api: ApiIndex::new(api), path, method: random.pick(&METHODS) })
                 .collect();
             // Drop each route the reference refuses, checking the trie refuses it the same way.
             let table = loop {
@@ -253,7 +253,7 @@ mod tests {
                 pattern.push_str(random.pick(&["{p}", "{p}a", "{p}/", "{p}ab", "{p}/a/"]));
             }
             let path = ApiPath { kind: PathKind::Param, path: pattern, params: Vec::new() };
-            let routes = [RouteSpec { api: 0, path: &path, method: ApiMethod::Any }];
+            let routes = [RouteSpec { api: ApiIndex::new(0), path: &path, method: ApiMethod::Any }];
             let table = RouteTable::build(&routes).unwrap();
             let mut params = PathParams::default();
             for _ in 0..20 {

@@ -16,14 +16,14 @@
 use std::ops::Range;
 
 use super::pattern::{starts_with, ParamPattern};
-use super::{ApiId, ApiMethod, Lookup, PathKind, PathParams, RouteSpec};
+use super::{ApiIndex, ApiMethod, Lookup, PathKind, PathParams, RouteSpec};
 
 /// Index of a node in [`Trie::nodes`].
-type NodeId = u32;
+type NodeIndex = u32;
 /// "No such node": the end of a shorter-prefix chain.
-const NO_NODE: NodeId = NodeId::MAX;
+const NO_NODE: NodeIndex = NodeIndex::MAX;
 /// The root's key is the empty string.
-const ROOT: NodeId = 0;
+const ROOT: NodeIndex = 0;
 
 /// A run of elements in one of the trie's flat arrays.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,14 +54,14 @@ fn to_u32(value: usize) -> u32 {
 /// A non-Param route as stored in a node.
 #[derive(Debug, Clone, Copy)]
 struct RouteEntry {
-    api: ApiId,
+    api: ApiIndex,
     method: ApiMethod,
 }
 
 /// A Param route; its position in [`Trie::param_routes`] is its definition rank.
 #[derive(Debug, Clone)]
 struct ParamRoute {
-    api: ApiId,
+    api: ApiIndex,
     method: ApiMethod,
     pattern: ParamPattern,
 }
@@ -81,9 +81,9 @@ struct Node {
     /// Every Param route filed here or at an ancestor, in definition order, in `param_order`.
     param_candidates: Span,
     /// Nearest strict ancestor with PriorityPrefix routes, or `NO_NODE`.
-    shorter_priority_prefix: NodeId,
+    shorter_priority_prefix: NodeIndex,
     /// Nearest strict ancestor with Prefix routes, or `NO_NODE`.
-    shorter_prefix: NodeId,
+    shorter_prefix: NodeIndex,
 }
 
 /// See the module docs.
@@ -92,7 +92,7 @@ pub(super) struct Trie {
     nodes: Vec<Node>,
     label_bytes: Vec<u8>,
     child_first_bytes: Vec<u8>,
-    child_nodes: Vec<NodeId>,
+    child_nodes: Vec<NodeIndex>,
     entries: Vec<RouteEntry>,
     param_routes: Vec<ParamRoute>,
     param_order: Vec<u32>,
@@ -103,7 +103,7 @@ pub(super) struct Trie {
 struct BuildNode {
     label: Vec<u8>,
     /// Sorted by the first byte of their labels.
-    children: Vec<NodeId>,
+    children: Vec<NodeIndex>,
     exact: Vec<RouteEntry>,
     priority_prefix: Vec<RouteEntry>,
     prefix: Vec<RouteEntry>,
@@ -247,7 +247,7 @@ impl Trie {
 
     /// Follows `path` down from the root as far as whole labels match: returns the deepest node
     /// reached and the length of its key.
-    fn walk(&self, path: &[u8]) -> (NodeId, usize) {
+    fn walk(&self, path: &[u8]) -> (NodeIndex, usize) {
         let mut id = ROOT;
         let mut depth = 0;
         while let Some(&next_byte) = path.get(depth) {
@@ -272,7 +272,7 @@ impl Trie {
 
     /// The route among `entries` that accepts `method`; conflicts were refused at build, so there
     /// is at most one. Any route there at all means the path matched.
-    fn first_accepting(&self, entries: Span, method: &[u8], path_matched: &mut bool) -> Option<ApiId> {
+    fn first_accepting(&self, entries: Span, method: &[u8], path_matched: &mut bool) -> Option<ApiIndex> {
         let entries = &self.entries[entries.range()];
         *path_matched |= !entries.is_empty();
         entries.iter().find(|entry| entry.method.accepts(method)).map(|entry| entry.api)
@@ -281,7 +281,7 @@ impl Trie {
     /// Panics if a structural invariant the lookup relies on does not hold.
     #[cfg(test)]
     pub(super) fn check_invariants(&self) {
-        let mut pending = vec![(ROOT, Vec::new(), Vec::<NodeId>::new())];
+        let mut pending = vec![(ROOT, Vec::new(), Vec::<NodeIndex>::new())];
         while let Some((id, key, ancestors)) = pending.pop() {
             let node = &self.nodes[id as usize];
             assert_eq!(node.label.is_empty(), id == ROOT, "only the root has an empty label");

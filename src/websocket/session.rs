@@ -26,7 +26,7 @@ use super::outbox::Outbox;
 use super::split::{split, ReadHalf, WriteHalf};
 use crate::backend::invoke::HEADROOM;
 use crate::backend::{self, CallBuffers};
-use crate::config::{ApiId, FunctionId};
+use crate::config::{ApiIndex, FunctionIndex};
 use crate::error::GatewayError;
 use crate::http::RequestHead;
 use crate::worker::{Serving, WorkerContext};
@@ -48,7 +48,7 @@ pub struct Upgrade<'a> {
     /// The generation the request was routed with; the connection keeps it to its end.
     pub serving: &'a Rc<Serving>,
     /// The WebSocket API.
-    pub api: ApiId,
+    pub api: ApiIndex,
     /// The request's bytes (`head`'s spans point into them).
     pub buffer: &'a [u8],
     /// The parsed request head.
@@ -181,7 +181,7 @@ where
 struct Session<'a> {
     worker: &'a WorkerContext,
     serving: &'a Serving,
-    transport: FunctionId,
+    transport: FunctionIndex,
     timeout: Duration,
     id: [u8; id::TEXT_LENGTH],
     outbox: &'a Outbox,

@@ -24,7 +24,7 @@ use super::json_scan::{unescape_with, RawString};
 use super::pool::{BackendConnection, Pool};
 use super::CallBuffers;
 use crate::config::tencentcloud::TencentCloudFunction;
-use crate::config::{Config, Function, FunctionRuntime};
+use crate::config::{Config, Function, FunctionIndex, FunctionRuntime};
 use crate::error::{BackendCause, GatewayError};
 use crate::http::response::{format_u64, itoa_buffer};
 use reply::InvokeAnswer;
@@ -99,7 +99,7 @@ impl CloudConnections {
 /// does for the other runtimes, with the same errors.
 pub async fn invoke_value<R>(
     backends: &super::Backends,
-    function: usize,
+    function: FunctionIndex,
     cloud: &TencentCloudFunction,
     timeout: Duration,
     buffers: &mut CallBuffers,
@@ -107,7 +107,7 @@ pub async fn invoke_value<R>(
 ) -> Result<R, GatewayError> {
     let config = backends.config();
     let settings = &config.functions[function];
-    let connector = backends.cloud.connectors[function].as_ref().expect("a connector per tencentcloud function");
+    let connector = backends.cloud.connectors[function.get()].as_ref().expect("a connector per tencentcloud function");
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
     let start = frame_request(buffers, settings, cloud, timestamp);
     let request = std::mem::take(&mut buffers.scratch);
@@ -116,7 +116,8 @@ pub async fn invoke_value<R>(
     // common case; the decoded value is held to `max_response_bytes` below.
     let max_reply = max_value.saturating_mul(2).saturating_add(ENVELOPE_BYTES);
     let connect = || connect(cloud, connector);
-    let invocation = invoke::exchange_with_retry(&backends.cloud.pool, function, request, start, max_reply, connect);
+    let invocation =
+        invoke::exchange_with_retry(&backends.cloud.pool, function.get(), request, start, max_reply, connect);
     let (request, outcome) = match monoio::time::timeout(timeout, invocation).await {
         Ok(done) => done,
         Err(_) => return Err(GatewayError::BackendTimeout), // the buffer went with the invocation
@@ -145,7 +146,7 @@ pub async fn invoke_value<R>(
             Err(GatewayError::BackendUnreachable(BackendCause::Unusable("not an Invoke response")))
         }
     };
-    invoke::release(&backends.cloud.pool, function, connection, &reply);
+    invoke::release(&backends.cloud.pool, function.get(), connection, &reply);
     result
 }
 

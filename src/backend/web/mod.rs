@@ -137,7 +137,7 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
             return Outcome::Failed { error: GatewayError::BodyTooLarge, request_consumed: false };
         }
     }
-    let Some(instances) = exchange.backends.web_instances.get(exchange.api.function).cloned().flatten() else {
+    let Some(instances) = exchange.backends.web_instances.get(exchange.api.function.get()).cloned().flatten() else {
         return Outcome::Failed {
             error: GatewayError::BackendUnreachable(BackendCause::NoInstance),
             request_consumed: false,

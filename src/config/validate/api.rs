@@ -11,7 +11,7 @@ use super::policy::{build_auth, build_cors, build_params, build_protocol};
 use super::{base64_encoding, ConfigError, Site};
 use crate::config::file;
 use crate::config::path::parse_api_path;
-use crate::config::{Api, ApiMethod, ApiPolicy, Function, StatusConversion, WebSocketFunctions};
+use crate::config::{Api, ApiMethod, ApiPolicy, Function, ServiceIndex, StatusConversion, WebSocketFunctions};
 
 /// Tencent's console limit on an API name.
 const MAX_API_NAME_CHARS: usize = 60;
@@ -21,7 +21,7 @@ pub(super) const DEFAULT_API_TIMEOUT_SECS: u64 = 15;
 /// Builds one API; also returns its path as written, for messages that name it.
 pub(super) fn build_api(
     api: file::Api,
-    service: usize,
+    service: ServiceIndex,
     site: &Site,
     functions: &[(Function, FunctionKey)],
 ) -> Result<(Api, String), ConfigError> {
@@ -74,7 +74,7 @@ pub(super) fn build_api(
             }
             some => {
                 let id = resolve_function_field(site, field, some, functions)?;
-                if functions[id].0.is_web() {
+                if functions[id.get()].0.is_web() {
                     // A web function takes HTTP, not events; an HTTP API passes WebSocket
                     // upgrades through to it instead.
                     return Err(site.error(field, "a web function (runtime = \"web\") cannot take WebSocket events; give it to an HTTP API, which passes WebSocket upgrades through to it"));
@@ -99,7 +99,7 @@ pub(super) fn build_api(
             }
         }
         let function = resolve_function(site, api.function, functions)?;
-        if functions[function].0.is_web() && api.integrated_response.is_some() {
+        if functions[function.get()].0.is_web() && api.integrated_response.is_some() {
             return Err(site.error(
                 "integrated_response",
                 "not used with a web function (runtime = \"web\"): its HTTP response is passed through as it is",
@@ -198,7 +198,7 @@ fn check_error_codes(
 mod tests {
     use super::super::parse_str;
     use super::super::test_support::{check_errors, check_errors_in, secs, Scratch, FULL, WEBSOCKET};
-    use crate::config::{ApiMethod, Overrides, Protocol, StatusConversion, WebSocketFunctions};
+    use crate::config::{ApiMethod, FunctionIndex, Overrides, Protocol, StatusConversion, WebSocketFunctions};
 
     #[test]
     fn api_errors() {
@@ -277,11 +277,18 @@ mod tests {
         let scratch = Scratch::new("websocket");
         let config = parse_str(WEBSOCKET, &scratch.source(), &Overrides::default()).unwrap();
         let api = &config.apis[0];
-        assert_eq!(api.websocket, Some(WebSocketFunctions { register: 0, transport: 1, cleanup: 2 }));
+        assert_eq!(
+            api.websocket,
+            Some(WebSocketFunctions {
+                register: FunctionIndex::new(0),
+                transport: FunctionIndex::new(1),
+                cleanup: FunctionIndex::new(2)
+            })
+        );
         // The register function is the one a request invokes; the method defaults to GET.
         assert_eq!(
             (api.function, api.method, api.policy.protocol, api.timeout),
-            (0, ApiMethod::Get, Protocol::HttpAndHttps, secs(5.0))
+            (FunctionIndex::new(0), ApiMethod::Get, Protocol::HttpAndHttps, secs(5.0))
         );
         // spec §5.2: ws is WebSocket over HTTP, wss over HTTPS, for the protocol policy (426).
         for (protocol, expected) in

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::local::{instance_settings, InstanceSettings};
 use super::{standard, tencentcloud, ConfigError, Site};
 use crate::config::file;
-use crate::config::{Function, FunctionId, FunctionRuntime, Launcher};
+use crate::config::{Function, FunctionIndex, FunctionRuntime, Launcher};
 
 pub(super) const DEFAULT_NAMESPACE: &str = "default";
 pub(super) const DEFAULT_QUALIFIER: &str = "$LATEST";
@@ -22,7 +22,7 @@ pub(super) const DEFAULT_HANDLER: &str = "index.main_handler";
 /// `(namespace, name, qualifier)`: how APIs refer to a function.
 pub(super) type FunctionKey = (String, String, String);
 
-/// Builds every function, keeping its key next to it so APIs can be resolved to a [`FunctionId`].
+/// Builds every function, keeping its key next to it so APIs can be resolved to a [`FunctionIndex`].
 pub(super) fn build_functions(
     functions: Vec<file::Function>,
     source: &Path,
@@ -324,7 +324,7 @@ pub(super) fn resolve_function(
     site: &Site,
     reference: Option<file::FunctionRef>,
     functions: &[(Function, FunctionKey)],
-) -> Result<FunctionId, ConfigError> {
+) -> Result<FunctionIndex, ConfigError> {
     resolve_function_field(site, "function", reference, functions)
 }
 
@@ -335,7 +335,7 @@ pub(super) fn resolve_function_field(
     field: &str,
     reference: Option<file::FunctionRef>,
     functions: &[(Function, FunctionKey)],
-) -> Result<FunctionId, ConfigError> {
+) -> Result<FunctionIndex, ConfigError> {
     let Some(reference) = reference else {
         return Err(site.error(field, format!("required but missing; write `{field} = {{ name = \"...\" }}`")));
     };
@@ -345,7 +345,7 @@ pub(super) fn resolve_function_field(
         name,
         reference.qualifier.unwrap_or_else(|| DEFAULT_QUALIFIER.to_owned()),
     );
-    let find = |key: &FunctionKey| functions.iter().position(|(_, defined)| defined == key);
+    let find = |key: &FunctionKey| functions.iter().position(|(_, defined)| defined == key).map(FunctionIndex::new);
     find(&key)
         // `$DEFAULT` is the alias SCF gives every function, pointing at `$LATEST` until the user
         // moves it: an API that names it reaches the `$LATEST` function nobody declared an alias for.

@@ -15,8 +15,8 @@ use super::policy::cors_origins;
 use super::service::normalize_host;
 use super::{ConfigError, Site};
 use crate::config::{
-    file, Api, ApiMethod, ApiPath, ApiPolicy, Auth, Cors, CorsHeaders, Domain, Function, PathKind, PathMapping, Secret,
-    Service, Stage, UsagePlan,
+    file, Api, ApiMethod, ApiPath, ApiPolicy, Auth, Cors, CorsHeaders, Domain, Function, FunctionIndex, PathKind,
+    PathMapping, PlanIndex, Secret, SecretIndex, Service, ServiceIndex, Stage, UsagePlan,
 };
 
 /// Everything the Function URLs are added to.
@@ -35,9 +35,9 @@ pub(super) fn add_function_urls(
     built: Built<'_>,
     source: &Path,
 ) -> Result<(), ConfigError> {
-    for (function, url) in urls.into_iter().enumerate() {
+    for (position, url) in urls.into_iter().enumerate() {
         let Some(url) = url else { continue };
-        let named = &functions[function].0;
+        let (function, named) = (FunctionIndex::new(position), &functions[position].0);
         let site = Site::new(source, format!("function `{}`", named.display_name()));
         let Some(host) = url.host else {
             return Err(site.error("url.host", "required but missing; write `url = { host = \"fn.example.com\" }`"));
@@ -59,7 +59,7 @@ pub(super) fn add_function_urls(
                 ),
             ));
         }
-        let service = built.services.len();
+        let service = ServiceIndex::new(built.services.len());
         let keys = match (url.auth.as_deref().unwrap_or("public"), url.keys) {
             ("public", None) => None,
             ("public", Some(_)) => return Err(site.error("url.keys", "only with auth = \"key\"")),
@@ -83,9 +83,9 @@ pub(super) fn add_function_urls(
             }
         };
         let cors = url.cors.map(|cors| build_cors(&site, cors)).transpose()?;
-        let mut usage_plans: [Vec<usize>; 3] = Default::default();
+        let mut usage_plans: [Vec<PlanIndex>; 3] = Default::default();
         if matches!(auth, Auth::KeyPair) {
-            usage_plans[Stage::Release.index()].push(built.usage_plans.len() - 1);
+            usage_plans[Stage::Release.index()].push(PlanIndex::new(built.usage_plans.len() - 1));
         }
         built.services.push(Service {
             id,
@@ -140,7 +140,7 @@ fn check_host_is_free(site: &Site, host: &str, services: &[Service]) -> Result<(
     Ok(())
 }
 
-fn secret_indices(site: &Site, ids: Vec<String>, secrets: &[Secret]) -> Result<Vec<usize>, ConfigError> {
+fn secret_indices(site: &Site, ids: Vec<String>, secrets: &[Secret]) -> Result<Vec<SecretIndex>, ConfigError> {
     if ids.is_empty() {
         return Err(site.error("url.keys", "at least one SecretId is required"));
     }
@@ -149,6 +149,7 @@ fn secret_indices(site: &Site, ids: Vec<String>, secrets: &[Secret]) -> Result<V
         let index = secrets
             .iter()
             .position(|secret| secret.id == id)
+            .map(SecretIndex::new)
             .ok_or_else(|| site.error("url.keys", format!("no [[secret]] has the id `{id}`")))?;
         if indices.contains(&index) {
             return Err(site.error("url.keys", format!("`{id}` is listed twice")));

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::service::parse_stage;
 use super::{ConfigError, Site};
 use crate::config::file;
-use crate::config::{Secret, Service, UsagePlan};
+use crate::config::{PlanIndex, Secret, SecretIndex, Service, ServiceIndex, UsagePlan};
 
 pub(super) fn build_usage_plans(
     plans: Vec<file::UsagePlan>,
@@ -32,6 +32,7 @@ pub(super) fn build_usage_plans(
         for id in &plan.secret_ids {
             let secret = secrets
                 .binary_search_by(|secret| secret.id.as_str().cmp(id))
+                .map(SecretIndex::new)
                 .map_err(|_| site.error("secret_ids", format!("no [[secret]] has id `{id}`")))?;
             if keys.contains(&secret) {
                 return Err(site.error("secret_ids", format!("`{id}` is listed twice")));
@@ -55,15 +56,16 @@ pub(super) fn build_usage_plans(
         for environment in plan.environments {
             let service_id = site.required_text("environments.service", environment.service)?;
             let stage_name = site.required_text("environments.stage", environment.stage)?;
-            let first = services
-                .iter()
-                .position(|service| service.id == service_id)
-                .ok_or_else(|| site.error("environments.service", format!("no [[service]] has id `{service_id}`")))?;
+            let first =
+                services.iter().position(|service| service.id == service_id).map(ServiceIndex::new).ok_or_else(
+                    || site.error("environments.service", format!("no [[service]] has id `{service_id}`")),
+                )?;
             let stage = parse_stage(&stage_name).map_err(|message| site.error("environments.stage", message))?;
             // The table of this id that serves the stage (several may share an id on disjoint stages).
             let service = services
                 .iter()
                 .position(|service| service.id == service_id && service.stages.contains(&stage))
+                .map(ServiceIndex::new)
                 .unwrap_or(first);
             if !services[service].stages.contains(&stage) {
                 return Err(site.error(
@@ -90,7 +92,7 @@ pub(super) fn build_usage_plans(
             environments.push((service, stage));
         }
         for &(service, stage) in &environments {
-            services[service].usage_plans[stage.index()].push(built.len());
+            services[service].usage_plans[stage.index()].push(PlanIndex::new(built.len()));
         }
         built.push(UsagePlan {
             name,
@@ -107,12 +109,13 @@ pub(super) fn build_usage_plans(
 mod tests {
     use super::super::parse_str;
     use super::super::test_support::{check_errors_in, Scratch, POLICY};
-    use crate::config::{Overrides, Stage};
+    use crate::config::{Overrides, PlanIndex, SecretIndex, ServiceIndex, Stage};
 
     #[test]
     fn usage_plans_parse_and_bind_their_stages() {
         let scratch = Scratch::new("plans");
         let config = parse_str(POLICY, &scratch.source(), &Overrides::default()).unwrap();
+        let shop = ServiceIndex::new(0);
         let plans: Vec<_> = config
             .usage_plans
             .iter()
@@ -129,11 +132,12 @@ mod tests {
         assert_eq!(
             plans,
             vec![
-                ("gold", vec![0], Some(100), Some(10_000), vec![(0, Stage::Release)]),
-                ("stage-wide", vec![], Some(1000), None, vec![(0, Stage::Release), (0, Stage::Test)]),
+                ("gold", vec![SecretIndex::new(0)], Some(100), Some(10_000), vec![(shop, Stage::Release)]),
+                ("stage-wide", vec![], Some(1000), None, vec![(shop, Stage::Release), (shop, Stage::Test)]),
             ]
         );
-        assert_eq!(config.services[0].usage_plans, [vec![0, 1], vec![1], vec![]]);
+        let (gold, stage_wide) = (PlanIndex::new(0), PlanIndex::new(1));
+        assert_eq!(config.services[shop].usage_plans, [vec![gold, stage_wide], vec![stage_wide], vec![]]);
     }
 
     #[test]

@@ -104,7 +104,7 @@ mod tests {
             format!("{:?}", config.secrets),
             r#"[Secret { id: "AKIDgold", key: SecretKey(..) }, Secret { id: "AKIDpath", key: SecretKey(..) }]"#
         );
-        assert_eq!(config.secret(b"AKIDpath"), Some(1));
+        assert_eq!(config.secret(b"AKIDpath"), Some(crate::config::SecretIndex::new(1)));
         assert_eq!(config.secret(b"AKIDnone"), None);
     }
 

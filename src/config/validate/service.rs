@@ -10,7 +10,7 @@ use super::api::build_api;
 use super::function::FunctionKey;
 use super::{domains, ConfigError, Site};
 use crate::config::file;
-use crate::config::{Api, ApiMethod, ApiPath, Function, PathKind, Service, Stage};
+use crate::config::{Api, ApiMethod, ApiPath, Function, PathKind, Service, ServiceIndex, Stage};
 
 pub(super) fn build_service(
     service: file::Service,
@@ -76,7 +76,7 @@ pub(super) fn build_service(
         stage_variables[stage.index()] = variables.into_iter().collect();
     }
 
-    let service_index = earlier.len();
+    let service_index = ServiceIndex::new(earlier.len());
     let mut apis: Vec<Api> = Vec::with_capacity(service.apis.len());
     // Paths as written, for conflict messages.
     let mut raw_paths: Vec<String> = Vec::with_capacity(service.apis.len());
