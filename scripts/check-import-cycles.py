@@ -2,7 +2,7 @@
 """Fails when modules of src/ depend on each other in a cycle (issue 20: imports point one way,
 listener -> connection -> pipeline -> policy/backend -> config/http).
 
-A module is a file (`backend/web/relay.rs` is `backend::web::relay`). It depends on another when
+A module is a file (`backend/web_proxy/relay.rs` is `backend::web_proxy::relay`). It depends on another when
 its code outside `#[cfg(test)]` names it: `use crate::x::y`, `crate::x::y::f(...)`, `super::y`.
 A module and its own ancestors are not a cycle (a child names its parent's types, the parent
 declares the child). Prints every cycle found, as the files and one reference each way.

@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::invoke::Endpoint;
 use super::pool::{Pool, PoolStats};
 use super::tencentcloud::CloudConnections;
-use super::web_choice::WorkerInstances;
+use super::web_proxy::instance_choice::WorkerInstances;
 use crate::config::{Config, FunctionIndex};
 
 /// One worker's connections to one generation's functions.

@@ -19,7 +19,7 @@
 //! fired poll is confirmed with a non-blocking `MSG_PEEK` before the connection is given up (one
 //! syscall, only then). Bytes that arrive after the worker last reaped completions are not seen:
 //! the same window every event-loop proxy has, which is why requests whose bodies a function may
-//! leave unread are also kept off reused connections (`crate::backend::web`).
+//! leave unread are also kept off reused connections (`crate::backend::web_proxy`).
 //!
 //! The poll needs a socket of its own to borrow for as long as it is armed, while the pool keeps
 //! moving the connection: it is given a duplicate of the connection's descriptor (one `dup` per

@@ -40,7 +40,7 @@ pub struct Endpoint {
     pub host_header: String,
     /// Request target.
     pub path: String,
-    /// A web function's instances (`runtime = "web"`), which `crate::backend::web` proxies to
+    /// A web function's instances (`runtime = "web"`), which `crate::backend::web_proxy` proxies to
     /// instead of invoking `addr`; `None` for every other function.
     pub web: Option<std::sync::Arc<crate::function_host::web_instances::WebInstances>>,
 }

@@ -1,6 +1,6 @@
 //! The SCF side of a request: build the event, invoke the function over a pooled connection, and
 //! map its reply onto the client's response (pass-through or integrated); or, for a web function,
-//! proxy the request itself to it ([`web`]).
+//! proxy the request itself to it ([`web_proxy`]).
 
 pub mod backends;
 pub mod event;
@@ -12,8 +12,7 @@ pub mod json;
 pub mod json_scan;
 pub mod pool;
 pub mod tencentcloud;
-pub mod web;
-pub mod web_choice;
+pub mod web_proxy;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! pipelining), enforce the idle and header timeouts, and never let one bad request touch another
 //! connection. The phases follow the request: read head -> route (`pipeline`) -> read body ->
 //! policies and target (`pipeline`) -> write response. A request for a web function's API is
-//! proxied from its head, its body streaming through (`backend::web`). A connection that waits long for
+//! proxied from its head, its body streaming through (`backend::web_proxy`). A connection that waits long for
 //! its next request is parked (`park`), plain or TLS: its task ends and a new one serves it when
 //! it speaks again.
 

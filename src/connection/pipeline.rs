@@ -12,7 +12,7 @@ use super::{ClientStream, Connection, Limits};
 use crate::backend::event::{write_event_with, EventInput};
 use crate::backend::integration::{ResponseFraming, ResponseRules};
 use crate::backend::invoke::HEADROOM;
-use crate::backend::{self, function_url, web, CallTarget, ResponseMode};
+use crate::backend::{self, function_url, web_proxy, CallTarget, ResponseMode};
 use crate::error::GatewayError;
 use crate::http::trace::TraceId;
 use crate::http::{response, BodyFraming};
@@ -48,7 +48,7 @@ impl<S: ClientStream> Connection<S> {
     }
 
     /// Serves a request routed to a web function's API: policies on the head, then the proxy
-    /// (`backend::web`), which streams the body through. Whether the connection serves another
+    /// (`backend::web_proxy`), which streams the body through. Whether the connection serves another
     /// request.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn serve_web(
@@ -94,7 +94,7 @@ impl<S: ClientStream> Connection<S> {
             }
             Ok(Checked::Proceed) => {
                 let trace = TraceId::of_request(bytes, &self.head, request_id.as_bytes());
-                let exchange = web::Exchange {
+                let exchange = web_proxy::Exchange {
                     backends: &serving.backends,
                     api,
                     function,
@@ -120,18 +120,18 @@ impl<S: ClientStream> Connection<S> {
                     idle_timeout: settings.idle_timeout,
                 };
                 let called = Instant::now();
-                let outcome = web::proxy(exchange).await;
+                let outcome = web_proxy::proxy(exchange).await;
                 self.function_time = Some(called.elapsed());
                 match outcome {
-                    web::Outcome::Relayed { status, bytes, keep_alive } => {
+                    web_proxy::Outcome::Relayed { status, bytes, keep_alive } => {
                         relayed = Some((status, bytes));
                         close |= !keep_alive;
                     }
-                    web::Outcome::Failed { error, request_consumed } => {
+                    web_proxy::Outcome::Failed { error, request_consumed } => {
                         close |= !request_consumed;
                         self.write_error(&error, request_id, close);
                     }
-                    web::Outcome::Ended { status, bytes } => {
+                    web_proxy::Outcome::Ended { status, bytes } => {
                         // The client left, the function failed mid-response, or a WebSocket
                         // relayed through has ended: nothing more can be said on this connection.
                         self.worker.requests_finished(self.unanswered);

@@ -1,6 +1,6 @@
 //! Local functions: custom runtimes (`runtime = "custom"`), their `bootstrap` processes, the SCF
 //! custom-runtime API they poll and the loopback invoke endpoint the workers send events to; and
-//! web functions (`runtime = "web"`, [`web`]), whose processes the workers reach on their own
+//! web functions (`runtime = "web"`, [`web_supervisor`]), whose processes the workers reach on their own
 //! ports.
 //!
 //! One host thread ([`host`]) runs every local function for the gateway's whole life, each as a

@@ -6,7 +6,7 @@
 //! (`--watch`).
 //!
 //! Requests never pass through here: each worker proxies them straight to the ports
-//! (`crate::backend::web`) over its own pooled connections. What the two sides share is the
+//! (`crate::backend::web_proxy`) over its own pooled connections. What the two sides share is the
 //! function's [`WebInstances`] board: this supervisor publishes each instance's state there,
 //! and reads the requests every worker has in flight. It runs on the function host thread,
 //! beside the custom runtime's supervisor, and shares only the process registry with it. A

@@ -223,7 +223,7 @@ impl RequestReader {
     }
 
     /// Bytes buffered after the current request's head (`head_len` bytes): the start of a body
-    /// being streamed through (`crate::backend::web`), possibly followed by a pipelined request.
+    /// being streamed through (`crate::backend::web_proxy`), possibly followed by a pipelined request.
     pub fn after_head(&self, head_len: usize) -> &[u8] {
         &self.buffer[self.start + head_len..]
     }

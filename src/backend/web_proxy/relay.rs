@@ -8,10 +8,10 @@ use std::time::Instant;
 use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 
+use super::instance_choice::Lease;
 use super::request::{hex_line, list_contains, read_upstream, reframe_chunked};
 use super::{Exchange, Outcome, MAX_RESPONSE_HEAD};
 use crate::backend::pool::BackendConnection;
-use crate::backend::web_choice::Lease;
 use crate::error::{BackendCause, GatewayError};
 use crate::http::body::ChunkedDecoder;
 use crate::http::response::{self, format_u64, itoa_buffer};

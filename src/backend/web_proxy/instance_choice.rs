@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use super::pool::{BackendConnection, Pool, Spoken};
+use crate::backend::pool::{BackendConnection, Pool, Spoken};
 use crate::config::Function;
 use crate::error::GatewayError;
 use crate::function_host::web_instances::{InstanceState, WebInstances};
@@ -116,7 +116,7 @@ impl WorkerInstances {
     }
 
     /// What this worker's pool to the instances did since last asked (the worker's metrics).
-    pub fn take_pool_stats(&self) -> (super::pool::PoolStats, usize) {
+    pub fn take_pool_stats(&self) -> (crate::backend::pool::PoolStats, usize) {
         let mut pool = self.pool.borrow_mut();
         (pool.take_stats(), pool.idle_total())
     }

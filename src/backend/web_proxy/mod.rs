@@ -14,22 +14,22 @@
 //! the client from there. Nothing is allocated per request once these have grown to their
 //! working size (a [`GatewayError`] carrying the function's name is built on the error path only).
 //!
-//! This module runs the exchange ([`proxy`]); [`request`] writes what the function sees and
-//! streams the body to it, [`relay`] reads its response and passes it on, [`upgrade`] relays a
-//! WebSocket the function accepted.
+//! This module runs the exchange ([`proxy`]); [`instance_choice`] picks the instance (or waits
+//! for one), [`request`] writes what the function sees and streams the body to it, [`relay`]
+//! reads its response and passes it on, [`upgrade`] relays a WebSocket the function accepted.
 
 use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 
-use super::integration::ResponseRules;
-use super::web_choice::{self};
+use crate::backend::integration::ResponseRules;
 use crate::backend::Backends;
 use crate::config::{Api, Function};
 use crate::error::{BackendCause, GatewayError};
 use crate::http::parse::{BodyFraming, RequestHead};
 use crate::http::reader::RequestReader;
 
+pub mod instance_choice;
 mod relay;
 mod request;
 mod upgrade;
@@ -149,7 +149,7 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
     // connection, and its answer handed to the next client: such a request asks the function to
     // close the connection after answering (and it is not pooled). That is a body on a method
     // that gives it no meaning (RFC 9110 §9.3: functions commonly ignore it), or any body once
-    // this function has shown that it leaves bodies unread (`web_choice`).
+    // this function has shown that it leaves bodies unread (`instance_choice`).
     let close_after = carries_body
         && (!method_defines_body(exchange.head.method.of_buffer(exchange.reader.request_bytes()))
             || instances.closes_after_bodies());
@@ -166,10 +166,10 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
     // also keeps the clock reads and timers per request to a few.
     let arrived = Instant::now();
     let mut deadline = arrived + timeout;
-    // Waits for an instance to be ready, or to have room, as `web_choice` says; the lease
+    // Waits for an instance to be ready, or to have room, as `instance_choice` says; the lease
     // counts the request on its instance until the exchange ends.
     let (mut lease, mut connection, reused) =
-        match web_choice::acquire(&instances, exchange.function, arrived, deadline, None).await {
+        match instance_choice::acquire(&instances, exchange.function, arrived, deadline, None).await {
             Ok(found) => found,
             Err(error) => return Outcome::Failed { error, request_consumed: false },
         };
@@ -181,7 +181,7 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
     let mut sent = send_staged(&mut connection, exchange.staging, deadline).await;
     if sent.is_err() && replayable {
         replayable = false;
-        match web_choice::reconnect(lease, &instances, exchange.function, deadline).await {
+        match instance_choice::reconnect(lease, &instances, exchange.function, deadline).await {
             Ok((again, fresh)) => {
                 (lease, connection) = (again, fresh);
                 sent = send_staged(&mut connection, exchange.staging, deadline).await;
@@ -209,11 +209,11 @@ pub async fn proxy<S: AsyncReadRent + AsyncWriteRent + Split>(exchange: Exchange
             Ok(head) => break head,
             Err(HeadStop::Closed) if replayable && request_sent => {
                 replayable = false;
-                (lease, connection) = match web_choice::reconnect(lease, &instances, exchange.function, deadline).await
-                {
-                    Ok(again) => again,
-                    Err(error) => return Outcome::Failed { error, request_consumed },
-                };
+                (lease, connection) =
+                    match instance_choice::reconnect(lease, &instances, exchange.function, deadline).await {
+                        Ok(again) => again,
+                        Err(error) => return Outcome::Failed { error, request_consumed },
+                    };
                 if send_staged(&mut connection, exchange.staging, deadline).await.is_err() {
                     return Outcome::Failed { error: closed_early(exchange.function), request_consumed };
                 }
