@@ -126,3 +126,39 @@ fn parked_connections_count_against_max_connections() {
     fourth.send(&request);
     assert_eq!(fourth.read_response().status, 200);
 }
+
+#[test]
+fn requests_sent_just_as_their_connections_park_are_answered() {
+    // An idle connection waits in a read that is cancelled when it parks: a request arriving
+    // around then is served either from that read or from the lot, never dropped. Clients pause
+    // 0 to 20 ms between requests around a 10 ms `--park-after`, so both happen many times. (The
+    // window in which a request races the cancellation itself is microseconds wide: this test
+    // rarely lands in it, and `RequestReader::fill_unless_idle` keeps what such a read returns.)
+    let endpoint = RemoteEndpoint::start(Reply::ok(r#"{"raced":"yes"}"#));
+    let gateway = Gateway::builder(&config(&endpoint))
+        .workers(1)
+        .arg("--park-after", "0.01")
+        .arg("--metrics-listen", "127.0.0.1:0")
+        .start();
+    let metrics = metrics_address(&gateway);
+    let request = request_bytes("GET", "/release/idle", &gateway.host(), &[], b"");
+    std::thread::scope(|scope| {
+        for client_number in 0..8u64 {
+            let (gateway, request) = (&gateway, &request);
+            scope.spawn(move || {
+                let mut client = gateway.connect();
+                for round in 0..120u64 {
+                    client.send(request);
+                    let response = client.read_response();
+                    let answer = (response.status, response.text());
+                    assert_eq!(answer, (200, r#"{"raced":"yes"}"#.to_owned()), "client {client_number} round {round}");
+                    std::thread::sleep(Duration::from_micros((round * 7919 + client_number * 104_729) % 20_000));
+                }
+            });
+        }
+    });
+    // Both paths ran: requests woke parked connections, and others were read before parking.
+    let text = scrape_until(metrics, |text| sample(text, "scfgate_connections_unparked_total").is_some());
+    let unparked = sample(&text, "scfgate_connections_unparked_total").unwrap_or(0.0);
+    assert!(unparked > 0.0 && unparked < 960.0, "{unparked} of 960 requests woke a parked connection\n{text}");
+}

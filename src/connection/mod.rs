@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Canceller, Split};
 use monoio::net::TcpStream;
 
 use crate::backend::CallBuffers;
@@ -100,9 +100,17 @@ pub trait ClientStream: AsyncReadRent + AsyncWriteRent + Split {
     /// else a parked connection needs.
     fn park(self) -> Option<Box<rustls::ServerConnection>>;
 
-    /// Waits until there is something to read (or the client has gone), at most until `until`:
-    /// whether that came first. Nothing is read, so nothing is lost when `until` comes first.
-    fn readable_before(&self, until: Instant) -> impl Future<Output = bool>;
+    /// Waits for an idle connection's next request until `park_at`, reading what comes into
+    /// `reader` (`Ok(true)`; the idle `deadline` does not come first, as it is later). `Ok(false)`:
+    /// nothing came, and nothing was taken from the socket, so the connection can be parked with
+    /// its bytes still there.
+    fn wait_for_request(
+        &mut self,
+        reader: &mut RequestReader,
+        canceller: &mut Option<Canceller>,
+        park_at: Instant,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<bool, ReadError>>;
 }
 
 impl ClientStream for TcpStream {
@@ -110,10 +118,16 @@ impl ClientStream for TcpStream {
         None
     }
 
-    async fn readable_before(&self, until: Instant) -> bool {
-        let wait = self.readable(false);
-        // An error counts as readable: the read that follows reports it.
-        monoio::time::timeout_at(monoio::time::Instant::from_std(until), wait).await.is_ok()
+    async fn wait_for_request(
+        &mut self,
+        reader: &mut RequestReader,
+        canceller: &mut Option<Canceller>,
+        park_at: Instant,
+        _deadline: Instant,
+    ) -> Result<bool, ReadError> {
+        // In a read that is cancelled at `park_at` (one submission per request, where a readiness
+        // wait and then a read cost two).
+        Ok(reader.fill_unless_idle(self, canceller, park_at).await?.is_some())
     }
 }
 
@@ -122,8 +136,18 @@ impl ClientStream for crate::tls::stream::TlsStream {
         Some(Box::new(crate::tls::stream::TlsStream::park(self)))
     }
 
-    async fn readable_before(&self, until: Instant) -> bool {
-        crate::tls::stream::TlsStream::readable_before(self, until).await
+    async fn wait_for_request(
+        &mut self,
+        reader: &mut RequestReader,
+        _canceller: &mut Option<Canceller>,
+        park_at: Instant,
+        deadline: Instant,
+    ) -> Result<bool, ReadError> {
+        // The TLS stream reads only once the socket is readable anyway: wait for that, then read.
+        if !crate::tls::stream::TlsStream::readable_before(self, park_at).await {
+            return Ok(false);
+        }
+        reader.fill(self, Some(deadline)).await.map(|_| true)
     }
 }
 
@@ -164,6 +188,7 @@ pub async fn serve_stream<S: ClientStream>(
         function_time: None,
         gateway_error: false,
         park_until: None,
+        canceller: None,
     };
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
@@ -259,6 +284,9 @@ struct Connection<S> {
     gateway_error: bool,
     /// Set when the connection ended its task to be parked: its idle deadline.
     park_until: Option<Instant>,
+    /// Cancels the read an idle connection waits in when it is to be parked; made at the first
+    /// wait and kept, so that waits allocate nothing.
+    canceller: Option<Canceller>,
 }
 
 /// The gateway settings a connection reads between requests (a reload may change them).
@@ -318,17 +346,23 @@ impl<S: ClientStream> Connection<S> {
                 } else {
                     *header_deadline.get_or_insert_with(|| Instant::now() + settings.header_timeout)
                 };
-                if idle && settings.park_after < settings.idle_timeout && worker.parking.available() {
-                    // Wait for readiness rather than in a read: a read given up at `park_after`
-                    // could take bytes with it; a readiness wait leaves them in the socket.
-                    if !self.stream.readable_before(Instant::now() + settings.park_after).await {
-                        if !worker.is_draining() && self.unanswered == 0 {
-                            self.park_until = Some(deadline);
+                let read = if idle && settings.park_after < settings.idle_timeout && worker.parking.available() {
+                    let park_at = Instant::now() + settings.park_after;
+                    let waited = self.stream.wait_for_request(&mut self.reader, &mut self.canceller, park_at, deadline);
+                    match waited.await {
+                        Ok(true) => Ok(0),
+                        Ok(false) => {
+                            if !worker.is_draining() && self.unanswered == 0 {
+                                self.park_until = Some(deadline);
+                            }
+                            return;
                         }
-                        return;
+                        Err(error) => Err(error),
                     }
-                }
-                match self.reader.fill(&mut self.stream, Some(deadline)).await {
+                } else {
+                    self.reader.fill(&mut self.stream, Some(deadline)).await
+                };
+                match read {
                     Ok(_) => {}
                     Err(ReadError::Refused(error)) => return self.refuse(worker, error).await,
                     Err(ReadError::Closed | ReadError::TimedOut) => return,

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::time::Instant;
 
 use monoio::buf::IoBufMut;
-use monoio::io::AsyncReadRent;
+use monoio::io::{AsyncReadRent, CancelableAsyncReadRent, Canceller};
 
 use super::body::ChunkedDecoder;
 use super::parse::{parse_request, BodyFraming, ParseStatus, RequestHead};
@@ -256,18 +256,7 @@ impl RequestReader {
         stream: &mut S,
         deadline: Option<Instant>,
     ) -> Result<usize, ReadError> {
-        if self.start > 0 {
-            // Keep the current request at the front so the buffer does not creep.
-            self.buffer.copy_within(self.start.., 0);
-            self.buffer.truncate(self.buffer.len() - self.start);
-            self.start = 0;
-        }
-        if self.buffer.capacity() - self.buffer.len() < 1024 {
-            self.buffer.reserve(self.buffer.capacity().max(4096));
-        }
-        let length = self.buffer.len();
-        let capacity = self.buffer.capacity();
-        let buffer = std::mem::take(&mut self.buffer);
+        let (buffer, length, capacity) = self.prepare_read();
         let read = stream.read(buffer.slice_mut(length..capacity));
         let (result, slice) = match deadline {
             None => read.await,
@@ -281,12 +270,66 @@ impl RequestReader {
             },
         };
         self.buffer = slice.into_inner();
+        read_outcome(result)
+    }
+
+    /// Waits in a read for the next request's first bytes until `give_up_at`, then gives up
+    /// without losing any: the read is cancelled and its outcome awaited, so bytes that raced the
+    /// cancellation are kept. `Ok(None)`: nothing came. One read submission, where a readiness
+    /// wait followed by a read costs two (a keep-alive request pays this on every request).
+    /// `canceller` is the connection's, kept so that a wait allocates nothing.
+    pub async fn fill_unless_idle<S: CancelableAsyncReadRent>(
+        &mut self,
+        stream: &mut S,
+        canceller: &mut Option<Canceller>,
+        give_up_at: Instant,
+    ) -> Result<Option<usize>, ReadError> {
+        let (buffer, length, capacity) = self.prepare_read();
+        let handle = canceller.get_or_insert_with(Canceller::new).handle();
+        let read = stream.cancelable_read(buffer.slice_mut(length..capacity), handle);
+        let mut read = std::pin::pin!(read);
+        let give_up_at = monoio::time::Instant::from_std(give_up_at);
+        let (result, slice) = match monoio::time::timeout_at(give_up_at, read.as_mut()).await {
+            Ok(done) => done,
+            Err(_) => {
+                // `cancel` hands back a fresh canceller for the next wait.
+                *canceller = canceller.take().map(Canceller::cancel);
+                read.await
+            }
+        };
+        self.buffer = slice.into_inner();
         match result {
-            Ok(0) => Err(ReadError::Closed),
-            Ok(count) => Ok(count),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(0),
-            Err(_) => Err(ReadError::Closed),
+            Err(error) if error.raw_os_error() == Some(libc::ECANCELED) => Ok(None),
+            other => read_outcome(other).map(Some),
         }
+    }
+
+    /// Compacts the buffer and makes room for a read: the buffer, taken out for the read, with
+    /// where the read starts and ends.
+    fn prepare_read(&mut self) -> (Vec<u8>, usize, usize) {
+        if self.start > 0 {
+            // Keep the current request at the front so the buffer does not creep.
+            self.buffer.copy_within(self.start.., 0);
+            self.buffer.truncate(self.buffer.len() - self.start);
+            self.start = 0;
+        }
+        if self.buffer.capacity() - self.buffer.len() < 1024 {
+            self.buffer.reserve(self.buffer.capacity().max(4096));
+        }
+        let length = self.buffer.len();
+        let capacity = self.buffer.capacity();
+        (std::mem::take(&mut self.buffer), length, capacity)
+    }
+}
+
+/// What a finished read means for the connection: bytes, or the peer gone (an error counts as
+/// gone; an interrupted read as no bytes yet).
+fn read_outcome(result: io::Result<usize>) -> Result<usize, ReadError> {
+    match result {
+        Ok(0) => Err(ReadError::Closed),
+        Ok(count) => Ok(count),
+        Err(error) if error.kind() == io::ErrorKind::Interrupted => Ok(0),
+        Err(_) => Err(ReadError::Closed),
     }
 }
 
