@@ -7,7 +7,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use scfgate::config::{path::parse_api_path, ApiMethod};
 use scfgate::route::reference::{reference_check, reference_lookup};
-use scfgate::route::{PathParams, RouteSpec, RouteTable};
+use scfgate::route::{ApiIndex, PathParams, RouteSpec, RouteTable};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -25,7 +25,7 @@ fuzz_target!(|input: Input| {
         .iter()
         .zip(input.routes.iter().map(|(method, _)| METHODS[*method as usize % METHODS.len()]))
         .enumerate()
-        .map(|(api, (path, method))| RouteSpec { api, path, method })
+        .map(|(api, (path, method))| RouteSpec { api: ApiIndex::new(api), path, method })
         .collect();
     let built = RouteTable::build(&specs);
     assert_eq!(built.as_ref().err(), reference_check(&specs).err().as_ref());

@@ -289,17 +289,25 @@ impl RequestReader {
         let read = stream.cancelable_read(buffer.slice_mut(length..capacity), handle);
         let mut read = std::pin::pin!(read);
         let give_up_at = monoio::time::Instant::from_std(give_up_at);
-        let (result, slice) = match monoio::time::timeout_at(give_up_at, read.as_mut()).await {
-            Ok(done) => done,
+        let (cancelled, (result, slice)) = match monoio::time::timeout_at(give_up_at, read.as_mut()).await {
+            Ok(done) => (false, done),
             Err(_) => {
                 // `cancel` hands back a fresh canceller for the next wait.
                 *canceller = canceller.take().map(Canceller::cancel);
-                read.await
+                (true, read.await)
             }
         };
         self.buffer = slice.into_inner();
         match result {
-            Err(error) if error.raw_os_error() == Some(libc::ECANCELED) => Ok(None),
+            // A cancelled read ends in ECANCELED, or EINTR where the kernel had handed it to a
+            // worker thread: either way it read nothing.
+            Err(error)
+                if cancelled
+                    && (error.raw_os_error() == Some(libc::ECANCELED)
+                        || error.kind() == io::ErrorKind::Interrupted) =>
+            {
+                Ok(None)
+            }
             other => read_outcome(other).map(Some),
         }
     }
