@@ -100,6 +100,9 @@ pub trait ClientStream: AsyncReadRent + AsyncWriteRent + Split {
     /// else a parked connection needs.
     fn park(self) -> Option<Box<rustls::ServerConnection>>;
 
+    /// What a connection keeps between its waits for a next request (see `wait_for_request`).
+    type IdleWait: Default;
+
     /// Waits for an idle connection's next request until `park_at`, reading what comes into
     /// `reader` (`Ok(true)`; the idle `deadline` does not come first, as it is later). `Ok(false)`:
     /// nothing came, and nothing was taken from the socket, so the connection can be parked with
@@ -107,13 +110,17 @@ pub trait ClientStream: AsyncReadRent + AsyncWriteRent + Split {
     fn wait_for_request(
         &mut self,
         reader: &mut RequestReader,
-        canceller: &mut Option<Canceller>,
+        kept: &mut Self::IdleWait,
         park_at: Instant,
         deadline: Instant,
     ) -> impl Future<Output = Result<bool, ReadError>>;
 }
 
 impl ClientStream for TcpStream {
+    /// The canceller of the read an idle connection waits in; made at the first wait and kept,
+    /// so that waits allocate nothing.
+    type IdleWait = Option<Canceller>;
+
     fn park(self) -> Option<Box<rustls::ServerConnection>> {
         None
     }
@@ -132,6 +139,9 @@ impl ClientStream for TcpStream {
 }
 
 impl ClientStream for crate::tls::stream::TlsStream {
+    /// Nothing: the TLS stream reads only once the socket is readable, so it waits for that.
+    type IdleWait = ();
+
     fn park(self) -> Option<Box<rustls::ServerConnection>> {
         Some(Box::new(crate::tls::stream::TlsStream::park(self)))
     }
@@ -139,11 +149,10 @@ impl ClientStream for crate::tls::stream::TlsStream {
     async fn wait_for_request(
         &mut self,
         reader: &mut RequestReader,
-        _canceller: &mut Option<Canceller>,
+        _kept: &mut (),
         park_at: Instant,
         deadline: Instant,
     ) -> Result<bool, ReadError> {
-        // The TLS stream reads only once the socket is readable anyway: wait for that, then read.
         if !crate::tls::stream::TlsStream::readable_before(self, park_at).await {
             return Ok(false);
         }
@@ -188,7 +197,7 @@ pub async fn serve_stream<S: ClientStream>(
         function_time: None,
         gateway_error: false,
         park_until: None,
-        canceller: None,
+        idle_wait: S::IdleWait::default(),
     };
     connection.run(&worker).await;
     // Whatever it had not answered when it ended is no longer in flight.
@@ -242,7 +251,11 @@ impl SourceIp {
     }
 }
 
-struct Connection<S> {
+/// A routed request: the generation that routed it (what its metrics count under), its API and
+/// its stage.
+type Routed = (Rc<Serving>, crate::config::ApiIndex, crate::config::Stage);
+
+struct Connection<S: ClientStream> {
     stream: S,
     /// Arrived over TLS.
     https: bool,
@@ -277,16 +290,15 @@ struct Connection<S> {
     /// The current request's API and stage, once routed, with the generation that routed it
     /// (what its metrics count under); cleared when the request is over, so that an idle
     /// connection does not keep an old generation alive.
-    routed: Option<(Rc<Serving>, crate::config::ApiIndex, crate::config::Stage)>,
+    routed: Option<Routed>,
     /// How long the current request's function took, once it was called.
     function_time: Option<Duration>,
     /// The current request was answered with a gateway error (not the function's answer).
     gateway_error: bool,
     /// Set when the connection ended its task to be parked: its idle deadline.
     park_until: Option<Instant>,
-    /// Cancels the read an idle connection waits in when it is to be parked; made at the first
-    /// wait and kept, so that waits allocate nothing.
-    canceller: Option<Canceller>,
+    /// What the stream keeps between waits for a next request (plain TCP: its read's canceller).
+    idle_wait: S::IdleWait,
 }
 
 /// The gateway settings a connection reads between requests (a reload may change them).
@@ -348,7 +360,7 @@ impl<S: ClientStream> Connection<S> {
                 };
                 let read = if idle && settings.park_after < settings.idle_timeout && worker.parking.available() {
                     let park_at = Instant::now() + settings.park_after;
-                    let waited = self.stream.wait_for_request(&mut self.reader, &mut self.canceller, park_at, deadline);
+                    let waited = self.stream.wait_for_request(&mut self.reader, &mut self.idle_wait, park_at, deadline);
                     match waited.await {
                         Ok(true) => Ok(0),
                         Ok(false) => {
@@ -612,12 +624,7 @@ impl<S: ClientStream> Connection<S> {
     }
 
     /// One access-log line (target `access`; on with `--access-log`, text or JSON).
-    fn log_access(
-        &self,
-        request_id: &RequestId,
-        finished: &Finished,
-        routed: Option<&(Rc<Serving>, crate::config::ApiIndex, crate::config::Stage)>,
-    ) {
+    fn log_access(&self, request_id: &RequestId, finished: &Finished, routed: Option<&Routed>) {
         let request = self.reader.request_bytes();
         let (mut service, mut stage, mut api_name, mut function) = ("", "", "", String::new());
         if let Some((serving, api, served_stage)) = routed {
