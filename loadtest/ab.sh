@@ -27,36 +27,13 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=loadtest/web-gateway.sh
+source "$ROOT/loadtest/web-gateway.sh"
 
-start() { # name binary extra-args: starts a gateway with a web function of its own; prints its port
+start() { # name binary extra-args: starts a gateway with a web function of its own; prints its pid and ports
     local name=$1 binary=$2 args=$3 port function_port
     port=$(free_port) function_port=$(free_port)
-    mkdir -p "$WORK/$name/fn"
-    printf '#!/bin/sh\nexec "%s" "127.0.0.1:$PORT" plain 1\n' "$BACKEND_BIN" >"$WORK/$name/fn/scf_bootstrap"
-    chmod 755 "$WORK/$name/fn/scf_bootstrap"
-    cat >"$WORK/$name/gateway.toml" <<TOML
-[gateway]
-listen = ["127.0.0.1:$port"]
-
-[[service]]
-id = "service-ab"
-name = "ab"
-stages = ["release"]
-
-[[service.api]]
-name = "hello"
-path = "/hello"
-method = "GET"
-function = { name = "fixed" }
-
-[[function]]
-name = "fixed"
-runtime = "web"
-code = "$WORK/$name/fn"
-port = $function_port
-memory_limit_in_mb = 1024
-TOML
+    write_web_gateway "$WORK/$name" "$port" "$function_port" "$BACKEND_BIN"
     # shellcheck disable=SC2086 # args is a list of flags
     taskset -c 0 "$binary" --config "$WORK/$name/gateway.toml" --workers 1 --pool-size 64 $args >"$WORK/$name/log" 2>&1 &
     echo "$! $port $function_port"

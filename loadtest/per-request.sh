@@ -39,35 +39,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=loadtest/web-gateway.sh
+source "$ROOT/loadtest/web-gateway.sh"
 GATEWAY_PORT=$(free_port) FUNCTION_PORT=$(free_port) NGINX_PORT=$(free_port)
 RELAY_PORT=$(free_port) EPOLL_RELAY_PORT=$(free_port)
 
-mkdir -p "$WORK/fn"
-printf '#!/bin/sh\nexec "%s" "127.0.0.1:$PORT" plain 1\n' "$BACKEND_BIN" >"$WORK/fn/scf_bootstrap"
-chmod 755 "$WORK/fn/scf_bootstrap"
-cat >"$WORK/gateway.toml" <<EOF
-[gateway]
-listen = ["127.0.0.1:$GATEWAY_PORT"]
-
-[[service]]
-id = "service-perreq01"
-name = "per-request"
-stages = ["release"]
-
-[[service.api]]
-name = "hello"
-path = "/hello"
-method = "GET"
-function = { name = "fixed" }
-
-[[function]]
-name = "fixed"
-runtime = "web"
-code = "$WORK/fn"
-port = $FUNCTION_PORT
-memory_limit_in_mb = 1024
-EOF
+write_web_gateway "$WORK" "$GATEWAY_PORT" "$FUNCTION_PORT" "$BACKEND_BIN"
 # shellcheck source=loadtest/nginx-proxy.sh
 source "$ROOT/loadtest/nginx-proxy.sh"
 write_nginx_conf "$WORK/nginx" 1 "$NGINX_PORT" "$FUNCTION_PORT" 64
